@@ -1,0 +1,129 @@
+#include "bench/datasets/ground_truth.h"
+
+#include <faiss/IndexFlat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace adanns::bench {
+namespace {
+
+using idx_t = faiss::Index::idx_t;
+
+double ExactSquaredL2(const float* a, const float* b, size_t dim) {
+  double sum = 0;
+  for (size_t j = 0; j < dim; ++j) {
+    const double diff = static_cast<double>(a[j]) - static_cast<double>(b[j]);
+    sum += diff * diff;
+  }
+  return sum;
+}
+
+double SquaredNorm(const float* a, size_t dim) {
+  double sum = 0;
+  for (size_t j = 0; j < dim; ++j) sum += static_cast<double>(a[j]) * a[j];
+  return sum;
+}
+
+bool Closer(const std::pair<double, int32_t>& a, const std::pair<double, int32_t>& b) {
+  return a.first != b.first ? a.first < b.first : a.second < b.second;
+}
+
+// Keeps the best `k` of `scored` (in place) and writes them, best first, into row `q`.
+void KeepBest(std::vector<std::pair<double, int32_t>>& scored, uint32_t k, size_t q,
+              GroundTruth& out) {
+  std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), Closer);
+  for (uint32_t r = 0; r < k; ++r) {
+    out.neighbors.values[q * k + r] = scored[r].second;
+    out.squared_distances.values[q * k + r] = scored[r].first;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<GroundTruth> ExactL2GroundTruth(const FloatMatrix& base, const FloatMatrix& queries,
+                                               uint32_t k) {
+  const size_t dim = base.cols;
+  if (dim == 0 || queries.cols != dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ground truth: base has ", dim, " dims, queries ", queries.cols));
+  }
+  if (k == 0 || k > base.rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ground truth: k = ", k, " must be in [1, ", base.rows, "]"));
+  }
+  if (base.rows > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    return absl::InvalidArgumentError("ground truth: base rows do not fit int32 indices");
+  }
+  // Twice k (at least k + 32) leaves room for neighbours FAISS's float expansion misorders.
+  const size_t shortlist = std::min<size_t>(base.rows, std::max<size_t>(2 * size_t{k}, k + 32));
+  const size_t nq = queries.rows;
+  std::vector<float> approx(nq * shortlist);
+  std::vector<idx_t> labels(nq * shortlist);
+  try {
+    faiss::IndexFlatL2 index(static_cast<idx_t>(dim));
+    index.add(static_cast<idx_t>(base.rows), base.values.data());
+    index.search(static_cast<idx_t>(nq), queries.values.data(), static_cast<idx_t>(shortlist),
+                 approx.data(), labels.data());
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("FAISS flat search failed: ", e.what()));
+  }
+
+  double max_base_norm = 0;
+  for (size_t i = 0; i < base.rows; ++i) {
+    max_base_norm = std::max(max_base_norm, SquaredNorm(base.row(i).data(), dim));
+  }
+
+  GroundTruth out;
+  out.neighbors = Int32Matrix(nq, k);
+  out.squared_distances = Matrix<double>(nq, k);
+  std::atomic<uint64_t> rescans{0};
+#pragma omp parallel
+  {
+    std::vector<std::pair<double, int32_t>> scored;
+#pragma omp for schedule(dynamic, 16)
+    for (size_t q = 0; q < nq; ++q) {
+      const float* query = queries.row(q).data();
+      scored.clear();
+      for (size_t r = 0; r < shortlist; ++r) {
+        const idx_t id = labels[q * shortlist + r];
+        if (id < 0) continue;
+        scored.emplace_back(ExactSquaredL2(query, base.row(id).data(), dim),
+                            static_cast<int32_t>(id));
+      }
+      // FAISS computes |q|^2 + |b|^2 - 2 q.b in float; bound its error generously. A row outside
+      // the shortlist is at least (last approximate distance - error) away; when that could beat
+      // the k-th exact distance, the shortlist is not trusted and the query is scanned in full.
+      const double error = 1e-5 * (SquaredNorm(query, dim) + max_base_norm) * std::sqrt(dim);
+      const double outside = static_cast<double>(approx[q * shortlist + shortlist - 1]) - error;
+      bool trusted = scored.size() >= k && shortlist < base.rows;
+      if (trusted) {
+        std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), Closer);
+        trusted = scored[k - 1].first < outside;
+      } else {
+        trusted = shortlist == base.rows && scored.size() == base.rows;
+      }
+      if (!trusted) {
+        ++rescans;
+        scored.clear();
+        for (size_t i = 0; i < base.rows; ++i) {
+          scored.emplace_back(ExactSquaredL2(query, base.row(i).data(), dim),
+                              static_cast<int32_t>(i));
+        }
+      }
+      KeepBest(scored, k, q, out);
+    }
+  }
+  out.full_rescans = rescans.load();
+  return out;
+}
+
+}  // namespace adanns::bench

@@ -1,0 +1,169 @@
+// Exact flat search and the MRL funnel (prefix shortlist, then exact re-rank at a longer prefix).
+#include "index/flat_search.h"
+
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "index/distance.h"
+#include "index/topk.h"
+
+namespace adanns::index {
+namespace {
+
+constexpr uint32_t kMaxRerankCandidates = 1'000'000;
+constexpr size_t kBlockRows = 256;
+
+// The query prefix a stage compares with; normalised for cosine.
+std::vector<float> PrepareQuery(Metric metric, std::span<const float> query, uint32_t dims) {
+  std::vector<float> prepared(query.begin(), query.begin() + dims);
+  if (metric == Metric::kCosine) {
+    double norm_sqr = 0;
+    for (float v : prepared) norm_sqr += static_cast<double>(v) * v;
+    if (norm_sqr > 0) {
+      const float inv = static_cast<float>(1.0 / std::sqrt(norm_sqr));
+      for (float& v : prepared) v *= inv;
+    }
+  }
+  return prepared;
+}
+
+// Scores a block of rows at `dims` as distances (smaller = better).
+class StageScorer {
+ public:
+  StageScorer(Metric metric, std::span<const float> query, uint32_t dims)
+      : metric_(metric), dims_(dims), query_(PrepareQuery(metric, query, dims)),
+        kernels_(BestKernels()) {}
+
+  void Score(const float* rows, size_t stride, size_t n, float* out) {
+    switch (metric_) {
+      case Metric::kL2:
+        kernels_.l2_sqr(query_.data(), rows, stride, n, dims_, out);
+        return;
+      case Metric::kInnerProduct:
+        kernels_.dot(query_.data(), rows, stride, n, dims_, out);
+        for (size_t i = 0; i < n; ++i) out[i] = -out[i];
+        return;
+      case Metric::kCosine:
+        kernels_.dot_and_norm(query_.data(), rows, stride, n, dims_, out, norms_.data());
+        for (size_t i = 0; i < n; ++i) {
+          out[i] = norms_[i] > 0 ? -out[i] / std::sqrt(norms_[i]) : 0.0f;
+        }
+        return;
+    }
+  }
+
+  // Converts a distance back to the metric's score.
+  float ToScore(float distance) const { return metric_ == Metric::kL2 ? distance : -distance; }
+
+ private:
+  Metric metric_;
+  uint32_t dims_;
+  std::vector<float> query_;
+  const DistanceKernels& kernels_;
+  std::array<float, kBlockRows> norms_{};
+};
+
+std::vector<ScoredRow> ScanAll(const VectorTable& table, StageScorer& scorer, size_t keep) {
+  TopK top(keep);
+  std::array<float, kBlockRows> distances;
+  const size_t rows = table.row_count();
+  for (size_t begin = 0; begin < rows; begin += kBlockRows) {
+    const size_t n = std::min(kBlockRows, rows - begin);
+    scorer.Score(table.RowData(static_cast<RowId>(begin)), table.dim(), n, distances.data());
+    const float threshold = top.threshold();
+    for (size_t i = 0; i < n; ++i) {
+      const RowId row = static_cast<RowId>(begin + i);
+      if (distances[i] <= threshold && table.IsLive(row)) top.Push(distances[i], row);
+    }
+  }
+  return top.TakeSorted();
+}
+
+std::vector<ScoredRow> Rerank(const VectorTable& table, StageScorer& scorer,
+                              const std::vector<ScoredRow>& candidates, size_t keep) {
+  TopK top(keep);
+  float distance;
+  for (const ScoredRow& candidate : candidates) {
+    scorer.Score(table.RowData(candidate.row), table.dim(), 1, &distance);
+    top.Push(distance, candidate.row);
+  }
+  return top.TakeSorted();
+}
+
+}  // namespace
+
+absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32_t k) {
+  if (k == 0 || k > kMaxK) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", kMaxK, ", got ", k));
+  }
+  if (requested.coarse_dims.has_value() || requested.nprobe.has_value()) {
+    return absl::InvalidArgumentError(
+        "plan.coarse_dims and plan.nprobe are IVF parameters; index 'flat' does not use them");
+  }
+  Plan plan = requested;
+  plan.index = "flat";
+  plan.search_dims = requested.search_dims.value_or(dim);
+  if (*plan.search_dims == 0 || *plan.search_dims > dim) {
+    return absl::InvalidArgumentError(absl::StrCat("plan.search_dims must be in 1..", dim,
+                                                   " (the collection's dim), got ",
+                                                   *plan.search_dims));
+  }
+  if (!requested.has_rerank()) return plan;
+
+  plan.rerank_dims = requested.rerank_dims.value_or(dim);
+  plan.rerank_candidates = requested.rerank_candidates.value_or(std::max(10 * k, 100u));
+  if (*plan.rerank_dims < *plan.search_dims || *plan.rerank_dims > dim) {
+    return absl::InvalidArgumentError(absl::StrCat("plan.rerank_dims must be in ",
+                                                   *plan.search_dims, "..", dim,
+                                                   " (search_dims..dim), got ",
+                                                   *plan.rerank_dims));
+  }
+  if (*plan.rerank_candidates < k || *plan.rerank_candidates > kMaxRerankCandidates) {
+    return absl::InvalidArgumentError(absl::StrCat("plan.rerank_candidates must be in ", k, "..",
+                                                   kMaxRerankCandidates, " (k..", kMaxRerankCandidates,
+                                                   "), got ", *plan.rerank_candidates));
+  }
+  return plan;
+}
+
+Cost FlatCost(const Plan& resolved, size_t live_vectors) {
+  Cost cost;
+  cost.vectors_scanned = live_vectors;
+  double flops = static_cast<double>(live_vectors) * resolved.search_dims.value_or(0);
+  if (resolved.has_rerank()) {
+    const size_t candidates = std::min<size_t>(*resolved.rerank_candidates, live_vectors);
+    flops += static_cast<double>(candidates) * *resolved.rerank_dims;
+  }
+  cost.mflops = flops / 1e6;
+  return cost;
+}
+
+SearchResult FlatSearch(const VectorTable& table, Metric metric, std::span<const float> query,
+                        uint32_t k, const Plan& resolved) {
+  SearchResult result;
+  result.plan = resolved;
+  result.cost = FlatCost(resolved, table.size());
+
+  StageScorer scan_scorer(metric, query, *resolved.search_dims);
+  const size_t first_keep = resolved.has_rerank() ? *resolved.rerank_candidates : k;
+  std::vector<ScoredRow> best = ScanAll(table, scan_scorer, first_keep);
+  StageScorer* last_scorer = &scan_scorer;
+
+  std::optional<StageScorer> rerank_scorer;
+  if (resolved.has_rerank()) {
+    rerank_scorer.emplace(metric, query, *resolved.rerank_dims);
+    best = Rerank(table, *rerank_scorer, best, k);
+    last_scorer = &*rerank_scorer;
+  }
+
+  result.hits.reserve(best.size());
+  for (const ScoredRow& entry : best) {
+    result.hits.push_back({table.IdOf(entry.row), last_scorer->ToScore(entry.distance)});
+  }
+  return result;
+}
+
+}  // namespace adanns::index

@@ -1,0 +1,78 @@
+// RocksDB-backed source of truth: collection metadata and full float32 vectors, one column family
+// each. Every write is one WriteBatch, WAL-synced before the call returns (when sync_writes is on).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/collection_meta.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Env;
+}  // namespace rocksdb
+
+namespace adanns::storage {
+
+// On-disk format written by this build. A store written by a newer format is refused.
+inline constexpr uint32_t kFormatVersion = 1;
+
+struct StoreOptions {
+  // Sync the WAL before acknowledging every write (durability across power loss).
+  // Default: true.
+  bool sync_writes = true;
+  // Environment RocksDB runs on; tests inject a fault-injecting file system here.
+  // Default: nullptr (rocksdb::Env::Default()).
+  rocksdb::Env* env = nullptr;
+  // Create the data directory when it does not exist.
+  // Default: true.
+  bool create_if_missing = true;
+};
+
+class RocksStore {
+ public:
+  // Opens (or creates) the store at `path`. FAILED_PRECONDITION for a store of a newer format.
+  static absl::StatusOr<std::unique_ptr<RocksStore>> Open(const std::string& path,
+                                                          const StoreOptions& options = {});
+  ~RocksStore();
+  RocksStore(const RocksStore&) = delete;
+  RocksStore& operator=(const RocksStore&) = delete;
+
+  // Persists a new collection; assigns `meta.id`. ALREADY_EXISTS if the name is taken.
+  absl::StatusOr<CollectionMeta> CreateCollection(CollectionMeta meta);
+  // Deletes the collection's metadata and vectors, then compacts its key range.
+  // NOT_FOUND if it does not exist.
+  absl::Status DropCollection(const std::string& name);
+  // Every persisted collection, ordered by name.
+  absl::StatusOr<std::vector<CollectionMeta>> ListCollections() const;
+
+  // Writes ids.size() vectors of `dim` floats (row-major in `values`) as one atomic batch.
+  absl::Status PutVectors(uint32_t collection_id, uint32_t dim, std::span<const uint64_t> ids,
+                          std::span<const float> values);
+  // Deletes the ids as one atomic batch (ids that are absent are no-ops).
+  absl::Status DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids);
+  // Calls `visit` for every vector of the collection in id order. DATA_LOSS if a stored value is
+  // not `dim` floats long.
+  absl::Status ScanVectors(
+      uint32_t collection_id, uint32_t dim,
+      const std::function<void(uint64_t id, std::span<const float> values)>& visit) const;
+
+ private:
+  RocksStore() = default;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned by db_; closed in the destructor
+  bool sync_writes_ = true;
+  // Serializes CreateCollection/DropCollection: the name check and the write must be atomic.
+  std::mutex catalog_mu_;
+};
+
+}  // namespace adanns::storage
