@@ -26,6 +26,14 @@ struct Plan {
   }
 };
 
+// What a request may spend: nothing set (automatic), a hard MFLOPs cap, a target recall, or an
+// explicit plan.
+struct Budget {
+  std::optional<double> max_mflops;
+  std::optional<float> target_recall;
+  std::optional<Plan> plan;
+};
+
 // Work per query; one multiply-add counts as one FLOP.
 struct Cost {
   double mflops = 0;

@@ -1,0 +1,27 @@
+// Turns a request's budget into a resolved plan while flat search is the only index: the
+// documented automatic rule until the calibrated planner takes over.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "absl/status/statusor.h"
+#include "index/plan.h"
+
+namespace adanns::index {
+
+struct CollectionShape {
+  uint32_t dim = 0;
+  std::span<const uint32_t> nesting_dims;  // increasing, the last may equal dim
+  size_t live_vectors = 0;
+};
+
+// - explicit plan: index "" or "flat" resolves as a flat plan; other names are NOT_FOUND.
+// - nothing set: exact flat search at the full dim.
+// - max_mflops: the full-dim flat plan if it fits, else the funnel with the longest nesting
+//   prefix that fits (scan at d, re-rank max(10k, 100) candidates at the full dim);
+//   RESOURCE_EXHAUSTED when even the shortest prefix costs more.
+// - target_recall: FAILED_PRECONDITION (needs a calibrated index).
+absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k);
+
+}  // namespace adanns::index

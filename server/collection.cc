@@ -1,0 +1,119 @@
+// Collection: synced commit first, then the in-memory apply, so an acknowledged write survives a
+// crash and is visible to the next search.
+#include "server/collection.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "index/flat_search.h"
+#include "index/plan_chooser.h"
+#include "index/status_macros.h"
+
+namespace adanns::server {
+
+absl::Status Collection::Load() {
+  std::unique_lock lock(table_mutex_);
+  return store_->ScanVectors(meta_.id, meta_.dim,
+                             [this](uint64_t id, std::span<const float> values) {
+                               table_.Upsert(id, values);
+                             });
+}
+
+size_t Collection::size() const {
+  std::shared_lock lock(table_mutex_);
+  return table_.size();
+}
+
+size_t Collection::vector_memory_bytes() const {
+  std::shared_lock lock(table_mutex_);
+  return table_.memory_bytes();
+}
+
+absl::Status Collection::CheckNotDropped() const {
+  if (dropped_) return absl::NotFoundError(absl::StrCat("collection '", meta_.name, "' was dropped"));
+  return absl::OkStatus();
+}
+
+absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const float> values) {
+  std::lock_guard write_lock(write_mutex_);
+  RETURN_IF_ERROR(CheckNotDropped());
+  RETURN_IF_ERROR(store_->PutVectors(meta_.id, meta_.dim, ids, values));
+  std::unique_lock table_lock(table_mutex_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    table_.Upsert(ids[i], values.subspan(i * meta_.dim, meta_.dim));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
+  std::lock_guard write_lock(write_mutex_);
+  RETURN_IF_ERROR(CheckNotDropped());
+  // Only writers change the table and they hold write_mutex_, so it can be read here unlocked.
+  std::vector<uint64_t> present;
+  for (uint64_t id : ids) {
+    if (table_.RowOf(id).has_value()) present.push_back(id);
+  }
+  std::sort(present.begin(), present.end());
+  present.erase(std::unique(present.begin(), present.end()), present.end());
+  if (present.empty()) return 0;
+  RETURN_IF_ERROR(store_->DeleteVectors(meta_.id, present));
+  std::unique_lock table_lock(table_mutex_);
+  for (uint64_t id : present) table_.Remove(id);
+  return present.size();
+}
+
+void Collection::Get(std::span<const uint64_t> ids,
+                     std::vector<std::pair<uint64_t, std::vector<float>>>* found,
+                     std::vector<uint64_t>* missing) const {
+  std::shared_lock lock(table_mutex_);
+  for (uint64_t id : ids) {
+    if (auto row = table_.RowOf(id)) {
+      const float* data = table_.RowData(*row);
+      found->emplace_back(id, std::vector<float>(data, data + meta_.dim));
+    } else {
+      missing->push_back(id);
+    }
+  }
+}
+
+absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(
+    std::span<const float> queries, uint32_t query_dims, size_t num_queries, uint32_t k,
+    const index::Budget& budget, size_t threads) const {
+  std::shared_lock lock(table_mutex_);
+  const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size()};
+  ASSIGN_OR_RETURN(index::Plan plan, index::ChoosePlan(budget, shape, k));
+  if (query_dims < plan.QueryDimsNeeded()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "query has ", query_dims, " dims but the plan needs ", plan.QueryDimsNeeded(),
+        " (search_dims=", *plan.search_dims,
+        plan.rerank_dims ? absl::StrCat(", rerank_dims=", *plan.rerank_dims) : "", ")"));
+  }
+
+  std::vector<index::SearchResult> results(num_queries);
+  auto run_range = [&](size_t begin, size_t end) {
+    for (size_t q = begin; q < end; ++q) {
+      results[q] = index::FlatSearch(table_, meta_.metric, queries.subspan(q * query_dims, query_dims),
+                                     k, plan);
+    }
+  };
+  const size_t workers = std::clamp<size_t>(threads, 1, num_queries);
+  if (workers == 1) {
+    run_range(0, num_queries);
+    return results;
+  }
+  std::vector<std::jthread> pool;
+  const size_t per_worker = (num_queries + workers - 1) / workers;
+  for (size_t begin = 0; begin < num_queries; begin += per_worker) {
+    pool.emplace_back(run_range, begin, std::min(num_queries, begin + per_worker));
+  }
+  pool.clear();  // joins
+  return results;
+}
+
+void Collection::MarkDropped() {
+  std::lock_guard write_lock(write_mutex_);
+  dropped_ = true;
+}
+
+}  // namespace adanns::server

@@ -1,0 +1,276 @@
+// AdannsService: each RPC is Do<Method> (absl::Status) wrapped by Finish (metrics + mapping).
+#include "server/grpc_service.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "index/flat_search.h"
+#include "index/status_macros.h"
+#include "server/validation.h"
+
+namespace adanns::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+std::string CodeName(const absl::Status& status) {
+  return absl::StatusCodeToString(status.code());
+}
+
+absl::Status ValidateK(uint32_t k) {
+  if (k == 0 || k > index::kMaxK) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", index::kMaxK, ", got ", k));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions options)
+    : engine_(engine), metrics_(metrics), options_(options) {
+  for (const auto& collection : engine_->List()) UpdateVectorGauge(*collection);
+}
+
+grpc::Status AdannsService::Finish(const char* method, Clock::time_point start,
+                                   const absl::Status& status) {
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  metrics_->RecordRequest(method, CodeName(status), seconds);
+  return ToGrpc(status);
+}
+
+void AdannsService::UpdateVectorGauge(const Collection& collection) {
+  metrics_->SetCollectionVectors(collection.meta().name, static_cast<double>(collection.size()));
+}
+
+// --- Collections ---------------------------------------------------------------------------
+
+absl::Status AdannsService::DoCreateCollection(const v1::CreateCollectionRequest& request,
+                                               v1::CollectionInfo* response) {
+  ASSIGN_OR_RETURN(storage::CollectionMeta meta, MetaFromCreateRequest(request));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection,
+                   engine_->CreateCollection(std::move(meta)));
+  UpdateVectorGauge(*collection);
+  FillCollectionInfo(collection->meta(), 0, collection->vector_memory_bytes(), response);
+  return absl::OkStatus();
+}
+
+absl::Status AdannsService::DoDescribeCollection(const std::string& name,
+                                                 v1::CollectionInfo* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(name, "name"));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(name));
+  FillCollectionInfo(collection->meta(), collection->size(), collection->vector_memory_bytes(),
+                     response);
+  return absl::OkStatus();
+}
+
+absl::Status AdannsService::DoDropCollection(const std::string& name,
+                                             v1::DropCollectionResponse* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(name, "name"));
+  ASSIGN_OR_RETURN(uint64_t dropped, engine_->Drop(name));
+  metrics_->RemoveCollection(name);
+  response->set_dropped_vectors(dropped);
+  return absl::OkStatus();
+}
+
+grpc::Status AdannsService::CreateCollection(grpc::ServerContext*,
+                                             const v1::CreateCollectionRequest* request,
+                                             v1::CollectionInfo* response) {
+  const auto start = Clock::now();
+  return Finish("CreateCollection", start, DoCreateCollection(*request, response));
+}
+
+grpc::Status AdannsService::DescribeCollection(grpc::ServerContext*,
+                                               const v1::DescribeCollectionRequest* request,
+                                               v1::CollectionInfo* response) {
+  const auto start = Clock::now();
+  return Finish("DescribeCollection", start, DoDescribeCollection(request->name(), response));
+}
+
+grpc::Status AdannsService::ListCollections(grpc::ServerContext*,
+                                            const v1::ListCollectionsRequest*,
+                                            v1::ListCollectionsResponse* response) {
+  const auto start = Clock::now();
+  for (const auto& collection : engine_->List()) {
+    FillCollectionInfo(collection->meta(), collection->size(), collection->vector_memory_bytes(),
+                       response->add_collections());
+  }
+  return Finish("ListCollections", start, absl::OkStatus());
+}
+
+grpc::Status AdannsService::DropCollection(grpc::ServerContext*,
+                                           const v1::DropCollectionRequest* request,
+                                           v1::DropCollectionResponse* response) {
+  const auto start = Clock::now();
+  return Finish("DropCollection", start, DoDropCollection(request->name(), response));
+}
+
+// --- Vectors -------------------------------------------------------------------------------
+
+absl::Status AdannsService::DoUpsert(grpc::ServerReader<v1::UpsertRequest>* reader,
+                                     v1::UpsertResponse* response) {
+  v1::UpsertRequest message;
+  std::shared_ptr<Collection> collection;
+  uint64_t committed = 0;
+  size_t messages = 0;
+  std::vector<uint64_t> ids;
+  std::vector<float> values;
+  while (reader->Read(&message)) {
+    absl::Status status = [&]() -> absl::Status {
+      if (collection == nullptr) {
+        RETURN_IF_ERROR(ValidateCollectionName(message.collection(), "collection"));
+        ASSIGN_OR_RETURN(collection, engine_->Find(message.collection()));
+      } else if (message.collection() != collection->meta().name) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "every message of an Upsert stream must name the same collection: got '",
+            message.collection(), "' after '", collection->meta().name, "'"));
+      }
+      const uint32_t dim = collection->meta().dim;
+      RETURN_IF_ERROR(ValidateUpsertVectors(message, dim));
+      ids.clear();
+      values.clear();
+      values.reserve(static_cast<size_t>(message.vectors_size()) * dim);
+      for (const v1::Vector& v : message.vectors()) {
+        ids.push_back(v.id());
+        values.insert(values.end(), v.values().begin(), v.values().end());
+      }
+      return collection->Upsert(ids, values);
+    }();
+    if (!status.ok()) {
+      if (collection) UpdateVectorGauge(*collection);
+      return absl::Status(status.code(),
+                          absl::StrCat("message ", messages, " of the stream rejected: ",
+                                       status.message(), " (", committed, " vectors from ",
+                                       messages, " earlier messages were committed)"));
+    }
+    committed += ids.size();
+    ++messages;
+  }
+  if (collection) UpdateVectorGauge(*collection);
+  response->set_upserted(committed);
+  return absl::OkStatus();
+}
+
+absl::Status AdannsService::DoGet(const v1::GetRequest& request, v1::GetResponse* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  RETURN_IF_ERROR(ValidateIdCount(request.ids_size(), "ids"));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
+  std::vector<std::pair<uint64_t, std::vector<float>>> found;
+  std::vector<uint64_t> missing;
+  collection->Get(AsSpan(request.ids()), &found, &missing);
+  for (auto& [id, values] : found) {
+    v1::Vector* v = response->add_vectors();
+    v->set_id(id);
+    v->mutable_values()->Add(values.begin(), values.end());
+  }
+  response->mutable_missing_ids()->Add(missing.begin(), missing.end());
+  return absl::OkStatus();
+}
+
+absl::Status AdannsService::DoDelete(const v1::DeleteRequest& request,
+                                     v1::DeleteResponse* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  RETURN_IF_ERROR(ValidateIdCount(request.ids_size(), "ids"));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
+  ASSIGN_OR_RETURN(uint64_t deleted, collection->Delete(AsSpan(request.ids())));
+  UpdateVectorGauge(*collection);
+  response->set_deleted(deleted);
+  return absl::OkStatus();
+}
+
+grpc::Status AdannsService::Upsert(grpc::ServerContext*,
+                                   grpc::ServerReader<v1::UpsertRequest>* reader,
+                                   v1::UpsertResponse* response) {
+  const auto start = Clock::now();
+  return Finish("Upsert", start, DoUpsert(reader, response));
+}
+
+grpc::Status AdannsService::Get(grpc::ServerContext*, const v1::GetRequest* request,
+                                v1::GetResponse* response) {
+  const auto start = Clock::now();
+  return Finish("Get", start, DoGet(*request, response));
+}
+
+grpc::Status AdannsService::Delete(grpc::ServerContext*, const v1::DeleteRequest* request,
+                                   v1::DeleteResponse* response) {
+  const auto start = Clock::now();
+  return Finish("Delete", start, DoDelete(*request, response));
+}
+
+// --- Search --------------------------------------------------------------------------------
+
+absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
+                                     v1::SearchResponse* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  RETURN_IF_ERROR(ValidateK(request.k()));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
+  const uint32_t dim = collection->meta().dim;
+  const size_t query_dims = request.query_size();
+  if (query_dims == 0 || query_dims > dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "query has ", query_dims, " values; it must be the full vector or a prefix of 1..", dim));
+  }
+  RETURN_IF_ERROR(ValidateFinite(AsSpan(request.query()), "query"));
+  ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
+  ASSIGN_OR_RETURN(std::vector<index::SearchResult> results,
+                   collection->Search(AsSpan(request.query()), static_cast<uint32_t>(query_dims), 1,
+                                      request.k(), budget, 1));
+  ResultToProto(results.front(), response);
+  return absl::OkStatus();
+}
+
+absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
+                                          v1::SearchBatchResponse* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  RETURN_IF_ERROR(ValidateK(request.k()));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
+  const uint32_t dim = collection->meta().dim;
+  const uint32_t query_dims = request.query_dims();
+  if (query_dims == 0 || query_dims > dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query_dims must be in 1..", dim, ", got ", query_dims));
+  }
+  const size_t floats = request.queries_size();
+  if (floats == 0 || floats % query_dims != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "queries has ", floats, " values; it must be a non-empty multiple of query_dims (",
+        query_dims, ")"));
+  }
+  const size_t n = floats / query_dims;
+  if (n > kMaxBatchQueries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch has ", n, " queries; at most ", kMaxBatchQueries));
+  }
+  if (n * request.k() > kMaxBatchHits) {
+    return absl::InvalidArgumentError(absl::StrCat("batch asks for ", n, " x k=", request.k(),
+                                                   " hits; at most ", kMaxBatchHits,
+                                                   " per request (split the batch)"));
+  }
+  RETURN_IF_ERROR(ValidateFinite(AsSpan(request.queries()), "queries"));
+  ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
+  ASSIGN_OR_RETURN(std::vector<index::SearchResult> results,
+                   collection->Search(AsSpan(request.queries()), query_dims, n, request.k(), budget,
+                                      options_.search_threads));
+  for (const index::SearchResult& result : results) ResultToProto(result, response->add_results());
+  return absl::OkStatus();
+}
+
+grpc::Status AdannsService::Search(grpc::ServerContext*, const v1::SearchRequest* request,
+                                   v1::SearchResponse* response) {
+  const auto start = Clock::now();
+  return Finish("Search", start, DoSearch(*request, response));
+}
+
+grpc::Status AdannsService::SearchBatch(grpc::ServerContext*,
+                                        const v1::SearchBatchRequest* request,
+                                        v1::SearchBatchResponse* response) {
+  const auto start = Clock::now();
+  return Finish("SearchBatch", start, DoSearchBatch(*request, response));
+}
+
+}  // namespace adanns::server

@@ -1,0 +1,70 @@
+// The adanns.v1.Adanns gRPC service: validates each request, calls the engine, converts results,
+// and records metrics. No business logic lives here beyond validation and conversion.
+#pragma once
+
+#include <string>
+
+#include "adanns/v1/adanns.grpc.pb.h"
+#include "server/engine.h"
+#include "server/metrics.h"
+
+namespace adanns::server {
+
+struct ServiceOptions {
+  // Threads one SearchBatch may use.
+  // Default: 1.
+  size_t search_threads = 1;
+};
+
+class AdannsService final : public v1::Adanns::Service {
+ public:
+  AdannsService(Engine* engine, Metrics* metrics, ServiceOptions options);
+
+  grpc::Status CreateCollection(grpc::ServerContext* context,
+                                const v1::CreateCollectionRequest* request,
+                                v1::CollectionInfo* response) override;
+  grpc::Status DescribeCollection(grpc::ServerContext* context,
+                                  const v1::DescribeCollectionRequest* request,
+                                  v1::CollectionInfo* response) override;
+  grpc::Status ListCollections(grpc::ServerContext* context,
+                               const v1::ListCollectionsRequest* request,
+                               v1::ListCollectionsResponse* response) override;
+  grpc::Status DropCollection(grpc::ServerContext* context,
+                              const v1::DropCollectionRequest* request,
+                              v1::DropCollectionResponse* response) override;
+  grpc::Status Upsert(grpc::ServerContext* context,
+                      grpc::ServerReader<v1::UpsertRequest>* reader,
+                      v1::UpsertResponse* response) override;
+  grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
+                   v1::GetResponse* response) override;
+  grpc::Status Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
+                      v1::DeleteResponse* response) override;
+  grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
+                      v1::SearchResponse* response) override;
+  grpc::Status SearchBatch(grpc::ServerContext* context, const v1::SearchBatchRequest* request,
+                           v1::SearchBatchResponse* response) override;
+
+ private:
+  absl::Status DoCreateCollection(const v1::CreateCollectionRequest& request,
+                                  v1::CollectionInfo* response);
+  absl::Status DoDescribeCollection(const std::string& name, v1::CollectionInfo* response);
+  absl::Status DoDropCollection(const std::string& name, v1::DropCollectionResponse* response);
+  absl::Status DoUpsert(grpc::ServerReader<v1::UpsertRequest>* reader,
+                        v1::UpsertResponse* response);
+  absl::Status DoGet(const v1::GetRequest& request, v1::GetResponse* response);
+  absl::Status DoDelete(const v1::DeleteRequest& request, v1::DeleteResponse* response);
+  absl::Status DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response);
+  absl::Status DoSearchBatch(const v1::SearchBatchRequest& request,
+                             v1::SearchBatchResponse* response);
+
+  // Records the request in metrics and maps the status to gRPC.
+  grpc::Status Finish(const char* method, std::chrono::steady_clock::time_point start,
+                      const absl::Status& status);
+  void UpdateVectorGauge(const Collection& collection);
+
+  Engine* engine_;
+  Metrics* metrics_;
+  ServiceOptions options_;
+};
+
+}  // namespace adanns::server

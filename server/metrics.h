@@ -1,0 +1,52 @@
+// Prometheus metrics of the server (prefix adanns_), exposed over HTTP by prometheus-cpp.
+// Only server/ knows prometheus; handlers record through this small facade.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+
+namespace prometheus {
+class Exposer;
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace adanns::server {
+
+class Metrics {
+ public:
+  // Metrics recorded in memory only (no HTTP endpoint): tests, or --metrics_listen="".
+  Metrics();
+  ~Metrics();
+  // Starts the HTTP exposer on host:port ("127.0.0.1:9464"); UNAVAILABLE when it cannot bind.
+  absl::Status Serve(const std::string& listen);
+  // Port actually bound by Serve (useful with port 0).
+  int port() const;
+
+  // adanns_requests_total{method, code} and adanns_request_duration_seconds{method}.
+  void RecordRequest(const std::string& method, const std::string& code, double seconds);
+  // adanns_collection_vectors{collection}.
+  void SetCollectionVectors(const std::string& collection, double count);
+  void RemoveCollection(const std::string& collection);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* latency_;
+  prometheus::Family<prometheus::Gauge>* vectors_;
+  std::mutex mutex_;  // guards the lazily created per-label metrics below
+  absl::flat_hash_map<std::string, prometheus::Histogram*> latency_by_method_;
+  absl::flat_hash_map<std::string, prometheus::Gauge*> vectors_by_collection_;
+};
+
+}  // namespace adanns::server

@@ -1,0 +1,69 @@
+// AdannsServer start-up order: metrics, engine (loads data), then gRPC; health turns SERVING only
+// once every collection is loaded.
+#include "server/server.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "index/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace adanns::server {
+
+absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOptions& options) {
+  std::unique_ptr<AdannsServer> server(new AdannsServer());
+  server->metrics_ = std::make_unique<Metrics>();
+  if (!options.metrics_listen.empty()) {
+    RETURN_IF_ERROR(server->metrics_->Serve(options.metrics_listen));
+    spdlog::info("metrics on http://{}/metrics", options.metrics_listen);
+  }
+
+  const auto load_start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(server->engine_, Engine::Open(options.data_dir));
+  size_t vectors = 0;
+  const auto collections = server->engine_->List();
+  for (const auto& collection : collections) vectors += collection->size();
+  spdlog::info("loaded {} collections, {} vectors from {} in {:.2f} s", collections.size(),
+               vectors, options.data_dir,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+
+  server->service_ = std::make_unique<AdannsService>(server->engine_.get(),
+                                                     server->metrics_.get(), options.service);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(server->service_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               " (address in use or invalid?)"));
+  }
+  server->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  spdlog::info("adanns-server listening on {} (port {})", options.listen, server->port_);
+  return server;
+}
+
+AdannsServer::~AdannsServer() { Shutdown(); }
+
+void AdannsServer::Wait() {
+  if (grpc_server_) grpc_server_->Wait();
+}
+
+void AdannsServer::Shutdown() {
+  if (!grpc_server_) return;
+  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc_server_->Wait();
+  grpc_server_.reset();
+  service_.reset();
+  engine_.reset();  // closes RocksDB cleanly
+  spdlog::info("adanns-server stopped");
+}
+
+}  // namespace adanns::server

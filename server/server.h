@@ -1,0 +1,58 @@
+// AdannsServer: opens the engine, starts gRPC (service, health, reflection) and the metrics
+// endpoint. main.cc turns flags into ServerOptions; tests start it in-process the same way.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/engine.h"
+#include "server/grpc_service.h"
+#include "server/metrics.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace adanns::server {
+
+struct ServerOptions {
+  // gRPC address; port 0 picks a free port (see AdannsServer::port()).
+  // Default: 127.0.0.1:50051.
+  std::string listen = "127.0.0.1:50051";
+  // RocksDB directory, created when missing.
+  // Default: ./data.
+  std::string data_dir = "./data";
+  // Prometheus endpoint address; empty disables it.
+  // Default: 127.0.0.1:9464.
+  std::string metrics_listen = "127.0.0.1:9464";
+  // Largest gRPC message accepted or sent, in bytes.
+  // Default: 64 MiB.
+  int max_message_bytes = 64 << 20;
+  // Service options (search threads, ...).
+  ServiceOptions service;
+};
+
+class AdannsServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<AdannsServer>> Start(const ServerOptions& options);
+  ~AdannsServer();
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_->port(); }
+  // Blocks until Shutdown.
+  void Wait();
+  // Stops accepting RPCs, lets in-flight ones finish (up to a grace period), closes the store.
+  void Shutdown();
+
+ private:
+  AdannsServer() = default;
+
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<AdannsService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int port_ = 0;
+};
+
+}  // namespace adanns::server

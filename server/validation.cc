@@ -1,0 +1,188 @@
+// Validation and conversion between the proto contract and the engine's plain types.
+#include "server/validation.h"
+
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace adanns::server {
+namespace {
+
+std::optional<Metric> MetricFromProto(v1::Metric metric) {
+  switch (metric) {
+    case v1::L2: return Metric::kL2;
+    case v1::INNER_PRODUCT: return Metric::kInnerProduct;
+    case v1::COSINE: return Metric::kCosine;
+    default: return std::nullopt;
+  }
+}
+
+v1::Metric MetricToProto(Metric metric) {
+  switch (metric) {
+    case Metric::kL2: return v1::L2;
+    case Metric::kInnerProduct: return v1::INNER_PRODUCT;
+    case Metric::kCosine: return v1::COSINE;
+  }
+  return v1::METRIC_UNSPECIFIED;
+}
+
+bool IsNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.'; }
+
+}  // namespace
+
+absl::Status ValidateCollectionName(const std::string& name, absl::string_view field) {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " must not be empty"));
+  if (name.size() > kMaxNameLength) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is ", name.size(),
+                                                   " characters; at most ", kMaxNameLength));
+  }
+  if (!absl::ascii_isalnum(name[0])) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " must start with a letter or digit"));
+  }
+  for (char c : name) {
+    if (!IsNameChar(c)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " may only contain letters, digits, '_', '-' and '.'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<storage::CollectionMeta> MetaFromCreateRequest(
+    const v1::CreateCollectionRequest& request) {
+  if (absl::Status s = ValidateCollectionName(request.name(), "name"); !s.ok()) return s;
+  if (request.dim() == 0 || request.dim() > kMaxDim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dim must be in 1..", kMaxDim, ", got ", request.dim()));
+  }
+  std::optional<Metric> metric = MetricFromProto(request.metric());
+  if (!metric) {
+    return absl::InvalidArgumentError("metric must be L2, INNER_PRODUCT or COSINE");
+  }
+  storage::CollectionMeta meta;
+  meta.name = request.name();
+  meta.dim = request.dim();
+  meta.metric = *metric;
+  uint32_t previous = 0;
+  for (uint32_t d : request.nesting_dims()) {
+    if (d <= previous || d > request.dim()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "nesting_dims must be strictly increasing and each in 1..dim (", request.dim(),
+          "); got ", d, " after ", previous));
+    }
+    meta.nesting_dims.push_back(d);
+    previous = d;
+  }
+  return meta;
+}
+
+absl::Status ValidateFinite(std::span<const float> values, absl::string_view what) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " has a non-finite value (", values[i], ") at index ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateIdCount(size_t count, absl::string_view field) {
+  if (count == 0) return absl::InvalidArgumentError(absl::StrCat(field, " must not be empty"));
+  if (count > kMaxIdsPerRequest) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " has ", count, " entries; at most ",
+                                                   kMaxIdsPerRequest, " per request"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t dim) {
+  const size_t n = request.vectors_size();
+  if (n == 0) return absl::InvalidArgumentError("vectors must not be empty");
+  if (n > kMaxVectorsPerMessage) {
+    return absl::InvalidArgumentError(absl::StrCat("message has ", n, " vectors; at most ",
+                                                   kMaxVectorsPerMessage, " per message"));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const v1::Vector& v = request.vectors(i);
+    if (static_cast<uint32_t>(v.values_size()) != dim) {
+      return absl::InvalidArgumentError(absl::StrCat("vectors[", i, "] (id ", v.id(), ") has ",
+                                                     v.values_size(), " values; the collection's dim is ", dim));
+    }
+    if (absl::Status s = ValidateFinite(AsSpan(v.values()), absl::StrCat("vectors[", i, "] (id ", v.id(), ")"));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget) {
+  index::Budget out;
+  switch (budget.limit_case()) {
+    case v1::Budget::kMaxMflops:
+      out.max_mflops = budget.max_mflops();
+      break;
+    case v1::Budget::kTargetRecall:
+      if (!(budget.target_recall() > 0 && budget.target_recall() <= 1)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "budget.target_recall must be in (0, 1], got ", budget.target_recall()));
+      }
+      out.target_recall = budget.target_recall();
+      break;
+    case v1::Budget::kPlan: {
+      const v1::Plan& p = budget.plan();
+      index::Plan plan;
+      plan.index = p.index();
+      if (p.has_coarse_dims()) plan.coarse_dims = p.coarse_dims();
+      if (p.has_nprobe()) plan.nprobe = p.nprobe();
+      if (p.has_search_dims()) plan.search_dims = p.search_dims();
+      if (p.has_rerank_dims()) plan.rerank_dims = p.rerank_dims();
+      if (p.has_rerank_candidates()) plan.rerank_candidates = p.rerank_candidates();
+      out.plan = std::move(plan);
+      break;
+    }
+    case v1::Budget::LIMIT_NOT_SET:
+      break;
+  }
+  return out;
+}
+
+void PlanToProto(const index::Plan& plan, v1::Plan* out) {
+  out->set_index(plan.index);
+  if (plan.coarse_dims) out->set_coarse_dims(*plan.coarse_dims);
+  if (plan.nprobe) out->set_nprobe(*plan.nprobe);
+  if (plan.search_dims) out->set_search_dims(*plan.search_dims);
+  if (plan.rerank_dims) out->set_rerank_dims(*plan.rerank_dims);
+  if (plan.rerank_candidates) out->set_rerank_candidates(*plan.rerank_candidates);
+}
+
+void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out) {
+  out->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
+  for (const index::Hit& hit : result.hits) {
+    v1::Hit* h = out->add_hits();
+    h->set_id(hit.id);
+    h->set_score(hit.score);
+  }
+  PlanToProto(result.plan, out->mutable_plan());
+  out->mutable_cost()->set_mflops(result.cost.mflops);
+  out->mutable_cost()->set_vectors_scanned(result.cost.vectors_scanned);
+}
+
+void FillCollectionInfo(const storage::CollectionMeta& meta, uint64_t vector_count,
+                        uint64_t vector_memory_bytes, v1::CollectionInfo* out) {
+  out->set_name(meta.name);
+  out->set_dim(meta.dim);
+  out->set_metric(MetricToProto(meta.metric));
+  for (uint32_t d : meta.nesting_dims) out->add_nesting_dims(d);
+  out->set_vector_count(vector_count);
+  out->set_vector_memory_bytes(vector_memory_bytes);
+  v1::IndexInfo* flat = out->add_indexes();
+  flat->set_name("flat");
+  flat->set_kind("flat");
+  flat->set_state("ready");
+  flat->set_progress(1.0);
+  flat->set_memory_bytes(0);
+}
+
+}  // namespace adanns::server

@@ -1,0 +1,47 @@
+// Request validation and proto <-> index conversion for the transport layer. Every check returns
+// INVALID_ARGUMENT (or the precise code) with a message naming the offending field.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "adanns/v1/adanns.pb.h"
+#include "index/plan.h"
+#include "storage/collection_meta.h"
+
+namespace adanns::server {
+
+// A read-only view of a repeated scalar proto field.
+template <typename T>
+std::span<const T> AsSpan(const google::protobuf::RepeatedField<T>& field) {
+  return {field.data(), static_cast<size_t>(field.size())};
+}
+
+inline constexpr size_t kMaxNameLength = 128;
+inline constexpr uint32_t kMaxDim = 65536;
+inline constexpr size_t kMaxVectorsPerMessage = 100000;
+inline constexpr size_t kMaxIdsPerRequest = 100000;
+inline constexpr size_t kMaxBatchQueries = 10000;
+inline constexpr size_t kMaxBatchHits = 1000000;  // n * k per SearchBatch
+
+absl::Status ValidateCollectionName(const std::string& name, absl::string_view field);
+// Validates and converts; nesting dims stay empty when the request leaves them out.
+absl::StatusOr<storage::CollectionMeta> MetaFromCreateRequest(
+    const v1::CreateCollectionRequest& request);
+// NaN and infinities are refused, naming `what` and the index of the first bad value.
+absl::Status ValidateFinite(std::span<const float> values, absl::string_view what);
+absl::Status ValidateIdCount(size_t count, absl::string_view field);
+// Checks every vector of an upsert message has `dim` finite values.
+absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t dim);
+// Budget conversion; target_recall must be in (0, 1].
+absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget);
+
+void PlanToProto(const index::Plan& plan, v1::Plan* out);
+void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out);
+void FillCollectionInfo(const storage::CollectionMeta& meta, uint64_t vector_count,
+                        uint64_t vector_memory_bytes, v1::CollectionInfo* out);
+
+}  // namespace adanns::server

@@ -1,0 +1,45 @@
+// An AdannsServer started in this process on a loopback ephemeral port with a temp data dir,
+// plus a stub connected to it: the fixture of the request-level integration tests.
+#pragma once
+
+#include <memory>
+
+#include "adanns/v1/adanns.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "grpcpp/grpcpp.h"
+#include "server/server.h"
+#include "tests/common/temp_dir.h"
+
+namespace adanns::testing {
+
+class InProcessServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.data_dir = dir_.path() + "/data";
+    options.metrics_listen = "";
+    auto started = server::AdannsServer::Start(options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = std::move(*started);
+    stub_ = v1::Adanns::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  // Creates a collection and returns the status code.
+  grpc::StatusCode Create(const std::string& name, uint32_t dim, v1::Metric metric) {
+    v1::CreateCollectionRequest request;
+    request.set_name(name);
+    request.set_dim(dim);
+    request.set_metric(metric);
+    v1::CollectionInfo info;
+    grpc::ClientContext context;
+    return stub_->CreateCollection(&context, request, &info).error_code();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<server::AdannsServer> server_;
+  std::unique_ptr<v1::Adanns::Stub> stub_;
+};
+
+}  // namespace adanns::testing
