@@ -217,7 +217,7 @@ TEST_F(BadInputTest, Search) {
   ASSERT_TRUE(Search(prefix, &response).ok());
   EXPECT_EQ(response.hits_size(), 3);
   EXPECT_EQ(response.plan().search_dims(), 4u);
-  EXPECT_DOUBLE_EQ(response.cost().mflops, 10 * 4 / 1e6);
+  EXPECT_DOUBLE_EQ(response.cost().mflops(), 10 * 4 / 1e6);
   prefix.mutable_budget()->mutable_plan()->set_rerank_dims(8);
   ExpectStatus(Search(prefix), kInvalid, "the plan needs 8");
 
