@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <exception>
 #include <limits>
 #include <utility>
@@ -79,44 +78,44 @@ absl::StatusOr<GroundTruth> ExactL2GroundTruth(const FloatMatrix& base, const Fl
 
   double max_base_norm = 0;
   for (size_t i = 0; i < base.rows; ++i) {
-    max_base_norm = std::max(max_base_norm, SquaredNorm(base.row(i).data(), dim));
+    max_base_norm = std::max(max_base_norm, SquaredNorm(base.row(i), dim));
   }
 
   GroundTruth out;
-  out.neighbors = Int32Matrix(nq, k);
-  out.squared_distances = Matrix<double>(nq, k);
+  out.neighbors = ZeroMatrix<int32_t>(nq, k);
+  out.squared_distances = ZeroMatrix<double>(nq, k);
   std::atomic<uint64_t> rescans{0};
 #pragma omp parallel
   {
     std::vector<std::pair<double, int32_t>> scored;
 #pragma omp for schedule(dynamic, 16)
     for (size_t q = 0; q < nq; ++q) {
-      const float* query = queries.row(q).data();
+      const float* query = queries.row(q);
       scored.clear();
       for (size_t r = 0; r < shortlist; ++r) {
         const idx_t id = labels[q * shortlist + r];
         if (id < 0) continue;
-        scored.emplace_back(ExactSquaredL2(query, base.row(id).data(), dim),
-                            static_cast<int32_t>(id));
+        scored.emplace_back(ExactSquaredL2(query, base.row(id), dim), static_cast<int32_t>(id));
       }
-      // FAISS computes |q|^2 + |b|^2 - 2 q.b in float; bound its error generously. A row outside
-      // the shortlist is at least (last approximate distance - error) away; when that could beat
-      // the k-th exact distance, the shortlist is not trusted and the query is scanned in full.
-      const double error = 1e-5 * (SquaredNorm(query, dim) + max_base_norm) * std::sqrt(dim);
+      // FAISS computes |q|^2 + |b|^2 - 2 q.b in float: the worst-case rounding of a dim-term dot
+      // product is about dim * 2^-24 * |q| |b|. A row outside the shortlist is at least (last
+      // approximate distance - error) away; when that could beat the k-th exact distance, the
+      // shortlist is not trusted and the query is scanned in full.
+      const double error = 2.0 * static_cast<double>(dim + 4) *
+                           std::numeric_limits<float>::epsilon() / 2 *
+                           (SquaredNorm(query, dim) + max_base_norm);
       const double outside = static_cast<double>(approx[q * shortlist + shortlist - 1]) - error;
-      bool trusted = scored.size() >= k && shortlist < base.rows;
-      if (trusted) {
-        std::partial_sort(scored.begin(), scored.begin() + k, scored.end(), Closer);
+      // A shortlist that is the whole base has nothing outside it.
+      bool trusted = scored.size() == base.rows;
+      if (!trusted && scored.size() >= k) {
+        std::nth_element(scored.begin(), scored.begin() + (k - 1), scored.end(), Closer);
         trusted = scored[k - 1].first < outside;
-      } else {
-        trusted = shortlist == base.rows && scored.size() == base.rows;
       }
       if (!trusted) {
         ++rescans;
         scored.clear();
         for (size_t i = 0; i < base.rows; ++i) {
-          scored.emplace_back(ExactSquaredL2(query, base.row(i).data(), dim),
-                              static_cast<int32_t>(i));
+          scored.emplace_back(ExactSquaredL2(query, base.row(i), dim), static_cast<int32_t>(i));
         }
       }
       KeepBest(scored, k, q, out);

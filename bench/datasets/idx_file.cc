@@ -56,7 +56,8 @@ absl::StatusOr<IdxImages> ReadIdxImages(const std::string& path) {
   }
   const uint32_t magic = BigEndian32(header.data());
   if (magic != kIdx3UbyteMagic) {
-    return absl::DataLossError(absl::StrCat(path, ": idx magic 0x", absl::Hex(magic, absl::kZeroPad8),
+    return absl::DataLossError(absl::StrCat(path, ": idx magic 0x",
+                                            absl::Hex(magic, absl::kZeroPad8),
                                             ", want 0x00000803 (unsigned byte, 3 dimensions)"));
   }
   IdxImages images;
@@ -81,8 +82,8 @@ absl::StatusOr<IdxImages> ReadIdxImages(const std::string& path) {
   }
   unsigned char extra = 0;
   if (ReadFully(file.get(), &extra, 1) != 0) {
-    return absl::DataLossError(absl::StrCat(path, ": trailing bytes after ", payload,
-                                            " pixel bytes"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": trailing bytes after ", payload, " pixel bytes"));
   }
   return images;
 }

@@ -22,12 +22,12 @@ const std::vector<float>& PcaRotation::mean() const { return pca_->mean; }
 absl::StatusOr<PcaRotation> PcaRotation::Train(const FloatMatrix& train) {
   const size_t dim = train.cols;
   if (dim == 0 || train.rows < dim) {
-    return absl::InvalidArgumentError(absl::StrCat("PCA needs at least dim rows: ", train.rows,
-                                                   " rows of ", dim, " dims"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PCA needs at least dim rows: ", train.rows, " rows of ", dim, " dims"));
   }
   // eigen_power 0 = no whitening; d_out = d_in = a full rotation, not a projection.
-  auto pca = std::make_unique<faiss::PCAMatrix>(static_cast<int>(dim), static_cast<int>(dim),
-                                                0.0f, /*random_rotation=*/false);
+  auto pca = std::make_unique<faiss::PCAMatrix>(static_cast<int>(dim), static_cast<int>(dim), 0.0f,
+                                                /*random_rotation=*/false);
   // FAISS subsamples above max_points_per_d * dim rows; train on every row.
   pca->max_points_per_d = (train.rows + dim - 1) / dim;
   try {
@@ -56,7 +56,7 @@ absl::StatusOr<FloatMatrix> PcaRotation::Apply(const FloatMatrix& data) const {
     return absl::InvalidArgumentError(
         absl::StrCat("PCA rotation expects ", dim_, " dims, got ", data.cols));
   }
-  FloatMatrix out(data.rows, dim_);
+  FloatMatrix out = ZeroMatrix<float>(data.rows, dim_);
   try {
     pca_->apply_noalloc(static_cast<faiss::Index::idx_t>(data.rows), data.values.data(),
                         out.values.data());
