@@ -52,7 +52,7 @@ class Reader {
   std::string_view bytes_;
 };
 
-absl::Status Truncated(std::string_view field) {
+absl::Status Truncated(absl::string_view field) {
   return absl::DataLossError(absl::StrCat("collection metadata truncated while reading ", field));
 }
 
@@ -77,9 +77,9 @@ absl::StatusOr<CollectionMeta> DecodeCollectionMeta(std::string_view bytes) {
   const std::optional<uint8_t> version = reader.U8();
   if (!version) return Truncated("the encoding version");
   if (*version != kMetaEncodingVersion) {
-    return absl::DataLossError(absl::StrCat("collection metadata has unknown encoding version ",
-                                            static_cast<int>(*version), " (this build reads version ",
-                                            static_cast<int>(kMetaEncodingVersion), ")"));
+    return absl::DataLossError(absl::StrCat(
+        "collection metadata has unknown encoding version ", static_cast<int>(*version),
+        " (this build reads version ", static_cast<int>(kMetaEncodingVersion), ")"));
   }
   CollectionMeta meta;
   const std::optional<uint32_t> name_size = reader.U32();
@@ -97,8 +97,8 @@ absl::StatusOr<CollectionMeta> DecodeCollectionMeta(std::string_view bytes) {
   if (!metric_code) return Truncated("the metric");
   const std::optional<Metric> metric = MetricFromCode(*metric_code);
   if (!metric) {
-    return absl::DataLossError(
-        absl::StrCat("collection metadata has invalid metric code ", static_cast<int>(*metric_code)));
+    return absl::DataLossError(absl::StrCat("collection metadata has invalid metric code ",
+                                            static_cast<int>(*metric_code)));
   }
   meta.metric = *metric;
   const std::optional<uint32_t> nesting_count = reader.U32();
@@ -108,8 +108,8 @@ absl::StatusOr<CollectionMeta> DecodeCollectionMeta(std::string_view bytes) {
   meta.nesting_dims.reserve(*nesting_count);
   for (uint32_t i = 0; i < *nesting_count; ++i) meta.nesting_dims.push_back(*reader.U32());
   if (reader.remaining() != 0) {
-    return absl::DataLossError(absl::StrCat("collection metadata has ", reader.remaining(),
-                                            " unexpected trailing bytes"));
+    return absl::DataLossError(
+        absl::StrCat("collection metadata has ", reader.remaining(), " unexpected trailing bytes"));
   }
   return meta;
 }

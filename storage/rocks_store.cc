@@ -1,0 +1,338 @@
+// RocksStore: column families, key layout, RocksDB-to-absl status mapping.
+// Keys of "vectors" are big-endian so RocksDB's bytewise order is (collection id, vector id) order.
+#include "storage/rocks_store.h"
+
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "index/status_macros.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+
+namespace adanns::storage {
+namespace {
+
+// Positions in handles_; column families a newer build added are opened after these.
+constexpr size_t kDefaultCf = 0;
+constexpr size_t kCollectionsCf = 1;
+constexpr size_t kVectorsCf = 2;
+constexpr const char* kCollectionsCfName = "collections";
+constexpr const char* kVectorsCfName = "vectors";
+
+// Keys of the default column family.
+constexpr char kFormatVersionKey[] = "format_version";
+constexpr char kNextCollectionIdKey[] = "next_collection_id";
+
+constexpr size_t kVectorKeySize = 12;
+
+absl::StatusCode MapCode(const rocksdb::Status& status) {
+  using Code = rocksdb::Status::Code;
+  switch (status.code()) {
+    case Code::kOk:
+      return absl::StatusCode::kOk;
+    case Code::kNotFound:
+      return absl::StatusCode::kNotFound;
+    case Code::kCorruption:
+      return absl::StatusCode::kDataLoss;
+    case Code::kNotSupported:
+      return absl::StatusCode::kUnimplemented;
+    case Code::kInvalidArgument:
+      return absl::StatusCode::kInvalidArgument;
+    case Code::kIOError:
+      // A full disk is an exhausted resource; other I/O failures leave the store unusable now.
+      if (status.subcode() == rocksdb::Status::kNoSpace) {
+        return absl::StatusCode::kResourceExhausted;
+      }
+      return absl::StatusCode::kUnavailable;
+    case Code::kTimedOut:
+    case Code::kExpired:
+      return absl::StatusCode::kDeadlineExceeded;
+    case Code::kAborted:
+      return absl::StatusCode::kAborted;
+    case Code::kIncomplete:
+    case Code::kShutdownInProgress:
+    case Code::kBusy:
+    case Code::kTryAgain:
+      return absl::StatusCode::kUnavailable;
+    case Code::kCompactionTooLarge:
+      return absl::StatusCode::kResourceExhausted;
+    case Code::kColumnFamilyDropped:
+      return absl::StatusCode::kFailedPrecondition;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+absl::Status FromRocks(const rocksdb::Status& status, absl::string_view context) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(MapCode(status), absl::StrCat("rocksdb ", context, ": ", status.ToString()));
+}
+
+void AppendU32BigEndian(uint32_t value, std::string* out) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
+}
+
+std::string EncodeU32LittleEndian(uint32_t value) {
+  std::string out;
+  for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<char>(value >> shift));
+  return out;
+}
+
+uint32_t DecodeU32LittleEndian(std::string_view bytes) {
+  uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value |= uint32_t{static_cast<uint8_t>(bytes[i])} << (8 * i);
+  return value;
+}
+
+std::string VectorKey(uint32_t collection_id, uint64_t id) {
+  std::string key;
+  key.reserve(kVectorKeySize);
+  AppendU32BigEndian(collection_id, &key);
+  AppendU32BigEndian(static_cast<uint32_t>(id >> 32), &key);
+  AppendU32BigEndian(static_cast<uint32_t>(id), &key);
+  return key;
+}
+
+uint64_t VectorIdFromKey(std::string_view key) {
+  uint64_t id = 0;
+  for (size_t i = 4; i < kVectorKeySize; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
+  return id;
+}
+
+// [begin, end) holds exactly the collection's keys: every key is 12 bytes, so the largest one
+// followed by a zero byte sorts after all of them, even for collection id UINT32_MAX.
+std::pair<std::string, std::string> VectorKeyRange(uint32_t collection_id) {
+  std::string begin;
+  AppendU32BigEndian(collection_id, &begin);
+  std::string end = VectorKey(collection_id, UINT64_MAX);
+  end.push_back('\0');
+  return {std::move(begin), std::move(end)};
+}
+
+// Commits one batch; with `sync` the WAL is fsynced before this returns.
+absl::Status Commit(rocksdb::DB& db, bool sync, rocksdb::WriteBatch& batch,
+                    absl::string_view context) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  return FromRocks(db.Write(write_options, &batch), context);
+}
+
+// Reads a 4-byte little-endian counter of the default column family; nullopt when absent.
+absl::StatusOr<std::optional<uint32_t>> GetU32(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                                               const char* key) {
+  std::string value;
+  const rocksdb::Status status = db.Get(rocksdb::ReadOptions(), cf, key, &value);
+  if (status.IsNotFound()) return std::optional<uint32_t>();
+  RETURN_IF_ERROR(FromRocks(status, absl::StrCat("reading ", key)));
+  if (value.size() != 4) {
+    return absl::DataLossError(
+        absl::StrCat("store key '", key, "' holds ", value.size(), " bytes, expected 4"));
+  }
+  return std::optional<uint32_t>(DecodeU32LittleEndian(value));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
+                                                             const StoreOptions& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  if (options.env != nullptr) db_options.env = options.env;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kCollectionsCfName, rocksdb::ColumnFamilyOptions()},
+      {kVectorsCfName, rocksdb::ColumnFamilyOptions()}};
+  // RocksDB refuses to open a store without naming all its column families; open any a newer
+  // build added too, so that such a store reaches the format check below.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
+    for (const std::string& name : existing) {
+      if (name != rocksdb::kDefaultColumnFamilyName && name != kCollectionsCfName &&
+          name != kVectorsCfName) {
+        descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      }
+    }
+  }
+
+  auto store = std::unique_ptr<RocksStore>(new RocksStore());
+  store->sync_writes_ = options.sync_writes;
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, path, descriptors, &store->handles_, &db),
+                            absl::StrCat("opening ", path)));
+  store->db_.reset(db);
+
+  rocksdb::ColumnFamilyHandle* default_cf = store->handles_[kDefaultCf];
+  ASSIGN_OR_RETURN(std::optional<uint32_t> version,
+                   GetU32(*store->db_, default_cf, kFormatVersionKey));
+  if (!version) {
+    rocksdb::WriteBatch batch;
+    RETURN_IF_ERROR(
+        FromRocks(batch.Put(default_cf, kFormatVersionKey, EncodeU32LittleEndian(kFormatVersion)),
+                  "writing format_version"));
+    RETURN_IF_ERROR(Commit(*store->db_, store->sync_writes_, batch, "writing format_version"));
+  } else if (*version > kFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store at ", path, " was written by a newer adanns (format ", *version,
+                     "); this build reads up to format ", kFormatVersion));
+  } else if (*version == 0) {
+    return absl::DataLossError(absl::StrCat("store at ", path, " has invalid format version 0"));
+  }
+  return store;
+}
+
+RocksStore::~RocksStore() {
+  if (db_ == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  handles_.clear();
+  // A destructor cannot report; WAL-synced writes are durable whether or not Close succeeds.
+  db_->Close().PermitUncheckedError();
+}
+
+absl::StatusOr<CollectionMeta> RocksStore::CreateCollection(CollectionMeta meta) {
+  if (meta.name.empty()) return absl::InvalidArgumentError("collection name is empty");
+  if (meta.dim == 0) return absl::InvalidArgumentError("collection dim must be positive");
+
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  std::string existing;
+  const rocksdb::Status get =
+      db_->Get(rocksdb::ReadOptions(), handles_[kCollectionsCf], meta.name, &existing);
+  if (get.ok()) {
+    return absl::AlreadyExistsError(absl::StrCat("collection '", meta.name, "' already exists"));
+  }
+  if (!get.IsNotFound()) return FromRocks(get, "reading collection metadata");
+
+  ASSIGN_OR_RETURN(std::optional<uint32_t> next,
+                   GetU32(*db_, handles_[kDefaultCf], kNextCollectionIdKey));
+  meta.id = next.value_or(1);
+  if (meta.id == UINT32_MAX) {
+    return absl::ResourceExhaustedError("all collection ids have been used");
+  }
+
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(
+      FromRocks(batch.Put(handles_[kCollectionsCf], meta.name, EncodeCollectionMeta(meta)),
+                "batching collection metadata"));
+  RETURN_IF_ERROR(FromRocks(
+      batch.Put(handles_[kDefaultCf], kNextCollectionIdKey, EncodeU32LittleEndian(meta.id + 1)),
+      "batching next_collection_id"));
+  RETURN_IF_ERROR(Commit(*db_, sync_writes_, batch, "creating collection"));
+  return meta;
+}
+
+absl::Status RocksStore::DropCollection(const std::string& name) {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  std::string bytes;
+  const rocksdb::Status get =
+      db_->Get(rocksdb::ReadOptions(), handles_[kCollectionsCf], name, &bytes);
+  if (get.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("collection '", name, "' does not exist"));
+  }
+  RETURN_IF_ERROR(FromRocks(get, "reading collection metadata"));
+  ASSIGN_OR_RETURN(CollectionMeta meta, DecodeCollectionMeta(bytes));
+
+  const auto [begin, end] = VectorKeyRange(meta.id);
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(
+      FromRocks(batch.Delete(handles_[kCollectionsCf], name), "batching collection delete"));
+  RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kVectorsCf], begin, end),
+                            "batching vector range delete"));
+  RETURN_IF_ERROR(Commit(*db_, sync_writes_, batch, "dropping collection"));
+
+  // The drop is committed; compaction only reclaims the disk space now rather than eventually.
+  // kForceOptimized rewrites bottommost files too, which is where the dropped vectors usually are.
+  rocksdb::CompactRangeOptions compact_options;
+  compact_options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  const rocksdb::Slice begin_slice(begin);
+  const rocksdb::Slice end_slice(end);
+  // A failed compaction loses nothing: RocksDB drops the range tombstone's keys later anyway.
+  db_->CompactRange(compact_options, handles_[kVectorsCf], &begin_slice, &end_slice)
+      .PermitUncheckedError();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<CollectionMeta>> RocksStore::ListCollections() const {
+  std::vector<CollectionMeta> collections;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kCollectionsCf]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ASSIGN_OR_RETURN(CollectionMeta meta, DecodeCollectionMeta(it->value().ToStringView()));
+    if (meta.name != it->key().ToStringView()) {
+      return absl::DataLossError(absl::StrCat(
+          "collection metadata under key '", it->key().ToString(), "' is named '", meta.name, "'"));
+    }
+    collections.push_back(std::move(meta));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing collections"));
+  return collections;
+}
+
+absl::Status RocksStore::PutVectors(uint32_t collection_id, uint32_t dim,
+                                    std::span<const uint64_t> ids, std::span<const float> values) {
+  if (dim == 0) return absl::InvalidArgumentError("dim must be positive");
+  if (values.size() != ids.size() * dim) {
+    return absl::InvalidArgumentError(absl::StrCat("got ", values.size(), " floats for ",
+                                                   ids.size(), " vectors of dim ", dim,
+                                                   "; expected ", ids.size() * dim));
+  }
+  if (ids.empty()) return absl::OkStatus();
+  const size_t row_bytes = size_t{dim} * sizeof(float);
+  rocksdb::WriteBatch batch;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const rocksdb::Slice value(reinterpret_cast<const char*>(values.data() + i * dim), row_bytes);
+    RETURN_IF_ERROR(
+        FromRocks(batch.Put(handles_[kVectorsCf], VectorKey(collection_id, ids[i]), value),
+                  "batching vector put"));
+  }
+  return Commit(*db_, sync_writes_, batch, "writing vectors");
+}
+
+absl::Status RocksStore::DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids) {
+  if (ids.empty()) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (uint64_t id : ids) {
+    RETURN_IF_ERROR(FromRocks(batch.Delete(handles_[kVectorsCf], VectorKey(collection_id, id)),
+                              "batching vector delete"));
+  }
+  return Commit(*db_, sync_writes_, batch, "deleting vectors");
+}
+
+absl::Status RocksStore::ScanVectors(
+    uint32_t collection_id, uint32_t dim,
+    const std::function<void(uint64_t id, std::span<const float> values)>& visit) const {
+  const auto [begin, end] = VectorKeyRange(collection_id);
+  const rocksdb::Slice upper_bound(end);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, handles_[kVectorsCf]));
+
+  const size_t row_bytes = size_t{dim} * sizeof(float);
+  // RocksDB values carry no alignment guarantee, so rows are copied into a float buffer.
+  std::vector<float> row(dim);
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() != kVectorKeySize || key.substr(0, 4) != begin) {
+      return absl::DataLossError(absl::StrCat("malformed vector key of ", key.size(),
+                                              " bytes in collection ", collection_id));
+    }
+    const uint64_t id = VectorIdFromKey(key);
+    const rocksdb::Slice value = it->value();
+    if (value.size() != row_bytes) {
+      return absl::DataLossError(absl::StrCat("vector ", id, " of collection ", collection_id,
+                                              " holds ", value.size(), " bytes, expected ",
+                                              row_bytes, " (dim ", dim, ")"));
+    }
+    if (row_bytes != 0) std::memcpy(row.data(), value.data(), row_bytes);
+    visit(id, std::span<const float>(row));
+  }
+  return FromRocks(it->status(), "scanning vectors");
+}
+
+}  // namespace adanns::storage
