@@ -42,8 +42,7 @@ void DotAndNormScalar(const float* a, const float* b, size_t d, float* dot, floa
 
 }  // namespace
 
-const DistanceKernels kScalarKernels = {"scalar", &ForEachRow<L2SqrScalar>,
-                                        &ForEachRow<DotScalar>,
+const DistanceKernels kScalarKernels = {"scalar", &ForEachRow<L2SqrScalar>, &ForEachRow<DotScalar>,
                                         &ForEachRowPair<DotAndNormScalar>};
 }  // namespace internal
 

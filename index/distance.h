@@ -18,8 +18,7 @@ struct DistanceKernels {
   void (*l2_sqr)(const float* query, const float* rows, size_t stride, size_t n, size_t d,
                  float* out);
   // out[i] = dot product.
-  void (*dot)(const float* query, const float* rows, size_t stride, size_t n, size_t d,
-              float* out);
+  void (*dot)(const float* query, const float* rows, size_t stride, size_t n, size_t d, float* out);
   // out_dot[i] = dot product, out_norm_sqr[i] = |row prefix|^2 (cosine in one pass).
   void (*dot_and_norm)(const float* query, const float* rows, size_t stride, size_t n, size_t d,
                        float* out_dot, float* out_norm_sqr);

@@ -34,7 +34,9 @@ std::vector<float> PrepareQuery(Metric metric, std::span<const float> query, uin
 class StageScorer {
  public:
   StageScorer(Metric metric, std::span<const float> query, uint32_t dims)
-      : metric_(metric), dims_(dims), query_(PrepareQuery(metric, query, dims)),
+      : metric_(metric),
+        dims_(dims),
+        query_(PrepareQuery(metric, query, dims)),
         kernels_(BestKernels()) {}
 
   void Score(const float* rows, size_t stride, size_t n, float* out) {
@@ -118,13 +120,12 @@ absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32
   if (*plan.rerank_dims < *plan.search_dims || *plan.rerank_dims > dim) {
     return absl::InvalidArgumentError(absl::StrCat("plan.rerank_dims must be in ",
                                                    *plan.search_dims, "..", dim,
-                                                   " (search_dims..dim), got ",
-                                                   *plan.rerank_dims));
+                                                   " (search_dims..dim), got ", *plan.rerank_dims));
   }
   if (*plan.rerank_candidates < k || *plan.rerank_candidates > kMaxRerankCandidates) {
-    return absl::InvalidArgumentError(absl::StrCat("plan.rerank_candidates must be in ", k, "..",
-                                                   kMaxRerankCandidates, " (k..", kMaxRerankCandidates,
-                                                   "), got ", *plan.rerank_candidates));
+    return absl::InvalidArgumentError(
+        absl::StrCat("plan.rerank_candidates must be in ", k, "..", kMaxRerankCandidates, " (k..",
+                     kMaxRerankCandidates, "), got ", *plan.rerank_candidates));
   }
   return plan;
 }

@@ -19,9 +19,12 @@ inline bool LowerIsBetter(Metric metric) { return metric == Metric::kL2; }
 
 inline std::string_view MetricName(Metric metric) {
   switch (metric) {
-    case Metric::kL2: return "l2";
-    case Metric::kInnerProduct: return "inner_product";
-    case Metric::kCosine: return "cosine";
+    case Metric::kL2:
+      return "l2";
+    case Metric::kInnerProduct:
+      return "inner_product";
+    case Metric::kCosine:
+      return "cosine";
   }
   return "unknown";
 }

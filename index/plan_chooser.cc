@@ -41,8 +41,8 @@ absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& sha
   if (budget.plan.has_value()) {
     const std::string& name = budget.plan->index;
     if (!name.empty() && name != "flat") {
-      return absl::NotFoundError(absl::StrCat("plan.index '", name,
-                                              "' does not exist; this collection has: flat"));
+      return absl::NotFoundError(
+          absl::StrCat("plan.index '", name, "' does not exist; this collection has: flat"));
     }
     return ResolveFlatPlan(*budget.plan, shape.dim, k);
   }

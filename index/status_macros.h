@@ -1,5 +1,5 @@
-// RETURN_IF_ERROR / ASSIGN_OR_RETURN for absl::Status and absl::StatusOr (Abseil 20220623 has none).
-// Used by every module; the macros only need absl/status.
+// RETURN_IF_ERROR / ASSIGN_OR_RETURN for absl::Status and absl::StatusOr (Abseil 20220623 has
+// none). Used by every module; the macros only need absl/status.
 #pragma once
 
 #include "absl/status/status.h"
@@ -8,12 +8,12 @@
 #define ADANNS_CONCAT_INNER(a, b) a##b
 #define ADANNS_CONCAT(a, b) ADANNS_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status adanns_status_ = (expr);    \
-    if (!adanns_status_.ok()) {                \
-      return adanns_status_;                   \
-    }                                          \
+#define RETURN_IF_ERROR(expr)               \
+  do {                                      \
+    ::absl::Status adanns_status_ = (expr); \
+    if (!adanns_status_.ok()) {             \
+      return adanns_status_;                \
+    }                                       \
   } while (false)
 
 #define ADANNS_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

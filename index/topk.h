@@ -45,9 +45,7 @@ class TopK {
   }
 
  private:
-  static bool WorseFirst(const ScoredRow& a, const ScoredRow& b) {
-    return a.distance < b.distance;
-  }
+  static bool WorseFirst(const ScoredRow& a, const ScoredRow& b) { return a.distance < b.distance; }
 
   size_t k_;
   std::vector<ScoredRow> heap_;

@@ -14,10 +14,9 @@ namespace adanns::server {
 
 absl::Status Collection::Load() {
   std::unique_lock lock(table_mutex_);
-  return store_->ScanVectors(meta_.id, meta_.dim,
-                             [this](uint64_t id, std::span<const float> values) {
-                               table_.Upsert(id, values);
-                             });
+  return store_->ScanVectors(
+      meta_.id, meta_.dim,
+      [this](uint64_t id, std::span<const float> values) { table_.Upsert(id, values); });
 }
 
 size_t Collection::size() const {
@@ -31,7 +30,8 @@ size_t Collection::vector_memory_bytes() const {
 }
 
 absl::Status Collection::CheckNotDropped() const {
-  if (dropped_) return absl::NotFoundError(absl::StrCat("collection '", meta_.name, "' was dropped"));
+  if (dropped_)
+    return absl::NotFoundError(absl::StrCat("collection '", meta_.name, "' was dropped"));
   return absl::OkStatus();
 }
 
@@ -77,9 +77,11 @@ void Collection::Get(std::span<const uint64_t> ids,
   }
 }
 
-absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(
-    std::span<const float> queries, uint32_t query_dims, size_t num_queries, uint32_t k,
-    const index::Budget& budget, size_t threads) const {
+absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<const float> queries,
+                                                                    uint32_t query_dims,
+                                                                    size_t num_queries, uint32_t k,
+                                                                    const index::Budget& budget,
+                                                                    size_t threads) const {
   std::shared_lock lock(table_mutex_);
   const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size()};
   ASSIGN_OR_RETURN(index::Plan plan, index::ChoosePlan(budget, shape, k));
@@ -93,8 +95,8 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(
   std::vector<index::SearchResult> results(num_queries);
   auto run_range = [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end; ++q) {
-      results[q] = index::FlatSearch(table_, meta_.metric, queries.subspan(q * query_dims, query_dims),
-                                     k, plan);
+      results[q] = index::FlatSearch(table_, meta_.metric,
+                                     queries.subspan(q * query_dims, query_dims), k, plan);
     }
   };
   const size_t workers = std::clamp<size_t>(threads, 1, num_queries);

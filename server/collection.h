@@ -35,7 +35,8 @@ class Collection {
   // Deletes the ids that exist (one synced batch); returns how many did.
   absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids);
   // Copies stored vectors; `missing` receives absent ids. Both in request order.
-  void Get(std::span<const uint64_t> ids, std::vector<std::pair<uint64_t, std::vector<float>>>* found,
+  void Get(std::span<const uint64_t> ids,
+           std::vector<std::pair<uint64_t, std::vector<float>>>* found,
            std::vector<uint64_t>* missing) const;
 
   // Chooses and runs a plan for each of `num_queries` queries of `query_dims` floats.

@@ -15,13 +15,10 @@ using Clock = std::chrono::steady_clock;
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-std::string CodeName(const absl::Status& status) {
-  return absl::StatusCodeToString(status.code());
-}
+std::string CodeName(const absl::Status& status) { return absl::StatusCodeToString(status.code()); }
 
 absl::Status ValidateK(uint32_t k) {
   if (k == 0 || k > index::kMaxK) {
@@ -92,8 +89,7 @@ grpc::Status AdannsService::DescribeCollection(grpc::ServerContext*,
   return Finish("DescribeCollection", start, DoDescribeCollection(request->name(), response));
 }
 
-grpc::Status AdannsService::ListCollections(grpc::ServerContext*,
-                                            const v1::ListCollectionsRequest*,
+grpc::Status AdannsService::ListCollections(grpc::ServerContext*, const v1::ListCollectionsRequest*,
                                             v1::ListCollectionsResponse* response) {
   const auto start = Clock::now();
   for (const auto& collection : engine_->List()) {
@@ -126,9 +122,9 @@ absl::Status AdannsService::DoUpsert(grpc::ServerReader<v1::UpsertRequest>* read
         RETURN_IF_ERROR(ValidateCollectionName(message.collection(), "collection"));
         ASSIGN_OR_RETURN(collection, engine_->Find(message.collection()));
       } else if (message.collection() != collection->meta().name) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "every message of an Upsert stream must name the same collection: got '",
-            message.collection(), "' after '", collection->meta().name, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("every message of an Upsert stream must name the same collection: got '",
+                         message.collection(), "' after '", collection->meta().name, "'"));
       }
       const uint32_t dim = collection->meta().dim;
       RETURN_IF_ERROR(ValidateUpsertVectors(message, dim));
@@ -143,10 +139,10 @@ absl::Status AdannsService::DoUpsert(grpc::ServerReader<v1::UpsertRequest>* read
     }();
     if (!status.ok()) {
       if (collection) UpdateVectorGauge(*collection);
-      return absl::Status(status.code(),
-                          absl::StrCat("message ", messages, " of the stream rejected: ",
-                                       status.message(), " (", committed, " vectors from ",
-                                       messages, " earlier messages were committed)"));
+      return absl::Status(
+          status.code(),
+          absl::StrCat("message ", messages, " of the stream rejected: ", status.message(), " (",
+                       committed, " vectors from ", messages, " earlier messages were committed)"));
     }
     committed += ids.size();
     ++messages;
@@ -237,9 +233,9 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   }
   const size_t floats = request.queries_size();
   if (floats == 0 || floats % query_dims != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "queries has ", floats, " values; it must be a non-empty multiple of query_dims (",
-        query_dims, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("queries has ", floats,
+                     " values; it must be a non-empty multiple of query_dims (", query_dims, ")"));
   }
   const size_t n = floats / query_dims;
   if (n > kMaxBatchQueries) {
@@ -266,8 +262,7 @@ grpc::Status AdannsService::Search(grpc::ServerContext*, const v1::SearchRequest
   return Finish("Search", start, DoSearch(*request, response));
 }
 
-grpc::Status AdannsService::SearchBatch(grpc::ServerContext*,
-                                        const v1::SearchBatchRequest* request,
+grpc::Status AdannsService::SearchBatch(grpc::ServerContext*, const v1::SearchBatchRequest* request,
                                         v1::SearchBatchResponse* response) {
   const auto start = Clock::now();
   return Finish("SearchBatch", start, DoSearchBatch(*request, response));

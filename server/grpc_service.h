@@ -32,8 +32,7 @@ class AdannsService final : public v1::Adanns::Service {
   grpc::Status DropCollection(grpc::ServerContext* context,
                               const v1::DropCollectionRequest* request,
                               v1::DropCollectionResponse* response) override;
-  grpc::Status Upsert(grpc::ServerContext* context,
-                      grpc::ServerReader<v1::UpsertRequest>* reader,
+  grpc::Status Upsert(grpc::ServerContext* context, grpc::ServerReader<v1::UpsertRequest>* reader,
                       v1::UpsertResponse* response) override;
   grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
                    v1::GetResponse* response) override;

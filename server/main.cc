@@ -17,8 +17,7 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, write the bound gRPC port to this file once serving (for --listen=...:0)");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error, off");
 ABSL_FLAG(int, max_message_mb, 64, "Largest gRPC message accepted or sent, in MiB");
-ABSL_FLAG(int, search_threads, 0,
-          "Threads one SearchBatch may use; 0 = the number of cores");
+ABSL_FLAG(int, search_threads, 0, "Threads one SearchBatch may use; 0 = the number of cores");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("adanns-server: vector search for Matryoshka embeddings");

@@ -26,12 +26,13 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   size_t vectors = 0;
   const auto collections = server->engine_->List();
   for (const auto& collection : collections) vectors += collection->size();
-  spdlog::info("loaded {} collections, {} vectors from {} in {:.2f} s", collections.size(),
-               vectors, options.data_dir,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+  spdlog::info(
+      "loaded {} collections, {} vectors from {} in {:.2f} s", collections.size(), vectors,
+      options.data_dir,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
 
-  server->service_ = std::make_unique<AdannsService>(server->engine_.get(),
-                                                     server->metrics_.get(), options.service);
+  server->service_ = std::make_unique<AdannsService>(server->engine_.get(), server->metrics_.get(),
+                                                     options.service);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -41,8 +42,8 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   builder.RegisterService(server->service_.get());
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
-                                               " (address in use or invalid?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid?)"));
   }
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
   spdlog::info("adanns-server listening on {} (port {})", options.listen, server->port_);

@@ -11,18 +11,25 @@ namespace {
 
 std::optional<Metric> MetricFromProto(v1::Metric metric) {
   switch (metric) {
-    case v1::L2: return Metric::kL2;
-    case v1::INNER_PRODUCT: return Metric::kInnerProduct;
-    case v1::COSINE: return Metric::kCosine;
-    default: return std::nullopt;
+    case v1::L2:
+      return Metric::kL2;
+    case v1::INNER_PRODUCT:
+      return Metric::kInnerProduct;
+    case v1::COSINE:
+      return Metric::kCosine;
+    default:
+      return std::nullopt;
   }
 }
 
 v1::Metric MetricToProto(Metric metric) {
   switch (metric) {
-    case Metric::kL2: return v1::L2;
-    case Metric::kInnerProduct: return v1::INNER_PRODUCT;
-    case Metric::kCosine: return v1::COSINE;
+    case Metric::kL2:
+      return v1::L2;
+    case Metric::kInnerProduct:
+      return v1::INNER_PRODUCT;
+    case Metric::kCosine:
+      return v1::COSINE;
   }
   return v1::METRIC_UNSPECIFIED;
 }
@@ -34,8 +41,8 @@ bool IsNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == '-' 
 absl::Status ValidateCollectionName(const std::string& name, absl::string_view field) {
   if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " must not be empty"));
   if (name.size() > kMaxNameLength) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " is ", name.size(),
-                                                   " characters; at most ", kMaxNameLength));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", name.size(), " characters; at most ", kMaxNameLength));
   }
   if (!absl::ascii_isalnum(name[0])) {
     return absl::InvalidArgumentError(absl::StrCat(field, " must start with a letter or digit"));
@@ -67,9 +74,9 @@ absl::StatusOr<storage::CollectionMeta> MetaFromCreateRequest(
   uint32_t previous = 0;
   for (uint32_t d : request.nesting_dims()) {
     if (d <= previous || d > request.dim()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "nesting_dims must be strictly increasing and each in 1..dim (", request.dim(),
-          "); got ", d, " after ", previous));
+      return absl::InvalidArgumentError(
+          absl::StrCat("nesting_dims must be strictly increasing and each in 1..dim (",
+                       request.dim(), "); got ", d, " after ", previous));
     }
     meta.nesting_dims.push_back(d);
     previous = d;
@@ -107,9 +114,11 @@ absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t di
     const v1::Vector& v = request.vectors(i);
     if (static_cast<uint32_t>(v.values_size()) != dim) {
       return absl::InvalidArgumentError(absl::StrCat("vectors[", i, "] (id ", v.id(), ") has ",
-                                                     v.values_size(), " values; the collection's dim is ", dim));
+                                                     v.values_size(),
+                                                     " values; the collection's dim is ", dim));
     }
-    if (absl::Status s = ValidateFinite(AsSpan(v.values()), absl::StrCat("vectors[", i, "] (id ", v.id(), ")"));
+    if (absl::Status s =
+            ValidateFinite(AsSpan(v.values()), absl::StrCat("vectors[", i, "] (id ", v.id(), ")"));
         !s.ok()) {
       return s;
     }
@@ -125,8 +134,8 @@ absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget) {
       break;
     case v1::Budget::kTargetRecall:
       if (!(budget.target_recall() > 0 && budget.target_recall() <= 1)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "budget.target_recall must be in (0, 1], got ", budget.target_recall()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("budget.target_recall must be in (0, 1], got ", budget.target_recall()));
       }
       out.target_recall = budget.target_recall();
       break;

@@ -71,9 +71,9 @@ int Run(int argc, char** argv) {
   }
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxSendMessageSize(64 << 20);
-  auto stub = v1::Adanns::NewStub(grpc::CreateCustomChannel(
-      "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials(),
-      channel_args));
+  auto stub = v1::Adanns::NewStub(
+      grpc::CreateCustomChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                                grpc::InsecureChannelCredentials(), channel_args));
 
   {
     v1::CreateCollectionRequest create;
@@ -108,7 +108,7 @@ int Run(int argc, char** argv) {
               static_cast<unsigned long long>(data.base.rows), dim, num_queries);
   std::printf("%-22s %12s %12s %12s %12s %14s\n", "plan", "inproc_p50", "inproc_p99", "grpc_p50",
               "grpc_p99", "overhead_p50");
-  for (uint32_t search_dims : {dim, std::min<uint32_t>(dim, 64u)}) {
+  for (uint32_t search_dims : {dim, std::min<uint32_t>(dim, 64u), 1u}) {
     index::Plan requested;
     requested.search_dims = search_dims;
     const index::Plan plan = *index::ResolveFlatPlan(requested, dim, 10);

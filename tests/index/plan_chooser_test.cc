@@ -45,15 +45,13 @@ TEST(PlanChooserTest, MaxMflopsPicksTheLongestPrefixThatFits) {
 TEST(PlanChooserTest, ImpossibleOrInvalidBudgets) {
   Budget budget;
   budget.max_mflops = 0.1;  // below 60000 x 8 dims
-  EXPECT_EQ(ChoosePlan(budget, kShape, 10).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ChoosePlan(budget, kShape, 10).status().code(), absl::StatusCode::kResourceExhausted);
   budget.max_mflops = -1;
   EXPECT_EQ(ChoosePlan(budget, kShape, 10).status().code(), absl::StatusCode::kInvalidArgument);
 
   Budget recall;
   recall.target_recall = 0.9f;
-  EXPECT_EQ(ChoosePlan(recall, kShape, 10).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ChoosePlan(recall, kShape, 10).status().code(), absl::StatusCode::kFailedPrecondition);
 
   Budget unknown;
   unknown.plan = Plan();

@@ -145,9 +145,8 @@ TEST_F(BadInputTest, UpsertRejectsBadMessagesWholly) {
 TEST_F(BadInputTest, StreamCommitsExactlyTheMessagesBeforeTheBadOne) {
   v1::UpsertRequest bad = MakeMessage("c", 300, 4);
   bad.mutable_vectors(2)->mutable_values()->RemoveLast();
-  const grpc::Status status =
-      UpsertMessages({MakeMessage("c", 100, 50), MakeMessage("c", 200, 50), bad,
-                      MakeMessage("c", 400, 50)});
+  const grpc::Status status = UpsertMessages(
+      {MakeMessage("c", 100, 50), MakeMessage("c", 200, 50), bad, MakeMessage("c", 400, 50)});
   ExpectStatus(status, grpc::StatusCode::INVALID_ARGUMENT,
                "100 vectors from 2 earlier messages were committed");
   EXPECT_EQ(VectorCount("c"), 110u);

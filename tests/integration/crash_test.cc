@@ -2,15 +2,15 @@
 // identical bytes, every acknowledged delete stays deleted, and a message in flight at the kill
 // is all there or not there at all.
 #include <atomic>
-#include <iostream>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
 
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 #include "tests/integration/server_process.h"
 
 namespace adanns::testing {
@@ -101,7 +101,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       ASSERT_NE(it, stored.end()) << "acknowledged id " << id << " lost in cycle " << cycle;
       EXPECT_TRUE(SameBytes(it->second, VectorFor(id, version))) << "id " << id;
     }
-    for (uint64_t id : deleted) EXPECT_EQ(stored.count(id), 0u) << "deleted id " << id << " is back";
+    for (uint64_t id : deleted)
+      EXPECT_EQ(stored.count(id), 0u) << "deleted id " << id << " is back";
     // Unacknowledged in-flight messages are whole or absent (each 50-id block).
     size_t whole_unacknowledged = 0;
     for (uint64_t block = 0; block < next_id + 1000; block += kPerMessage) {

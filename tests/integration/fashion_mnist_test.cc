@@ -9,8 +9,8 @@
 
 #include "client/readers/npy_reader.h"
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 #include "tests/integration/server_process.h"
 
 namespace adanns::testing {
@@ -51,9 +51,8 @@ class FashionMnistTest : public ::testing::Test {
   // Runs the CLI against the server; fails the test on a non-zero exit.
   static std::string Cli(const std::string& args) {
     std::string output;
-    const int code = RunCommand(CliBinary() + " --server " + server_->target() + " " + args +
-                                    " 2>&1",
-                                &output);
+    const int code =
+        RunCommand(CliBinary() + " --server " + server_->target() + " " + args + " 2>&1", &output);
     EXPECT_EQ(code, 0) << args << "\n" << output;
     return output;
   }
@@ -141,8 +140,7 @@ TEST_F(FashionMnistTest, FunnelReachesMeasuredRecall) {
 TEST_F(FashionMnistTest, CliSearchPrintsTheNearestNeighbour) {
   std::ostringstream query;
   for (uint32_t j = 0; j < kDim; ++j) query << (j ? "," : "") << queries_->row(0)[j];
-  const std::string out =
-      Cli("search --collection fmnist --k 3 --json --query " + query.str());
+  const std::string out = Cli("search --collection fmnist --k 3 --json --query " + query.str());
   EXPECT_THAT(out, ::testing::HasSubstr(std::to_string(truth_->row(0)[0])));
 }
 

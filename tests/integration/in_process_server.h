@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "adanns/v1/adanns.grpc.pb.h"
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/common/temp_dir.h"
 
@@ -22,8 +22,8 @@ class InProcessServerTest : public ::testing::Test {
     auto started = server::AdannsServer::Start(options);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = std::move(*started);
-    stub_ = v1::Adanns::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+    stub_ = v1::Adanns::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                                    grpc::InsecureChannelCredentials()));
   }
 
   // Creates a collection and returns the status code.

@@ -32,9 +32,9 @@ ServerProcess::~ServerProcess() {
 
 void ServerProcess::Launch() {
   std::filesystem::remove(port_file_);
-  std::vector<std::string> args = {ServerBinary(), "--listen=127.0.0.1:0",
-                                   "--data_dir=" + data_dir_, "--metrics_listen=",
-                                   "--port_file=" + port_file_, "--log_level=warn"};
+  std::vector<std::string> args = {
+      ServerBinary(),      "--listen=127.0.0.1:0",      "--data_dir=" + data_dir_,
+      "--metrics_listen=", "--port_file=" + port_file_, "--log_level=warn"};
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   pid_ = fork();
   if (pid_ == 0) {

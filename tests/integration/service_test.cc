@@ -71,7 +71,9 @@ TEST_F(ServiceTest, ScoresFollowTheMetricAtThePrefix) {
       qn += query[j] * query[j];
       xn += best_row[j] * best_row[j];
     }
-    const double want = metric == v1::L2 ? l2 : metric == v1::COSINE ? dot / std::sqrt(qn * xn) : dot;
+    const double want = metric == v1::L2       ? l2
+                        : metric == v1::COSINE ? dot / std::sqrt(qn * xn)
+                                               : dot;
     EXPECT_NEAR(response.hits(0).score(), want, 1e-4 * (1 + std::abs(want))) << name;
     if (metric == v1::COSINE) {
       EXPECT_EQ(response.hits(0).id(), 1017u);  // scale-free: the row itself
@@ -88,7 +90,8 @@ TEST_F(ServiceTest, SearchBatchEqualsOneSearchPerQuery) {
   batch.set_k(7);
   batch.mutable_budget()->mutable_plan()->set_search_dims(8);
   batch.mutable_budget()->mutable_plan()->set_rerank_dims(16);
-  for (size_t q = 0; q < 40; ++q) batch.mutable_queries()->Add(rows_[q * 3].begin(), rows_[q * 3].begin() + 16);
+  for (size_t q = 0; q < 40; ++q)
+    batch.mutable_queries()->Add(rows_[q * 3].begin(), rows_[q * 3].begin() + 16);
   v1::SearchBatchResponse responses;
   grpc::ClientContext context;
   ASSERT_TRUE(stub_->SearchBatch(&context, batch, &responses).ok());
