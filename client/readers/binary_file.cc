@@ -9,7 +9,9 @@
 namespace adanns::readers {
 
 void FileCloser::operator()(std::FILE* file) const {
-  if (file != nullptr) std::fclose(file);
+  if (file != nullptr) {
+    std::fclose(file);
+  }
 }
 
 absl::StatusOr<BinaryInputFile> BinaryInputFile::Open(const std::string& path) {
@@ -28,16 +30,18 @@ absl::StatusOr<BinaryInputFile> BinaryInputFile::Open(const std::string& path) {
   return BinaryInputFile(path, std::move(file), static_cast<uint64_t>(info.st_size));
 }
 
-absl::Status BinaryInputFile::ReadExact(void* out, size_t bytes, std::string_view what) {
+absl::Status BinaryInputFile::ReadExact(void* out, size_t bytes, absl::string_view what) {
   const size_t got = std::fread(out, 1, bytes, file_.get());
   position_ += got;
-  if (got == bytes) return absl::OkStatus();
+  if (got == bytes) {
+    return absl::OkStatus();
+  }
   if (std::ferror(file_.get())) {
     return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", what, " of ", path_));
   }
   return absl::InvalidArgumentError(absl::StrCat(path_, " is truncated: ", what, " needs ", bytes,
-                                                 " bytes at offset ", position_ - got,
-                                                 ", only ", got, " remain"));
+                                                 " bytes at offset ", position_ - got, ", only ",
+                                                 got, " remain"));
 }
 
 absl::Status BinaryInputFile::Seek(uint64_t offset) {
@@ -77,7 +81,9 @@ absl::Status BinaryOutputFile::Seek(uint64_t offset) {
 }
 
 absl::Status BinaryOutputFile::Close() {
-  if (file_ == nullptr) return absl::OkStatus();
+  if (file_ == nullptr) {
+    return absl::OkStatus();
+  }
   // fclose flushes; its result is the last chance to see a full disk.
   const int result = std::fclose(file_.release());
   if (result != 0) {

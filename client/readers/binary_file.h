@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace adanns::readers {
 
@@ -30,7 +30,7 @@ class BinaryInputFile {
   uint64_t position() const { return position_; }
 
   // Reads exactly `bytes`; `what` names the data in the error ("row 12", "header").
-  absl::Status ReadExact(void* out, size_t bytes, std::string_view what);
+  absl::Status ReadExact(void* out, size_t bytes, absl::string_view what);
   absl::Status Seek(uint64_t offset);
 
  private:
@@ -55,7 +55,8 @@ class BinaryOutputFile {
   absl::Status Close();
 
  private:
-  BinaryOutputFile(std::string path, FilePtr file) : path_(std::move(path)), file_(std::move(file)) {}
+  BinaryOutputFile(std::string path, FilePtr file)
+      : path_(std::move(path)), file_(std::move(file)) {}
 
   std::string path_;
   FilePtr file_;

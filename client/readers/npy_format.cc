@@ -25,7 +25,7 @@ constexpr size_t kHeaderAlignment = 64;
 // strings, True/False or tuples of integers.
 class HeaderParser {
  public:
-  explicit HeaderParser(std::string_view text) : text_(text) {}
+  explicit HeaderParser(absl::string_view text) : text_(text) {}
 
   absl::StatusOr<NpyHeader> Parse() {
     NpyHeader header;
@@ -33,7 +33,9 @@ class HeaderParser {
     RETURN_IF_ERROR(Expect('{'));
     while (true) {
       SkipSpace();
-      if (Consume('}')) break;
+      if (Consume('}')) {
+        break;
+      }
       ASSIGN_OR_RETURN(std::string key, ParseString());
       RETURN_IF_ERROR(Expect(':'));
       SkipSpace();
@@ -53,19 +55,29 @@ class HeaderParser {
         return Error(absl::StrCat("unexpected key '", key, "'"));
       }
       SkipSpace();
-      if (Consume('}')) break;
+      if (Consume('}')) {
+        break;
+      }
       RETURN_IF_ERROR(Expect(','));
     }
     SkipSpace();
-    if (position_ != text_.size()) return Error("unexpected text after the closing '}'");
-    if (!has_descr) return Error("missing key 'descr'");
-    if (!has_fortran_order) return Error("missing key 'fortran_order'");
-    if (!has_shape) return Error("missing key 'shape'");
+    if (position_ != text_.size()) {
+      return Error("unexpected text after the closing '}'");
+    }
+    if (!has_descr) {
+      return Error("missing key 'descr'");
+    }
+    if (!has_fortran_order) {
+      return Error("missing key 'fortran_order'");
+    }
+    if (!has_shape) {
+      return Error("missing key 'shape'");
+    }
     return header;
   }
 
  private:
-  absl::Status Error(std::string_view problem) const {
+  absl::Status Error(absl::string_view problem) const {
     return absl::InvalidArgumentError(
         absl::StrCat("bad .npy header at character ", position_, ": ", problem));
   }
@@ -77,20 +89,28 @@ class HeaderParser {
     }
   }
   bool Consume(char c) {
-    if (Peek() != c || position_ >= text_.size()) return false;
+    if (Peek() != c || position_ >= text_.size()) {
+      return false;
+    }
     ++position_;
     return true;
   }
   absl::Status Expect(char c) {
     SkipSpace();
-    if (!Consume(c)) return Error(absl::StrCat("expected '", std::string(1, c), "'"));
+    if (!Consume(c)) {
+      return Error(absl::StrCat("expected '", std::string(1, c), "'"));
+    }
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> ParseString() {
     const char quote = Peek();
-    if (quote != '\'' && quote != '"') return Error("expected a quoted string");
+    if (quote != '\'' && quote != '"') {
+      return Error("expected a quoted string");
+    }
     const size_t end = text_.find(quote, position_ + 1);
-    if (end == std::string_view::npos) return Error("unterminated string");
+    if (end == absl::string_view::npos) {
+      return Error("unterminated string");
+    }
     std::string value(text_.substr(position_ + 1, end - position_ - 1));
     position_ = end + 1;
     return value;
@@ -118,40 +138,56 @@ class HeaderParser {
       value = value * 10 + digit;
       ++position_;
     }
-    if (position_ == start) return Error("expected a non-negative integer");
+    if (position_ == start) {
+      return Error("expected a non-negative integer");
+    }
     Consume('L');  // Python 2 wrote long integers with a suffix.
     return value;
   }
   absl::StatusOr<std::vector<uint64_t>> ParseShape() {
-    if (!Consume('(')) return Error("expected a tuple for 'shape'");
+    if (!Consume('(')) {
+      return Error("expected a tuple for 'shape'");
+    }
     std::vector<uint64_t> shape;
     while (true) {
       SkipSpace();
-      if (Consume(')')) break;
+      if (Consume(')')) {
+        break;
+      }
       ASSIGN_OR_RETURN(uint64_t dimension, ParseInteger());
       shape.push_back(dimension);
       SkipSpace();
-      if (Consume(')')) break;
+      if (Consume(')')) {
+        break;
+      }
       RETURN_IF_ERROR(Expect(','));
     }
     return shape;
   }
 
-  std::string_view text_;
+  absl::string_view text_;
   size_t position_ = 0;
 };
 
-std::string DescribeDescr(std::string_view descr) {
-  if (descr.size() >= 2 && descr[0] == '>') return absl::StrCat("'", descr, "' (big-endian)");
-  if (descr == "<f8") return "'<f8' (float64)";
-  if (descr == "|u1") return "'|u1' (uint8)";
-  if (descr == "|i1") return "'|i1' (int8)";
+std::string DescribeDescr(absl::string_view descr) {
+  if (descr.size() >= 2 && descr[0] == '>') {
+    return absl::StrCat("'", descr, "' (big-endian)");
+  }
+  if (descr == "<f8") {
+    return "'<f8' (float64)";
+  }
+  if (descr == "|u1") {
+    return "'|u1' (uint8)";
+  }
+  if (descr == "|i1") {
+    return "'|i1' (int8)";
+  }
   return absl::StrCat("'", descr, "'");
 }
 
 }  // namespace
 
-std::string_view NpyDescr(NpyDtype dtype) {
+absl::string_view NpyDescr(NpyDtype dtype) {
   switch (dtype) {
     case NpyDtype::kFloat32:
       return "<f4";
@@ -179,11 +215,13 @@ size_t NpyItemSize(NpyDtype dtype) {
 }
 
 std::string NpyHeader::ShapeString() const {
-  if (shape.size() == 1) return absl::StrCat("(", shape[0], ",)");
+  if (shape.size() == 1) {
+    return absl::StrCat("(", shape[0], ",)");
+  }
   return absl::StrCat("(", absl::StrJoin(shape, ", "), ")");
 }
 
-absl::StatusOr<NpyHeader> ParseNpyHeaderDict(std::string_view text) {
+absl::StatusOr<NpyHeader> ParseNpyHeaderDict(absl::string_view text) {
   return HeaderParser(text).Parse();
 }
 
@@ -208,8 +246,8 @@ absl::StatusOr<NpyHeader> ReadNpyHeader(BinaryInputFile& file) {
                     (static_cast<uint64_t>(length[2]) << 16) |
                     (static_cast<uint64_t>(length[3]) << 24);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(file.path(), " has .npy format version ",
-                                                   major, ".", minor,
+    return absl::InvalidArgumentError(absl::StrCat(file.path(), " has .npy format version ", major,
+                                                   ".", minor,
                                                    ": only 1.0, 2.0 and 3.0 are supported"));
   }
   if (header_length > file.size()) {
@@ -233,21 +271,24 @@ absl::StatusOr<NpyDtype> ValidateNpyMatrix(const NpyHeader& header, const Binary
   std::vector<std::string> accepted_descrs;
   for (NpyDtype candidate : accepted) {
     accepted_descrs.push_back(absl::StrCat("'", NpyDescr(candidate), "'"));
-    if (header.descr == NpyDescr(candidate)) dtype = candidate;
+    if (header.descr == NpyDescr(candidate)) {
+      dtype = candidate;
+    }
   }
   if (!dtype.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file.path(), " has unsupported dtype ", DescribeDescr(header.descr), ": expected ",
-        absl::StrJoin(accepted_descrs, " or ")));
+    return absl::InvalidArgumentError(absl::StrCat(file.path(), " has unsupported dtype ",
+                                                   DescribeDescr(header.descr), ": expected ",
+                                                   absl::StrJoin(accepted_descrs, " or ")));
   }
   if (header.fortran_order) {
     return absl::InvalidArgumentError(
-        absl::StrCat(file.path(), " is in Fortran (column-major) order: save a C-order array "
-                                  "(numpy.ascontiguousarray) instead"));
+        absl::StrCat(file.path(),
+                     " is in Fortran (column-major) order: save a C-order array "
+                     "(numpy.ascontiguousarray) instead"));
   }
   if (header.shape.size() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file.path(), " holds an array of shape ", header.ShapeString(), ": expected 2-D"));
+    return absl::InvalidArgumentError(absl::StrCat(file.path(), " holds an array of shape ",
+                                                   header.ShapeString(), ": expected 2-D"));
   }
   const uint64_t rows = header.shape[0], cols = header.shape[1];
   const uint64_t item_size = NpyItemSize(*dtype);
@@ -259,14 +300,14 @@ absl::StatusOr<NpyDtype> ValidateNpyMatrix(const NpyHeader& header, const Binary
   const uint64_t data_bytes = rows * cols * item_size;
   const uint64_t available = file.size() - header.data_offset;
   if (available < data_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file.path(), " is truncated: shape ", header.ShapeString(), " needs ", data_bytes,
-        " bytes of data, the file has ", available));
+    return absl::InvalidArgumentError(absl::StrCat(file.path(), " is truncated: shape ",
+                                                   header.ShapeString(), " needs ", data_bytes,
+                                                   " bytes of data, the file has ", available));
   }
   if (available > data_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file.path(), " has ", available - data_bytes, " bytes after the data of shape ",
-        header.ShapeString()));
+    return absl::InvalidArgumentError(absl::StrCat(file.path(), " has ", available - data_bytes,
+                                                   " bytes after the data of shape ",
+                                                   header.ShapeString()));
   }
   return *dtype;
 }
@@ -325,7 +366,9 @@ uint16_t FloatToHalf(float value) {
   uint32_t half = (((magnitude >> 23) - 112) << 10) | ((magnitude >> 13) & 0x3ffu);
   const uint32_t remainder = magnitude & 0x1fffu;
   // A carry out of the mantissa correctly bumps the exponent.
-  if (remainder > 0x1000u || (remainder == 0x1000u && (half & 1u) != 0)) ++half;
+  if (remainder > 0x1000u || (remainder == 0x1000u && (half & 1u) != 0)) {
+    ++half;
+  }
   return static_cast<uint16_t>(sign | half);
 }
 

@@ -4,10 +4,10 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "client/readers/binary_file.h"
 
 namespace adanns::readers {
@@ -16,7 +16,7 @@ namespace adanns::readers {
 enum class NpyDtype { kFloat32, kFloat16, kInt32, kInt64 };
 
 // The dtype string numpy writes for `dtype` ("<f4", "<f2", "<i4", "<i8").
-std::string_view NpyDescr(NpyDtype dtype);
+absl::string_view NpyDescr(NpyDtype dtype);
 size_t NpyItemSize(NpyDtype dtype);
 
 struct NpyHeader {
@@ -34,7 +34,7 @@ struct NpyHeader {
 absl::StatusOr<NpyHeader> ReadNpyHeader(BinaryInputFile& file);
 
 // Parses the header dict text ("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }").
-absl::StatusOr<NpyHeader> ParseNpyHeaderDict(std::string_view text);
+absl::StatusOr<NpyHeader> ParseNpyHeaderDict(absl::string_view text);
 
 // Checks what every 2-D reader needs: one of `accepted` dtypes, C order, two dimensions, and a file
 // exactly as long as the header says. Returns the dtype.

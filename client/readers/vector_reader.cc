@@ -16,9 +16,15 @@ std::string FormatFromExtension(const std::string& path) {
   std::string extension = std::filesystem::path(path).extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (extension == ".npy") return "npy";
-  if (extension == ".fvecs") return "fvecs";
-  if (extension == ".hdf5" || extension == ".h5") return "hdf5";
+  if (extension == ".npy") {
+    return "npy";
+  }
+  if (extension == ".fvecs") {
+    return "fvecs";
+  }
+  if (extension == ".hdf5" || extension == ".h5") {
+    return "hdf5";
+  }
   return "";
 }
 
@@ -27,9 +33,15 @@ std::string FormatFromExtension(const std::string& path) {
 absl::StatusOr<std::unique_ptr<VectorReader>> OpenVectorFile(const std::string& path,
                                                              const ReaderOptions& options) {
   const std::string format = options.format.empty() ? FormatFromExtension(path) : options.format;
-  if (format == "npy") return NpyReader::Open(path);
-  if (format == "fvecs") return FvecsReader::Open(path);
-  if (format == "hdf5") return Hdf5Reader::Open(path, options.dataset);
+  if (format == "npy") {
+    return NpyReader::Open(path);
+  }
+  if (format == "fvecs") {
+    return FvecsReader::Open(path);
+  }
+  if (format == "hdf5") {
+    return Hdf5Reader::Open(path, options.dataset);
+  }
   if (options.format.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot tell the format of ", path,

@@ -1,0 +1,38 @@
+// `adanns`: command-line client for the adanns server (collections, ingest, search, get, delete).
+// Flags live here; each group of subcommands is implemented in client/commands/.
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "client/client.h"
+#include "client/commands/cli_context.h"
+
+int main(int argc, char** argv) {
+  using adanns::client::CliContext;
+  CLI::App app("adanns: client for the adanns Matryoshka-embedding search server", "adanns");
+  CliContext context;
+  double connect_timeout_seconds = 5;
+  app.add_option("--server", context.server, "Server address HOST:PORT")
+      ->envname("ADANNS_SERVER")
+      ->capture_default_str();
+  app.add_option("--connect-timeout", connect_timeout_seconds,
+                 "Seconds to wait for the server to accept the connection")
+      ->capture_default_str();
+  app.require_subcommand(1);
+  adanns::client::AddCollectionCommands(app, context);
+  adanns::client::AddIngestCommand(app, context);
+  adanns::client::AddSearchCommand(app, context);
+  adanns::client::AddVectorCommands(app, context);
+  CLI11_PARSE(app, argc, argv);
+
+  context.client_options.connect_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(connect_timeout_seconds * 1000));
+  const absl::Status status = context.run(context);
+  if (!status.ok()) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s: %.*s\n", absl::StatusCodeToString(status.code()).c_str(),
+                 static_cast<int>(status.message().size()), status.message().data());
+    return 1;
+  }
+  return 0;
+}

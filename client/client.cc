@@ -1,0 +1,223 @@
+#include "client/client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "index/status_macros.h"
+
+namespace adanns::client {
+namespace {
+
+// Upper bounds of the protobuf encoding: a Vector is an id (tag + 10-byte varint) and packed
+// values (tag + 5-byte length + 4 bytes per float), wrapped as a repeated field (tag + 5-byte
+// length); the collection name is a tag + 5-byte length + its bytes.
+constexpr size_t kVectorOverheadBytes = (1 + 10) + (1 + 5) + (1 + 5);
+constexpr size_t kCollectionOverheadBytes = 1 + 5;
+
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) {
+    return absl::OkStatus();
+  }
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+// One Upsert stream: fills a reused request with rows and writes it. The request's Vector objects
+// are cleared, not freed, between messages, so their buffers are reused.
+class Client::UpsertStream {
+ public:
+  UpsertStream(v1::Adanns::StubInterface& stub, const std::string& collection)
+      : writer_(stub.Upsert(&context_, &response_)) {
+    request_.set_collection(collection);
+  }
+
+  // False when the stream is broken; Finish() then returns the server's error.
+  bool Send(uint64_t first_id, const float* rows, size_t count, uint32_t dim) {
+    auto* vectors = request_.mutable_vectors();
+    vectors->Clear();
+    vectors->Reserve(static_cast<int>(count));
+    for (size_t i = 0; i < count; ++i) {
+      v1::Vector* vector = vectors->Add();
+      vector->set_id(first_id + i);
+      const float* row = rows + i * dim;
+      vector->mutable_values()->Add(row, row + dim);
+    }
+    sent_ += count;
+    return writer_->Write(request_);
+  }
+
+  bool SendMessage(const v1::UpsertRequest& request) { return writer_->Write(request); }
+
+  // Half-closes the stream and waits for the server's verdict.
+  absl::StatusOr<uint64_t> Finish() {
+    writer_->WritesDone();
+    const grpc::Status status = writer_->Finish();
+    if (!status.ok()) {
+      return FromGrpcStatus(status);
+    }
+    return response_.upserted();
+  }
+
+  uint64_t sent() const { return sent_; }
+
+ private:
+  grpc::ClientContext context_;
+  v1::UpsertResponse response_;
+  v1::UpsertRequest request_;
+  std::unique_ptr<grpc::ClientWriterInterface<v1::UpsertRequest>> writer_;
+  uint64_t sent_ = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& target,
+                                                        const ClientOptions& options) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
+  arguments.SetMaxSendMessageSize(options.max_message_bytes);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
+    return absl::UnavailableError(absl::StrCat(
+        "no adanns server answered at ", target, " within ", options.connect_timeout.count(),
+        " ms (is it running? the address comes from --server or ADANNS_SERVER)"));
+  }
+  return std::make_unique<Client>(v1::Adanns::NewStub(channel), options);
+}
+
+Client::Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options)
+    : stub_(std::move(stub)), options_(options) {}
+
+void Client::SetDeadline(grpc::ClientContext& context) const {
+  if (options_.call_timeout.count() > 0) {
+    context.set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
+  }
+}
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> Client::CallUnary(UnaryMethod<Request, Response> method,
+                                           const Request& request) {
+  grpc::ClientContext context;
+  SetDeadline(context);
+  Response response;
+  RETURN_IF_ERROR(FromGrpcStatus((stub_.get()->*method)(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::CollectionInfo> Client::CreateCollection(
+    const v1::CreateCollectionRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::CreateCollection, request);
+}
+
+absl::StatusOr<v1::CollectionInfo> Client::DescribeCollection(
+    const v1::DescribeCollectionRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::DescribeCollection, request);
+}
+
+absl::StatusOr<v1::ListCollectionsResponse> Client::ListCollections(
+    const v1::ListCollectionsRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::ListCollections, request);
+}
+
+absl::StatusOr<v1::DropCollectionResponse> Client::DropCollection(
+    const v1::DropCollectionRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::DropCollection, request);
+}
+
+absl::StatusOr<v1::GetResponse> Client::Get(const v1::GetRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::Get, request);
+}
+
+absl::StatusOr<v1::DeleteResponse> Client::Delete(const v1::DeleteRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::Delete, request);
+}
+
+absl::StatusOr<v1::SearchResponse> Client::Search(const v1::SearchRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::Search, request);
+}
+
+absl::StatusOr<v1::SearchBatchResponse> Client::SearchBatch(const v1::SearchBatchRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::SearchBatch, request);
+}
+
+absl::StatusOr<v1::UpsertResponse> Client::Upsert(const std::vector<v1::UpsertRequest>& messages) {
+  UpsertStream stream(*stub_, "");
+  for (const v1::UpsertRequest& message : messages) {
+    if (!stream.SendMessage(message)) {
+      break;
+    }
+  }
+  ASSIGN_OR_RETURN(uint64_t upserted, stream.Finish());
+  v1::UpsertResponse response;
+  response.set_upserted(upserted);
+  return response;
+}
+
+absl::StatusOr<size_t> Client::VectorsPerUpsertMessage(const std::string& collection,
+                                                       uint32_t dim) const {
+  const size_t header_bytes = kCollectionOverheadBytes + collection.size();
+  const size_t vector_bytes = kVectorOverheadBytes + size_t{dim} * sizeof(float);
+  const size_t hard_limit = static_cast<size_t>(std::max(options_.max_message_bytes, 0));
+  if (header_bytes + vector_bytes > hard_limit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "one vector of dim ", dim, " needs up to ", header_bytes + vector_bytes,
+        " bytes per Upsert message, more than the ", hard_limit, "-byte message limit"));
+  }
+  const size_t budget = std::min(options_.upsert_message_bytes, hard_limit);
+  const size_t fitting = budget > header_bytes ? (budget - header_bytes) / vector_bytes : 0;
+  return std::clamp<size_t>(fitting, 1, kMaxVectorsPerMessage);
+}
+
+absl::StatusOr<uint64_t> Client::UpsertRows(const std::string& collection, uint64_t first_id,
+                                            const float* rows, uint64_t count, uint32_t dim,
+                                            const UpsertProgress& progress) {
+  ASSIGN_OR_RETURN(const size_t per_message, VectorsPerUpsertMessage(collection, dim));
+  UpsertStream stream(*stub_, collection);
+  for (uint64_t start = 0; start < count; start += per_message) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(per_message, count - start));
+    if (!stream.Send(first_id + start, rows + start * dim, n, dim)) {
+      break;
+    }
+    if (progress) {
+      progress(start + n, count);
+    }
+  }
+  return stream.Finish();
+}
+
+absl::StatusOr<uint64_t> Client::UpsertFromReader(const std::string& collection,
+                                                  readers::VectorReader& reader, uint64_t id_offset,
+                                                  const UpsertProgress& progress) {
+  const uint32_t dim = reader.dim();
+  ASSIGN_OR_RETURN(const size_t per_message, VectorsPerUpsertMessage(collection, dim));
+  std::vector<float> buffer(per_message * dim);
+  UpsertStream stream(*stub_, collection);
+  const uint64_t total = reader.rows();
+  while (true) {
+    const uint64_t first_row = reader.rows_read();
+    absl::StatusOr<size_t> read = reader.Read(per_message, buffer.data());
+    if (!read.ok()) {
+      // Commit what was sent, so the error can say exactly how far the ingest got.
+      const absl::StatusOr<uint64_t> committed = stream.Finish();
+      const std::string outcome =
+          committed.ok() ? absl::StrCat(*committed, " vectors before it were committed")
+                         : absl::StrCat("the stream ended with ", committed.status().ToString());
+      return absl::Status(read.status().code(),
+                          absl::StrCat(read.status().message(), " (", outcome, ")"));
+    }
+    if (*read == 0) {
+      break;
+    }
+    if (!stream.Send(id_offset + first_row, buffer.data(), *read, dim)) {
+      break;
+    }
+    if (progress) {
+      progress(reader.rows_read(), total);
+    }
+  }
+  return stream.Finish();
+}
+
+}  // namespace adanns::client

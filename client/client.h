@@ -1,0 +1,102 @@
+// C++ client for the adanns gRPC service: one method per RPC with grpc::Status mapped 1:1 to
+// absl::Status, plus streaming upserts that keep every message under the size limits.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "adanns/v1/adanns.grpc.pb.h"
+#include "adanns/v1/adanns.pb.h"
+#include "client/readers/vector_reader.h"
+
+namespace adanns::client {
+
+namespace v1 = ::adanns::v1;
+
+struct ClientOptions {
+  // Largest message the channel sends or accepts, in bytes.
+  // Default: 64 MiB.
+  int max_message_bytes = 64 << 20;
+  // How long Connect() waits for the server to accept the connection.
+  // Default: 5 s.
+  std::chrono::milliseconds connect_timeout{5000};
+  // Deadline of each unary call; zero means none. Upsert streams never have a deadline.
+  // Default: 5 min.
+  std::chrono::milliseconds call_timeout{5 * 60 * 1000};
+  // Upper bound on the encoded size of one Upsert message. The default stays under gRPC's default
+  // 4 MiB receive limit, so it works even against a server that kept it.
+  // Default: 4,000,000 bytes.
+  size_t upsert_message_bytes = 4'000'000;
+};
+
+// Upserts never put more vectors than this in one message (the server's limit).
+inline constexpr size_t kMaxVectorsPerMessage = 100000;
+
+// Called after each Upsert message is handed to gRPC: vectors sent so far, and the total.
+using UpsertProgress = std::function<void(uint64_t sent, uint64_t total)>;
+
+// Thread-safe: calls may be made concurrently from several threads.
+class Client {
+ public:
+  // Opens an insecure channel to `target` ("host:port") and waits until it is connected.
+  // UNAVAILABLE when no server answers within options.connect_timeout.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& target,
+                                                         const ClientOptions& options = {});
+  // Uses an existing stub (tests, custom channels); no connection check.
+  Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options);
+
+  absl::StatusOr<v1::CollectionInfo> CreateCollection(const v1::CreateCollectionRequest& request);
+  absl::StatusOr<v1::CollectionInfo> DescribeCollection(
+      const v1::DescribeCollectionRequest& request);
+  absl::StatusOr<v1::ListCollectionsResponse> ListCollections(
+      const v1::ListCollectionsRequest& request = {});
+  absl::StatusOr<v1::DropCollectionResponse> DropCollection(
+      const v1::DropCollectionRequest& request);
+  // Streams `messages` as they are; for large inputs prefer UpsertRows / UpsertFromReader.
+  absl::StatusOr<v1::UpsertResponse> Upsert(const std::vector<v1::UpsertRequest>& messages);
+  absl::StatusOr<v1::GetResponse> Get(const v1::GetRequest& request);
+  absl::StatusOr<v1::DeleteResponse> Delete(const v1::DeleteRequest& request);
+  absl::StatusOr<v1::SearchResponse> Search(const v1::SearchRequest& request);
+  absl::StatusOr<v1::SearchBatchResponse> SearchBatch(const v1::SearchBatchRequest& request);
+
+  // Upserts `count` row-major rows of `dim` floats with ids first_id, first_id + 1, ... in one
+  // stream, split into messages within the size limits. Returns the number of vectors the server
+  // committed, or its error (whose message says how many earlier vectors were committed).
+  absl::StatusOr<uint64_t> UpsertRows(const std::string& collection, uint64_t first_id,
+                                      const float* rows, uint64_t count, uint32_t dim,
+                                      const UpsertProgress& progress = nullptr);
+  // Upserts every remaining row of `reader` in one stream, row i (counted from the start of the
+  // file) with id id_offset + i; holds one message worth of rows in memory at a time.
+  absl::StatusOr<uint64_t> UpsertFromReader(const std::string& collection,
+                                            readers::VectorReader& reader, uint64_t id_offset,
+                                            const UpsertProgress& progress = nullptr);
+
+  // Vectors of `dim` floats that fit one Upsert message for `collection` under the options.
+  // INVALID_ARGUMENT when not even one fits in max_message_bytes.
+  absl::StatusOr<size_t> VectorsPerUpsertMessage(const std::string& collection, uint32_t dim) const;
+
+ private:
+  // Fills one message from (first_id, rows) and writes it; shared by both Upsert helpers.
+  class UpsertStream;
+
+  template <typename Request, typename Response>
+  using UnaryMethod = grpc::Status (v1::Adanns::StubInterface::*)(grpc::ClientContext*,
+                                                                  const Request&, Response*);
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> CallUnary(UnaryMethod<Request, Response> method, const Request& request);
+  void SetDeadline(grpc::ClientContext& context) const;
+
+  std::unique_ptr<v1::Adanns::StubInterface> stub_;
+  ClientOptions options_;
+};
+
+// grpc::Status -> absl::Status with the same code and message.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace adanns::client

@@ -1,0 +1,41 @@
+// What the `adanns` subcommands share: the global options, the command chosen on the command
+// line (run after connecting), and the functions that register each group of subcommands.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "client/client.h"
+
+namespace adanns::client {
+
+class CliContext {
+ public:
+  // Server address, "host:port"; --server or ADANNS_SERVER.
+  std::string server = "127.0.0.1:50051";
+  // Options of the connection; subcommands may adjust them (ingest --batch-bytes).
+  ClientOptions client_options;
+  // Set by the chosen subcommand's parse callback; main() runs it.
+  std::function<absl::Status(CliContext&)> run;
+
+  // Connects on first use, so a command can check its own inputs (files, options) before it
+  // needs a server.
+  absl::StatusOr<Client*> client();
+
+ private:
+  std::unique_ptr<Client> client_;
+};
+
+// collection create | list | describe | drop
+void AddCollectionCommands(CLI::App& app, CliContext& context);
+// ingest
+void AddIngestCommand(CLI::App& app, CliContext& context);
+// search
+void AddSearchCommand(CLI::App& app, CliContext& context);
+// get, delete
+void AddVectorCommands(CLI::App& app, CliContext& context);
+
+}  // namespace adanns::client

@@ -1,0 +1,167 @@
+// `adanns collection create | list | describe | drop`.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "client/commands/cli_context.h"
+#include "index/status_macros.h"
+
+namespace adanns::client {
+namespace {
+
+absl::StatusOr<v1::Metric> ParseMetric(const std::string& name) {
+  if (name == "l2") {
+    return v1::L2;
+  }
+  if (name == "ip") {
+    return v1::INNER_PRODUCT;
+  }
+  if (name == "cosine") {
+    return v1::COSINE;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown metric '", name, "': expected l2, ip or cosine"));
+}
+
+std::string MetricName(v1::Metric metric) {
+  switch (metric) {
+    case v1::L2:
+      return "l2";
+    case v1::INNER_PRODUCT:
+      return "ip";
+    case v1::COSINE:
+      return "cosine";
+    default:
+      return absl::StrCat("metric ", static_cast<int>(metric));
+  }
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? absl::StrCat(bytes, " B") : absl::StrFormat("%.1f %s", value, kUnits[unit]);
+}
+
+void PrintCollection(const v1::CollectionInfo& info) {
+  std::printf("name:          %s\n", info.name().c_str());
+  std::printf("dim:           %u\n", info.dim());
+  std::printf("metric:        %s\n", MetricName(info.metric()).c_str());
+  std::printf("nesting dims:  %s\n", absl::StrJoin(info.nesting_dims(), ",").c_str());
+  std::printf("vectors:       %llu\n", static_cast<unsigned long long>(info.vector_count()));
+  std::printf("vector memory: %s\n", FormatBytes(info.vector_memory_bytes()).c_str());
+  std::printf("indexes:\n");
+  for (const v1::IndexInfo& index : info.indexes()) {
+    std::printf("  %-12s kind=%s state=%s progress=%.0f%% memory=%s\n", index.name().c_str(),
+                index.kind().c_str(), index.state().c_str(), 100 * index.progress(),
+                FormatBytes(index.memory_bytes()).c_str());
+  }
+}
+
+struct CreateArgs {
+  std::string name;
+  uint32_t dim = 0;
+  std::string metric;
+  std::vector<uint32_t> nesting_dims;
+};
+
+void AddCreate(CLI::App& parent, CliContext& context) {
+  auto args = std::make_shared<CreateArgs>();
+  CLI::App* create = parent.add_subcommand("create", "Create an empty collection");
+  create->add_option("name", args->name, "Collection name")->required();
+  create->add_option("--dim", args->dim, "Length of the full embedding")->required();
+  create->add_option("--metric", args->metric, "Similarity: l2, ip (inner product) or cosine")
+      ->required()
+      ->check(CLI::IsMember({"l2", "ip", "cosine"}));
+  create
+      ->add_option("--nesting-dims", args->nesting_dims,
+                   "Prefix lengths the embedding was trained for, e.g. 8,16,32 (default: powers "
+                   "of two from 8, plus dim)")
+      ->delimiter(',');
+  create->callback([args, &context] {
+    context.run = [args](CliContext& run_context) -> absl::Status {
+      v1::CreateCollectionRequest request;
+      request.set_name(args->name);
+      request.set_dim(args->dim);
+      ASSIGN_OR_RETURN(v1::Metric metric, ParseMetric(args->metric));
+      request.set_metric(metric);
+      request.mutable_nesting_dims()->Add(args->nesting_dims.begin(), args->nesting_dims.end());
+      ASSIGN_OR_RETURN(Client * client, run_context.client());
+      ASSIGN_OR_RETURN(v1::CollectionInfo info, client->CreateCollection(request));
+      std::printf("created collection %s\n", info.name().c_str());
+      PrintCollection(info);
+      return absl::OkStatus();
+    };
+  });
+}
+
+void AddList(CLI::App& parent, CliContext& context) {
+  CLI::App* list = parent.add_subcommand("list", "List every collection");
+  list->callback([&context] {
+    context.run = [](CliContext& run_context) -> absl::Status {
+      ASSIGN_OR_RETURN(Client * client, run_context.client());
+      ASSIGN_OR_RETURN(v1::ListCollectionsResponse response, client->ListCollections());
+      std::printf("%-32s %8s %-7s %12s\n", "NAME", "DIM", "METRIC", "VECTORS");
+      for (const v1::CollectionInfo& info : response.collections()) {
+        std::printf("%-32s %8u %-7s %12llu\n", info.name().c_str(), info.dim(),
+                    MetricName(info.metric()).c_str(),
+                    static_cast<unsigned long long>(info.vector_count()));
+      }
+      return absl::OkStatus();
+    };
+  });
+}
+
+void AddDescribe(CLI::App& parent, CliContext& context) {
+  auto name = std::make_shared<std::string>();
+  CLI::App* describe = parent.add_subcommand("describe", "Show a collection and its indexes");
+  describe->add_option("name", *name, "Collection name")->required();
+  describe->callback([name, &context] {
+    context.run = [name](CliContext& run_context) -> absl::Status {
+      ASSIGN_OR_RETURN(Client * client, run_context.client());
+      v1::DescribeCollectionRequest request;
+      request.set_name(*name);
+      ASSIGN_OR_RETURN(v1::CollectionInfo info, client->DescribeCollection(request));
+      PrintCollection(info);
+      return absl::OkStatus();
+    };
+  });
+}
+
+void AddDrop(CLI::App& parent, CliContext& context) {
+  auto name = std::make_shared<std::string>();
+  CLI::App* drop = parent.add_subcommand("drop", "Drop a collection and its data");
+  drop->add_option("name", *name, "Collection name")->required();
+  drop->callback([name, &context] {
+    context.run = [name](CliContext& run_context) -> absl::Status {
+      ASSIGN_OR_RETURN(Client * client, run_context.client());
+      v1::DropCollectionRequest request;
+      request.set_name(*name);
+      ASSIGN_OR_RETURN(v1::DropCollectionResponse response, client->DropCollection(request));
+      std::printf("dropped collection %s (%llu vectors)\n", name->c_str(),
+                  static_cast<unsigned long long>(response.dropped_vectors()));
+      return absl::OkStatus();
+    };
+  });
+}
+
+}  // namespace
+
+void AddCollectionCommands(CLI::App& app, CliContext& context) {
+  CLI::App* collection = app.add_subcommand("collection", "Create, list, describe, drop");
+  collection->require_subcommand(1);
+  AddCreate(*collection, context);
+  AddList(*collection, context);
+  AddDescribe(*collection, context);
+  AddDrop(*collection, context);
+}
+
+}  // namespace adanns::client
