@@ -2,95 +2,30 @@
 #include "index/flat_search.h"
 
 #include <array>
-#include <cmath>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "index/distance.h"
+#include "index/stage_scorer.h"
 #include "index/topk.h"
 
 namespace adanns::index {
 namespace {
 
 constexpr uint32_t kMaxRerankCandidates = 1'000'000;
-constexpr size_t kBlockRows = 256;
-
-// The query prefix a stage compares with; normalised for cosine.
-std::vector<float> PrepareQuery(Metric metric, std::span<const float> query, uint32_t dims) {
-  std::vector<float> prepared(query.begin(), query.begin() + dims);
-  if (metric == Metric::kCosine) {
-    double norm_sqr = 0;
-    for (float v : prepared) norm_sqr += static_cast<double>(v) * v;
-    if (norm_sqr > 0) {
-      const float inv = static_cast<float>(1.0 / std::sqrt(norm_sqr));
-      for (float& v : prepared) v *= inv;
-    }
-  }
-  return prepared;
-}
-
-// Scores a block of rows at `dims` as distances (smaller = better).
-class StageScorer {
- public:
-  StageScorer(Metric metric, std::span<const float> query, uint32_t dims)
-      : metric_(metric),
-        dims_(dims),
-        query_(PrepareQuery(metric, query, dims)),
-        kernels_(BestKernels()) {}
-
-  void Score(const float* rows, size_t stride, size_t n, float* out) {
-    switch (metric_) {
-      case Metric::kL2:
-        kernels_.l2_sqr(query_.data(), rows, stride, n, dims_, out);
-        return;
-      case Metric::kInnerProduct:
-        kernels_.dot(query_.data(), rows, stride, n, dims_, out);
-        for (size_t i = 0; i < n; ++i) out[i] = -out[i];
-        return;
-      case Metric::kCosine:
-        kernels_.dot_and_norm(query_.data(), rows, stride, n, dims_, out, norms_.data());
-        for (size_t i = 0; i < n; ++i) {
-          out[i] = norms_[i] > 0 ? -out[i] / std::sqrt(norms_[i]) : 0.0f;
-        }
-        return;
-    }
-  }
-
-  // Converts a distance back to the metric's score.
-  float ToScore(float distance) const { return metric_ == Metric::kL2 ? distance : -distance; }
-
- private:
-  Metric metric_;
-  uint32_t dims_;
-  std::vector<float> query_;
-  const DistanceKernels& kernels_;
-  std::array<float, kBlockRows> norms_{};
-};
 
 std::vector<ScoredRow> ScanAll(const VectorTable& table, StageScorer& scorer, size_t keep) {
   TopK top(keep);
-  std::array<float, kBlockRows> distances;
+  std::array<float, kScorerBlockRows> distances;
   const size_t rows = table.row_count();
-  for (size_t begin = 0; begin < rows; begin += kBlockRows) {
-    const size_t n = std::min(kBlockRows, rows - begin);
+  for (size_t begin = 0; begin < rows; begin += kScorerBlockRows) {
+    const size_t n = std::min(kScorerBlockRows, rows - begin);
     scorer.Score(table.RowData(static_cast<RowId>(begin)), table.dim(), n, distances.data());
     const float threshold = top.threshold();
     for (size_t i = 0; i < n; ++i) {
       const RowId row = static_cast<RowId>(begin + i);
       if (distances[i] <= threshold && table.IsLive(row)) top.Push(distances[i], row);
     }
-  }
-  return top.TakeSorted();
-}
-
-std::vector<ScoredRow> Rerank(const VectorTable& table, StageScorer& scorer,
-                              const std::vector<ScoredRow>& candidates, size_t keep) {
-  TopK top(keep);
-  float distance;
-  for (const ScoredRow& candidate : candidates) {
-    scorer.Score(table.RowData(candidate.row), table.dim(), 1, &distance);
-    top.Push(distance, candidate.row);
   }
   return top.TakeSorted();
 }
@@ -156,7 +91,7 @@ SearchResult FlatSearch(const VectorTable& table, Metric metric, std::span<const
   std::optional<StageScorer> rerank_scorer;
   if (resolved.has_rerank()) {
     rerank_scorer.emplace(metric, query, *resolved.rerank_dims);
-    best = Rerank(table, *rerank_scorer, best, k);
+    best = RerankRows(table, *rerank_scorer, best, k);
     last_scorer = &*rerank_scorer;
   }
 

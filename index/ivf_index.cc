@@ -1,0 +1,409 @@
+// AdANNS-IVF build, maintenance, search and serialization.
+#include "index/ivf_index.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "index/flat_search.h"
+#include "index/kmeans.h"
+#include "index/stage_scorer.h"
+#include "index/status_macros.h"
+#include "index/topk.h"
+
+namespace adanns::index {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'I', 'V', 'F', '1'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kAssignChunkRows = 65536;
+
+// Copies the `dims` prefix of each row (normalised for cosine) into a contiguous buffer.
+void GatherPrefixes(const VectorTable& table, std::span<const RowId> rows, uint32_t dims,
+                    Metric metric, float* out) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    float* dst = out + i * dims;
+    std::memcpy(dst, table.RowData(rows[i]), dims * sizeof(float));
+    if (metric != Metric::kCosine) continue;
+    double norm_sqr = 0;
+    for (uint32_t j = 0; j < dims; ++j) norm_sqr += double(dst[j]) * dst[j];
+    if (norm_sqr > 0) {
+      const float inv = static_cast<float>(1.0 / std::sqrt(norm_sqr));
+      for (uint32_t j = 0; j < dims; ++j) dst[j] *= inv;
+    }
+  }
+}
+
+absl::StatusOr<IvfBuildParams> ResolveBuildParams(IvfBuildParams params, uint32_t dim,
+                                                  size_t vectors) {
+  if (vectors == 0) return absl::FailedPreconditionError("cannot build an IVF on no vectors");
+  if (params.nlist == 0) {
+    params.nlist = std::max<uint32_t>(1, std::lround(4.0 * std::sqrt(double(vectors))));
+  }
+  if (params.nlist > vectors) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ivf.nlist (", params.nlist, ") exceeds the number of vectors (", vectors, ")"));
+  }
+  if (params.coarse_dims == 0) params.coarse_dims = std::min(dim, 64u);
+  if (params.search_dims == 0) params.search_dims = std::min(dim, 128u);
+  if (params.coarse_dims > dim || params.search_dims > dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ivf.coarse_dims and ivf.search_dims must be in 1..", dim, ", got ",
+                     params.coarse_dims, " and ", params.search_dims));
+  }
+  if (params.kmeans_iterations == 0) {
+    return absl::InvalidArgumentError("ivf.kmeans_iterations must be at least 1");
+  }
+  const uint64_t default_sample = std::min<uint64_t>(vectors, 256ull * params.nlist);
+  if (params.training_sample == 0) params.training_sample = static_cast<uint32_t>(default_sample);
+  params.training_sample =
+      static_cast<uint32_t>(std::clamp<uint64_t>(params.training_sample, params.nlist, vectors));
+  return params;
+}
+
+// Little-endian append/read helpers for the blob.
+template <typename T>
+void Put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+class BlobReader {
+ public:
+  explicit BlobReader(std::string_view bytes) : bytes_(bytes) {}
+  template <typename T>
+  bool Get(T* value) {
+    if (bytes_.size() - offset_ < sizeof(T)) return false;
+    std::memcpy(value, bytes_.data() + offset_, sizeof(T));
+    offset_ += sizeof(T);
+    return true;
+  }
+  bool GetFloats(size_t count, std::vector<float>* out) {
+    if ((bytes_.size() - offset_) / sizeof(float) < count) return false;
+    out->resize(count);
+    std::memcpy(out->data(), bytes_.data() + offset_, count * sizeof(float));
+    offset_ += count * sizeof(float);
+    return true;
+  }
+  bool done() const { return offset_ == bytes_.size(); }
+
+ private:
+  std::string_view bytes_;
+  size_t offset_ = 0;
+};
+
+}  // namespace
+
+IvfIndex::IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids)
+    : metric_(metric),
+      dim_(dim),
+      params_(params),
+      centroids_(std::move(centroids)),
+      lists_(params.nlist) {}
+
+absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const VectorTable& table, Metric metric,
+                                                          const IvfBuildParams& requested,
+                                                          const Progress& progress,
+                                                          const std::atomic<bool>* cancel) {
+  ASSIGN_OR_RETURN(IvfBuildParams params, ResolveBuildParams(requested, table.dim(), table.size()));
+  std::vector<RowId> live;
+  live.reserve(table.size());
+  for (RowId row = 0; row < table.row_count(); ++row) {
+    if (table.IsLive(row)) live.push_back(row);
+  }
+
+  // Training sample: a seeded shuffle, so a build is reproducible.
+  std::vector<RowId> sample = live;
+  std::mt19937_64 rng(params.seed);
+  std::shuffle(sample.begin(), sample.end(), rng);
+  sample.resize(params.training_sample);
+  std::vector<float> training(sample.size() * size_t{params.coarse_dims});
+  GatherPrefixes(table, sample, params.coarse_dims, metric, training.data());
+
+  KMeansOptions kmeans;
+  kmeans.clusters = params.nlist;
+  kmeans.iterations = params.kmeans_iterations;
+  kmeans.seed = params.seed;
+  kmeans.spherical = metric == Metric::kCosine;
+  kmeans.cancel = cancel;
+  if (progress) kmeans.progress = [&progress](double f) { progress(0.7 * f); };
+  ASSIGN_OR_RETURN(std::vector<float> centroids,
+                   TrainKMeans(training.data(), sample.size(), params.coarse_dims, kmeans));
+  training = {};
+
+  std::unique_ptr<IvfIndex> index(new IvfIndex(metric, table.dim(), params, std::move(centroids)));
+  index->trained_vectors_ = live.size();
+  index->location_.resize(table.row_count());
+  const Metric assign_metric = metric == Metric::kL2 ? Metric::kL2 : Metric::kInnerProduct;
+  std::vector<float> chunk;
+  for (size_t begin = 0; begin < live.size(); begin += kAssignChunkRows) {
+    if (cancel != nullptr && cancel->load()) return absl::CancelledError("IVF build cancelled");
+    const std::span<const RowId> rows(live.data() + begin,
+                                      std::min(kAssignChunkRows, live.size() - begin));
+    chunk.resize(rows.size() * size_t{params.coarse_dims});
+    GatherPrefixes(table, rows, params.coarse_dims, metric, chunk.data());
+    ASSIGN_OR_RETURN(std::vector<uint32_t> lists,
+                     AssignNearest(chunk.data(), rows.size(), index->centroids_, params.coarse_dims,
+                                   assign_metric));
+    for (size_t i = 0; i < rows.size(); ++i) index->Append(table, rows[i], lists[i]);
+    if (progress) progress(0.7 + 0.3 * double(begin + rows.size()) / live.size());
+  }
+  return index;
+}
+
+uint32_t IvfIndex::NearestList(const float* vector) const {
+  StageScorer scorer(metric_, std::span<const float>(vector, params_.coarse_dims),
+                     params_.coarse_dims);
+  std::array<float, kScorerBlockRows> distances;
+  uint32_t best = 0;
+  float best_distance = std::numeric_limits<float>::infinity();
+  for (uint32_t begin = 0; begin < params_.nlist; begin += kScorerBlockRows) {
+    const size_t n = std::min<size_t>(kScorerBlockRows, params_.nlist - begin);
+    scorer.Score(centroids_.data() + size_t{begin} * params_.coarse_dims, params_.coarse_dims, n,
+                 distances.data());
+    for (size_t i = 0; i < n; ++i) {
+      if (distances[i] < best_distance) {
+        best_distance = distances[i];
+        best = begin + static_cast<uint32_t>(i);
+      }
+    }
+  }
+  return best;
+}
+
+void IvfIndex::Append(const VectorTable& table, RowId row, uint32_t list) {
+  if (location_.size() <= row) location_.resize(size_t{row} + 1);
+  List& target = lists_[list];
+  location_[row] = {list, static_cast<uint32_t>(target.rows.size())};
+  target.rows.push_back(row);
+  const float* data = table.RowData(row);
+  target.vectors.insert(target.vectors.end(), data, data + params_.search_dims);
+}
+
+void IvfIndex::Upsert(const VectorTable& table, RowId row) {
+  const uint32_t nearest = NearestList(table.RowData(row));
+  if (row < location_.size() && location_[row].list == nearest) {
+    // Same list: refresh the stored prefix in place.
+    const float* data = table.RowData(row);
+    std::copy(
+        data, data + params_.search_dims,
+        lists_[nearest].vectors.begin() + size_t{location_[row].position} * params_.search_dims);
+    return;
+  }
+  Remove(row);
+  Append(table, row, nearest);
+}
+
+void IvfIndex::Remove(RowId row) {
+  if (row >= location_.size() || location_[row].list == kNoList) return;
+  const Location where = location_[row];
+  List& list = lists_[where.list];
+  const uint32_t last = static_cast<uint32_t>(list.rows.size() - 1);
+  if (where.position != last) {
+    // Swap the last member into the hole.
+    const RowId moved = list.rows[last];
+    list.rows[where.position] = moved;
+    std::copy_n(list.vectors.begin() + size_t{last} * params_.search_dims, params_.search_dims,
+                list.vectors.begin() + size_t{where.position} * params_.search_dims);
+    location_[moved].position = where.position;
+  }
+  list.rows.pop_back();
+  list.vectors.resize(list.vectors.size() - params_.search_dims);
+  location_[row] = {};
+}
+
+absl::StatusOr<Plan> IvfIndex::ResolvePlan(const Plan& requested, uint32_t k) const {
+  if (k == 0 || k > kMaxK) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", kMaxK, ", got ", k));
+  }
+  Plan plan = requested;
+  plan.index = "ivf";
+  plan.coarse_dims = requested.coarse_dims.value_or(params_.coarse_dims);
+  plan.nprobe = requested.nprobe.value_or(std::max(1u, params_.nlist / 16));
+  plan.search_dims = requested.search_dims.value_or(params_.search_dims);
+  if (*plan.coarse_dims == 0 || *plan.coarse_dims > params_.coarse_dims) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "plan.coarse_dims must be in 1..", params_.coarse_dims, " (the IVF's centroids hold ",
+        params_.coarse_dims, " dims), got ", *plan.coarse_dims));
+  }
+  if (*plan.nprobe == 0 || *plan.nprobe > params_.nlist) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("plan.nprobe must be in 1..", params_.nlist, " (nlist), got ", *plan.nprobe));
+  }
+  if (*plan.search_dims == 0 || *plan.search_dims > params_.search_dims) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "plan.search_dims must be in 1..", params_.search_dims, " (the IVF's lists hold ",
+        params_.search_dims, " dims), got ", *plan.search_dims));
+  }
+  if (!requested.has_rerank() && params_.search_dims >= dim_) return plan;
+  plan.rerank_dims = requested.rerank_dims.value_or(dim_);
+  plan.rerank_candidates = requested.rerank_candidates.value_or(std::max(10 * k, 100u));
+  // The re-rank bounds are the flat funnel's.
+  Plan funnel;
+  funnel.search_dims = plan.search_dims;
+  funnel.rerank_dims = plan.rerank_dims;
+  funnel.rerank_candidates = plan.rerank_candidates;
+  RETURN_IF_ERROR(ResolveFlatPlan(funnel, dim_, k).status());
+  return plan;
+}
+
+SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> query, uint32_t k,
+                              const Plan& resolved) const {
+  SearchResult result;
+  result.plan = resolved;
+  std::array<float, kScorerBlockRows> distances;
+
+  // Stage 1: rank centroids on the (possibly sliced) coarse prefix.
+  StageScorer coarse(metric_, query, *resolved.coarse_dims);
+  TopK probe(*resolved.nprobe);
+  for (uint32_t begin = 0; begin < params_.nlist; begin += kScorerBlockRows) {
+    const size_t n = std::min<size_t>(kScorerBlockRows, params_.nlist - begin);
+    coarse.Score(centroids_.data() + size_t{begin} * params_.coarse_dims, params_.coarse_dims, n,
+                 distances.data());
+    for (size_t i = 0; i < n; ++i) probe.Push(distances[i], static_cast<RowId>(begin + i));
+  }
+
+  // Stage 2: scan the probed lists on the search prefix.
+  StageScorer scan(metric_, query, *resolved.search_dims);
+  const size_t keep = resolved.has_rerank() ? *resolved.rerank_candidates : k;
+  TopK best(keep);
+  uint64_t scanned = 0;
+  for (const ScoredRow& probed : probe.TakeSorted()) {
+    const List& list = lists_[probed.row];
+    const size_t members = list.rows.size();
+    scanned += members;
+    for (size_t begin = 0; begin < members; begin += kScorerBlockRows) {
+      const size_t n = std::min(kScorerBlockRows, members - begin);
+      scan.Score(list.vectors.data() + begin * params_.search_dims, params_.search_dims, n,
+                 distances.data());
+      const float threshold = best.threshold();
+      for (size_t i = 0; i < n; ++i) {
+        if (distances[i] <= threshold) best.Push(distances[i], list.rows[begin + i]);
+      }
+    }
+  }
+  std::vector<ScoredRow> top = best.TakeSorted();
+  double flops =
+      double(*resolved.coarse_dims) * params_.nlist + double(scanned) * *resolved.search_dims;
+
+  // Stage 3: exact re-rank from the full vectors.
+  StageScorer* last = &scan;
+  std::optional<StageScorer> rerank;
+  if (resolved.has_rerank()) {
+    flops += double(top.size()) * *resolved.rerank_dims;
+    rerank.emplace(metric_, query, *resolved.rerank_dims);
+    top = RerankRows(table, *rerank, top, k);
+    last = &*rerank;
+  }
+  result.hits.reserve(top.size());
+  for (const ScoredRow& entry : top) {
+    result.hits.push_back({table.IdOf(entry.row), last->ToScore(entry.distance)});
+  }
+  result.cost = {flops / 1e6, scanned};
+  return result;
+}
+
+IvfStats IvfIndex::stats() const {
+  IvfStats stats;
+  stats.nlist = params_.nlist;
+  stats.coarse_dims = params_.coarse_dims;
+  stats.search_dims = params_.search_dims;
+  stats.trained_vectors = trained_vectors_;
+  stats.centroid_bytes = centroids_.size() * sizeof(float);
+  for (const List& list : lists_) {
+    stats.vectors += list.rows.size();
+    stats.largest_list = std::max(stats.largest_list, list.rows.size());
+    stats.list_vector_bytes += list.vectors.capacity() * sizeof(float);
+    stats.list_id_bytes += list.rows.capacity() * sizeof(RowId);
+  }
+  return stats;
+}
+
+std::string IvfIndex::Serialize(const VectorTable& table) const {
+  std::string out(kMagic, sizeof(kMagic));
+  Put(out, kFormatVersion);
+  Put(out, static_cast<uint8_t>(metric_));
+  Put(out, dim_);
+  Put(out, params_.nlist);
+  Put(out, params_.coarse_dims);
+  Put(out, params_.search_dims);
+  Put(out, params_.kmeans_iterations);
+  Put(out, params_.training_sample);
+  Put(out, params_.seed);
+  Put(out, trained_vectors_);
+  out.append(reinterpret_cast<const char*>(centroids_.data()), centroids_.size() * sizeof(float));
+  for (const List& list : lists_) {
+    Put(out, static_cast<uint64_t>(list.rows.size()));
+    for (RowId row : list.rows) Put(out, table.IdOf(row));
+  }
+  Put(out, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(out.data()),
+                                       static_cast<uInt>(out.size()))));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Deserialize(std::string_view bytes,
+                                                                const VectorTable& table,
+                                                                Metric metric) {
+  auto corrupt = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("IVF blob rejected: ", why));
+  };
+  if (bytes.size() < sizeof(kMagic) + sizeof(uint32_t) ||
+      std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return corrupt("not an IVF blob");
+  }
+  uint32_t stored_crc;
+  std::memcpy(&stored_crc, bytes.data() + bytes.size() - sizeof(uint32_t), sizeof(uint32_t));
+  const std::string_view body = bytes.substr(0, bytes.size() - sizeof(uint32_t));
+  if (crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())) !=
+      stored_crc) {
+    return corrupt("checksum mismatch");
+  }
+  BlobReader reader(body.substr(sizeof(kMagic)));
+  uint32_t version = 0, dim = 0;
+  uint8_t metric_code = 0;
+  uint64_t trained = 0;
+  IvfBuildParams params;
+  if (!reader.Get(&version) || version != kFormatVersion) {
+    return corrupt(absl::StrCat("unknown format version ", version));
+  }
+  if (!reader.Get(&metric_code) || !reader.Get(&dim) || !reader.Get(&params.nlist) ||
+      !reader.Get(&params.coarse_dims) || !reader.Get(&params.search_dims) ||
+      !reader.Get(&params.kmeans_iterations) || !reader.Get(&params.training_sample) ||
+      !reader.Get(&params.seed) || !reader.Get(&trained)) {
+    return corrupt("truncated header");
+  }
+  if (metric_code != static_cast<uint8_t>(metric) || dim != table.dim() || params.nlist == 0 ||
+      params.coarse_dims == 0 || params.coarse_dims > dim || params.search_dims == 0 ||
+      params.search_dims > dim) {
+    return corrupt("parameters do not match the collection");
+  }
+  std::vector<float> centroids;
+  if (!reader.GetFloats(size_t{params.nlist} * params.coarse_dims, &centroids)) {
+    return corrupt("truncated centroids");
+  }
+  std::unique_ptr<IvfIndex> index(new IvfIndex(metric, dim, params, std::move(centroids)));
+  index->trained_vectors_ = trained;
+  index->location_.resize(table.row_count());
+  for (uint32_t list = 0; list < params.nlist; ++list) {
+    uint64_t members;
+    if (!reader.Get(&members)) return corrupt("truncated list sizes");
+    for (uint64_t i = 0; i < members; ++i) {
+      uint64_t id;
+      if (!reader.Get(&id)) return corrupt("truncated list members");
+      const std::optional<RowId> row = table.RowOf(id);
+      if (row && index->location_[*row].list == kNoList) index->Append(table, *row, list);
+    }
+  }
+  if (!reader.done()) return corrupt("trailing bytes");
+  for (RowId row = 0; row < table.row_count(); ++row) {
+    if (table.IsLive(row) && index->location_[row].list == kNoList) index->Upsert(table, row);
+  }
+  return index;
+}
+
+}  // namespace adanns::index

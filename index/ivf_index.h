@@ -1,0 +1,107 @@
+// AdANNS-IVF: k-means on the coarse_dims prefix (d_c), inverted lists holding each member's
+// search_dims prefix (d_s) contiguously, and an exact re-rank from the full vectors. d_c and d_s
+// are independent; a query may rank centroids on a shorter prefix than d_c (AdANNS-IVF-D).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "index/metric.h"
+#include "index/plan.h"
+#include "index/vector_table.h"
+
+namespace adanns::index {
+
+struct IvfBuildParams {
+  // Number of lists. Default (0): about 4 * sqrt(N), at least 1.
+  uint32_t nlist = 0;
+  // Prefix k-means runs on and centroids keep (d_c). Default (0): min(dim, 64).
+  uint32_t coarse_dims = 0;
+  // Prefix stored in the lists and scanned (d_s). Default (0): min(dim, 128).
+  uint32_t search_dims = 0;
+  // Lloyd iterations. Default: 20.
+  uint32_t kmeans_iterations = 20;
+  // Vectors sampled to train k-means. Default (0): min(N, 256 * nlist).
+  uint32_t training_sample = 0;
+  // Seed of the sample and the k-means initialisation. Default: 1234.
+  uint64_t seed = 1234;
+};
+
+// Per-list statistics and memory, for DescribeCollection and the harness.
+struct IvfStats {
+  uint32_t nlist = 0, coarse_dims = 0, search_dims = 0;
+  uint64_t vectors = 0;
+  uint64_t trained_vectors = 0;  // vectors present when k-means ran
+  size_t largest_list = 0;
+  size_t centroid_bytes = 0, list_vector_bytes = 0, list_id_bytes = 0;
+};
+
+class IvfIndex {
+ public:
+  using Progress = std::function<void(double)>;
+
+  // Trains on `table` (read-only for the duration) and assigns every live row. `progress` gets
+  // fractions in [0, 1]; `cancel` (may be null) stops the build with CANCELLED.
+  static absl::StatusOr<std::unique_ptr<IvfIndex>> Build(const VectorTable& table, Metric metric,
+                                                         const IvfBuildParams& params,
+                                                         const Progress& progress = nullptr,
+                                                         const std::atomic<bool>* cancel = nullptr);
+
+  // Keeps the lists in step with the table (the caller holds the table's write lock): a new row
+  // goes into its nearest list, a replaced row moves, a removed row leaves its list.
+  void Upsert(const VectorTable& table, RowId row);
+  void Remove(RowId row);
+
+  // Fills the IVF defaults (coarse_dims = d_c, search_dims = d_s, nprobe = max(1, nlist / 16);
+  // re-rank at the full dim with max(10k, 100) candidates when d_s < dim) and validates the plan
+  // against what this index holds. INVALID_ARGUMENT names the field.
+  absl::StatusOr<Plan> ResolvePlan(const Plan& requested, uint32_t k) const;
+  // Runs a resolved plan; the cost is measured (lists actually scanned).
+  SearchResult Search(const VectorTable& table, std::span<const float> query, uint32_t k,
+                      const Plan& resolved) const;
+
+  IvfStats stats() const;
+  const IvfBuildParams& params() const { return params_; }
+
+  // Centroids, parameters and list membership (external ids) with a format version and a CRC-32.
+  std::string Serialize(const VectorTable& table) const;
+  // Rebuilds the lists from `table`: ids listed in the blob take their list, live rows the blob
+  // does not know go to their nearest list, ids no longer in the table are dropped. DATA_LOSS for
+  // a corrupt or foreign blob.
+  static absl::StatusOr<std::unique_ptr<IvfIndex>> Deserialize(std::string_view bytes,
+                                                               const VectorTable& table,
+                                                               Metric metric);
+
+ private:
+  struct List {
+    std::vector<RowId> rows;
+    std::vector<float> vectors;  // search_dims floats per member, in rows' order
+  };
+  struct Location {
+    uint32_t list = kNoList;
+    uint32_t position = 0;
+  };
+  static constexpr uint32_t kNoList = UINT32_MAX;
+
+  IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids);
+
+  uint32_t NearestList(const float* vector) const;
+  void Append(const VectorTable& table, RowId row, uint32_t list);
+
+  Metric metric_;
+  uint32_t dim_;
+  IvfBuildParams params_;         // resolved: nlist, coarse_dims and search_dims set
+  std::vector<float> centroids_;  // nlist x coarse_dims
+  std::vector<List> lists_;
+  std::vector<Location> location_;  // by RowId
+  uint64_t trained_vectors_ = 0;
+};
+
+}  // namespace adanns::index

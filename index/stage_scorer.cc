@@ -1,0 +1,59 @@
+// StageScorer: prefix preparation and per-metric block scoring on the dispatched kernels.
+#include "index/stage_scorer.h"
+
+#include <cmath>
+
+namespace adanns::index {
+namespace {
+
+std::vector<float> PrepareQuery(Metric metric, std::span<const float> query, uint32_t dims) {
+  std::vector<float> prepared(query.begin(), query.begin() + dims);
+  if (metric == Metric::kCosine) {
+    double norm_sqr = 0;
+    for (float v : prepared) norm_sqr += static_cast<double>(v) * v;
+    if (norm_sqr > 0) {
+      const float inv = static_cast<float>(1.0 / std::sqrt(norm_sqr));
+      for (float& v : prepared) v *= inv;
+    }
+  }
+  return prepared;
+}
+
+}  // namespace
+
+StageScorer::StageScorer(Metric metric, std::span<const float> query, uint32_t dims)
+    : metric_(metric),
+      dims_(dims),
+      query_(PrepareQuery(metric, query, dims)),
+      kernels_(BestKernels()) {}
+
+void StageScorer::Score(const float* rows, size_t stride, size_t n, float* out) {
+  switch (metric_) {
+    case Metric::kL2:
+      kernels_.l2_sqr(query_.data(), rows, stride, n, dims_, out);
+      return;
+    case Metric::kInnerProduct:
+      kernels_.dot(query_.data(), rows, stride, n, dims_, out);
+      for (size_t i = 0; i < n; ++i) out[i] = -out[i];
+      return;
+    case Metric::kCosine:
+      kernels_.dot_and_norm(query_.data(), rows, stride, n, dims_, out, norms_.data());
+      for (size_t i = 0; i < n; ++i) {
+        out[i] = norms_[i] > 0 ? -out[i] / std::sqrt(norms_[i]) : 0.0f;
+      }
+      return;
+  }
+}
+
+std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
+                                  std::span<const ScoredRow> candidates, size_t keep) {
+  TopK top(keep);
+  float distance;
+  for (const ScoredRow& candidate : candidates) {
+    scorer.Score(table.RowData(candidate.row), table.dim(), 1, &distance);
+    top.Push(distance, candidate.row);
+  }
+  return top.TakeSorted();
+}
+
+}  // namespace adanns::index

@@ -1,0 +1,46 @@
+// One stage of a search cascade: the query prefix a stage compares with (normalised for cosine)
+// and block scoring of rows at that prefix as distances (smaller = better). Shared by flat search,
+// the IVF list scan and every exact re-rank.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "index/distance.h"
+#include "index/metric.h"
+#include "index/topk.h"
+#include "index/vector_table.h"
+
+namespace adanns::index {
+
+// Most rows one Score call may take.
+inline constexpr size_t kScorerBlockRows = 256;
+
+class StageScorer {
+ public:
+  // Uses the first `dims` floats of `query`.
+  StageScorer(Metric metric, std::span<const float> query, uint32_t dims);
+
+  uint32_t dims() const { return dims_; }
+  // Distances of n <= kScorerBlockRows rows (row i at rows + i * stride); inner product and
+  // cosine are negated so that smaller is better everywhere.
+  void Score(const float* rows, size_t stride, size_t n, float* out);
+  // Converts a distance back to the metric's score.
+  float ToScore(float distance) const { return metric_ == Metric::kL2 ? distance : -distance; }
+
+ private:
+  Metric metric_;
+  uint32_t dims_;
+  std::vector<float> query_;
+  const DistanceKernels& kernels_;
+  std::array<float, kScorerBlockRows> norms_{};
+};
+
+// Exact re-rank: scores each candidate's full row in `table` with `scorer` (at its dims) and keeps
+// the best `keep`, best first.
+std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
+                                  std::span<const ScoredRow> candidates, size_t keep);
+
+}  // namespace adanns::index
