@@ -22,7 +22,7 @@ namespace {
 
 constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'I', 'V', 'F', '1'};
 constexpr uint32_t kFormatVersion = 1;
-constexpr size_t kAssignChunkRows = 65536;
+constexpr uint32_t kAssignChunkRows = 16384;
 
 // Copies the `dims` prefix of each row (normalised for cosine) into a contiguous buffer.
 void GatherPrefixes(const VectorTable& table, std::span<const RowId> rows, uint32_t dims,
@@ -107,23 +107,39 @@ IvfIndex::IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vect
       lists_(params.nlist) {}
 
 absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const VectorTable& table, Metric metric,
+                                                          const IvfBuildParams& params,
+                                                          const Progress& progress,
+                                                          const std::atomic<bool>* cancel) {
+  return Build([&table](const auto& read) { read(table); }, metric, params, progress, cancel);
+}
+
+absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& access, Metric metric,
                                                           const IvfBuildParams& requested,
                                                           const Progress& progress,
                                                           const std::atomic<bool>* cancel) {
-  ASSIGN_OR_RETURN(IvfBuildParams params, ResolveBuildParams(requested, table.dim(), table.size()));
-  std::vector<RowId> live;
-  live.reserve(table.size());
-  for (RowId row = 0; row < table.row_count(); ++row) {
-    if (table.IsLive(row)) live.push_back(row);
-  }
-
-  // Training sample: a seeded shuffle, so a build is reproducible.
-  std::vector<RowId> sample = live;
-  std::mt19937_64 rng(params.seed);
-  std::shuffle(sample.begin(), sample.end(), rng);
-  sample.resize(params.training_sample);
-  std::vector<float> training(sample.size() * size_t{params.coarse_dims});
-  GatherPrefixes(table, sample, params.coarse_dims, metric, training.data());
+  // Training sample: a seeded shuffle of the live rows, so a build is reproducible.
+  absl::StatusOr<IvfBuildParams> resolved;
+  uint32_t dim = 0;
+  uint64_t vectors_at_start = 0;
+  std::vector<float> training;
+  access([&](const VectorTable& table) {
+    dim = table.dim();
+    vectors_at_start = table.size();
+    resolved = ResolveBuildParams(requested, table.dim(), table.size());
+    if (!resolved.ok()) return;
+    std::vector<RowId> sample;
+    sample.reserve(table.size());
+    for (RowId row = 0; row < table.row_count(); ++row) {
+      if (table.IsLive(row)) sample.push_back(row);
+    }
+    std::mt19937_64 rng(resolved->seed);
+    std::shuffle(sample.begin(), sample.end(), rng);
+    sample.resize(resolved->training_sample);
+    training.resize(sample.size() * size_t{resolved->coarse_dims});
+    GatherPrefixes(table, sample, resolved->coarse_dims, metric, training.data());
+  });
+  RETURN_IF_ERROR(resolved.status());
+  const IvfBuildParams& params = *resolved;
 
   KMeansOptions kmeans;
   kmeans.clusters = params.nlist;
@@ -132,28 +148,49 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const VectorTable& tab
   kmeans.spherical = metric == Metric::kCosine;
   kmeans.cancel = cancel;
   if (progress) kmeans.progress = [&progress](double f) { progress(0.7 * f); };
-  ASSIGN_OR_RETURN(std::vector<float> centroids,
-                   TrainKMeans(training.data(), sample.size(), params.coarse_dims, kmeans));
+  ASSIGN_OR_RETURN(
+      std::vector<float> centroids,
+      TrainKMeans(training.data(), params.training_sample, params.coarse_dims, kmeans));
   training = {};
 
-  std::unique_ptr<IvfIndex> index(new IvfIndex(metric, table.dim(), params, std::move(centroids)));
-  index->trained_vectors_ = live.size();
-  index->location_.resize(table.row_count());
-  const Metric assign_metric = metric == Metric::kL2 ? Metric::kL2 : Metric::kInnerProduct;
-  std::vector<float> chunk;
-  for (size_t begin = 0; begin < live.size(); begin += kAssignChunkRows) {
+  std::unique_ptr<IvfIndex> index(new IvfIndex(metric, dim, params, std::move(centroids)));
+  index->trained_vectors_ = vectors_at_start;
+  // Assignment in chunks, each under its own short hold of the table.
+  for (RowId begin = 0;; begin += kAssignChunkRows) {
     if (cancel != nullptr && cancel->load()) return absl::CancelledError("IVF build cancelled");
-    const std::span<const RowId> rows(live.data() + begin,
-                                      std::min(kAssignChunkRows, live.size() - begin));
-    chunk.resize(rows.size() * size_t{params.coarse_dims});
-    GatherPrefixes(table, rows, params.coarse_dims, metric, chunk.data());
-    ASSIGN_OR_RETURN(std::vector<uint32_t> lists,
-                     AssignNearest(chunk.data(), rows.size(), index->centroids_, params.coarse_dims,
-                                   assign_metric));
-    for (size_t i = 0; i < rows.size(); ++i) index->Append(table, rows[i], lists[i]);
-    if (progress) progress(0.7 + 0.3 * double(begin + rows.size()) / live.size());
+    absl::Status status;
+    size_t row_count = 0;
+    access([&](const VectorTable& table) {
+      row_count = table.row_count();
+      if (begin >= row_count) return;
+      status = index->AssignRange(
+          table, begin, static_cast<RowId>(std::min<size_t>(row_count, begin + kAssignChunkRows)));
+    });
+    RETURN_IF_ERROR(status);
+    if (begin + kAssignChunkRows >= row_count) break;
+    if (progress) progress(0.7 + 0.3 * double(begin + kAssignChunkRows) / row_count);
   }
+  if (progress) progress(1.0);
   return index;
+}
+
+absl::Status IvfIndex::AssignRange(const VectorTable& table, RowId begin, RowId end) {
+  std::vector<RowId> rows;
+  for (RowId row = begin; row < end; ++row) {
+    if (table.IsLive(row)) rows.push_back(row);
+  }
+  if (rows.empty()) return absl::OkStatus();
+  std::vector<float> prefixes(rows.size() * size_t{params_.coarse_dims});
+  GatherPrefixes(table, rows, params_.coarse_dims, metric_, prefixes.data());
+  const Metric assign_metric = metric_ == Metric::kL2 ? Metric::kL2 : Metric::kInnerProduct;
+  ASSIGN_OR_RETURN(
+      std::vector<uint32_t> lists,
+      AssignNearest(prefixes.data(), rows.size(), centroids_, params_.coarse_dims, assign_metric));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Remove(rows[i]);  // a row may already be placed (re-assignment)
+    Append(table, rows[i], lists[i]);
+  }
+  return absl::OkStatus();
 }
 
 uint32_t IvfIndex::NearestList(const float* vector) const {
@@ -324,7 +361,7 @@ IvfStats IvfIndex::stats() const {
   return stats;
 }
 
-std::string IvfIndex::Serialize(const VectorTable& table) const {
+std::string IvfIndex::Serialize() const {
   std::string out(kMagic, sizeof(kMagic));
   Put(out, kFormatVersion);
   Put(out, static_cast<uint8_t>(metric_));
@@ -337,10 +374,6 @@ std::string IvfIndex::Serialize(const VectorTable& table) const {
   Put(out, params_.seed);
   Put(out, trained_vectors_);
   out.append(reinterpret_cast<const char*>(centroids_.data()), centroids_.size() * sizeof(float));
-  for (const List& list : lists_) {
-    Put(out, static_cast<uint64_t>(list.rows.size()));
-    for (RowId row : list.rows) Put(out, table.IdOf(row));
-  }
   Put(out, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(out.data()),
                                        static_cast<uInt>(out.size()))));
   return out;
@@ -386,22 +419,13 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Deserialize(std::string_view
   if (!reader.GetFloats(size_t{params.nlist} * params.coarse_dims, &centroids)) {
     return corrupt("truncated centroids");
   }
+  if (!reader.done()) return corrupt("trailing bytes");
   std::unique_ptr<IvfIndex> index(new IvfIndex(metric, dim, params, std::move(centroids)));
   index->trained_vectors_ = trained;
-  index->location_.resize(table.row_count());
-  for (uint32_t list = 0; list < params.nlist; ++list) {
-    uint64_t members;
-    if (!reader.Get(&members)) return corrupt("truncated list sizes");
-    for (uint64_t i = 0; i < members; ++i) {
-      uint64_t id;
-      if (!reader.Get(&id)) return corrupt("truncated list members");
-      const std::optional<RowId> row = table.RowOf(id);
-      if (row && index->location_[*row].list == kNoList) index->Append(table, *row, list);
-    }
-  }
-  if (!reader.done()) return corrupt("trailing bytes");
-  for (RowId row = 0; row < table.row_count(); ++row) {
-    if (table.IsLive(row) && index->location_[row].list == kNoList) index->Upsert(table, row);
+  for (RowId begin = 0; begin < table.row_count(); begin += kAssignChunkRows) {
+    RETURN_IF_ERROR(index->AssignRange(
+        table, begin,
+        static_cast<RowId>(std::min<size_t>(table.row_count(), size_t{begin} + kAssignChunkRows))));
   }
   return index;
 }

@@ -38,7 +38,7 @@ struct IvfBuildParams {
 struct IvfStats {
   uint32_t nlist = 0, coarse_dims = 0, search_dims = 0;
   uint64_t vectors = 0;
-  uint64_t trained_vectors = 0;  // vectors present when k-means ran
+  uint64_t trained_vectors = 0;  // vectors the collection held when the build started
   size_t largest_list = 0;
   size_t centroid_bytes = 0, list_vector_bytes = 0, list_id_bytes = 0;
 };
@@ -46,9 +46,18 @@ struct IvfStats {
 class IvfIndex {
  public:
   using Progress = std::function<void(double)>;
+  // Runs `read` while the table is held still. The server passes one that takes the table's
+  // shared lock, so a build reads in short chunks and writers interleave; rows written after the
+  // build started must then be replayed into the index (Upsert / Remove) before it is published.
+  using TableAccess = std::function<void(const std::function<void(const VectorTable&)>& read)>;
 
-  // Trains on `table` (read-only for the duration) and assigns every live row. `progress` gets
+  // Trains k-means on a sample of the coarse prefixes and assigns every live row. `progress` gets
   // fractions in [0, 1]; `cancel` (may be null) stops the build with CANCELLED.
+  static absl::StatusOr<std::unique_ptr<IvfIndex>> Build(const TableAccess& access, Metric metric,
+                                                         const IvfBuildParams& params,
+                                                         const Progress& progress = nullptr,
+                                                         const std::atomic<bool>* cancel = nullptr);
+  // The same over a table nobody writes meanwhile.
   static absl::StatusOr<std::unique_ptr<IvfIndex>> Build(const VectorTable& table, Metric metric,
                                                          const IvfBuildParams& params,
                                                          const Progress& progress = nullptr,
@@ -70,11 +79,12 @@ class IvfIndex {
   IvfStats stats() const;
   const IvfBuildParams& params() const { return params_; }
 
-  // Centroids, parameters and list membership (external ids) with a format version and a CRC-32.
-  std::string Serialize(const VectorTable& table) const;
-  // Rebuilds the lists from `table`: ids listed in the blob take their list, live rows the blob
-  // does not know go to their nearest list, ids no longer in the table are dropped. DATA_LOSS for
-  // a corrupt or foreign blob.
+  // The trained state (parameters and centroids) with a format version and a CRC-32. List
+  // membership is not stored: it is a function of the centroids and the vectors, so a loaded
+  // index can never disagree with the store, whatever was written after the blob.
+  std::string Serialize() const;
+  // Loads the centroids and assigns every live row of `table` (no k-means). DATA_LOSS for a
+  // corrupt, truncated or foreign blob.
   static absl::StatusOr<std::unique_ptr<IvfIndex>> Deserialize(std::string_view bytes,
                                                                const VectorTable& table,
                                                                Metric metric);
@@ -92,6 +102,8 @@ class IvfIndex {
 
   IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids);
 
+  // Assigns the live rows in [begin, end) to their nearest lists (batched, BLAS).
+  absl::Status AssignRange(const VectorTable& table, RowId begin, RowId end);
   uint32_t NearestList(const float* vector) const;
   void Append(const VectorTable& table, RowId row, uint32_t list);
 

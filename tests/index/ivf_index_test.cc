@@ -135,7 +135,7 @@ TEST_P(IvfIndexTest, WritesAfterTheBuild) {
 }
 
 TEST_P(IvfIndexTest, SerializationRoundTripAndCorruption) {
-  const std::string blob = ivf_->Serialize(table_);
+  const std::string blob = ivf_->Serialize();
   auto loaded = IvfIndex::Deserialize(blob, table_, GetParam());
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   Plan plan;
