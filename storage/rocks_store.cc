@@ -20,8 +20,10 @@ namespace {
 constexpr size_t kDefaultCf = 0;
 constexpr size_t kCollectionsCf = 1;
 constexpr size_t kVectorsCf = 2;
+constexpr size_t kIndexBlobsCf = 3;
 constexpr const char* kCollectionsCfName = "collections";
 constexpr const char* kVectorsCfName = "vectors";
+constexpr const char* kIndexBlobsCfName = "index_blobs";
 
 // Keys of the default column family.
 constexpr char kFormatVersionKey[] = "format_version";
@@ -113,6 +115,24 @@ std::pair<std::string, std::string> VectorKeyRange(uint32_t collection_id) {
   return {std::move(begin), std::move(end)};
 }
 
+// Index blobs of a collection: 4-byte big-endian collection id, then the index name.
+std::string IndexBlobKey(uint32_t collection_id, absl::string_view name) {
+  std::string key;
+  AppendU32BigEndian(collection_id, &key);
+  key.append(name.data(), name.size());
+  return key;
+}
+
+// [begin, end) holds every index blob key of the collection.
+std::pair<std::string, std::string> IndexBlobKeyRange(uint32_t collection_id) {
+  std::string begin;
+  AppendU32BigEndian(collection_id, &begin);
+  std::string end = begin;
+  end.push_back('\xff');
+  end.push_back('\xff');
+  return {std::move(begin), std::move(end)};
+}
+
 // Commits one batch; with `sync` the WAL is fsynced before this returns.
 absl::Status Commit(rocksdb::DB& db, bool sync, rocksdb::WriteBatch& batch,
                     absl::string_view context) {
@@ -147,14 +167,15 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kCollectionsCfName, rocksdb::ColumnFamilyOptions()},
-      {kVectorsCfName, rocksdb::ColumnFamilyOptions()}};
+      {kVectorsCfName, rocksdb::ColumnFamilyOptions()},
+      {kIndexBlobsCfName, rocksdb::ColumnFamilyOptions()}};
   // RocksDB refuses to open a store without naming all its column families; open any a newer
   // build added too, so that such a store reaches the format check below.
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
     for (const std::string& name : existing) {
       if (name != rocksdb::kDefaultColumnFamilyName && name != kCollectionsCfName &&
-          name != kVectorsCfName) {
+          name != kVectorsCfName && name != kIndexBlobsCfName) {
         descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
       }
     }
@@ -244,6 +265,9 @@ absl::Status RocksStore::DropCollection(const std::string& name) {
       FromRocks(batch.Delete(handles_[kCollectionsCf], name), "batching collection delete"));
   RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kVectorsCf], begin, end),
                             "batching vector range delete"));
+  const auto [blobs_begin, blobs_end] = IndexBlobKeyRange(meta.id);
+  RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kIndexBlobsCf], blobs_begin, blobs_end),
+                            "batching index blob delete"));
   RETURN_IF_ERROR(Commit(*db_, sync_writes_, batch, "dropping collection"));
 
   // The drop is committed; compaction only reclaims the disk space now rather than eventually.
@@ -333,6 +357,33 @@ absl::Status RocksStore::ScanVectors(
     visit(id, std::span<const float>(row));
   }
   return FromRocks(it->status(), "scanning vectors");
+}
+
+absl::Status RocksStore::PutIndexBlob(uint32_t collection_id, const std::string& name,
+                                      std::string_view bytes) {
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(FromRocks(batch.Put(handles_[kIndexBlobsCf], IndexBlobKey(collection_id, name),
+                                      rocksdb::Slice(bytes.data(), bytes.size())),
+                            "batching index blob"));
+  return Commit(*db_, sync_writes_, batch, "writing index blob");
+}
+
+absl::StatusOr<std::optional<std::string>> RocksStore::GetIndexBlob(uint32_t collection_id,
+                                                                    const std::string& name) const {
+  std::string bytes;
+  const rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[kIndexBlobsCf],
+                                          IndexBlobKey(collection_id, name), &bytes);
+  if (status.IsNotFound()) return std::nullopt;
+  RETURN_IF_ERROR(FromRocks(status, "reading index blob"));
+  return bytes;
+}
+
+absl::Status RocksStore::DeleteIndexBlob(uint32_t collection_id, const std::string& name) {
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(
+      FromRocks(batch.Delete(handles_[kIndexBlobsCf], IndexBlobKey(collection_id, name)),
+                "batching index blob delete"));
+  return Commit(*db_, sync_writes_, batch, "deleting index blob");
 }
 
 }  // namespace adanns::storage

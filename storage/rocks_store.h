@@ -1,13 +1,16 @@
-// RocksDB-backed source of truth: collection metadata and full float32 vectors, one column family
-// each. Every write is one WriteBatch, WAL-synced before the call returns (when sync_writes is on).
+// RocksDB-backed source of truth: collection metadata, full float32 vectors and index blobs, one
+// column family each. Every write is one WriteBatch, WAL-synced before the call returns (when
+// sync_writes is on).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -64,6 +67,14 @@ class RocksStore {
   absl::Status ScanVectors(
       uint32_t collection_id, uint32_t dim,
       const std::function<void(uint64_t id, std::span<const float> values)>& visit) const;
+
+  // Index blobs (serialized trained state), one per (collection, index name), synced.
+  absl::Status PutIndexBlob(uint32_t collection_id, const std::string& name,
+                            std::string_view bytes);
+  // nullopt when the collection has no blob of that name.
+  absl::StatusOr<std::optional<std::string>> GetIndexBlob(uint32_t collection_id,
+                                                          const std::string& name) const;
+  absl::Status DeleteIndexBlob(uint32_t collection_id, const std::string& name);
 
  private:
   RocksStore() = default;

@@ -358,3 +358,38 @@ TEST_F(RocksStoreTest, MissingStoreWithoutCreateIfMissingFails) {
 
 }  // namespace
 }  // namespace adanns::storage
+
+namespace adanns::storage {
+namespace {
+
+TEST(RocksStoreIndexBlobTest, PutGetDeleteAndDropWithTheCollection) {
+  adanns::testing::TempDir dir;
+  std::string blob(1000, '\0');
+  for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 7);
+  uint32_t id = 0;
+  {
+    auto store = RocksStore::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    CollectionMeta meta;
+    meta.name = "c";
+    meta.dim = 4;
+    auto created = (*store)->CreateCollection(meta);
+    ASSERT_TRUE(created.ok());
+    id = created->id;
+    EXPECT_FALSE((*store)->GetIndexBlob(id, "ivf")->has_value());
+    ASSERT_TRUE((*store)->PutIndexBlob(id, "ivf", blob).ok());
+    ASSERT_TRUE((*store)->PutIndexBlob(id, "ivf2", "other").ok());
+    ASSERT_TRUE((*store)->DeleteIndexBlob(id, "ivf2").ok());
+  }
+  auto store = RocksStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  auto loaded = (*store)->GetIndexBlob(id, "ivf");
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ(**loaded, blob);  // exact bytes, embedded zeros included
+  EXPECT_FALSE((*store)->GetIndexBlob(id, "ivf2")->has_value());
+  ASSERT_TRUE((*store)->DropCollection("c").ok());
+  EXPECT_FALSE((*store)->GetIndexBlob(id, "ivf")->has_value());
+}
+
+}  // namespace
+}  // namespace adanns::storage
