@@ -126,6 +126,14 @@ absl::StatusOr<v1::DropCollectionResponse> Client::DropCollection(
   return CallUnary(&v1::Adanns::StubInterface::DropCollection, request);
 }
 
+absl::StatusOr<v1::IndexInfo> Client::BuildIndex(const v1::BuildIndexRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::BuildIndex, request);
+}
+
+absl::StatusOr<v1::DropIndexResponse> Client::DropIndex(const v1::DropIndexRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::DropIndex, request);
+}
+
 absl::StatusOr<v1::GetResponse> Client::Get(const v1::GetRequest& request) {
   return CallUnary(&v1::Adanns::StubInterface::Get, request);
 }

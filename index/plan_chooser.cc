@@ -37,21 +37,31 @@ absl::StatusOr<Plan> ChooseWithinMflops(double max_mflops, const CollectionShape
 
 }  // namespace
 
-absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k) {
+absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k,
+                                const IvfIndex* ivf) {
   if (budget.plan.has_value()) {
     const std::string& name = budget.plan->index;
-    if (!name.empty() && name != "flat") {
-      return absl::NotFoundError(
-          absl::StrCat("plan.index '", name, "' does not exist; this collection has: flat"));
+    if (name == "flat" || (name.empty() && ivf == nullptr)) {
+      return ResolveFlatPlan(*budget.plan, shape.dim, k);
     }
-    return ResolveFlatPlan(*budget.plan, shape.dim, k);
+    if (name == "ivf" || name.empty()) {
+      if (ivf == nullptr) {
+        return absl::NotFoundError(
+            "plan.index 'ivf' is not ready on this collection (build one with BuildIndex)");
+      }
+      return ivf->ResolvePlan(*budget.plan, k);
+    }
+    return absl::NotFoundError(absl::StrCat("plan.index '", name,
+                                            "' does not exist; this collection has: flat",
+                                            ivf != nullptr ? ", ivf" : ""));
   }
   if (budget.max_mflops.has_value()) return ChooseWithinMflops(*budget.max_mflops, shape, k);
   if (budget.target_recall.has_value()) {
     return absl::FailedPreconditionError(
-        "budget.target_recall needs a calibrated index; this collection has only exact flat "
-        "search (use budget.plan or budget.max_mflops)");
+        "budget.target_recall needs a calibrated index, which this server cannot build yet "
+        "(use budget.plan or budget.max_mflops)");
   }
+  if (ivf != nullptr) return ivf->ResolvePlan({}, k);
   return ResolveFlatPlan({}, shape.dim, k);
 }
 

@@ -1,11 +1,12 @@
-// Turns a request's budget into a resolved plan while flat search is the only index: the
-// documented automatic rule until the calibrated planner takes over.
+// Turns a request's budget into a resolved plan over the collection's indexes: the documented
+// automatic rule until the calibrated planner takes over.
 #pragma once
 
 #include <cstdint>
 #include <span>
 
 #include "absl/status/statusor.h"
+#include "index/ivf_index.h"
 #include "index/plan.h"
 
 namespace adanns::index {
@@ -16,12 +17,16 @@ struct CollectionShape {
   size_t live_vectors = 0;
 };
 
-// - explicit plan: index "" or "flat" resolves as a flat plan; other names are NOT_FOUND.
-// - nothing set: exact flat search at the full dim.
-// - max_mflops: the full-dim flat plan if it fits, else the funnel with the longest nesting
+// `ivf` is the collection's ready IVF, or null.
+// - explicit plan: "flat" resolves as a flat plan, "ivf" on the IVF (NOT_FOUND without one), ""
+//   on the IVF when there is one, else flat; other names are NOT_FOUND.
+// - nothing set: the IVF's default plan when there is one, else exact flat search.
+// - max_mflops (exact search only, until the planner lands): the full-dim flat plan if it fits,
+// else the funnel with the longest nesting
 //   prefix that fits (scan at d, re-rank max(10k, 100) candidates at the full dim);
 //   RESOURCE_EXHAUSTED when even the shortest prefix costs more.
 // - target_recall: FAILED_PRECONDITION (needs a calibrated index).
-absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k);
+absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k,
+                                const IvfIndex* ivf = nullptr);
 
 }  // namespace adanns::index

@@ -14,13 +14,15 @@ std::vector<uint32_t> DefaultNestingDims(uint32_t dim) {
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& data_dir,
-                                                     const storage::StoreOptions& options) {
+                                                     const storage::StoreOptions& options,
+                                                     CollectionOptions collection_options) {
   ASSIGN_OR_RETURN(std::unique_ptr<storage::RocksStore> store,
                    storage::RocksStore::Open(data_dir, options));
-  std::unique_ptr<Engine> engine(new Engine(std::move(store)));
+  std::unique_ptr<Engine> engine(new Engine(std::move(store), std::move(collection_options)));
   ASSIGN_OR_RETURN(std::vector<storage::CollectionMeta> metas, engine->store_->ListCollections());
   for (storage::CollectionMeta& meta : metas) {
-    auto collection = std::make_shared<Collection>(std::move(meta), engine->store_.get());
+    auto collection = std::make_shared<Collection>(std::move(meta), engine->store_.get(),
+                                                   engine->collection_options_);
     RETURN_IF_ERROR(collection->Load());
     engine->collections_.emplace(collection->meta().name, std::move(collection));
   }
@@ -31,7 +33,8 @@ absl::StatusOr<std::shared_ptr<Collection>> Engine::CreateCollection(storage::Co
   std::lock_guard ddl_lock(ddl_mutex_);
   if (meta.nesting_dims.empty()) meta.nesting_dims = DefaultNestingDims(meta.dim);
   ASSIGN_OR_RETURN(storage::CollectionMeta stored, store_->CreateCollection(std::move(meta)));
-  auto collection = std::make_shared<Collection>(std::move(stored), store_.get());
+  auto collection =
+      std::make_shared<Collection>(std::move(stored), store_.get(), collection_options_);
   std::lock_guard registry_lock(registry_mutex_);
   collections_.emplace(collection->meta().name, collection);
   return collection;

@@ -18,7 +18,8 @@ class Engine {
  public:
   // Opens the data dir and loads every collection into memory.
   static absl::StatusOr<std::unique_ptr<Engine>> Open(const std::string& data_dir,
-                                                      const storage::StoreOptions& options = {});
+                                                      const storage::StoreOptions& options = {},
+                                                      CollectionOptions collection_options = {});
 
   // `meta.name`, `dim`, `metric`, `nesting_dims` validated by the caller; empty nesting dims get
   // the default (powers of two from 8 below dim, plus dim).
@@ -31,9 +32,11 @@ class Engine {
   absl::StatusOr<uint64_t> Drop(const std::string& name);
 
  private:
-  explicit Engine(std::unique_ptr<storage::RocksStore> store) : store_(std::move(store)) {}
+  Engine(std::unique_ptr<storage::RocksStore> store, CollectionOptions collection_options)
+      : store_(std::move(store)), collection_options_(std::move(collection_options)) {}
 
   std::unique_ptr<storage::RocksStore> store_;
+  const CollectionOptions collection_options_;
   std::mutex ddl_mutex_;               // serialises create and drop
   mutable std::mutex registry_mutex_;  // guards collections_ (held briefly)
   std::map<std::string, std::shared_ptr<Collection>> collections_;

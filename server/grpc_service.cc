@@ -31,7 +31,15 @@ absl::Status ValidateK(uint32_t k) {
 
 AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions options)
     : engine_(engine), metrics_(metrics), options_(options) {
-  for (const auto& collection : engine_->List()) UpdateVectorGauge(*collection);
+  for (const auto& collection : engine_->List()) {
+    UpdateVectorGauge(*collection);
+    for (const IndexStatus& status : collection->Indexes()) {
+      if (status.name != "flat") {
+        metrics_->SetIndexState(collection->meta().name, status.name, status.state, status.progress,
+                                status.build_seconds);
+      }
+    }
+  }
 }
 
 grpc::Status AdannsService::Finish(const char* method, Clock::time_point start,
@@ -53,7 +61,7 @@ absl::Status AdannsService::DoCreateCollection(const v1::CreateCollectionRequest
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection,
                    engine_->CreateCollection(std::move(meta)));
   UpdateVectorGauge(*collection);
-  FillCollectionInfo(collection->meta(), 0, collection->vector_memory_bytes(), response);
+  FillCollectionInfo(*collection, response);
   return absl::OkStatus();
 }
 
@@ -61,8 +69,7 @@ absl::Status AdannsService::DoDescribeCollection(const std::string& name,
                                                  v1::CollectionInfo* response) {
   RETURN_IF_ERROR(ValidateCollectionName(name, "name"));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(name));
-  FillCollectionInfo(collection->meta(), collection->size(), collection->vector_memory_bytes(),
-                     response);
+  FillCollectionInfo(*collection, response);
   return absl::OkStatus();
 }
 
@@ -93,8 +100,7 @@ grpc::Status AdannsService::ListCollections(grpc::ServerContext*, const v1::List
                                             v1::ListCollectionsResponse* response) {
   const auto start = Clock::now();
   for (const auto& collection : engine_->List()) {
-    FillCollectionInfo(collection->meta(), collection->size(), collection->vector_memory_bytes(),
-                       response->add_collections());
+    FillCollectionInfo(*collection, response->add_collections());
   }
   return Finish("ListCollections", start, absl::OkStatus());
 }
@@ -198,6 +204,43 @@ grpc::Status AdannsService::Delete(grpc::ServerContext*, const v1::DeleteRequest
   return Finish("Delete", start, DoDelete(*request, response));
 }
 
+// --- Indexes -------------------------------------------------------------------------------
+
+absl::Status AdannsService::DoBuildIndex(const v1::BuildIndexRequest& request,
+                                         v1::IndexInfo* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
+  ASSIGN_OR_RETURN(index::IvfBuildParams params,
+                   IvfParamsFromProto(request.ivf(), collection->meta().dim));
+  ASSIGN_OR_RETURN(IndexStatus status, collection->StartIvfBuild(params));
+  IndexStatusToProto(status, response);
+  return absl::OkStatus();
+}
+
+absl::Status AdannsService::DoDropIndex(const v1::DropIndexRequest& request) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
+  if (request.name() != kIvfIndexName) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "index '", request.name(), "' cannot be dropped; droppable indexes: ", kIvfIndexName));
+  }
+  RETURN_IF_ERROR(collection->DropIvf());
+  metrics_->SetIndexState(request.collection(), kIvfIndexName, "dropped", 0);
+  return absl::OkStatus();
+}
+
+grpc::Status AdannsService::BuildIndex(grpc::ServerContext*, const v1::BuildIndexRequest* request,
+                                       v1::IndexInfo* response) {
+  const auto start = Clock::now();
+  return Finish("BuildIndex", start, DoBuildIndex(*request, response));
+}
+
+grpc::Status AdannsService::DropIndex(grpc::ServerContext*, const v1::DropIndexRequest* request,
+                                      v1::DropIndexResponse*) {
+  const auto start = Clock::now();
+  return Finish("DropIndex", start, DoDropIndex(*request));
+}
+
 // --- Search --------------------------------------------------------------------------------
 
 absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
@@ -216,6 +259,7 @@ absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
   ASSIGN_OR_RETURN(std::vector<index::SearchResult> results,
                    collection->Search(AsSpan(request.query()), static_cast<uint32_t>(query_dims), 1,
                                       request.k(), budget, 1));
+  metrics_->RecordSearch(results.front().plan, results.front().cost);
   ResultToProto(results.front(), response);
   return absl::OkStatus();
 }
@@ -252,7 +296,10 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   ASSIGN_OR_RETURN(std::vector<index::SearchResult> results,
                    collection->Search(AsSpan(request.queries()), query_dims, n, request.k(), budget,
                                       options_.search_threads));
-  for (const index::SearchResult& result : results) ResultToProto(result, response->add_results());
+  for (const index::SearchResult& result : results) {
+    metrics_->RecordSearch(result.plan, result.cost);
+    ResultToProto(result, response->add_results());
+  }
   return absl::OkStatus();
 }
 

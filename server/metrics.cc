@@ -11,6 +11,17 @@
 #include "prometheus/registry.h"
 
 namespace adanns::server {
+namespace {
+
+prometheus::Histogram::BucketBoundaries ExponentialBuckets(double first, double factor, int count) {
+  prometheus::Histogram::BucketBoundaries buckets;
+  for (double b = first; count-- > 0; b *= factor) buckets.push_back(b);
+  return buckets;
+}
+
+constexpr const char* kIndexStates[] = {"building", "ready", "failed", "cancelled", "dropped"};
+
+}  // namespace
 
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
@@ -25,7 +36,34 @@ Metrics::Metrics()
       vectors_(&prometheus::BuildGauge()
                     .Name("adanns_collection_vectors")
                     .Help("Live vectors per collection")
-                    .Register(*registry_)) {}
+                    .Register(*registry_)),
+      index_state_(&prometheus::BuildGauge()
+                        .Name("adanns_index_state")
+                        .Help("1 for an index's current state (building, ready, failed, "
+                              "cancelled, dropped), 0 for the others")
+                        .Register(*registry_)),
+      index_progress_(&prometheus::BuildGauge()
+                           .Name("adanns_index_build_progress")
+                           .Help("Progress of the last build of an index, 0..1")
+                           .Register(*registry_)),
+      index_build_seconds_(&prometheus::BuildGauge()
+                                .Name("adanns_index_build_seconds")
+                                .Help("Wall time of the last finished build of an index")
+                                .Register(*registry_)),
+      vectors_scanned_(&prometheus::BuildHistogram()
+                            .Name("adanns_search_vectors_scanned")
+                            .Help("Vectors scored by the first stage, per query")
+                            .Register(*registry_)
+                            .Add({}, ExponentialBuckets(16, 4, 12))),
+      search_mflops_(&prometheus::BuildHistogram()
+                          .Name("adanns_search_mflops")
+                          .Help("MFLOPs spent per query (cost model)")
+                          .Register(*registry_)
+                          .Add({}, ExponentialBuckets(0.01, 2, 20))),
+      search_dims_(&prometheus::BuildHistogram()
+                        .Name("adanns_search_dims")
+                        .Help("Prefix length used per query, by stage (coarse, search, rerank)")
+                        .Register(*registry_)) {}
 
 Metrics::~Metrics() = default;
 
@@ -51,9 +89,7 @@ void Metrics::RecordRequest(const std::string& method, const std::string& code, 
   auto [it, inserted] = latency_by_method_.try_emplace(method, nullptr);
   if (inserted) {
     // 50 µs .. ~6.5 s, doubling.
-    prometheus::Histogram::BucketBoundaries buckets;
-    for (double b = 50e-6; b < 8.0; b *= 2) buckets.push_back(b);
-    it->second = &latency_->Add({{"method", method}}, buckets);
+    it->second = &latency_->Add({{"method", method}}, ExponentialBuckets(50e-6, 2, 18));
   }
   it->second->Observe(seconds);
 }
@@ -71,6 +107,32 @@ void Metrics::RemoveCollection(const std::string& collection) {
   if (it == vectors_by_collection_.end()) return;
   vectors_->Remove(it->second);
   vectors_by_collection_.erase(it);
+}
+
+void Metrics::SetIndexState(const std::string& collection, const std::string& index,
+                            const std::string& state, double progress, double build_seconds) {
+  std::lock_guard lock(mutex_);
+  for (const char* known : kIndexStates) {
+    index_state_->Add({{"collection", collection}, {"index", index}, {"state", known}})
+        .Set(state == known ? 1 : 0);
+  }
+  index_progress_->Add({{"collection", collection}, {"index", index}}).Set(progress);
+  if (build_seconds > 0) {
+    index_build_seconds_->Add({{"collection", collection}, {"index", index}}).Set(build_seconds);
+  }
+}
+
+void Metrics::RecordSearch(const index::Plan& plan, const index::Cost& cost) {
+  std::lock_guard lock(mutex_);
+  vectors_scanned_->Observe(static_cast<double>(cost.vectors_scanned));
+  search_mflops_->Observe(cost.mflops);
+  const auto dims_buckets = ExponentialBuckets(4, 2, 11);  // 4 .. 4096
+  auto observe = [&](const char* stage, const std::optional<uint32_t>& dims) {
+    if (dims) search_dims_->Add({{"stage", stage}}, dims_buckets).Observe(*dims);
+  };
+  observe("coarse", plan.coarse_dims);
+  observe("search", plan.search_dims);
+  observe("rerank", plan.rerank_dims);
 }
 
 }  // namespace adanns::server

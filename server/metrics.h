@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "index/plan.h"
 
 namespace prometheus {
 class Exposer;
@@ -38,12 +39,26 @@ class Metrics {
   void SetCollectionVectors(const std::string& collection, double count);
   void RemoveCollection(const std::string& collection);
 
+  // adanns_index_state{collection, index, state} (1 for the current state, 0 for the others),
+  // adanns_index_build_progress{collection, index}, adanns_index_build_seconds{collection, index}.
+  void SetIndexState(const std::string& collection, const std::string& index,
+                     const std::string& state, double progress, double build_seconds = 0);
+  // adanns_search_vectors_scanned, adanns_search_mflops and adanns_search_dims{stage}
+  // histograms, per query.
+  void RecordSearch(const index::Plan& plan, const index::Cost& cost);
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
   prometheus::Family<prometheus::Gauge>* vectors_;
+  prometheus::Family<prometheus::Gauge>* index_state_;
+  prometheus::Family<prometheus::Gauge>* index_progress_;
+  prometheus::Family<prometheus::Gauge>* index_build_seconds_;
+  prometheus::Histogram* vectors_scanned_;
+  prometheus::Histogram* search_mflops_;
+  prometheus::Family<prometheus::Histogram>* search_dims_;
   std::mutex mutex_;  // guards the lazily created per-label metrics below
   absl::flat_hash_map<std::string, prometheus::Histogram*> latency_by_method_;
   absl::flat_hash_map<std::string, prometheus::Gauge*> vectors_by_collection_;

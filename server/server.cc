@@ -22,7 +22,15 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   }
 
   const auto load_start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(server->engine_, Engine::Open(options.data_dir));
+  CollectionOptions collection_options;
+  collection_options.build_threads = options.build_threads;
+  Metrics* metrics = server->metrics_.get();
+  collection_options.on_index_change = [metrics](const std::string& collection,
+                                                 const IndexStatus& status) {
+    metrics->SetIndexState(collection, status.name, status.state, status.progress,
+                           status.build_seconds);
+  };
+  ASSIGN_OR_RETURN(server->engine_, Engine::Open(options.data_dir, {}, collection_options));
   size_t vectors = 0;
   const auto collections = server->engine_->List();
   for (const auto& collection : collections) vectors += collection->size();

@@ -29,6 +29,9 @@ struct ServerOptions {
   // Largest gRPC message accepted or sent, in bytes.
   // Default: 64 MiB.
   int max_message_bytes = 64 << 20;
+  // OpenMP threads each background index build may use (searches keep the other cores).
+  // Default: 1.
+  int build_threads = 1;
   // Service options (search threads, ...).
   ServiceOptions service;
 };

@@ -178,20 +178,58 @@ void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out) {
   out->mutable_cost()->set_vectors_scanned(result.cost.vectors_scanned);
 }
 
-void FillCollectionInfo(const storage::CollectionMeta& meta, uint64_t vector_count,
-                        uint64_t vector_memory_bytes, v1::CollectionInfo* out) {
+absl::StatusOr<index::IvfBuildParams> IvfParamsFromProto(const v1::IvfParams& params,
+                                                         uint32_t dim) {
+  constexpr uint32_t kMaxLists = 1 << 20;
+  constexpr uint32_t kMaxIterations = 1000;
+  if (params.nlist() > kMaxLists) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ivf.nlist must be at most ", kMaxLists, ", got ", params.nlist()));
+  }
+  if (params.coarse_dims() > dim || params.search_dims() > dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ivf.coarse_dims and ivf.search_dims must be in 1..", dim,
+                     " (0 = default), got ", params.coarse_dims(), " and ", params.search_dims()));
+  }
+  if (params.kmeans_iterations() > kMaxIterations) {
+    return absl::InvalidArgumentError(absl::StrCat("ivf.kmeans_iterations must be at most ",
+                                                   kMaxIterations, ", got ",
+                                                   params.kmeans_iterations()));
+  }
+  index::IvfBuildParams out;
+  out.nlist = params.nlist();
+  out.coarse_dims = params.coarse_dims();
+  out.search_dims = params.search_dims();
+  if (params.kmeans_iterations() > 0) out.kmeans_iterations = params.kmeans_iterations();
+  out.training_sample = params.training_sample();
+  if (params.seed() != 0) out.seed = params.seed();
+  return out;
+}
+
+void IndexStatusToProto(const IndexStatus& status, v1::IndexInfo* out) {
+  out->set_name(status.name);
+  out->set_kind(status.name);
+  out->set_state(status.state);
+  out->set_progress(status.progress);
+  out->set_memory_bytes(status.memory_bytes);
+  out->set_build_seconds(status.build_seconds);
+  out->set_error(status.error);
+  out->set_vectors_added_since_build(status.vectors_added_since_build);
+  out->set_rebuild_advised(status.rebuild_advised);
+  for (const auto& [key, value] : status.params) (*out->mutable_params())[key] = value;
+}
+
+void FillCollectionInfo(const Collection& collection, v1::CollectionInfo* out) {
+  const storage::CollectionMeta& meta = collection.meta();
   out->set_name(meta.name);
   out->set_dim(meta.dim);
   out->set_metric(MetricToProto(meta.metric));
   for (uint32_t d : meta.nesting_dims) out->add_nesting_dims(d);
-  out->set_vector_count(vector_count);
-  out->set_vector_memory_bytes(vector_memory_bytes);
-  v1::IndexInfo* flat = out->add_indexes();
-  flat->set_name("flat");
-  flat->set_kind("flat");
-  flat->set_state("ready");
-  flat->set_progress(1.0);
-  flat->set_memory_bytes(0);
+  out->set_vector_count(collection.size());
+  out->set_vector_memory_bytes(collection.vector_memory_bytes());
+  for (const IndexStatus& status : collection.Indexes()) {
+    IndexStatusToProto(status, out->add_indexes());
+  }
 }
 
 }  // namespace adanns::server

@@ -9,7 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "adanns/v1/adanns.pb.h"
+#include "index/ivf_index.h"
 #include "index/plan.h"
+#include "server/collection.h"
 #include "storage/collection_meta.h"
 
 namespace adanns::server {
@@ -39,9 +41,12 @@ absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t di
 // Budget conversion; target_recall must be in (0, 1].
 absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget);
 
+// IVF build parameters; 0 keeps the default. INVALID_ARGUMENT for values no collection takes.
+absl::StatusOr<index::IvfBuildParams> IvfParamsFromProto(const v1::IvfParams& params, uint32_t dim);
+
 void PlanToProto(const index::Plan& plan, v1::Plan* out);
 void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out);
-void FillCollectionInfo(const storage::CollectionMeta& meta, uint64_t vector_count,
-                        uint64_t vector_memory_bytes, v1::CollectionInfo* out);
+void IndexStatusToProto(const IndexStatus& status, v1::IndexInfo* out);
+void FillCollectionInfo(const Collection& collection, v1::CollectionInfo* out);
 
 }  // namespace adanns::server

@@ -37,5 +37,10 @@ void AddIngestCommand(CLI::App& app, CliContext& context);
 void AddSearchCommand(CLI::App& app, CliContext& context);
 // get, delete
 void AddVectorCommands(CLI::App& app, CliContext& context);
+// index build | describe | drop
+void AddIndexCommands(CLI::App& app, CliContext& context);
+
+// One index of DescribeCollection, on a line (and its parameters / error below it).
+void PrintIndexInfo(const v1::IndexInfo& index);
 
 }  // namespace adanns::client

@@ -1,4 +1,5 @@
 // `adanns collection create | list | describe | drop`.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -51,6 +52,33 @@ std::string FormatBytes(uint64_t bytes) {
   return unit == 0 ? absl::StrCat(bytes, " B") : absl::StrFormat("%.1f %s", value, kUnits[unit]);
 }
 
+}  // namespace
+
+void PrintIndexInfo(const v1::IndexInfo& index) {
+  std::printf("  %-12s kind=%s state=%s progress=%.0f%% memory=%s", index.name().c_str(),
+              index.kind().c_str(), index.state().c_str(), 100 * index.progress(),
+              FormatBytes(index.memory_bytes()).c_str());
+  if (index.build_seconds() > 0) std::printf(" built_in=%.1fs", index.build_seconds());
+  if (index.name() != "flat") {
+    std::printf(" added_since_build=%lld%s",
+                static_cast<long long>(index.vectors_added_since_build()),
+                index.rebuild_advised() ? " (rebuild advised)" : "");
+  }
+  std::printf("\n");
+  if (!index.params().empty()) {
+    // Sorted so the output is stable.
+    std::vector<std::pair<std::string, double>> params(index.params().begin(),
+                                                       index.params().end());
+    std::sort(params.begin(), params.end());
+    std::string line;
+    for (const auto& [key, value] : params) absl::StrAppend(&line, " ", key, "=", value);
+    std::printf("               params:%s\n", line.c_str());
+  }
+  if (!index.error().empty()) std::printf("               error: %s\n", index.error().c_str());
+}
+
+namespace {
+
 void PrintCollection(const v1::CollectionInfo& info) {
   std::printf("name:          %s\n", info.name().c_str());
   std::printf("dim:           %u\n", info.dim());
@@ -59,11 +87,7 @@ void PrintCollection(const v1::CollectionInfo& info) {
   std::printf("vectors:       %llu\n", static_cast<unsigned long long>(info.vector_count()));
   std::printf("vector memory: %s\n", FormatBytes(info.vector_memory_bytes()).c_str());
   std::printf("indexes:\n");
-  for (const v1::IndexInfo& index : info.indexes()) {
-    std::printf("  %-12s kind=%s state=%s progress=%.0f%% memory=%s\n", index.name().c_str(),
-                index.kind().c_str(), index.state().c_str(), 100 * index.progress(),
-                FormatBytes(index.memory_bytes()).c_str());
-  }
+  for (const v1::IndexInfo& index : info.indexes()) PrintIndexInfo(index);
 }
 
 struct CreateArgs {

@@ -1,0 +1,143 @@
+// `adanns index build | describe | drop`: background index builds, with progress while waiting.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/commands/cli_context.h"
+#include "client/progress.h"
+#include "index/status_macros.h"
+
+namespace adanns::client {
+namespace {
+
+struct BuildArgs {
+  std::string collection;
+  uint32_t nlist = 0;
+  uint32_t coarse_dims = 0;
+  uint32_t search_dims = 0;
+  uint32_t iterations = 0;
+  uint32_t training_sample = 0;
+  uint64_t seed = 0;
+  bool no_wait = false;
+};
+
+absl::StatusOr<v1::IndexInfo> FindIndex(Client& client, const std::string& collection,
+                                        const std::string& name) {
+  v1::DescribeCollectionRequest request;
+  request.set_name(collection);
+  ASSIGN_OR_RETURN(v1::CollectionInfo info, client.DescribeCollection(request));
+  for (const v1::IndexInfo& index : info.indexes()) {
+    if (index.name() == name) return index;
+  }
+  return absl::NotFoundError(absl::StrCat("collection ", collection, " has no index ", name));
+}
+
+// Polls the index until it leaves "building", drawing its progress.
+absl::StatusOr<v1::IndexInfo> WaitForBuild(Client& client, const std::string& collection,
+                                           const std::string& name) {
+  ProgressOptions options;
+  options.unit = "percent";
+  options.verb = "built";
+  ProgressReporter progress(100, std::cerr, options);
+  while (true) {
+    ASSIGN_OR_RETURN(v1::IndexInfo index, FindIndex(client, collection, name));
+    if (index.state() != "building") {
+      progress.EndLine();
+      return index;
+    }
+    progress.Update(static_cast<uint64_t>(100 * index.progress()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+void AddBuild(CLI::App& parent, CliContext& context) {
+  auto args = std::make_shared<BuildArgs>();
+  CLI::App* build = parent.add_subcommand(
+      "build", "Build (or rebuild) a collection's AdANNS-IVF index in the background");
+  build->add_option("--collection", args->collection, "Collection name")->required();
+  build->add_option("--nlist", args->nlist, "Number of lists (default: about 4*sqrt(N))");
+  build->add_option("--coarse-dims", args->coarse_dims,
+                    "Prefix k-means runs on (default: min(dim, 64))");
+  build->add_option("--search-dims", args->search_dims,
+                    "Prefix stored in the lists and scanned (default: min(dim, 128))");
+  build->add_option("--iterations", args->iterations, "k-means iterations (default: 20)");
+  build->add_option("--training-sample", args->training_sample,
+                    "Vectors sampled for k-means (default: min(N, 256*nlist))");
+  build->add_option("--seed", args->seed, "Seed of the sample and k-means (default: 1234)");
+  build->add_flag("--no-wait", args->no_wait, "Return once the build has started");
+  build->callback([args, &context] {
+    context.run = [args](CliContext& run_context) -> absl::Status {
+      v1::BuildIndexRequest request;
+      request.set_collection(args->collection);
+      v1::IvfParams* ivf = request.mutable_ivf();
+      ivf->set_nlist(args->nlist);
+      ivf->set_coarse_dims(args->coarse_dims);
+      ivf->set_search_dims(args->search_dims);
+      ivf->set_kmeans_iterations(args->iterations);
+      ivf->set_training_sample(args->training_sample);
+      ivf->set_seed(args->seed);
+      ASSIGN_OR_RETURN(Client * client, run_context.client());
+      ASSIGN_OR_RETURN(v1::IndexInfo started, client->BuildIndex(request));
+      if (args->no_wait) {
+        PrintIndexInfo(started);
+        return absl::OkStatus();
+      }
+      ASSIGN_OR_RETURN(v1::IndexInfo done, WaitForBuild(*client, args->collection, started.name()));
+      PrintIndexInfo(done);
+      if (done.state() != "ready") {
+        return absl::AbortedError(absl::StrCat("index build ", done.state(), ": ", done.error()));
+      }
+      return absl::OkStatus();
+    };
+  });
+}
+
+void AddDescribe(CLI::App& parent, CliContext& context) {
+  auto collection = std::make_shared<std::string>();
+  CLI::App* describe = parent.add_subcommand("describe", "Show a collection's indexes");
+  describe->add_option("--collection", *collection, "Collection name")->required();
+  describe->callback([collection, &context] {
+    context.run = [collection](CliContext& run_context) -> absl::Status {
+      ASSIGN_OR_RETURN(Client * client, run_context.client());
+      v1::DescribeCollectionRequest request;
+      request.set_name(*collection);
+      ASSIGN_OR_RETURN(v1::CollectionInfo info, client->DescribeCollection(request));
+      for (const v1::IndexInfo& index : info.indexes()) PrintIndexInfo(index);
+      return absl::OkStatus();
+    };
+  });
+}
+
+void AddDrop(CLI::App& parent, CliContext& context) {
+  auto args = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* drop = parent.add_subcommand("drop", "Drop an index (cancels a running build)");
+  drop->add_option("--collection", args->first, "Collection name")->required();
+  drop->add_option("name", args->second, "Index name (ivf)")->required();
+  drop->callback([args, &context] {
+    context.run = [args](CliContext& run_context) -> absl::Status {
+      ASSIGN_OR_RETURN(Client * client, run_context.client());
+      v1::DropIndexRequest request;
+      request.set_collection(args->first);
+      request.set_name(args->second);
+      RETURN_IF_ERROR(client->DropIndex(request).status());
+      std::printf("dropped index %s of %s\n", args->second.c_str(), args->first.c_str());
+      return absl::OkStatus();
+    };
+  });
+}
+
+}  // namespace
+
+void AddIndexCommands(CLI::App& app, CliContext& context) {
+  CLI::App* index = app.add_subcommand("index", "Build, describe, drop indexes");
+  index->require_subcommand(1);
+  AddBuild(*index, context);
+  AddDescribe(*index, context);
+  AddDrop(*index, context);
+}
+
+}  // namespace adanns::client
