@@ -270,5 +270,44 @@ TEST_F(BadInputTest, SearchBatch) {
   EXPECT_TRUE(batch(8, 16, 2).ok());
 }
 
+TEST_F(BadInputTest, BuildAndDropIndex) {
+  auto build = [&](const std::string& collection, uint32_t nlist, uint32_t coarse_dims,
+                   uint32_t iterations = 0) {
+    v1::BuildIndexRequest request;
+    request.set_collection(collection);
+    request.mutable_ivf()->set_nlist(nlist);
+    request.mutable_ivf()->set_coarse_dims(coarse_dims);
+    request.mutable_ivf()->set_kmeans_iterations(iterations);
+    v1::IndexInfo info;
+    grpc::ClientContext context;
+    return stub_->BuildIndex(&context, request, &info);
+  };
+  auto drop = [&](const std::string& collection, const std::string& name) {
+    v1::DropIndexRequest request;
+    request.set_collection(collection);
+    request.set_name(name);
+    v1::DropIndexResponse response;
+    grpc::ClientContext context;
+    return stub_->DropIndex(&context, request, &response);
+  };
+  const auto kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
+  ExpectStatus(build("nope", 0, 0), grpc::StatusCode::NOT_FOUND, "nope");
+  ExpectStatus(build("c", 11, 0), kInvalid, "exceeds the collection's vectors (10)");
+  ExpectStatus(build("c", 2, kDim + 1), kInvalid, "coarse_dims");
+  ExpectStatus(build("c", 2, 0, 5000), kInvalid, "kmeans_iterations");
+  ASSERT_EQ(Create("empty", 4, v1::L2), grpc::StatusCode::OK);
+  ExpectStatus(build("empty", 0, 0), grpc::StatusCode::FAILED_PRECONDITION, "empty");
+  ExpectStatus(drop("c", "ivf"), grpc::StatusCode::NOT_FOUND, "no index named 'ivf'");
+  ExpectStatus(drop("c", "flat"), kInvalid, "cannot be dropped");
+
+  // Nothing was built by the rejected requests: "ivf" plans are refused, "" is exact search.
+  v1::SearchRequest ivf = Query(kDim);
+  ivf.mutable_budget()->mutable_plan()->set_index("ivf");
+  ExpectStatus(Search(ivf), grpc::StatusCode::NOT_FOUND, "not ready");
+  v1::SearchResponse response;
+  ASSERT_TRUE(Search(Query(kDim), &response).ok());
+  EXPECT_EQ(response.plan().index(), "flat");
+}
+
 }  // namespace
 }  // namespace adanns::testing
