@@ -1,0 +1,133 @@
+// `adanns-ivf`: our AdANNS-IVF (index::IvfIndex) as the server runs it: k-means on the d_c prefix,
+// lists of the d_s prefix, exact re-rank at the full dim. A build with d_c = d_s = dim and no
+// re-rank is rigid IVF through the same code.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <span>
+
+#include "bench/harness/method.h"
+#include "bench/harness/params.h"
+#include "index/ivf_index.h"
+#include "index/status_macros.h"
+#include "index/vector_table.h"
+
+namespace adanns::bench {
+namespace {
+
+class AdannsIvfIndex : public BuiltIndex {
+ public:
+  AdannsIvfIndex(std::unique_ptr<index::VectorTable> table, std::unique_ptr<index::IvfIndex> ivf)
+      : table_(std::move(table)), ivf_(std::move(ivf)) {}
+
+  absl::Status SetSearchParams(const Params& search) override {
+    RETURN_IF_ERROR(CheckParamKeys(
+        search, {"nprobe", "coarse_dims", "search_dims", "rerank_candidates", "rerank_dims"},
+        "adanns-ivf search"));
+    const index::IvfBuildParams& built = ivf_->params();
+    index::Plan plan;
+    ASSIGN_OR_RETURN(plan.nprobe, UintParam(search, "nprobe", 8, 1, built.nlist));
+    ASSIGN_OR_RETURN(plan.coarse_dims,
+                     UintParam(search, "coarse_dims", built.coarse_dims, 1, built.coarse_dims));
+    ASSIGN_OR_RETURN(plan.search_dims,
+                     UintParam(search, "search_dims", built.search_dims, 1, built.search_dims));
+    if (search.count("rerank_candidates") > 0 || search.count("rerank_dims") > 0) {
+      ASSIGN_OR_RETURN(plan.rerank_candidates,
+                       UintParam(search, "rerank_candidates", 100, 1, 1'000'000));
+      ASSIGN_OR_RETURN(plan.rerank_dims, UintParam(search, "rerank_dims", table_->dim(),
+                                                   *plan.search_dims, table_->dim()));
+    }
+    // k is only known per query; resolving with k = 1 checks everything else once.
+    ASSIGN_OR_RETURN(plan_, ivf_->ResolvePlan(plan, /*k=*/1));
+    return absl::OkStatus();
+  }
+
+  void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override {
+    const index::SearchResult result =
+        ivf_->Search(*table_, std::span<const float>(query, table_->dim()), k, plan_);
+    std::fill(ids, ids + k, -1);
+    for (size_t i = 0; i < result.hits.size() && i < k; ++i) {
+      ids[i] = static_cast<int64_t>(result.hits[i].id);
+    }
+    work->flops = result.cost.mflops * 1e6;
+    work->vectors_scanned = result.cost.vectors_scanned;
+  }
+
+ private:
+  std::unique_ptr<index::VectorTable> table_;
+  std::unique_ptr<index::IvfIndex> ivf_;
+  index::Plan plan_;  // resolved
+};
+
+class AdannsIvfMethod : public Method {
+ public:
+  std::string name() const override { return "adanns-ivf"; }
+
+  // Two AdANNS builds (d_c, d_s) = (32, 64) and (64, 128) at faiss-ivf's nlist, swept over nprobe
+  // and re-rank depth. Rigid IVF and wider (d_c, d_s) sweeps come from a grid file, e.g.
+  // `adanns-ivf build coarse_dims=784 search_dims=784` with `adanns-ivf search nprobe=1..64`.
+  Grid DefaultGrid(const BenchData& data) const override {
+    const double dim = static_cast<double>(data.base.cols);
+    const double nlist = DefaultIvfNlist(data.base.rows);
+    Grid grid;
+    for (const auto& [coarse, search] : {std::pair{32.0, 64.0}, std::pair{64.0, 128.0}}) {
+      grid.builds.push_back({{"nlist", nlist},
+                             {"coarse_dims", std::min(dim, coarse)},
+                             {"search_dims", std::min(dim, search)}});
+    }
+    for (double nprobe : {1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64}) {
+      for (double candidates : {50, 100, 200}) {
+        if (nprobe <= nlist) {
+          grid.searches.push_back({{"nprobe", nprobe}, {"rerank_candidates", candidates}});
+        }
+      }
+    }
+    return grid;
+  }
+
+  absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData& data, const Params& build,
+                                                    int threads, BuildStats* stats) const override {
+    RETURN_IF_ERROR(CheckParamKeys(
+        build, {"nlist", "coarse_dims", "search_dims", "kmeans_iterations", "training_sample"},
+        "adanns-ivf build"));
+    const auto dim = static_cast<uint32_t>(data.base.cols);
+    index::IvfBuildParams params;
+    ASSIGN_OR_RETURN(params.nlist, UintParam(build, "nlist", DefaultIvfNlist(data.base.rows), 1,
+                                             static_cast<uint32_t>(data.base.rows)));
+    ASSIGN_OR_RETURN(params.coarse_dims, UintParam(build, "coarse_dims", 64, 1, dim));
+    ASSIGN_OR_RETURN(params.search_dims, UintParam(build, "search_dims", 128, 1, dim));
+    ASSIGN_OR_RETURN(params.kmeans_iterations, UintParam(build, "kmeans_iterations", 20, 1, 1000));
+    ASSIGN_OR_RETURN(params.training_sample, UintParam(build, "training_sample", 0, 0, UINT32_MAX));
+
+    auto table = std::make_unique<index::VectorTable>(dim);
+    for (uint64_t row = 0; row < data.base.rows; ++row) {
+      table->Upsert(row, std::span<const float>(data.base.row(row), dim));
+    }
+    omp_set_num_threads(std::max(1, threads));
+    const auto start = std::chrono::steady_clock::now();
+    double train_s = 0;
+    // k-means is the first 70% of the build's progress; the rest is assignment.
+    auto progress = [&](double fraction) {
+      if (fraction >= 0.7 && train_s == 0) {
+        train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+    };
+    ASSIGN_OR_RETURN(std::unique_ptr<index::IvfIndex> ivf,
+                     index::IvfIndex::Build(*table, data.metric, params, progress));
+    const double build_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    stats->train_s = train_s;
+    stats->encode_s = build_s - train_s;
+    const index::IvfStats ivf_stats = ivf->stats();
+    stats->bytes_per_vector["full_vectors"] = dim * sizeof(float);
+    stats->bytes_per_vector["list_vectors"] = ivf_stats.search_dims * sizeof(float);
+    stats->bytes_per_vector["list_ids"] = sizeof(index::RowId);
+    return std::make_unique<AdannsIvfIndex>(std::move(table), std::move(ivf));
+  }
+};
+
+ADANNS_REGISTER_METHOD("adanns-ivf", AdannsIvfMethod);
+
+}  // namespace
+}  // namespace adanns::bench
