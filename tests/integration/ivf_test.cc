@@ -5,47 +5,16 @@
 #include <set>
 #include <thread>
 
-#include "client/readers/npy_reader.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "tests/integration/server_process.h"
+#include "tests/integration/fmnist_server_fixture.h"
 
 namespace adanns::testing {
 namespace {
 
-constexpr uint32_t kDim = 784;
-constexpr uint32_t kK = 10;
-
-class IvfServingTest : public ::testing::Test {
+class IvfServingTest : public FmnistServerTest {
  protected:
-  static void SetUpTestSuite() {
-    const std::string data = ADANNS_FMNIST_DIR;
-    auto base = readers::ReadNpy(data + "/base.npy");
-    auto queries = readers::ReadNpy(data + "/queries.npy");
-    auto truth = readers::ReadNpyInt32(data + "/groundtruth.npy");
-    ASSERT_TRUE(base.ok() && queries.ok() && truth.ok()) << "prepared data missing in " << data;
-    base_ = new readers::Matrix<float>(std::move(*base));
-    queries_ = new readers::Matrix<float>(std::move(*queries));
-    truth_ = new readers::Matrix<int32_t>(std::move(*truth));
-    dir_ = new TempDir();
-    server_ = new ServerProcess(dir_->path() + "/data", {"--build_threads=2"});
-    std::string out;
-    ASSERT_EQ(RunCommand(CliBinary() + " --server " + server_->target() +
-                             " collection create fmnist --dim 784 --metric l2 && " + CliBinary() +
-                             " --server " + server_->target() + " ingest --collection fmnist " +
-                             data + "/base.npy 2>&1",
-                         &out),
-              0)
-        << out;
-  }
-
-  static void TearDownTestSuite() {
-    delete server_;
-    delete dir_;
-    delete base_;
-    delete queries_;
-    delete truth_;
-  }
+  static void SetUpTestSuite() { StartWithData({"--build_threads=2"}); }
 
   static v1::CollectionInfo Describe() {
     v1::DescribeCollectionRequest request;
@@ -74,29 +43,6 @@ class IvfServingTest : public ::testing::Test {
     return "timeout";
   }
 
-  static v1::SearchBatchResponse SearchAll(const v1::Plan& plan) {
-    v1::SearchBatchRequest request;
-    request.set_collection("fmnist");
-    request.set_query_dims(kDim);
-    request.mutable_queries()->Add(queries_->values.begin(), queries_->values.end());
-    request.set_k(kK);
-    *request.mutable_budget()->mutable_plan() = plan;
-    v1::SearchBatchResponse response;
-    grpc::ClientContext context;
-    const grpc::Status status = server_->NewStub()->SearchBatch(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response;
-  }
-
-  static double Recall(const v1::SearchBatchResponse& response) {
-    double hits = 0;
-    for (int q = 0; q < response.results_size(); ++q) {
-      std::set<int64_t> truth(truth_->row(q), truth_->row(q) + kK);
-      for (const v1::Hit& hit : response.results(q).hits()) hits += truth.count(hit.id());
-    }
-    return hits / (static_cast<double>(response.results_size()) * kK);
-  }
-
   static grpc::Status Upsert(uint64_t id, const float* values) {
     v1::UpsertRequest message;
     message.set_collection("fmnist");
@@ -122,12 +68,6 @@ class IvfServingTest : public ::testing::Test {
     EXPECT_TRUE(server_->NewStub()->Search(&context, request, &response).ok());
     return response;
   }
-
-  static inline readers::Matrix<float>* base_ = nullptr;
-  static inline readers::Matrix<float>* queries_ = nullptr;
-  static inline readers::Matrix<int32_t>* truth_ = nullptr;
-  static inline TempDir* dir_ = nullptr;
-  static inline ServerProcess* server_ = nullptr;
 };
 
 TEST_F(IvfServingTest, BuildSearchWriteRestart) {
@@ -156,7 +96,7 @@ TEST_F(IvfServingTest, BuildSearchWriteRestart) {
   plan.set_index("ivf");
   plan.set_nprobe(16);
   plan.set_rerank_candidates(100);
-  const v1::SearchBatchResponse response = SearchAll(plan);
+  const v1::SearchBatchResponse response = SearchAll(&plan);
   const double recall = Recall(response);
   std::cout << "[ivf] nlist=256 d_c=32 d_s=64 nprobe=16 R=100 recall@10=" << recall
             << " mflops=" << response.results(0).cost().mflops()
@@ -183,7 +123,7 @@ TEST_F(IvfServingTest, BuildSearchWriteRestart) {
   // IVF-D: centroids sliced to 8 dims still serve.
   v1::Plan sliced = plan;
   sliced.set_coarse_dims(8);
-  const double sliced_recall = Recall(SearchAll(sliced));
+  const double sliced_recall = Recall(SearchAll(&sliced));
   std::cout << "[ivf] sliced coarse_dims=8 recall@10=" << sliced_recall << "\n";
   EXPECT_GE(sliced_recall, 0.975);  // measured 0.988..0.990
 
@@ -195,7 +135,7 @@ TEST_F(IvfServingTest, BuildSearchWriteRestart) {
   const v1::IndexInfo* reloaded = FindIvf(reloaded_info);
   ASSERT_NE(reloaded, nullptr);
   EXPECT_EQ(reloaded->state(), "ready");
-  const v1::SearchBatchResponse after = SearchAll(plan);
+  const v1::SearchBatchResponse after = SearchAll(&plan);
   for (int q = 0; q < after.results_size(); ++q) {
     for (int i = 0; i < after.results(q).hits_size(); ++i) {
       EXPECT_EQ(after.results(q).hits(i).id(), response.results(q).hits(i).id()) << "query " << q;

@@ -1,0 +1,91 @@
+// A real server process with Fashion-MNIST-PCA (prepared by the prepare_fashion_mnist ctest
+// fixture) ingested through the `adanns` CLI, shared by the tests of one suite, plus the helpers
+// they all need: batch search of every query and recall@10 against the exact ground truth.
+#pragma once
+
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/readers/npy_reader.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/integration/server_process.h"
+
+namespace adanns::testing {
+
+class FmnistServerTest : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kDim = 784;
+  static constexpr uint32_t kK = 10;
+
+  // Loads the data, starts the server with `server_flags`, creates "fmnist" and ingests it.
+  static void StartWithData(const std::vector<std::string>& server_flags = {}) {
+    const std::string data = ADANNS_FMNIST_DIR;
+    auto base = readers::ReadNpy(data + "/base.npy");
+    auto queries = readers::ReadNpy(data + "/queries.npy");
+    auto truth = readers::ReadNpyInt32(data + "/groundtruth.npy");
+    ASSERT_TRUE(base.ok() && queries.ok() && truth.ok())
+        << "prepared data missing in " << data << " (the prepare_fashion_mnist fixture makes it)";
+    base_ = new readers::Matrix<float>(std::move(*base));
+    queries_ = new readers::Matrix<float>(std::move(*queries));
+    truth_ = new readers::Matrix<int32_t>(std::move(*truth));
+    ASSERT_EQ(base_->cols, kDim);
+
+    dir_ = new TempDir();
+    server_ = new ServerProcess(dir_->path() + "/data", server_flags);
+    Cli("collection create fmnist --dim 784 --metric l2");
+    const std::string out = Cli("ingest --collection fmnist " + data + "/base.npy");
+    std::cout << "[ingest] " << out.substr(out.find_last_of('\n', out.size() - 2) + 1);
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    delete dir_;
+    delete base_;
+    delete queries_;
+    delete truth_;
+  }
+
+  // Runs the CLI against the server; fails the test on a non-zero exit.
+  static std::string Cli(const std::string& args) {
+    std::string output;
+    const int code =
+        RunCommand(CliBinary() + " --server " + server_->target() + " " + args + " 2>&1", &output);
+    EXPECT_EQ(code, 0) << args << "\n" << output;
+    return output;
+  }
+
+  // Every query in one SearchBatch; `plan` null = the automatic plan.
+  static v1::SearchBatchResponse SearchAll(const v1::Plan* plan) {
+    v1::SearchBatchRequest request;
+    request.set_collection("fmnist");
+    request.set_query_dims(kDim);
+    request.mutable_queries()->Add(queries_->values.begin(), queries_->values.end());
+    request.set_k(kK);
+    if (plan) *request.mutable_budget()->mutable_plan() = *plan;
+    v1::SearchBatchResponse response;
+    grpc::ClientContext context;
+    const grpc::Status status = server_->NewStub()->SearchBatch(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  static double Recall(const v1::SearchBatchResponse& response) {
+    double hits = 0;
+    for (int q = 0; q < response.results_size(); ++q) {
+      std::set<int64_t> truth(truth_->row(q), truth_->row(q) + kK);
+      for (const v1::Hit& hit : response.results(q).hits()) hits += truth.count(hit.id());
+    }
+    return hits / (static_cast<double>(response.results_size()) * kK);
+  }
+
+  static inline readers::Matrix<float>* base_ = nullptr;
+  static inline readers::Matrix<float>* queries_ = nullptr;
+  static inline readers::Matrix<int32_t>* truth_ = nullptr;
+  static inline TempDir* dir_ = nullptr;
+  static inline ServerProcess* server_ = nullptr;
+};
+
+}  // namespace adanns::testing
