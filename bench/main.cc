@@ -1,8 +1,9 @@
-// adanns-bench: prepares benchmark data sets (and, later, runs the recall/latency harness).
+// adanns-bench: prepares benchmark data sets and runs the recall/latency harness.
 // Flags live here only; each subcommand's work is in its own file.
 #include <CLI/CLI.hpp>
 
 #include "bench/prepare_command.h"
+#include "bench/run_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"adanns-bench: benchmark data sets and harness for adanns"};
@@ -11,29 +12,122 @@ int main(int argc, char** argv) {
   CLI::App* prepare = app.add_subcommand("prepare", "Write a prepared data set folder");
   prepare->require_subcommand(1);
 
+  // Options every preparation shares: where it writes and with how many threads.
+  const auto add_output_options = [](CLI::App* command, adanns::bench::PrepareOutput& output) {
+    command->add_option("--out", output.out_dir, "Output folder")->required();
+    command->add_option("--hdf5", output.hdf5_path,
+                        "Also write the set as an ann-benchmarks HDF5 file (train, test, "
+                        "neighbors, distances; attribute distance)");
+    command->add_option("--threads", output.threads, "Compute threads (0 = all cores)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+  };
+  const auto add_fmnist_options = [](CLI::App* command,
+                                     adanns::bench::PrepareFashionMnistArgs& args) {
+    command
+        ->add_option("--source-dir", args.dataset.source_dir,
+                     "Folder with train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz")
+        ->capture_default_str();
+    command
+        ->add_option("--queries", args.dataset.queries, "Keep the first N test images as queries")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    command->add_option("--gt-k", args.dataset.gt_k, "Ground-truth neighbours per query")
+        ->check(CLI::Range(1, 60000))
+        ->capture_default_str();
+  };
+
   adanns::bench::PrepareFashionMnistArgs fmnist;
   CLI::App* fmnist_cmd = prepare->add_subcommand(
       "fashion-mnist",
       "Fashion-MNIST, centred and rotated by its full PCA (decreasing variance), with exact L2 "
       "ground truth: base.npy, queries.npy, groundtruth.npy, info.json");
-  fmnist_cmd->add_option("--out", fmnist.out_dir, "Output folder")->required();
-  fmnist_cmd
-      ->add_option("--source-dir", fmnist.dataset.source_dir,
-                   "Folder with train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz")
+  add_output_options(fmnist_cmd, fmnist.output);
+  add_fmnist_options(fmnist_cmd, fmnist);
+
+  adanns::bench::PrepareFashionMnistArgs fmnist_angular;
+  fmnist_angular.angular = true;
+  CLI::App* fmnist_angular_cmd = prepare->add_subcommand(
+      "fashion-mnist-angular",
+      "Fashion-MNIST-PCA with every row scaled to unit L2 norm and exact cosine ground truth "
+      "(distance = angular)");
+  add_output_options(fmnist_angular_cmd, fmnist_angular.output);
+  add_fmnist_options(fmnist_angular_cmd, fmnist_angular);
+
+  adanns::bench::PrepareSyntheticArgs synthetic;
+  CLI::App* synthetic_cmd = prepare->add_subcommand(
+      "synthetic",
+      "Seeded Matryoshka-like data: Gaussian clusters with a decaying per-dim spectrum (variance "
+      "(j+1)^-decay), queries from the same distribution, exact L2 ground truth");
+  add_output_options(synthetic_cmd, synthetic.output);
+  synthetic_cmd->add_option("--n", synthetic.dataset.n, "Base vectors")
+      ->required()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{2147483647}));
+  synthetic_cmd->add_option("--dim", synthetic.dataset.dim, "Dims per vector")
+      ->required()
+      ->check(CLI::Range(1, 65536));
+  synthetic_cmd->add_option("--queries", synthetic.dataset.queries, "Query vectors")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  fmnist_cmd
-      ->add_option("--queries", fmnist.dataset.queries, "Keep the first N test images as queries")
+  synthetic_cmd
+      ->add_option("--clusters", synthetic.dataset.clusters,
+                   "Cluster centres (0 = round(sqrt(n)), at most 4096)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  synthetic_cmd->add_option("--seed", synthetic.dataset.seed, "Random seed")->capture_default_str();
+  synthetic_cmd->add_option("--gt-k", synthetic.dataset.gt_k, "Ground-truth neighbours per query")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  synthetic_cmd
+      ->add_option("--decay", synthetic.dataset.spectrum_decay,
+                   "Spectrum decay: dim j has variance (j+1)^-decay")
+      ->check(CLI::Range(0.0, 16.0))
+      ->capture_default_str();
+  synthetic_cmd
+      ->add_option("--noise", synthetic.dataset.noise,
+                   "Spread of points around their centre, relative to the centres' spread")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+
+  adanns::bench::RunArgs run;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run",
+      "Sweep methods over a data set: recall@k, QPS, latency, MFLOPs; JSON, CSV, table, plot");
+  run_cmd->add_option("--data", run.data, "Prepared folder or ann-benchmarks .hdf5 file")
+      ->required();
+  run_cmd
+      ->add_option("--methods", run.methods,
+                   "Comma list: flat, funnel, faiss-flat, faiss-ivf, faiss-opq, hnswlib, ...")
+      ->required();
+  run_cmd->add_option("--json", run.json_out, "JSON report (the table goes to <json>.table.txt)")
+      ->required();
+  run_cmd->add_option("--csv", run.csv_out, "CSV report, one row per point");
+  run_cmd->add_option("--plot", run.plot_out, "Recall/QPS PNG (needs gnuplot)");
+  run_cmd->add_option("--queries", run.queries, "Use the first N queries (0 = all)")
+      ->capture_default_str();
+  run_cmd->add_option("--k", run.k, "Neighbours per query")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  fmnist_cmd->add_option("--gt-k", fmnist.dataset.gt_k, "Ground-truth neighbours per query")
-      ->check(CLI::Range(1, 60000))
+  run_cmd->add_option("--threads", run.threads, "Search threads")
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  fmnist_cmd->add_option("--threads", fmnist.threads, "Compute threads (0 = all cores)")
-      ->check(CLI::NonNegativeNumber)
+  run_cmd->add_option("--batch", run.batch, "Queries per batch call (1 = one at a time)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  run_cmd->add_option("--grid", run.grid_file,
+                      "Grid file replacing default sweeps (bench/README.md)");
+  run_cmd
+      ->add_option("--max-seconds-per-point", run.max_seconds_per_point,
+                   "Stop a point's queries once this many seconds have passed")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
 
   int exit_code = 0;
+  run_cmd->callback([&] { exit_code = adanns::bench::RunBenchCommand(run); });
   fmnist_cmd->callback([&] { exit_code = adanns::bench::RunPrepareFashionMnist(fmnist); });
+  fmnist_angular_cmd->callback(
+      [&] { exit_code = adanns::bench::RunPrepareFashionMnist(fmnist_angular); });
+  synthetic_cmd->callback([&] { exit_code = adanns::bench::RunPrepareSynthetic(synthetic); });
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

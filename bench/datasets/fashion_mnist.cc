@@ -1,7 +1,6 @@
 #include "bench/datasets/fashion_mnist.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <utility>
 
@@ -21,16 +20,6 @@ constexpr uint32_t kSide = 28;
 constexpr uint32_t kDim = kSide * kSide;
 constexpr uint32_t kVariancePrefixes[] = {8, 16, 32, 64, 128, 256, kDim};
 constexpr size_t kDistanceCheckQueries = 1000;
-
-// Runs `step`, then reports its wall time.
-template <typename Fn>
-auto Timed(std::string_view name, const StepObserver& on_step, Fn&& step) {
-  const auto start = std::chrono::steady_clock::now();
-  auto result = step();
-  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  if (on_step) on_step(name, elapsed.count());
-  return result;
-}
 
 absl::StatusOr<IdxImages> ReadExpectedImages(const std::string& path, uint32_t expected_count) {
   ASSIGN_OR_RETURN(IdxImages images, ReadIdxImages(path));

@@ -52,9 +52,6 @@ struct FashionMnistResult {
   FashionMnistChecks checks;
 };
 
-// Called after each step with its name and wall seconds.
-using StepObserver = std::function<void(std::string_view step, double seconds)>;
-
 // Reads, transforms and computes exact ground truth (in integer-exact pixel space). Uses the
 // OpenMP / BLAS thread counts in force. NOT_FOUND / DATA_LOSS for missing or malformed idx files,
 // INVALID_ARGUMENT for out-of-range options.

@@ -9,40 +9,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/readers/binary_file.h"
+#include "client/readers/json_writer.h"
 #include "client/readers/npy_writer.h"
 #include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {
 
-// A JSON string literal: quotes, backslashes and control characters escaped.
-std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+using readers::JsonString;
 
 std::string InfoJson(const PreparedDataset& dataset) {
   std::string sources;

@@ -2,8 +2,11 @@
 // base vectors, queries, exact ground truth, and where it came from.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,6 +24,19 @@ struct PreparedDataset {
   std::vector<std::string> source_files;
   std::string transform;  // how the source values became these vectors, in words
 };
+
+// Called after each step of a preparation with its name and wall seconds.
+using StepObserver = std::function<void(std::string_view step, double seconds)>;
+
+// Runs `step` (returning a value), then reports its wall time to `on_step` (may be empty).
+template <typename Fn>
+auto Timed(std::string_view name, const StepObserver& on_step, Fn&& step) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = step();
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  if (on_step) on_step(name, elapsed.count());
+  return result;
+}
 
 // Writes base.npy (float32), queries.npy (float32), groundtruth.npy (int32) and info.json into
 // `dir`, creating it when missing.

@@ -141,6 +141,20 @@ int Run(int argc, char** argv) {
                 Percentile(inproc_us, 0.5), Percentile(inproc_us, 0.99), Percentile(grpc_us, 0.5),
                 Percentile(grpc_us, 0.99), Percentile(overhead_us, 0.5));
   }
+  // The transport alone: an RPC that does no search.
+  std::vector<double> describe_us;
+  for (size_t q = 0; q < num_queries; ++q) {
+    v1::DescribeCollectionRequest request;
+    request.set_name("bench");
+    v1::CollectionInfo info;
+    grpc::ClientContext context;
+    const auto t0 = Clock::now();
+    if (!stub->DescribeCollection(&context, request, &info).ok()) return 1;
+    describe_us.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  std::printf("%-22s %12s %12s %12.1f %12.1f\n", "DescribeCollection", "-", "-",
+              Percentile(describe_us, 0.5), Percentile(describe_us, 0.99));
   (*server)->Shutdown();
   std::filesystem::remove_all(data_dir);
   return 0;

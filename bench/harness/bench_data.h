@@ -1,0 +1,26 @@
+// A data set as the harness runs it: base vectors, queries, exact full-dim ground truth and the
+// metric, loaded from a prepared directory or an ann-benchmarks HDF5 file.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "bench/datasets/matrix.h"
+#include "index/metric.h"
+
+namespace adanns::bench {
+
+struct BenchData {
+  std::string name;             // e.g. "fashion-mnist-pca" (from info.json or the file name)
+  Metric metric = Metric::kL2;  // L2 for "euclidean", kCosine for "angular"
+  FloatMatrix base;             // n x dim
+  FloatMatrix queries;          // q x dim
+  Int32Matrix groundtruth;      // q x gt_k base rows, nearest first (exact, full dims)
+};
+
+// PATH is a prepared directory (base.npy, queries.npy, groundtruth.npy[, info.json]) or an
+// ann-benchmarks .hdf5 file (train, test, neighbors; attribute distance = euclidean | angular).
+// Keeps the first `max_queries` queries (0 = all).
+absl::StatusOr<BenchData> LoadBenchData(const std::string& path, size_t max_queries);
+
+}  // namespace adanns::bench

@@ -1,0 +1,73 @@
+// Runs methods over a data set: every build of each method's grid, every search point of it, and
+// measures recall@k, QPS, latency percentiles and work per query for each (method, params) point.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench/harness/bench_data.h"
+#include "bench/harness/method.h"
+
+namespace adanns::bench {
+
+struct RunOptions {
+  // Neighbours per query; must not exceed the ground truth's columns.
+  // Default: 10.
+  uint32_t k = 10;
+  // Search threads: 1 with batch 1 is the single-thread mode (queries one at a time, OpenMP and
+  // OpenBLAS pinned to 1); otherwise SearchBatch over `threads` threads.
+  // Default: 1.
+  int threads = 1;
+  // Queries per SearchBatch call; 1 = one Search call per query.
+  // Default: 1.
+  size_t batch = 1;
+  // A point stops after the first whole queries (or batches) that reach this many seconds.
+  // Default: 15.
+  double max_seconds_per_point = 15;
+  // Queries searched before timing starts (caches, page faults), not counted.
+  // Default: 5.
+  size_t warmup_queries = 5;
+  // Threads for builds and for FAISS/OpenBLAS during them; 0 = every core.
+  // Default: 0.
+  int build_threads = 0;
+};
+
+// Recall, latency and work of one search point of a built index (parameters already applied).
+struct PointMeasurement {
+  size_t queries = 0;  // queries actually run (the time cap may stop short)
+  double recall = 0;
+  double qps = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  double mflops_per_query = 0;
+  double vectors_scanned_per_query = 0;
+};
+
+// One measured (method, build params, search params) point.
+struct PointResult : PointMeasurement {
+  std::string method;
+  Params params;     // build keys, then search keys (they must not collide)
+  BuildStats build;  // build.bytes_per_vector["total"] holds the sum of the components
+};
+
+// Runs data.queries in order through `index` as RunOptions describes and scores them.
+PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
+                              const RunOptions& options);
+
+struct MethodRun {
+  const Method* method = nullptr;
+  Grid grid;
+};
+
+struct RunResult {
+  std::vector<PointResult> points;
+  std::vector<std::string> errors;  // failed builds or search points; the sweep goes on
+};
+
+// Sweeps every method's grid. Progress (one line per build and per point) goes to `progress`
+// (may be null).
+RunResult RunMethods(const BenchData& data, const std::vector<MethodRun>& runs,
+                     const RunOptions& options, std::FILE* progress);
+
+}  // namespace adanns::bench

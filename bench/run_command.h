@@ -1,0 +1,42 @@
+// `adanns-bench run`: loads a data set, sweeps the chosen methods' grids through the harness, and
+// writes the JSON/CSV report, the comparison table and the recall/QPS plot.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace adanns::bench {
+
+struct RunArgs {
+  // Prepared folder (base.npy, queries.npy, groundtruth.npy[, info.json]) or ann-benchmarks .hdf5.
+  std::string data;
+  // Comma list of registered method names.
+  std::string methods;
+  // Report paths; the table also goes to `<json_out>.table.txt`. Empty csv/plot = not written.
+  std::string json_out;
+  std::string csv_out;
+  std::string plot_out;
+  // Queries kept from the data set (the first ones); 0 = all.
+  // Default: 2000.
+  size_t queries = 2000;
+  // Default: 10.
+  uint32_t k = 10;
+  // Search threads (and OpenMP/OpenBLAS threads during searches).
+  // Default: 1.
+  int threads = 1;
+  // Queries per SearchBatch call; 1 = one query at a time.
+  // Default: 1.
+  size_t batch = 1;
+  // Optional grid file replacing default grids (format in bench/README.md).
+  std::string grid_file;
+  // Per-point time cap in seconds.
+  // Default: 15.
+  double max_seconds_per_point = 15;
+};
+
+// Runs the whole command; returns the process exit code (1 after any error, though every report
+// that could be written is written). Progress goes to stderr, the table to stdout.
+int RunBenchCommand(const RunArgs& args);
+
+}  // namespace adanns::bench

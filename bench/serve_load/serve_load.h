@@ -1,0 +1,73 @@
+// adanns-serve-load: end-to-end load against a running adanns server on loopback (ingest, Search at
+// batch 1 under several concurrencies, SearchBatch) compared with the same plan run in-process.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace adanns::bench {
+
+struct ServeLoadOptions {
+  std::string server;                         // HOST:PORT, loopback only
+  std::string data_dir;                       // prepared data set folder
+  std::string collection = "serve_load";      // collection to (re)create and search
+  uint32_t queries = 1000;                    // queries used (capped by queries.npy)
+  uint32_t k = 10;                            // hits per query
+  std::vector<int> concurrency = {1, 2, 4};   // client threads per measurement
+  double seconds = 10;                        // duration of each measurement
+  uint32_t batch = 100;                       // queries per SearchBatch request
+  std::optional<uint32_t> search_dims;        // plan: scan prefix
+  std::optional<uint32_t> rerank_candidates;  // plan: re-rank candidates (turns re-rank on)
+  std::string index = "flat";                 // plan: "flat", "ivf" or "" (automatic)
+  std::optional<uint32_t> nprobe;             // plan: IVF lists probed
+  bool skip_ingest = false;                   // search an existing collection as it is
+  std::string json_path;                      // write the report as JSON here when set
+};
+
+// Latency distribution and throughput of one timed loop.
+struct LoadPoint {
+  int concurrency = 1;
+  uint64_t requests = 0;  // RPCs (or in-process searches) completed
+  uint64_t queries = 0;   // queries answered (requests x batch for SearchBatch)
+  double seconds = 0;
+  double qps = 0;     // queries per second
+  double p50_us = 0;  // per request
+  double p99_us = 0;
+};
+
+struct ServeLoadReport {
+  std::string dataset;
+  uint64_t base_rows = 0;
+  uint32_t dim = 0;
+  uint32_t queries = 0;
+  std::string resolved_plan;  // the plan the server ran, in words
+  // Ingest (absent with --skip-ingest).
+  std::optional<double> ingest_seconds;
+  std::optional<double> ingest_vectors_per_s;
+  std::optional<double> index_build_seconds;
+  double recall = 0;
+  std::vector<LoadPoint> search;        // batch 1, one per concurrency
+  std::vector<LoadPoint> search_batch;  // --batch queries per request, one per concurrency
+  std::optional<LoadPoint> in_process;  // same plan, one thread, no gRPC
+  std::string in_process_note;          // why the baseline is missing, or what it is
+};
+
+// OK when `target` is HOST:PORT with HOST 127.0.0.1, localhost or ::1 ([::1]); else
+// INVALID_ARGUMENT.
+absl::Status CheckLoopbackTarget(const std::string& target);
+
+// Runs the whole load test; progress goes to stderr.
+absl::StatusOr<ServeLoadReport> RunServeLoad(const ServeLoadOptions& options);
+
+// Human-readable table of `report`.
+std::string FormatReport(const ServeLoadOptions& options, const ServeLoadReport& report);
+
+// One JSON object with the options and every number of `report`.
+std::string ReportJson(const ServeLoadOptions& options, const ServeLoadReport& report);
+
+}  // namespace adanns::bench

@@ -1,0 +1,134 @@
+#include "bench/harness/runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace adanns::bench {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Answers query i (whose first value is i) with ground-truth row i, then rows beyond the truth;
+// `miss_every` > 0 replaces the best hit of every such query with padding.
+class EchoIndex : public BuiltIndex {
+ public:
+  absl::Status SetSearchParams(const Params& search) override {
+    miss_every_ = search.count("miss_every") ? static_cast<int>(search.at("miss_every")) : 0;
+    return search.count("bad") ? absl::InvalidArgumentError("bad parameter") : absl::OkStatus();
+  }
+  void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override {
+    const auto i = static_cast<int64_t>(query[0]);
+    std::fill(ids, ids + k, -1);
+    ids[0] = (miss_every_ > 0 && i % miss_every_ == 0) ? -1 : i;
+    work->flops = 2e6;
+    work->vectors_scanned = 7;
+    calls_.fetch_add(1);
+  }
+  int calls() const { return calls_.load(); }
+
+ private:
+  int miss_every_ = 0;
+  mutable std::atomic<int> calls_{0};
+};
+
+class EchoMethod : public Method {
+ public:
+  std::string name() const override { return "echo"; }
+  Grid DefaultGrid(const BenchData&) const override {
+    return {{Params{{"size", 1}}}, {Params{}, Params{{"miss_every", 2}}, Params{{"bad", 1}}}};
+  }
+  absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData&, const Params&, int,
+                                                    BuildStats* stats) const override {
+    stats->train_s = 0.25;
+    stats->bytes_per_vector = {{"codes", 8}, {"ids", 4}};
+    return std::make_unique<EchoIndex>();
+  }
+};
+
+// 10 queries, query i = (i, 0), truth row i = {i}; k = 1.
+BenchData EchoData() {
+  BenchData data;
+  data.name = "echo";
+  data.base = ZeroMatrix<float>(10, 2);
+  data.queries = ZeroMatrix<float>(10, 2);
+  data.groundtruth = ZeroMatrix<int32_t>(10, 1);
+  for (int i = 0; i < 10; ++i) {
+    data.queries.values[2 * i] = static_cast<float>(i);
+    data.groundtruth.values[i] = i;
+  }
+  return data;
+}
+
+// k = 1, no warm-up unless a test asks for one.
+RunOptions EchoOptions() {
+  RunOptions options;
+  options.k = 1;
+  options.warmup_queries = 0;
+  return options;
+}
+
+class MeasurePointTest : public ::testing::Test {
+ protected:
+  MeasurePointTest() { index_.set_query_dim(2); }
+
+  const BenchData data_ = EchoData();
+  EchoIndex index_;
+};
+
+TEST_F(MeasurePointTest, SingleQueriesScoreRecallAndWork) {
+  ASSERT_TRUE(index_.SetSearchParams({{"miss_every", 5}}).ok());
+  RunOptions options = EchoOptions();
+  options.warmup_queries = 3;
+  const PointMeasurement m = MeasurePoint(index_, data_, options);
+  EXPECT_EQ(m.queries, 10u);
+  EXPECT_DOUBLE_EQ(m.recall, 0.8);  // queries 0 and 5 miss
+  EXPECT_DOUBLE_EQ(m.mflops_per_query, 2);
+  EXPECT_DOUBLE_EQ(m.vectors_scanned_per_query, 7);
+  EXPECT_GT(m.qps, 0);
+  EXPECT_LE(m.p50_us, m.p99_us);
+  EXPECT_EQ(index_.calls(), 13);  // warm-up included
+}
+
+TEST_F(MeasurePointTest, TheTimeCapStopsAfterTheFirstWholeQuery) {
+  RunOptions options = EchoOptions();
+  options.max_seconds_per_point = 1e-12;
+  const PointMeasurement m = MeasurePoint(index_, data_, options);
+  EXPECT_EQ(m.queries, 1u);
+  EXPECT_DOUBLE_EQ(m.recall, 1.0);
+}
+
+TEST_F(MeasurePointTest, BatchModeSplitsOverThreads) {
+  RunOptions options = EchoOptions();
+  options.batch = 4;
+  options.threads = 3;
+  const PointMeasurement m = MeasurePoint(index_, data_, options);
+  EXPECT_EQ(m.queries, 10u);
+  EXPECT_DOUBLE_EQ(m.recall, 1.0);
+  EXPECT_EQ(index_.calls(), 10);
+}
+
+TEST(RunMethodsTest, SweepsTheGridAndRecordsFailures) {
+  const BenchData data = EchoData();
+  EchoMethod method;
+  RunOptions options;
+  options.k = 1;
+  const RunResult result =
+      RunMethods(data, {{&method, method.DefaultGrid(data)}}, options, nullptr);
+  ASSERT_EQ(result.points.size(), 2u);
+  EXPECT_EQ(result.points[0].method, "echo");
+  EXPECT_EQ(result.points[0].params, (Params{{"size", 1}}));
+  EXPECT_DOUBLE_EQ(result.points[0].recall, 1.0);
+  EXPECT_EQ(result.points[1].params, (Params{{"miss_every", 2}, {"size", 1}}));
+  EXPECT_DOUBLE_EQ(result.points[1].recall, 0.5);
+  EXPECT_DOUBLE_EQ(result.points[1].build.train_s, 0.25);
+  EXPECT_DOUBLE_EQ(result.points[1].build.bytes_per_vector.at("total"), 12);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_THAT(result.errors[0], HasSubstr("echo bad=1 size=1: INVALID_ARGUMENT: bad parameter"));
+}
+
+}  // namespace
+}  // namespace adanns::bench
