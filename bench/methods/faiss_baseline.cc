@@ -44,10 +44,9 @@ void SearchErrorReporter::Report(const char* method, const char* what) const {
 
 std::optional<BaselineCacheEntry> FaissCacheEntry(const BenchData& data, const std::string& method,
                                                   const Params& build) {
-  return BaselineCacheEntry::For(
-      data, method, build,
-      absl::StrCat("faiss ", FAISS_VERSION_MAJOR, ".", FAISS_VERSION_MINOR, ".",
-                   FAISS_VERSION_PATCH));
+  return BaselineCacheEntry::For(data, method, build,
+                                 absl::StrCat("faiss ", FAISS_VERSION_MAJOR, ".",
+                                              FAISS_VERSION_MINOR, ".", FAISS_VERSION_PATCH));
 }
 
 std::unique_ptr<faiss::Index> ReadCachedFaissIndex(const std::optional<BaselineCacheEntry>& entry,
@@ -75,6 +74,20 @@ void SaveCachedFaissIndex(const std::optional<BaselineCacheEntry>& entry, const 
   }
   if (absl::Status committed = entry->Commit(stats); !committed.ok()) {
     std::fprintf(stderr, "[cache] %s\n", committed.ToString().c_str());
+  }
+}
+
+void SearchFaissBatch(const faiss::Index& index, Metric metric, const float* queries, size_t n,
+                      uint32_t k, const SearchErrorReporter& errors, const char* method,
+                      int64_t* ids) {
+  std::vector<float> storage;
+  const float* rows = FaissRows(queries, n, index.d, metric, storage);
+  std::vector<float> distances(n * k);
+  try {
+    index.search(static_cast<FaissIdx>(n), rows, k, distances.data(), ids);
+  } catch (const std::exception& e) {
+    errors.Report(method, e.what());
+    std::fill(ids, ids + n * k, -1);
   }
 }
 

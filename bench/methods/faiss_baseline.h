@@ -45,6 +45,12 @@ class SearchErrorReporter {
   mutable std::atomic<bool> reported_{false};
 };
 
+// One FAISS search call for n queries (normalised first for cosine data), as FAISS's users call
+// it; on a FAISS exception every id is -1 and `errors` reports it once for `method`.
+void SearchFaissBatch(const faiss::Index& index, Metric metric, const float* queries, size_t n,
+                      uint32_t k, const SearchErrorReporter& errors, const char* method,
+                      int64_t* ids);
+
 // The cache entry of this FAISS build ("faiss 1.7.3" is part of the key), or nullopt.
 std::optional<BaselineCacheEntry> FaissCacheEntry(const BenchData& data, const std::string& method,
                                                   const Params& build);

@@ -34,15 +34,7 @@ class FaissFlatIndex : public BuiltIndex {
   // to BLAS for 20 or more, as its users would call it.
   void SearchBatch(const float* queries, size_t n, uint32_t k, int threads, int64_t* ids,
                    QueryWork* work) const override {
-    std::vector<float> storage;
-    const float* rows = FaissRows(queries, n, index_->d, metric_, storage);
-    std::vector<float> distances(n * k);
-    try {
-      index_->search(static_cast<FaissIdx>(n), rows, k, distances.data(), ids);
-    } catch (const std::exception& e) {
-      errors_.Report(kName, e.what());
-      std::fill(ids, ids + n * k, -1);
-    }
+    SearchFaissBatch(*index_, metric_, queries, n, k, errors_, kName, ids);
     const auto total = static_cast<uint64_t>(index_->ntotal);
     for (size_t i = 0; i < n; ++i) {
       work[i].flops = static_cast<double>(total) * index_->d;
