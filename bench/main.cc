@@ -22,8 +22,11 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
   };
-  const auto add_fmnist_options = [](CLI::App* command,
-                                     adanns::bench::PrepareFashionMnistArgs& args) {
+  // Both Fashion-MNIST preparations take the same options.
+  const auto add_fmnist_command = [&](const char* name, const char* description,
+                                      adanns::bench::PrepareFashionMnistArgs& args) {
+    CLI::App* command = prepare->add_subcommand(name, description);
+    add_output_options(command, args.output);
     command
         ->add_option("--source-dir", args.dataset.source_dir,
                      "Folder with train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz")
@@ -35,24 +38,22 @@ int main(int argc, char** argv) {
     command->add_option("--gt-k", args.dataset.gt_k, "Ground-truth neighbours per query")
         ->check(CLI::Range(1, 60000))
         ->capture_default_str();
+    return command;
   };
 
   adanns::bench::PrepareFashionMnistArgs fmnist;
-  CLI::App* fmnist_cmd = prepare->add_subcommand(
+  CLI::App* fmnist_cmd = add_fmnist_command(
       "fashion-mnist",
       "Fashion-MNIST, centred and rotated by its full PCA (decreasing variance), with exact L2 "
-      "ground truth: base.npy, queries.npy, groundtruth.npy, info.json");
-  add_output_options(fmnist_cmd, fmnist.output);
-  add_fmnist_options(fmnist_cmd, fmnist);
-
+      "ground truth: base.npy, queries.npy, groundtruth.npy, info.json",
+      fmnist);
   adanns::bench::PrepareFashionMnistArgs fmnist_angular;
   fmnist_angular.angular = true;
-  CLI::App* fmnist_angular_cmd = prepare->add_subcommand(
+  CLI::App* fmnist_angular_cmd = add_fmnist_command(
       "fashion-mnist-angular",
       "Fashion-MNIST-PCA with every row scaled to unit L2 norm and exact cosine ground truth "
-      "(distance = angular)");
-  add_output_options(fmnist_angular_cmd, fmnist_angular.output);
-  add_fmnist_options(fmnist_angular_cmd, fmnist_angular);
+      "(distance = angular)",
+      fmnist_angular);
 
   adanns::bench::PrepareSyntheticArgs synthetic;
   CLI::App* synthetic_cmd = prepare->add_subcommand(

@@ -45,7 +45,6 @@ void PrintChecks(const FashionMnistChecks& checks) {
               static_cast<unsigned long long>(checks.groundtruth_full_rescans));
 }
 
-
 void PrintSpectrum(const FloatMatrix& base) {
   const SpectrumCheck check = CheckSpectrum(base);
   std::printf("variance in the first d dims of the base set (prefixes nest):\n");
@@ -98,8 +97,8 @@ int WriteOutputs(const PreparedDataset& dataset, const PrepareOutput& output,
 int RunPrepareFashionMnist(const PrepareFashionMnistArgs& args) {
   const char* command = args.angular ? "prepare fashion-mnist-angular" : "prepare fashion-mnist";
   SetComputeThreads(args.output.threads);
-  std::printf("[prepare] %s from %s -> %s (%d threads)\n", command,
-              args.dataset.source_dir.c_str(), args.output.out_dir.c_str(), ComputeThreads());
+  std::printf("[prepare] %s from %s -> %s (%d threads)\n", command, args.dataset.source_dir.c_str(),
+              args.output.out_dir.c_str(), ComputeThreads());
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<FashionMnistResult> result = PrepareFashionMnist(args.dataset, PrintStep);
   if (!result.ok()) {

@@ -31,9 +31,10 @@ absl::StatusOr<PreparedDataset> ToAngular(PreparedDataset dataset, uint32_t gt_k
   if (full_rescans != nullptr) *full_rescans = truth.full_rescans;
   dataset.name = absl::StrCat(dataset.name, "-angular");
   dataset.distance = "angular";
-  dataset.transform = absl::StrCat(dataset.transform,
-                                   "; then every row scaled to unit L2 norm (cosine = dot product); "
-                                   "ground truth: exact cosine top-k on the unit vectors");
+  dataset.transform =
+      absl::StrCat(dataset.transform,
+                   "; then every row scaled to unit L2 norm (cosine = dot product); "
+                   "ground truth: exact cosine top-k on the unit vectors");
   return dataset;
 }
 

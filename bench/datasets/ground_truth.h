@@ -18,7 +18,8 @@ struct GroundTruth {
 
 // Top-`k` by squared L2 over all of `base` for every row of `queries` (same cols); `base` is
 // searched in place, never copied. On unit vectors this is also the cosine ground truth
-// (|a - b|^2 = 2 - 2 cos). Uses the OpenMP / BLAS thread counts in force. INVALID_ARGUMENT on shape errors, INTERNAL if FAISS throws.
+// (|a - b|^2 = 2 - 2 cos). Uses the OpenMP / BLAS thread counts in force. INVALID_ARGUMENT on shape
+// errors, INTERNAL if FAISS throws.
 absl::StatusOr<GroundTruth> ExactL2GroundTruth(const FloatMatrix& base, const FloatMatrix& queries,
                                                uint32_t k);
 

@@ -58,7 +58,8 @@ absl::Status WriteMatrix(hid_t file, const std::string& path, const char* name, 
       H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
       H5Dclose);
   if (!dataset.valid()) return Hdf5Error(absl::StrCat("create dataset ", name), path);
-  const uint64_t block_rows = std::max<uint64_t>(1, kBlockBytes / (sizeof(T) * std::max<uint64_t>(1, cols)));
+  const uint64_t block_rows =
+      std::max<uint64_t>(1, kBlockBytes / (sizeof(T) * std::max<uint64_t>(1, cols)));
   for (uint64_t first = 0; first < rows; first += block_rows) {
     const hsize_t start[2] = {first, 0};
     const hsize_t count[2] = {std::min(block_rows, rows - first), cols};
@@ -126,8 +127,8 @@ std::vector<float> NeighborDistances(const PreparedDataset& dataset, bool angula
         squared += (a - b) * (a - b);
       }
       const double norms = std::sqrt(query_norm * row_norm);
-      out[q * neighbors.cols + r] = static_cast<float>(
-          angular ? (norms > 0 ? 1.0 - dot / norms : 1.0) : std::sqrt(squared));
+      out[q * neighbors.cols + r] =
+          static_cast<float>(angular ? (norms > 0 ? 1.0 - dot / norms : 1.0) : std::sqrt(squared));
     }
   }
   return out;
@@ -135,8 +136,8 @@ std::vector<float> NeighborDistances(const PreparedDataset& dataset, bool angula
 
 absl::Status CheckShapes(const PreparedDataset& dataset) {
   if (dataset.distance != "euclidean" && dataset.distance != "angular") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "HDF5 writer: distance '", dataset.distance, "' is neither euclidean nor angular"));
+    return absl::InvalidArgumentError(absl::StrCat("HDF5 writer: distance '", dataset.distance,
+                                                   "' is neither euclidean nor angular"));
   }
   if (dataset.base.cols == 0 || dataset.queries.cols != dataset.base.cols ||
       dataset.groundtruth.rows != dataset.queries.rows) {
@@ -178,7 +179,8 @@ absl::Status WriteAnnBenchmarksHdf5(const PreparedDataset& dataset, const std::s
   RETURN_IF_ERROR(WriteStringAttribute(id, path, "distance", dataset.distance));
   RETURN_IF_ERROR(WriteStringAttribute(id, path, "type", "dense"));
   RETURN_IF_ERROR(WriteStringAttribute(id, path, "point_type", "float"));
-  RETURN_IF_ERROR(WriteIntAttribute(id, path, "dimension", static_cast<int64_t>(dataset.base.cols)));
+  RETURN_IF_ERROR(
+      WriteIntAttribute(id, path, "dimension", static_cast<int64_t>(dataset.base.cols)));
   if (file.Close() < 0) return Hdf5Error("close the file", path);
   return absl::OkStatus();
 }

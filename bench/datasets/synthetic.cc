@@ -147,8 +147,8 @@ FloatMatrix SyntheticCentres(const SyntheticOptions& options) {
   return centres;
 }
 
-void GenerateSyntheticRows(const SyntheticOptions& options, const FloatMatrix& centres, bool queries,
-                           uint64_t first_row, uint64_t rows, float* out) {
+void GenerateSyntheticRows(const SyntheticOptions& options, const FloatMatrix& centres,
+                           bool queries, uint64_t first_row, uint64_t rows, float* out) {
   const uint32_t dim = options.dim;
   std::vector<double> noise_scale = SpectrumScale(options);
   for (double& s : noise_scale) s *= options.noise;
@@ -209,7 +209,8 @@ SpectrumCheck CheckSpectrum(const FloatMatrix& vectors) {
     prefix += check.variance[j];
     const size_t dims = j + 1;
     if ((dims & (dims - 1)) == 0 || dims == dim) {
-      check.prefix_fraction.emplace_back(static_cast<uint32_t>(dims), total > 0 ? prefix / total : 0);
+      check.prefix_fraction.emplace_back(static_cast<uint32_t>(dims),
+                                         total > 0 ? prefix / total : 0);
     }
   }
   for (size_t begin = 0, width = 1; begin + width <= dim; begin += width, width *= 2) {
@@ -229,7 +230,8 @@ absl::StatusOr<PreparedDataset> GenerateSynthetic(const SyntheticOptions& option
   dataset.name = "synthetic-mrl";
   dataset.distance = "euclidean";
   dataset.transform = absl::StrFormat(
-      "generated (adanns-bench prepare synthetic): seed %d, %d clusters with uniform weights; dim j "
+      "generated (adanns-bench prepare synthetic): seed %d, %d clusters with uniform weights; dim "
+      "j "
       "has scale s_j = (j+1)^(-%g/2); centre values per dim standardised to mean 0, std s_j; a "
       "point is a uniformly drawn centre + N(0, (%g s_j)^2) per dim; queries drawn the same way "
       "from their own stream",

@@ -1,5 +1,6 @@
-// Seeded synthetic Matryoshka-like data ("synthetic-mrl"): Gaussian clusters whose centres and noise
-// share a decaying per-dimension spectrum, so that variance falls with the dim index and prefixes nest.
+// Seeded synthetic Matryoshka-like data ("synthetic-mrl"): Gaussian clusters whose centres and
+// noise share a decaying per-dimension spectrum, so that variance falls with the dim index and
+// prefixes nest.
 #pragma once
 
 #include <cstdint>
@@ -43,8 +44,8 @@ uint32_t SyntheticClusters(const SyntheticOptions& options);
 // Fills rows [first_row, first_row + rows) of the stream (base when `queries` is false) into
 // `out` (rows x dim). A row depends only on the seed, the stream and its index, so any chunking
 // and any thread count give the same bytes. `centres` comes from SyntheticCentres.
-void GenerateSyntheticRows(const SyntheticOptions& options, const FloatMatrix& centres, bool queries,
-                           uint64_t first_row, uint64_t rows, float* out);
+void GenerateSyntheticRows(const SyntheticOptions& options, const FloatMatrix& centres,
+                           bool queries, uint64_t first_row, uint64_t rows, float* out);
 
 // clusters x dim centres, each dim rescaled to mean 0 and standard deviation (j + 1)^(-decay / 2)
 // over the centres, so the spectrum holds exactly rather than only in expectation.

@@ -68,16 +68,15 @@ std::optional<BaselineCacheEntry> BaselineCacheEntry::For(const BenchData& data,
   Fnv1a hash;
   hash.Add(kCacheFormat);
   hash.Add(data.name);
-  hash.Add(absl::StrCat(data.base.rows, "x", data.base.cols, " metric ",
-                        static_cast<int>(data.metric)));
+  hash.Add(
+      absl::StrCat(data.base.rows, "x", data.base.cols, " metric ", static_cast<int>(data.metric)));
   AddBaseSample(data.base, hash);
   hash.Add(method);
   hash.Add(FormatParams(build));
   hash.Add(variant);
   char key[17];
   std::snprintf(key, sizeof(key), "%016llx", static_cast<unsigned long long>(hash.hash()));
-  const std::string stem =
-      (std::filesystem::path(dir) / absl::StrCat(method, "-", key)).string();
+  const std::string stem = (std::filesystem::path(dir) / absl::StrCat(method, "-", key)).string();
   return BaselineCacheEntry(absl::StrCat(stem, ".index"),
                             absl::StrCat(stem, ".index.tmp", getpid()),
                             absl::StrCat(stem, ".stats"));
@@ -109,8 +108,8 @@ absl::Status BaselineCacheEntry::Commit(const BuildStats& stats) const {
   std::filesystem::rename(temp_path_, index_path_, error);
   if (error) {
     std::filesystem::remove(temp_path_, error);
-    return absl::InternalError(
-        absl::StrCat("cache: cannot move ", temp_path_, " to ", index_path_, ": ", error.message()));
+    return absl::InternalError(absl::StrCat("cache: cannot move ", temp_path_, " to ", index_path_,
+                                            ": ", error.message()));
   }
   std::ofstream out(stats_path_);
   out.precision(17);

@@ -4,10 +4,12 @@
 #include <faiss/utils/distances.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "bench/threads.h"
 
 namespace adanns::bench {
 
@@ -36,6 +38,30 @@ TrainingRows FaissTrainingRows(const BenchData& data, uint64_t rows, std::vector
   }
   if (data.metric == Metric::kCosine) faiss::fvec_renorm_L2(dim, rows, storage.data());
   return {storage.data(), rows};
+}
+
+void TrainAndAddFaiss(faiss::Index& index, const BenchData& data, uint64_t train_rows,
+                      int train_threads, int threads, BuildStats* stats) {
+  const auto seconds_since = [](std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::vector<float> storage;
+  auto start = std::chrono::steady_clock::now();
+  const TrainingRows train = FaissTrainingRows(data, train_rows, storage);
+  SetComputeThreads(train_threads);
+  try {
+    index.train(static_cast<FaissIdx>(train.count), train.values);
+  } catch (...) {
+    SetComputeThreads(threads);
+    throw;
+  }
+  SetComputeThreads(threads);
+  stats->train_s = seconds_since(start);
+  start = std::chrono::steady_clock::now();
+  index.add(
+      static_cast<FaissIdx>(data.base.rows),
+      FaissRows(data.base.values.data(), data.base.rows, data.base.cols, data.metric, storage));
+  stats->encode_s = seconds_since(start);
 }
 
 void SearchErrorReporter::Report(const char* method, const char* what) const {

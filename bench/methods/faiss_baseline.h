@@ -35,6 +35,12 @@ struct TrainingRows {
 };
 TrainingRows FaissTrainingRows(const BenchData& data, uint64_t rows, std::vector<float>& storage);
 
+// Trains `index` on FaissTrainingRows(data, train_rows) with `train_threads` compute threads, adds
+// every base row with `threads`, and fills stats->train_s / encode_s. FAISS exceptions propagate
+// (after the thread count is restored).
+void TrainAndAddFaiss(faiss::Index& index, const BenchData& data, uint64_t train_rows,
+                      int train_threads, int threads, BuildStats* stats);
+
 // Prints a FAISS search failure once per index: Search cannot return a Status, and a failed
 // search shows as ids of -1 (recall 0) in the results.
 class SearchErrorReporter {

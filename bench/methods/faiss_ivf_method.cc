@@ -4,7 +4,6 @@
 #include <faiss/IndexIVFFlat.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <exception>
 #include <memory>
@@ -20,10 +19,6 @@ namespace adanns::bench {
 namespace {
 
 constexpr char kName[] = "faiss-ivf";
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // The power of two nearest to `x` (in log scale), within [1, limit].
 uint32_t NearestPowerOfTwo(double x, uint64_t limit) {
@@ -125,8 +120,8 @@ class FaissIvfMethod : public Method {
     if (n == 0 || n > (1u << 31)) {
       return absl::InvalidArgumentError(absl::StrCat("faiss-ivf: ", n, " base rows"));
     }
-    ASSIGN_OR_RETURN(const uint32_t nlist, UintParam(build, "nlist", DefaultNlist(n), 1,
-                                                     static_cast<uint32_t>(n)));
+    ASSIGN_OR_RETURN(const uint32_t nlist,
+                     UintParam(build, "nlist", DefaultNlist(n), 1, static_cast<uint32_t>(n)));
     // k-means rows (0 = all; FAISS itself samples at most 256 per centroid).
     ASSIGN_OR_RETURN(const uint32_t train_rows, UintParam(build, "train_rows", 0, 0, 1u << 31));
     const Params effective = {{"nlist", nlist}, {"train_rows", train_rows}};
@@ -144,15 +139,7 @@ class FaissIvfMethod : public Method {
                                                       FaissMetric(data.metric));
         index->own_fields = true;
         quantizer.release();
-        std::vector<float> storage;
-        auto start = std::chrono::steady_clock::now();
-        const TrainingRows train = FaissTrainingRows(data, train_rows, storage);
-        index->train(static_cast<FaissIdx>(train.count), train.values);  // k-means
-        stats->train_s = SecondsSince(start);
-        start = std::chrono::steady_clock::now();
-        index->add(static_cast<FaissIdx>(n),
-                   FaissRows(data.base.values.data(), n, dim, data.metric, storage));
-        stats->encode_s = SecondsSince(start);
+        TrainAndAddFaiss(*index, data, train_rows, threads, threads, stats);  // k-means
         SaveCachedFaissIndex(cache, *index, *stats);
       }
     } catch (const std::exception& e) {

@@ -96,8 +96,7 @@ Measured SearchAll(const BuiltIndex& index, const BenchData& data, bool batch) {
   out.ids.assign(kQueries * kK, -1);
   out.work.resize(kQueries);
   if (batch) {
-    index.SearchBatch(data.queries.values.data(), kQueries, kK, 2, out.ids.data(),
-                      out.work.data());
+    index.SearchBatch(data.queries.values.data(), kQueries, kK, 2, out.ids.data(), out.work.data());
   } else {
     for (uint32_t q = 0; q < kQueries; ++q) {
       index.Search(data.queries.row(q), kK, &out.ids[q * kK], &out.work[q]);
@@ -177,14 +176,16 @@ TEST(BaselineMethodsTest, HnswlibAtLargeEfIsNearlyExact) {
     const Measured batch = SearchAll(*index, data, true);
     EXPECT_EQ(batch.ids, single.ids);
     ASSERT_TRUE(index->SetSearchParams({{"ef", 10}}).ok());
-    EXPECT_LT(SearchAll(*index, data, false).work[0].vectors_scanned, single.work[0].vectors_scanned);
+    EXPECT_LT(SearchAll(*index, data, false).work[0].vectors_scanned,
+              single.work[0].vectors_scanned);
   }
 }
 
 TEST(BaselineMethodsTest, FaissOpqFindsNeighboursWithMBytesPerVector) {
   const BenchData data = RandomData(Metric::kL2);
   BuildStats stats;
-  std::unique_ptr<BuiltIndex> index = Build("faiss-opq", data, {{"m", 16}, {"opq_iters", 4}}, &stats);
+  std::unique_ptr<BuiltIndex> index =
+      Build("faiss-opq", data, {{"m", 16}, {"opq_iters", 4}}, &stats);
   ASSERT_NE(index, nullptr);
   EXPECT_EQ(stats.bytes_per_vector["codes"], 16);
   EXPECT_EQ(stats.bytes_per_vector.count("full_vectors"), 0u);
