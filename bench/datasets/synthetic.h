@@ -33,9 +33,11 @@ struct SyntheticOptions {
   // Dim j has standard deviation (j + 1)^(-decay / 2), i.e. variance (j + 1)^-decay.
   // Default: 1.
   double spectrum_decay = 1.0;
-  // Standard deviation of a point around its centre, relative to the spread of the centres.
-  // Default: 0.6.
-  double noise = 0.6;
+  // Standard deviation of a point around its centre, relative to the spread of the centres. It
+  // sets how hard the set is: on 100k x 256, IVF with nlist 1024 and nprobe 4 finds 99.7% of
+  // the true top-10 at 0.6, 90% at 1.2 (like Fashion-MNIST-PCA's 86%), 58% at 1.5.
+  // Default: 1.2.
+  double noise = 1.2;
 };
 
 // The cluster count `options` resolves to.

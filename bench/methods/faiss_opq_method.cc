@@ -22,10 +22,11 @@ namespace {
 constexpr char kName[] = "faiss-opq";
 // 8-bit sub-quantizers: 256 centroids per sub-space.
 constexpr double kCentroidsPerSubspace = 256;
-// Training defaults, below FAISS's own (50 OPQ iterations over up to 65536 rows), which take
-// 6-7 minutes per M for Fashion-MNIST with Debian's generic FAISS on 2 cores. Measured there
-// (one thread, 60k x 784): M=16 trains in 93 s (recall@10 0.53), M=32 in 132 s (0.66), M=64 in
-// 247 s (0.77). A grid file asks for more: `faiss-opq build m=64 opq_iters=50 train_rows=65536`.
+// Training defaults, below FAISS's own (50 OPQ iterations over up to 65536 rows): with Debian's
+// generic FAISS those need about 10 minutes per M for Fashion-MNIST on 2 cores (a shared 2-thread
+// run had not finished M=16 after 16). With these (one thread, 60k x 784): M=16 trains in
+// 93-95 s (recall@10 0.53), M=32 in 132-154 s (0.66), M=64 in 247 s (0.77). A grid file asks for
+// more: `faiss-opq build m=64 opq_iters=50 train_rows=65536`.
 constexpr uint32_t kDefaultOpqIterations = 10;
 constexpr uint32_t kDefaultTrainRows = 25600;  // 100 per centroid of each 8-bit sub-quantizer
 
