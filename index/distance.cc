@@ -42,8 +42,12 @@ void DotAndNormScalar(const float* a, const float* b, size_t d, float* dot, floa
 
 }  // namespace
 
-const DistanceKernels kScalarKernels = {"scalar", &ForEachRow<L2SqrScalar>, &ForEachRow<DotScalar>,
-                                        &ForEachRowPair<DotAndNormScalar>};
+const DistanceKernels kScalarKernels = {"scalar",
+                                        &ForEachRow<L2SqrScalar>,
+                                        &ForEachRow<DotScalar>,
+                                        &ForEachRowPair<DotAndNormScalar>,
+                                        &L2SqrScalar,
+                                        &DotScalar};
 }  // namespace internal
 
 bool IsaSupported(Isa isa) {

@@ -72,7 +72,11 @@ void DotAndNormAvx2(const float* a, const float* b, size_t d, float* dot, float*
 
 }  // namespace
 
-const DistanceKernels kAvx2Kernels = {"avx2", &ForEachRow<L2SqrAvx2>, &ForEachRow<DotAvx2>,
-                                      &ForEachRowPair<DotAndNormAvx2>};
+const DistanceKernels kAvx2Kernels = {"avx2",
+                                      &ForEachRow<L2SqrAvx2>,
+                                      &ForEachRow<DotAvx2>,
+                                      &ForEachRowPair<DotAndNormAvx2>,
+                                      &L2SqrAvx2,
+                                      &DotAvx2};
 
 }  // namespace adanns::index::internal

@@ -61,7 +61,11 @@ void DotAndNormAvx512(const float* a, const float* b, size_t d, float* dot, floa
 
 }  // namespace
 
-const DistanceKernels kAvx512Kernels = {"avx512", &ForEachRow<L2SqrAvx512>, &ForEachRow<DotAvx512>,
-                                        &ForEachRowPair<DotAndNormAvx512>};
+const DistanceKernels kAvx512Kernels = {"avx512",
+                                        &ForEachRow<L2SqrAvx512>,
+                                        &ForEachRow<DotAvx512>,
+                                        &ForEachRowPair<DotAndNormAvx512>,
+                                        &L2SqrAvx512,
+                                        &DotAvx512};
 
 }  // namespace adanns::index::internal

@@ -1,8 +1,6 @@
 // AdANNS-IVF build, maintenance, search and serialization.
 #include "index/ivf_index.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,6 +9,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "index/blob_io.h"
 #include "index/flat_search.h"
 #include "index/kmeans.h"
 #include "index/stage_scorer.h"
@@ -21,6 +20,7 @@ namespace adanns::index {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'I', 'V', 'F', '1'};
+constexpr char kParamsMagic[8] = {'A', 'D', 'N', 'S', 'I', 'V', 'F', 'P'};
 constexpr uint32_t kFormatVersion = 1;
 constexpr uint32_t kAssignChunkRows = 16384;
 
@@ -67,37 +67,41 @@ absl::StatusOr<IvfBuildParams> ResolveBuildParams(IvfBuildParams params, uint32_
   return params;
 }
 
-// Little-endian append/read helpers for the blob.
-template <typename T>
-void Put(std::string& out, T value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+void PutParams(std::string& out, const IvfBuildParams& params) {
+  AppendPod(out, params.nlist);
+  AppendPod(out, params.coarse_dims);
+  AppendPod(out, params.search_dims);
+  AppendPod(out, params.kmeans_iterations);
+  AppendPod(out, params.training_sample);
+  AppendPod(out, params.seed);
 }
 
-class BlobReader {
- public:
-  explicit BlobReader(std::string_view bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool Get(T* value) {
-    if (bytes_.size() - offset_ < sizeof(T)) return false;
-    std::memcpy(value, bytes_.data() + offset_, sizeof(T));
-    offset_ += sizeof(T);
-    return true;
-  }
-  bool GetFloats(size_t count, std::vector<float>* out) {
-    if ((bytes_.size() - offset_) / sizeof(float) < count) return false;
-    out->resize(count);
-    std::memcpy(out->data(), bytes_.data() + offset_, count * sizeof(float));
-    offset_ += count * sizeof(float);
-    return true;
-  }
-  bool done() const { return offset_ == bytes_.size(); }
-
- private:
-  std::string_view bytes_;
-  size_t offset_ = 0;
-};
+bool GetParams(BlobReader& reader, IvfBuildParams* params) {
+  return reader.Get(&params->nlist) && reader.Get(&params->coarse_dims) &&
+         reader.Get(&params->search_dims) && reader.Get(&params->kmeans_iterations) &&
+         reader.Get(&params->training_sample) && reader.Get(&params->seed);
+}
 
 }  // namespace
+
+std::string EncodeBuildParams(const IvfBuildParams& params) {
+  std::string out(kParamsMagic, sizeof(kParamsMagic));
+  PutParams(out, params);
+  return out;
+}
+
+absl::StatusOr<IvfBuildParams> DecodeBuildParams(std::string_view bytes) {
+  IvfBuildParams params;
+  if (bytes.size() < sizeof(kParamsMagic) ||
+      std::memcmp(bytes.data(), kParamsMagic, sizeof(kParamsMagic)) != 0) {
+    return absl::DataLossError("not an encoding of IVF build parameters");
+  }
+  BlobReader reader(bytes.substr(sizeof(kParamsMagic)));
+  if (!GetParams(reader, &params) || !reader.done()) {
+    return absl::DataLossError("IVF build parameters truncated or too long");
+  }
+  return params;
+}
 
 IvfIndex::IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids)
     : metric_(metric),
@@ -187,7 +191,7 @@ absl::Status IvfIndex::AssignRange(const VectorTable& table, RowId begin, RowId 
       std::vector<uint32_t> lists,
       AssignNearest(prefixes.data(), rows.size(), centroids_, params_.coarse_dims, assign_metric));
   for (size_t i = 0; i < rows.size(); ++i) {
-    Remove(rows[i]);  // a row may already be placed (re-assignment)
+    RemoveRow(rows[i]);  // a row may already be placed (re-assignment)
     Append(table, rows[i], lists[i]);
   }
   return absl::OkStatus();
@@ -232,11 +236,11 @@ void IvfIndex::Upsert(const VectorTable& table, RowId row) {
         lists_[nearest].vectors.begin() + size_t{location_[row].position} * params_.search_dims);
     return;
   }
-  Remove(row);
+  RemoveRow(row);
   Append(table, row, nearest);
 }
 
-void IvfIndex::Remove(RowId row) {
+void IvfIndex::RemoveRow(RowId row) {
   if (row >= location_.size() || location_[row].list == kNoList) return;
   const Location where = location_[row];
   List& list = lists_[where.list];
@@ -361,21 +365,28 @@ IvfStats IvfIndex::stats() const {
   return stats;
 }
 
-std::string IvfIndex::Serialize() const {
+size_t IvfIndex::memory_bytes() const {
+  const IvfStats s = stats();
+  return s.centroid_bytes + s.list_vector_bytes + s.list_id_bytes +
+         location_.capacity() * sizeof(Location);
+}
+
+std::vector<std::pair<std::string, double>> IvfIndex::described_params() const {
+  return {{"nlist", params_.nlist},
+          {"coarse_dims", params_.coarse_dims},
+          {"search_dims", params_.search_dims},
+          {"kmeans_iterations", params_.kmeans_iterations},
+          {"training_sample", params_.training_sample},
+          {"seed", static_cast<double>(params_.seed)}};
+}
+
+absl::StatusOr<std::string> IvfIndex::Serialize() const {
   std::string out(kMagic, sizeof(kMagic));
-  Put(out, kFormatVersion);
-  Put(out, static_cast<uint8_t>(metric_));
-  Put(out, dim_);
-  Put(out, params_.nlist);
-  Put(out, params_.coarse_dims);
-  Put(out, params_.search_dims);
-  Put(out, params_.kmeans_iterations);
-  Put(out, params_.training_sample);
-  Put(out, params_.seed);
-  Put(out, trained_vectors_);
+  AppendIndexHeader(out, kFormatVersion, metric_, dim_);
+  PutParams(out, params_);
+  AppendPod(out, trained_vectors_);
   out.append(reinterpret_cast<const char*>(centroids_.data()), centroids_.size() * sizeof(float));
-  Put(out, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(out.data()),
-                                       static_cast<uInt>(out.size()))));
+  SealBlob(out);
   return out;
 }
 
@@ -385,34 +396,17 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Deserialize(std::string_view
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("IVF blob rejected: ", why));
   };
-  if (bytes.size() < sizeof(kMagic) + sizeof(uint32_t) ||
-      std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
-    return corrupt("not an IVF blob");
-  }
-  uint32_t stored_crc;
-  std::memcpy(&stored_crc, bytes.data() + bytes.size() - sizeof(uint32_t), sizeof(uint32_t));
-  const std::string_view body = bytes.substr(0, bytes.size() - sizeof(uint32_t));
-  if (crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())) !=
-      stored_crc) {
-    return corrupt("checksum mismatch");
-  }
-  BlobReader reader(body.substr(sizeof(kMagic)));
-  uint32_t version = 0, dim = 0;
-  uint8_t metric_code = 0;
+  ASSIGN_OR_RETURN(const std::string_view body, OpenBlob(bytes, kMagic, "IVF"));
+  BlobReader reader(body);
+  const uint32_t dim = table.dim();
+  RETURN_IF_ERROR(ReadIndexHeader(reader, kFormatVersion, metric, dim, "IVF"));
   uint64_t trained = 0;
   IvfBuildParams params;
-  if (!reader.Get(&version) || version != kFormatVersion) {
-    return corrupt(absl::StrCat("unknown format version ", version));
-  }
-  if (!reader.Get(&metric_code) || !reader.Get(&dim) || !reader.Get(&params.nlist) ||
-      !reader.Get(&params.coarse_dims) || !reader.Get(&params.search_dims) ||
-      !reader.Get(&params.kmeans_iterations) || !reader.Get(&params.training_sample) ||
-      !reader.Get(&params.seed) || !reader.Get(&trained)) {
+  if (!GetParams(reader, &params) || !reader.Get(&trained)) {
     return corrupt("truncated header");
   }
-  if (metric_code != static_cast<uint8_t>(metric) || dim != table.dim() || params.nlist == 0 ||
-      params.coarse_dims == 0 || params.coarse_dims > dim || params.search_dims == 0 ||
-      params.search_dims > dim) {
+  if (params.nlist == 0 || params.coarse_dims == 0 || params.coarse_dims > dim ||
+      params.search_dims == 0 || params.search_dims > dim) {
     return corrupt("parameters do not match the collection");
   }
   std::vector<float> centroids;

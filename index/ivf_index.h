@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "index/metric.h"
 #include "index/plan.h"
+#include "index/served_index.h"
 #include "index/vector_table.h"
 
 namespace adanns::index {
@@ -34,6 +35,11 @@ struct IvfBuildParams {
   uint64_t seed = 1234;
 };
 
+// Build parameters as bytes (the server records a running build's request, to restart it after
+// a crash). Decode: DATA_LOSS for anything Encode did not write.
+std::string EncodeBuildParams(const IvfBuildParams& params);
+absl::StatusOr<IvfBuildParams> DecodeBuildParams(std::string_view bytes);
+
 // Per-list statistics and memory, for DescribeCollection and the harness.
 struct IvfStats {
   uint32_t nlist = 0, coarse_dims = 0, search_dims = 0;
@@ -43,13 +49,10 @@ struct IvfStats {
   size_t centroid_bytes = 0, list_vector_bytes = 0, list_id_bytes = 0;
 };
 
-class IvfIndex {
+class IvfIndex : public ServedIndex {
  public:
-  using Progress = std::function<void(double)>;
-  // Runs `read` while the table is held still. The server passes one that takes the table's
-  // shared lock, so a build reads in short chunks and writers interleave; rows written after the
-  // build started must then be replayed into the index (Upsert / Remove) before it is published.
-  using TableAccess = std::function<void(const std::function<void(const VectorTable&)>& read)>;
+  using Progress = index::Progress;
+  using TableAccess = index::TableAccess;
 
   // Trains k-means on a sample of the coarse prefixes and assigns every live row. `progress` gets
   // fractions in [0, 1]; `cancel` (may be null) stops the build with CANCELLED.
@@ -65,24 +68,28 @@ class IvfIndex {
 
   // Keeps the lists in step with the table (the caller holds the table's write lock): a new row
   // goes into its nearest list, a replaced row moves, a removed row leaves its list.
-  void Upsert(const VectorTable& table, RowId row);
-  void Remove(RowId row);
+  void Upsert(const VectorTable& table, RowId row) override;
+  void Remove(RowId row, uint64_t id) override { RemoveRow(row); }
 
   // Fills the IVF defaults (coarse_dims = d_c, search_dims = d_s, nprobe = max(1, nlist / 16);
   // re-rank at the full dim with max(10k, 100) candidates when d_s < dim) and validates the plan
   // against what this index holds. INVALID_ARGUMENT names the field.
-  absl::StatusOr<Plan> ResolvePlan(const Plan& requested, uint32_t k) const;
+  absl::StatusOr<Plan> ResolvePlan(const Plan& requested, uint32_t k) const override;
   // Runs a resolved plan; the cost is measured (lists actually scanned).
   SearchResult Search(const VectorTable& table, std::span<const float> query, uint32_t k,
-                      const Plan& resolved) const;
+                      const Plan& resolved) const override;
 
+  std::string_view kind() const override { return "ivf"; }
+  size_t memory_bytes() const override;
+  uint64_t trained_vectors() const override { return trained_vectors_; }
+  std::vector<std::pair<std::string, double>> described_params() const override;
   IvfStats stats() const;
   const IvfBuildParams& params() const { return params_; }
 
   // The trained state (parameters and centroids) with a format version and a CRC-32. List
   // membership is not stored: it is a function of the centroids and the vectors, so a loaded
   // index can never disagree with the store, whatever was written after the blob.
-  std::string Serialize() const;
+  absl::StatusOr<std::string> Serialize() const override;
   // Loads the centroids and assigns every live row of `table` (no k-means). DATA_LOSS for a
   // corrupt, truncated or foreign blob.
   static absl::StatusOr<std::unique_ptr<IvfIndex>> Deserialize(std::string_view bytes,
@@ -105,6 +112,7 @@ class IvfIndex {
   // Assigns the live rows in [begin, end) to their nearest lists (batched, BLAS).
   absl::Status AssignRange(const VectorTable& table, RowId begin, RowId end);
   uint32_t NearestList(const float* vector) const;
+  void RemoveRow(RowId row);
   void Append(const VectorTable& table, RowId row, uint32_t list);
 
   Metric metric_;

@@ -18,6 +18,7 @@ struct Plan {
   std::optional<uint32_t> search_dims;        // prefix of the scan stage
   std::optional<uint32_t> rerank_dims;        // prefix of the exact re-rank stage
   std::optional<uint32_t> rerank_candidates;  // candidates kept for the re-rank
+  std::optional<uint32_t> ef;                 // graph: beam width of the bottom-layer search
 
   bool has_rerank() const { return rerank_dims.has_value() || rerank_candidates.has_value(); }
   // Query floats this plan reads.

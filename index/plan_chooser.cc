@@ -1,7 +1,10 @@
 // The automatic plan rule for flat search (see plan_chooser.h).
 #include "index/plan_chooser.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "index/flat_search.h"
@@ -9,6 +12,9 @@
 
 namespace adanns::index {
 namespace {
+
+// Index kinds the automatic plan uses when ready, best first.
+constexpr std::array<std::string_view, 2> kPreferredKinds = {"hnsw", "ivf"};
 
 absl::StatusOr<Plan> ChooseWithinMflops(double max_mflops, const CollectionShape& shape,
                                         uint32_t k) {
@@ -38,22 +44,34 @@ absl::StatusOr<Plan> ChooseWithinMflops(double max_mflops, const CollectionShape
 }  // namespace
 
 absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k,
-                                const IvfIndex* ivf) {
+                                std::span<const ServedIndex* const> ready) {
+  auto find = [&](std::string_view kind) -> const ServedIndex* {
+    for (const ServedIndex* index : ready) {
+      if (index->kind() == kind) return index;
+    }
+    return nullptr;
+  };
+  const ServedIndex* preferred = nullptr;
+  for (std::string_view kind : kPreferredKinds) {
+    if (preferred == nullptr) preferred = find(kind);
+  }
   if (budget.plan.has_value()) {
     const std::string& name = budget.plan->index;
-    if (name == "flat" || (name.empty() && ivf == nullptr)) {
+    if (name == "flat" || (name.empty() && preferred == nullptr)) {
       return ResolveFlatPlan(*budget.plan, shape.dim, k);
     }
-    if (name == "ivf" || name.empty()) {
-      if (ivf == nullptr) {
-        return absl::NotFoundError(
-            "plan.index 'ivf' is not ready on this collection (build one with BuildIndex)");
-      }
-      return ivf->ResolvePlan(*budget.plan, k);
+    if (name.empty()) return preferred->ResolvePlan(*budget.plan, k);
+    if (const ServedIndex* named = find(name)) return named->ResolvePlan(*budget.plan, k);
+    if (std::find(kPreferredKinds.begin(), kPreferredKinds.end(), name) != kPreferredKinds.end()) {
+      return absl::NotFoundError(absl::StrCat("plan.index '", name,
+                                              "' is not ready on this collection (build one with "
+                                              "BuildIndex)"));
     }
-    return absl::NotFoundError(absl::StrCat("plan.index '", name,
-                                            "' does not exist; this collection has: flat",
-                                            ivf != nullptr ? ", ivf" : ""));
+    std::string known = "flat";
+    for (const ServedIndex* index : ready)
+      absl::StrAppend(&known, ", ", std::string(index->kind()));
+    return absl::NotFoundError(
+        absl::StrCat("plan.index '", name, "' does not exist; this collection has: ", known));
   }
   if (budget.max_mflops.has_value()) return ChooseWithinMflops(*budget.max_mflops, shape, k);
   if (budget.target_recall.has_value()) {
@@ -61,7 +79,7 @@ absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& sha
         "budget.target_recall needs a calibrated index, which this server cannot build yet "
         "(use budget.plan or budget.max_mflops)");
   }
-  if (ivf != nullptr) return ivf->ResolvePlan({}, k);
+  if (preferred != nullptr) return preferred->ResolvePlan({}, k);
   return ResolveFlatPlan({}, shape.dim, k);
 }
 

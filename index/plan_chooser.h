@@ -6,8 +6,8 @@
 #include <span>
 
 #include "absl/status/statusor.h"
-#include "index/ivf_index.h"
 #include "index/plan.h"
+#include "index/served_index.h"
 
 namespace adanns::index {
 
@@ -17,16 +17,16 @@ struct CollectionShape {
   size_t live_vectors = 0;
 };
 
-// `ivf` is the collection's ready IVF, or null.
-// - explicit plan: "flat" resolves as a flat plan, "ivf" on the IVF (NOT_FOUND without one), ""
-//   on the IVF when there is one, else flat; other names are NOT_FOUND.
-// - nothing set: the IVF's default plan when there is one, else exact flat search.
+// `ready` holds the collection's ready indexes (any order).
+// - explicit plan: "flat" resolves as a flat plan; a ready index's kind ("ivf", "hnsw") on that
+//   index (NOT_FOUND when it is not ready); "" on the preferred ready index (the graph, then the
+//   IVF), else flat; other names are NOT_FOUND.
+// - nothing set: the preferred ready index's default plan, else exact flat search.
 // - max_mflops (exact search only, until the planner lands): the full-dim flat plan if it fits,
-// else the funnel with the longest nesting
-//   prefix that fits (scan at d, re-rank max(10k, 100) candidates at the full dim);
-//   RESOURCE_EXHAUSTED when even the shortest prefix costs more.
+//   else the funnel with the longest nesting prefix that fits (scan at d, re-rank max(10k, 100)
+//   candidates at the full dim); RESOURCE_EXHAUSTED when even the shortest prefix costs more.
 // - target_recall: FAILED_PRECONDITION (needs a calibrated index).
 absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k,
-                                const IvfIndex* ivf = nullptr);
+                                std::span<const ServedIndex* const> ready = {});
 
 }  // namespace adanns::index

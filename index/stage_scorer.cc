@@ -47,11 +47,18 @@ void StageScorer::Score(const float* rows, size_t stride, size_t n, float* out) 
 
 std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
                                   std::span<const ScoredRow> candidates, size_t keep) {
+  // Candidates are scattered rows: request the next ones' prefixes while scoring this one.
+  constexpr size_t kAhead = 2;
+  auto prefetch = [&](size_t i) {
+    if (i < candidates.size()) PrefetchPrefix(table.RowData(candidates[i].row), scorer.dims());
+  };
+  for (size_t i = 0; i < kAhead; ++i) prefetch(i);
   TopK top(keep);
   float distance;
-  for (const ScoredRow& candidate : candidates) {
-    scorer.Score(table.RowData(candidate.row), table.dim(), 1, &distance);
-    top.Push(distance, candidate.row);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    prefetch(i + kAhead);
+    scorer.Score(table.RowData(candidates[i].row), table.dim(), 1, &distance);
+    top.Push(distance, candidates[i].row);
   }
   return top.TakeSorted();
 }

@@ -1,6 +1,7 @@
-// Collection: synced commit first, then the in-memory apply (table and IVF), so an acknowledged
-// write survives a crash and is visible to the next search. IVF builds run on their own thread
-// and read the table in short shared holds; writes made meanwhile are replayed at publish.
+// Collection: synced commit first, then the in-memory apply (table and indexes), so an
+// acknowledged write survives a crash and is visible to the next search. Index builds run on their
+// own threads and read the table in short shared holds; writes made meanwhile are replayed at
+// publish (collection_indexes.cc).
 #include "server/collection.h"
 
 #include <omp.h>
@@ -16,28 +17,16 @@
 
 namespace adanns::server {
 
-Collection::~Collection() { StopBuild(); }
+Collection::~Collection() {
+  for (IndexSlot& slot : slots_) StopBuild(slot);
+}
 
 absl::Status Collection::Load() {
   std::unique_lock lock(table_mutex_);
   RETURN_IF_ERROR(store_->ScanVectors(
       meta_.id, meta_.dim,
       [this](uint64_t id, std::span<const float> values) { table_.Upsert(id, values); }));
-  ASSIGN_OR_RETURN(std::optional<std::string> blob, store_->GetIndexBlob(meta_.id, kIvfIndexName));
-  if (!blob.has_value()) return absl::OkStatus();
-  absl::StatusOr<std::unique_ptr<index::IvfIndex>> ivf =
-      index::IvfIndex::Deserialize(*blob, table_, meta_.metric);
-  std::lock_guard build_lock(build_mutex_);
-  if (ivf.ok()) {
-    ivf_ = std::move(*ivf);
-    ivf_state_ = "ready";
-    ivf_progress_ = 1.0;
-  } else {
-    spdlog::error("collection {}: stored IVF not loaded: {}", meta_.name, ivf.status().ToString());
-    ivf_state_ = "failed";
-    ivf_error_ = absl::StrCat("stored index could not be loaded: ", ivf.status().message());
-  }
-  return absl::OkStatus();
+  return LoadIndexes();
 }
 
 size_t Collection::size() const {
@@ -63,9 +52,7 @@ absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const f
   RETURN_IF_ERROR(store_->PutVectors(meta_.id, meta_.dim, ids, values));
   std::unique_lock table_lock(table_mutex_);
   for (size_t i = 0; i < ids.size(); ++i) {
-    const index::RowId row = table_.Upsert(ids[i], values.subspan(i * meta_.dim, meta_.dim));
-    if (ivf_) ivf_->Upsert(table_, row);
-    if (log_writes_) written_rows_.push_back(row);
+    ApplyUpsertLocked(table_.Upsert(ids[i], values.subspan(i * meta_.dim, meta_.dim)));
   }
   return absl::OkStatus();
 }
@@ -84,9 +71,7 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
   RETURN_IF_ERROR(store_->DeleteVectors(meta_.id, present));
   std::unique_lock table_lock(table_mutex_);
   for (uint64_t id : present) {
-    const index::RowId row = *table_.RowOf(id);
-    if (ivf_) ivf_->Remove(row);
-    if (log_writes_) written_rows_.push_back(row);
+    ApplyRemoveLocked(*table_.RowOf(id), id);
     table_.Remove(id);
   }
   return present.size();
@@ -113,7 +98,12 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<co
                                                                     size_t threads) const {
   std::shared_lock lock(table_mutex_);
   const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size()};
-  ASSIGN_OR_RETURN(index::Plan plan, index::ChoosePlan(budget, shape, k, ivf_.get()));
+  const std::vector<const index::ServedIndex*> ready = ReadyLocked();
+  ASSIGN_OR_RETURN(index::Plan plan, index::ChoosePlan(budget, shape, k, ready));
+  const index::ServedIndex* chosen = nullptr;
+  for (const index::ServedIndex* served : ready) {
+    if (served->kind() == plan.index) chosen = served;
+  }
   if (query_dims < plan.QueryDimsNeeded()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "query has ", query_dims, " dims but the plan needs ", plan.QueryDimsNeeded(),
@@ -125,8 +115,8 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<co
   auto run_range = [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end; ++q) {
       const std::span<const float> query = queries.subspan(q * query_dims, query_dims);
-      results[q] = plan.index == "ivf" ? ivf_->Search(table_, query, k, plan)
-                                       : index::FlatSearch(table_, meta_.metric, query, k, plan);
+      results[q] = chosen != nullptr ? chosen->Search(table_, query, k, plan)
+                                     : index::FlatSearch(table_, meta_.metric, query, k, plan);
     }
   };
   const size_t workers = std::clamp<size_t>(threads, 1, num_queries);
@@ -144,7 +134,7 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<co
 }
 
 void Collection::MarkDropped() {
-  StopBuild();
+  for (IndexSlot& slot : slots_) StopBuild(slot);
   std::lock_guard write_lock(write_mutex_);
   dropped_ = true;
 }

@@ -1,29 +1,31 @@
-// One collection in memory: its metadata, the vector table searches run on, its AdANNS-IVF index
-// (built in the background), and the write path that commits to RocksDB (synced) before a change
-// becomes visible.
+// One collection in memory: its metadata, the vector table searches run on, its indexes (one per
+// kind: AdANNS-IVF, AdANNS-HNSW; built in the background), and the write path that commits to
+// RocksDB (synced) before a change becomes visible.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "index/ivf_index.h"
 #include "index/plan.h"
 #include "index/vector_table.h"
+#include "server/index_kinds.h"
 #include "storage/collection_meta.h"
 #include "storage/rocks_store.h"
 
 namespace adanns::server {
 
-inline constexpr char kIvfIndexName[] = "ivf";
 // A rebuild is advised once the collection grew by more than this fraction since the build.
 inline constexpr double kRebuildAdvisedGrowth = 0.2;
 
@@ -41,7 +43,7 @@ struct IndexStatus {
 };
 
 struct CollectionOptions {
-  // OpenMP threads one background build may use.
+  // Threads one background build may use.
   // Default: 1.
   int build_threads = 1;
   // Called (from the build thread) whenever an index's state changes; may be empty.
@@ -51,11 +53,13 @@ struct CollectionOptions {
 class Collection {
  public:
   Collection(storage::CollectionMeta meta, storage::RocksStore* store, CollectionOptions options)
-      : meta_(std::move(meta)), store_(store), options_(std::move(options)), table_(meta_.dim) {}
+      : meta_(std::move(meta)), store_(store), options_(std::move(options)), table_(meta_.dim) {
+    for (size_t i = 0; i < slots_.size(); ++i) slots_[i].kind = kIndexKinds[i];
+  }
   ~Collection();
 
-  // Loads every stored vector, then the stored IVF (re-assigned, not retrained). A corrupt IVF
-  // blob is reported in the index status, not fatal.
+  // Loads every stored vector, then each stored index (reconciled with the vectors, not rebuilt).
+  // A corrupt blob is reported in that index's status, not fatal.
   absl::Status Load();
 
   const storage::CollectionMeta& meta() const { return meta_; }
@@ -63,7 +67,7 @@ class Collection {
   size_t vector_memory_bytes() const;
 
   // Commits ids.size() vectors (row-major in `values`, already validated) as one synced batch,
-  // then applies them to the table and the IVF. NOT_FOUND once the collection is dropped.
+  // then applies them to the table and the indexes. NOT_FOUND once the collection is dropped.
   absl::Status Upsert(std::span<const uint64_t> ids, std::span<const float> values);
   // Deletes the ids that exist (one synced batch); returns how many did.
   absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids);
@@ -78,27 +82,59 @@ class Collection {
                                                           uint32_t k, const index::Budget& budget,
                                                           size_t threads) const;
 
-  // Starts a background IVF build; its status is "building" until it is published (or fails).
-  // FAILED_PRECONDITION while a build runs or when the collection is empty; INVALID_ARGUMENT for
+  // Starts a background build of `request.kind`; its status is "building" until it is published
+  // (or fails), and the previous index of that kind keeps serving meanwhile. FAILED_PRECONDITION
+  // while a build of that kind runs or when the collection is empty; INVALID_ARGUMENT for
   // parameters the collection cannot take.
-  absl::StatusOr<IndexStatus> StartIvfBuild(const index::IvfBuildParams& params);
-  // Drops the IVF (cancelling a running build) and its stored blob. NOT_FOUND without one.
-  absl::Status DropIvf();
-  // Every index: "flat", then "ivf" when one exists or was attempted.
+  absl::StatusOr<IndexStatus> StartBuild(BuildRequest request);
+  // Drops the index `name` (cancelling a running build) and its stored blob. NOT_FOUND without one.
+  absl::Status DropIndex(std::string_view name);
+  // Every index: "flat", then each kind that exists or was attempted.
   std::vector<IndexStatus> Indexes() const;
+  // Restarts builds a crash or kill cut off (found by Load); stored indexes of those kinds keep
+  // serving meanwhile. A restart that cannot start is reported as a failed build.
+  void ResumeInterruptedBuilds();
 
   // Refuses further writes and stops a running build; called by the engine before the store
   // drops the data.
   void MarkDropped();
 
  private:
+  // A row a writer touched while a build ran, with the id it held, replayed at publish.
+  struct LoggedWrite {
+    index::RowId row;
+    uint64_t id;
+  };
+  // One index kind's served instance and build lifecycle.
+  struct IndexSlot {
+    std::string kind;
+    std::unique_ptr<index::ServedIndex> served;  // guarded by table_mutex_
+    bool log_writes = false;                     // guarded by table_mutex_
+    std::vector<LoggedWrite> written;            // guarded by table_mutex_
+    std::string state;                           // guarded by build_mutex_; "" = never built
+    std::string error;                           // guarded by build_mutex_
+    double build_seconds = 0;                    // guarded by build_mutex_
+    std::atomic<double> progress{0};
+    std::atomic<bool> cancel{false};
+    std::thread thread;  // joined by StopBuild
+    // Encoded parameters of a build that was running when the process stopped (set by Load).
+    std::optional<std::string> interrupted;
+  };
+
   absl::Status CheckNotDropped() const;
-  void RunIvfBuild(index::IvfBuildParams params);
+  absl::Status LoadIndexes();  // needs the exclusive hold
+  IndexSlot* FindSlot(std::string_view kind);
+  void RunBuild(IndexSlot* slot, BuildRequest request);
   // Publishes a finished build: persists the blob, replays the writes made meanwhile, swaps it in.
-  absl::Status PublishIvf(std::unique_ptr<index::IvfIndex> built);
-  void StopBuild();
-  void SetBuildState(const std::string& state, const std::string& error);
-  IndexStatus IvfStatusLocked() const;  // needs build_mutex_ and a table hold
+  absl::Status Publish(IndexSlot& slot, std::unique_ptr<index::ServedIndex> built);
+  void StopBuild(IndexSlot& slot);
+  void SetBuildState(IndexSlot& slot, const std::string& state, const std::string& error);
+  IndexStatus StatusLocked(const IndexSlot& slot) const;  // needs build_mutex_ and a table hold
+  // The ready indexes, for the plan chooser; needs a table hold.
+  std::vector<const index::ServedIndex*> ReadyLocked() const;
+  // Applies one committed write to every served index and build log; needs the exclusive hold.
+  void ApplyUpsertLocked(index::RowId row);
+  void ApplyRemoveLocked(index::RowId row, uint64_t id);
 
   const storage::CollectionMeta meta_;
   storage::RocksStore* store_;  // not owned; outlives every collection
@@ -111,21 +147,13 @@ class Collection {
   // Searches share, writers apply under exclusive hold (only after the synced commit).
   mutable std::shared_mutex table_mutex_;
   index::VectorTable table_;
-  std::unique_ptr<index::IvfIndex> ivf_;  // guarded by table_mutex_
-  // While a build runs, every row a writer touches, to replay into the new index.
-  bool log_writes_ = false;                 // guarded by table_mutex_
-  std::vector<index::RowId> written_rows_;  // guarded by table_mutex_
 
-  // Serialises StartIvfBuild, DropIvf and MarkDropped (never taken by the build thread).
+  // Serialises StartBuild, DropIndex and MarkDropped (never taken by a build thread).
   std::mutex lifecycle_mutex_;
-  // The IVF's lifecycle as DescribeCollection shows it.
+  // Guards the slots' states as DescribeCollection shows them.
   mutable std::mutex build_mutex_;
-  std::string ivf_state_;  // "" = never built or loaded
-  std::string ivf_error_;
-  double ivf_build_seconds_ = 0;
-  std::atomic<double> ivf_progress_{0};
-  std::atomic<bool> cancel_build_{false};
-  std::thread build_thread_;  // joined by StopBuild
+  // One per kind, in kIndexKinds order; the array itself never changes.
+  std::array<IndexSlot, kIndexKinds.size()> slots_;
 };
 
 }  // namespace adanns::server

@@ -26,6 +26,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& data_dir
     RETURN_IF_ERROR(collection->Load());
     engine->collections_.emplace(collection->meta().name, std::move(collection));
   }
+  for (const auto& [name, collection] : engine->collections_) collection->ResumeInterruptedBuilds();
   return engine;
 }
 

@@ -1,9 +1,11 @@
 // AdannsService: each RPC is Do<Method> (absl::Status) wrapped by Finish (metrics + mapping).
 #include "server/grpc_service.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "index/flat_search.h"
 #include "index/status_macros.h"
 #include "server/validation.h"
@@ -210,9 +212,18 @@ absl::Status AdannsService::DoBuildIndex(const v1::BuildIndexRequest& request,
                                          v1::IndexInfo* response) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
-  ASSIGN_OR_RETURN(index::IvfBuildParams params,
-                   IvfParamsFromProto(request.ivf(), collection->meta().dim));
-  ASSIGN_OR_RETURN(IndexStatus status, collection->StartIvfBuild(params));
+  const storage::CollectionMeta& meta = collection->meta();
+  BuildRequest build;
+  if (request.kind_case() == v1::BuildIndexRequest::kHnsw) {
+    ASSIGN_OR_RETURN(const index::HnswBuildParams params,
+                     HnswParamsFromProto(request.hnsw(), meta.dim));
+    build = MakeHnswBuild(params, meta.metric);
+  } else {
+    ASSIGN_OR_RETURN(const index::IvfBuildParams params,
+                     IvfParamsFromProto(request.ivf(), meta.dim));
+    build = MakeIvfBuild(params, meta.metric);
+  }
+  ASSIGN_OR_RETURN(IndexStatus status, collection->StartBuild(std::move(build)));
   IndexStatusToProto(status, response);
   return absl::OkStatus();
 }
@@ -220,12 +231,13 @@ absl::Status AdannsService::DoBuildIndex(const v1::BuildIndexRequest& request,
 absl::Status AdannsService::DoDropIndex(const v1::DropIndexRequest& request) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
-  if (request.name() != kIvfIndexName) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "index '", request.name(), "' cannot be dropped; droppable indexes: ", kIvfIndexName));
+  if (std::find(kIndexKinds.begin(), kIndexKinds.end(), request.name()) == kIndexKinds.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("index '", request.name(),
+                     "' cannot be dropped; droppable indexes: ", absl::StrJoin(kIndexKinds, ", ")));
   }
-  RETURN_IF_ERROR(collection->DropIvf());
-  metrics_->SetIndexState(request.collection(), kIvfIndexName, "dropped", 0);
+  RETURN_IF_ERROR(collection->DropIndex(request.name()));
+  metrics_->SetIndexState(request.collection(), request.name(), "dropped", 0);
   return absl::OkStatus();
 }
 

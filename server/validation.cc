@@ -148,6 +148,7 @@ absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget) {
       if (p.has_search_dims()) plan.search_dims = p.search_dims();
       if (p.has_rerank_dims()) plan.rerank_dims = p.rerank_dims();
       if (p.has_rerank_candidates()) plan.rerank_candidates = p.rerank_candidates();
+      if (p.has_ef()) plan.ef = p.ef();
       out.plan = std::move(plan);
       break;
     }
@@ -164,6 +165,7 @@ void PlanToProto(const index::Plan& plan, v1::Plan* out) {
   if (plan.search_dims) out->set_search_dims(*plan.search_dims);
   if (plan.rerank_dims) out->set_rerank_dims(*plan.rerank_dims);
   if (plan.rerank_candidates) out->set_rerank_candidates(*plan.rerank_candidates);
+  if (plan.ef) out->set_ef(*plan.ef);
 }
 
 void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out) {
@@ -202,6 +204,31 @@ absl::StatusOr<index::IvfBuildParams> IvfParamsFromProto(const v1::IvfParams& pa
   out.search_dims = params.search_dims();
   if (params.kmeans_iterations() > 0) out.kmeans_iterations = params.kmeans_iterations();
   out.training_sample = params.training_sample();
+  if (params.seed() != 0) out.seed = params.seed();
+  return out;
+}
+
+absl::StatusOr<index::HnswBuildParams> HnswParamsFromProto(const v1::HnswParams& params,
+                                                           uint32_t dim) {
+  constexpr uint32_t kMaxM = 256;
+  constexpr uint32_t kMaxEfConstruction = 100000;
+  if (params.graph_dims() > dim) {
+    return absl::InvalidArgumentError(absl::StrCat("hnsw.graph_dims must be in 1..", dim,
+                                                   " (0 = default), got ", params.graph_dims()));
+  }
+  if (params.m() == 1 || params.m() > kMaxM) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hnsw.m must be in 2..", kMaxM, " (0 = default), got ", params.m()));
+  }
+  if (params.ef_construction() > kMaxEfConstruction) {
+    return absl::InvalidArgumentError(absl::StrCat("hnsw.ef_construction must be at most ",
+                                                   kMaxEfConstruction, ", got ",
+                                                   params.ef_construction()));
+  }
+  index::HnswBuildParams out;
+  out.graph_dims = params.graph_dims();
+  if (params.m() > 0) out.m = params.m();
+  if (params.ef_construction() > 0) out.ef_construction = params.ef_construction();
   if (params.seed() != 0) out.seed = params.seed();
   return out;
 }

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "adanns/v1/adanns.pb.h"
+#include "index/hnsw_index.h"
 #include "index/ivf_index.h"
 #include "index/plan.h"
 #include "server/collection.h"
@@ -43,6 +44,9 @@ absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget);
 
 // IVF build parameters; 0 keeps the default. INVALID_ARGUMENT for values no collection takes.
 absl::StatusOr<index::IvfBuildParams> IvfParamsFromProto(const v1::IvfParams& params, uint32_t dim);
+// HnswParams (0 = default) with range checks against the collection's dim.
+absl::StatusOr<index::HnswBuildParams> HnswParamsFromProto(const v1::HnswParams& params,
+                                                           uint32_t dim);
 
 void PlanToProto(const index::Plan& plan, v1::Plan* out);
 void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out);

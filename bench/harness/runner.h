@@ -24,7 +24,7 @@ struct RunOptions {
   size_t batch = 1;
   // A point stops after the first whole queries (or batches) that reach this many seconds.
   // Default: 15.
-  double max_seconds_per_point = 15;
+  double max_seconds_per_point = 8;
   // Queries searched before timing starts (caches, page faults), not counted.
   // Default: 5.
   size_t warmup_queries = 5;

@@ -9,56 +9,13 @@
 
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
+#include "bench/methods/vector_table_index.h"
 #include "index/ivf_index.h"
 #include "index/status_macros.h"
 #include "index/vector_table.h"
 
 namespace adanns::bench {
 namespace {
-
-class AdannsIvfIndex : public BuiltIndex {
- public:
-  AdannsIvfIndex(std::unique_ptr<index::VectorTable> table, std::unique_ptr<index::IvfIndex> ivf)
-      : table_(std::move(table)), ivf_(std::move(ivf)) {}
-
-  absl::Status SetSearchParams(const Params& search) override {
-    RETURN_IF_ERROR(CheckParamKeys(
-        search, {"nprobe", "coarse_dims", "search_dims", "rerank_candidates", "rerank_dims"},
-        "adanns-ivf search"));
-    const index::IvfBuildParams& built = ivf_->params();
-    index::Plan plan;
-    ASSIGN_OR_RETURN(plan.nprobe, UintParam(search, "nprobe", 8, 1, built.nlist));
-    ASSIGN_OR_RETURN(plan.coarse_dims,
-                     UintParam(search, "coarse_dims", built.coarse_dims, 1, built.coarse_dims));
-    ASSIGN_OR_RETURN(plan.search_dims,
-                     UintParam(search, "search_dims", built.search_dims, 1, built.search_dims));
-    if (search.count("rerank_candidates") > 0 || search.count("rerank_dims") > 0) {
-      ASSIGN_OR_RETURN(plan.rerank_candidates,
-                       UintParam(search, "rerank_candidates", 100, 1, 1'000'000));
-      ASSIGN_OR_RETURN(plan.rerank_dims, UintParam(search, "rerank_dims", table_->dim(),
-                                                   *plan.search_dims, table_->dim()));
-    }
-    // k is only known per query; resolving with k = 1 checks everything else once.
-    ASSIGN_OR_RETURN(plan_, ivf_->ResolvePlan(plan, /*k=*/1));
-    return absl::OkStatus();
-  }
-
-  void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override {
-    const index::SearchResult result =
-        ivf_->Search(*table_, std::span<const float>(query, table_->dim()), k, plan_);
-    std::fill(ids, ids + k, -1);
-    for (size_t i = 0; i < result.hits.size() && i < k; ++i) {
-      ids[i] = static_cast<int64_t>(result.hits[i].id);
-    }
-    work->flops = result.cost.mflops * 1e6;
-    work->vectors_scanned = result.cost.vectors_scanned;
-  }
-
- private:
-  std::unique_ptr<index::VectorTable> table_;
-  std::unique_ptr<index::IvfIndex> ivf_;
-  index::Plan plan_;  // resolved
-};
 
 class AdannsIvfMethod : public Method {
  public:
@@ -100,10 +57,7 @@ class AdannsIvfMethod : public Method {
     ASSIGN_OR_RETURN(params.kmeans_iterations, UintParam(build, "kmeans_iterations", 20, 1, 1000));
     ASSIGN_OR_RETURN(params.training_sample, UintParam(build, "training_sample", 0, 0, UINT32_MAX));
 
-    auto table = std::make_unique<index::VectorTable>(dim);
-    for (uint64_t row = 0; row < data.base.rows; ++row) {
-      table->Upsert(row, std::span<const float>(data.base.row(row), dim));
-    }
+    std::unique_ptr<index::VectorTable> table = MakeBaseTable(data);
     omp_set_num_threads(std::max(1, threads));
     const auto start = std::chrono::steady_clock::now();
     double train_s = 0;
@@ -123,7 +77,7 @@ class AdannsIvfMethod : public Method {
     stats->bytes_per_vector["full_vectors"] = dim * sizeof(float);
     stats->bytes_per_vector["list_vectors"] = ivf_stats.search_dims * sizeof(float);
     stats->bytes_per_vector["list_ids"] = sizeof(index::RowId);
-    return std::make_unique<AdannsIvfIndex>(std::move(table), std::move(ivf));
+    return std::make_unique<ServedIndexAdapter>(std::move(table), std::move(ivf));
   }
 };
 

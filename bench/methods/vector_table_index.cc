@@ -27,9 +27,9 @@ absl::Status VectorTableIndex::SetSearchParams(const Params& search) {
   return absl::OkStatus();
 }
 
-void VectorTableIndex::Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const {
-  const index::SearchResult result =
-      index::FlatSearch(*table_, metric_, std::span<const float>(query, table_->dim()), k, plan_);
+namespace {
+
+void Report(const index::SearchResult& result, uint32_t k, int64_t* ids, QueryWork* work) {
   std::fill(ids, ids + k, -1);
   for (size_t i = 0; i < result.hits.size() && i < k; ++i) {
     ids[i] = static_cast<int64_t>(result.hits[i].id);
@@ -38,15 +38,52 @@ void VectorTableIndex::Search(const float* query, uint32_t k, int64_t* ids, Quer
   work->vectors_scanned = result.cost.vectors_scanned;
 }
 
-absl::StatusOr<std::unique_ptr<BuiltIndex>> BuildVectorTableIndex(const BenchData& data,
-                                                                  bool rerank, BuildStats* stats) {
+}  // namespace
+
+void VectorTableIndex::Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const {
+  Report(
+      index::FlatSearch(*table_, metric_, std::span<const float>(query, table_->dim()), k, plan_),
+      k, ids, work);
+}
+
+absl::Status ServedIndexAdapter::SetSearchParams(const Params& search) {
+  RETURN_IF_ERROR(CheckParamKeys(
+      search, {"nprobe", "coarse_dims", "search_dims", "rerank_candidates", "rerank_dims", "ef"},
+      std::string(index_->kind()) + " search"));
+  index::Plan plan;
+  plan.index = std::string(index_->kind());
+  for (auto [key, field] :
+       {std::pair{"nprobe", &plan.nprobe}, std::pair{"coarse_dims", &plan.coarse_dims},
+        std::pair{"search_dims", &plan.search_dims},
+        std::pair{"rerank_candidates", &plan.rerank_candidates},
+        std::pair{"rerank_dims", &plan.rerank_dims}, std::pair{"ef", &plan.ef}}) {
+    if (search.count(key) == 0) continue;
+    ASSIGN_OR_RETURN(*field, UintParam(search, key, 0, 1, UINT32_MAX));
+  }
+  // k is only known per query; resolving with k = 1 checks everything else once.
+  ASSIGN_OR_RETURN(plan_, index_->ResolvePlan(plan, /*k=*/1));
+  return absl::OkStatus();
+}
+
+void ServedIndexAdapter::Search(const float* query, uint32_t k, int64_t* ids,
+                                QueryWork* work) const {
+  Report(index_->Search(*table_, std::span<const float>(query, table_->dim()), k, plan_), k, ids,
+         work);
+}
+
+std::unique_ptr<index::VectorTable> MakeBaseTable(const BenchData& data) {
   const auto dim = static_cast<uint32_t>(data.base.cols);
   auto table = std::make_unique<index::VectorTable>(dim);
   for (uint64_t row = 0; row < data.base.rows; ++row) {
     table->Upsert(row, std::span<const float>(data.base.row(row), dim));
   }
-  stats->bytes_per_vector["full_vectors"] = dim * sizeof(float);
-  return std::make_unique<VectorTableIndex>(std::move(table), data.metric, rerank);
+  return table;
+}
+
+absl::StatusOr<std::unique_ptr<BuiltIndex>> BuildVectorTableIndex(const BenchData& data,
+                                                                  bool rerank, BuildStats* stats) {
+  stats->bytes_per_vector["full_vectors"] = data.base.cols * sizeof(float);
+  return std::make_unique<VectorTableIndex>(MakeBaseTable(data), data.metric, rerank);
 }
 
 }  // namespace adanns::bench

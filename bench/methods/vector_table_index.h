@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "bench/harness/method.h"
 #include "index/plan.h"
+#include "index/served_index.h"
 #include "index/vector_table.h"
 
 namespace adanns::bench {
@@ -25,6 +26,27 @@ class VectorTableIndex : public BuiltIndex {
   std::unique_ptr<index::VectorTable> table_;
   Metric metric_;
   bool rerank_;
+  index::Plan plan_;  // resolved
+};
+
+// data.base as a table (row i = id i).
+std::unique_ptr<index::VectorTable> MakeBaseTable(const BenchData& data);
+
+// One of our served indexes (IVF, HNSW) over its table, searched with the plan a search point
+// names: keys nprobe, coarse_dims, search_dims, rerank_candidates, rerank_dims, ef; the index
+// resolves the rest from its defaults and refuses what it does not hold, as the server does.
+class ServedIndexAdapter : public BuiltIndex {
+ public:
+  ServedIndexAdapter(std::unique_ptr<index::VectorTable> table,
+                     std::unique_ptr<index::ServedIndex> index)
+      : table_(std::move(table)), index_(std::move(index)) {}
+
+  absl::Status SetSearchParams(const Params& search) override;
+  void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override;
+
+ private:
+  std::unique_ptr<index::VectorTable> table_;
+  std::unique_ptr<index::ServedIndex> index_;
   index::Plan plan_;  // resolved
 };
 

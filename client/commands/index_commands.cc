@@ -16,6 +16,12 @@ namespace {
 
 struct BuildArgs {
   std::string collection;
+  std::string kind = "ivf";
+  // HNSW.
+  uint32_t graph_dims = 0;
+  uint32_t m = 0;
+  uint32_t ef_construction = 0;
+  // IVF.
   uint32_t nlist = 0;
   uint32_t coarse_dims = 0;
   uint32_t search_dims = 0;
@@ -57,29 +63,46 @@ absl::StatusOr<v1::IndexInfo> WaitForBuild(Client& client, const std::string& co
 void AddBuild(CLI::App& parent, CliContext& context) {
   auto args = std::make_shared<BuildArgs>();
   CLI::App* build = parent.add_subcommand(
-      "build", "Build (or rebuild) a collection's AdANNS-IVF index in the background");
+      "build",
+      "Build (or rebuild) a collection's AdANNS-IVF or AdANNS-HNSW index in the background");
   build->add_option("--collection", args->collection, "Collection name")->required();
-  build->add_option("--nlist", args->nlist, "Number of lists (default: about 4*sqrt(N))");
+  build->add_option("--kind", args->kind, "Index kind: ivf or hnsw (default: ivf)")
+      ->check(CLI::IsMember({"ivf", "hnsw"}));
+  build->add_option("--graph-dims", args->graph_dims,
+                    "HNSW: prefix the graph is built on (default: min(dim, 128))");
+  build->add_option("--m", args->m, "HNSW: links per node per layer (default: 16)");
+  build->add_option("--ef-construction", args->ef_construction,
+                    "HNSW: beam width while inserting (default: 100)");
+  build->add_option("--nlist", args->nlist, "IVF: number of lists (default: about 4*sqrt(N))");
   build->add_option("--coarse-dims", args->coarse_dims,
-                    "Prefix k-means runs on (default: min(dim, 64))");
+                    "IVF: prefix k-means runs on (default: min(dim, 64))");
   build->add_option("--search-dims", args->search_dims,
-                    "Prefix stored in the lists and scanned (default: min(dim, 128))");
-  build->add_option("--iterations", args->iterations, "k-means iterations (default: 20)");
+                    "IVF: prefix stored in the lists and scanned (default: min(dim, 128))");
+  build->add_option("--iterations", args->iterations, "IVF: k-means iterations (default: 20)");
   build->add_option("--training-sample", args->training_sample,
-                    "Vectors sampled for k-means (default: min(N, 256*nlist))");
-  build->add_option("--seed", args->seed, "Seed of the sample and k-means (default: 1234)");
+                    "IVF: vectors sampled for k-means (default: min(N, 256*nlist))");
+  build->add_option("--seed", args->seed,
+                    "Seed (IVF: sample and k-means, default 1234; HNSW: levels, default 100)");
   build->add_flag("--no-wait", args->no_wait, "Return once the build has started");
   build->callback([args, &context] {
     context.run = [args](CliContext& run_context) -> absl::Status {
       v1::BuildIndexRequest request;
       request.set_collection(args->collection);
-      v1::IvfParams* ivf = request.mutable_ivf();
-      ivf->set_nlist(args->nlist);
-      ivf->set_coarse_dims(args->coarse_dims);
-      ivf->set_search_dims(args->search_dims);
-      ivf->set_kmeans_iterations(args->iterations);
-      ivf->set_training_sample(args->training_sample);
-      ivf->set_seed(args->seed);
+      if (args->kind == "hnsw") {
+        v1::HnswParams* hnsw = request.mutable_hnsw();
+        hnsw->set_graph_dims(args->graph_dims);
+        hnsw->set_m(args->m);
+        hnsw->set_ef_construction(args->ef_construction);
+        hnsw->set_seed(args->seed);
+      } else {
+        v1::IvfParams* ivf = request.mutable_ivf();
+        ivf->set_nlist(args->nlist);
+        ivf->set_coarse_dims(args->coarse_dims);
+        ivf->set_search_dims(args->search_dims);
+        ivf->set_kmeans_iterations(args->iterations);
+        ivf->set_training_sample(args->training_sample);
+        ivf->set_seed(args->seed);
+      }
       ASSIGN_OR_RETURN(Client * client, run_context.client());
       ASSIGN_OR_RETURN(v1::IndexInfo started, client->BuildIndex(request));
       if (args->no_wait) {
@@ -116,7 +139,7 @@ void AddDrop(CLI::App& parent, CliContext& context) {
   auto args = std::make_shared<std::pair<std::string, std::string>>();
   CLI::App* drop = parent.add_subcommand("drop", "Drop an index (cancels a running build)");
   drop->add_option("--collection", args->first, "Collection name")->required();
-  drop->add_option("name", args->second, "Index name (ivf)")->required();
+  drop->add_option("name", args->second, "Index name (ivf or hnsw)")->required();
   drop->callback([args, &context] {
     context.run = [args](CliContext& run_context) -> absl::Status {
       ASSIGN_OR_RETURN(Client * client, run_context.client());

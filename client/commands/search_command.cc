@@ -39,6 +39,7 @@ struct SearchArgs {
   std::optional<uint32_t> search_dims;
   std::optional<uint32_t> rerank_dims;
   std::optional<uint32_t> rerank_candidates;
+  std::optional<uint32_t> ef;
   std::optional<double> max_mflops;
   std::optional<float> target_recall;
   bool json = false;
@@ -46,7 +47,7 @@ struct SearchArgs {
 
 bool HasPlanOptions(const SearchArgs& args) {
   return !args.index.empty() || args.coarse_dims || args.nprobe || args.search_dims ||
-         args.rerank_dims || args.rerank_candidates;
+         args.rerank_dims || args.rerank_candidates || args.ef;
 }
 
 // A budget with no limit set means the automatic plan; it is then left out of the request.
@@ -80,6 +81,7 @@ absl::StatusOr<v1::Budget> MakeBudget(const SearchArgs& args) {
     if (args.rerank_dims) {
       plan->set_rerank_dims(*args.rerank_dims);
     }
+    if (args.ef) plan->set_ef(*args.ef);
     if (args.rerank_candidates) {
       plan->set_rerank_candidates(*args.rerank_candidates);
     }
@@ -105,6 +107,7 @@ std::vector<std::pair<std::string, uint32_t>> PlanFields(const v1::Plan& plan) {
   if (plan.has_rerank_candidates()) {
     fields.emplace_back("rerank_candidates", plan.rerank_candidates());
   }
+  if (plan.has_ef()) fields.emplace_back("ef", plan.ef());
   return fields;
 }
 
@@ -235,6 +238,7 @@ void AddSearchCommand(CLI::App& app, CliContext& context) {
   search->add_option("--rerank-dims", args->rerank_dims, "Prefix length of the exact re-rank");
   search->add_option("--rerank-candidates", args->rerank_candidates,
                      "Candidates kept for the re-rank");
+  search->add_option("--ef", args->ef, "HNSW: beam width of the graph search");
   search->add_option("--max-mflops", args->max_mflops, "Budget: MFLOPs per query at most");
   search->add_option("--target-recall", args->target_recall,
                      "Budget: recall@k to reach (needs a calibrated index)");

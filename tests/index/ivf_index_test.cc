@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "index/flat_search.h"
+#include "tests/index/clustered_data.h"
 
 namespace adanns::index {
 namespace {
@@ -15,27 +16,10 @@ namespace {
 constexpr uint32_t kDim = 32;
 constexpr size_t kVectors = 3000;
 
-// Gaussian clusters with a decaying spectrum, so prefixes carry most of the structure.
-std::vector<float> ClusteredVector(std::mt19937& rng, const std::vector<float>& centre) {
-  std::normal_distribution<float> normal;
-  std::vector<float> v(kDim);
-  for (uint32_t j = 0; j < kDim; ++j) v[j] = centre[j] + normal(rng) * 0.3f / (1.0f + 0.1f * j);
-  return v;
-}
-
 class IvfIndexTest : public testing::TestWithParam<Metric> {
  protected:
   void SetUp() override {
-    std::mt19937 rng(21);
-    std::normal_distribution<float> normal;
-    std::vector<std::vector<float>> centres(30, std::vector<float>(kDim));
-    for (auto& c : centres) {
-      for (uint32_t j = 0; j < kDim; ++j) c[j] = normal(rng) * 2.0f / (1.0f + 0.1f * j);
-    }
-    for (uint64_t id = 0; id < kVectors; ++id) {
-      table_.Upsert(id + 500, ClusteredVector(rng, centres[id % centres.size()]));
-    }
-    for (int q = 0; q < 20; ++q) queries_.push_back(ClusteredVector(rng, centres[q % 30]));
+    queries_ = FillClustered(table_, kVectors, 20).queries;
     IvfBuildParams params;
     params.nlist = 40;
     params.coarse_dims = 16;
@@ -128,14 +112,14 @@ TEST_P(IvfIndexTest, WritesAfterTheBuild) {
   EXPECT_NE(RunIvf(queries_[3], plan).hits[0].id, 99999u);
   // Removed: never returned.
   const uint64_t victim = RunIvf(queries_[1], plan).hits[0].id;
-  ivf_->Remove(*table_.RowOf(victim));
+  ivf_->Remove(*table_.RowOf(victim), victim);
   table_.Remove(victim);
   for (uint64_t id : Ids(RunIvf(queries_[1], plan, 50))) EXPECT_NE(id, victim);
   EXPECT_EQ(ivf_->stats().vectors, table_.size());
 }
 
 TEST_P(IvfIndexTest, SerializationRoundTripAndCorruption) {
-  const std::string blob = ivf_->Serialize();
+  const std::string blob = *ivf_->Serialize();
   auto loaded = IvfIndex::Deserialize(blob, table_, GetParam());
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   Plan plan;

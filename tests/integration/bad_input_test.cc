@@ -231,7 +231,9 @@ TEST_F(BadInputTest, Search) {
   ExpectStatus(Search(plan), kInvalid, "nprobe");
   plan.mutable_budget()->mutable_plan()->clear_nprobe();
   plan.mutable_budget()->mutable_plan()->set_index("hnsw");
-  ExpectStatus(Search(plan), grpc::StatusCode::NOT_FOUND, "'hnsw' does not exist");
+  ExpectStatus(Search(plan), grpc::StatusCode::NOT_FOUND, "'hnsw' is not ready");
+  plan.mutable_budget()->mutable_plan()->set_index("diskann");
+  ExpectStatus(Search(plan), grpc::StatusCode::NOT_FOUND, "'diskann' does not exist");
 
   v1::SearchRequest recall = Query(kDim);
   recall.mutable_budget()->set_target_recall(0.9f);
@@ -298,7 +300,24 @@ TEST_F(BadInputTest, BuildAndDropIndex) {
   ASSERT_EQ(Create("empty", 4, v1::L2), grpc::StatusCode::OK);
   ExpectStatus(build("empty", 0, 0), grpc::StatusCode::FAILED_PRECONDITION, "empty");
   ExpectStatus(drop("c", "ivf"), grpc::StatusCode::NOT_FOUND, "no index named 'ivf'");
+  ExpectStatus(drop("c", "hnsw"), grpc::StatusCode::NOT_FOUND, "no index named 'hnsw'");
   ExpectStatus(drop("c", "flat"), kInvalid, "cannot be dropped");
+
+  auto build_graph = [&](const std::string& collection, uint32_t graph_dims, uint32_t m,
+                         uint32_t ef_construction) {
+    v1::BuildIndexRequest request;
+    request.set_collection(collection);
+    request.mutable_hnsw()->set_graph_dims(graph_dims);
+    request.mutable_hnsw()->set_m(m);
+    request.mutable_hnsw()->set_ef_construction(ef_construction);
+    v1::IndexInfo info;
+    grpc::ClientContext context;
+    return stub_->BuildIndex(&context, request, &info);
+  };
+  ExpectStatus(build_graph("c", kDim + 1, 0, 0), kInvalid, "hnsw.graph_dims");
+  ExpectStatus(build_graph("c", 0, 1, 0), kInvalid, "hnsw.m");
+  ExpectStatus(build_graph("c", 0, 0, 200000), kInvalid, "hnsw.ef_construction");
+  ExpectStatus(build_graph("empty", 0, 0, 0), grpc::StatusCode::FAILED_PRECONDITION, "empty");
 
   // Nothing was built by the rejected requests: "ivf" plans are refused, "" is exact search.
   v1::SearchRequest ivf = Query(kDim);

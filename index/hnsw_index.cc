@@ -1,0 +1,585 @@
+// AdANNS-HNSW: graph build through hnswlib, our own search loop over its layers, re-rank,
+// serialization (through a memfd, as hnswlib only saves to a path) and write maintenance.
+#include "index/hnsw_index.h"
+
+#include <omp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xmmintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <queue>
+
+#include "absl/strings/str_cat.h"
+// hnswlib's own SIMD spaces are unused (our PrefixSpace supplies the distance); without this it
+// also defines non-inline CPU-probe functions that clash with the hnswlib baseline's in
+// adanns-bench.
+#define NO_MANUAL_VECTORIZATION
+#include "hnswlib/hnswlib.h"
+#include "index/blob_io.h"
+#include "index/distance.h"
+#include "index/flat_search.h"
+#include "index/stage_scorer.h"
+#include "index/status_macros.h"
+#include "index/topk.h"
+
+namespace adanns::index {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'H', 'N', 'S', 'W'};
+constexpr char kParamsMagic[8] = {'A', 'D', 'N', 'S', 'H', 'N', 'S', 'P'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kBuildChunkRows = 16384;
+constexpr size_t kCapacitySlack = 1024;
+constexpr uint32_t kMaxEf = 100'000;
+constexpr uint32_t kMaxM = 256;
+constexpr uint32_t kDefaultGraphDims = 128;
+constexpr uint32_t kDefaultEf = 64;
+constexpr RowId kNoRow = std::numeric_limits<RowId>::max();
+
+using hnswlib::tableint;
+using HnswGraph = hnswlib::HierarchicalNSW<float>;
+
+struct SpaceParam {
+  const DistanceKernels* kernels;
+  size_t dims;
+};
+
+// Prefixes are stored normalised for cosine, so inner product and cosine both rank by -dot.
+float L2Distance(const void* a, const void* b, const void* param) {
+  const auto* p = static_cast<const SpaceParam*>(param);
+  return p->kernels->l2_sqr_one(static_cast<const float*>(a), static_cast<const float*>(b),
+                                p->dims);
+}
+
+float NegativeDot(const void* a, const void* b, const void* param) {
+  const auto* p = static_cast<const SpaceParam*>(param);
+  return -p->kernels->dot_one(static_cast<const float*>(a), static_cast<const float*>(b), p->dims);
+}
+
+// hnswlib's distance over graph_dims floats, on our run-time dispatched kernels.
+class PrefixSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  PrefixSpace(Metric metric, size_t dims)
+      : param_{&BestKernels(), dims},
+        function_(metric == Metric::kL2 ? &L2Distance : &NegativeDot),
+        one_(metric == Metric::kL2 ? param_.kernels->l2_sqr_one : param_.kernels->dot_one),
+        sign_(metric == Metric::kL2 ? 1.0f : -1.0f) {}
+  size_t get_data_size() override { return param_.dims * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return function_; }
+  void* get_dist_func_param() override { return &param_; }
+  // The same distance with one indirect call (the search loop's hot path).
+  float Distance(const float* a, const void* b) const {
+    return sign_ * one_(a, static_cast<const float*>(b), param_.dims);
+  }
+
+ private:
+  SpaceParam param_;
+  hnswlib::DISTFUNC<float> function_;
+  float (*one_)(const float*, const float*, size_t);
+  float sign_;
+};
+
+// Per-thread visit marks, reset in O(1) per search by bumping the epoch.
+class VisitedSet {
+ public:
+  void Reset(size_t nodes) {
+    if (marks_.size() < nodes) marks_.resize(nodes, 0);
+    if (++epoch_ == 0) {  // wrapped: clear once every 2^32 searches
+      std::fill(marks_.begin(), marks_.end(), 0);
+      epoch_ = 1;
+    }
+  }
+  // True the first time `node` is seen since Reset.
+  bool Visit(tableint node) {
+    if (marks_[node] == epoch_) return false;
+    marks_[node] = epoch_;
+    return true;
+  }
+  void Prefetch(tableint node) const {
+    _mm_prefetch(reinterpret_cast<const char*>(&marks_[node]), _MM_HINT_T0);
+  }
+
+ private:
+  std::vector<uint32_t> marks_;
+  uint32_t epoch_ = 0;
+};
+
+void PutParams(std::string& out, const HnswBuildParams& params) {
+  AppendPod(out, params.graph_dims);
+  AppendPod(out, params.m);
+  AppendPod(out, params.ef_construction);
+  AppendPod(out, params.seed);
+}
+
+bool GetParams(BlobReader& reader, HnswBuildParams* params) {
+  return reader.Get(&params->graph_dims) && reader.Get(&params->m) &&
+         reader.Get(&params->ef_construction) && reader.Get(&params->seed);
+}
+
+absl::StatusOr<HnswBuildParams> ResolveParams(HnswBuildParams params, uint32_t dim) {
+  if (params.graph_dims == 0) params.graph_dims = std::min(dim, kDefaultGraphDims);
+  if (params.graph_dims > dim) {
+    return absl::InvalidArgumentError(absl::StrCat("hnsw.graph_dims must be in 1..", dim,
+                                                   " (0 = default), got ", params.graph_dims));
+  }
+  if (params.m < 2 || params.m > kMaxM) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hnsw.M must be in 2..", kMaxM, ", got ", params.m));
+  }
+  if (params.ef_construction == 0 || params.ef_construction > kMaxEf) {
+    return absl::InvalidArgumentError(absl::StrCat("hnsw.ef_construction must be in 1..", kMaxEf,
+                                                   ", got ", params.ef_construction));
+  }
+  return params;
+}
+
+// An anonymous in-memory file and its /proc path: hnswlib reads and writes only by path.
+class MemoryFile {
+ public:
+  MemoryFile() : fd_(memfd_create("adanns-hnsw", MFD_CLOEXEC)) {}
+  ~MemoryFile() {
+    if (fd_ >= 0) close(fd_);
+  }
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  std::string path() const { return absl::StrCat("/proc/self/fd/", fd_); }
+  bool Write(std::string_view bytes) const {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n =
+          pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  bool ReadAll(std::string* out) const {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return false;
+    out->resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < out->size()) {
+      const ssize_t n =
+          pread(fd_, out->data() + done, out->size() - done, static_cast<off_t>(done));
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+struct HnswIndex::Graph {
+  Graph(Metric metric, size_t dims) : space(metric, dims) {}
+  PrefixSpace space;
+  std::unique_ptr<HnswGraph> hnsw;
+};
+
+std::string EncodeHnswBuildParams(const HnswBuildParams& params) {
+  std::string out(kParamsMagic, sizeof(kParamsMagic));
+  PutParams(out, params);
+  return out;
+}
+
+absl::StatusOr<HnswBuildParams> DecodeHnswBuildParams(std::string_view bytes) {
+  if (bytes.size() < sizeof(kParamsMagic) ||
+      std::memcmp(bytes.data(), kParamsMagic, sizeof(kParamsMagic)) != 0) {
+    return absl::DataLossError("not an encoding of HNSW build parameters");
+  }
+  BlobReader reader(bytes.substr(sizeof(kParamsMagic)));
+  HnswBuildParams params;
+  if (!GetParams(reader, &params) || !reader.done()) {
+    return absl::DataLossError("HNSW build parameters truncated or too long");
+  }
+  return params;
+}
+
+HnswIndex::HnswIndex(Metric metric, uint32_t dim, HnswBuildParams params)
+    : metric_(metric),
+      dim_(dim),
+      params_(params),
+      graph_(std::make_unique<Graph>(metric, params.graph_dims)) {}
+
+HnswIndex::~HnswIndex() = default;
+
+void HnswIndex::PreparePrefix(const float* row, float* out) const {
+  const uint32_t dims = params_.graph_dims;
+  std::memcpy(out, row, dims * sizeof(float));
+  if (metric_ != Metric::kCosine) return;
+  double norm_sqr = 0;
+  for (uint32_t j = 0; j < dims; ++j) norm_sqr += double(out[j]) * out[j];
+  if (norm_sqr > 0) {
+    const auto inv = static_cast<float>(1.0 / std::sqrt(norm_sqr));
+    for (uint32_t j = 0; j < dims; ++j) out[j] *= inv;
+  }
+}
+
+void HnswIndex::Link(const float* prefix, uint64_t id) {
+  HnswGraph& graph = *graph_->hnsw;
+  if (graph.cur_element_count >= graph.max_elements_ &&
+      graph.label_lookup_.find(id) == graph.label_lookup_.end()) {
+    graph.resizeIndex(graph.max_elements_ + graph.max_elements_ / 2 + kCapacitySlack);
+  }
+  graph.addPoint(prefix, id);  // an existing label is re-linked (and undeleted)
+}
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(const TableAccess& access,
+                                                            Metric metric,
+                                                            const HnswBuildParams& requested,
+                                                            int threads, const Progress& progress,
+                                                            const std::atomic<bool>* cancel) {
+  uint32_t dim = 0;
+  size_t rows = 0, live = 0;
+  access([&](const VectorTable& table) {
+    dim = table.dim();
+    rows = table.row_count();
+    live = table.size();
+  });
+  ASSIGN_OR_RETURN(const HnswBuildParams params, ResolveParams(requested, dim));
+  std::unique_ptr<HnswIndex> index(new HnswIndex(metric, dim, params));
+  index->trained_vectors_ = live;
+  try {
+    index->graph_->hnsw =
+        std::make_unique<HnswGraph>(&index->graph_->space, rows + kCapacitySlack, params.m,
+                                    params.ef_construction, params.seed);
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("HNSW graph allocation failed: ", e.what()));
+  }
+  HnswGraph& graph = *index->graph_->hnsw;
+  const uint32_t dims = params.graph_dims;
+  std::vector<uint64_t> ids;
+  std::vector<float> prefixes;
+  size_t inserted = 0;
+  for (size_t begin = 0; begin < rows; begin += kBuildChunkRows) {
+    if (cancel != nullptr && cancel->load()) return absl::CancelledError("HNSW build cancelled");
+    ids.clear();
+    prefixes.clear();
+    access([&](const VectorTable& table) {
+      const size_t end = std::min(rows, begin + kBuildChunkRows);
+      for (size_t r = begin; r < end; ++r) {
+        const auto row = static_cast<RowId>(r);
+        if (!table.IsLive(row)) continue;
+        ids.push_back(table.IdOf(row));
+        prefixes.resize(prefixes.size() + dims);
+        index->PreparePrefix(table.RowData(row), prefixes.data() + prefixes.size() - dims);
+      }
+    });
+    size_t first = 0;
+    if (graph.cur_element_count == 0 && !ids.empty()) {  // the entry point, alone
+      graph.addPoint(prefixes.data(), ids[0]);
+      first = 1;
+    }
+    std::atomic<bool> failed{false};
+    std::string error;
+#pragma omp parallel for schedule(dynamic, 64) num_threads(std::max(1, threads))
+    for (size_t i = first; i < ids.size(); ++i) {
+      if (failed.load(std::memory_order_relaxed)) continue;
+      try {
+        graph.addPoint(prefixes.data() + i * dims, ids[i]);
+      } catch (const std::exception& e) {
+#pragma omp critical
+        {
+          failed = true;
+          error = e.what();
+        }
+      }
+    }
+    if (failed) return absl::InternalError(absl::StrCat("HNSW insert failed: ", error));
+    inserted += ids.size();
+    if (progress) progress(live == 0 ? 1.0 : std::min(1.0, double(inserted) / double(live)));
+  }
+  return index;
+}
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(const VectorTable& table, Metric metric,
+                                                            const HnswBuildParams& params,
+                                                            int threads) {
+  return Build([&table](const std::function<void(const VectorTable&)>& read) { read(table); },
+               metric, params, threads);
+}
+
+void HnswIndex::Upsert(const VectorTable& table, RowId row) {
+  std::vector<float> prefix(params_.graph_dims);
+  PreparePrefix(table.RowData(row), prefix.data());
+  Link(prefix.data(), table.IdOf(row));
+}
+
+void HnswIndex::Remove(RowId /*row*/, uint64_t id) {
+  HnswGraph& graph = *graph_->hnsw;
+  const auto it = graph.label_lookup_.find(id);
+  if (it != graph.label_lookup_.end() && !graph.isMarkedDeleted(it->second)) {
+    graph.markDeletedInternal(it->second);
+  }
+}
+
+absl::StatusOr<Plan> HnswIndex::ResolvePlan(const Plan& requested, uint32_t k) const {
+  if (k == 0 || k > kMaxK) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", kMaxK, ", got ", k));
+  }
+  if (requested.coarse_dims.has_value() || requested.nprobe.has_value()) {
+    return absl::InvalidArgumentError(
+        "plan.coarse_dims and plan.nprobe are IVF parameters; index 'hnsw' does not use them");
+  }
+  const uint32_t graph_dims = params_.graph_dims;
+  if (requested.search_dims.has_value() && *requested.search_dims != graph_dims) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("plan.search_dims of index 'hnsw' is its graph_dims (", graph_dims, "), got ",
+                     *requested.search_dims, "; build another graph for another prefix"));
+  }
+  Plan plan = requested;
+  plan.index = "hnsw";
+  plan.search_dims = graph_dims;
+  uint32_t ef = requested.ef.value_or(std::max(kDefaultEf, k));
+  if (ef == 0 || ef > kMaxEf) {
+    return absl::InvalidArgumentError(absl::StrCat("plan.ef must be in 1..", kMaxEf, ", got ", ef));
+  }
+  if (requested.has_rerank() || graph_dims < dim_) {
+    plan.rerank_dims = requested.rerank_dims.value_or(dim_);
+    if (*plan.rerank_dims < graph_dims || *plan.rerank_dims > dim_) {
+      return absl::InvalidArgumentError(absl::StrCat("plan.rerank_dims must be in ", graph_dims,
+                                                     "..", dim_, " (graph_dims..dim), got ",
+                                                     *plan.rerank_dims));
+    }
+    plan.rerank_candidates = requested.rerank_candidates.value_or(std::max(ef, k));
+    if (*plan.rerank_candidates < k || *plan.rerank_candidates > kMaxEf) {
+      return absl::InvalidArgumentError(absl::StrCat("plan.rerank_candidates must be in ", k, "..",
+                                                     kMaxEf, " (k..", kMaxEf, "), got ",
+                                                     *plan.rerank_candidates));
+    }
+    ef = std::max(ef, *plan.rerank_candidates);
+  }
+  plan.ef = std::max(ef, k);
+  return plan;
+}
+
+SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> query, uint32_t k,
+                               const Plan& resolved) const {
+  SearchResult result;
+  result.plan = resolved;
+  const HnswGraph& graph = *graph_->hnsw;
+  if (graph.cur_element_count == 0 || graph.enterpoint_node_ == static_cast<tableint>(-1)) {
+    return result;
+  }
+  const PrefixSpace& space = graph_->space;
+  std::vector<float> prefix(params_.graph_dims);
+  PreparePrefix(query.data(), prefix.data());
+  uint64_t computations = 0;
+  auto distance = [&](tableint node) {
+    ++computations;
+    return space.Distance(prefix.data(), graph.getDataByInternalId(node));
+  };
+
+  // Greedy descent through the upper layers.
+  tableint current = graph.enterpoint_node_;
+  float current_distance = distance(current);
+  for (int level = graph.maxlevel_; level > 0; --level) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      unsigned int* header = graph.get_linklist(current, level);
+      const auto* links = reinterpret_cast<const tableint*>(header + 1);
+      const size_t count = graph.getListCount(header);
+      for (size_t i = 0; i < count; ++i) {
+        const float d = distance(links[i]);
+        if (d < current_distance) {
+          current_distance = d;
+          current = links[i];
+          moved = true;
+        }
+      }
+    }
+  }
+
+  // Beam search on the bottom layer; deleted nodes route but are never results.
+  using Entry = std::pair<float, tableint>;
+  const size_t ef = *resolved.ef;
+  auto node_prefix = [&graph](tableint node) {
+    return reinterpret_cast<const float*>(graph.getDataByInternalId(node));
+  };
+  thread_local VisitedSet visited;
+  visited.Reset(graph.max_elements_);
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> frontier;  // nearest first
+  std::priority_queue<Entry> best;                                          // farthest first
+  visited.Visit(current);
+  frontier.emplace(current_distance, current);
+  if (!graph.isMarkedDeleted(current)) best.emplace(current_distance, current);
+  float bound = best.empty() ? std::numeric_limits<float>::max() : current_distance;
+  while (!frontier.empty()) {
+    const auto [d, node] = frontier.top();
+    if (d > bound && best.size() >= ef) break;
+    frontier.pop();
+    unsigned int* header = graph.get_linklist0(node);
+    const auto* links = reinterpret_cast<const tableint*>(header + 1);
+    const size_t count = graph.getListCount(header);
+    for (size_t i = 0; i < count; ++i) visited.Prefetch(links[i]);
+    if (count > 0) PrefetchPrefix(node_prefix(links[0]), params_.graph_dims);
+    for (size_t i = 0; i < count; ++i) {
+      if (i + 1 < count) PrefetchPrefix(node_prefix(links[i + 1]), params_.graph_dims);
+      const tableint next = links[i];
+      if (!visited.Visit(next)) continue;
+      const float dn = distance(next);
+      if (best.size() < ef || dn < bound) {
+        frontier.emplace(dn, next);
+        if (!graph.isMarkedDeleted(next)) {
+          best.emplace(dn, next);
+          if (best.size() > ef) best.pop();
+        }
+        if (!best.empty()) bound = best.top().first;
+      }
+    }
+  }
+
+  // Best first, as table rows (an id the table no longer holds is skipped).
+  std::vector<ScoredRow> candidates(best.size());
+  for (size_t i = best.size(); i-- > 0; best.pop()) {
+    candidates[i] = {best.top().first, 0};
+    const std::optional<RowId> row = table.RowOf(graph.getExternalLabel(best.top().second));
+    candidates[i].row = row.value_or(kNoRow);
+  }
+  std::erase_if(candidates, [](const ScoredRow& c) { return c.row == kNoRow; });
+
+  double flops = static_cast<double>(computations) * params_.graph_dims;
+  std::vector<ScoredRow> top;
+  std::optional<StageScorer> rerank_scorer;
+  if (resolved.has_rerank()) {
+    if (candidates.size() > *resolved.rerank_candidates) {
+      candidates.resize(*resolved.rerank_candidates);
+    }
+    rerank_scorer.emplace(metric_, query, *resolved.rerank_dims);
+    top = RerankRows(table, *rerank_scorer, candidates, k);
+    flops += static_cast<double>(candidates.size()) * *resolved.rerank_dims;
+  } else {
+    candidates.resize(std::min<size_t>(candidates.size(), k));
+    top = std::move(candidates);
+  }
+  result.cost.mflops = flops / 1e6;
+  result.cost.vectors_scanned = computations;
+  result.hits.reserve(top.size());
+  for (const ScoredRow& entry : top) {
+    const float score = metric_ == Metric::kL2 ? entry.distance : -entry.distance;
+    result.hits.push_back({table.IdOf(entry.row), score});
+  }
+  return result;
+}
+
+HnswStats HnswIndex::stats() const {
+  const HnswGraph& graph = *graph_->hnsw;
+  HnswStats stats;
+  stats.graph_dims = params_.graph_dims;
+  stats.m = params_.m;
+  stats.nodes = graph.cur_element_count;
+  stats.deleted = graph.num_deleted_;
+  stats.trained_vectors = trained_vectors_;
+  stats.graph_bytes = graph.max_elements_ * graph.size_data_per_element_;
+  for (size_t node = 0; node < graph.cur_element_count; ++node) {
+    stats.graph_bytes += graph.size_links_per_element_ * std::max(0, graph.element_levels_[node]);
+  }
+  return stats;
+}
+
+size_t HnswIndex::memory_bytes() const {
+  // Links and prefixes, plus the label map (about two words per entry and a bucket).
+  const HnswGraph& graph = *graph_->hnsw;
+  return stats().graph_bytes + graph.label_lookup_.size() * 4 * sizeof(void*);
+}
+
+std::vector<std::pair<std::string, double>> HnswIndex::described_params() const {
+  return {{"graph_dims", params_.graph_dims},
+          {"M", params_.m},
+          {"ef_construction", params_.ef_construction},
+          {"seed", static_cast<double>(params_.seed)}};
+}
+
+absl::StatusOr<std::string> HnswIndex::Serialize() const {
+  std::string graph_bytes;
+  MemoryFile file;
+  if (!file.ok()) return absl::InternalError("HNSW save: memfd_create failed");
+  try {
+    graph_->hnsw->saveIndex(file.path());
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("HNSW save failed: ", e.what()));
+  }
+  if (!file.ReadAll(&graph_bytes))
+    return absl::InternalError("HNSW save: reading the memfd failed");
+  std::string out(kMagic, sizeof(kMagic));
+  AppendIndexHeader(out, kFormatVersion, metric_, dim_);
+  PutParams(out, params_);
+  AppendPod(out, trained_vectors_);
+  AppendPod(out, static_cast<uint64_t>(graph_bytes.size()));
+  out.append(graph_bytes);
+  SealBlob(out);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(std::string_view bytes,
+                                                                  const VectorTable& table,
+                                                                  Metric metric) {
+  auto corrupt = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("HNSW blob rejected: ", why));
+  };
+  ASSIGN_OR_RETURN(const std::string_view body, OpenBlob(bytes, kMagic, "HNSW"));
+  BlobReader reader(body);
+  const uint32_t dim = table.dim();
+  RETURN_IF_ERROR(ReadIndexHeader(reader, kFormatVersion, metric, dim, "HNSW"));
+  uint64_t trained = 0, graph_size = 0;
+  HnswBuildParams params;
+  if (!GetParams(reader, &params) || !reader.Get(&trained) || !reader.Get(&graph_size)) {
+    return corrupt("truncated header");
+  }
+  if (!ResolveParams(params, dim).ok() || params.graph_dims == 0) {
+    return corrupt("parameters do not match the collection");
+  }
+  std::string_view graph_bytes;
+  if (!reader.GetBytes(graph_size, &graph_bytes) || !reader.done()) {
+    return corrupt("graph size does not match the blob");
+  }
+  std::unique_ptr<HnswIndex> index(new HnswIndex(metric, dim, params));
+  index->trained_vectors_ = trained;
+  MemoryFile file;
+  if (!file.ok() || !file.Write(graph_bytes)) {
+    return absl::InternalError("HNSW load: cannot stage the graph in memory (memfd)");
+  }
+  try {
+    index->graph_->hnsw = std::make_unique<HnswGraph>(&index->graph_->space, file.path(), false,
+                                                      table.row_count() + kCapacitySlack);
+  } catch (const std::exception& e) {
+    return corrupt(e.what());
+  }
+  HnswGraph& graph = *index->graph_->hnsw;
+  if (graph.data_size_ != params.graph_dims * sizeof(float)) {
+    return corrupt("graph prefix size does not match graph_dims");
+  }
+
+  // Reconcile with the store: deletes first (marking does not move labels), then new or changed
+  // vectors, so writes made after the blob are never lost.
+  for (const auto& [id, node] : graph.label_lookup_) {
+    if (!graph.isMarkedDeleted(node) && !table.RowOf(id).has_value()) {
+      graph.markDeletedInternal(node);
+    }
+  }
+  std::vector<float> prefix(params.graph_dims);
+  for (size_t r = 0; r < table.row_count(); ++r) {
+    const auto row = static_cast<RowId>(r);
+    if (!table.IsLive(row)) continue;
+    index->PreparePrefix(table.RowData(row), prefix.data());
+    const auto it = graph.label_lookup_.find(table.IdOf(row));
+    if (it == graph.label_lookup_.end() || graph.isMarkedDeleted(it->second) ||
+        std::memcmp(graph.getDataByInternalId(it->second), prefix.data(),
+                    prefix.size() * sizeof(float)) != 0) {
+      index->Link(prefix.data(), table.IdOf(row));
+    }
+  }
+  return index;
+}
+
+}  // namespace adanns::index

@@ -1,0 +1,89 @@
+// Build requests and loaders for "ivf" and "hnsw".
+#include "server/index_kinds.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "index/status_macros.h"
+
+namespace adanns::server {
+namespace {
+
+template <typename Built>
+absl::StatusOr<std::unique_ptr<index::ServedIndex>> Upcast(
+    absl::StatusOr<std::unique_ptr<Built>> built) {
+  if (!built.ok()) return built.status();
+  return std::unique_ptr<index::ServedIndex>(std::move(*built));
+}
+
+}  // namespace
+
+BuildRequest MakeIvfBuild(const index::IvfBuildParams& params, Metric metric) {
+  BuildRequest request;
+  request.kind = kIvfIndexName;
+  request.encoded_params = index::EncodeBuildParams(params);
+  request.check = [params](uint32_t dim, size_t vectors) -> absl::Status {
+    if (params.nlist > vectors) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ivf.nlist (", params.nlist, ") exceeds the collection's vectors (", vectors, ")"));
+    }
+    if (params.coarse_dims > dim || params.search_dims > dim) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ivf.coarse_dims and ivf.search_dims must be in 1..", dim, " (0 = default)"));
+    }
+    return absl::OkStatus();
+  };
+  request.build = [params, metric](const index::TableAccess& access, int threads,
+                                   const index::Progress& progress,
+                                   const std::atomic<bool>* cancel) {
+    omp_set_num_threads(std::max(1, threads));
+    return Upcast(index::IvfIndex::Build(access, metric, params, progress, cancel));
+  };
+  return request;
+}
+
+BuildRequest MakeHnswBuild(const index::HnswBuildParams& params, Metric metric) {
+  BuildRequest request;
+  request.kind = kHnswIndexName;
+  request.encoded_params = index::EncodeHnswBuildParams(params);
+  request.check = [params](uint32_t dim, size_t /*vectors*/) -> absl::Status {
+    if (params.graph_dims > dim) {
+      return absl::InvalidArgumentError(absl::StrCat("hnsw.graph_dims must be in 1..", dim,
+                                                     " (0 = default), got ", params.graph_dims));
+    }
+    return absl::OkStatus();
+  };
+  request.build = [params, metric](const index::TableAccess& access, int threads,
+                                   const index::Progress& progress,
+                                   const std::atomic<bool>* cancel) {
+    return Upcast(index::HnswIndex::Build(access, metric, params, threads, progress, cancel));
+  };
+  return request;
+}
+
+absl::StatusOr<BuildRequest> DecodeBuild(std::string_view kind, std::string_view encoded_params,
+                                         Metric metric) {
+  if (kind == kIvfIndexName) {
+    ASSIGN_OR_RETURN(const index::IvfBuildParams params, index::DecodeBuildParams(encoded_params));
+    return MakeIvfBuild(params, metric);
+  }
+  if (kind == kHnswIndexName) {
+    ASSIGN_OR_RETURN(const index::HnswBuildParams params,
+                     index::DecodeHnswBuildParams(encoded_params));
+    return MakeHnswBuild(params, metric);
+  }
+  return absl::DataLossError(absl::StrCat("unknown index kind '", std::string(kind), "'"));
+}
+
+absl::StatusOr<std::unique_ptr<index::ServedIndex>> LoadIndex(std::string_view kind,
+                                                              std::string_view bytes,
+                                                              const index::VectorTable& table,
+                                                              Metric metric) {
+  if (kind == kIvfIndexName) return Upcast(index::IvfIndex::Deserialize(bytes, table, metric));
+  if (kind == kHnswIndexName) return Upcast(index::HnswIndex::Deserialize(bytes, table, metric));
+  return absl::DataLossError(absl::StrCat("unknown index kind '", std::string(kind), "'"));
+}
+
+}  // namespace adanns::server
