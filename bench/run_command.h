@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "bench/harness/runner.h"
+
 namespace adanns::bench {
 
 struct RunArgs {
@@ -31,8 +33,8 @@ struct RunArgs {
   // Optional grid file replacing default grids (format in bench/README.md).
   std::string grid_file;
   // Per-point time cap in seconds.
-  // Default: 15.
-  double max_seconds_per_point = 15;
+  // Default: the harness's (8).
+  double max_seconds_per_point = RunOptions{}.max_seconds_per_point;
 };
 
 // Runs the whole command; returns the process exit code (1 after any error, though every report

@@ -22,8 +22,8 @@ class AdannsIvfMethod : public Method {
   std::string name() const override { return "adanns-ivf"; }
 
   // Two AdANNS builds (d_c, d_s) = (32, 64) and (64, 128) at faiss-ivf's nlist, swept over nprobe
-  // and re-rank depth. Rigid IVF and wider (d_c, d_s) sweeps come from a grid file, e.g.
-  // `adanns-ivf build coarse_dims=784 search_dims=784` with `adanns-ivf search nprobe=1..64`.
+  // and re-rank depth. Wider (d_c, d_s) sweeps come from a grid file
+  // (bench/results/ivf_pareto_grid.txt); rigid IVF is `adanns-rigid-ivf`.
   Grid DefaultGrid(const BenchData& data) const override {
     const double dim = static_cast<double>(data.base.cols);
     const double nlist = DefaultIvfNlist(data.base.rows);
@@ -82,6 +82,38 @@ class AdannsIvfMethod : public Method {
 };
 
 ADANNS_REGISTER_METHOD("adanns-ivf", AdannsIvfMethod);
+
+// `adanns-rigid-ivf`: the same code with d_c = d_s = dim and no re-rank, i.e. rigid IVF on our
+// kernels: the baseline the AdANNS decoupling is measured against.
+class AdannsRigidIvfMethod : public AdannsIvfMethod {
+ public:
+  std::string name() const override { return "adanns-rigid-ivf"; }
+
+  // faiss-ivf's nlist; nprobe 1...64.
+  Grid DefaultGrid(const BenchData& data) const override {
+    const double nlist = DefaultIvfNlist(data.base.rows);
+    Grid grid;
+    grid.builds.push_back({{"nlist", nlist}});
+    for (double nprobe : {1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64}) {
+      if (nprobe <= nlist) grid.searches.push_back({{"nprobe", nprobe}});
+    }
+    return grid;
+  }
+
+  absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData& data, const Params& build,
+                                                    int threads, BuildStats* stats) const override {
+    if (build.count("coarse_dims") > 0 || build.count("search_dims") > 0) {
+      return absl::InvalidArgumentError(
+          "adanns-rigid-ivf build: coarse_dims and search_dims are the full dim");
+    }
+    Params rigid = build;
+    rigid["coarse_dims"] = static_cast<double>(data.base.cols);
+    rigid["search_dims"] = static_cast<double>(data.base.cols);
+    return AdannsIvfMethod::Build(data, rigid, threads, stats);
+  }
+};
+
+ADANNS_REGISTER_METHOD("adanns-rigid-ivf", AdannsRigidIvfMethod);
 
 }  // namespace
 }  // namespace adanns::bench

@@ -1,4 +1,5 @@
-// faiss-ivf, faiss-opq and hnswlib on a tiny random set, against brute-force ground truth.
+// faiss-ivf, faiss-opq, hnswlib, adanns-hnsw and adanns-rigid-ivf on a tiny random set, against
+// brute-force ground truth.
 #include <stdlib.h>
 
 #include <algorithm>
@@ -159,6 +160,38 @@ TEST(BaselineMethodsTest, FaissIvfDefaultGridIsDense) {
     EXPECT_LE(grid.searches[i].at("nprobe") - grid.searches[i - 1].at("nprobe"), 8);
   }
   EXPECT_EQ(grid.searches.back().at("nprobe"), 64);
+}
+
+// Our served indexes through the harness adapter: plan keys reach the index, its defaults fill the
+// rest, and unknown or unheld parameters are refused.
+TEST(BaselineMethodsTest, AdannsHnswAndRigidIvfThroughTheAdapter) {
+  for (Metric metric : {Metric::kL2, Metric::kCosine}) {
+    const BenchData data = RandomData(metric);
+    BuildStats stats;
+    std::unique_ptr<BuiltIndex> graph =
+        Build("adanns-hnsw", data, {{"graph_dims", 16}, {"M", 12}}, &stats);
+    ASSERT_NE(graph, nullptr);
+    EXPECT_GE(stats.bytes_per_vector["graph"], 2 * 12 * 4 + 16 * 4);
+    // Random rows have no nested structure: only a beam over (nearly) everything, re-ranked at
+    // the full dim, is exact here.
+    ASSERT_TRUE(graph->SetSearchParams({{"ef", kRows}}).ok());
+    const Measured wide = SearchAll(*graph, data, false);
+    EXPECT_GE(wide.recall, 0.99) << "metric " << static_cast<int>(metric);
+    // Cost: graph distances at 16 dims plus the re-ranked candidates at the full 32.
+    EXPECT_GT(wide.work[0].flops, wide.work[0].vectors_scanned * 16.0);
+    ASSERT_TRUE(graph->SetSearchParams({{"ef", 20}, {"rerank_candidates", 10}}).ok());
+    EXPECT_LT(SearchAll(*graph, data, false).work[0].vectors_scanned, wide.work[0].vectors_scanned);
+    EXPECT_FALSE(graph->SetSearchParams({{"nprobe", 4}}).ok());  // an IVF parameter
+    EXPECT_FALSE(graph->SetSearchParams({{"efs", 4}}).ok());
+
+    std::unique_ptr<BuiltIndex> rigid = Build("adanns-rigid-ivf", data, {{"nlist", 16}}, &stats);
+    ASSERT_NE(rigid, nullptr);
+    ASSERT_TRUE(rigid->SetSearchParams({{"nprobe", 16}}).ok());
+    EXPECT_GE(SearchAll(*rigid, data, false).recall, 0.999);  // every list, full dims: exact
+    absl::StatusOr<std::unique_ptr<Method>> method = CreateMethod("adanns-rigid-ivf");
+    ASSERT_TRUE(method.ok());
+    EXPECT_FALSE((*method)->Build(data, {{"search_dims", 8}}, 1, &stats).ok());
+  }
 }
 
 TEST(BaselineMethodsTest, HnswlibAtLargeEfIsNearlyExact) {

@@ -194,12 +194,16 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
   std::thread builder([&] {
     for (int round = 0; round < 12; ++round) {
       const std::string_view kind = round % 2 == 0 ? kIvfIndexName : kHnswIndexName;
-      if (!collection.StartBuild(build(kind)).ok()) ++failures;
+      if (absl::Status started = collection.StartBuild(build(kind)).status(); !started.ok()) {
+        ++failures;
+        ADD_FAILURE() << started;
+      }
       if (round % 6 >= 4) {  // cancel midway, one of each kind
         if (!collection.DropIndex(kind).ok()) ++failures;
         continue;
       }
-      for (int wait = 0; wait < 3000; ++wait) {
+      // Bounded, and generous: under TSAN a build takes seconds.
+      for (int wait = 0; wait < 30000; ++wait) {
         bool building = false;
         for (const IndexStatus& status : collection.Indexes()) {
           building |= status.state == "building";
