@@ -81,15 +81,19 @@ std::string PlotScript(const RunMeta& meta, const std::vector<std::string>& meth
       // The y range hugs the data (no rounding out to decades) with room for points on its edges.
       "set autoscale yfix\nset offsets 0, 0, graph 0.05, graph 0.05\n", "set ytics (", YTics(),
       ")\n");
+  // gnuplot's default line types repeat after 8 colours; these 12 stay distinct.
+  static constexpr const char* kPalette[] = {"#9400d3", "#009e73", "#56b4e9", "#e69f00",
+                                             "#f0e442", "#0072b2", "#e51e10", "#000000",
+                                             "#ff1493", "#8b4513", "#808080", "#00ced1"};
   std::vector<std::string> plots;
   for (size_t i = 0; i < methods.size(); ++i) {
     const std::string file = GnuplotQuote(absl::StrCat(data_dir, "/", i, ".dat"));
-    const int color = static_cast<int>(i) + 1;
+    const char* color = kPalette[i % std::size(kPalette)];
     plots.push_back(
-        absl::StrFormat("%s index 0 using 1:2 with linespoints lw 2 pt 7 lc %d title %s", file,
-                        color, GnuplotQuote(methods[i])));
-    plots.push_back(
-        absl::StrFormat("%s index 1 using 1:2 with points pt 6 ps 0.6 lc %d notitle", file, color));
+        absl::StrFormat("%s index 0 using 1:2 with linespoints lw 2 pt 7 lc rgb '%s' title %s",
+                        file, color, GnuplotQuote(methods[i])));
+    plots.push_back(absl::StrFormat(
+        "%s index 1 using 1:2 with points pt 6 ps 0.6 lc rgb '%s' notitle", file, color));
   }
   absl::StrAppend(&script, "plot ", absl::StrJoin(plots, ", \\\n     "), "\n");
   return script;
