@@ -410,9 +410,12 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
   visited.Reset(graph.max_elements_);
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> frontier;  // nearest first
   std::priority_queue<Entry> best;                                          // farthest first
+  // The deleted flag sits in another cache line than the prefix: read it only when needed.
+  const bool has_deletions = graph.num_deleted_ > 0;
+  auto deleted = [&](tableint node) { return has_deletions && graph.isMarkedDeleted(node); };
   visited.Visit(current);
   frontier.emplace(current_distance, current);
-  if (!graph.isMarkedDeleted(current)) best.emplace(current_distance, current);
+  if (!deleted(current)) best.emplace(current_distance, current);
   float bound = best.empty() ? std::numeric_limits<float>::max() : current_distance;
   while (!frontier.empty()) {
     const auto [d, node] = frontier.top();
@@ -430,7 +433,7 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
       const float dn = distance(next);
       if (best.size() < ef || dn < bound) {
         frontier.emplace(dn, next);
-        if (!graph.isMarkedDeleted(next)) {
+        if (!deleted(next)) {
           best.emplace(dn, next);
           if (best.size() > ef) best.pop();
         }
