@@ -284,7 +284,8 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(const TableAccess& a
     std::string error;
 #pragma omp parallel for schedule(dynamic, 64) num_threads(std::max(1, threads))
     for (size_t i = first; i < ids.size(); ++i) {
-      if (failed.load(std::memory_order_relaxed)) continue;
+      // A chunk takes seconds at a million vectors: stop promptly when cancelled (DropIndex waits).
+      if (failed.load(std::memory_order_relaxed) || (cancel != nullptr && cancel->load())) continue;
       try {
         graph.addPoint(prefixes.data() + i * dims, ids[i]);
       } catch (const std::exception& e) {
@@ -296,6 +297,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(const TableAccess& a
       }
     }
     if (failed) return absl::InternalError(absl::StrCat("HNSW insert failed: ", error));
+    if (cancel != nullptr && cancel->load()) return absl::CancelledError("HNSW build cancelled");
     inserted += ids.size();
     if (progress) progress(live == 0 ? 1.0 : std::min(1.0, double(inserted) / double(live)));
   }
