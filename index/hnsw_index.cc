@@ -23,6 +23,7 @@
 #include "index/blob_io.h"
 #include "index/distance.h"
 #include "index/flat_search.h"
+#include "index/huge_pages.h"
 #include "index/stage_scorer.h"
 #include "index/status_macros.h"
 #include "index/topk.h"
@@ -37,6 +38,8 @@ constexpr size_t kBuildChunkRows = 16384;
 constexpr size_t kCapacitySlack = 1024;
 constexpr uint32_t kMaxEf = 100'000;
 constexpr uint32_t kMaxM = 256;
+// Bottom-layer links per node: 2 * M.
+constexpr size_t kMaxLinksPerNode = 2 * kMaxM;
 constexpr uint32_t kDefaultGraphDims = 128;
 constexpr uint32_t kDefaultEf = 64;
 constexpr RowId kNoRow = std::numeric_limits<RowId>::max();
@@ -178,6 +181,11 @@ class MemoryFile {
   int fd_;
 };
 
+// The bottom layer (links and prefixes of every node) is what a search walks at random.
+void AdviseGraphMemory(const HnswGraph& graph) {
+  AdviseHugePages(graph.data_level0_memory_, graph.max_elements_ * graph.size_data_per_element_);
+}
+
 }  // namespace
 
 struct HnswIndex::Graph {
@@ -230,6 +238,7 @@ void HnswIndex::Link(const float* prefix, uint64_t id) {
   if (graph.cur_element_count >= graph.max_elements_ &&
       graph.label_lookup_.find(id) == graph.label_lookup_.end()) {
     graph.resizeIndex(graph.max_elements_ + graph.max_elements_ / 2 + kCapacitySlack);
+    AdviseGraphMemory(graph);
   }
   graph.addPoint(prefix, id);  // an existing label is re-linked (and undeleted)
 }
@@ -257,6 +266,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(const TableAccess& a
     return absl::ResourceExhaustedError(absl::StrCat("HNSW graph allocation failed: ", e.what()));
   }
   HnswGraph& graph = *index->graph_->hnsw;
+  AdviseGraphMemory(graph);  // still untouched: nodes fault in as huge pages
   const uint32_t dims = params.graph_dims;
   std::vector<uint64_t> ids;
   std::vector<float> prefixes;
@@ -426,12 +436,18 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
     unsigned int* header = graph.get_linklist0(node);
     const auto* links = reinterpret_cast<const tableint*>(header + 1);
     const size_t count = graph.getListCount(header);
+    // Unvisited neighbours first, with all their prefixes requested at once: the walk is bound by
+    // memory latency, and overlapping the misses of a whole neighbourhood hides most of it.
+    tableint fresh[kMaxLinksPerNode];
+    size_t fresh_count = 0;
     for (size_t i = 0; i < count; ++i) visited.Prefetch(links[i]);
-    if (count > 0) PrefetchPrefix(node_prefix(links[0]), params_.graph_dims);
-    for (size_t i = 0; i < count; ++i) {
-      if (i + 1 < count) PrefetchPrefix(node_prefix(links[i + 1]), params_.graph_dims);
-      const tableint next = links[i];
-      if (!visited.Visit(next)) continue;
+    for (size_t i = 0; i < count && fresh_count < kMaxLinksPerNode; ++i) {
+      if (!visited.Visit(links[i])) continue;
+      fresh[fresh_count++] = links[i];
+      PrefetchPrefix(node_prefix(links[i]), params_.graph_dims);
+    }
+    for (size_t i = 0; i < fresh_count; ++i) {
+      const tableint next = fresh[i];
       const float dn = distance(next);
       if (best.size() < ef || dn < bound) {
         frontier.emplace(dn, next);
@@ -561,6 +577,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(std::string_vi
     return corrupt(e.what());
   }
   HnswGraph& graph = *index->graph_->hnsw;
+  AdviseGraphMemory(graph);  // loaded already: khugepaged collapses it over time
   if (graph.data_size_ != params.graph_dims * sizeof(float)) {
     return corrupt("graph prefix size does not match graph_dims");
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "index/huge_pages.h"
 
 namespace adanns::index {
 
@@ -41,7 +42,7 @@ class VectorTable {
 
  private:
   uint32_t dim_;
-  std::vector<float> values_;
+  std::vector<float, HugePageAllocator<float>> values_;  // huge pages: strided prefix reads
   std::vector<uint64_t> row_ids_;
   std::vector<uint8_t> live_;
   std::vector<RowId> free_rows_;
