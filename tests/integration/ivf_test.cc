@@ -3,8 +3,10 @@
 // and a restart that loads the stored index (same results, no retraining).
 #include <chrono>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fmnist_server_fixture.h"
@@ -281,6 +283,27 @@ TEST_F(IvfServingTest, GraphBuildSearchWriteRestart) {
       EXPECT_EQ(after.results(q).hits(i).id(), before.results(q).hits(i).id()) << "query " << q;
     }
   }
+}
+
+// The CLI's index commands against the same server: build the graph (waits for it), describe,
+// search with an explicit graph plan, drop.
+TEST_F(IvfServingTest, CliBuildsDescribesSearchesAndDropsTheGraph) {
+  const std::string built =
+      Cli("index build --collection fmnist --kind hnsw --graph-dims 64 --m 8 --ef-construction 40");
+  EXPECT_THAT(built, ::testing::HasSubstr("hnsw"));
+  EXPECT_THAT(built, ::testing::HasSubstr("state=ready"));
+  EXPECT_THAT(Cli("index describe --collection fmnist"),
+              ::testing::HasSubstr("M=8 ef_construction=40 graph_dims=64"));
+  std::ostringstream query;
+  for (uint32_t j = 0; j < kDim; ++j) query << (j ? "," : "") << queries_->row(0)[j];
+  const std::string found =
+      Cli("search --collection fmnist --k 3 --index hnsw --ef 32 --json --query " + query.str());
+  EXPECT_THAT(found, ::testing::HasSubstr(std::to_string(truth_->row(0)[0])));
+  EXPECT_THAT(found, ::testing::HasSubstr("hnsw"));
+  EXPECT_THAT(Cli("index drop --collection fmnist hnsw"),
+              ::testing::HasSubstr("dropped index hnsw"));
+  EXPECT_THAT(Cli("index describe --collection fmnist"),
+              ::testing::Not(::testing::HasSubstr("graph_dims")));
 }
 
 }  // namespace
