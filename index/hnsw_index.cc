@@ -3,10 +3,6 @@
 #include "index/hnsw_index.h"
 
 #include <omp.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <xmmintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -24,9 +20,11 @@
 #include "index/distance.h"
 #include "index/flat_search.h"
 #include "index/huge_pages.h"
+#include "index/memory_file.h"
 #include "index/stage_scorer.h"
 #include "index/status_macros.h"
 #include "index/topk.h"
+#include "index/visited_set.h"
 
 namespace adanns::index {
 namespace {
@@ -87,31 +85,6 @@ class PrefixSpace : public hnswlib::SpaceInterface<float> {
   float sign_;
 };
 
-// Per-thread visit marks, reset in O(1) per search by bumping the epoch.
-class VisitedSet {
- public:
-  void Reset(size_t nodes) {
-    if (marks_.size() < nodes) marks_.resize(nodes, 0);
-    if (++epoch_ == 0) {  // wrapped: clear once every 2^32 searches
-      std::fill(marks_.begin(), marks_.end(), 0);
-      epoch_ = 1;
-    }
-  }
-  // True the first time `node` is seen since Reset.
-  bool Visit(tableint node) {
-    if (marks_[node] == epoch_) return false;
-    marks_[node] = epoch_;
-    return true;
-  }
-  void Prefetch(tableint node) const {
-    _mm_prefetch(reinterpret_cast<const char*>(&marks_[node]), _MM_HINT_T0);
-  }
-
- private:
-  std::vector<uint32_t> marks_;
-  uint32_t epoch_ = 0;
-};
-
 void PutParams(std::string& out, const HnswBuildParams& params) {
   AppendPod(out, params.graph_dims);
   AppendPod(out, params.m);
@@ -140,46 +113,6 @@ absl::StatusOr<HnswBuildParams> ResolveParams(HnswBuildParams params, uint32_t d
   }
   return params;
 }
-
-// An anonymous in-memory file and its /proc path: hnswlib reads and writes only by path.
-class MemoryFile {
- public:
-  MemoryFile() : fd_(memfd_create("adanns-hnsw", MFD_CLOEXEC)) {}
-  ~MemoryFile() {
-    if (fd_ >= 0) close(fd_);
-  }
-  MemoryFile(const MemoryFile&) = delete;
-  MemoryFile& operator=(const MemoryFile&) = delete;
-
-  bool ok() const { return fd_ >= 0; }
-  std::string path() const { return absl::StrCat("/proc/self/fd/", fd_); }
-  bool Write(std::string_view bytes) const {
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n =
-          pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-      if (n <= 0) return false;
-      done += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  bool ReadAll(std::string* out) const {
-    struct stat st;
-    if (fstat(fd_, &st) != 0) return false;
-    out->resize(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (done < out->size()) {
-      const ssize_t n =
-          pread(fd_, out->data() + done, out->size() - done, static_cast<off_t>(done));
-      if (n <= 0) return false;
-      done += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
- private:
-  int fd_;
-};
 
 // The bottom layer (links and prefixes of every node) is what a search walks at random.
 void AdviseGraphMemory(const HnswGraph& graph) {
@@ -460,27 +393,27 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
     }
   }
 
-  // Best first, as table rows (an id the table no longer holds is skipped).
-  std::vector<ScoredRow> candidates(best.size());
-  for (size_t i = best.size(); i-- > 0; best.pop()) {
-    candidates[i] = {best.top().first, 0};
-    const std::optional<RowId> row = table.RowOf(graph.getExternalLabel(best.top().second));
-    candidates[i].row = row.value_or(kNoRow);
+  // Best first; only as many as the next stage takes are looked up as table rows (an id the
+  // table no longer holds is skipped).
+  std::vector<Entry> ranked(best.size());
+  for (size_t i = best.size(); i-- > 0; best.pop()) ranked[i] = best.top();
+  const size_t needed = resolved.has_rerank() ? *resolved.rerank_candidates : k;
+  std::vector<ScoredRow> candidates;
+  candidates.reserve(std::min(needed, ranked.size()));
+  for (const auto& [d, node] : ranked) {
+    if (candidates.size() == needed) break;
+    if (const std::optional<RowId> row = table.RowOf(graph.getExternalLabel(node))) {
+      candidates.push_back({d, *row});
+    }
   }
-  std::erase_if(candidates, [](const ScoredRow& c) { return c.row == kNoRow; });
 
   double flops = static_cast<double>(computations) * params_.graph_dims;
   std::vector<ScoredRow> top;
-  std::optional<StageScorer> rerank_scorer;
   if (resolved.has_rerank()) {
-    if (candidates.size() > *resolved.rerank_candidates) {
-      candidates.resize(*resolved.rerank_candidates);
-    }
-    rerank_scorer.emplace(metric_, query, *resolved.rerank_dims);
-    top = RerankRows(table, *rerank_scorer, candidates, k);
+    StageScorer rerank_scorer(metric_, query, *resolved.rerank_dims);
+    top = RerankRows(table, rerank_scorer, candidates, k);
     flops += static_cast<double>(candidates.size()) * *resolved.rerank_dims;
   } else {
-    candidates.resize(std::min<size_t>(candidates.size(), k));
     top = std::move(candidates);
   }
   result.cost.mflops = flops / 1e6;
@@ -523,7 +456,7 @@ std::vector<std::pair<std::string, double>> HnswIndex::described_params() const 
 
 absl::StatusOr<std::string> HnswIndex::Serialize() const {
   std::string graph_bytes;
-  MemoryFile file;
+  MemoryFile file("adanns-hnsw");
   if (!file.ok()) return absl::InternalError("HNSW save: memfd_create failed");
   try {
     graph_->hnsw->saveIndex(file.path());
@@ -566,7 +499,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(std::string_vi
   }
   std::unique_ptr<HnswIndex> index(new HnswIndex(metric, dim, params));
   index->trained_vectors_ = trained;
-  MemoryFile file;
+  MemoryFile file("adanns-hnsw");
   if (!file.ok() || !file.Write(graph_bytes)) {
     return absl::InternalError("HNSW load: cannot stage the graph in memory (memfd)");
   }
