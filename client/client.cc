@@ -126,7 +126,7 @@ absl::StatusOr<v1::DropCollectionResponse> Client::DropCollection(
   return CallUnary(&v1::Adanns::StubInterface::DropCollection, request);
 }
 
-absl::StatusOr<v1::IndexInfo> Client::BuildIndex(const v1::BuildIndexRequest& request) {
+absl::StatusOr<v1::BuildIndexResponse> Client::BuildIndex(const v1::BuildIndexRequest& request) {
   return CallUnary(&v1::Adanns::StubInterface::BuildIndex, request);
 }
 

@@ -58,7 +58,7 @@ class Client {
       const v1::ListCollectionsRequest& request = {});
   absl::StatusOr<v1::DropCollectionResponse> DropCollection(
       const v1::DropCollectionRequest& request);
-  absl::StatusOr<v1::IndexInfo> BuildIndex(const v1::BuildIndexRequest& request);
+  absl::StatusOr<v1::BuildIndexResponse> BuildIndex(const v1::BuildIndexRequest& request);
   absl::StatusOr<v1::DropIndexResponse> DropIndex(const v1::DropIndexRequest& request);
   // Streams `messages` as they are; for large inputs prefer UpsertRows / UpsertFromReader.
   absl::StatusOr<v1::UpsertResponse> Upsert(const std::vector<v1::UpsertRequest>& messages);

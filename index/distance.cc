@@ -82,8 +82,7 @@ std::vector<Isa> SupportedIsas() {
   return isas;
 }
 
-namespace {
-Isa ChooseIsa() {
+Isa BestIsa() {
   Isa cap = Isa::kAvx512;
   if (const char* env = std::getenv("ADANNS_ISA")) {
     const std::string value(env);
@@ -96,10 +95,9 @@ Isa ChooseIsa() {
   }
   return best;
 }
-}  // namespace
 
 const DistanceKernels& BestKernels() {
-  static const DistanceKernels& kernels = KernelsFor(ChooseIsa());
+  static const DistanceKernels& kernels = KernelsFor(BestIsa());
   return kernels;
 }
 

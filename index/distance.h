@@ -30,7 +30,9 @@ struct DistanceKernels {
 bool IsaSupported(Isa isa);
 // Kernels of one ISA; only call with a supported ISA.
 const DistanceKernels& KernelsFor(Isa isa);
-// The widest supported ISA's kernels; ADANNS_ISA=scalar|avx2|avx512 in the environment caps it.
+// The widest supported ISA; ADANNS_ISA=scalar|avx2|avx512 in the environment caps it.
+Isa BestIsa();
+// BestIsa()'s kernels.
 const DistanceKernels& BestKernels();
 // Every supported ISA, narrowest first (for tests).
 std::vector<Isa> SupportedIsas();

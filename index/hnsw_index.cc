@@ -155,15 +155,7 @@ HnswIndex::HnswIndex(Metric metric, uint32_t dim, HnswBuildParams params)
 HnswIndex::~HnswIndex() = default;
 
 void HnswIndex::PreparePrefix(const float* row, float* out) const {
-  const uint32_t dims = params_.graph_dims;
-  std::memcpy(out, row, dims * sizeof(float));
-  if (metric_ != Metric::kCosine) return;
-  double norm_sqr = 0;
-  for (uint32_t j = 0; j < dims; ++j) norm_sqr += double(out[j]) * out[j];
-  if (norm_sqr > 0) {
-    const auto inv = static_cast<float>(1.0 / std::sqrt(norm_sqr));
-    for (uint32_t j = 0; j < dims; ++j) out[j] *= inv;
-  }
+  CopyPrefix(row, params_.graph_dims, metric_, out);
 }
 
 void HnswIndex::Link(const float* prefix, uint64_t id) {

@@ -28,15 +28,7 @@ constexpr uint32_t kAssignChunkRows = 16384;
 void GatherPrefixes(const VectorTable& table, std::span<const RowId> rows, uint32_t dims,
                     Metric metric, float* out) {
   for (size_t i = 0; i < rows.size(); ++i) {
-    float* dst = out + i * dims;
-    std::memcpy(dst, table.RowData(rows[i]), dims * sizeof(float));
-    if (metric != Metric::kCosine) continue;
-    double norm_sqr = 0;
-    for (uint32_t j = 0; j < dims; ++j) norm_sqr += double(dst[j]) * dst[j];
-    if (norm_sqr > 0) {
-      const float inv = static_cast<float>(1.0 / std::sqrt(norm_sqr));
-      for (uint32_t j = 0; j < dims; ++j) dst[j] *= inv;
-    }
+    CopyPrefix(table.RowData(rows[i]), dims, metric, out + i * dims);
   }
 }
 
@@ -258,15 +250,9 @@ void IvfIndex::RemoveRow(RowId row) {
   location_[row] = {};
 }
 
-absl::StatusOr<Plan> IvfIndex::ResolvePlan(const Plan& requested, uint32_t k) const {
-  if (k == 0 || k > kMaxK) {
-    return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", kMaxK, ", got ", k));
-  }
-  Plan plan = requested;
-  plan.index = "ivf";
-  plan.coarse_dims = requested.coarse_dims.value_or(params_.coarse_dims);
-  plan.nprobe = requested.nprobe.value_or(std::max(1u, params_.nlist / 16));
-  plan.search_dims = requested.search_dims.value_or(params_.search_dims);
+absl::Status IvfIndex::ResolveCandidates(Plan& plan) const {
+  plan.coarse_dims = plan.coarse_dims.value_or(params_.coarse_dims);
+  plan.nprobe = plan.nprobe.value_or(std::max(1u, params_.nlist / 16));
   if (*plan.coarse_dims == 0 || *plan.coarse_dims > params_.coarse_dims) {
     return absl::InvalidArgumentError(absl::StrCat(
         "plan.coarse_dims must be in 1..", params_.coarse_dims, " (the IVF's centroids hold ",
@@ -276,6 +262,17 @@ absl::StatusOr<Plan> IvfIndex::ResolvePlan(const Plan& requested, uint32_t k) co
     return absl::InvalidArgumentError(
         absl::StrCat("plan.nprobe must be in 1..", params_.nlist, " (nlist), got ", *plan.nprobe));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Plan> IvfIndex::ResolvePlan(const Plan& requested, uint32_t k) const {
+  if (k == 0 || k > kMaxK) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", kMaxK, ", got ", k));
+  }
+  Plan plan = requested;
+  plan.index = "ivf";
+  RETURN_IF_ERROR(ResolveCandidates(plan));
+  plan.search_dims = requested.search_dims.value_or(params_.search_dims);
   if (*plan.search_dims == 0 || *plan.search_dims > params_.search_dims) {
     return absl::InvalidArgumentError(absl::StrCat(
         "plan.search_dims must be in 1..", params_.search_dims, " (the IVF's lists hold ",
@@ -293,13 +290,9 @@ absl::StatusOr<Plan> IvfIndex::ResolvePlan(const Plan& requested, uint32_t k) co
   return plan;
 }
 
-SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> query, uint32_t k,
-                              const Plan& resolved) const {
-  SearchResult result;
-  result.plan = resolved;
+std::vector<ScoredRow> IvfIndex::ProbeLists(std::span<const float> query,
+                                            const Plan& resolved) const {
   std::array<float, kScorerBlockRows> distances;
-
-  // Stage 1: rank centroids on the (possibly sliced) coarse prefix.
   StageScorer coarse(metric_, query, *resolved.coarse_dims);
   TopK probe(*resolved.nprobe);
   for (uint32_t begin = 0; begin < params_.nlist; begin += kScorerBlockRows) {
@@ -308,13 +301,30 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
                  distances.data());
     for (size_t i = 0; i < n; ++i) probe.Push(distances[i], static_cast<RowId>(begin + i));
   }
+  return probe.TakeSorted();
+}
 
+double IvfIndex::ForEachCandidateGroup(
+    std::span<const float> query, const Plan& resolved,
+    const std::function<void(std::span<const RowId>)>& visit) const {
+  for (const ScoredRow& probed : ProbeLists(query, resolved)) visit(lists_[probed.row].rows);
+  return double(*resolved.coarse_dims) * params_.nlist;
+}
+
+SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> query, uint32_t k,
+                              const Plan& resolved) const {
+  SearchResult result;
+  result.plan = resolved;
+  std::array<float, kScorerBlockRows> distances;
+
+  // Stage 1: rank centroids on the (possibly sliced) coarse prefix.
+  const std::vector<ScoredRow> probed_lists = ProbeLists(query, resolved);
   // Stage 2: scan the probed lists on the search prefix.
   StageScorer scan(metric_, query, *resolved.search_dims);
   const size_t keep = resolved.has_rerank() ? *resolved.rerank_candidates : k;
   TopK best(keep);
   uint64_t scanned = 0;
-  for (const ScoredRow& probed : probe.TakeSorted()) {
+  for (const ScoredRow& probed : probed_lists) {
     const List& list = lists_[probed.row];
     const size_t members = list.rows.size();
     scanned += members;

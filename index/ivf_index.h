@@ -16,6 +16,7 @@
 #include "index/metric.h"
 #include "index/plan.h"
 #include "index/served_index.h"
+#include "index/topk.h"
 #include "index/vector_table.h"
 
 namespace adanns::index {
@@ -49,7 +50,7 @@ struct IvfStats {
   size_t centroid_bytes = 0, list_vector_bytes = 0, list_id_bytes = 0;
 };
 
-class IvfIndex : public ServedIndex {
+class IvfIndex : public ServedIndex, public CandidateSource {
  public:
   using Progress = index::Progress;
   using TableAccess = index::TableAccess;
@@ -78,6 +79,13 @@ class IvfIndex : public ServedIndex {
   // Runs a resolved plan; the cost is measured (lists actually scanned).
   SearchResult Search(const VectorTable& table, std::span<const float> query, uint32_t k,
                       const Plan& resolved) const override;
+
+  // The probed lists as a composite plan's first stage ("ivf_opq").
+  const CandidateSource* candidate_source() const override { return this; }
+  absl::Status ResolveCandidates(Plan& plan) const override;
+  double ForEachCandidateGroup(
+      std::span<const float> query, const Plan& resolved,
+      const std::function<void(std::span<const RowId>)>& visit) const override;
 
   std::string_view kind() const override { return "ivf"; }
   size_t memory_bytes() const override;
@@ -112,6 +120,8 @@ class IvfIndex : public ServedIndex {
   // Assigns the live rows in [begin, end) to their nearest lists (batched, BLAS).
   absl::Status AssignRange(const VectorTable& table, RowId begin, RowId end);
   uint32_t NearestList(const float* vector) const;
+  // The plan's nprobe lists nearest the query's coarse prefix, nearest first.
+  std::vector<ScoredRow> ProbeLists(std::span<const float> query, const Plan& resolved) const;
   void RemoveRow(RowId row);
   void Append(const VectorTable& table, RowId row, uint32_t list);
 

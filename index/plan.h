@@ -12,13 +12,14 @@ namespace adanns::index {
 
 // Unset fields mean "index default"; indexes fill them in when they resolve a plan.
 struct Plan {
-  std::string index;                          // "" = automatic, "flat", later "ivf", ...
+  std::string index;                          // "" = automatic, "flat", "ivf", "hnsw", "opq", ...
   std::optional<uint32_t> coarse_dims;        // IVF: prefix used to rank centroids
   std::optional<uint32_t> nprobe;             // IVF: lists probed
   std::optional<uint32_t> search_dims;        // prefix of the scan stage
   std::optional<uint32_t> rerank_dims;        // prefix of the exact re-rank stage
   std::optional<uint32_t> rerank_candidates;  // candidates kept for the re-rank
   std::optional<uint32_t> ef;                 // graph: beam width of the bottom-layer search
+  std::string codebook;                       // "opq", "ivf_opq": codebook name ("" = default)
 
   bool has_rerank() const { return rerank_dims.has_value() || rerank_candidates.has_value(); }
   // Query floats this plan reads.

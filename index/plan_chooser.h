@@ -6,10 +6,15 @@
 #include <span>
 
 #include "absl/status/statusor.h"
+#include "index/metric.h"
 #include "index/plan.h"
 #include "index/served_index.h"
 
 namespace adanns::index {
+
+// Plan.index values of codebook plans: "opq" scans every code, "ivf_opq" the IVF's probed lists.
+inline constexpr char kCodebookKind[] = "opq";
+inline constexpr char kIvfCodebookPlan[] = "ivf_opq";
 
 struct CollectionShape {
   uint32_t dim = 0;
@@ -19,8 +24,9 @@ struct CollectionShape {
 
 // `ready` holds the collection's ready indexes (any order).
 // - explicit plan: "flat" resolves as a flat plan; a ready index's kind ("ivf", "hnsw") on that
-//   index (NOT_FOUND when it is not ready); "" on the preferred ready index (the graph, then the
-//   IVF), else flat; other names are NOT_FOUND.
+//   index (NOT_FOUND when it is not ready); "opq" on the codebook plan.codebook names (may be
+//   omitted when one codebook is ready), "ivf_opq" on that codebook and the IVF; "" on the
+//   preferred ready index (the graph, then the IVF), else flat; other names are NOT_FOUND.
 // - nothing set: the preferred ready index's default plan, else exact flat search.
 // - max_mflops (exact search only, until the planner lands): the full-dim flat plan if it fits,
 //   else the funnel with the longest nesting prefix that fits (scan at d, re-rank max(10k, 100)
@@ -28,5 +34,10 @@ struct CollectionShape {
 // - target_recall: FAILED_PRECONDITION (needs a calibrated index).
 absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k,
                                 std::span<const ServedIndex* const> ready = {});
+
+// Runs a plan ChoosePlan resolved over the same `ready` indexes (flat when it names no index).
+SearchResult RunPlan(const Plan& resolved, const VectorTable& table, Metric metric,
+                     std::span<const float> query, uint32_t k,
+                     std::span<const ServedIndex* const> ready);
 
 }  // namespace adanns::index

@@ -24,12 +24,23 @@ using TableAccess = std::function<void(const std::function<void(const VectorTabl
 // Receives build progress as a fraction in [0, 1].
 using Progress = std::function<void(double)>;
 
+class CandidateSource;
+class CandidateScorer;
+
 class ServedIndex {
  public:
   virtual ~ServedIndex() = default;
 
-  // "ivf", "hnsw": the name the index is served under and Plan.index selects.
+  // "ivf", "hnsw", "opq": what Plan.index selects.
   virtual std::string_view kind() const = 0;
+  // The name the index is served, stored and dropped under: its kind, or for codebooks of which a
+  // collection may hold several, a name per codebook ("opq128x16", selected by Plan.codebook).
+  virtual std::string_view name() const { return kind(); }
+
+  // Composite plans ("ivf_opq"): an index that proposes candidate rows (the IVF's probed lists),
+  // and one that scores them its own way (a codebook's codes). Null when the index is neither.
+  virtual const CandidateSource* candidate_source() const { return nullptr; }
+  virtual const CandidateScorer* candidate_scorer() const { return nullptr; }
 
   // Fills unset fields of `requested` from the index's defaults and validates the rest
   // (INVALID_ARGUMENT naming what the index does not hold).
@@ -51,6 +62,30 @@ class ServedIndex {
   virtual uint64_t trained_vectors() const = 0;
   // Build parameters, resolved, as DescribeCollection shows them.
   virtual std::vector<std::pair<std::string, double>> described_params() const = 0;
+};
+
+// The first stage of a composite plan: groups of candidate rows for a query.
+class CandidateSource {
+ public:
+  virtual ~CandidateSource() = default;
+  // Fills the plan's first-stage fields (IVF: coarse_dims, nprobe) from defaults and validates
+  // them (INVALID_ARGUMENT naming the field).
+  virtual absl::Status ResolveCandidates(Plan& plan) const = 0;
+  // Calls `visit` with each group of candidate rows (IVF: each probed list, nearest first) and
+  // returns the FLOPs spent choosing them. Rows are live rows of the table the index serves.
+  virtual double ForEachCandidateGroup(
+      std::span<const float> query, const Plan& resolved,
+      const std::function<void(std::span<const RowId>)>& visit) const = 0;
+};
+
+// The rest of a composite plan: scores a source's candidates, then what follows (re-rank).
+class CandidateScorer {
+ public:
+  virtual ~CandidateScorer() = default;
+  virtual absl::StatusOr<Plan> ResolvePlan(const Plan& requested, uint32_t k,
+                                           const CandidateSource& source) const = 0;
+  virtual SearchResult Search(const VectorTable& table, std::span<const float> query, uint32_t k,
+                              const Plan& resolved, const CandidateSource& source) const = 0;
 };
 
 }  // namespace adanns::index

@@ -18,7 +18,7 @@
 namespace adanns::server {
 
 Collection::~Collection() {
-  for (IndexSlot& slot : slots_) StopBuild(slot);
+  for (const std::unique_ptr<IndexSlot>& slot : slots_) StopBuild(*slot);
 }
 
 absl::Status Collection::Load() {
@@ -100,10 +100,6 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<co
   const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size()};
   const std::vector<const index::ServedIndex*> ready = ReadyLocked();
   ASSIGN_OR_RETURN(index::Plan plan, index::ChoosePlan(budget, shape, k, ready));
-  const index::ServedIndex* chosen = nullptr;
-  for (const index::ServedIndex* served : ready) {
-    if (served->kind() == plan.index) chosen = served;
-  }
   if (query_dims < plan.QueryDimsNeeded()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "query has ", query_dims, " dims but the plan needs ", plan.QueryDimsNeeded(),
@@ -115,8 +111,7 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<co
   auto run_range = [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end; ++q) {
       const std::span<const float> query = queries.subspan(q * query_dims, query_dims);
-      results[q] = chosen != nullptr ? chosen->Search(table_, query, k, plan)
-                                     : index::FlatSearch(table_, meta_.metric, query, k, plan);
+      results[q] = index::RunPlan(plan, table_, meta_.metric, query, k, ready);
     }
   };
   const size_t workers = std::clamp<size_t>(threads, 1, num_queries);
@@ -134,7 +129,10 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<co
 }
 
 void Collection::MarkDropped() {
-  for (IndexSlot& slot : slots_) StopBuild(slot);
+  {
+    std::lock_guard lifecycle_lock(lifecycle_mutex_);
+    for (const std::unique_ptr<IndexSlot>& slot : slots_) StopBuild(*slot);
+  }
   std::lock_guard write_lock(write_mutex_);
   dropped_ = true;
 }

@@ -1,9 +1,8 @@
-// One collection in memory: its metadata, the vector table searches run on, its indexes (one per
-// kind: AdANNS-IVF, AdANNS-HNSW; built in the background), and the write path that commits to
-// RocksDB (synced) before a change becomes visible.
+// One collection in memory: its metadata, the vector table searches run on, its indexes (an
+// AdANNS-IVF, an AdANNS-HNSW graph, AdANNS-OPQ codebooks; built in the background), and the write
+// path that commits to RocksDB (synced) before a change becomes visible.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -32,6 +31,7 @@ inline constexpr double kRebuildAdvisedGrowth = 0.2;
 // What DescribeCollection shows of an index.
 struct IndexStatus {
   std::string name;
+  std::string kind;   // "flat", "ivf", "hnsw", "opq"
   std::string state;  // "building", "ready", "failed", "cancelled"
   double progress = 0;
   std::string error;
@@ -53,9 +53,7 @@ struct CollectionOptions {
 class Collection {
  public:
   Collection(storage::CollectionMeta meta, storage::RocksStore* store, CollectionOptions options)
-      : meta_(std::move(meta)), store_(store), options_(std::move(options)), table_(meta_.dim) {
-    for (size_t i = 0; i < slots_.size(); ++i) slots_[i].kind = kIndexKinds[i];
-  }
+      : meta_(std::move(meta)), store_(store), options_(std::move(options)), table_(meta_.dim) {}
   ~Collection();
 
   // Loads every stored vector, then each stored index (reconciled with the vectors, not rebuilt).
@@ -82,16 +80,18 @@ class Collection {
                                                           uint32_t k, const index::Budget& budget,
                                                           size_t threads) const;
 
-  // Starts a background build of `request.kind`; its status is "building" until it is published
-  // (or fails), and the previous index of that kind keeps serving meanwhile. FAILED_PRECONDITION
-  // while a build of that kind runs or when the collection is empty; INVALID_ARGUMENT for
-  // parameters the collection cannot take.
+  // Starts a background build of the index `request.name`; its status is "building" until it is
+  // published (or fails), and the previous index of that name keeps serving meanwhile.
+  // FAILED_PRECONDITION while a build of that name runs or when the collection is empty;
+  // INVALID_ARGUMENT for parameters the collection cannot take.
   absl::StatusOr<IndexStatus> StartBuild(BuildRequest request);
+  // Starts several builds (distinct names) after checking them all: one refused starts none.
+  absl::StatusOr<std::vector<IndexStatus>> StartBuilds(std::vector<BuildRequest> requests);
   // Drops the index `name` (cancelling a running build) and its stored blob. NOT_FOUND without one.
   absl::Status DropIndex(std::string_view name);
-  // Every index: "flat", then each kind that exists or was attempted.
+  // Every index: "flat", then each that exists or was attempted.
   std::vector<IndexStatus> Indexes() const;
-  // Restarts builds a crash or kill cut off (found by Load); stored indexes of those kinds keep
+  // Restarts builds a crash or kill cut off (found by Load); stored indexes of those names keep
   // serving meanwhile. A restart that cannot start is reported as a failed build.
   void ResumeInterruptedBuilds();
 
@@ -105,8 +105,9 @@ class Collection {
     index::RowId row;
     uint64_t id;
   };
-  // One index kind's served instance and build lifecycle.
+  // One index's served instance and build lifecycle.
   struct IndexSlot {
+    std::string name;
     std::string kind;
     std::unique_ptr<index::ServedIndex> served;  // guarded by table_mutex_
     bool log_writes = false;                     // guarded by table_mutex_
@@ -123,7 +124,11 @@ class Collection {
 
   absl::Status CheckNotDropped() const;
   absl::Status LoadIndexes();  // needs the exclusive hold
-  IndexSlot* FindSlot(std::string_view kind);
+  IndexSlot* FindSlot(std::string_view name);
+  // The slot `name`, added when missing; needs lifecycle_mutex_ (or the load's exclusive hold).
+  IndexSlot* SlotFor(std::string_view name, std::string_view kind, bool table_held);
+  // Starts a build StartBuilds has checked; needs lifecycle_mutex_.
+  absl::StatusOr<IndexStatus> StartCheckedBuild(IndexSlot& slot, BuildRequest request);
   void RunBuild(IndexSlot* slot, BuildRequest request);
   // Publishes a finished build: persists the blob, replays the writes made meanwhile, swaps it in.
   absl::Status Publish(IndexSlot& slot, std::unique_ptr<index::ServedIndex> built);
@@ -148,12 +153,14 @@ class Collection {
   mutable std::shared_mutex table_mutex_;
   index::VectorTable table_;
 
-  // Serialises StartBuild, DropIndex and MarkDropped (never taken by a build thread).
+  // Serialises StartBuild, DropIndex, MarkDropped and slot additions (never taken by a build
+  // thread).
   std::mutex lifecycle_mutex_;
   // Guards the slots' states as DescribeCollection shows them.
   mutable std::mutex build_mutex_;
-  // One per kind, in kIndexKinds order; the array itself never changes.
-  std::array<IndexSlot, kIndexKinds.size()> slots_;
+  // One per index name, in the order first built or loaded. Grows (never shrinks) under
+  // build_mutex_ and the exclusive table hold, so either hold is enough to read it.
+  std::vector<std::unique_ptr<IndexSlot>> slots_;
 };
 
 }  // namespace adanns::server

@@ -209,32 +209,40 @@ grpc::Status AdannsService::Delete(grpc::ServerContext*, const v1::DeleteRequest
 // --- Indexes -------------------------------------------------------------------------------
 
 absl::Status AdannsService::DoBuildIndex(const v1::BuildIndexRequest& request,
-                                         v1::IndexInfo* response) {
+                                         v1::BuildIndexResponse* response) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
   const storage::CollectionMeta& meta = collection->meta();
-  BuildRequest build;
+  std::vector<BuildRequest> builds;
   if (request.kind_case() == v1::BuildIndexRequest::kHnsw) {
     ASSIGN_OR_RETURN(const index::HnswBuildParams params,
                      HnswParamsFromProto(request.hnsw(), meta.dim));
-    build = MakeHnswBuild(params, meta.metric);
-  } else {
+    builds.push_back(MakeHnswBuild(params, meta.metric));
+  } else if (request.kind_case() == v1::BuildIndexRequest::kIvf || !request.has_opq()) {
     ASSIGN_OR_RETURN(const index::IvfBuildParams params,
                      IvfParamsFromProto(request.ivf(), meta.dim));
-    build = MakeIvfBuild(params, meta.metric);
+    builds.push_back(MakeIvfBuild(params, meta.metric));
   }
-  ASSIGN_OR_RETURN(IndexStatus status, collection->StartBuild(std::move(build)));
-  IndexStatusToProto(status, response);
+  if (request.has_opq()) {
+    ASSIGN_OR_RETURN(const std::vector<quant::OpqBuildParams> codebooks,
+                     OpqParamsFromProto(request.opq(), meta.dim));
+    for (const quant::OpqBuildParams& params : codebooks) {
+      builds.push_back(MakeOpqBuild(params, meta.metric));
+    }
+  }
+  ASSIGN_OR_RETURN(const std::vector<IndexStatus> started,
+                   collection->StartBuilds(std::move(builds)));
+  for (const IndexStatus& status : started) IndexStatusToProto(status, response->add_indexes());
   return absl::OkStatus();
 }
 
 absl::Status AdannsService::DoDropIndex(const v1::DropIndexRequest& request) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
-  if (std::find(kIndexKinds.begin(), kIndexKinds.end(), request.name()) == kIndexKinds.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("index '", request.name(),
-                     "' cannot be dropped; droppable indexes: ", absl::StrJoin(kIndexKinds, ", ")));
+  if (!KindOfIndexName(request.name()).has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "index '", request.name(),
+        "' cannot be dropped; droppable indexes: ivf, hnsw and codebooks (opq<prefix_dims>x<M>)"));
   }
   RETURN_IF_ERROR(collection->DropIndex(request.name()));
   metrics_->SetIndexState(request.collection(), request.name(), "dropped", 0);
@@ -242,7 +250,7 @@ absl::Status AdannsService::DoDropIndex(const v1::DropIndexRequest& request) {
 }
 
 grpc::Status AdannsService::BuildIndex(grpc::ServerContext*, const v1::BuildIndexRequest* request,
-                                       v1::IndexInfo* response) {
+                                       v1::BuildIndexResponse* response) {
   const auto start = Clock::now();
   return Finish("BuildIndex", start, DoBuildIndex(*request, response));
 }

@@ -43,7 +43,7 @@ class AdannsService final : public v1::Adanns::Service {
   grpc::Status SearchBatch(grpc::ServerContext* context, const v1::SearchBatchRequest* request,
                            v1::SearchBatchResponse* response) override;
   grpc::Status BuildIndex(grpc::ServerContext* context, const v1::BuildIndexRequest* request,
-                          v1::IndexInfo* response) override;
+                          v1::BuildIndexResponse* response) override;
   grpc::Status DropIndex(grpc::ServerContext* context, const v1::DropIndexRequest* request,
                          v1::DropIndexResponse* response) override;
 
@@ -59,7 +59,7 @@ class AdannsService final : public v1::Adanns::Service {
   absl::Status DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response);
   absl::Status DoSearchBatch(const v1::SearchBatchRequest& request,
                              v1::SearchBatchResponse* response);
-  absl::Status DoBuildIndex(const v1::BuildIndexRequest& request, v1::IndexInfo* response);
+  absl::Status DoBuildIndex(const v1::BuildIndexRequest& request, v1::BuildIndexResponse* response);
   absl::Status DoDropIndex(const v1::DropIndexRequest& request);
 
   // Records the request in metrics and maps the status to gRPC.

@@ -1,4 +1,4 @@
-// Build requests and loaders for "ivf" and "hnsw".
+// Build requests and loaders for "ivf", "hnsw" and "opq".
 #include "server/index_kinds.h"
 
 #include <omp.h>
@@ -20,9 +20,18 @@ absl::StatusOr<std::unique_ptr<index::ServedIndex>> Upcast(
 
 }  // namespace
 
+std::optional<std::string> KindOfIndexName(std::string_view name) {
+  if (name == kIvfIndexName || name == kHnswIndexName) return std::string(name);
+  if (name.substr(0, 3) == kOpqIndexKind && quant::ParseCodebookSpec(name).ok()) {
+    return kOpqIndexKind;
+  }
+  return std::nullopt;
+}
+
 BuildRequest MakeIvfBuild(const index::IvfBuildParams& params, Metric metric) {
   BuildRequest request;
   request.kind = kIvfIndexName;
+  request.name = kIvfIndexName;
   request.encoded_params = index::EncodeBuildParams(params);
   request.check = [params](uint32_t dim, size_t vectors) -> absl::Status {
     if (params.nlist > vectors) {
@@ -47,6 +56,7 @@ BuildRequest MakeIvfBuild(const index::IvfBuildParams& params, Metric metric) {
 BuildRequest MakeHnswBuild(const index::HnswBuildParams& params, Metric metric) {
   BuildRequest request;
   request.kind = kHnswIndexName;
+  request.name = kHnswIndexName;
   request.encoded_params = index::EncodeHnswBuildParams(params);
   request.check = [params](uint32_t dim, size_t /*vectors*/) -> absl::Status {
     if (params.graph_dims > dim) {
@@ -63,6 +73,32 @@ BuildRequest MakeHnswBuild(const index::HnswBuildParams& params, Metric metric) 
   return request;
 }
 
+BuildRequest MakeOpqBuild(const quant::OpqBuildParams& params, Metric metric) {
+  BuildRequest request;
+  request.kind = kOpqIndexKind;
+  request.name = quant::CodebookName(params.spec);
+  request.encoded_params = quant::EncodeOpqBuildParams(params);
+  request.check = [params](uint32_t dim, size_t vectors) -> absl::Status {
+    RETURN_IF_ERROR(quant::ValidateCodebookSpec(params.spec, dim));
+    if (vectors < quant::kCentroidsPerSubspace) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("codebook ", quant::CodebookName(params.spec), " needs at least ",
+                       quant::kCentroidsPerSubspace,
+                       " vectors to train (256 centroids per sub-quantizer); the "
+                       "collection has ",
+                       vectors));
+    }
+    return absl::OkStatus();
+  };
+  request.build = [params, metric](const index::TableAccess& access, int threads,
+                                   const index::Progress& progress,
+                                   const std::atomic<bool>* cancel) {
+    omp_set_num_threads(std::max(1, threads));
+    return Upcast(quant::OpqIndex::Build(access, metric, params, progress, cancel));
+  };
+  return request;
+}
+
 absl::StatusOr<BuildRequest> DecodeBuild(std::string_view kind, std::string_view encoded_params,
                                          Metric metric) {
   if (kind == kIvfIndexName) {
@@ -74,6 +110,11 @@ absl::StatusOr<BuildRequest> DecodeBuild(std::string_view kind, std::string_view
                      index::DecodeHnswBuildParams(encoded_params));
     return MakeHnswBuild(params, metric);
   }
+  if (kind == kOpqIndexKind) {
+    ASSIGN_OR_RETURN(const quant::OpqBuildParams params,
+                     quant::DecodeOpqBuildParams(encoded_params));
+    return MakeOpqBuild(params, metric);
+  }
   return absl::DataLossError(absl::StrCat("unknown index kind '", std::string(kind), "'"));
 }
 
@@ -83,6 +124,7 @@ absl::StatusOr<std::unique_ptr<index::ServedIndex>> LoadIndex(std::string_view k
                                                               Metric metric) {
   if (kind == kIvfIndexName) return Upcast(index::IvfIndex::Deserialize(bytes, table, metric));
   if (kind == kHnswIndexName) return Upcast(index::HnswIndex::Deserialize(bytes, table, metric));
+  if (kind == kOpqIndexKind) return Upcast(quant::OpqIndex::Deserialize(bytes, table, metric));
   return absl::DataLossError(absl::StrCat("unknown index kind '", std::string(kind), "'"));
 }
 

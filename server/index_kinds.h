@@ -1,12 +1,13 @@
-// The index kinds a collection serves ("ivf", "hnsw"): how a build request is checked, run,
-// recorded (to restart it after a crash) and how a stored index is loaded. Collection stays
-// kind-agnostic; adding a kind means adding it here.
+// The index kinds a collection serves ("ivf", "hnsw", and "opq" codebooks, several per collection,
+// each named after its spec): how a build request is checked, run, recorded (to restart it after
+// a crash) and how a stored index is loaded. Collection stays kind-agnostic; adding a kind means
+// adding it here.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,17 +17,21 @@
 #include "index/metric.h"
 #include "index/served_index.h"
 #include "index/vector_table.h"
+#include "quant/opq_index.h"
 
 namespace adanns::server {
 
 inline constexpr char kIvfIndexName[] = "ivf";
 inline constexpr char kHnswIndexName[] = "hnsw";
-// Every kind, in the order the automatic plan prefers them when ready.
-inline constexpr std::array<const char*, 2> kIndexKinds = {kHnswIndexName, kIvfIndexName};
+inline constexpr char kOpqIndexKind[] = "opq";  // named "opq<prefix_dims>x<M>"
 
-// A validated request to build one index kind.
+// The kind of the index named `name`, or nullopt for a name no kind uses.
+std::optional<std::string> KindOfIndexName(std::string_view name);
+
+// A validated request to build one index.
 struct BuildRequest {
-  std::string kind;            // one of kIndexKinds
+  std::string kind;            // "ivf", "hnsw" or "opq"
+  std::string name;            // what it is served, stored and dropped under
   std::string encoded_params;  // kept while the build runs, to restart it after a crash
   // Checked against the collection before the build starts (so the request fails, not the build).
   std::function<absl::Status(uint32_t dim, size_t vectors)> check;
@@ -39,6 +44,7 @@ struct BuildRequest {
 
 BuildRequest MakeIvfBuild(const index::IvfBuildParams& params, Metric metric);
 BuildRequest MakeHnswBuild(const index::HnswBuildParams& params, Metric metric);
+BuildRequest MakeOpqBuild(const quant::OpqBuildParams& params, Metric metric);
 // The request `encoded_params` of `kind` was made from (DATA_LOSS when it cannot be decoded).
 absl::StatusOr<BuildRequest> DecodeBuild(std::string_view kind, std::string_view encoded_params,
                                          Metric metric);

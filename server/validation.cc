@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "index/status_macros.h"
 
 namespace adanns::server {
 namespace {
@@ -149,6 +150,7 @@ absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget) {
       if (p.has_rerank_dims()) plan.rerank_dims = p.rerank_dims();
       if (p.has_rerank_candidates()) plan.rerank_candidates = p.rerank_candidates();
       if (p.has_ef()) plan.ef = p.ef();
+      plan.codebook = p.codebook();
       out.plan = std::move(plan);
       break;
     }
@@ -166,6 +168,7 @@ void PlanToProto(const index::Plan& plan, v1::Plan* out) {
   if (plan.rerank_dims) out->set_rerank_dims(*plan.rerank_dims);
   if (plan.rerank_candidates) out->set_rerank_candidates(*plan.rerank_candidates);
   if (plan.ef) out->set_ef(*plan.ef);
+  out->set_codebook(plan.codebook);
 }
 
 void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out) {
@@ -233,9 +236,38 @@ absl::StatusOr<index::HnswBuildParams> HnswParamsFromProto(const v1::HnswParams&
   return out;
 }
 
+absl::StatusOr<std::vector<quant::OpqBuildParams>> OpqParamsFromProto(const v1::OpqParams& params,
+                                                                      uint32_t dim) {
+  constexpr uint32_t kMaxOpqIterations = 100;
+  constexpr int kMaxCodebooksPerRequest = 16;
+  if (params.codebooks_size() == 0) {
+    return absl::InvalidArgumentError("opq.codebooks must name at least one codebook");
+  }
+  if (params.codebooks_size() > kMaxCodebooksPerRequest) {
+    return absl::InvalidArgumentError(absl::StrCat("opq.codebooks has ", params.codebooks_size(),
+                                                   " entries; at most ", kMaxCodebooksPerRequest));
+  }
+  if (params.opq_iterations() > kMaxOpqIterations) {
+    return absl::InvalidArgumentError(absl::StrCat("opq.opq_iterations must be at most ",
+                                                   kMaxOpqIterations, ", got ",
+                                                   params.opq_iterations()));
+  }
+  std::vector<quant::OpqBuildParams> out;
+  for (const v1::CodebookSpec& spec : params.codebooks()) {
+    quant::OpqBuildParams built;
+    built.spec = {spec.prefix_dims(), spec.m()};
+    RETURN_IF_ERROR(quant::ValidateCodebookSpec(built.spec, dim));
+    built.training_sample = params.training_sample();
+    if (params.opq_iterations() > 0) built.opq_iterations = params.opq_iterations();
+    if (params.seed() != 0) built.seed = params.seed();
+    out.push_back(built);
+  }
+  return out;
+}
+
 void IndexStatusToProto(const IndexStatus& status, v1::IndexInfo* out) {
   out->set_name(status.name);
-  out->set_kind(status.name);
+  out->set_kind(status.kind);
   out->set_state(status.state);
   out->set_progress(status.progress);
   out->set_memory_bytes(status.memory_bytes);

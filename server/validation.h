@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -12,6 +13,7 @@
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
 #include "index/plan.h"
+#include "quant/opq_index.h"
 #include "server/collection.h"
 #include "storage/collection_meta.h"
 
@@ -45,6 +47,9 @@ absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget);
 // IVF build parameters; 0 keeps the default. INVALID_ARGUMENT for values no collection takes.
 absl::StatusOr<index::IvfBuildParams> IvfParamsFromProto(const v1::IvfParams& params, uint32_t dim);
 // HnswParams (0 = default) with range checks against the collection's dim.
+// One codebook build per spec (INVALID_ARGUMENT for a spec the collection cannot take).
+absl::StatusOr<std::vector<quant::OpqBuildParams>> OpqParamsFromProto(const v1::OpqParams& params,
+                                                                      uint32_t dim);
 absl::StatusOr<index::HnswBuildParams> HnswParamsFromProto(const v1::HnswParams& params,
                                                            uint32_t dim);
 

@@ -386,4 +386,18 @@ absl::Status RocksStore::DeleteIndexBlob(uint32_t collection_id, const std::stri
   return Commit(*db_, sync_writes_, batch, "deleting index blob");
 }
 
+absl::StatusOr<std::vector<std::string>> RocksStore::ListIndexBlobs(uint32_t collection_id) const {
+  const auto [begin, end] = IndexBlobKeyRange(collection_id);
+  rocksdb::ReadOptions read_options;
+  const rocksdb::Slice upper_bound(end);
+  read_options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, handles_[kIndexBlobsCf]));
+  std::vector<std::string> names;
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    names.emplace_back(it->key().data() + begin.size(), it->key().size() - begin.size());
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing index blobs"));
+  return names;
+}
+
 }  // namespace adanns::storage

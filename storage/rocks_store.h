@@ -75,6 +75,8 @@ class RocksStore {
   absl::StatusOr<std::optional<std::string>> GetIndexBlob(uint32_t collection_id,
                                                           const std::string& name) const;
   absl::Status DeleteIndexBlob(uint32_t collection_id, const std::string& name);
+  // Names of the collection's index blobs, in name order.
+  absl::StatusOr<std::vector<std::string>> ListIndexBlobs(uint32_t collection_id) const;
 
  private:
   RocksStore() = default;

@@ -47,28 +47,40 @@ void VectorTableIndex::Search(const float* query, uint32_t k, int64_t* ids, Quer
 }
 
 absl::Status ServedIndexAdapter::SetSearchParams(const Params& search) {
+  const std::string plan_name =
+      source_ ? "ivf_" + std::string(index_->kind()) : std::string(index_->kind());
   RETURN_IF_ERROR(CheckParamKeys(
       search, {"nprobe", "coarse_dims", "search_dims", "rerank_candidates", "rerank_dims", "ef"},
-      std::string(index_->kind()) + " search"));
+      plan_name + " search"));
   index::Plan plan;
-  plan.index = std::string(index_->kind());
+  plan.index = plan_name;
   for (auto [key, field] :
        {std::pair{"nprobe", &plan.nprobe}, std::pair{"coarse_dims", &plan.coarse_dims},
         std::pair{"search_dims", &plan.search_dims},
         std::pair{"rerank_candidates", &plan.rerank_candidates},
         std::pair{"rerank_dims", &plan.rerank_dims}, std::pair{"ef", &plan.ef}}) {
     if (search.count(key) == 0) continue;
-    ASSIGN_OR_RETURN(*field, UintParam(search, key, 0, 1, UINT32_MAX));
+    // rerank_candidates = 0 turns a codebook's re-rank off; the index refuses it elsewhere.
+    const uint32_t min = std::string_view(key) == "rerank_candidates" ? 0 : 1;
+    ASSIGN_OR_RETURN(*field, UintParam(search, key, 0, min, UINT32_MAX));
   }
   // k is only known per query; resolving with k = 1 checks everything else once.
-  ASSIGN_OR_RETURN(plan_, index_->ResolvePlan(plan, /*k=*/1));
+  if (source_) {
+    ASSIGN_OR_RETURN(plan_, index_->candidate_scorer()->ResolvePlan(plan, /*k=*/1,
+                                                                    *source_->candidate_source()));
+  } else {
+    ASSIGN_OR_RETURN(plan_, index_->ResolvePlan(plan, /*k=*/1));
+  }
   return absl::OkStatus();
 }
 
 void ServedIndexAdapter::Search(const float* query, uint32_t k, int64_t* ids,
                                 QueryWork* work) const {
-  Report(index_->Search(*table_, std::span<const float>(query, table_->dim()), k, plan_), k, ids,
-         work);
+  const std::span<const float> q(query, table_->dim());
+  Report(source_ ? index_->candidate_scorer()->Search(*table_, q, k, plan_,
+                                                      *source_->candidate_source())
+                 : index_->Search(*table_, q, k, plan_),
+         k, ids, work);
 }
 
 std::unique_ptr<index::VectorTable> MakeBaseTable(const BenchData& data) {

@@ -32,14 +32,17 @@ class VectorTableIndex : public BuiltIndex {
 // data.base as a table (row i = id i).
 std::unique_ptr<index::VectorTable> MakeBaseTable(const BenchData& data);
 
-// One of our served indexes (IVF, HNSW) over its table, searched with the plan a search point
-// names: keys nprobe, coarse_dims, search_dims, rerank_candidates, rerank_dims, ef; the index
-// resolves the rest from its defaults and refuses what it does not hold, as the server does.
+// One of our served indexes (IVF, HNSW, OPQ) over its table, searched with the plan a search
+// point names: keys nprobe, coarse_dims, search_dims, rerank_candidates, rerank_dims, ef; the
+// index resolves the rest from its defaults and refuses what it does not hold, as the server
+// does. With a `source` (an IVF), `index` (a codebook) scores the source's candidates: the
+// composite "ivf_opq" plan.
 class ServedIndexAdapter : public BuiltIndex {
  public:
   ServedIndexAdapter(std::unique_ptr<index::VectorTable> table,
-                     std::unique_ptr<index::ServedIndex> index)
-      : table_(std::move(table)), index_(std::move(index)) {}
+                     std::unique_ptr<index::ServedIndex> index,
+                     std::unique_ptr<index::ServedIndex> source = nullptr)
+      : table_(std::move(table)), index_(std::move(index)), source_(std::move(source)) {}
 
   absl::Status SetSearchParams(const Params& search) override;
   void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override;
@@ -47,6 +50,7 @@ class ServedIndexAdapter : public BuiltIndex {
  private:
   std::unique_ptr<index::VectorTable> table_;
   std::unique_ptr<index::ServedIndex> index_;
+  std::unique_ptr<index::ServedIndex> source_;
   index::Plan plan_;  // resolved
 };
 

@@ -5,18 +5,20 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/commands/cli_context.h"
 #include "client/progress.h"
 #include "index/status_macros.h"
+#include "quant/codebook_spec.h"
 
 namespace adanns::client {
 namespace {
 
 struct BuildArgs {
   std::string collection;
-  std::string kind = "ivf";
+  std::string kind;  // "" = ivf, unless only codebooks are asked for
   // HNSW.
   uint32_t graph_dims = 0;
   uint32_t m = 0;
@@ -28,8 +30,21 @@ struct BuildArgs {
   uint32_t iterations = 0;
   uint32_t training_sample = 0;
   uint64_t seed = 0;
+  // OPQ codebooks.
+  std::vector<std::string> codebooks;
+  uint32_t opq_iterations = 0;
+  uint32_t opq_training_sample = 0;
   bool no_wait = false;
 };
+
+// "128x16" or "opq128x16" as a CodebookSpec.
+absl::StatusOr<v1::CodebookSpec> ParseCodebook(const std::string& text) {
+  ASSIGN_OR_RETURN(const quant::CodebookSpec spec, quant::ParseCodebookSpec(text));
+  v1::CodebookSpec out;
+  out.set_prefix_dims(spec.prefix_dims);
+  out.set_m(spec.m);
+  return out;
+}
 
 absl::StatusOr<v1::IndexInfo> FindIndex(Client& client, const std::string& collection,
                                         const std::string& name) {
@@ -64,10 +79,22 @@ void AddBuild(CLI::App& parent, CliContext& context) {
   auto args = std::make_shared<BuildArgs>();
   CLI::App* build = parent.add_subcommand(
       "build",
-      "Build (or rebuild) a collection's AdANNS-IVF or AdANNS-HNSW index in the background");
+      "Build (or rebuild) a collection's AdANNS-IVF or AdANNS-HNSW index and/or AdANNS-OPQ "
+      "codebooks in the background");
   build->add_option("--collection", args->collection, "Collection name")->required();
-  build->add_option("--kind", args->kind, "Index kind: ivf or hnsw (default: ivf)")
+  build
+      ->add_option("--kind", args->kind,
+                   "Index kind: ivf or hnsw (default: ivf, none when only --opq is given)")
       ->check(CLI::IsMember({"ivf", "hnsw"}));
+  build
+      ->add_option("--opq", args->codebooks,
+                   "OPQ codebooks, each <prefix_dims>x<M> (e.g. 64x16,128x32), served as "
+                   "opq<prefix_dims>x<M>")
+      ->delimiter(',');
+  build->add_option("--opq-iterations", args->opq_iterations,
+                    "OPQ: outer iterations (default: 10)");
+  build->add_option("--opq-training-sample", args->opq_training_sample,
+                    "OPQ: vectors sampled to train each codebook (default: min(N, 25600))");
   build->add_option("--graph-dims", args->graph_dims,
                     "HNSW: prefix the graph is built on (default: min(dim, 128))");
   build->add_option("--m", args->m, "HNSW: links per node per layer (default: 16)");
@@ -82,7 +109,7 @@ void AddBuild(CLI::App& parent, CliContext& context) {
   build->add_option("--training-sample", args->training_sample,
                     "IVF: vectors sampled for k-means (default: min(N, 256*nlist))");
   build->add_option("--seed", args->seed,
-                    "Seed (IVF: sample and k-means, default 1234; HNSW: levels, default 100)");
+                    "Seed (IVF, OPQ: sample and k-means, default 1234; HNSW: levels, default 100)");
   build->add_flag("--no-wait", args->no_wait, "Return once the build has started");
   build->callback([args, &context] {
     context.run = [args](CliContext& run_context) -> absl::Status {
@@ -94,7 +121,7 @@ void AddBuild(CLI::App& parent, CliContext& context) {
         hnsw->set_m(args->m);
         hnsw->set_ef_construction(args->ef_construction);
         hnsw->set_seed(args->seed);
-      } else {
+      } else if (args->kind == "ivf" || args->codebooks.empty()) {
         v1::IvfParams* ivf = request.mutable_ivf();
         ivf->set_nlist(args->nlist);
         ivf->set_coarse_dims(args->coarse_dims);
@@ -103,18 +130,31 @@ void AddBuild(CLI::App& parent, CliContext& context) {
         ivf->set_training_sample(args->training_sample);
         ivf->set_seed(args->seed);
       }
+      if (!args->codebooks.empty()) {
+        v1::OpqParams* opq = request.mutable_opq();
+        for (const std::string& text : args->codebooks) {
+          ASSIGN_OR_RETURN(*opq->add_codebooks(), ParseCodebook(text));
+        }
+        opq->set_opq_iterations(args->opq_iterations);
+        opq->set_training_sample(args->opq_training_sample);
+        opq->set_seed(args->seed);
+      }
       ASSIGN_OR_RETURN(Client * client, run_context.client());
-      ASSIGN_OR_RETURN(v1::IndexInfo started, client->BuildIndex(request));
-      if (args->no_wait) {
-        PrintIndexInfo(started);
-        return absl::OkStatus();
+      ASSIGN_OR_RETURN(const v1::BuildIndexResponse started, client->BuildIndex(request));
+      absl::Status outcome;
+      for (const v1::IndexInfo& index : started.indexes()) {
+        if (args->no_wait) {
+          PrintIndexInfo(index);
+          continue;
+        }
+        ASSIGN_OR_RETURN(v1::IndexInfo done, WaitForBuild(*client, args->collection, index.name()));
+        PrintIndexInfo(done);
+        if (done.state() != "ready" && outcome.ok()) {
+          outcome = absl::AbortedError(
+              absl::StrCat("index ", done.name(), " build ", done.state(), ": ", done.error()));
+        }
       }
-      ASSIGN_OR_RETURN(v1::IndexInfo done, WaitForBuild(*client, args->collection, started.name()));
-      PrintIndexInfo(done);
-      if (done.state() != "ready") {
-        return absl::AbortedError(absl::StrCat("index build ", done.state(), ": ", done.error()));
-      }
-      return absl::OkStatus();
+      return outcome;
     };
   });
 }

@@ -57,6 +57,11 @@ TEST(PlanChooserTest, ImpossibleOrInvalidBudgets) {
   unknown.plan = Plan();
   unknown.plan->index = "ivf";
   EXPECT_EQ(ChoosePlan(unknown, kShape, 10).status().code(), absl::StatusCode::kNotFound);
+  // Codebook plans without a ready codebook (and "ivf_opq" without an IVF) are NOT_FOUND.
+  for (const char* codebook_plan : {"opq", "ivf_opq"}) {
+    unknown.plan->index = codebook_plan;
+    EXPECT_EQ(ChoosePlan(unknown, kShape, 10).status().code(), absl::StatusCode::kNotFound);
+  }
 }
 
 }  // namespace

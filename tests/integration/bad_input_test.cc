@@ -280,7 +280,7 @@ TEST_F(BadInputTest, BuildAndDropIndex) {
     request.mutable_ivf()->set_nlist(nlist);
     request.mutable_ivf()->set_coarse_dims(coarse_dims);
     request.mutable_ivf()->set_kmeans_iterations(iterations);
-    v1::IndexInfo info;
+    v1::BuildIndexResponse info;
     grpc::ClientContext context;
     return stub_->BuildIndex(&context, request, &info);
   };
@@ -310,7 +310,7 @@ TEST_F(BadInputTest, BuildAndDropIndex) {
     request.mutable_hnsw()->set_graph_dims(graph_dims);
     request.mutable_hnsw()->set_m(m);
     request.mutable_hnsw()->set_ef_construction(ef_construction);
-    v1::IndexInfo info;
+    v1::BuildIndexResponse info;
     grpc::ClientContext context;
     return stub_->BuildIndex(&context, request, &info);
   };

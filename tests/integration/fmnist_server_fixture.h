@@ -3,9 +3,11 @@
 // they all need: batch search of every query and recall@10 against the exact ground truth.
 #pragma once
 
+#include <chrono>
 #include <iostream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/readers/npy_reader.h"
@@ -69,6 +71,60 @@ class FmnistServerTest : public ::testing::Test {
     grpc::ClientContext context;
     const grpc::Status status = server_->NewStub()->SearchBatch(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // Helpers on the "fmnist" collection.
+  static v1::CollectionInfo Describe() {
+    v1::DescribeCollectionRequest request;
+    request.set_name("fmnist");
+    v1::CollectionInfo info;
+    grpc::ClientContext context;
+    EXPECT_TRUE(server_->NewStub()->DescribeCollection(&context, request, &info).ok());
+    return info;
+  }
+
+  static const v1::IndexInfo* FindIndex(const v1::CollectionInfo& info, const std::string& name) {
+    for (const auto& index : info.indexes()) {
+      if (index.name() == name) return &index;
+    }
+    return nullptr;
+  }
+
+  // Polls DescribeCollection (bounded) until the index leaves "building".
+  static std::string WaitForBuild(const std::string& name = "ivf") {
+    for (int attempt = 0; attempt < 1200; ++attempt) {
+      const v1::CollectionInfo info = Describe();
+      const v1::IndexInfo* ivf = FindIndex(info, name);
+      if (ivf != nullptr && ivf->state() != "building") return ivf->state();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "timeout";
+  }
+
+  static grpc::Status Upsert(uint64_t id, const float* values) {
+    v1::UpsertRequest message;
+    message.set_collection("fmnist");
+    v1::Vector* v = message.add_vectors();
+    v->set_id(id);
+    v->mutable_values()->Add(values, values + kDim);
+    v1::UpsertResponse response;
+    grpc::ClientContext context;
+    auto writer = server_->NewStub()->Upsert(&context, &response);
+    writer->Write(message);
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  static v1::SearchResponse SearchOne(const float* query, const v1::Plan& plan) {
+    v1::SearchRequest request;
+    request.set_collection("fmnist");
+    request.mutable_query()->Add(query, query + kDim);
+    request.set_k(kK);
+    *request.mutable_budget()->mutable_plan() = plan;
+    v1::SearchResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(server_->NewStub()->Search(&context, request, &response).ok());
     return response;
   }
 

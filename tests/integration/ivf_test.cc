@@ -18,60 +18,8 @@ class IvfServingTest : public FmnistServerTest {
  protected:
   static void SetUpTestSuite() { StartWithData({"--build_threads=2"}); }
 
-  static v1::CollectionInfo Describe() {
-    v1::DescribeCollectionRequest request;
-    request.set_name("fmnist");
-    v1::CollectionInfo info;
-    grpc::ClientContext context;
-    EXPECT_TRUE(server_->NewStub()->DescribeCollection(&context, request, &info).ok());
-    return info;
-  }
-
-  static const v1::IndexInfo* FindIndex(const v1::CollectionInfo& info, const std::string& name) {
-    for (const auto& index : info.indexes()) {
-      if (index.name() == name) return &index;
-    }
-    return nullptr;
-  }
   static const v1::IndexInfo* FindIvf(const v1::CollectionInfo& info) {
     return FindIndex(info, "ivf");
-  }
-
-  // Polls DescribeCollection (bounded) until the index leaves "building".
-  static std::string WaitForBuild(const std::string& name = "ivf") {
-    for (int attempt = 0; attempt < 1200; ++attempt) {
-      const v1::CollectionInfo info = Describe();
-      const v1::IndexInfo* ivf = FindIndex(info, name);
-      if (ivf != nullptr && ivf->state() != "building") return ivf->state();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return "timeout";
-  }
-
-  static grpc::Status Upsert(uint64_t id, const float* values) {
-    v1::UpsertRequest message;
-    message.set_collection("fmnist");
-    v1::Vector* v = message.add_vectors();
-    v->set_id(id);
-    v->mutable_values()->Add(values, values + kDim);
-    v1::UpsertResponse response;
-    grpc::ClientContext context;
-    auto writer = server_->NewStub()->Upsert(&context, &response);
-    writer->Write(message);
-    writer->WritesDone();
-    return writer->Finish();
-  }
-
-  static v1::SearchResponse SearchOne(const float* query, const v1::Plan& plan) {
-    v1::SearchRequest request;
-    request.set_collection("fmnist");
-    request.mutable_query()->Add(query, query + kDim);
-    request.set_k(kK);
-    *request.mutable_budget()->mutable_plan() = plan;
-    v1::SearchResponse response;
-    grpc::ClientContext context;
-    EXPECT_TRUE(server_->NewStub()->Search(&context, request, &response).ok());
-    return response;
   }
 };
 
@@ -83,10 +31,11 @@ TEST_F(IvfServingTest, BuildSearchWriteRestart) {
   build.mutable_ivf()->set_coarse_dims(32);
   build.mutable_ivf()->set_search_dims(64);
   build.mutable_ivf()->set_kmeans_iterations(10);
-  v1::IndexInfo started;
+  v1::BuildIndexResponse started;
   grpc::ClientContext build_context;
   ASSERT_TRUE(server_->NewStub()->BuildIndex(&build_context, build, &started).ok());
-  EXPECT_EQ(started.state(), "building");
+  ASSERT_EQ(started.indexes_size(), 1);
+  EXPECT_EQ(started.indexes(0).state(), "building");
   ASSERT_TRUE(Upsert(777777, queries_->row(5)).ok());  // the query itself: its own nearest
   ASSERT_EQ(WaitForBuild(), "ready");
 
@@ -173,7 +122,7 @@ TEST_F(IvfServingTest, BuildKilledMidwayIsRestartedAfterRestart) {
   build.mutable_ivf()->set_coarse_dims(32);
   build.mutable_ivf()->set_search_dims(48);
   build.mutable_ivf()->set_kmeans_iterations(150);  // seconds: time to kill it midway
-  v1::IndexInfo started;
+  v1::BuildIndexResponse started;
   grpc::ClientContext build_context;
   ASSERT_TRUE(server_->NewStub()->BuildIndex(&build_context, build, &started).ok());
   bool midway = false;
@@ -225,11 +174,12 @@ TEST_F(IvfServingTest, GraphBuildSearchWriteRestart) {
   build.mutable_hnsw()->set_graph_dims(128);
   build.mutable_hnsw()->set_m(16);
   build.mutable_hnsw()->set_ef_construction(100);
-  v1::IndexInfo started;
+  v1::BuildIndexResponse started;
   grpc::ClientContext build_context;
   ASSERT_TRUE(server_->NewStub()->BuildIndex(&build_context, build, &started).ok());
-  EXPECT_EQ(started.name(), "hnsw");
-  EXPECT_EQ(started.state(), "building");
+  ASSERT_EQ(started.indexes_size(), 1);
+  EXPECT_EQ(started.indexes(0).name(), "hnsw");
+  EXPECT_EQ(started.indexes(0).state(), "building");
   ASSERT_EQ(WaitForBuild("hnsw"), "ready");
   const v1::CollectionInfo info = Describe();
   const v1::IndexInfo* graph = FindIndex(info, "hnsw");

@@ -1,0 +1,466 @@
+// AdANNS-OPQ served index: build (sample, train, encode in chunks), ADC scans, re-rank, blobs.
+#include "quant/opq_index.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <random>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "index/blob_io.h"
+#include "index/flat_search.h"
+#include "index/stage_scorer.h"
+#include "index/status_macros.h"
+#include "quant/adc_scan.h"
+
+namespace adanns::quant {
+namespace {
+
+using index::RowId;
+using index::ScoredRow;
+
+constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'O', 'P', 'Q', '1'};
+constexpr char kParamsMagic[8] = {'A', 'D', 'N', 'S', 'O', 'P', 'Q', 'P'};
+constexpr uint32_t kFormatVersion = 1;
+// Rows encoded per shared hold of the table during a build.
+constexpr RowId kEncodeChunkRows = 2048;
+// Default training sample: 100 vectors per centroid of an 8-bit sub-quantizer.
+constexpr uint32_t kDefaultTrainingSample = 100 * kCentroidsPerSubspace;
+constexpr double kTrainShare = 0.7;  // of the build's progress
+
+void PutParams(std::string& out, const OpqBuildParams& params) {
+  index::AppendPod(out, params.spec.prefix_dims);
+  index::AppendPod(out, params.spec.m);
+  index::AppendPod(out, params.training_sample);
+  index::AppendPod(out, params.opq_iterations);
+  index::AppendPod(out, params.seed);
+}
+
+bool GetParams(index::BlobReader& reader, OpqBuildParams* params) {
+  return reader.Get(&params->spec.prefix_dims) && reader.Get(&params->spec.m) &&
+         reader.Get(&params->training_sample) && reader.Get(&params->opq_iterations) &&
+         reader.Get(&params->seed);
+}
+
+uint32_t PrefixCrc(std::span<const float> prefix) {
+  return index::Crc32(
+      std::string_view(reinterpret_cast<const char*>(prefix.data()), prefix.size_bytes()));
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
+
+std::string EncodeOpqBuildParams(const OpqBuildParams& params) {
+  std::string out(kParamsMagic, sizeof(kParamsMagic));
+  PutParams(out, params);
+  return out;
+}
+
+absl::StatusOr<OpqBuildParams> DecodeOpqBuildParams(std::string_view bytes) {
+  OpqBuildParams params;
+  if (bytes.size() < sizeof(kParamsMagic) ||
+      std::memcmp(bytes.data(), kParamsMagic, sizeof(kParamsMagic)) != 0) {
+    return absl::DataLossError("not an encoding of OPQ build parameters");
+  }
+  index::BlobReader reader(bytes.substr(sizeof(kParamsMagic)));
+  if (!GetParams(reader, &params) || !reader.done()) {
+    return absl::DataLossError("OPQ build parameters truncated or too long");
+  }
+  return params;
+}
+
+// One query against the codebook: its rotated prefix's ADC table, and the best candidates.
+class OpqIndex::Query {
+ public:
+  Query(const OpqIndex& index, std::span<const float> query, size_t keep)
+      : index_(index), table_(size_t{index.params_.spec.m} * kCentroidsPerSubspace), best_(keep) {
+    const uint32_t dims = index.params_.spec.prefix_dims;
+    std::vector<float> prefix(dims), rotated(dims);
+    CopyPrefix(query.data(), dims, index.metric_, prefix.data());
+    index.codebook_.Rotate(prefix.data(), 1, rotated.data());
+    index.codebook_.BuildTable(rotated.data(), index.metric_ != Metric::kL2, table_.data());
+  }
+
+  // Scores `n` rows' codes (rows[i], or first + i when rows is null); `live` filters them.
+  template <typename Live>
+  void Scan(const RowId* rows, RowId first, size_t n, Live live) {
+    const uint32_t m = index_.params_.spec.m;
+    const uint8_t* codes =
+        rows != nullptr ? index_.codes_.data() : index_.codes_.data() + size_t{first} * m;
+    for (size_t begin = 0; begin < n; begin += index::kScorerBlockRows) {
+      const size_t count = std::min(index::kScorerBlockRows, n - begin);
+      const RowId* block_rows = rows != nullptr ? rows + begin : nullptr;
+      kernel_.scan(table_.data(), m, block_rows == nullptr ? codes + begin * m : codes, block_rows,
+                   count, distances_.data());
+      const float threshold = best_.threshold();
+      for (size_t i = 0; i < count; ++i) {
+        const RowId row = block_rows != nullptr ? block_rows[i] : first + begin + i;
+        if (distances_[i] <= threshold && live(row)) best_.Push(distances_[i], row);
+      }
+    }
+    scanned_ += n;
+  }
+
+  // FLOPs of the query rotation and the table build.
+  double setup_flops() const {
+    const double dims = index_.params_.spec.prefix_dims;
+    return dims * dims + kCentroidsPerSubspace * dims;
+  }
+  uint64_t scanned() const { return scanned_; }
+  std::vector<ScoredRow> TakeBest() { return best_.TakeSorted(); }
+
+ private:
+  const OpqIndex& index_;
+  const AdcKernel& kernel_ = BestAdcKernel();
+  std::vector<float> table_;
+  index::TopK best_;
+  std::array<float, index::kScorerBlockRows> distances_;
+  uint64_t scanned_ = 0;
+};
+
+OpqIndex::OpqIndex(Metric metric, uint32_t dim, OpqBuildParams params, OpqCodebook codebook)
+    : metric_(metric),
+      dim_(dim),
+      params_(params),
+      name_(CodebookName(params.spec)),
+      codebook_(std::move(codebook)) {}
+
+void OpqIndex::PreparePrefix(const float* vector, float* out) const {
+  CopyPrefix(vector, params_.spec.prefix_dims, metric_, out);
+}
+
+void OpqIndex::Reserve(size_t rows) {
+  if (ids_.size() >= rows) return;
+  codes_.resize(rows * params_.spec.m);
+  ids_.resize(rows);
+  prefix_crcs_.resize(rows);
+  coded_.resize(rows);
+}
+
+void OpqIndex::Stamp(RowId row, uint64_t id, uint32_t prefix_crc) {
+  ids_[row] = id;
+  prefix_crcs_[row] = prefix_crc;
+  coded_[row] = 1;
+}
+
+void OpqIndex::EncodeRange(const index::VectorTable& table, RowId begin, RowId end) {
+  const uint32_t dims = params_.spec.prefix_dims, m = params_.spec.m;
+  Reserve(end);
+  std::vector<RowId> rows;
+  for (RowId row = begin; row < end; ++row) {
+    if (table.IsLive(row)) rows.push_back(row);
+  }
+  std::vector<float> prefixes(rows.size() * dims);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    PreparePrefix(table.RowData(rows[i]), prefixes.data() + i * dims);
+  }
+  std::vector<uint8_t> codes(rows.size() * m);
+  codebook_.Encode(prefixes.data(), rows.size(), codes.data());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::memcpy(codes_.data() + size_t{rows[i]} * m, codes.data() + i * m, m);
+    Stamp(rows[i], table.IdOf(rows[i]),
+          PrefixCrc(std::span<const float>(prefixes.data() + i * dims, dims)));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAccess& access,
+                                                          Metric metric,
+                                                          const OpqBuildParams& requested,
+                                                          const index::Progress& progress,
+                                                          const std::atomic<bool>* cancel) {
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+  auto report = [&progress](double fraction) {
+    if (progress) progress(fraction);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  OpqBuildParams params = requested;
+  const uint32_t dims = params.spec.prefix_dims;
+
+  // Sample the training rows and copy their prefixes in one short hold.
+  uint32_t dim = 0;
+  uint64_t vectors = 0;
+  std::vector<float> train;
+  absl::Status checked;
+  access([&](const index::VectorTable& table) {
+    dim = table.dim();
+    vectors = table.size();
+    checked = ValidateCodebookSpec(params.spec, dim);
+    if (!checked.ok()) return;
+    std::vector<RowId> live;
+    live.reserve(table.size());
+    for (size_t r = 0; r < table.row_count(); ++r) {
+      if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
+    }
+    if (params.training_sample == 0) {
+      params.training_sample =
+          static_cast<uint32_t>(std::min<size_t>(live.size(), kDefaultTrainingSample));
+    }
+    const size_t n = std::min<size_t>(params.training_sample, live.size());
+    std::mt19937_64 rng(params.seed);
+    for (size_t i = 0; i < n; ++i) {  // partial Fisher-Yates
+      std::swap(live[i], live[i + rng() % (live.size() - i)]);
+    }
+    train.resize(n * dims);
+    for (size_t i = 0; i < n; ++i) {
+      CopyPrefix(table.RowData(live[i]), dims, metric, train.data() + i * dims);
+    }
+  });
+  RETURN_IF_ERROR(checked);
+  if (cancelled()) return absl::CancelledError("OPQ build cancelled");
+
+  OpqTraining training;
+  training.opq_iterations = params.opq_iterations;
+  training.seed = params.seed;
+  ASSIGN_OR_RETURN(OpqCodebook codebook, OpqCodebook::Train(params.spec, train, training));
+  train.clear();
+  train.shrink_to_fit();
+  std::unique_ptr<OpqIndex> index(new OpqIndex(metric, dim, params, std::move(codebook)));
+  index->trained_vectors_ = vectors;
+  index->train_seconds_ = Seconds(start);
+  report(kTrainShare);
+
+  const auto encode_start = std::chrono::steady_clock::now();
+  for (RowId begin = 0;; begin += kEncodeChunkRows) {
+    if (cancelled()) return absl::CancelledError("OPQ build cancelled");
+    size_t rows = 0;
+    access([&](const index::VectorTable& table) {
+      rows = table.row_count();
+      if (begin >= rows) return;
+      index->EncodeRange(
+          table, begin,
+          static_cast<RowId>(std::min<size_t>(rows, size_t{begin} + kEncodeChunkRows)));
+    });
+    if (size_t{begin} + kEncodeChunkRows >= rows) break;
+    report(kTrainShare + (1 - kTrainShare) * double(begin) / double(rows));
+  }
+  index->encode_seconds_ = Seconds(encode_start);
+  report(1.0);
+  return index;
+}
+
+absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::VectorTable& table,
+                                                          Metric metric,
+                                                          const OpqBuildParams& params) {
+  return Build([&table](const auto& read) { read(table); }, metric, params);
+}
+
+void OpqIndex::Upsert(const index::VectorTable& table, RowId row) {
+  EncodeRange(table, row, row + 1);
+}
+
+void OpqIndex::Remove(RowId row, uint64_t /*id*/) {
+  if (row < coded_.size()) coded_[row] = 0;
+}
+
+absl::StatusOr<index::Plan> OpqIndex::ResolveRerank(index::Plan plan, uint32_t k) const {
+  if (k == 0 || k > index::kMaxK) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", index::kMaxK, ", got ", k));
+  }
+  if (!plan.codebook.empty() && plan.codebook != name_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("plan.codebook '", plan.codebook, "' is not this codebook (", name_, ")"));
+  }
+  plan.codebook = name_;
+  const uint32_t dims = params_.spec.prefix_dims;
+  if (plan.search_dims.value_or(dims) != dims) {
+    return absl::InvalidArgumentError(absl::StrCat("plan.search_dims is fixed by the codebook (",
+                                                   dims, " for ", name_, "), got ",
+                                                   *plan.search_dims));
+  }
+  plan.search_dims = dims;
+  if (plan.ef.has_value()) {
+    return absl::InvalidArgumentError("plan.ef applies to graph plans only");
+  }
+  if (plan.rerank_candidates == 0u) {  // the re-rank turned off
+    if (plan.rerank_dims.has_value()) {
+      return absl::InvalidArgumentError(
+          "plan.rerank_dims needs rerank_candidates > 0 (0 turns the re-rank off)");
+    }
+    plan.rerank_candidates.reset();
+    return plan;
+  }
+  plan.rerank_dims = plan.rerank_dims.value_or(dim_);
+  plan.rerank_candidates = plan.rerank_candidates.value_or(std::max(20 * k, 200u));
+  index::Plan funnel;  // the re-rank bounds are the flat funnel's
+  funnel.search_dims = std::min(dims, *plan.rerank_dims);
+  funnel.rerank_dims = plan.rerank_dims;
+  funnel.rerank_candidates = plan.rerank_candidates;
+  RETURN_IF_ERROR(index::ResolveFlatPlan(funnel, dim_, k).status());
+  return plan;
+}
+
+absl::StatusOr<index::Plan> OpqIndex::ResolvePlan(const index::Plan& requested, uint32_t k) const {
+  if (requested.coarse_dims.has_value() || requested.nprobe.has_value()) {
+    return absl::InvalidArgumentError(
+        "plan.coarse_dims and plan.nprobe apply to \"ivf\" and \"ivf_opq\" plans, not \"opq\"");
+  }
+  index::Plan plan = requested;
+  plan.index = "opq";
+  return ResolveRerank(std::move(plan), k);
+}
+
+absl::StatusOr<index::Plan> OpqIndex::ResolvePlan(const index::Plan& requested, uint32_t k,
+                                                  const index::CandidateSource& source) const {
+  index::Plan plan = requested;
+  plan.index = "ivf_opq";
+  RETURN_IF_ERROR(source.ResolveCandidates(plan));
+  return ResolveRerank(std::move(plan), k);
+}
+
+index::SearchResult OpqIndex::Search(const index::VectorTable& table, std::span<const float> query,
+                                     uint32_t k, const index::Plan& resolved) const {
+  Query scan(*this, query, resolved.has_rerank() ? *resolved.rerank_candidates : k);
+  const auto rows = static_cast<RowId>(std::min(coded_.size(), table.row_count()));
+  scan.Scan(nullptr, 0, rows, [this](RowId row) { return coded_[row] != 0; });
+  const double flops = scan.setup_flops() + double(scan.scanned()) * params_.spec.m;
+  return Finish(table, query, k, resolved, scan.TakeBest(), flops, scan.scanned());
+}
+
+index::SearchResult OpqIndex::Search(const index::VectorTable& table, std::span<const float> query,
+                                     uint32_t k, const index::Plan& resolved,
+                                     const index::CandidateSource& source) const {
+  Query scan(*this, query, resolved.has_rerank() ? *resolved.rerank_candidates : k);
+  // The source's groups hold live rows only, each encoded by Upsert before it reached the source.
+  double flops = source.ForEachCandidateGroup(query, resolved, [&](std::span<const RowId> rows) {
+    scan.Scan(rows.data(), 0, rows.size(), [](RowId) { return true; });
+  });
+  flops += scan.setup_flops() + double(scan.scanned()) * params_.spec.m;
+  return Finish(table, query, k, resolved, scan.TakeBest(), flops, scan.scanned());
+}
+
+index::SearchResult OpqIndex::Finish(const index::VectorTable& table, std::span<const float> query,
+                                     uint32_t k, const index::Plan& resolved,
+                                     std::vector<ScoredRow> top, double flops,
+                                     uint64_t scanned) const {
+  index::SearchResult result;
+  result.plan = resolved;
+  bool negated = metric_ != Metric::kL2;  // ADC and scorer distances negate similarities
+  if (resolved.has_rerank()) {
+    flops += double(top.size()) * *resolved.rerank_dims;
+    index::StageScorer rerank(metric_, query, *resolved.rerank_dims);
+    top = index::RerankRows(table, rerank, top, k);
+  }
+  result.hits.reserve(top.size());
+  for (const ScoredRow& entry : top) {
+    result.hits.push_back({table.IdOf(entry.row), negated ? -entry.distance : entry.distance});
+  }
+  result.cost = {flops / 1e6, scanned};
+  return result;
+}
+
+OpqStats OpqIndex::stats() const {
+  OpqStats stats;
+  stats.coded_vectors = static_cast<uint64_t>(std::count(coded_.begin(), coded_.end(), 1));
+  stats.code_bytes = codes_.capacity();
+  stats.bookkeeping_bytes = BookkeepingBytes();
+  stats.codebook_bytes = codebook_.memory_bytes();
+  stats.train_seconds = train_seconds_;
+  stats.encode_seconds = encode_seconds_;
+  return stats;
+}
+
+size_t OpqIndex::BookkeepingBytes() const {
+  return ids_.capacity() * sizeof(uint64_t) + prefix_crcs_.capacity() * sizeof(uint32_t) +
+         coded_.capacity();
+}
+
+size_t OpqIndex::memory_bytes() const {
+  return codes_.capacity() + codebook_.memory_bytes() + BookkeepingBytes();
+}
+
+std::vector<std::pair<std::string, double>> OpqIndex::described_params() const {
+  return {{"prefix_dims", params_.spec.prefix_dims},  {"m", params_.spec.m},
+          {"code_bytes_per_vector", params_.spec.m},  {"training_sample", params_.training_sample},
+          {"opq_iterations", params_.opq_iterations}, {"seed", static_cast<double>(params_.seed)}};
+}
+
+absl::StatusOr<std::string> OpqIndex::Serialize() const {
+  std::string out(kMagic, sizeof(kMagic));
+  index::AppendIndexHeader(out, kFormatVersion, metric_, dim_);
+  PutParams(out, params_);
+  index::AppendPod(out, trained_vectors_);
+  codebook_.AppendTo(out);
+  // Codes by id, with the checksum of the prefix each encodes: rows are renumbered on every load
+  // and a vector may have changed after this blob, so a load keeps a code only for the same bytes.
+  const uint32_t m = params_.spec.m;
+  std::vector<RowId> coded;
+  for (size_t r = 0; r < ids_.size(); ++r) {
+    if (coded_[r]) coded.push_back(static_cast<RowId>(r));
+  }
+  index::AppendPod(out, static_cast<uint64_t>(coded.size()));
+  for (const RowId row : coded) {
+    index::AppendPod(out, ids_[row]);
+    index::AppendPod(out, prefix_crcs_[row]);
+    out.append(reinterpret_cast<const char*>(codes_.data() + size_t{row} * m), m);
+  }
+  index::SealBlob(out);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Deserialize(std::string_view bytes,
+                                                                const index::VectorTable& table,
+                                                                Metric metric) {
+  auto corrupt = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("OPQ blob rejected: ", why));
+  };
+  ASSIGN_OR_RETURN(const std::string_view body, index::OpenBlob(bytes, kMagic, "OPQ"));
+  index::BlobReader reader(body);
+  const uint32_t dim = table.dim();
+  RETURN_IF_ERROR(index::ReadIndexHeader(reader, kFormatVersion, metric, dim, "OPQ"));
+  OpqBuildParams params;
+  uint64_t trained = 0;
+  if (!GetParams(reader, &params) || !reader.Get(&trained)) return corrupt("truncated header");
+  if (!ValidateCodebookSpec(params.spec, dim).ok()) {
+    return corrupt("codebook does not fit the collection");
+  }
+  ASSIGN_OR_RETURN(OpqCodebook codebook, OpqCodebook::Read(reader));
+  if (codebook.spec().prefix_dims != params.spec.prefix_dims ||
+      codebook.spec().m != params.spec.m) {
+    return corrupt("codebook and parameters disagree");
+  }
+  const uint32_t m = params.spec.m;
+  uint64_t count = 0;
+  if (!reader.Get(&count)) return corrupt("truncated code count");
+  struct Stored {
+    uint32_t prefix_crc;
+    std::string_view code;
+  };
+  absl::flat_hash_map<uint64_t, Stored> stored;
+  stored.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t id = 0;
+    Stored entry{};
+    if (!reader.Get(&id) || !reader.Get(&entry.prefix_crc) || !reader.GetBytes(m, &entry.code)) {
+      return corrupt("truncated codes");
+    }
+    stored[id] = entry;
+  }
+  if (!reader.done()) return corrupt("trailing bytes");
+
+  std::unique_ptr<OpqIndex> index(new OpqIndex(metric, dim, params, std::move(codebook)));
+  index->trained_vectors_ = trained;
+  index->Reserve(table.row_count());
+  std::vector<float> prefix(params.spec.prefix_dims);
+  for (size_t r = 0; r < table.row_count(); ++r) {
+    const auto row = static_cast<RowId>(r);
+    if (!table.IsLive(row)) continue;
+    index->PreparePrefix(table.RowData(row), prefix.data());
+    const uint32_t crc = PrefixCrc(prefix);
+    const auto it = stored.find(table.IdOf(row));
+    if (it != stored.end() && it->second.prefix_crc == crc) {
+      std::memcpy(index->codes_.data() + r * m, it->second.code.data(), m);
+      index->Stamp(row, table.IdOf(row), crc);
+    } else {  // written after the blob: encode it now
+      index->EncodeRange(table, row, row + 1);
+    }
+  }
+  return index;
+}
+
+}  // namespace adanns::quant
