@@ -9,18 +9,19 @@
 #include "index/distance.h"
 #include "index/status_macros.h"
 #include "quant/adc_scan.h"
+#include "quant/pq_training.h"
 
 namespace adanns::quant {
 
 struct OpqCodebook::State {
   State(uint32_t dims, uint32_t m, std::vector<float> rotation, std::vector<float> centroids)
-      : transform(static_cast<int>(dims), static_cast<int>(dims), false), pq(dims, m, 8) {
+      : transform(static_cast<int>(dims), static_cast<int>(dims), false), pq(dims, m) {
     transform.A = std::move(rotation);
     transform.is_trained = true;
     pq.centroids = std::move(centroids);
   }
   faiss::LinearTransform transform;
-  faiss::ProductQuantizer pq;
+  internal::FastProductQuantizer pq;
 };
 
 OpqCodebook::OpqCodebook(CodebookSpec spec, std::vector<float> rotation,
@@ -40,9 +41,8 @@ absl::StatusOr<OpqCodebook> OpqCodebook::Train(const CodebookSpec& spec,
                                                       " vectors, got ", n));
   }
   try {
-    // FAISS warns below 39 training vectors per centroid; the sample size is the caller's choice.
-    faiss::ProductQuantizer opq_pq(dims, spec.m, 8);
-    opq_pq.cp.min_points_per_centroid = 1;
+    // FAISS's rotation learning with our PQ k-means inside (pq_training.h).
+    internal::FastProductQuantizer opq_pq(dims, spec.m);
     opq_pq.cp.seed = static_cast<int>(training.seed);
     faiss::OPQMatrix opq(static_cast<int>(dims), static_cast<int>(spec.m));
     opq.pq = &opq_pq;
@@ -52,11 +52,9 @@ absl::StatusOr<OpqCodebook> OpqCodebook::Train(const CodebookSpec& spec,
     opq.train(static_cast<faiss::Index::idx_t>(n), train.data());
     std::vector<float> rotated(n * dims);
     opq.apply_noalloc(static_cast<faiss::Index::idx_t>(n), train.data(), rotated.data());
-    faiss::ProductQuantizer pq(dims, spec.m, 8);
+    internal::FastProductQuantizer pq(dims, spec.m);
     pq.cp.niter = static_cast<int>(training.pq_iterations);
     pq.cp.seed = static_cast<int>(training.seed);
-    pq.cp.min_points_per_centroid = 1;
-    pq.verbose = false;
     pq.train(n, rotated.data());
     return OpqCodebook(spec, std::move(opq.A), std::move(pq.centroids));
   } catch (const faiss::FaissException& e) {

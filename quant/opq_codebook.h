@@ -1,7 +1,7 @@
 // One AdANNS-OPQ codebook: an orthonormal rotation (OPQ) and M 8-bit product-quantizer codebooks
-// learned on the first `prefix_dims` floats of the vectors (M bytes per vector). Training runs
-// through FAISS (OPQMatrix, ProductQuantizer); the trained state is plain floats we serialize and
-// score with ourselves. FAISS types stay in the .cc.
+// learned on the first `prefix_dims` floats of the vectors (M bytes per vector). FAISS's OPQMatrix
+// learns the rotation around our own PQ k-means (pq_training.h); the trained state is plain floats
+// we serialize and score with ourselves. FAISS types stay in the .cc files.
 #pragma once
 
 #include <cstdint>

@@ -38,7 +38,7 @@ AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions op
     for (const IndexStatus& status : collection->Indexes()) {
       if (status.name != "flat") {
         metrics_->SetIndexState(collection->meta().name, status.name, status.state, status.progress,
-                                status.build_seconds);
+                                status.build_seconds, static_cast<double>(status.memory_bytes));
       }
     }
   }

@@ -50,6 +50,10 @@ Metrics::Metrics()
                                 .Name("adanns_index_build_seconds")
                                 .Help("Wall time of the last finished build of an index")
                                 .Register(*registry_)),
+      index_memory_(&prometheus::BuildGauge()
+                         .Name("adanns_index_memory_bytes")
+                         .Help("Bytes an index holds beyond the vectors (codes, lists, links)")
+                         .Register(*registry_)),
       vectors_scanned_(&prometheus::BuildHistogram()
                             .Name("adanns_search_vectors_scanned")
                             .Help("Vectors scored by the first stage, per query")
@@ -110,7 +114,8 @@ void Metrics::RemoveCollection(const std::string& collection) {
 }
 
 void Metrics::SetIndexState(const std::string& collection, const std::string& index,
-                            const std::string& state, double progress, double build_seconds) {
+                            const std::string& state, double progress, double build_seconds,
+                            double memory_bytes) {
   std::lock_guard lock(mutex_);
   for (const char* known : kIndexStates) {
     index_state_->Add({{"collection", collection}, {"index", index}, {"state", known}})
@@ -119,6 +124,9 @@ void Metrics::SetIndexState(const std::string& collection, const std::string& in
   index_progress_->Add({{"collection", collection}, {"index", index}}).Set(progress);
   if (build_seconds > 0) {
     index_build_seconds_->Add({{"collection", collection}, {"index", index}}).Set(build_seconds);
+  }
+  if (memory_bytes > 0) {
+    index_memory_->Add({{"collection", collection}, {"index", index}}).Set(memory_bytes);
   }
 }
 

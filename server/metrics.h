@@ -40,9 +40,11 @@ class Metrics {
   void RemoveCollection(const std::string& collection);
 
   // adanns_index_state{collection, index, state} (1 for the current state, 0 for the others),
-  // adanns_index_build_progress{collection, index}, adanns_index_build_seconds{collection, index}.
+  // adanns_index_build_progress{collection, index}, adanns_index_build_seconds{collection, index},
+  // adanns_index_memory_bytes{collection, index} (left alone when memory_bytes is 0).
   void SetIndexState(const std::string& collection, const std::string& index,
-                     const std::string& state, double progress, double build_seconds = 0);
+                     const std::string& state, double progress, double build_seconds = 0,
+                     double memory_bytes = 0);
   // adanns_search_vectors_scanned, adanns_search_mflops and adanns_search_dims{stage}
   // histograms, per query.
   void RecordSearch(const index::Plan& plan, const index::Cost& cost);
@@ -56,6 +58,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* index_state_;
   prometheus::Family<prometheus::Gauge>* index_progress_;
   prometheus::Family<prometheus::Gauge>* index_build_seconds_;
+  prometheus::Family<prometheus::Gauge>* index_memory_;
   prometheus::Histogram* vectors_scanned_;
   prometheus::Histogram* search_mflops_;
   prometheus::Family<prometheus::Histogram>* search_dims_;

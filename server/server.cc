@@ -28,7 +28,7 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   collection_options.on_index_change = [metrics](const std::string& collection,
                                                  const IndexStatus& status) {
     metrics->SetIndexState(collection, status.name, status.state, status.progress,
-                           status.build_seconds);
+                           status.build_seconds, static_cast<double>(status.memory_bytes));
   };
   ASSIGN_OR_RETURN(server->engine_, Engine::Open(options.data_dir, {}, collection_options));
   size_t vectors = 0;

@@ -40,6 +40,7 @@ struct SearchArgs {
   std::optional<uint32_t> rerank_dims;
   std::optional<uint32_t> rerank_candidates;
   std::optional<uint32_t> ef;
+  std::string codebook;
   std::optional<double> max_mflops;
   std::optional<float> target_recall;
   bool json = false;
@@ -47,7 +48,7 @@ struct SearchArgs {
 
 bool HasPlanOptions(const SearchArgs& args) {
   return !args.index.empty() || args.coarse_dims || args.nprobe || args.search_dims ||
-         args.rerank_dims || args.rerank_candidates || args.ef;
+         args.rerank_dims || args.rerank_candidates || args.ef || !args.codebook.empty();
 }
 
 // A budget with no limit set means the automatic plan; it is then left out of the request.
@@ -82,6 +83,7 @@ absl::StatusOr<v1::Budget> MakeBudget(const SearchArgs& args) {
       plan->set_rerank_dims(*args.rerank_dims);
     }
     if (args.ef) plan->set_ef(*args.ef);
+    plan->set_codebook(args.codebook);
     if (args.rerank_candidates) {
       plan->set_rerank_candidates(*args.rerank_candidates);
     }
@@ -113,6 +115,7 @@ std::vector<std::pair<std::string, uint32_t>> PlanFields(const v1::Plan& plan) {
 
 std::string PlanText(const v1::Plan& plan) {
   std::string text = absl::StrCat("index=", plan.index().empty() ? "auto" : plan.index());
+  if (!plan.codebook().empty()) absl::StrAppend(&text, " codebook=", plan.codebook());
   for (const auto& [name, value] : PlanFields(plan)) {
     absl::StrAppend(&text, " ", name, "=", value);
   }
@@ -122,6 +125,7 @@ std::string PlanText(const v1::Plan& plan) {
 std::string PlanJson(const v1::Plan& plan) {
   JsonObject object;
   object.Add("index", JsonString(plan.index()));
+  if (!plan.codebook().empty()) object.Add("codebook", JsonString(plan.codebook()));
   for (const auto& [name, value] : PlanFields(plan)) {
     object.Add(name, JsonNumber(uint64_t{value}));
   }
@@ -231,14 +235,17 @@ void AddSearchCommand(CLI::App& app, CliContext& context) {
       ->capture_default_str();
   search->add_option("--limit", args->limit, "Search only the first N queries of the file");
   search->add_option("--k", args->k, "Hits per query")->capture_default_str();
-  search->add_option("--index", args->index, "Index of an explicit plan: flat, ivf, ...");
+  search->add_option("--index", args->index,
+                     "Index of an explicit plan: flat, ivf, hnsw, opq, ivf_opq");
   search->add_option("--coarse-dims", args->coarse_dims, "IVF: prefix used to rank centroids");
   search->add_option("--nprobe", args->nprobe, "IVF: lists probed");
   search->add_option("--search-dims", args->search_dims, "Prefix length of the scan stage");
   search->add_option("--rerank-dims", args->rerank_dims, "Prefix length of the exact re-rank");
   search->add_option("--rerank-candidates", args->rerank_candidates,
-                     "Candidates kept for the re-rank");
+                     "Candidates kept for the re-rank (codebook plans: 0 = no re-rank)");
   search->add_option("--ef", args->ef, "HNSW: beam width of the graph search");
+  search->add_option("--codebook", args->codebook,
+                     "opq, ivf_opq: codebook name, e.g. opq128x16 (default: the only one)");
   search->add_option("--max-mflops", args->max_mflops, "Budget: MFLOPs per query at most");
   search->add_option("--target-recall", args->target_recall,
                      "Budget: recall@k to reach (needs a calibrated index)");

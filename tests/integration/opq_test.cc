@@ -2,7 +2,9 @@
 // "opq" and "ivf_opq" plans against the exact ground truth, writes after the build, a restart that
 // loads the codes (same results, no retraining), dropping one codebook, and refused specs.
 #include <set>
+#include <sstream>
 
+#include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fmnist_server_fixture.h"
@@ -162,6 +164,29 @@ TEST_F(OpqServingTest, SpecsTheCollectionCannotTakeStartNothing) {
   v1::BuildIndexResponse response;
   EXPECT_EQ(Build(twice, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(static_cast<size_t>(Describe().indexes_size()), indexes_before);
+}
+
+TEST_F(OpqServingTest, CliBuildsSearchesAndDropsACodebook) {
+  const std::string built = Cli(
+      "index build --collection fmnist --opq 32x8 --opq-iterations 2 --opq-training-sample 4000");
+  EXPECT_THAT(built, ::testing::HasSubstr("opq32x8"));
+  EXPECT_THAT(built, ::testing::HasSubstr("state=ready"));
+  EXPECT_THAT(built, ::testing::Not(::testing::HasSubstr("ivf")));  // codebooks only
+  std::ostringstream query;
+  for (uint32_t j = 0; j < kDim; ++j) query << (j ? "," : "") << queries_->row(0)[j];
+  const std::string found =
+      Cli("search --collection fmnist --k 3 --index opq --codebook opq32x8 --json --query " +
+          query.str());
+  EXPECT_THAT(found, ::testing::HasSubstr(std::to_string(truth_->row(0)[0])));
+  EXPECT_THAT(found, ::testing::HasSubstr("\"codebook\":\"opq32x8\""));
+  EXPECT_THAT(Cli("index drop --collection fmnist opq32x8"),
+              ::testing::HasSubstr("dropped index opq32x8"));
+  std::string output;
+  EXPECT_NE(RunCommand(CliBinary() + " --server " + server_->target() +
+                           " index build --collection fmnist --opq 100x16 2>&1",
+                       &output),
+            0);
+  EXPECT_THAT(output, ::testing::HasSubstr("must be a multiple of M"));
 }
 
 }  // namespace
