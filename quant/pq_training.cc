@@ -34,8 +34,10 @@ void AssignAll(const float* points, size_t stride, size_t n, uint32_t dims, cons
                uint32_t k, uint32_t* labels) {
   std::vector<float> transposed, norms;
   Transpose(centroids, k, dims, &transposed, &norms);
+  // Small calls (an upsert's one vector) stay on the caller's thread: an OpenMP team per call
+  // would cost more than the work and leave spinning workers behind.
   constexpr size_t kChunk = 1024;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 2 * kChunk)
   for (size_t begin = 0; begin < n; begin += kChunk) {
     AssignNearest(points + begin * stride, stride, std::min(kChunk, n - begin), dims,
                   transposed.data(), norms.data(), k, labels + begin);

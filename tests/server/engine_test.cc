@@ -3,6 +3,7 @@
 #include "server/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -146,23 +147,30 @@ bool Ready(const Collection& collection, std::string_view kind) {
   return false;
 }
 
-// An explicit plan on `kind` that looks at `breadth` lists (IVF) or candidates (graph).
+// The stress test's codebook: 8 bytes on the 8-dim prefix.
+constexpr char kCodebook[] = "opq8x8";
+
+// An explicit plan on `kind` that looks at `breadth` lists (IVF, and the IVF's lists scored by
+// the codebook for "ivf_opq"), candidates (graph) or re-rank candidates (the codebook).
 index::Budget PlanOn(std::string_view kind, uint32_t breadth) {
   index::Plan plan;
   plan.index = std::string(kind);
-  if (kind == kIvfIndexName) {
+  if (kind == kIvfIndexName || kind == "ivf_opq") {
     plan.nprobe = breadth;
     plan.rerank_candidates = 50;
+  } else if (kind == kCodebook) {
+    plan.index = "opq";
+    plan.rerank_candidates = breadth;
   } else {
     plan.ef = breadth;
   }
   return index::Budget{.plan = plan};
 }
 
-// Searches (automatic, IVF and graph plans), upserts, deletes, re-upserts, IVF and graph builds,
-// cancellations and drops all at once. Run under TSAN by tests/run-tsan.sh. Every search either
-// succeeds with sorted hits or is refused because no IVF is ready; afterwards the index agrees with
-// the writes.
+// Searches (automatic, IVF, graph and IVF + codebook plans), upserts, deletes, re-upserts, IVF,
+// graph and codebook builds, cancellations and drops all at once. Run under TSAN by
+// tests/run-tsan.sh. Every search either succeeds with sorted hits or is refused because no IVF is
+// ready; afterwards the index agrees with the writes.
 TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
   constexpr uint64_t kIds = 3000;
   constexpr uint32_t kNlist = 16;
@@ -184,21 +192,26 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
   ivf_params.search_dims = 8;
   ivf_params.kmeans_iterations = 4;
   const index::HnswBuildParams hnsw_params{.graph_dims = 6, .m = 8, .ef_construction = 40};
+  quant::OpqBuildParams opq_params;
+  opq_params.spec = {8, 8};
+  opq_params.opq_iterations = 2;
   auto build = [&](std::string_view kind) {
+    if (kind == kCodebook) return MakeOpqBuild(opq_params, Metric::kL2);
     return kind == kIvfIndexName ? MakeIvfBuild(ivf_params, Metric::kL2)
                                  : MakeHnswBuild(hnsw_params, Metric::kL2);
   };
+  const std::array<std::string_view, 3> kinds = {kIvfIndexName, kHnswIndexName, kCodebook};
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
   std::atomic<int> index_searches{0};
   std::thread builder([&] {
     for (int round = 0; round < 12; ++round) {
-      const std::string_view kind = round % 2 == 0 ? kIvfIndexName : kHnswIndexName;
+      const std::string_view kind = kinds[round % 3];
       if (absl::Status started = collection.StartBuild(build(kind)).status(); !started.ok()) {
         ++failures;
         ADD_FAILURE() << started;
       }
-      if (round % 6 >= 4) {  // cancel midway, one of each kind
+      if (round >= 9) {  // cancel midway, one of each kind
         if (!collection.DropIndex(kind).ok()) ++failures;
         continue;
       }
@@ -237,20 +250,24 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
   for (int r = 0; r < 3; ++r) {
     readers.emplace_back([&, r] {
       const auto query = ClusteredValues(r, 1);
-      while (!stop) {
-        const index::Budget budget = r == 0   ? index::Budget{}
-                                     : r == 1 ? PlanOn(kIvfIndexName, 4)
-                                              : PlanOn(kHnswIndexName, 16);
+      // Three readers on two cores: glibc's rwlock prefers readers, and a fourth starves the
+      // writer. The first alternates the automatic plan and the IVF + codebook composite.
+      for (int round = 0; !stop; ++round) {
+        const bool automatic = r == 0 && round % 2 == 0;
+        const index::Budget budget = automatic ? index::Budget{}
+                                     : r == 0  ? PlanOn("ivf_opq", 4)
+                                     : r == 1  ? PlanOn(kIvfIndexName, 4)
+                                               : PlanOn(kHnswIndexName, 16);
         auto results = collection.Search(query, kDim, 1, 10, budget, 1);
         if (!results.ok()) {
           // Only an explicit plan may be refused, and only while its index is not ready.
-          if (r == 0 || results.status().code() != absl::StatusCode::kNotFound) {
+          if (automatic || results.status().code() != absl::StatusCode::kNotFound) {
             ++failures;
             ADD_FAILURE() << results.status();
           }
           continue;
         }
-        if (r > 0) ++index_searches;
+        if (!automatic) ++index_searches;
         const auto& hits = results->front().hits;
         if (hits.size() != 10) ++failures;
         for (size_t i = 1; i < hits.size(); ++i) {
@@ -267,14 +284,14 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
 
   // Quiescent: a last build of each kind, then every live id is found at its latest vector and
   // no deleted id comes back, through either index.
-  for (std::string_view kind : {kIvfIndexName, kHnswIndexName}) {
+  for (std::string_view kind : kinds) {
     ASSERT_TRUE(collection.StartBuild(build(kind)).ok());
     for (int wait = 0; wait < 5000 && !Ready(collection, kind); ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     ASSERT_TRUE(Ready(collection, kind)) << kind;
     size_t live = 0;
-    const uint32_t exhaustive = kind == kIvfIndexName ? kNlist : 400;
+    const uint32_t exhaustive = kind == kIvfIndexName ? kNlist : 400;  // graph ef, codebook R
     for (uint64_t id = 0; id < kIds; ++id) {
       const auto query = ClusteredValues(id, std::max<uint64_t>(version[id], 1));
       auto results = collection.Search(query, kDim, 1, 10, PlanOn(kind, exhaustive), 1);
