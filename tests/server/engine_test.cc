@@ -286,7 +286,8 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
   // no deleted id comes back, through either index.
   for (std::string_view kind : kinds) {
     ASSERT_TRUE(collection.StartBuild(build(kind)).ok());
-    for (int wait = 0; wait < 5000 && !Ready(collection, kind); ++wait) {
+    // Bounded, and generous for TSAN on a loaded machine.
+    for (int wait = 0; wait < 30000 && !Ready(collection, kind); ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     ASSERT_TRUE(Ready(collection, kind)) << kind;

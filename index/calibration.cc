@@ -1,0 +1,289 @@
+// Calibration sweeps (see calibration.h): sampled self-queries, exact truth, a plan grid per k,
+// and the Pareto frontier of each.
+#include "index/calibration.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "index/blob_io.h"
+#include "index/flat_search.h"
+#include "index/status_macros.h"
+
+namespace adanns::index {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'C', 'A', 'L', '1'};
+constexpr uint32_t kFormatVersion = 1;
+// Re-rank depths tried, as multiples of k.
+constexpr uint32_t kRerankFactors[] = {2, 5, 10, 20};
+
+double Param(const ServedIndex& index, std::string_view name) {
+  for (const auto& [key, value] : index.described_params()) {
+    if (key == name) return value;
+  }
+  return 0;
+}
+
+// 1, 2, 4, ... up to `limit` (and `limit` itself).
+std::vector<uint32_t> Doubling(uint32_t first, uint32_t limit) {
+  std::vector<uint32_t> values;
+  for (uint64_t v = std::max(first, 1u); v < limit; v *= 2)
+    values.push_back(static_cast<uint32_t>(v));
+  values.push_back(limit);
+  return values;
+}
+
+Plan Named(std::string_view index) {
+  Plan plan;
+  plan.index = std::string(index);
+  return plan;
+}
+
+// Plan fields in a fixed order, for the blob.
+std::optional<uint32_t> Plan::*const kPlanFields[] = {&Plan::coarse_dims,       &Plan::nprobe,
+                                                      &Plan::search_dims,       &Plan::rerank_dims,
+                                                      &Plan::rerank_candidates, &Plan::ef};
+
+void AppendString(std::string& out, const std::string& value) {
+  AppendPod(out, static_cast<uint32_t>(value.size()));
+  out.append(value);
+}
+
+bool GetString(BlobReader& reader, std::string* value) {
+  uint32_t size = 0;
+  std::string_view bytes;
+  if (!reader.Get(&size) || !reader.GetBytes(size, &bytes)) return false;
+  value->assign(bytes);
+  return true;
+}
+
+}  // namespace
+
+std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points) {
+  std::sort(points.begin(), points.end(), [](const CalibrationPoint& a, const CalibrationPoint& b) {
+    return a.mflops < b.mflops || (a.mflops == b.mflops && a.recall > b.recall);
+  });
+  std::vector<CalibrationPoint> frontier;
+  for (CalibrationPoint& point : points) {
+    if (frontier.empty() || point.recall > frontier.back().recall) {
+      frontier.push_back(std::move(point));
+    }
+  }
+  return frontier;
+}
+
+const CalibrationPoint* CheapestReaching(const Frontier& frontier, double target) {
+  for (const CalibrationPoint& point : frontier.points) {
+    if (point.recall >= target) return &point;
+  }
+  return nullptr;
+}
+
+const CalibrationPoint* BestWithin(const Frontier& frontier, double max_mflops) {
+  const CalibrationPoint* best = nullptr;
+  for (const CalibrationPoint& point : frontier.points) {
+    if (point.mflops <= max_mflops) best = &point;
+  }
+  return best;
+}
+
+std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
+                                  const CollectionShape& shape, uint32_t k) {
+  std::vector<Plan> grid;
+  auto add_reranked = [&](Plan plan) {
+    for (const uint32_t factor : kRerankFactors) {
+      plan.rerank_candidates = factor * k;
+      grid.push_back(plan);
+    }
+  };
+  grid.push_back(Named("flat"));  // exact
+  for (const uint32_t dims : shape.nesting_dims) {
+    if (dims >= shape.dim) continue;
+    Plan funnel = Named("flat");
+    funnel.search_dims = dims;
+    funnel.rerank_dims = shape.dim;
+    add_reranked(funnel);
+  }
+  const ServedIndex* ivf = nullptr;
+  for (const ServedIndex* index : ready) {
+    if (index->kind() == "ivf") ivf = index;
+  }
+  for (const ServedIndex* index : ready) {
+    if (index->kind() == "ivf") {
+      for (const uint32_t nprobe : Doubling(1, static_cast<uint32_t>(Param(*index, "nlist")))) {
+        Plan plan = Named("ivf");
+        plan.nprobe = nprobe;
+        add_reranked(plan);
+      }
+    } else if (index->kind() == "hnsw") {
+      for (const uint32_t ef : Doubling(std::max(k, 8u), std::max(1024u, 2 * k))) {
+        Plan plan = Named("hnsw");
+        plan.ef = ef;
+        grid.push_back(plan);
+      }
+    } else if (index->kind() == kCodebookKind) {
+      Plan plan = Named(kCodebookKind);
+      plan.codebook = std::string(index->name());
+      add_reranked(plan);
+      if (ivf == nullptr) continue;
+      for (const uint32_t nprobe : Doubling(1, static_cast<uint32_t>(Param(*ivf, "nlist")))) {
+        Plan composite = Named(kIvfCodebookPlan);
+        composite.codebook = std::string(index->name());
+        composite.nprobe = nprobe;
+        add_reranked(composite);
+      }
+    }
+  }
+  return grid;
+}
+
+absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
+                                      std::span<const ServedIndex* const> ready,
+                                      const CollectionShape& shape,
+                                      const CalibrationOptions& options, const Progress& progress,
+                                      const std::atomic<bool>* cancel) {
+  if (options.ks.empty() || options.queries == 0) {
+    return absl::InvalidArgumentError("calibration needs at least one k and one query");
+  }
+  const uint32_t max_k = *std::max_element(options.ks.begin(), options.ks.end());
+  if (table.size() <= max_k) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("calibrating k = ", max_k, " needs more than ", max_k,
+                     " vectors; the collection has ", table.size()));
+  }
+  // Queries: stored vectors, sampled without replacement.
+  std::vector<RowId> live;
+  for (size_t r = 0; r < table.row_count(); ++r) {
+    if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
+  }
+  const size_t count = std::min<size_t>(options.queries, live.size());
+  std::mt19937_64 rng(options.seed);
+  for (size_t i = 0; i < count; ++i) std::swap(live[i], live[i + rng() % (live.size() - i)]);
+  live.resize(count);
+
+  // Exact truth at the full dim, each query's own id left out.
+  ASSIGN_OR_RETURN(const Plan exact, ResolveFlatPlan({}, shape.dim, max_k + 1));
+  std::vector<std::vector<uint64_t>> truth(count);
+  for (size_t q = 0; q < count; ++q) {
+    const uint64_t self = table.IdOf(live[q]);
+    const std::span<const float> query(table.RowData(live[q]), table.dim());
+    for (const Hit& hit : FlatSearch(table, metric, query, max_k + 1, exact).hits) {
+      if (hit.id != self && truth[q].size() < max_k) truth[q].push_back(hit.id);
+    }
+  }
+
+  std::vector<std::vector<Plan>> grids;
+  size_t total = 0, done = 0;
+  for (const uint32_t k : options.ks) {
+    grids.push_back(CalibrationGrid(ready, shape, k));
+    total += grids.back().size();
+  }
+  Calibration calibration;
+  calibration.queries = static_cast<uint32_t>(count);
+  for (size_t ki = 0; ki < options.ks.size(); ++ki) {
+    const uint32_t k = options.ks[ki];
+    std::vector<CalibrationPoint> points;
+    for (const Plan& requested : grids[ki]) {
+      if (cancel != nullptr && cancel->load()) return absl::CancelledError("calibration cancelled");
+      if (progress) progress(double(done++) / double(total));
+      // One extra hit stands in for the query itself, which is dropped from the results.
+      Budget budget;
+      budget.plan = requested;
+      absl::StatusOr<Plan> resolved = ChoosePlan(budget, shape, k + 1, ready);
+      if (!resolved.ok()) continue;  // e.g. a re-rank depth beyond the collection
+      CalibrationPoint point;
+      point.plan = requested;
+      const auto start = std::chrono::steady_clock::now();
+      for (size_t q = 0; q < count; ++q) {
+        const uint64_t self = table.IdOf(live[q]);
+        const std::span<const float> query(table.RowData(live[q]), table.dim());
+        const SearchResult result = RunPlan(*resolved, table, metric, query, k + 1, ready);
+        size_t found = 0, kept = 0;
+        for (const Hit& hit : result.hits) {
+          if (hit.id == self || kept == k) continue;
+          ++kept;
+          found +=
+              std::find(truth[q].begin(), truth[q].begin() + k, hit.id) != truth[q].begin() + k;
+        }
+        point.recall += double(found) / k;
+        point.mflops += result.cost.mflops;
+      }
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      point.recall /= double(count);
+      point.mflops /= double(count);
+      point.latency_us = seconds * 1e6 / double(count);
+      points.push_back(std::move(point));
+    }
+    calibration.frontiers.push_back({k, ParetoFrontier(std::move(points))});
+  }
+  if (progress) progress(1.0);
+  return calibration;
+}
+
+std::string SerializeCalibration(const Calibration& calibration) {
+  std::string out(kMagic, sizeof(kMagic));
+  AppendPod(out, kFormatVersion);
+  AppendPod(out, calibration.queries);
+  AppendPod(out, static_cast<uint32_t>(calibration.frontiers.size()));
+  for (const Frontier& frontier : calibration.frontiers) {
+    AppendPod(out, frontier.k);
+    AppendPod(out, static_cast<uint32_t>(frontier.points.size()));
+    for (const CalibrationPoint& point : frontier.points) {
+      AppendString(out, point.plan.index);
+      AppendString(out, point.plan.codebook);
+      for (const auto field : kPlanFields) {
+        const std::optional<uint32_t>& value = point.plan.*field;
+        AppendPod(out, static_cast<uint8_t>(value.has_value()));
+        AppendPod(out, value.value_or(0));
+      }
+      AppendPod(out, point.recall);
+      AppendPod(out, point.mflops);
+      AppendPod(out, point.latency_us);
+    }
+  }
+  SealBlob(out);
+  return out;
+}
+
+absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes) {
+  auto corrupt = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("calibration blob rejected: ", why));
+  };
+  ASSIGN_OR_RETURN(const std::string_view body, OpenBlob(bytes, kMagic, "calibration"));
+  BlobReader reader(body);
+  uint32_t version = 0, frontiers = 0;
+  Calibration calibration;
+  if (!reader.Get(&version) || version != kFormatVersion) return corrupt("unknown format version");
+  if (!reader.Get(&calibration.queries) || !reader.Get(&frontiers)) return corrupt("truncated");
+  for (uint32_t f = 0; f < frontiers; ++f) {
+    Frontier frontier;
+    uint32_t points = 0;
+    if (!reader.Get(&frontier.k) || !reader.Get(&points)) return corrupt("truncated frontier");
+    for (uint32_t p = 0; p < points; ++p) {
+      CalibrationPoint point;
+      if (!GetString(reader, &point.plan.index) || !GetString(reader, &point.plan.codebook)) {
+        return corrupt("truncated plan");
+      }
+      for (const auto field : kPlanFields) {
+        uint8_t has = 0;
+        uint32_t value = 0;
+        if (!reader.Get(&has) || !reader.Get(&value)) return corrupt("truncated plan");
+        if (has != 0) point.plan.*field = value;
+      }
+      if (!reader.Get(&point.recall) || !reader.Get(&point.mflops) ||
+          !reader.Get(&point.latency_us)) {
+        return corrupt("truncated point");
+      }
+      frontier.points.push_back(std::move(point));
+    }
+    calibration.frontiers.push_back(std::move(frontier));
+  }
+  if (!reader.done()) return corrupt("trailing bytes");
+  return calibration;
+}
+
+}  // namespace adanns::index

@@ -1,0 +1,75 @@
+// Calibration: the measured accuracy-compute frontier of a collection's plans, the ground the
+// budget planner stands on. Queries are sampled from the stored vectors (each excluded from its
+// own ground truth), exact full-dim truth is computed, every plan of a grid is run on them, and
+// per k the Pareto frontier of (MFLOPs, recall@k) is kept.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "index/metric.h"
+#include "index/plan.h"
+#include "index/plan_chooser.h"
+#include "index/served_index.h"
+#include "index/vector_table.h"
+
+namespace adanns::index {
+
+struct CalibrationPoint {
+  Plan plan;              // as the grid requested it; resolving it again gives the plan that ran
+  double recall = 0;      // mean recall@k over the calibration queries
+  double mflops = 0;      // mean MFLOPs per query (cost model)
+  double latency_us = 0;  // mean wall time per query, one thread
+};
+
+// The points of one k that no other point beats on both MFLOPs and recall, by increasing MFLOPs
+// (and so increasing recall).
+struct Frontier {
+  uint32_t k = 0;
+  std::vector<CalibrationPoint> points;
+};
+
+struct Calibration {
+  uint32_t queries = 0;
+  std::vector<Frontier> frontiers;  // by increasing k
+};
+
+// Keeps the Pareto-optimal points: sorted by MFLOPs, each with strictly more recall than every
+// cheaper one.
+std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points);
+// The cheapest point with recall >= target; null when none reaches it.
+const CalibrationPoint* CheapestReaching(const Frontier& frontier, double target);
+// The highest-recall point with MFLOPs <= max_mflops; null when none fits.
+const CalibrationPoint* BestWithin(const Frontier& frontier, double max_mflops);
+
+struct CalibrationOptions {
+  uint32_t queries = 200;
+  std::vector<uint32_t> ks = {1, 10, 100};
+  uint64_t seed = 1234;
+};
+
+// The plan grid for k over the ready indexes: flat funnels over the nesting prefixes, and per
+// index its breadth knob (IVF nprobe, graph ef, codebook and ivf_opq re-rank depth) times re-rank
+// depths; every plan resolves with ChoosePlan for that k.
+std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
+                                  const CollectionShape& shape, uint32_t k);
+
+// Measures CalibrationGrid(k) for each k of `options` (CANCELLED when `cancel` is set). The table
+// must hold more live vectors than the largest k.
+absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
+                                      std::span<const ServedIndex* const> ready,
+                                      const CollectionShape& shape,
+                                      const CalibrationOptions& options,
+                                      const Progress& progress = nullptr,
+                                      const std::atomic<bool>* cancel = nullptr);
+
+// Bytes with a format version and a CRC-32; DATA_LOSS for anything else.
+std::string SerializeCalibration(const Calibration& calibration);
+absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes);
+
+}  // namespace adanns::index

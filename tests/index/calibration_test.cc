@@ -1,0 +1,156 @@
+// Calibration on seeded clustered data with an IVF: frontiers are Pareto and monotone, the exact
+// plan tops them, a plan chosen for a target recall meets it on held-out queries, and the blob
+// round-trips.
+#include "index/calibration.h"
+
+#include <set>
+
+#include "gtest/gtest.h"
+#include "index/flat_search.h"
+#include "index/ivf_index.h"
+#include "tests/index/clustered_data.h"
+
+namespace adanns::index {
+namespace {
+
+CalibrationPoint Point(double mflops, double recall) {
+  CalibrationPoint point;
+  point.mflops = mflops;
+  point.recall = recall;
+  return point;
+}
+
+TEST(CalibrationTest, ParetoFrontierDropsDominatedPoints) {
+  const std::vector<CalibrationPoint> frontier = ParetoFrontier(
+      {Point(5, 0.9), Point(1, 0.5), Point(2, 0.4), Point(3, 0.9), Point(4, 0.95), Point(3, 0.7)});
+  ASSERT_EQ(frontier.size(), 3u);
+  EXPECT_EQ(frontier[0].mflops, 1);
+  EXPECT_EQ(frontier[1].mflops, 3);
+  EXPECT_EQ(frontier[1].recall, 0.9);
+  EXPECT_EQ(frontier[2].mflops, 4);
+  Frontier f{10, frontier};
+  EXPECT_EQ(CheapestReaching(f, 0.8)->mflops, 3);
+  EXPECT_EQ(CheapestReaching(f, 0.99), nullptr);
+  EXPECT_EQ(BestWithin(f, 3.5)->recall, 0.9);
+  EXPECT_EQ(BestWithin(f, 0.5), nullptr);
+}
+
+class CalibrateTest : public testing::Test {
+ protected:
+  static constexpr uint32_t kDim = 32;
+  void SetUp() override {
+    held_out_ = FillClustered(table_, 3000, 30).queries;
+    IvfBuildParams params;
+    params.nlist = 40;
+    params.coarse_dims = 16;
+    params.search_dims = 16;
+    params.kmeans_iterations = 8;
+    auto built = IvfIndex::Build(table_, Metric::kL2, params);
+    ASSERT_TRUE(built.ok()) << built.status();
+    ivf_ = std::move(*built);
+    ready_ = {ivf_.get()};
+    shape_ = {kDim, nesting_, table_.size()};
+  }
+
+  VectorTable table_{kDim};
+  std::vector<std::vector<float>> held_out_;
+  std::unique_ptr<IvfIndex> ivf_;
+  std::vector<const ServedIndex*> ready_;
+  const std::vector<uint32_t> nesting_ = {8, 16, 32};
+  CollectionShape shape_;
+};
+
+TEST_F(CalibrateTest, FrontiersAreMonotoneAndPredictHeldOutRecall) {
+  CalibrationOptions options;
+  options.queries = 60;
+  options.ks = {1, 10};
+  double last_progress = -1;
+  bool monotone = true;
+  absl::StatusOr<Calibration> calibration =
+      Calibrate(table_, Metric::kL2, ready_, shape_, options, [&](double fraction) {
+        monotone &= fraction >= last_progress;
+        last_progress = fraction;
+      });
+  ASSERT_TRUE(calibration.ok()) << calibration.status();
+  EXPECT_TRUE(monotone);
+  EXPECT_EQ(last_progress, 1.0);
+  ASSERT_EQ(calibration->frontiers.size(), 2u);
+  for (const Frontier& frontier : calibration->frontiers) {
+    ASSERT_FALSE(frontier.points.empty());
+    for (size_t i = 1; i < frontier.points.size(); ++i) {
+      EXPECT_GE(frontier.points[i].mflops, frontier.points[i - 1].mflops);
+      EXPECT_GT(frontier.points[i].recall, frontier.points[i - 1].recall);
+    }
+    // The exact plan is in every grid: the frontier reaches recall 1.
+    EXPECT_DOUBLE_EQ(frontier.points.back().recall, 1.0);
+  }
+  // The cheapest plan calibrated at >= 0.9 for k = 10, run on queries calibration never saw.
+  const Frontier& k10 = calibration->frontiers[1];
+  const CalibrationPoint* chosen = CheapestReaching(k10, 0.9);
+  ASSERT_NE(chosen, nullptr);
+  EXPECT_LT(chosen->mflops, k10.points.back().mflops);  // cheaper than exact search
+  Budget budget;
+  budget.plan = chosen->plan;
+  absl::StatusOr<Plan> plan = ChoosePlan(budget, shape_, 10, ready_);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const Plan exact = *ResolveFlatPlan({}, kDim, 10);
+  double found = 0;
+  for (const auto& query : held_out_) {
+    std::set<uint64_t> truth;
+    for (const Hit& hit : FlatSearch(table_, Metric::kL2, query, 10, exact).hits) {
+      truth.insert(hit.id);
+    }
+    for (const Hit& hit : RunPlan(*plan, table_, Metric::kL2, query, 10, ready_).hits) {
+      found += truth.count(hit.id);
+    }
+  }
+  const double held_out_recall = found / (10.0 * held_out_.size());
+  std::cout << "[calibration] plan " << plan->index << " calibrated recall " << chosen->recall
+            << ", held-out " << held_out_recall << ", " << chosen->mflops << " MFLOPs\n";
+  EXPECT_GE(held_out_recall, 0.85);
+}
+
+TEST_F(CalibrateTest, BlobRoundTripsAndCorruptionIsRejected) {
+  CalibrationOptions options;
+  options.queries = 20;
+  options.ks = {10};
+  absl::StatusOr<Calibration> calibration = Calibrate(table_, Metric::kL2, ready_, shape_, options);
+  ASSERT_TRUE(calibration.ok());
+  const std::string blob = SerializeCalibration(*calibration);
+  absl::StatusOr<Calibration> read = DeserializeCalibration(blob);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->frontiers.size(), 1u);
+  const auto& a = calibration->frontiers[0].points;
+  const auto& b = read->frontiers[0].points;
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].plan.index, b[i].plan.index);
+    EXPECT_EQ(a[i].plan.nprobe, b[i].plan.nprobe);
+    EXPECT_EQ(a[i].plan.rerank_candidates, b[i].plan.rerank_candidates);
+    EXPECT_EQ(a[i].plan.search_dims, b[i].plan.search_dims);
+    EXPECT_EQ(a[i].recall, b[i].recall);
+    EXPECT_EQ(a[i].mflops, b[i].mflops);
+  }
+  std::string flipped = blob;
+  flipped[flipped.size() / 2] ^= 1;
+  EXPECT_EQ(DeserializeCalibration(flipped).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DeserializeCalibration("short").status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(CalibrateTest, RefusesWhatItCannotMeasure) {
+  CalibrationOptions options;
+  options.ks = {5000};
+  EXPECT_EQ(Calibrate(table_, Metric::kL2, ready_, shape_, options).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  options.ks = {};
+  EXPECT_EQ(Calibrate(table_, Metric::kL2, ready_, shape_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::atomic<bool> cancel{true};
+  options.ks = {10};
+  EXPECT_EQ(
+      Calibrate(table_, Metric::kL2, ready_, shape_, options, nullptr, &cancel).status().code(),
+      absl::StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace adanns::index
