@@ -17,6 +17,10 @@ namespace {
 
 constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'C', 'A', 'L', '1'};
 constexpr uint32_t kFormatVersion = 1;
+// Every plan runs first on this many queries; only plans not clearly beaten there run on all.
+constexpr size_t kPilotQueries = 32;
+// "Clearly": another plan as cheap or cheaper with this much more pilot recall.
+constexpr double kPruneMargin = 0.05;
 // Re-rank depths tried, as multiples of k.
 constexpr uint32_t kRerankFactors[] = {2, 5, 10, 20};
 
@@ -28,7 +32,7 @@ double Param(const ServedIndex& index, std::string_view name) {
 }
 
 // 1, 2, 4, ... up to `limit` (and `limit` itself).
-std::vector<uint32_t> Doubling(uint32_t first, uint32_t limit) {
+std::vector<uint32_t> Geometric(uint32_t first, uint32_t limit) {
   std::vector<uint32_t> values;
   for (uint64_t v = std::max(first, 1u); v < limit; v *= 2)
     values.push_back(static_cast<uint32_t>(v));
@@ -113,13 +117,13 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
   }
   for (const ServedIndex* index : ready) {
     if (index->kind() == "ivf") {
-      for (const uint32_t nprobe : Doubling(1, static_cast<uint32_t>(Param(*index, "nlist")))) {
+      for (const uint32_t nprobe : Geometric(1, static_cast<uint32_t>(Param(*index, "nlist")))) {
         Plan plan = Named("ivf");
         plan.nprobe = nprobe;
         add_reranked(plan);
       }
     } else if (index->kind() == "hnsw") {
-      for (const uint32_t ef : Doubling(std::max(k, 8u), std::max(1024u, 2 * k))) {
+      for (const uint32_t ef : Geometric(std::max(k, 8u), std::max(1024u, 2 * k))) {
         Plan plan = Named("hnsw");
         plan.ef = ef;
         grid.push_back(plan);
@@ -129,7 +133,7 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
       plan.codebook = std::string(index->name());
       add_reranked(plan);
       if (ivf == nullptr) continue;
-      for (const uint32_t nprobe : Doubling(1, static_cast<uint32_t>(Param(*ivf, "nlist")))) {
+      for (const uint32_t nprobe : Geometric(1, static_cast<uint32_t>(Param(*ivf, "nlist")))) {
         Plan composite = Named(kIvfCodebookPlan);
         composite.codebook = std::string(index->name());
         composite.nprobe = nprobe;
@@ -175,48 +179,72 @@ absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
     }
   }
 
+  // Measures a resolved plan on queries [begin, end), adding to the point's sums.
+  auto measure = [&](const Plan& resolved, uint32_t k, size_t begin, size_t end,
+                     CalibrationPoint& sums) {
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t q = begin; q < end; ++q) {
+      const uint64_t self = table.IdOf(live[q]);
+      const std::span<const float> query(table.RowData(live[q]), table.dim());
+      const SearchResult result = RunPlan(resolved, table, metric, query, k + 1, ready);
+      size_t found = 0, kept = 0;
+      for (const Hit& hit : result.hits) {
+        if (hit.id == self || kept == k) continue;
+        ++kept;
+        found += std::find(truth[q].begin(), truth[q].begin() + k, hit.id) != truth[q].begin() + k;
+      }
+      sums.recall += double(found) / k;
+      sums.mflops += result.cost.mflops;
+    }
+    sums.latency_us +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e6;
+  };
+  auto mean = [](CalibrationPoint sums, size_t queries) {
+    sums.recall /= double(queries);
+    sums.mflops /= double(queries);
+    sums.latency_us /= double(queries);
+    return sums;
+  };
+
   std::vector<std::vector<Plan>> grids;
   size_t total = 0, done = 0;
   for (const uint32_t k : options.ks) {
     grids.push_back(CalibrationGrid(ready, shape, k));
-    total += grids.back().size();
+    total += 2 * grids.back().size();  // a pilot pass and a full pass per plan, at most
   }
+  const size_t pilot = std::min(count, kPilotQueries);
   Calibration calibration;
   calibration.queries = static_cast<uint32_t>(count);
   for (size_t ki = 0; ki < options.ks.size(); ++ki) {
     const uint32_t k = options.ks[ki];
-    std::vector<CalibrationPoint> points;
+    // Pilot: every plan on the first queries. One extra hit stands in for the query itself.
+    std::vector<std::pair<Plan, CalibrationPoint>> measured;  // resolved plan, sums
     for (const Plan& requested : grids[ki]) {
       if (cancel != nullptr && cancel->load()) return absl::CancelledError("calibration cancelled");
       if (progress) progress(double(done++) / double(total));
-      // One extra hit stands in for the query itself, which is dropped from the results.
       Budget budget;
       budget.plan = requested;
       absl::StatusOr<Plan> resolved = ChoosePlan(budget, shape, k + 1, ready);
       if (!resolved.ok()) continue;  // e.g. a re-rank depth beyond the collection
-      CalibrationPoint point;
-      point.plan = requested;
-      const auto start = std::chrono::steady_clock::now();
-      for (size_t q = 0; q < count; ++q) {
-        const uint64_t self = table.IdOf(live[q]);
-        const std::span<const float> query(table.RowData(live[q]), table.dim());
-        const SearchResult result = RunPlan(*resolved, table, metric, query, k + 1, ready);
-        size_t found = 0, kept = 0;
-        for (const Hit& hit : result.hits) {
-          if (hit.id == self || kept == k) continue;
-          ++kept;
-          found +=
-              std::find(truth[q].begin(), truth[q].begin() + k, hit.id) != truth[q].begin() + k;
-        }
-        point.recall += double(found) / k;
-        point.mflops += result.cost.mflops;
-      }
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      point.recall /= double(count);
-      point.mflops /= double(count);
-      point.latency_us = seconds * 1e6 / double(count);
-      points.push_back(std::move(point));
+      CalibrationPoint sums;
+      sums.plan = requested;
+      measure(*resolved, k, 0, pilot, sums);
+      measured.emplace_back(*std::move(resolved), std::move(sums));
+    }
+    // Full pass for the plans no other beats clearly on the pilot: as cheap or cheaper, and
+    // kPruneMargin more recall.
+    std::vector<CalibrationPoint> points;
+    for (auto& [resolved, sums] : measured) {
+      const CalibrationPoint estimate = mean(sums, pilot);
+      const bool dominated = std::any_of(measured.begin(), measured.end(), [&](const auto& other) {
+        const CalibrationPoint rival = mean(other.second, pilot);
+        return rival.mflops <= estimate.mflops && rival.recall >= estimate.recall + kPruneMargin;
+      });
+      if (cancel != nullptr && cancel->load()) return absl::CancelledError("calibration cancelled");
+      if (progress) progress(double(done++) / double(total));
+      if (dominated) continue;
+      measure(resolved, k, pilot, count, sums);
+      points.push_back(mean(std::move(sums), count));
     }
     calibration.frontiers.push_back({k, ParetoFrontier(std::move(points))});
   }
