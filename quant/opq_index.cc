@@ -375,9 +375,17 @@ size_t OpqIndex::memory_bytes() const {
 }
 
 std::vector<std::pair<std::string, double>> OpqIndex::described_params() const {
-  return {{"prefix_dims", params_.spec.prefix_dims},  {"m", params_.spec.m},
-          {"code_bytes_per_vector", params_.spec.m},  {"training_sample", params_.training_sample},
-          {"opq_iterations", params_.opq_iterations}, {"seed", static_cast<double>(params_.seed)}};
+  // Memory by component: the codes the scans read, the per-row bookkeeping the blob needs (id,
+  // prefix checksum, live flag) and the codebook itself.
+  constexpr double kBookkeeping = sizeof(uint64_t) + sizeof(uint32_t) + sizeof(uint8_t);
+  return {{"prefix_dims", params_.spec.prefix_dims},
+          {"m", params_.spec.m},
+          {"code_bytes_per_vector", params_.spec.m},
+          {"bookkeeping_bytes_per_vector", kBookkeeping},
+          {"codebook_bytes", static_cast<double>(codebook_.memory_bytes())},
+          {"training_sample", params_.training_sample},
+          {"opq_iterations", params_.opq_iterations},
+          {"seed", static_cast<double>(params_.seed)}};
 }
 
 absl::StatusOr<std::string> OpqIndex::Serialize() const {
