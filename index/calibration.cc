@@ -1,10 +1,11 @@
-// Calibration sweeps (see calibration.h): sampled self-queries, exact truth, a plan grid per k,
-// and the Pareto frontier of each.
+// Calibration sweeps (see calibration.h): given or sampled self-queries, exact truth, a plan grid
+// per k, and the Pareto frontier of each.
 #include "index/calibration.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -31,11 +32,12 @@ double Param(const ServedIndex& index, std::string_view name) {
   return 0;
 }
 
-// 1, 2, 4, ... up to `limit` (and `limit` itself).
+// `first`, then steps of x1.5 (rounded up) below `limit`, then `limit`: a breadth knob's sweep.
 std::vector<uint32_t> Geometric(uint32_t first, uint32_t limit) {
   std::vector<uint32_t> values;
-  for (uint64_t v = std::max(first, 1u); v < limit; v *= 2)
+  for (uint64_t v = std::max(first, 1u); v < limit; v = std::max(v + 1, (3 * v + 1) / 2)) {
     values.push_back(static_cast<uint32_t>(v));
+  }
   values.push_back(limit);
   return values;
 }
@@ -149,7 +151,7 @@ absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
                                       const CollectionShape& shape,
                                       const CalibrationOptions& options, const Progress& progress,
                                       const std::atomic<bool>* cancel) {
-  if (options.ks.empty() || options.queries == 0) {
+  if (options.ks.empty() || (options.queries == 0 && options.queries_given.empty())) {
     return absl::InvalidArgumentError("calibration needs at least one k and one query");
   }
   const uint32_t max_k = *std::max_element(options.ks.begin(), options.ks.end());
@@ -158,24 +160,41 @@ absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
         absl::StrCat("calibrating k = ", max_k, " needs more than ", max_k,
                      " vectors; the collection has ", table.size()));
   }
-  // Queries: stored vectors, sampled without replacement.
-  std::vector<RowId> live;
-  for (size_t r = 0; r < table.row_count(); ++r) {
-    if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
+  // Queries: the caller's, or stored vectors sampled without replacement (each left out of its
+  // own truth and results).
+  struct Query {
+    std::span<const float> values;
+    std::optional<uint64_t> self;
+  };
+  std::vector<Query> queries;
+  if (!options.queries_given.empty()) {
+    if (options.queries_given.size() % table.dim() != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("calibration queries must be whole vectors of ", table.dim(), " floats"));
+    }
+    for (size_t q = 0; q < options.queries_given.size() / table.dim(); ++q) {
+      queries.push_back({options.queries_given.subspan(q * table.dim(), table.dim()), {}});
+    }
+  } else {
+    std::vector<RowId> live;
+    for (size_t r = 0; r < table.row_count(); ++r) {
+      if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
+    }
+    const size_t sampled = std::min<size_t>(options.queries, live.size());
+    std::mt19937_64 rng(options.seed);
+    for (size_t i = 0; i < sampled; ++i) {
+      std::swap(live[i], live[i + rng() % (live.size() - i)]);
+      queries.push_back({{table.RowData(live[i]), table.dim()}, table.IdOf(live[i])});
+    }
   }
-  const size_t count = std::min<size_t>(options.queries, live.size());
-  std::mt19937_64 rng(options.seed);
-  for (size_t i = 0; i < count; ++i) std::swap(live[i], live[i + rng() % (live.size() - i)]);
-  live.resize(count);
+  const size_t count = queries.size();
 
-  // Exact truth at the full dim, each query's own id left out.
+  // Exact truth at the full dim.
   ASSIGN_OR_RETURN(const Plan exact, ResolveFlatPlan({}, shape.dim, max_k + 1));
   std::vector<std::vector<uint64_t>> truth(count);
   for (size_t q = 0; q < count; ++q) {
-    const uint64_t self = table.IdOf(live[q]);
-    const std::span<const float> query(table.RowData(live[q]), table.dim());
-    for (const Hit& hit : FlatSearch(table, metric, query, max_k + 1, exact).hits) {
-      if (hit.id != self && truth[q].size() < max_k) truth[q].push_back(hit.id);
+    for (const Hit& hit : FlatSearch(table, metric, queries[q].values, max_k + 1, exact).hits) {
+      if (hit.id != queries[q].self && truth[q].size() < max_k) truth[q].push_back(hit.id);
     }
   }
 
@@ -184,12 +203,10 @@ absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
                      CalibrationPoint& sums) {
     const auto start = std::chrono::steady_clock::now();
     for (size_t q = begin; q < end; ++q) {
-      const uint64_t self = table.IdOf(live[q]);
-      const std::span<const float> query(table.RowData(live[q]), table.dim());
-      const SearchResult result = RunPlan(resolved, table, metric, query, k + 1, ready);
+      const SearchResult result = RunPlan(resolved, table, metric, queries[q].values, k + 1, ready);
       size_t found = 0, kept = 0;
       for (const Hit& hit : result.hits) {
-        if (hit.id == self || kept == k) continue;
+        if (hit.id == queries[q].self || kept == k) continue;
         ++kept;
         found += std::find(truth[q].begin(), truth[q].begin() + k, hit.id) != truth[q].begin() + k;
       }
@@ -199,10 +216,10 @@ absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
     sums.latency_us +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e6;
   };
-  auto mean = [](CalibrationPoint sums, size_t queries) {
-    sums.recall /= double(queries);
-    sums.mflops /= double(queries);
-    sums.latency_us /= double(queries);
+  auto mean = [](CalibrationPoint sums, size_t measured) {
+    sums.recall /= double(measured);
+    sums.mflops /= double(measured);
+    sums.latency_us /= double(measured);
     return sums;
   };
 

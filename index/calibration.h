@@ -48,7 +48,11 @@ const CalibrationPoint* CheapestReaching(const Frontier& frontier, double target
 const CalibrationPoint* BestWithin(const Frontier& frontier, double max_mflops);
 
 struct CalibrationOptions {
+  // Stored vectors sampled as queries, unless queries_given is set.
   uint32_t queries = 200;
+  // Queries to calibrate on instead (n x dim floats, row-major), e.g. a sample of real traffic:
+  // self-queries can be harder or easier than the queries a collection actually gets.
+  std::span<const float> queries_given;
   std::vector<uint32_t> ks = {1, 10, 100};
   uint64_t seed = 1234;
 };

@@ -110,6 +110,43 @@ TEST_F(CalibrateTest, FrontiersAreMonotoneAndPredictHeldOutRecall) {
   EXPECT_GE(held_out_recall, 0.85);
 }
 
+TEST_F(CalibrateTest, CalibratesOnGivenQueries) {
+  // The first half of the held-out queries calibrates, the second half checks.
+  std::vector<float> given;
+  for (size_t q = 0; q < held_out_.size() / 2; ++q) {
+    given.insert(given.end(), held_out_[q].begin(), held_out_[q].end());
+  }
+  CalibrationOptions options;
+  options.queries_given = given;
+  options.ks = {10};
+  absl::StatusOr<Calibration> calibration = Calibrate(table_, Metric::kL2, ready_, shape_, options);
+  ASSERT_TRUE(calibration.ok()) << calibration.status();
+  EXPECT_EQ(calibration->queries, held_out_.size() / 2);
+  const CalibrationPoint* chosen = CheapestReaching(calibration->frontiers[0], 0.9);
+  ASSERT_NE(chosen, nullptr);
+  Budget budget;
+  budget.plan = chosen->plan;
+  absl::StatusOr<Plan> plan = ChoosePlan(budget, shape_, 10, ready_);
+  ASSERT_TRUE(plan.ok());
+  const Plan exact = *ResolveFlatPlan({}, kDim, 10);
+  double found = 0;
+  for (size_t q = held_out_.size() / 2; q < held_out_.size(); ++q) {
+    std::set<uint64_t> truth;
+    for (const Hit& hit : FlatSearch(table_, Metric::kL2, held_out_[q], 10, exact).hits) {
+      truth.insert(hit.id);
+    }
+    for (const Hit& hit : RunPlan(*plan, table_, Metric::kL2, held_out_[q], 10, ready_).hits) {
+      found += truth.count(hit.id);
+    }
+  }
+  EXPECT_GE(found / (10.0 * (held_out_.size() - held_out_.size() / 2)), 0.85);
+  // Partial vectors are refused.
+  given.pop_back();
+  options.queries_given = given;
+  EXPECT_EQ(Calibrate(table_, Metric::kL2, ready_, shape_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(CalibrateTest, BlobRoundTripsAndCorruptionIsRejected) {
   CalibrationOptions options;
   options.queries = 20;
