@@ -400,21 +400,9 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
   }
 
   double flops = static_cast<double>(computations) * params_.graph_dims;
-  std::vector<ScoredRow> top;
-  if (resolved.has_rerank()) {
-    StageScorer rerank_scorer(metric_, query, *resolved.rerank_dims);
-    top = RerankRows(table, rerank_scorer, candidates, k);
-    flops += static_cast<double>(candidates.size()) * *resolved.rerank_dims;
-  } else {
-    top = std::move(candidates);
-  }
+  result.hits = FinishCandidates(table, metric_, query, k, resolved, std::move(candidates), flops);
   result.cost.mflops = flops / 1e6;
   result.cost.vectors_scanned = computations;
-  result.hits.reserve(top.size());
-  for (const ScoredRow& entry : top) {
-    const float score = metric_ == Metric::kL2 ? entry.distance : -entry.distance;
-    result.hits.push_back({table.IdOf(entry.row), score});
-  }
   return result;
 }
 

@@ -343,18 +343,7 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
       double(*resolved.coarse_dims) * params_.nlist + double(scanned) * *resolved.search_dims;
 
   // Stage 3: exact re-rank from the full vectors.
-  StageScorer* last = &scan;
-  std::optional<StageScorer> rerank;
-  if (resolved.has_rerank()) {
-    flops += double(top.size()) * *resolved.rerank_dims;
-    rerank.emplace(metric_, query, *resolved.rerank_dims);
-    top = RerankRows(table, *rerank, top, k);
-    last = &*rerank;
-  }
-  result.hits.reserve(top.size());
-  for (const ScoredRow& entry : top) {
-    result.hits.push_back({table.IdOf(entry.row), last->ToScore(entry.distance)});
-  }
+  result.hits = FinishCandidates(table, metric_, query, k, resolved, std::move(top), flops);
   result.cost = {flops / 1e6, scanned};
   return result;
 }

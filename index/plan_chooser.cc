@@ -48,6 +48,15 @@ const ServedIndex* FindKind(std::span<const ServedIndex* const> ready, std::stri
   return nullptr;
 }
 
+// The ready codebook called `name`, or null.
+const ServedIndex* FindCodebookNamed(std::span<const ServedIndex* const> ready,
+                                     std::string_view name) {
+  for (const ServedIndex* index : ready) {
+    if (index->kind() == kCodebookKind && index->name() == name) return index;
+  }
+  return nullptr;
+}
+
 // The codebook an "opq" / "ivf_opq" plan names, or the only ready one when it names none.
 absl::StatusOr<const ServedIndex*> FindCodebook(std::span<const ServedIndex* const> ready,
                                                 const std::string& name) {
@@ -133,7 +142,8 @@ SearchResult RunPlan(const Plan& resolved, const VectorTable& table, Metric metr
                      std::span<const float> query, uint32_t k,
                      std::span<const ServedIndex* const> ready) {
   if (resolved.index == kCodebookKind || resolved.index == kIvfCodebookPlan) {
-    const ServedIndex* codebook = *FindCodebook(ready, resolved.codebook);
+    // A resolved plan always names its codebook; this lookup allocates nothing (per query).
+    const ServedIndex* codebook = FindCodebookNamed(ready, resolved.codebook);
     if (resolved.index == kCodebookKind) return codebook->Search(table, query, k, resolved);
     return codebook->candidate_scorer()->Search(table, query, k, resolved,
                                                 *FindKind(ready, "ivf")->candidate_source());

@@ -63,4 +63,22 @@ std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
   return top.TakeSorted();
 }
 
+std::vector<Hit> FinishCandidates(const VectorTable& table, Metric metric,
+                                  std::span<const float> query, uint32_t k, const Plan& resolved,
+                                  std::vector<ScoredRow> candidates, double& flops) {
+  if (resolved.has_rerank()) {
+    flops += double(candidates.size()) * *resolved.rerank_dims;
+    StageScorer rerank(metric, query, *resolved.rerank_dims);
+    candidates = RerankRows(table, rerank, candidates, k);
+  }
+  // Every stage's distances negate similarities (smaller is better everywhere).
+  std::vector<Hit> hits;
+  hits.reserve(candidates.size());
+  for (const ScoredRow& entry : candidates) {
+    hits.push_back(
+        {table.IdOf(entry.row), metric == Metric::kL2 ? entry.distance : -entry.distance});
+  }
+  return hits;
+}
+
 }  // namespace adanns::index

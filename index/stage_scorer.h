@@ -10,6 +10,7 @@
 
 #include "index/distance.h"
 #include "index/metric.h"
+#include "index/plan.h"
 #include "index/topk.h"
 #include "index/vector_table.h"
 
@@ -42,5 +43,12 @@ class StageScorer {
 // the best `keep`, best first.
 std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
                                   std::span<const ScoredRow> candidates, size_t keep);
+
+// The last stage every index shares: when `resolved` has a re-rank, the candidates' exact
+// distances at rerank_dims (best k kept, their FLOPs added to `flops`); then hits, best first,
+// with the metric's scores. Without a re-rank the candidates are already the best k.
+std::vector<Hit> FinishCandidates(const VectorTable& table, Metric metric,
+                                  std::span<const float> query, uint32_t k, const Plan& resolved,
+                                  std::vector<ScoredRow> candidates, double& flops);
 
 }  // namespace adanns::index

@@ -340,16 +340,8 @@ index::SearchResult OpqIndex::Finish(const index::VectorTable& table, std::span<
                                      uint64_t scanned) const {
   index::SearchResult result;
   result.plan = resolved;
-  bool negated = metric_ != Metric::kL2;  // ADC and scorer distances negate similarities
-  if (resolved.has_rerank()) {
-    flops += double(top.size()) * *resolved.rerank_dims;
-    index::StageScorer rerank(metric_, query, *resolved.rerank_dims);
-    top = index::RerankRows(table, rerank, top, k);
-  }
-  result.hits.reserve(top.size());
-  for (const ScoredRow& entry : top) {
-    result.hits.push_back({table.IdOf(entry.row), negated ? -entry.distance : entry.distance});
-  }
+  // ADC distances negate similarities like the scorers' do.
+  result.hits = index::FinishCandidates(table, metric_, query, k, resolved, std::move(top), flops);
   result.cost = {flops / 1e6, scanned};
   return result;
 }
