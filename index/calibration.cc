@@ -22,6 +22,8 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr size_t kPilotQueries = 32;
 // "Clearly": another plan as cheap or cheaper with this much more pilot recall.
 constexpr double kPruneMargin = 0.05;
+// Calibration queries measured per step (one hold of the collection).
+constexpr size_t kQueriesPerStep = 16;
 // Re-rank depths tried, as multiples of k.
 constexpr uint32_t kRerankFactors[] = {2, 5, 10, 20};
 
@@ -146,75 +148,109 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
   return grid;
 }
 
-absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
-                                      std::span<const ServedIndex* const> ready,
-                                      const CollectionShape& shape,
+absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric metric,
                                       const CalibrationOptions& options, const Progress& progress,
                                       const std::atomic<bool>* cancel) {
   if (options.ks.empty() || (options.queries == 0 && options.queries_given.empty())) {
     return absl::InvalidArgumentError("calibration needs at least one k and one query");
   }
   const uint32_t max_k = *std::max_element(options.ks.begin(), options.ks.end());
-  if (table.size() <= max_k) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("calibrating k = ", max_k, " needs more than ", max_k,
-                     " vectors; the collection has ", table.size()));
-  }
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+
   // Queries: the caller's, or stored vectors sampled without replacement (each left out of its
-  // own truth and results).
+  // own truth and results), copied so that later steps do not depend on the table's rows.
   struct Query {
     std::span<const float> values;
     std::optional<uint64_t> self;
   };
   std::vector<Query> queries;
-  if (!options.queries_given.empty()) {
-    if (options.queries_given.size() % table.dim() != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("calibration queries must be whole vectors of ", table.dim(), " floats"));
+  std::vector<float> sampled_values;
+  std::vector<std::vector<Plan>> grids;
+  absl::Status status;
+  access([&](const CalibrationView& view) {
+    const VectorTable& table = view.table;
+    const uint32_t dim = table.dim();
+    if (table.size() <= max_k) {
+      status = absl::FailedPreconditionError(
+          absl::StrCat("calibrating k = ", max_k, " needs more than ", max_k,
+                       " vectors; the collection has ", table.size()));
+      return;
     }
-    for (size_t q = 0; q < options.queries_given.size() / table.dim(); ++q) {
-      queries.push_back({options.queries_given.subspan(q * table.dim(), table.dim()), {}});
+    if (!options.queries_given.empty()) {
+      if (options.queries_given.size() % dim != 0) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("calibration queries must be whole vectors of ", dim, " floats"));
+        return;
+      }
+      for (size_t q = 0; q < options.queries_given.size() / dim; ++q) {
+        queries.push_back({options.queries_given.subspan(q * dim, dim), {}});
+      }
+    } else {
+      std::vector<RowId> live;
+      for (size_t r = 0; r < table.row_count(); ++r) {
+        if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
+      }
+      const size_t sampled = std::min<size_t>(options.queries, live.size());
+      sampled_values.resize(sampled * dim);
+      std::mt19937_64 rng(options.seed);
+      for (size_t i = 0; i < sampled; ++i) {
+        std::swap(live[i], live[i + rng() % (live.size() - i)]);
+        std::memcpy(&sampled_values[i * dim], table.RowData(live[i]), dim * sizeof(float));
+        queries.push_back({{&sampled_values[i * dim], dim}, table.IdOf(live[i])});
+      }
     }
-  } else {
-    std::vector<RowId> live;
-    for (size_t r = 0; r < table.row_count(); ++r) {
-      if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
-    }
-    const size_t sampled = std::min<size_t>(options.queries, live.size());
-    std::mt19937_64 rng(options.seed);
-    for (size_t i = 0; i < sampled; ++i) {
-      std::swap(live[i], live[i + rng() % (live.size() - i)]);
-      queries.push_back({{table.RowData(live[i]), table.dim()}, table.IdOf(live[i])});
-    }
-  }
+    for (const uint32_t k : options.ks) grids.push_back(CalibrationGrid(view.ready, view.shape, k));
+  });
+  RETURN_IF_ERROR(status);
   const size_t count = queries.size();
 
-  // Exact truth at the full dim.
-  ASSIGN_OR_RETURN(const Plan exact, ResolveFlatPlan({}, shape.dim, max_k + 1));
+  // Exact truth at the full dim, one query per step.
   std::vector<std::vector<uint64_t>> truth(count);
   for (size_t q = 0; q < count; ++q) {
-    for (const Hit& hit : FlatSearch(table, metric, queries[q].values, max_k + 1, exact).hits) {
-      if (hit.id != queries[q].self && truth[q].size() < max_k) truth[q].push_back(hit.id);
-    }
+    if (cancelled()) return absl::CancelledError("calibration cancelled");
+    access([&](const CalibrationView& view) {
+      const absl::StatusOr<Plan> exact = ResolveFlatPlan({}, view.shape.dim, max_k + 1);
+      for (const Hit& hit :
+           FlatSearch(view.table, metric, queries[q].values, max_k + 1, *exact).hits) {
+        if (hit.id != queries[q].self && truth[q].size() < max_k) truth[q].push_back(hit.id);
+      }
+    });
   }
 
-  // Measures a resolved plan on queries [begin, end), adding to the point's sums.
-  auto measure = [&](const Plan& resolved, uint32_t k, size_t begin, size_t end,
+  // Measures `requested` for k on queries [begin, end) in steps of kQueriesPerStep, adding to the
+  // point's sums; false when the plan no longer resolves (its index went away).
+  auto measure = [&](const Plan& requested, uint32_t k, size_t begin, size_t end,
                      CalibrationPoint& sums) {
-    const auto start = std::chrono::steady_clock::now();
-    for (size_t q = begin; q < end; ++q) {
-      const SearchResult result = RunPlan(resolved, table, metric, queries[q].values, k + 1, ready);
-      size_t found = 0, kept = 0;
-      for (const Hit& hit : result.hits) {
-        if (hit.id == queries[q].self || kept == k) continue;
-        ++kept;
-        found += std::find(truth[q].begin(), truth[q].begin() + k, hit.id) != truth[q].begin() + k;
-      }
-      sums.recall += double(found) / k;
-      sums.mflops += result.cost.mflops;
+    bool resolved_ok = true;
+    for (size_t first = begin; first < end && resolved_ok; first += kQueriesPerStep) {
+      access([&](const CalibrationView& view) {
+        Budget budget;
+        budget.plan = requested;
+        // One extra hit stands in for the query itself.
+        const absl::StatusOr<Plan> resolved = ChoosePlan(budget, view.shape, k + 1, view.ready);
+        if (!resolved.ok()) {
+          resolved_ok = false;
+          return;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        for (size_t q = first; q < std::min(end, first + kQueriesPerStep); ++q) {
+          const SearchResult result =
+              RunPlan(*resolved, view.table, metric, queries[q].values, k + 1, view.ready);
+          size_t found = 0, kept = 0;
+          for (const Hit& hit : result.hits) {
+            if (hit.id == queries[q].self || kept == k) continue;
+            ++kept;
+            const auto top_k = truth[q].begin() + std::min<size_t>(k, truth[q].size());
+            found += std::find(truth[q].begin(), top_k, hit.id) != top_k;
+          }
+          sums.recall += double(found) / k;
+          sums.mflops += result.cost.mflops;
+        }
+        sums.latency_us +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e6;
+      });
     }
-    sums.latency_us +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e6;
+    return resolved_ok;
   };
   auto mean = [](CalibrationPoint sums, size_t measured) {
     sums.recall /= double(measured);
@@ -223,50 +259,51 @@ absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
     return sums;
   };
 
-  std::vector<std::vector<Plan>> grids;
   size_t total = 0, done = 0;
-  for (const uint32_t k : options.ks) {
-    grids.push_back(CalibrationGrid(ready, shape, k));
-    total += 2 * grids.back().size();  // a pilot pass and a full pass per plan, at most
-  }
+  for (const std::vector<Plan>& grid : grids) total += 2 * grid.size();  // pilot + full, at most
   const size_t pilot = std::min(count, kPilotQueries);
   Calibration calibration;
   calibration.queries = static_cast<uint32_t>(count);
   for (size_t ki = 0; ki < options.ks.size(); ++ki) {
     const uint32_t k = options.ks[ki];
-    // Pilot: every plan on the first queries. One extra hit stands in for the query itself.
-    std::vector<std::pair<Plan, CalibrationPoint>> measured;  // resolved plan, sums
+    // Pilot: every plan on the first queries.
+    std::vector<CalibrationPoint> measured;  // sums
     for (const Plan& requested : grids[ki]) {
-      if (cancel != nullptr && cancel->load()) return absl::CancelledError("calibration cancelled");
+      if (cancelled()) return absl::CancelledError("calibration cancelled");
       if (progress) progress(double(done++) / double(total));
-      Budget budget;
-      budget.plan = requested;
-      absl::StatusOr<Plan> resolved = ChoosePlan(budget, shape, k + 1, ready);
-      if (!resolved.ok()) continue;  // e.g. a re-rank depth beyond the collection
       CalibrationPoint sums;
       sums.plan = requested;
-      measure(*resolved, k, 0, pilot, sums);
-      measured.emplace_back(*std::move(resolved), std::move(sums));
+      // A plan refused (e.g. a re-rank depth beyond the collection) or gone is left out.
+      if (measure(requested, k, 0, pilot, sums)) measured.push_back(std::move(sums));
     }
     // Full pass for the plans no other beats clearly on the pilot: as cheap or cheaper, and
     // kPruneMargin more recall.
     std::vector<CalibrationPoint> points;
-    for (auto& [resolved, sums] : measured) {
+    for (CalibrationPoint& sums : measured) {
       const CalibrationPoint estimate = mean(sums, pilot);
       const bool dominated = std::any_of(measured.begin(), measured.end(), [&](const auto& other) {
-        const CalibrationPoint rival = mean(other.second, pilot);
+        const CalibrationPoint rival = mean(other, pilot);
         return rival.mflops <= estimate.mflops && rival.recall >= estimate.recall + kPruneMargin;
       });
-      if (cancel != nullptr && cancel->load()) return absl::CancelledError("calibration cancelled");
+      if (cancelled()) return absl::CancelledError("calibration cancelled");
       if (progress) progress(double(done++) / double(total));
-      if (dominated) continue;
-      measure(resolved, k, pilot, count, sums);
+      if (dominated || !measure(sums.plan, k, pilot, count, sums)) continue;
       points.push_back(mean(std::move(sums), count));
     }
     calibration.frontiers.push_back({k, ParetoFrontier(std::move(points))});
   }
   if (progress) progress(1.0);
   return calibration;
+}
+
+absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
+                                      std::span<const ServedIndex* const> ready,
+                                      const CollectionShape& shape,
+                                      const CalibrationOptions& options, const Progress& progress,
+                                      const std::atomic<bool>* cancel) {
+  const CalibrationView view{table, ready, shape};
+  return Calibrate([&](const std::function<void(const CalibrationView&)>& step) { step(view); },
+                   metric, options, progress, cancel);
 }
 
 std::string SerializeCalibration(const Calibration& calibration) {

@@ -63,10 +63,26 @@ struct CalibrationOptions {
 std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
                                   const CollectionShape& shape, uint32_t k);
 
+// What one calibration step sees: the table and the ready indexes, held still for the step.
+struct CalibrationView {
+  const VectorTable& table;
+  std::span<const ServedIndex* const> ready;
+  CollectionShape shape;
+};
+// Runs `step` with the collection held still. The server passes one that takes the table's shared
+// lock, so calibration proceeds in short steps and writers interleave; a plan whose index went
+// away between steps is skipped.
+using CalibrationAccess =
+    std::function<void(const std::function<void(const CalibrationView&)>& step)>;
+
 // Measures CalibrationGrid(k) for each k of `options` (CANCELLED when `cancel` is set): every
 // plan on 32 pilot queries, then on all queries the plans no other beats there by 0.05 recall at
-// no more MFLOPs. The table must hold more live vectors than the largest k; the caller keeps it
-// still meanwhile.
+// no more MFLOPs. The table must hold more live vectors than the largest k.
+absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric metric,
+                                      const CalibrationOptions& options,
+                                      const Progress& progress = nullptr,
+                                      const std::atomic<bool>* cancel = nullptr);
+// The same over a table and indexes the caller keeps still throughout.
 absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
                                       std::span<const ServedIndex* const> ready,
                                       const CollectionShape& shape,

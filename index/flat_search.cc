@@ -14,10 +14,11 @@ namespace {
 
 constexpr uint32_t kMaxRerankCandidates = 1'000'000;
 
-std::vector<ScoredRow> ScanAll(const VectorTable& table, StageScorer& scorer, size_t keep) {
+// Scores table rows [0, rows); dead rows are skipped as results.
+std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, size_t keep,
+                                size_t rows) {
   TopK top(keep);
   std::array<float, kScorerBlockRows> distances;
-  const size_t rows = table.row_count();
   for (size_t begin = 0; begin < rows; begin += kScorerBlockRows) {
     const size_t n = std::min(kScorerBlockRows, rows - begin);
     scorer.Score(table.RowData(static_cast<RowId>(begin)), table.dim(), n, distances.data());
@@ -82,10 +83,19 @@ SearchResult FlatSearch(const VectorTable& table, Metric metric, std::span<const
   SearchResult result;
   result.plan = resolved;
   result.cost = FlatCost(resolved, table.size());
+  if (CommittedOverCap(resolved, RerankFlops(resolved))) return CappedOut(resolved);
+  // Under a cap the scan covers the rows that fit (dead rows count: they are scored too).
+  size_t rows = table.row_count();
+  const uint64_t row_cap = ScanRowCap(resolved, RerankFlops(resolved), *resolved.search_dims);
+  if (row_cap < table.size()) {
+    rows = std::min<uint64_t>(rows, row_cap);
+    result.cost = FlatCost(resolved, rows);
+    result.cost.capped = true;
+  }
 
   StageScorer scan_scorer(metric, query, *resolved.search_dims);
   const size_t first_keep = resolved.has_rerank() ? *resolved.rerank_candidates : k;
-  std::vector<ScoredRow> best = ScanAll(table, scan_scorer, first_keep);
+  std::vector<ScoredRow> best = ScanRows(table, scan_scorer, first_keep, rows);
   StageScorer* last_scorer = &scan_scorer;
 
   std::optional<StageScorer> rerank_scorer;

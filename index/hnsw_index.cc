@@ -308,6 +308,9 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
   if (graph.cur_element_count == 0 || graph.enterpoint_node_ == static_cast<tableint>(-1)) {
     return result;
   }
+  // Under a cap the walk stops at the distance computations it allows, keeping what it found.
+  const uint64_t max_computations = ScanRowCap(resolved, RerankFlops(resolved), params_.graph_dims);
+  if (max_computations == 0) return CappedOut(resolved);
   const PrefixSpace& space = graph_->space;
   std::vector<float> prefix(params_.graph_dims);
   PreparePrefix(query.data(), prefix.data());
@@ -316,17 +319,18 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
     ++computations;
     return space.Distance(prefix.data(), graph.getDataByInternalId(node));
   };
+  auto exhausted = [&] { return computations >= max_computations; };
 
   // Greedy descent through the upper layers.
   tableint current = graph.enterpoint_node_;
   float current_distance = distance(current);
-  for (int level = graph.maxlevel_; level > 0; --level) {
-    for (bool moved = true; moved;) {
+  for (int level = graph.maxlevel_; level > 0 && !exhausted(); --level) {
+    for (bool moved = true; moved && !exhausted();) {
       moved = false;
       unsigned int* header = graph.get_linklist(current, level);
       const auto* links = reinterpret_cast<const tableint*>(header + 1);
       const size_t count = graph.getListCount(header);
-      for (size_t i = 0; i < count; ++i) {
+      for (size_t i = 0; i < count && !exhausted(); ++i) {
         const float d = distance(links[i]);
         if (d < current_distance) {
           current_distance = d;
@@ -354,7 +358,7 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
   frontier.emplace(current_distance, current);
   if (!deleted(current)) best.emplace(current_distance, current);
   float bound = best.empty() ? std::numeric_limits<float>::max() : current_distance;
-  while (!frontier.empty()) {
+  while (!frontier.empty() && !exhausted()) {
     const auto [d, node] = frontier.top();
     if (d > bound && best.size() >= ef) break;
     frontier.pop();
@@ -371,7 +375,7 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
       fresh[fresh_count++] = links[i];
       PrefetchPrefix(node_prefix(links[i]), params_.graph_dims);
     }
-    for (size_t i = 0; i < fresh_count; ++i) {
+    for (size_t i = 0; i < fresh_count && !exhausted(); ++i) {
       const tableint next = fresh[i];
       const float dn = distance(next);
       if (best.size() < ef || dn < bound) {
@@ -403,6 +407,7 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
   result.hits = FinishCandidates(table, metric_, query, k, resolved, std::move(candidates), flops);
   result.cost.mflops = flops / 1e6;
   result.cost.vectors_scanned = computations;
+  result.cost.capped = exhausted() && max_computations != UINT64_MAX;
   return result;
 }
 

@@ -304,11 +304,16 @@ std::vector<ScoredRow> IvfIndex::ProbeLists(std::span<const float> query,
   return probe.TakeSorted();
 }
 
-double IvfIndex::ForEachCandidateGroup(
-    std::span<const float> query, const Plan& resolved,
-    const std::function<void(std::span<const RowId>)>& visit) const {
-  for (const ScoredRow& probed : ProbeLists(query, resolved)) visit(lists_[probed.row].rows);
+double IvfIndex::SelectionFlops(const Plan& resolved) const {
   return double(*resolved.coarse_dims) * params_.nlist;
+}
+
+void IvfIndex::ForEachCandidateGroup(
+    std::span<const float> query, const Plan& resolved,
+    const std::function<bool(std::span<const RowId>)>& visit) const {
+  for (const ScoredRow& probed : ProbeLists(query, resolved)) {
+    if (!visit(lists_[probed.row].rows)) return;
+  }
 }
 
 SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> query, uint32_t k,
@@ -317,6 +322,8 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
   result.plan = resolved;
   std::array<float, kScorerBlockRows> distances;
 
+  const double coarse_flops = SelectionFlops(resolved);
+  if (CommittedOverCap(resolved, coarse_flops + RerankFlops(resolved))) return CappedOut(resolved);
   // Stage 1: rank centroids on the (possibly sliced) coarse prefix.
   const std::vector<ScoredRow> probed_lists = ProbeLists(query, resolved);
   // Stage 2: scan the probed lists on the search prefix.
@@ -324,9 +331,13 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
   const size_t keep = resolved.has_rerank() ? *resolved.rerank_candidates : k;
   TopK best(keep);
   uint64_t scanned = 0;
+  const uint64_t row_cap =
+      ScanRowCap(resolved, coarse_flops + RerankFlops(resolved), *resolved.search_dims);
   for (const ScoredRow& probed : probed_lists) {
     const List& list = lists_[probed.row];
-    const size_t members = list.rows.size();
+    // Under a cap the last list is scanned only as far as it allows (FAISS's max_codes, exact).
+    const size_t members = std::min<uint64_t>(list.rows.size(), row_cap - scanned);
+    result.cost.capped = members < list.rows.size();
     scanned += members;
     for (size_t begin = 0; begin < members; begin += kScorerBlockRows) {
       const size_t n = std::min(kScorerBlockRows, members - begin);
@@ -337,14 +348,15 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
         if (distances[i] <= threshold) best.Push(distances[i], list.rows[begin + i]);
       }
     }
+    if (result.cost.capped) break;
   }
   std::vector<ScoredRow> top = best.TakeSorted();
-  double flops =
-      double(*resolved.coarse_dims) * params_.nlist + double(scanned) * *resolved.search_dims;
+  double flops = coarse_flops + double(scanned) * *resolved.search_dims;
 
   // Stage 3: exact re-rank from the full vectors.
   result.hits = FinishCandidates(table, metric_, query, k, resolved, std::move(top), flops);
-  result.cost = {flops / 1e6, scanned};
+  result.cost.mflops = flops / 1e6;
+  result.cost.vectors_scanned = scanned;
   return result;
 }
 

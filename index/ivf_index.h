@@ -83,9 +83,10 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   // The probed lists as a composite plan's first stage ("ivf_opq").
   const CandidateSource* candidate_source() const override { return this; }
   absl::Status ResolveCandidates(Plan& plan) const override;
-  double ForEachCandidateGroup(
+  double SelectionFlops(const Plan& resolved) const override;
+  void ForEachCandidateGroup(
       std::span<const float> query, const Plan& resolved,
-      const std::function<void(std::span<const RowId>)>& visit) const override;
+      const std::function<bool(std::span<const RowId>)>& visit) const override;
 
   std::string_view kind() const override { return "ivf"; }
   size_t memory_bytes() const override;

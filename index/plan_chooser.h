@@ -1,5 +1,5 @@
-// Turns a request's budget into a resolved plan over the collection's indexes: the documented
-// automatic rule until the calibrated planner takes over.
+// Resolves explicit plans over the collection's ready indexes, picks the default plan, and runs
+// resolved plans. Budgets with a calibration go through PlanSearch (budget_planner.h).
 #pragma once
 
 #include <cstdint>
@@ -28,10 +28,7 @@ struct CollectionShape {
 //   omitted when one codebook is ready), "ivf_opq" on that codebook and the IVF; "" on the
 //   preferred ready index (the graph, then the IVF), else flat; other names are NOT_FOUND.
 // - nothing set: the preferred ready index's default plan, else exact flat search.
-// - max_mflops (exact search only, until the planner lands): the full-dim flat plan if it fits,
-//   else the funnel with the longest nesting prefix that fits (scan at d, re-rank max(10k, 100)
-//   candidates at the full dim); RESOURCE_EXHAUSTED when even the shortest prefix costs more.
-// - target_recall: FAILED_PRECONDITION (needs a calibrated index).
+// - max_mflops, target_recall: PlanSearch (budget_planner.h) without a calibration.
 absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k,
                                 std::span<const ServedIndex* const> ready = {});
 

@@ -71,11 +71,13 @@ class CandidateSource {
   // Fills the plan's first-stage fields (IVF: coarse_dims, nprobe) from defaults and validates
   // them (INVALID_ARGUMENT naming the field).
   virtual absl::Status ResolveCandidates(Plan& plan) const = 0;
-  // Calls `visit` with each group of candidate rows (IVF: each probed list, nearest first) and
-  // returns the FLOPs spent choosing them. Rows are live rows of the table the index serves.
-  virtual double ForEachCandidateGroup(
+  // FLOPs spent choosing the groups (IVF: ranking the centroids).
+  virtual double SelectionFlops(const Plan& resolved) const = 0;
+  // Calls `visit` with each group of candidate rows (IVF: each probed list, nearest first) until
+  // it returns false. Rows are live rows of the table the index serves.
+  virtual void ForEachCandidateGroup(
       std::span<const float> query, const Plan& resolved,
-      const std::function<void(std::span<const RowId>)>& visit) const = 0;
+      const std::function<bool(std::span<const RowId>)>& visit) const = 0;
 };
 
 // The rest of a composite plan: scores a source's candidates, then what follows (re-rank).

@@ -78,8 +78,12 @@ absl::StatusOr<OpqBuildParams> DecodeOpqBuildParams(std::string_view bytes) {
 // One query against the codebook: its rotated prefix's ADC table, and the best candidates.
 class OpqIndex::Query {
  public:
-  Query(const OpqIndex& index, std::span<const float> query, size_t keep)
-      : index_(index), table_(size_t{index.params_.spec.m} * kCentroidsPerSubspace), best_(keep) {
+  // Scores at most `row_cap` codes in all.
+  Query(const OpqIndex& index, std::span<const float> query, size_t keep, uint64_t row_cap)
+      : index_(index),
+        table_(size_t{index.params_.spec.m} * kCentroidsPerSubspace),
+        best_(keep),
+        row_cap_(row_cap) {
     const uint32_t dims = index.params_.spec.prefix_dims;
     std::vector<float> prefix(dims), rotated(dims);
     CopyPrefix(query.data(), dims, index.metric_, prefix.data());
@@ -88,8 +92,13 @@ class OpqIndex::Query {
   }
 
   // Scores `n` rows' codes (rows[i], or first + i when rows is null); `live` filters them.
+  // Returns false once the row cap stopped it.
   template <typename Live>
-  void Scan(const RowId* rows, RowId first, size_t n, Live live) {
+  bool Scan(const RowId* rows, RowId first, size_t n, Live live) {
+    if (n > row_cap_ - scanned_) {
+      n = row_cap_ - scanned_;
+      capped_ = true;
+    }
     const uint32_t m = index_.params_.spec.m;
     const uint8_t* codes =
         rows != nullptr ? index_.codes_.data() : index_.codes_.data() + size_t{first} * m;
@@ -105,14 +114,11 @@ class OpqIndex::Query {
       }
     }
     scanned_ += n;
+    return !capped_;
   }
 
-  // FLOPs of the query rotation and the table build.
-  double setup_flops() const {
-    const double dims = index_.params_.spec.prefix_dims;
-    return dims * dims + kCentroidsPerSubspace * dims;
-  }
   uint64_t scanned() const { return scanned_; }
+  bool capped() const { return capped_; }
   std::vector<ScoredRow> TakeBest() { return best_.TakeSorted(); }
 
  private:
@@ -121,7 +127,9 @@ class OpqIndex::Query {
   std::vector<float> table_;
   index::TopK best_;
   std::array<float, index::kScorerBlockRows> distances_;
+  uint64_t row_cap_;
   uint64_t scanned_ = 0;
+  bool capped_ = false;
 };
 
 OpqIndex::OpqIndex(Metric metric, uint32_t dim, OpqBuildParams params, OpqCodebook codebook)
@@ -313,36 +321,48 @@ absl::StatusOr<index::Plan> OpqIndex::ResolvePlan(const index::Plan& requested, 
   return ResolveRerank(std::move(plan), k);
 }
 
+double OpqIndex::SetupFlops() const {
+  const double dims = params_.spec.prefix_dims;
+  return dims * dims + kCentroidsPerSubspace * dims;
+}
+
 index::SearchResult OpqIndex::Search(const index::VectorTable& table, std::span<const float> query,
                                      uint32_t k, const index::Plan& resolved) const {
-  Query scan(*this, query, resolved.has_rerank() ? *resolved.rerank_candidates : k);
+  const double committed = SetupFlops() + index::RerankFlops(resolved);
+  if (index::CommittedOverCap(resolved, committed)) return index::CappedOut(resolved);
+  Query scan(*this, query, resolved.has_rerank() ? *resolved.rerank_candidates : k,
+             index::ScanRowCap(resolved, committed, params_.spec.m));
   const auto rows = static_cast<RowId>(std::min(coded_.size(), table.row_count()));
   scan.Scan(nullptr, 0, rows, [this](RowId row) { return coded_[row] != 0; });
-  const double flops = scan.setup_flops() + double(scan.scanned()) * params_.spec.m;
-  return Finish(table, query, k, resolved, scan.TakeBest(), flops, scan.scanned());
+  return Finish(table, query, k, resolved, scan, SetupFlops());
 }
 
 index::SearchResult OpqIndex::Search(const index::VectorTable& table, std::span<const float> query,
                                      uint32_t k, const index::Plan& resolved,
                                      const index::CandidateSource& source) const {
-  Query scan(*this, query, resolved.has_rerank() ? *resolved.rerank_candidates : k);
+  const double fixed = source.SelectionFlops(resolved) + SetupFlops();
+  const double committed = fixed + index::RerankFlops(resolved);
+  if (index::CommittedOverCap(resolved, committed)) return index::CappedOut(resolved);
+  Query scan(*this, query, resolved.has_rerank() ? *resolved.rerank_candidates : k,
+             index::ScanRowCap(resolved, committed, params_.spec.m));
   // The source's groups hold live rows only, each encoded by Upsert before it reached the source.
-  double flops = source.ForEachCandidateGroup(query, resolved, [&](std::span<const RowId> rows) {
-    scan.Scan(rows.data(), 0, rows.size(), [](RowId) { return true; });
+  source.ForEachCandidateGroup(query, resolved, [&](std::span<const RowId> rows) {
+    return scan.Scan(rows.data(), 0, rows.size(), [](RowId) { return true; });
   });
-  flops += scan.setup_flops() + double(scan.scanned()) * params_.spec.m;
-  return Finish(table, query, k, resolved, scan.TakeBest(), flops, scan.scanned());
+  return Finish(table, query, k, resolved, scan, fixed);
 }
 
 index::SearchResult OpqIndex::Finish(const index::VectorTable& table, std::span<const float> query,
-                                     uint32_t k, const index::Plan& resolved,
-                                     std::vector<ScoredRow> top, double flops,
-                                     uint64_t scanned) const {
+                                     uint32_t k, const index::Plan& resolved, Query& scan,
+                                     double fixed_flops) const {
   index::SearchResult result;
   result.plan = resolved;
+  double flops = fixed_flops + double(scan.scanned()) * params_.spec.m;
   // ADC distances negate similarities like the scorers' do.
-  result.hits = index::FinishCandidates(table, metric_, query, k, resolved, std::move(top), flops);
-  result.cost = {flops / 1e6, scanned};
+  result.hits = index::FinishCandidates(table, metric_, query, k, resolved, scan.TakeBest(), flops);
+  result.cost.mflops = flops / 1e6;
+  result.cost.vectors_scanned = scan.scanned();
+  result.cost.capped = scan.capped();
   return result;
 }
 

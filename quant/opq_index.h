@@ -102,10 +102,12 @@ class OpqIndex : public index::ServedIndex, public index::CandidateScorer {
   // The codebook's input for one row or query: its prefix, normalised for cosine.
   void PreparePrefix(const float* vector, float* out) const;
   absl::StatusOr<index::Plan> ResolveRerank(index::Plan plan, uint32_t k) const;
+  // FLOPs of a query's rotation and ADC table build.
+  double SetupFlops() const;
+  // The re-rank after a scan; `fixed_flops` are what the search spent besides the codes.
   index::SearchResult Finish(const index::VectorTable& table, std::span<const float> query,
-                             uint32_t k, const index::Plan& resolved,
-                             std::vector<index::ScoredRow> top, double flops,
-                             uint64_t scanned) const;
+                             uint32_t k, const index::Plan& resolved, Query& scan,
+                             double fixed_flops) const;
 
   Metric metric_;
   uint32_t dim_;

@@ -103,7 +103,8 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<co
   if (query_dims < plan.QueryDimsNeeded()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "query has ", query_dims, " dims but the plan needs ", plan.QueryDimsNeeded(),
-        " (search_dims=", *plan.search_dims,
+        " (", plan.coarse_dims ? absl::StrCat("coarse_dims=", *plan.coarse_dims, ", ") : "",
+        "search_dims=", *plan.search_dims,
         plan.rerank_dims ? absl::StrCat(", rerank_dims=", *plan.rerank_dims) : "", ")"));
   }
 

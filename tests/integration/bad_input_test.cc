@@ -242,7 +242,7 @@ TEST_F(BadInputTest, Search) {
   ExpectStatus(Search(recall), kInvalid, "target_recall");
   v1::SearchRequest mflops = Query(kDim);
   mflops.mutable_budget()->set_max_mflops(1e-9);
-  ExpectStatus(Search(mflops), grpc::StatusCode::RESOURCE_EXHAUSTED, "max_mflops");
+  ExpectStatus(Search(mflops), grpc::StatusCode::OUT_OF_RANGE, "smallest workable budget");
   mflops.mutable_budget()->set_max_mflops(std::nan(""));
   ExpectStatus(Search(mflops), kInvalid, "max_mflops");
 
