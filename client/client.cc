@@ -134,6 +134,10 @@ absl::StatusOr<v1::DropIndexResponse> Client::DropIndex(const v1::DropIndexReque
   return CallUnary(&v1::Adanns::StubInterface::DropIndex, request);
 }
 
+absl::StatusOr<v1::CalibrationInfo> Client::Calibrate(const v1::CalibrateRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::Calibrate, request);
+}
+
 absl::StatusOr<v1::GetResponse> Client::Get(const v1::GetRequest& request) {
   return CallUnary(&v1::Adanns::StubInterface::Get, request);
 }

@@ -278,13 +278,18 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     }
     // Full pass for the plans no other beats clearly on the pilot: as cheap or cheaper, and
     // kPruneMargin more recall.
+    // The pilot means are taken before any full pass adds to the sums.
+    std::vector<CalibrationPoint> estimates;
+    for (const CalibrationPoint& sums : measured) estimates.push_back(mean(sums, pilot));
     std::vector<CalibrationPoint> points;
-    for (CalibrationPoint& sums : measured) {
-      const CalibrationPoint estimate = mean(sums, pilot);
-      const bool dominated = std::any_of(measured.begin(), measured.end(), [&](const auto& other) {
-        const CalibrationPoint rival = mean(other, pilot);
-        return rival.mflops <= estimate.mflops && rival.recall >= estimate.recall + kPruneMargin;
-      });
+    for (size_t i = 0; i < measured.size(); ++i) {
+      CalibrationPoint& sums = measured[i];
+      const CalibrationPoint& estimate = estimates[i];
+      const bool dominated =
+          std::any_of(estimates.begin(), estimates.end(), [&](const CalibrationPoint& rival) {
+            return rival.mflops <= estimate.mflops &&
+                   rival.recall >= estimate.recall + kPruneMargin;
+          });
       if (cancelled()) return absl::CancelledError("calibration cancelled");
       if (progress) progress(double(done++) / double(total));
       if (dominated || !measure(sums.plan, k, pilot, count, sums)) continue;

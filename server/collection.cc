@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "index/flat_search.h"
@@ -19,6 +20,8 @@ namespace adanns::server {
 
 Collection::~Collection() {
   for (const std::unique_ptr<IndexSlot>& slot : slots_) StopBuild(*slot);
+  std::lock_guard calibration_lock(calibration_lifecycle_mutex_);
+  StopCalibrationLocked();
 }
 
 absl::Status Collection::Load() {
@@ -26,6 +29,7 @@ absl::Status Collection::Load() {
   RETURN_IF_ERROR(store_->ScanVectors(
       meta_.id, meta_.dim,
       [this](uint64_t id, std::span<const float> values) { table_.Upsert(id, values); }));
+  LoadCalibration();
   return LoadIndexes();
 }
 
@@ -91,24 +95,62 @@ void Collection::Get(std::span<const uint64_t> ids,
   }
 }
 
-absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<const float> queries,
-                                                                    uint32_t query_dims,
-                                                                    size_t num_queries, uint32_t k,
-                                                                    const index::Budget& budget,
-                                                                    size_t threads) const {
+absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
+                                                 uint32_t query_dims, size_t num_queries,
+                                                 uint32_t k, index::Budget budget,
+                                                 size_t threads) const {
+  const SearchLimits& limits = options_.limits;
+  SearchOutcome outcome;
+  // Over a limit: lowered to it (clamp) or refused.
+  auto over_limit = [&](absl::string_view what, double asked, double limit) {
+    if (limits.clamp) {
+      outcome.clamped = true;
+      return absl::OkStatus();
+    }
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what, " = ", asked, " exceeds this server's limit of ", limit));
+  };
+  if (k > limits.max_k) {
+    RETURN_IF_ERROR(over_limit("k", k, limits.max_k));
+    k = limits.max_k;
+  }
+  if (limits.max_mflops > 0 && budget.max_mflops.value_or(0) > limits.max_mflops) {
+    RETURN_IF_ERROR(over_limit("budget.max_mflops", *budget.max_mflops, limits.max_mflops));
+    budget.max_mflops = limits.max_mflops;
+  }
+  std::shared_ptr<const index::Calibration> calibration;
+  {
+    std::lock_guard calibration_lock(calibration_mutex_);
+    calibration = calibration_.frontier;
+  }
+
   std::shared_lock lock(table_mutex_);
   const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size()};
   const std::vector<const index::ServedIndex*> ready = ReadyLocked();
-  ASSIGN_OR_RETURN(index::Plan plan, index::ChoosePlan(budget, shape, k, ready));
+  ASSIGN_OR_RETURN(index::PlanChoice choice,
+                   index::PlanSearch(budget, shape, k, ready, calibration.get()));
+  index::Plan& plan = choice.plan;
+  if (limits.max_rerank_candidates > 0 &&
+      plan.rerank_candidates.value_or(0) > limits.max_rerank_candidates) {
+    RETURN_IF_ERROR(over_limit("plan.rerank_candidates", *plan.rerank_candidates,
+                               limits.max_rerank_candidates));
+    plan.rerank_candidates = std::max(limits.max_rerank_candidates, k);
+  }
+  // The server's cap binds every plan; a request's own max_mflops is never above it here.
+  const bool server_cap_binds =
+      limits.max_mflops > 0 && plan.max_mflops.value_or(HUGE_VAL) > limits.max_mflops;
+  if (server_cap_binds) plan.max_mflops = limits.max_mflops;
   if (query_dims < plan.QueryDimsNeeded()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "query has ", query_dims, " dims but the plan needs ", plan.QueryDimsNeeded(),
-        " (", plan.coarse_dims ? absl::StrCat("coarse_dims=", *plan.coarse_dims, ", ") : "",
+        "query has ", query_dims, " dims but the plan needs ", plan.QueryDimsNeeded(), " (",
+        plan.coarse_dims ? absl::StrCat("coarse_dims=", *plan.coarse_dims, ", ") : "",
         "search_dims=", *plan.search_dims,
         plan.rerank_dims ? absl::StrCat(", rerank_dims=", *plan.rerank_dims) : "", ")"));
   }
-
-  std::vector<index::SearchResult> results(num_queries);
+  outcome.estimate = choice.estimate;
+  outcome.target_missed = !choice.target_met;
+  std::vector<index::SearchResult>& results = outcome.results;
+  results.resize(num_queries);
   auto run_range = [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end; ++q) {
       const std::span<const float> query = queries.subspan(q * query_dims, query_dims);
@@ -118,15 +160,24 @@ absl::StatusOr<std::vector<index::SearchResult>> Collection::Search(std::span<co
   const size_t workers = std::clamp<size_t>(threads, 1, num_queries);
   if (workers == 1) {
     run_range(0, num_queries);
-    return results;
+  } else {
+    std::vector<std::jthread> pool;
+    const size_t per_worker = (num_queries + workers - 1) / workers;
+    for (size_t begin = 0; begin < num_queries; begin += per_worker) {
+      pool.emplace_back(run_range, begin, std::min(num_queries, begin + per_worker));
+    }
+  }  // joins
+  const bool stopped_by_server_cap =
+      server_cap_binds && std::any_of(results.begin(), results.end(),
+                                      [](const index::SearchResult& r) { return r.cost.capped; });
+  if (stopped_by_server_cap && !limits.clamp) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the plan (index '", plan.index, "') needs more than this server's limit of ",
+                     limits.max_mflops,
+                     " MFLOPs per query; ask for less (budget.max_mflops or a cheaper plan)"));
   }
-  std::vector<std::jthread> pool;
-  const size_t per_worker = (num_queries + workers - 1) / workers;
-  for (size_t begin = 0; begin < num_queries; begin += per_worker) {
-    pool.emplace_back(run_range, begin, std::min(num_queries, begin + per_worker));
-  }
-  pool.clear();  // joins
-  return results;
+  outcome.clamped |= stopped_by_server_cap;
+  return outcome;
 }
 
 void Collection::MarkDropped() {
@@ -134,8 +185,12 @@ void Collection::MarkDropped() {
     std::lock_guard lifecycle_lock(lifecycle_mutex_);
     for (const std::unique_ptr<IndexSlot>& slot : slots_) StopBuild(*slot);
   }
-  std::lock_guard write_lock(write_mutex_);
-  dropped_ = true;
+  {
+    std::lock_guard write_lock(write_mutex_);
+    dropped_ = true;
+  }
+  std::lock_guard calibration_lock(calibration_lifecycle_mutex_);
+  StopCalibrationLocked();
 }
 
 }  // namespace adanns::server

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "index/budget_planner.h"
+#include "index/calibration.h"
 #include "index/plan.h"
 #include "index/vector_table.h"
 #include "server/index_kinds.h"
@@ -24,6 +26,9 @@
 #include "storage/rocks_store.h"
 
 namespace adanns::server {
+
+// Name of the stored calibration among the collection's index blobs.
+inline constexpr char kCalibrationBlob[] = "calibration";
 
 // A rebuild is advised once the collection grew by more than this fraction since the build.
 inline constexpr double kRebuildAdvisedGrowth = 0.2;
@@ -42,10 +47,54 @@ struct IndexStatus {
   std::vector<std::pair<std::string, double>> params;
 };
 
+// What DescribeCollection shows of the calibration.
+struct CalibrationStatus {
+  std::string state = "none";  // "none", "calibrating", "ready", "failed", "cancelled"
+  double progress = 0;
+  std::string error;
+  double seconds = 0;
+  std::shared_ptr<const index::Calibration> frontier;  // the one in use; null before the first
+};
+
+struct CalibrationRequest {
+  uint32_t queries = 0;              // stored vectors sampled; 0 = CollectionOptions'
+  std::vector<float> query_vectors;  // or these (n x dim)
+  std::vector<uint32_t> ks;          // empty = 1, 10, 100 (those below the collection's size)
+  uint64_t seed = 0;                 // 0 = 1234
+};
+
+// Server-wide limits on what one search may ask for.
+struct SearchLimits {
+  // Most MFLOPs any query may spend (a hard cap on every plan); 0 = none.
+  double max_mflops = 0;
+  // Most re-rank candidates a plan may keep; 0 = none.
+  uint32_t max_rerank_candidates = 0;
+  // Most hits per query.
+  uint32_t max_k = 10000;
+  // Above a limit: lower the request to it and search (true), or RESOURCE_EXHAUSTED (false).
+  bool clamp = false;
+};
+
+// Searches' results and what the planner knew of the plan.
+struct SearchOutcome {
+  std::vector<index::SearchResult> results;
+  std::optional<index::RecallEstimate> estimate;
+  bool target_missed = false;
+  bool clamped = false;  // a SearchLimits limit lowered the request
+};
+
 struct CollectionOptions {
   // Threads one background build may use.
   // Default: 1.
   int build_threads = 1;
+  // Calibration queries sampled from the stored vectors.
+  // Default: 200.
+  uint32_t calibration_queries = 200;
+  // Calibrate after every finished build and index drop.
+  // Default: true.
+  bool auto_calibrate = true;
+  // Default: no MFLOPs or re-rank caps, k up to 10000, over-limit requests rejected.
+  SearchLimits limits;
   // Called (from the build thread) whenever an index's state changes; may be empty.
   std::function<void(const std::string& collection, const IndexStatus&)> on_index_change;
 };
@@ -74,11 +123,17 @@ class Collection {
            std::vector<std::pair<uint64_t, std::vector<float>>>* found,
            std::vector<uint64_t>* missing) const;
 
-  // Chooses and runs a plan for each of `num_queries` queries of `query_dims` floats.
-  absl::StatusOr<std::vector<index::SearchResult>> Search(std::span<const float> queries,
-                                                          uint32_t query_dims, size_t num_queries,
-                                                          uint32_t k, const index::Budget& budget,
-                                                          size_t threads) const;
+  // Plans the budget once (with the calibration in use) and runs the plan for each of
+  // `num_queries` queries of `query_dims` floats, within the options' SearchLimits.
+  absl::StatusOr<SearchOutcome> Search(std::span<const float> queries, uint32_t query_dims,
+                                       size_t num_queries, uint32_t k, index::Budget budget,
+                                       size_t threads) const;
+
+  // Starts a background calibration (replacing a running one) and returns its status.
+  // FAILED_PRECONDITION when the collection is too small for the ks; INVALID_ARGUMENT for bad
+  // queries or ks.
+  absl::StatusOr<CalibrationStatus> StartCalibration(CalibrationRequest request);
+  CalibrationStatus calibration_status() const;
 
   // Starts a background build of the index `request.name`; its status is "building" until it is
   // published (or fails), and the previous index of that name keeps serving meanwhile.
@@ -137,6 +192,13 @@ class Collection {
   IndexStatus StatusLocked(const IndexSlot& slot) const;  // needs build_mutex_ and a table hold
   // The ready indexes, for the plan chooser; needs a table hold.
   std::vector<const index::ServedIndex*> ReadyLocked() const;
+  void RunCalibration(CalibrationRequest request);
+  // Cancels and joins a running calibration; needs calibration_lifecycle_mutex_.
+  void StopCalibrationLocked();
+  // After a publish or a drop: recalibrate when auto_calibrate is on and no build runs.
+  void CalibrateAfterIndexChange();
+  // Loads the stored calibration blob, if any (a corrupt one is logged and ignored).
+  void LoadCalibration();
   // Applies one committed write to every served index and build log; needs the exclusive hold.
   void ApplyUpsertLocked(index::RowId row);
   void ApplyRemoveLocked(index::RowId row, uint64_t id);
@@ -161,6 +223,14 @@ class Collection {
   // One per index name, in the order first built or loaded. Grows (never shrinks) under
   // build_mutex_ and the exclusive table hold, so either hold is enough to read it.
   std::vector<std::unique_ptr<IndexSlot>> slots_;
+
+  // Serialises calibration starts and stops (never taken by the calibration thread).
+  std::mutex calibration_lifecycle_mutex_;
+  std::thread calibration_thread_;
+  std::atomic<bool> calibration_cancel_{false};
+  std::atomic<double> calibration_progress_{0};
+  mutable std::mutex calibration_mutex_;  // guards calibration_ (its state and the frontier)
+  CalibrationStatus calibration_;
 };
 
 }  // namespace adanns::server

@@ -143,6 +143,7 @@ void Collection::RunBuild(IndexSlot* slot, BuildRequest request) {
       slot->build_seconds = seconds;
     }
     SetBuildState(*slot, "ready", "");
+    CalibrateAfterIndexChange();
   } else if (absl::IsCancelled(status)) {
     SetBuildState(*slot, "cancelled", std::string(status.message()));
   } else {
@@ -211,6 +212,7 @@ void Collection::ResumeInterruptedBuilds() {
 absl::Status Collection::LoadIndexes() {
   ASSIGN_OR_RETURN(const std::vector<std::string> names, store_->ListIndexBlobs(meta_.id));
   for (const std::string& blob_name : names) {
+    if (blob_name == kCalibrationBlob) continue;  // LoadCalibration's
     const bool pending = absl::EndsWith(blob_name, kPendingSuffix);
     const std::string name =
         pending ? blob_name.substr(0, blob_name.size() - kPendingSuffix.size()) : blob_name;
@@ -267,9 +269,12 @@ absl::Status Collection::DropIndex(std::string_view name) {
     std::unique_lock table_lock(table_mutex_);
     slot->served.reset();
   }
-  std::lock_guard build_lock(build_mutex_);
-  slot->state.clear();
-  slot->error.clear();
+  {
+    std::lock_guard build_lock(build_mutex_);
+    slot->state.clear();
+    slot->error.clear();
+  }
+  CalibrateAfterIndexChange();
   return absl::OkStatus();
 }
 

@@ -276,11 +276,10 @@ absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
   }
   RETURN_IF_ERROR(ValidateFinite(AsSpan(request.query()), "query"));
   ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
-  ASSIGN_OR_RETURN(std::vector<index::SearchResult> results,
-                   collection->Search(AsSpan(request.query()), static_cast<uint32_t>(query_dims), 1,
-                                      request.k(), budget, 1));
-  metrics_->RecordSearch(results.front().plan, results.front().cost);
-  ResultToProto(results.front(), response);
+  ASSIGN_OR_RETURN(const SearchOutcome outcome,
+                   RunSearch(*collection, AsSpan(request.query()),
+                             static_cast<uint32_t>(query_dims), 1, request.k(), budget, 1));
+  ResultToProto(outcome.results.front(), outcome, response);
   return absl::OkStatus();
 }
 
@@ -313,14 +312,53 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   }
   RETURN_IF_ERROR(ValidateFinite(AsSpan(request.queries()), "queries"));
   ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
-  ASSIGN_OR_RETURN(std::vector<index::SearchResult> results,
-                   collection->Search(AsSpan(request.queries()), query_dims, n, request.k(), budget,
-                                      options_.search_threads));
-  for (const index::SearchResult& result : results) {
-    metrics_->RecordSearch(result.plan, result.cost);
-    ResultToProto(result, response->add_results());
+  ASSIGN_OR_RETURN(const SearchOutcome outcome,
+                   RunSearch(*collection, AsSpan(request.queries()), query_dims, n, request.k(),
+                             budget, options_.search_threads));
+  for (const index::SearchResult& result : outcome.results) {
+    ResultToProto(result, outcome, response->add_results());
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<SearchOutcome> AdannsService::RunSearch(const Collection& collection,
+                                                       std::span<const float> queries,
+                                                       uint32_t query_dims, size_t n, uint32_t k,
+                                                       const index::Budget& budget,
+                                                       size_t threads) {
+  absl::StatusOr<SearchOutcome> outcome =
+      collection.Search(queries, query_dims, n, k, budget, threads);
+  if (absl::IsResourceExhausted(outcome.status())) metrics_->RecordBudgetLimit("rejected");
+  if (!outcome.ok()) return outcome;
+  if (outcome->clamped) metrics_->RecordBudgetLimit("clamped");
+  for (const index::SearchResult& result : outcome->results) {
+    metrics_->RecordSearch(result.plan, result.cost, budget);
+  }
+  return outcome;
+}
+
+// --- Calibration ---------------------------------------------------------------------------
+
+absl::Status AdannsService::DoCalibrate(const v1::CalibrateRequest& request,
+                                        v1::CalibrationInfo* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
+  RETURN_IF_ERROR(ValidateFinite(AsSpan(request.query_vectors()), "query_vectors"));
+  CalibrationRequest calibration;
+  calibration.queries = request.queries();
+  calibration.query_vectors.assign(request.query_vectors().begin(), request.query_vectors().end());
+  calibration.ks.assign(request.ks().begin(), request.ks().end());
+  calibration.seed = request.seed();
+  ASSIGN_OR_RETURN(const CalibrationStatus status,
+                   collection->StartCalibration(std::move(calibration)));
+  CalibrationToProto(status, response);
+  return absl::OkStatus();
+}
+
+grpc::Status AdannsService::Calibrate(grpc::ServerContext*, const v1::CalibrateRequest* request,
+                                      v1::CalibrationInfo* response) {
+  const auto start = Clock::now();
+  return Finish("Calibrate", start, DoCalibrate(*request, response));
 }
 
 grpc::Status AdannsService::Search(grpc::ServerContext*, const v1::SearchRequest* request,

@@ -46,6 +46,8 @@ class AdannsService final : public v1::Adanns::Service {
                           v1::BuildIndexResponse* response) override;
   grpc::Status DropIndex(grpc::ServerContext* context, const v1::DropIndexRequest* request,
                          v1::DropIndexResponse* response) override;
+  grpc::Status Calibrate(grpc::ServerContext* context, const v1::CalibrateRequest* request,
+                         v1::CalibrationInfo* response) override;
 
  private:
   absl::Status DoCreateCollection(const v1::CreateCollectionRequest& request,
@@ -61,6 +63,12 @@ class AdannsService final : public v1::Adanns::Service {
                              v1::SearchBatchResponse* response);
   absl::Status DoBuildIndex(const v1::BuildIndexRequest& request, v1::BuildIndexResponse* response);
   absl::Status DoDropIndex(const v1::DropIndexRequest& request);
+  absl::Status DoCalibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response);
+  // Collection::Search, with its budget and limit metrics.
+  absl::StatusOr<SearchOutcome> RunSearch(const Collection& collection,
+                                          std::span<const float> queries, uint32_t query_dims,
+                                          size_t n, uint32_t k, const index::Budget& budget,
+                                          size_t threads);
 
   // Records the request in metrics and maps the status to gRPC.
   grpc::Status Finish(const char* method, std::chrono::steady_clock::time_point start,

@@ -24,6 +24,16 @@ ABSL_FLAG(int, build_threads, 1,
           "Threads each background index build may use; keep below the core count so searches "
           "keep their latency");
 ABSL_FLAG(int, search_threads, 0, "Threads one SearchBatch may use; 0 = the number of cores");
+ABSL_FLAG(uint32_t, calibration_queries, 200,
+          "Stored vectors sampled as queries by each calibration (1..10000)");
+ABSL_FLAG(bool, auto_calibrate, true, "Calibrate after every finished index build and drop");
+ABSL_FLAG(double, max_query_mflops, 0,
+          "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none");
+ABSL_FLAG(uint32_t, max_k, 10000, "Most hits one query may ask for (1..10000)");
+ABSL_FLAG(uint32_t, max_rerank_candidates, 0, "Most re-rank candidates a plan may keep; 0 = none");
+ABSL_FLAG(std::string, over_limit, "reject",
+          "A search over --max_query_mflops, --max_k or --max_rerank_candidates: 'reject' "
+          "(RESOURCE_EXHAUSTED) or 'clamp' (lowered to the limit, then searched)");
 
 namespace {
 
@@ -62,6 +72,22 @@ int main(int argc, char** argv) {
   const int threads = absl::GetFlag(FLAGS_search_threads);
   options.service.search_threads =
       threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+
+  options.calibration_queries = absl::GetFlag(FLAGS_calibration_queries);
+  options.auto_calibrate = absl::GetFlag(FLAGS_auto_calibrate);
+  options.limits.max_mflops = absl::GetFlag(FLAGS_max_query_mflops);
+  options.limits.max_k = absl::GetFlag(FLAGS_max_k);
+  options.limits.max_rerank_candidates = absl::GetFlag(FLAGS_max_rerank_candidates);
+  const std::string over_limit = absl::GetFlag(FLAGS_over_limit);
+  if ((over_limit != "reject" && over_limit != "clamp") || options.limits.max_k == 0 ||
+      options.limits.max_k > 10000 || options.calibration_queries == 0 ||
+      options.calibration_queries > 10000 || !(options.limits.max_mflops >= 0)) {
+    spdlog::error(
+        "bad flags: --over_limit must be reject or clamp, --max_k and --calibration_queries in "
+        "1..10000, --max_query_mflops >= 0");
+    return 1;
+  }
+  options.limits.clamp = over_limit == "clamp";
 
   auto server = adanns::server::AdannsServer::Start(options);
   if (!server.ok()) {

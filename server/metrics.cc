@@ -67,7 +67,25 @@ Metrics::Metrics()
       search_dims_(&prometheus::BuildHistogram()
                         .Name("adanns_search_dims")
                         .Help("Prefix length used per query, by stage (coarse, search, rerank)")
-                        .Register(*registry_)) {}
+                        .Register(*registry_)),
+      budget_mflops_(&prometheus::BuildHistogram()
+                          .Name("adanns_budget_max_mflops")
+                          .Help("budget.max_mflops asked for, per query")
+                          .Register(*registry_)
+                          .Add({}, ExponentialBuckets(0.01, 2, 20))),
+      budget_recall_(
+          &prometheus::BuildHistogram()
+               .Name("adanns_budget_target_recall")
+               .Help("budget.target_recall asked for, per query")
+               .Register(*registry_)
+               .Add({}, prometheus::Histogram::BucketBoundaries{0.5, 0.7, 0.8, 0.85, 0.9, 0.95,
+                                                                0.98, 0.99, 0.999})),
+      budget_limited_(&prometheus::BuildCounter()
+                           .Name("adanns_budget_limited_total")
+                           .Help("Search requests over a server limit (--max_query_mflops, "
+                                 "--max_k, --max_rerank_candidates), by action: clamped or "
+                                 "rejected")
+                           .Register(*registry_)) {}
 
 Metrics::~Metrics() = default;
 
@@ -130,8 +148,16 @@ void Metrics::SetIndexState(const std::string& collection, const std::string& in
   }
 }
 
-void Metrics::RecordSearch(const index::Plan& plan, const index::Cost& cost) {
+void Metrics::RecordBudgetLimit(const std::string& action) {
   std::lock_guard lock(mutex_);
+  budget_limited_->Add({{"action", action}}).Increment();
+}
+
+void Metrics::RecordSearch(const index::Plan& plan, const index::Cost& cost,
+                           const index::Budget& budget) {
+  std::lock_guard lock(mutex_);
+  if (budget.max_mflops) budget_mflops_->Observe(*budget.max_mflops);
+  if (budget.target_recall) budget_recall_->Observe(*budget.target_recall);
   vectors_scanned_->Observe(static_cast<double>(cost.vectors_scanned));
   search_mflops_->Observe(cost.mflops);
   const auto dims_buckets = ExponentialBuckets(4, 2, 11);  // 4 .. 4096

@@ -46,8 +46,11 @@ class Metrics {
                      const std::string& state, double progress, double build_seconds = 0,
                      double memory_bytes = 0);
   // adanns_search_vectors_scanned, adanns_search_mflops and adanns_search_dims{stage}
-  // histograms, per query.
-  void RecordSearch(const index::Plan& plan, const index::Cost& cost);
+  // histograms, and the budget asked for (adanns_budget_max_mflops, adanns_budget_target_recall),
+  // per query.
+  void RecordSearch(const index::Plan& plan, const index::Cost& cost, const index::Budget& budget);
+  // adanns_budget_limited_total{action}: a search over a server limit, "clamped" or "rejected".
+  void RecordBudgetLimit(const std::string& action);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -62,6 +65,9 @@ class Metrics {
   prometheus::Histogram* vectors_scanned_;
   prometheus::Histogram* search_mflops_;
   prometheus::Family<prometheus::Histogram>* search_dims_;
+  prometheus::Histogram* budget_mflops_;
+  prometheus::Histogram* budget_recall_;
+  prometheus::Family<prometheus::Counter>* budget_limited_;
   std::mutex mutex_;  // guards the lazily created per-label metrics below
   absl::flat_hash_map<std::string, prometheus::Histogram*> latency_by_method_;
   absl::flat_hash_map<std::string, prometheus::Gauge*> vectors_by_collection_;

@@ -24,6 +24,9 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   const auto load_start = std::chrono::steady_clock::now();
   CollectionOptions collection_options;
   collection_options.build_threads = options.build_threads;
+  collection_options.calibration_queries = options.calibration_queries;
+  collection_options.auto_calibrate = options.auto_calibrate;
+  collection_options.limits = options.limits;
   Metrics* metrics = server->metrics_.get();
   collection_options.on_index_change = [metrics](const std::string& collection,
                                                  const IndexStatus& status) {

@@ -32,6 +32,15 @@ struct ServerOptions {
   // OpenMP threads each background index build may use (searches keep the other cores).
   // Default: 1.
   int build_threads = 1;
+  // Calibration queries sampled per calibration.
+  // Default: 200.
+  uint32_t calibration_queries = 200;
+  // Calibrate after every finished build and index drop.
+  // Default: true.
+  bool auto_calibrate = true;
+  // Limits on what one search may ask for (MFLOPs, k, re-rank depth) and what happens above them.
+  // Default: no MFLOPs or re-rank caps, k up to 10000, over-limit requests rejected.
+  SearchLimits limits;
   // Service options (search threads, ...).
   ServiceOptions service;
 };

@@ -157,6 +157,7 @@ absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget) {
     case v1::Budget::LIMIT_NOT_SET:
       break;
   }
+  if (budget.has_max_dims()) out.max_dims = budget.max_dims();
   return out;
 }
 
@@ -171,7 +172,8 @@ void PlanToProto(const index::Plan& plan, v1::Plan* out) {
   out->set_codebook(plan.codebook);
 }
 
-void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out) {
+void ResultToProto(const index::SearchResult& result, const SearchOutcome& outcome,
+                   v1::SearchResponse* out) {
   out->mutable_hits()->Reserve(static_cast<int>(result.hits.size()));
   for (const index::Hit& hit : result.hits) {
     v1::Hit* h = out->add_hits();
@@ -181,6 +183,34 @@ void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out) {
   PlanToProto(result.plan, out->mutable_plan());
   out->mutable_cost()->set_mflops(result.cost.mflops);
   out->mutable_cost()->set_vectors_scanned(result.cost.vectors_scanned);
+  out->mutable_cost()->set_capped(result.cost.capped);
+  if (outcome.estimate.has_value()) {
+    v1::RecallEstimate* estimate = out->mutable_estimate();
+    estimate->set_recall(outcome.estimate->recall);
+    estimate->set_k(outcome.estimate->k);
+    estimate->set_mflops(outcome.estimate->mflops);
+  }
+  out->set_target_missed(outcome.target_missed);
+}
+
+void CalibrationToProto(const CalibrationStatus& status, v1::CalibrationInfo* out) {
+  out->set_state(status.state);
+  out->set_progress(status.progress);
+  out->set_error(status.error);
+  out->set_seconds(status.seconds);
+  if (status.frontier == nullptr) return;
+  out->set_queries(status.frontier->queries);
+  for (const index::Frontier& frontier : status.frontier->frontiers) {
+    v1::Frontier* f = out->add_frontiers();
+    f->set_k(frontier.k);
+    for (const index::CalibrationPoint& point : frontier.points) {
+      v1::FrontierPoint* p = f->add_points();
+      PlanToProto(point.plan, p->mutable_plan());
+      p->set_recall(point.recall);
+      p->set_mflops(point.mflops);
+      p->set_latency_us(point.latency_us);
+    }
+  }
 }
 
 absl::StatusOr<index::IvfBuildParams> IvfParamsFromProto(const v1::IvfParams& params,
@@ -289,6 +319,7 @@ void FillCollectionInfo(const Collection& collection, v1::CollectionInfo* out) {
   for (const IndexStatus& status : collection.Indexes()) {
     IndexStatusToProto(status, out->add_indexes());
   }
+  CalibrationToProto(collection.calibration_status(), out->mutable_calibration());
 }
 
 }  // namespace adanns::server

@@ -41,7 +41,7 @@ absl::Status ValidateFinite(std::span<const float> values, absl::string_view wha
 absl::Status ValidateIdCount(size_t count, absl::string_view field);
 // Checks every vector of an upsert message has `dim` finite values.
 absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t dim);
-// Budget conversion; target_recall must be in (0, 1].
+// Budget conversion; target_recall must be in (0, 1] (max_dims is checked by the planner).
 absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget);
 
 // IVF build parameters; 0 keeps the default. INVALID_ARGUMENT for values no collection takes.
@@ -54,7 +54,10 @@ absl::StatusOr<index::HnswBuildParams> HnswParamsFromProto(const v1::HnswParams&
                                                            uint32_t dim);
 
 void PlanToProto(const index::Plan& plan, v1::Plan* out);
-void ResultToProto(const index::SearchResult& result, v1::SearchResponse* out);
+// One query's result, with the planner's estimate and target outcome for the whole request.
+void ResultToProto(const index::SearchResult& result, const SearchOutcome& outcome,
+                   v1::SearchResponse* out);
+void CalibrationToProto(const CalibrationStatus& status, v1::CalibrationInfo* out);
 void IndexStatusToProto(const IndexStatus& status, v1::IndexInfo* out);
 void FillCollectionInfo(const Collection& collection, v1::CollectionInfo* out);
 

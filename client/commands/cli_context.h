@@ -42,5 +42,9 @@ void AddIndexCommands(CLI::App& app, CliContext& context);
 
 // One index of DescribeCollection, on a line (and its parameters / error below it).
 void PrintIndexInfo(const v1::IndexInfo& index);
+// "index=ivf nprobe=8 ...": the plan's index, codebook and set fields.
+std::string PlanText(const v1::Plan& plan);
+// index calibrate | frontier
+void AddCalibrationCommands(CLI::App& index_group, CliContext& context);
 
 }  // namespace adanns::client

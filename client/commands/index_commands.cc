@@ -196,11 +196,13 @@ void AddDrop(CLI::App& parent, CliContext& context) {
 }  // namespace
 
 void AddIndexCommands(CLI::App& app, CliContext& context) {
-  CLI::App* index = app.add_subcommand("index", "Build, describe, drop indexes");
+  CLI::App* index =
+      app.add_subcommand("index", "Build, describe, drop indexes; calibrate and show the frontier");
   index->require_subcommand(1);
   AddBuild(*index, context);
   AddDescribe(*index, context);
   AddDrop(*index, context);
+  AddCalibrationCommands(*index, context);
 }
 
 }  // namespace adanns::client

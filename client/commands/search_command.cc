@@ -43,6 +43,7 @@ struct SearchArgs {
   std::string codebook;
   std::optional<double> max_mflops;
   std::optional<float> target_recall;
+  std::optional<uint32_t> max_dims;
   bool json = false;
 };
 
@@ -67,6 +68,7 @@ absl::StatusOr<v1::Budget> MakeBudget(const SearchArgs& args) {
   if (args.target_recall) {
     budget.set_target_recall(*args.target_recall);
   }
+  if (args.max_dims) budget.set_max_dims(*args.max_dims);
   if (HasPlanOptions(args)) {
     v1::Plan* plan = budget.mutable_plan();
     plan->set_index(args.index);
@@ -113,6 +115,8 @@ std::vector<std::pair<std::string, uint32_t>> PlanFields(const v1::Plan& plan) {
   return fields;
 }
 
+}  // namespace
+
 std::string PlanText(const v1::Plan& plan) {
   std::string text = absl::StrCat("index=", plan.index().empty() ? "auto" : plan.index());
   if (!plan.codebook().empty()) absl::StrAppend(&text, " codebook=", plan.codebook());
@@ -121,6 +125,8 @@ std::string PlanText(const v1::Plan& plan) {
   }
   return text;
 }
+
+namespace {
 
 std::string PlanJson(const v1::Plan& plan) {
   JsonObject object;
@@ -142,20 +148,36 @@ void PrintResult(uint64_t query_index, const v1::SearchResponse& result, bool js
     }
     JsonObject cost;
     cost.Add("mflops", JsonNumber(result.cost().mflops()))
-        .Add("vectors_scanned", JsonNumber(uint64_t{result.cost().vectors_scanned()}));
+        .Add("vectors_scanned", JsonNumber(uint64_t{result.cost().vectors_scanned()}))
+        .Add("capped", result.cost().capped() ? "true" : "false");
     JsonObject object;
     object.Add("query", JsonNumber(query_index))
         .Add("ids", ids + "]")
         .Add("scores", scores + "]")
         .Add("plan", PlanJson(result.plan()))
         .Add("cost", cost.str());
+    if (result.has_estimate()) {
+      JsonObject estimate;
+      estimate.Add("recall", JsonNumber(result.estimate().recall()))
+          .Add("k", JsonNumber(uint64_t{result.estimate().k()}))
+          .Add("mflops", JsonNumber(result.estimate().mflops()));
+      object.Add("estimate", estimate.str());
+    }
+    if (result.target_missed()) object.Add("target_missed", "true");
     std::printf("%s\n", object.str().c_str());
     return;
   }
-  std::printf("query %llu: plan %s, cost %.4g MFLOPs (%llu vectors scanned)\n",
+  std::string notes;
+  if (result.cost().capped()) notes += ", stopped at the MFLOPs cap";
+  if (result.has_estimate()) {
+    absl::StrAppend(&notes, ", calibrated recall@", result.estimate().k(), " ",
+                    JsonNumber(result.estimate().recall()));
+  }
+  if (result.target_missed()) notes += " (target not reachable: best plan used)";
+  std::printf("query %llu: plan %s, cost %.4g MFLOPs (%llu vectors scanned)%s\n",
               static_cast<unsigned long long>(query_index), PlanText(result.plan()).c_str(),
               result.cost().mflops(),
-              static_cast<unsigned long long>(result.cost().vectors_scanned()));
+              static_cast<unsigned long long>(result.cost().vectors_scanned()), notes.c_str());
   for (int i = 0; i < result.hits_size(); ++i) {
     std::printf("  %3d  id=%llu  score=%s\n", i + 1,
                 static_cast<unsigned long long>(result.hits(i).id()),
@@ -168,9 +190,7 @@ absl::Status SearchOne(CliContext& context, const SearchArgs& args, const v1::Bu
   request.set_collection(args.collection);
   request.mutable_query()->Add(args.query.begin(), args.query.end());
   request.set_k(args.k);
-  if (budget.limit_case() != v1::Budget::LIMIT_NOT_SET) {
-    *request.mutable_budget() = budget;
-  }
+  if (budget.ByteSizeLong() > 0) *request.mutable_budget() = budget;
   ASSIGN_OR_RETURN(Client * client, context.client());
   ASSIGN_OR_RETURN(v1::SearchResponse response, client->Search(request));
   PrintResult(0, response, args.json);
@@ -193,9 +213,7 @@ absl::Status SearchFile(CliContext& context, const SearchArgs& args, const v1::B
   request.set_collection(args.collection);
   request.set_query_dims(dim);
   request.set_k(args.k);
-  if (budget.limit_case() != v1::Budget::LIMIT_NOT_SET) {
-    *request.mutable_budget() = budget;
-  }
+  if (budget.ByteSizeLong() > 0) *request.mutable_budget() = budget;
   for (uint64_t done = 0; done < total;) {
     const size_t wanted = static_cast<size_t>(std::min<uint64_t>(per_batch, total - done));
     ASSIGN_OR_RETURN(const size_t got, reader->Read(wanted, queries.data()));
@@ -248,7 +266,9 @@ void AddSearchCommand(CLI::App& app, CliContext& context) {
                      "opq, ivf_opq: codebook name, e.g. opq128x16 (default: the only one)");
   search->add_option("--max-mflops", args->max_mflops, "Budget: MFLOPs per query at most");
   search->add_option("--target-recall", args->target_recall,
-                     "Budget: recall@k to reach (needs a calibrated index)");
+                     "Budget: recall@k to reach (needs a calibrated collection)");
+  search->add_option("--max-dims", args->max_dims,
+                     "Budget: longest prefix any stage may read (with any of the above)");
   search->add_flag("--json", args->json, "One JSON object per query on stdout");
   search->callback([args, query, file, &context] {
     if (query->count() == 0 && file->count() == 0) {

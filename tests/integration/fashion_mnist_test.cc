@@ -17,7 +17,7 @@ namespace {
 
 class FashionMnistTest : public FmnistServerTest {
  protected:
-  static void SetUpTestSuite() { StartWithData(); }
+  static void SetUpTestSuite() { StartWithData({"--auto_calibrate=false"}); }
 
   static double ExactDistance(uint64_t query, uint64_t row) {
     double sum = 0;
@@ -80,7 +80,7 @@ TEST_F(FashionMnistTest, CliSearchPrintsTheNearestNeighbour) {
 TEST_F(FashionMnistTest, RestartRestoresEveryVector) {
   ASSERT_EQ(server_->Stop(), 0);  // SIGTERM: clean shutdown
   delete server_;
-  server_ = new ServerProcess(dir_->path() + "/data");
+  server_ = new ServerProcess(dir_->path() + "/data", {"--auto_calibrate=false"});
   auto stub = server_->NewStub();
   constexpr uint64_t kChunk = 10000;
   uint64_t identical = 0;

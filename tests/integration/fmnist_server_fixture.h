@@ -91,6 +91,18 @@ class FmnistServerTest : public ::testing::Test {
     return nullptr;
   }
 
+  // Starts the suites' IVF build (nlist 256, d_c 32, d_s 64, 10 k-means iterations).
+  static grpc::Status StartIvfBuild(v1::BuildIndexResponse* started) {
+    v1::BuildIndexRequest build;
+    build.set_collection("fmnist");
+    build.mutable_ivf()->set_nlist(256);
+    build.mutable_ivf()->set_coarse_dims(32);
+    build.mutable_ivf()->set_search_dims(64);
+    build.mutable_ivf()->set_kmeans_iterations(10);
+    grpc::ClientContext context;
+    return server_->NewStub()->BuildIndex(&context, build, started);
+  }
+
   // Polls DescribeCollection (bounded) until the index leaves "building".
   static std::string WaitForBuild(const std::string& name = "ivf") {
     for (int attempt = 0; attempt < 1200; ++attempt) {

@@ -19,12 +19,16 @@ class InProcessServerTest : public ::testing::Test {
     options.listen = "127.0.0.1:0";
     options.data_dir = dir_.path() + "/data";
     options.metrics_listen = "";
+    Configure(options);
     auto started = server::AdannsServer::Start(options);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = std::move(*started);
     stub_ = v1::Adanns::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
                                                     grpc::InsecureChannelCredentials()));
   }
+
+  // Suites adjust the server's options here (limits, ...).
+  virtual void Configure(server::ServerOptions& /*options*/) {}
 
   // Creates a collection and returns the status code.
   grpc::StatusCode Create(const std::string& name, uint32_t dim, v1::Metric metric) {
@@ -35,6 +39,15 @@ class InProcessServerTest : public ::testing::Test {
     v1::CollectionInfo info;
     grpc::ClientContext context;
     return stub_->CreateCollection(&context, request, &info).error_code();
+  }
+
+  // Sends one upsert message on its own stream; returns the stream's status.
+  grpc::Status UpsertMessage(const v1::UpsertRequest& message, v1::UpsertResponse* response) {
+    grpc::ClientContext context;
+    auto writer = stub_->Upsert(&context, response);
+    writer->Write(message);
+    writer->WritesDone();
+    return writer->Finish();
   }
 
   TempDir dir_;

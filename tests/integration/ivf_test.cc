@@ -16,7 +16,7 @@ namespace {
 
 class IvfServingTest : public FmnistServerTest {
  protected:
-  static void SetUpTestSuite() { StartWithData({"--build_threads=2"}); }
+  static void SetUpTestSuite() { StartWithData({"--build_threads=2", "--auto_calibrate=false"}); }
 
   static const v1::IndexInfo* FindIvf(const v1::CollectionInfo& info) {
     return FindIndex(info, "ivf");
@@ -25,15 +25,8 @@ class IvfServingTest : public FmnistServerTest {
 
 TEST_F(IvfServingTest, BuildSearchWriteRestart) {
   // A write made while the build runs must be in the published index.
-  v1::BuildIndexRequest build;
-  build.set_collection("fmnist");
-  build.mutable_ivf()->set_nlist(256);
-  build.mutable_ivf()->set_coarse_dims(32);
-  build.mutable_ivf()->set_search_dims(64);
-  build.mutable_ivf()->set_kmeans_iterations(10);
   v1::BuildIndexResponse started;
-  grpc::ClientContext build_context;
-  ASSERT_TRUE(server_->NewStub()->BuildIndex(&build_context, build, &started).ok());
+  ASSERT_TRUE(StartIvfBuild(&started).ok());
   ASSERT_EQ(started.indexes_size(), 1);
   EXPECT_EQ(started.indexes(0).state(), "building");
   ASSERT_TRUE(Upsert(777777, queries_->row(5)).ok());  // the query itself: its own nearest
@@ -84,7 +77,7 @@ TEST_F(IvfServingTest, BuildSearchWriteRestart) {
   // Restart: the stored index is loaded (ready at once, same results).
   ASSERT_EQ(server_->Stop(), 0);
   delete server_;
-  server_ = new ServerProcess(dir_->path() + "/data");
+  server_ = new ServerProcess(dir_->path() + "/data", {"--auto_calibrate=false"});
   const v1::CollectionInfo reloaded_info = Describe();
   const v1::IndexInfo* reloaded = FindIvf(reloaded_info);
   ASSERT_NE(reloaded, nullptr);
@@ -137,7 +130,8 @@ TEST_F(IvfServingTest, BuildKilledMidwayIsRestartedAfterRestart) {
   ASSERT_TRUE(midway);
   server_->Kill();
   delete server_;
-  server_ = new ServerProcess(dir_->path() + "/data", {"--build_threads=2"});
+  server_ =
+      new ServerProcess(dir_->path() + "/data", {"--build_threads=2", "--auto_calibrate=false"});
 
   // Never half-loaded: the same build starts over and publishes the requested parameters.
   const v1::CollectionInfo resumed_info = Describe();
@@ -159,7 +153,8 @@ TEST_F(IvfServingTest, BuildKilledMidwayIsRestartedAfterRestart) {
   // A clean restart after it finished starts nothing.
   ASSERT_EQ(server_->Stop(), 0);
   delete server_;
-  server_ = new ServerProcess(dir_->path() + "/data", {"--build_threads=2"});
+  server_ =
+      new ServerProcess(dir_->path() + "/data", {"--build_threads=2", "--auto_calibrate=false"});
   const v1::CollectionInfo reloaded_info = Describe();
   const v1::IndexInfo* reloaded = FindIvf(reloaded_info);
   ASSERT_NE(reloaded, nullptr);
@@ -221,7 +216,8 @@ TEST_F(IvfServingTest, GraphBuildSearchWriteRestart) {
   const v1::SearchBatchResponse before = SearchAll(&plan);
   ASSERT_EQ(server_->Stop(), 0);
   delete server_;
-  server_ = new ServerProcess(dir_->path() + "/data", {"--build_threads=2"});
+  server_ =
+      new ServerProcess(dir_->path() + "/data", {"--build_threads=2", "--auto_calibrate=false"});
   const v1::CollectionInfo reloaded_info = Describe();
   const v1::IndexInfo* reloaded = FindIndex(reloaded_info, "hnsw");
   ASSERT_NE(reloaded, nullptr);

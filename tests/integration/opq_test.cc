@@ -14,7 +14,7 @@ namespace {
 
 class OpqServingTest : public FmnistServerTest {
  protected:
-  static void SetUpTestSuite() { StartWithData({"--build_threads=2"}); }
+  static void SetUpTestSuite() { StartWithData({"--build_threads=2", "--auto_calibrate=false"}); }
 
   static grpc::Status Build(const v1::BuildIndexRequest& request, v1::BuildIndexResponse* out) {
     grpc::ClientContext context;
@@ -112,7 +112,7 @@ TEST_F(OpqServingTest, CodebooksNextToAnIvfServeRestartAndDrop) {
   const v1::SearchBatchResponse before = SearchAll(&ivf_opq);
   ASSERT_EQ(server_->Stop(), 0);
   delete server_;
-  server_ = new ServerProcess(dir_->path() + "/data");
+  server_ = new ServerProcess(dir_->path() + "/data", {"--auto_calibrate=false"});
   const v1::CollectionInfo reloaded = Describe();
   ASSERT_NE(FindIndex(reloaded, "opq128x16"), nullptr);
   EXPECT_EQ(FindIndex(reloaded, "opq128x16")->state(), "ready");

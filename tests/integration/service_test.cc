@@ -30,11 +30,7 @@ class ServiceTest : public InProcessServerTest {
       v->mutable_values()->Add(rows_[i].begin(), rows_[i].end());
     }
     v1::UpsertResponse response;
-    grpc::ClientContext context;
-    auto writer = stub_->Upsert(&context, &response);
-    ASSERT_TRUE(writer->Write(message));
-    writer->WritesDone();
-    ASSERT_TRUE(writer->Finish().ok());
+    ASSERT_TRUE(UpsertMessage(message, &response).ok());
     ASSERT_EQ(response.upserted(), count);
   }
 

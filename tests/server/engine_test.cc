@@ -118,8 +118,8 @@ TEST(EngineTest, SearchesDuringWritesAreConsistent) {
       const std::vector<float> query = Values(5);
       while (!stop) {
         auto results = collection.Search(query, kDim, 1, 10, {}, 1);
-        if (!results.ok() || results->front().hits.size() != 10) ++failures;
-        const auto& hits = results->front().hits;
+        if (!results.ok() || results->results.front().hits.size() != 10) ++failures;
+        const auto& hits = results->results.front().hits;
         for (size_t i = 1; i < hits.size(); ++i) {
           if (hits[i].score < hits[i - 1].score) ++failures;
         }
@@ -175,7 +175,10 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
   constexpr uint64_t kIds = 3000;
   constexpr uint32_t kNlist = 16;
   testing::TempDir dir;
-  auto engine = Engine::Open(dir.path(), {}, CollectionOptions{.build_threads = 1});
+  // Every finished build and drop also starts a (small) calibration, cancelling the running one.
+  CollectionOptions options;
+  options.calibration_queries = 50;
+  auto engine = Engine::Open(dir.path(), {}, options);
   ASSERT_TRUE(engine.ok());
   auto created = (*engine)->CreateCollection(Meta("stress"));
   ASSERT_TRUE(created.ok());
@@ -268,7 +271,7 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
           continue;
         }
         if (!automatic) ++index_searches;
-        const auto& hits = results->front().hits;
+        const auto& hits = results->results.front().hits;
         if (hits.size() != 10) ++failures;
         for (size_t i = 1; i < hits.size(); ++i) {
           if (hits[i].score < hits[i - 1].score) ++failures;
@@ -297,7 +300,7 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
       const auto query = ClusteredValues(id, std::max<uint64_t>(version[id], 1));
       auto results = collection.Search(query, kDim, 1, 10, PlanOn(kind, exhaustive), 1);
       ASSERT_TRUE(results.ok()) << results.status();
-      const auto& hits = results->front().hits;
+      const auto& hits = results->results.front().hits;
       if (version[id] == 0) {
         for (const index::Hit& hit : hits) EXPECT_NE(hit.id, id) << kind << ": deleted id returned";
       } else {
