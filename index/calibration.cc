@@ -99,7 +99,7 @@ const CalibrationPoint* BestWithin(const Frontier& frontier, double max_mflops) 
 }
 
 std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
-                                  const CollectionShape& shape, uint32_t k) {
+                                  const CollectionShape& shape, uint32_t k, bool flat_plans) {
   std::vector<Plan> grid;
   auto add_reranked = [&](Plan plan) {
     for (const uint32_t factor : kRerankFactors) {
@@ -107,9 +107,9 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
       grid.push_back(plan);
     }
   };
-  grid.push_back(Named("flat"));  // exact
+  if (flat_plans) grid.push_back(Named("flat"));  // exact
   for (const uint32_t dims : shape.nesting_dims) {
-    if (dims >= shape.dim) continue;
+    if (dims >= shape.dim || !flat_plans) continue;
     Plan funnel = Named("flat");
     funnel.search_dims = dims;
     funnel.rerank_dims = shape.dim;
@@ -199,7 +199,9 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
         queries.push_back({{&sampled_values[i * dim], dim}, table.IdOf(live[i])});
       }
     }
-    for (const uint32_t k : options.ks) grids.push_back(CalibrationGrid(view.ready, view.shape, k));
+    for (const uint32_t k : options.ks) {
+      grids.push_back(CalibrationGrid(view.ready, view.shape, k, options.flat_plans));
+    }
   });
   RETURN_IF_ERROR(status);
   const size_t count = queries.size();

@@ -55,13 +55,16 @@ struct CalibrationOptions {
   std::span<const float> queries_given;
   std::vector<uint32_t> ks = {1, 10, 100};
   uint64_t seed = 1234;
+  // Exact search and the flat funnels in the grid (off: the indexes' plans only).
+  bool flat_plans = true;
 };
 
 // The plan grid for k over the ready indexes: flat funnels over the nesting prefixes, and per
 // index its breadth knob (IVF nprobe, graph ef, codebook and ivf_opq re-rank depth) times re-rank
 // depths; every plan resolves with ChoosePlan for that k.
 std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
-                                  const CollectionShape& shape, uint32_t k);
+                                  const CollectionShape& shape, uint32_t k,
+                                  bool flat_plans = true);
 
 // What one calibration step sees: the table and the ready indexes, held still for the step.
 struct CalibrationView {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "index/default_graph.h"
 #include "index/flat_search.h"
 #include "index/status_macros.h"
 #include "server/validation.h"
@@ -218,10 +219,14 @@ absl::Status AdannsService::DoBuildIndex(const v1::BuildIndexRequest& request,
     ASSIGN_OR_RETURN(const index::HnswBuildParams params,
                      HnswParamsFromProto(request.hnsw(), meta.dim));
     builds.push_back(MakeHnswBuild(params, meta.metric));
-  } else if (request.kind_case() == v1::BuildIndexRequest::kIvf || !request.has_opq()) {
+  } else if (request.kind_case() == v1::BuildIndexRequest::kIvf) {
     ASSIGN_OR_RETURN(const index::IvfBuildParams params,
                      IvfParamsFromProto(request.ivf(), meta.dim));
     builds.push_back(MakeIvfBuild(params, meta.metric));
+  } else if (!request.has_opq()) {
+    index::HnswBuildParams params;
+    params.graph_dims = index::DefaultGraphDims(meta.dim, meta.nesting_dims);
+    builds.push_back(MakeDefaultGraphBuild(params, meta.metric));
   }
   if (request.has_opq()) {
     ASSIGN_OR_RETURN(const std::vector<quant::OpqBuildParams> codebooks,

@@ -6,10 +6,15 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "index/default_graph.h"
 #include "index/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace adanns::server {
 namespace {
+
+// Marks the recorded parameters of a default-graph build (restarted as one after a crash).
+constexpr char kDefaultGraphTag[] = "default:";
 
 template <typename Built>
 absl::StatusOr<std::unique_ptr<index::ServedIndex>> Upcast(
@@ -73,6 +78,27 @@ BuildRequest MakeHnswBuild(const index::HnswBuildParams& params, Metric metric) 
   return request;
 }
 
+BuildRequest MakeDefaultGraphBuild(const index::HnswBuildParams& params, Metric metric) {
+  BuildRequest request = MakeHnswBuild(params, metric);
+  request.encoded_params = absl::StrCat(kDefaultGraphTag, request.encoded_params);
+  request.build = [params, metric](const index::TableAccess& access, int threads,
+                                   const index::Progress& progress,
+                                   const std::atomic<bool>* cancel) {
+    index::GraphChoice choice;
+    absl::StatusOr<std::unique_ptr<index::HnswIndex>> graph =
+        index::BuildDefaultGraph(access, metric, params, threads, progress, cancel, &choice);
+    if (graph.ok() && choice.full_latency_us > 0) {
+      spdlog::info(
+          "default graph: {}-dim prefix graph {:.1f} us at recall@10 {:.3f}, full-dim graph {:.1f} "
+          "us at {:.3f}; kept the {}-dim graph",
+          choice.prefix_dims, choice.prefix_latency_us, choice.prefix_recall,
+          choice.full_latency_us, choice.full_recall, choice.chosen_dims);
+    }
+    return Upcast(std::move(graph));
+  };
+  return request;
+}
+
 BuildRequest MakeOpqBuild(const quant::OpqBuildParams& params, Metric metric) {
   BuildRequest request;
   request.kind = kOpqIndexKind;
@@ -106,9 +132,11 @@ absl::StatusOr<BuildRequest> DecodeBuild(std::string_view kind, std::string_view
     return MakeIvfBuild(params, metric);
   }
   if (kind == kHnswIndexName) {
+    const bool default_graph = encoded_params.starts_with(kDefaultGraphTag);
+    if (default_graph) encoded_params.remove_prefix(std::string_view(kDefaultGraphTag).size());
     ASSIGN_OR_RETURN(const index::HnswBuildParams params,
                      index::DecodeHnswBuildParams(encoded_params));
-    return MakeHnswBuild(params, metric);
+    return default_graph ? MakeDefaultGraphBuild(params, metric) : MakeHnswBuild(params, metric);
   }
   if (kind == kOpqIndexKind) {
     ASSIGN_OR_RETURN(const quant::OpqBuildParams params,

@@ -45,6 +45,9 @@ struct BuildRequest {
 BuildRequest MakeIvfBuild(const index::IvfBuildParams& params, Metric metric);
 BuildRequest MakeHnswBuild(const index::HnswBuildParams& params, Metric metric);
 BuildRequest MakeOpqBuild(const quant::OpqBuildParams& params, Metric metric);
+// BuildIndex with no kind: the default graph (index/default_graph.h) on a `params.graph_dims`
+// prefix, or a full-dim one where the prefix does not pay; served as "hnsw".
+BuildRequest MakeDefaultGraphBuild(const index::HnswBuildParams& params, Metric metric);
 // The request `encoded_params` of `kind` was made from (DATA_LOSS when it cannot be decoded).
 absl::StatusOr<BuildRequest> DecodeBuild(std::string_view kind, std::string_view encoded_params,
                                          Metric metric);

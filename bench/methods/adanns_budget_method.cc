@@ -1,18 +1,25 @@
-// `adanns-budget`: target-recall budgets on calibrated indexes, the planner's first proof. The
-// build makes an AdANNS-IVF (d_c 32, d_s 64) and/or an AdANNS-HNSW graph (128 dims), calibrates
-// them on `calibration_queries` stored vectors (index::Calibrate: the plan grid of every ready
-// index and the flat funnels, k in {1, 10, 100}), and each search point's `target_recall` picks
-// per query k the cheapest frontier plan calibrated at or above it (the k = 100 frontier above
-// 100). The harness then measures recall on the real test queries, which calibration never saw.
+// `adanns-budget`: compute budgets on calibrated indexes, through the server's planner. The build
+// makes an AdANNS-IVF (d_c 32, d_s 64) and/or an AdANNS-HNSW graph (128 dims), calibrates them on
+// `calibration_queries` stored vectors (index::Calibrate: the plan grid of every ready index and
+// the flat funnels, k in {1, 10, 100}), and each search point's budget — `target_recall` or
+// `max_mflops` — is planned by index::PlanSearch exactly as the server plans it. The harness then
+// measures recall on the real test queries, which calibration never saw.
+//
+// The reference: with `oracle_k` (default 10) the build also calibrates the same grid on the test
+// queries themselves (their exact truth), and search points with `oracle` 1 plan from that
+// frontier — the cheapest plan of the grid that actually reaches the target on those queries.
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <mutex>
+#include <optional>
 
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
 #include "bench/methods/vector_table_index.h"
+#include "index/budget_planner.h"
 #include "index/calibration.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
@@ -33,41 +40,55 @@ class BudgetIndex : public BuiltIndex {
  public:
   BudgetIndex(std::unique_ptr<index::VectorTable> table, Metric metric,
               std::vector<std::unique_ptr<index::ServedIndex>> indexes,
-              index::Calibration calibration)
+              index::Calibration calibration, std::optional<index::Calibration> oracle)
       : table_(std::move(table)),
         metric_(metric),
         indexes_(std::move(indexes)),
         calibration_(std::move(calibration)),
+        oracle_(std::move(oracle)),
         nesting_(DefaultNesting(table_->dim())) {
     for (const auto& served : indexes_) ready_.push_back(served.get());
   }
 
   absl::Status SetSearchParams(const Params& search) override {
-    RETURN_IF_ERROR(CheckParamKeys(search, {"target_recall"}, "adanns-budget search"));
-    const auto found = search.find("target_recall");
-    if (found == search.end() || !(found->second > 0 && found->second <= 1)) {
-      return absl::InvalidArgumentError("adanns-budget search: target_recall in (0, 1] is needed");
+    RETURN_IF_ERROR(CheckParamKeys(search, {"target_recall", "max_mflops", "oracle"},
+                                   "adanns-budget search"));
+    ASSIGN_OR_RETURN(const uint32_t oracle, UintParam(search, "oracle", 0, 0, 1));
+    if (oracle == 1 && !oracle_.has_value()) {
+      return absl::InvalidArgumentError("adanns-budget search: oracle needs the build's oracle_k");
     }
-    chosen_.clear();
-    for (const index::Frontier& frontier : calibration_.frontiers) {
-      const index::CalibrationPoint* point = index::CheapestReaching(frontier, found->second);
-      // Not reached: the best the frontier has.
-      chosen_[frontier.k] = point != nullptr ? point->plan : frontier.points.back().plan;
+    planning_ = oracle == 1 ? &*oracle_ : &calibration_;
+    const auto recall = search.find("target_recall");
+    const auto mflops = search.find("max_mflops");
+    if ((recall == search.end()) == (mflops == search.end())) {
+      return absl::InvalidArgumentError(
+          "adanns-budget search: one of target_recall or max_mflops is needed");
     }
+    budget_ = {};
+    if (recall != search.end()) budget_.target_recall = static_cast<float>(recall->second);
+    if (mflops != search.end()) budget_.max_mflops = mflops->second;
+    plans_.clear();
     return absl::OkStatus();
   }
 
   void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override {
-    // The nearest calibrated k at or above the request's (the largest above them all).
-    auto it = chosen_.lower_bound(k);
-    if (it == chosen_.end()) it = std::prev(chosen_.end());
-    index::Budget budget;
-    budget.plan = it->second;
-    const index::CollectionShape shape{table_->dim(), nesting_, table_->size()};
-    const index::Plan plan = *index::ChoosePlan(budget, shape, k, ready_);
-    const index::SearchResult result = index::RunPlan(
-        plan, *table_, metric_, std::span<const float>(query, table_->dim()), k, ready_);
+    // Planned once per k, like one server request; an unplannable budget returns no hits.
+    std::optional<index::Plan> plan;
+    {
+      std::lock_guard lock(plans_mutex_);
+      auto it = plans_.find(k);
+      if (it == plans_.end()) {
+        const index::CollectionShape shape{table_->dim(), nesting_, table_->size()};
+        absl::StatusOr<index::PlanChoice> choice =
+            index::PlanSearch(budget_, shape, k, ready_, planning_);
+        it = plans_.emplace(k, choice.ok() ? std::optional(choice->plan) : std::nullopt).first;
+      }
+      plan = it->second;
+    }
     std::fill(ids, ids + k, -1);
+    if (!plan.has_value()) return;
+    const index::SearchResult result = index::RunPlan(
+        *plan, *table_, metric_, std::span<const float>(query, table_->dim()), k, ready_);
     for (size_t i = 0; i < result.hits.size() && i < k; ++i) {
       ids[i] = static_cast<int64_t>(result.hits[i].id);
     }
@@ -81,8 +102,13 @@ class BudgetIndex : public BuiltIndex {
   std::vector<std::unique_ptr<index::ServedIndex>> indexes_;
   std::vector<const index::ServedIndex*> ready_;
   index::Calibration calibration_;
+  std::optional<index::Calibration> oracle_;  // calibrated on the test queries
+  const index::Calibration* planning_ = &calibration_;
   std::vector<uint32_t> nesting_;
-  std::map<uint32_t, index::Plan> chosen_;  // by calibrated k
+  index::Budget budget_;
+  // The plan of each k searched so far (absent: the budget cannot be planned for it).
+  mutable std::mutex plans_mutex_;
+  mutable std::map<uint32_t, std::optional<index::Plan>> plans_;
 };
 
 class AdannsBudgetMethod : public Method {
@@ -91,17 +117,22 @@ class AdannsBudgetMethod : public Method {
 
   Grid DefaultGrid(const BenchData& /*data*/) const override {
     Grid grid;
-    grid.builds.push_back({{"ivf", 1}, {"hnsw", 1}, {"calibration_queries", 200}});
+    grid.builds.push_back({{"ivf", 1}, {"hnsw", 1}, {"calibration_queries", 200}, {"oracle_k", 10}});
     for (const double target : {0.8, 0.9, 0.95, 0.99}) {
       grid.searches.push_back({{"target_recall", target}});
+      grid.searches.push_back({{"target_recall", target}, {"oracle", 1}});
+    }
+    for (const double mflops : {0.05, 0.1, 0.2, 0.5, 1.0}) {
+      grid.searches.push_back({{"max_mflops", mflops}});
     }
     return grid;
   }
 
   absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData& data, const Params& build,
                                                     int threads, BuildStats* stats) const override {
-    RETURN_IF_ERROR(
-        CheckParamKeys(build, {"ivf", "hnsw", "calibration_queries"}, "adanns-budget build"));
+    RETURN_IF_ERROR(CheckParamKeys(build, {"ivf", "hnsw", "calibration_queries", "oracle_k"},
+                                   "adanns-budget build"));
+    ASSIGN_OR_RETURN(const uint32_t oracle_k, UintParam(build, "oracle_k", 10, 0, 100));
     const auto dim = static_cast<uint32_t>(data.base.cols);
     ASSIGN_OR_RETURN(const uint32_t with_ivf, UintParam(build, "ivf", 1, 0, 1));
     ASSIGN_OR_RETURN(const uint32_t with_hnsw, UintParam(build, "hnsw", 1, 0, 1));
@@ -141,8 +172,16 @@ class AdannsBudgetMethod : public Method {
     // The calibration sweep is reported as the "training" part of the build.
     stats->train_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::optional<index::Calibration> oracle;
+    if (oracle_k > 0) {
+      index::CalibrationOptions on_test;
+      on_test.queries_given = data.queries.values;
+      on_test.ks = {oracle_k};
+      ASSIGN_OR_RETURN(oracle, index::Calibrate(*table, data.metric, ready,
+                                                {dim, nesting, table->size()}, on_test));
+    }
     return std::make_unique<BudgetIndex>(std::move(table), data.metric, std::move(indexes),
-                                         std::move(calibration));
+                                         std::move(calibration), std::move(oracle));
   }
 };
 

@@ -18,7 +18,9 @@ namespace {
 
 struct BuildArgs {
   std::string collection;
-  std::string kind;  // "" = ivf, unless only codebooks are asked for
+  // "ivf", "hnsw" or "default"; "" = inferred: the kind whose options are given, no index when
+  // only codebooks are asked for, else the default index.
+  std::string kind;
   // HNSW.
   uint32_t graph_dims = 0;
   uint32_t m = 0;
@@ -84,8 +86,10 @@ void AddBuild(CLI::App& parent, CliContext& context) {
   build->add_option("--collection", args->collection, "Collection name")->required();
   build
       ->add_option("--kind", args->kind,
-                   "Index kind: ivf or hnsw (default: ivf, none when only --opq is given)")
-      ->check(CLI::IsMember({"ivf", "hnsw"}));
+                   "Index kind: ivf, hnsw or default (a graph on a nesting prefix, kept only "
+                   "where it beats a full-dim graph). Without --kind: the kind whose options are "
+                   "given, none when only --opq is, else default")
+      ->check(CLI::IsMember({"ivf", "hnsw", "default"}));
   build
       ->add_option("--opq", args->codebooks,
                    "OPQ codebooks, each <prefix_dims>x<M> (e.g. 64x16,128x32), served as "
@@ -115,13 +119,24 @@ void AddBuild(CLI::App& parent, CliContext& context) {
     context.run = [args](CliContext& run_context) -> absl::Status {
       v1::BuildIndexRequest request;
       request.set_collection(args->collection);
-      if (args->kind == "hnsw") {
+      std::string kind = args->kind;
+      if (kind.empty()) {
+        const bool ivf_options = args->nlist || args->coarse_dims || args->search_dims ||
+                                 args->iterations || args->training_sample;
+        const bool graph_options = args->graph_dims || args->m || args->ef_construction;
+        if (ivf_options && graph_options) {
+          return absl::InvalidArgumentError("IVF and HNSW options given together: choose --kind");
+        }
+        kind = ivf_options ? "ivf" : graph_options ? "hnsw" : "";
+        if (kind.empty() && args->codebooks.empty()) kind = "default";
+      }
+      if (kind == "hnsw") {
         v1::HnswParams* hnsw = request.mutable_hnsw();
         hnsw->set_graph_dims(args->graph_dims);
         hnsw->set_m(args->m);
         hnsw->set_ef_construction(args->ef_construction);
         hnsw->set_seed(args->seed);
-      } else if (args->kind == "ivf" || args->codebooks.empty()) {
+      } else if (kind == "ivf") {
         v1::IvfParams* ivf = request.mutable_ivf();
         ivf->set_nlist(args->nlist);
         ivf->set_coarse_dims(args->coarse_dims);

@@ -1,8 +1,10 @@
 // Service-level behaviour over a real loopback server: every metric's scores, SearchBatch equal to
 // one Search per query, drop and re-create, health checking and the metrics endpoint.
+#include <chrono>
 #include <cmath>
 #include <future>
 #include <random>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -147,6 +149,48 @@ TEST_F(ServiceTest, HealthCheckServes) {
   std::string bytes;
   for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+}
+
+// BuildIndex with no kind builds the default index, a graph, and calibrates the collection
+// afterwards, so a target-recall search is planned from measurements.
+TEST_F(ServiceTest, DefaultBuildIsACalibratedGraph) {
+  Fill("c", v1::L2, 600);
+  v1::BuildIndexRequest build;
+  build.set_collection("c");
+  v1::BuildIndexResponse started;
+  grpc::ClientContext build_context;
+  ASSERT_TRUE(stub_->BuildIndex(&build_context, build, &started).ok());
+  ASSERT_EQ(started.indexes_size(), 1);
+  EXPECT_EQ(started.indexes(0).name(), "hnsw");
+  v1::CollectionInfo info;
+  for (int attempt = 0; attempt < 600; ++attempt) {  // bounded: 60 s
+    v1::DescribeCollectionRequest describe;
+    describe.set_name("c");
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->DescribeCollection(&context, describe, &info).ok());
+    if (info.indexes_size() == 2 && info.indexes(1).state() == "ready" &&
+        info.calibration().state() == "ready") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(info.indexes_size(), 2);
+  EXPECT_EQ(info.indexes(1).state(), "ready");
+  EXPECT_EQ(info.indexes(1).params().at("graph_dims"), kDim);  // 24 dims: no shorter prefix
+  ASSERT_EQ(info.calibration().state(), "ready");
+  EXPECT_EQ(info.calibration().frontiers_size(), 3);  // k = 1, 10, 100
+
+  v1::SearchRequest request;
+  request.set_collection("c");
+  request.mutable_query()->Add(rows_[3].begin(), rows_[3].end());
+  request.set_k(10);
+  request.mutable_budget()->set_target_recall(0.9f);
+  v1::SearchResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Search(&context, request, &response).ok());
+  EXPECT_TRUE(response.has_estimate());
+  EXPECT_GE(response.estimate().recall(), 0.9);
+  EXPECT_EQ(response.hits(0).id(), 1003u);
 }
 
 }  // namespace
