@@ -134,6 +134,11 @@ absl::StatusOr<v1::DropIndexResponse> Client::DropIndex(const v1::DropIndexReque
   return CallUnary(&v1::Adanns::StubInterface::DropIndex, request);
 }
 
+absl::StatusOr<v1::CollectionInfo> Client::UpdateCollection(
+    const v1::UpdateCollectionRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::UpdateCollection, request);
+}
+
 absl::StatusOr<v1::CalibrationInfo> Client::Calibrate(const v1::CalibrateRequest& request) {
   return CallUnary(&v1::Adanns::StubInterface::Calibrate, request);
 }

@@ -61,6 +61,7 @@ class Client {
   absl::StatusOr<v1::BuildIndexResponse> BuildIndex(const v1::BuildIndexRequest& request);
   absl::StatusOr<v1::DropIndexResponse> DropIndex(const v1::DropIndexRequest& request);
   absl::StatusOr<v1::CalibrationInfo> Calibrate(const v1::CalibrateRequest& request);
+  absl::StatusOr<v1::CollectionInfo> UpdateCollection(const v1::UpdateCollectionRequest& request);
   // Streams `messages` as they are; for large inputs prefer UpsertRows / UpsertFromReader.
   absl::StatusOr<v1::UpsertResponse> Upsert(const std::vector<v1::UpsertRequest>& messages);
   absl::StatusOr<v1::GetResponse> Get(const v1::GetRequest& request);

@@ -30,6 +30,7 @@ absl::Status Collection::Load() {
       meta_.id, meta_.dim,
       [this](uint64_t id, std::span<const float> values) { table_.Upsert(id, values); }));
   LoadCalibration();
+  LoadDefaultBudget();
   return LoadIndexes();
 }
 
@@ -110,6 +111,17 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
     return absl::ResourceExhaustedError(
         absl::StrCat(what, " = ", asked, " exceeds this server's limit of ", limit));
   };
+  std::shared_ptr<const index::Calibration> calibration;
+  {
+    std::lock_guard calibration_lock(calibration_mutex_);
+    calibration = calibration_.frontier;
+    const bool unset = !budget.max_mflops && !budget.target_recall && !budget.plan;
+    if (unset && default_budget_.has_value()) {
+      const std::optional<uint32_t> max_dims = budget.max_dims;
+      budget = *default_budget_;
+      if (max_dims.has_value()) budget.max_dims = max_dims;
+    }
+  }
   if (k > limits.max_k) {
     RETURN_IF_ERROR(over_limit("k", k, limits.max_k));
     k = limits.max_k;
@@ -117,11 +129,6 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   if (limits.max_mflops > 0 && budget.max_mflops.value_or(0) > limits.max_mflops) {
     RETURN_IF_ERROR(over_limit("budget.max_mflops", *budget.max_mflops, limits.max_mflops));
     budget.max_mflops = limits.max_mflops;
-  }
-  std::shared_ptr<const index::Calibration> calibration;
-  {
-    std::lock_guard calibration_lock(calibration_mutex_);
-    calibration = calibration_.frontier;
   }
 
   std::shared_lock lock(table_mutex_);

@@ -27,8 +27,9 @@
 
 namespace adanns::server {
 
-// Name of the stored calibration among the collection's index blobs.
+// Names of the stored calibration and default budget among the collection's index blobs.
 inline constexpr char kCalibrationBlob[] = "calibration";
+inline constexpr char kDefaultBudgetBlob[] = "default_budget";
 
 // A rebuild is advised once the collection grew by more than this fraction since the build.
 inline constexpr double kRebuildAdvisedGrowth = 0.2;
@@ -135,6 +136,11 @@ class Collection {
   absl::StatusOr<CalibrationStatus> StartCalibration(CalibrationRequest request);
   CalibrationStatus calibration_status() const;
 
+  // The budget of searches that set no max_mflops, target_recall or plan (their max_dims still
+  // applies), or none; `encoded` (a v1.Budget) is what is persisted and reported.
+  absl::Status SetDefaultBudget(std::optional<index::Budget> budget, std::string encoded);
+  std::string default_budget_encoded() const;  // "" = none
+
   // Starts a background build of the index `request.name`; its status is "building" until it is
   // published (or fails), and the previous index of that name keeps serving meanwhile.
   // FAILED_PRECONDITION while a build of that name runs or when the collection is empty;
@@ -199,6 +205,8 @@ class Collection {
   void CalibrateAfterIndexChange();
   // Loads the stored calibration blob, if any (a corrupt one is logged and ignored).
   void LoadCalibration();
+  // Loads the stored default budget, if any (likewise).
+  void LoadDefaultBudget();
   // Applies one committed write to every served index and build log; needs the exclusive hold.
   void ApplyUpsertLocked(index::RowId row);
   void ApplyRemoveLocked(index::RowId row, uint64_t id);
@@ -229,8 +237,10 @@ class Collection {
   std::thread calibration_thread_;
   std::atomic<bool> calibration_cancel_{false};
   std::atomic<double> calibration_progress_{0};
-  mutable std::mutex calibration_mutex_;  // guards calibration_ (its state and the frontier)
-  CalibrationStatus calibration_;
+  mutable std::mutex calibration_mutex_;  // guards the next three
+  CalibrationStatus calibration_;         // state and the frontier in use
+  std::optional<index::Budget> default_budget_;
+  std::string default_budget_encoded_;
 };
 
 }  // namespace adanns::server

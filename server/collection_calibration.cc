@@ -1,13 +1,16 @@
-// A collection's calibration: one background run at a time, reading in short shared holds so
-// writers and searches go on; the frontier it measures is persisted (blob "calibration") and
-// swapped in for the budget planner when it finishes. Every finished build and index drop starts
-// one (auto_calibrate), and the Calibrate RPC does on demand.
+// What a collection's budget planner works from: the calibration — one background run at a time,
+// reading in short shared holds so writers and searches go on; the frontier it measures is
+// persisted (blob "calibration") and swapped in when it finishes; every finished build and index
+// drop starts one (auto_calibrate), and the Calibrate RPC does on demand — and the collection's
+// default budget (blob "default_budget", a v1.Budget).
 #include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "adanns/v1/adanns.pb.h"
 #include "index/status_macros.h"
 #include "server/collection.h"
+#include "server/validation.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -158,6 +161,48 @@ void Collection::LoadCalibration() {
   }
   calibration_.frontier = std::make_shared<const index::Calibration>(*std::move(calibration));
   calibration_.state = "ready";
+}
+
+absl::Status Collection::SetDefaultBudget(std::optional<index::Budget> budget,
+                                         std::string encoded) {
+  std::lock_guard lifecycle_lock(calibration_lifecycle_mutex_);  // one setter at a time
+  {
+    std::lock_guard write_lock(write_mutex_);
+    RETURN_IF_ERROR(CheckNotDropped());
+  }
+  if (budget.has_value()) {
+    RETURN_IF_ERROR(store_->PutIndexBlob(meta_.id, kDefaultBudgetBlob, encoded));
+  } else {
+    RETURN_IF_ERROR(store_->DeleteIndexBlob(meta_.id, kDefaultBudgetBlob));
+    encoded.clear();
+  }
+  std::lock_guard calibration_lock(calibration_mutex_);
+  default_budget_ = std::move(budget);
+  default_budget_encoded_ = std::move(encoded);
+  return absl::OkStatus();
+}
+
+std::string Collection::default_budget_encoded() const {
+  std::lock_guard calibration_lock(calibration_mutex_);
+  return default_budget_encoded_;
+}
+
+void Collection::LoadDefaultBudget() {
+  absl::StatusOr<std::optional<std::string>> blob =
+      store_->GetIndexBlob(meta_.id, kDefaultBudgetBlob);
+  if (!blob.ok() || !blob->has_value()) return;
+  v1::Budget proto;
+  absl::StatusOr<index::Budget> budget =
+      proto.ParseFromString(**blob) ? BudgetFromProto(proto)
+                                    : absl::DataLossError("unparsable default budget");
+  if (!budget.ok()) {
+    spdlog::error("collection {}: stored default budget ignored: {}", meta_.name,
+                  budget.status().ToString());
+    return;
+  }
+  std::lock_guard calibration_lock(calibration_mutex_);
+  default_budget_ = *std::move(budget);
+  default_budget_encoded_ = **std::move(blob);
 }
 
 }  // namespace adanns::server

@@ -212,7 +212,7 @@ void Collection::ResumeInterruptedBuilds() {
 absl::Status Collection::LoadIndexes() {
   ASSIGN_OR_RETURN(const std::vector<std::string> names, store_->ListIndexBlobs(meta_.id));
   for (const std::string& blob_name : names) {
-    if (blob_name == kCalibrationBlob) continue;  // LoadCalibration's
+    if (blob_name == kCalibrationBlob || blob_name == kDefaultBudgetBlob) continue;  // not indexes
     const bool pending = absl::EndsWith(blob_name, kPendingSuffix);
     const std::string name =
         pending ? blob_name.substr(0, blob_name.size() - kPendingSuffix.size()) : blob_name;

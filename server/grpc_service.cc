@@ -85,6 +85,34 @@ absl::Status AdannsService::DoDropCollection(const std::string& name,
   return absl::OkStatus();
 }
 
+absl::Status AdannsService::DoUpdateCollection(const v1::UpdateCollectionRequest& request,
+                                               v1::CollectionInfo* response) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.name(), "name"));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.name()));
+  std::optional<index::Budget> budget;
+  std::string encoded;
+  if (request.has_default_budget()) {
+    ASSIGN_OR_RETURN(budget, BudgetFromProto(request.default_budget()));
+    if (budget->max_dims.has_value() &&
+        (*budget->max_dims == 0 || *budget->max_dims > collection->meta().dim)) {
+      return absl::InvalidArgumentError(absl::StrCat("default_budget.max_dims must be in 1..",
+                                                     collection->meta().dim, ", got ",
+                                                     *budget->max_dims));
+    }
+    encoded = request.default_budget().SerializeAsString();
+  }
+  RETURN_IF_ERROR(collection->SetDefaultBudget(std::move(budget), std::move(encoded)));
+  FillCollectionInfo(*collection, response);
+  return absl::OkStatus();
+}
+
+grpc::Status AdannsService::UpdateCollection(grpc::ServerContext*,
+                                             const v1::UpdateCollectionRequest* request,
+                                             v1::CollectionInfo* response) {
+  const auto start = Clock::now();
+  return Finish("UpdateCollection", start, DoUpdateCollection(*request, response));
+}
+
 grpc::Status AdannsService::CreateCollection(grpc::ServerContext*,
                                              const v1::CreateCollectionRequest* request,
                                              v1::CollectionInfo* response) {

@@ -32,6 +32,9 @@ class AdannsService final : public v1::Adanns::Service {
   grpc::Status DropCollection(grpc::ServerContext* context,
                               const v1::DropCollectionRequest* request,
                               v1::DropCollectionResponse* response) override;
+  grpc::Status UpdateCollection(grpc::ServerContext* context,
+                                const v1::UpdateCollectionRequest* request,
+                                v1::CollectionInfo* response) override;
   grpc::Status Upsert(grpc::ServerContext* context, grpc::ServerReader<v1::UpsertRequest>* reader,
                       v1::UpsertResponse* response) override;
   grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
@@ -54,6 +57,8 @@ class AdannsService final : public v1::Adanns::Service {
                                   v1::CollectionInfo* response);
   absl::Status DoDescribeCollection(const std::string& name, v1::CollectionInfo* response);
   absl::Status DoDropCollection(const std::string& name, v1::DropCollectionResponse* response);
+  absl::Status DoUpdateCollection(const v1::UpdateCollectionRequest& request,
+                                  v1::CollectionInfo* response);
   absl::Status DoUpsert(grpc::ServerReader<v1::UpsertRequest>* reader,
                         v1::UpsertResponse* response);
   absl::Status DoGet(const v1::GetRequest& request, v1::GetResponse* response);

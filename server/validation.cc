@@ -131,6 +131,10 @@ absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget) {
   index::Budget out;
   switch (budget.limit_case()) {
     case v1::Budget::kMaxMflops:
+      if (!(budget.max_mflops() > 0) || !std::isfinite(budget.max_mflops())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "budget.max_mflops must be a positive finite number, got ", budget.max_mflops()));
+      }
       out.max_mflops = budget.max_mflops();
       break;
     case v1::Budget::kTargetRecall:
@@ -320,6 +324,9 @@ void FillCollectionInfo(const Collection& collection, v1::CollectionInfo* out) {
     IndexStatusToProto(status, out->add_indexes());
   }
   CalibrationToProto(collection.calibration_status(), out->mutable_calibration());
+  if (const std::string budget = collection.default_budget_encoded(); !budget.empty()) {
+    out->mutable_default_budget()->ParseFromString(budget);
+  }
 }
 
 }  // namespace adanns::server

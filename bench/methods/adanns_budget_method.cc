@@ -8,6 +8,9 @@
 // The reference: with `oracle_k` (default 10) the build also calibrates the same grid on the test
 // queries themselves (their exact truth), and search points with `oracle` 1 plan from that
 // frontier — the cheapest plan of the grid that actually reaches the target on those queries.
+//
+// `adanns-default` is the same with the server's default index (index/default_graph.h: a graph on
+// a nesting prefix, or a full-dim one where the prefix does not pay) instead of the IVF + graph.
 #include <omp.h>
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include "bench/methods/vector_table_index.h"
 #include "index/budget_planner.h"
 #include "index/calibration.h"
+#include "index/default_graph.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
 #include "index/status_macros.h"
@@ -130,8 +134,10 @@ class AdannsBudgetMethod : public Method {
 
   absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData& data, const Params& build,
                                                     int threads, BuildStats* stats) const override {
-    RETURN_IF_ERROR(CheckParamKeys(build, {"ivf", "hnsw", "calibration_queries", "oracle_k"},
-                                   "adanns-budget build"));
+    RETURN_IF_ERROR(CheckParamKeys(
+        build, {"ivf", "hnsw", "default_graph", "calibration_queries", "oracle_k"},
+        "adanns-budget build"));
+    ASSIGN_OR_RETURN(const uint32_t default_graph, UintParam(build, "default_graph", 0, 0, 1));
     ASSIGN_OR_RETURN(const uint32_t oracle_k, UintParam(build, "oracle_k", 10, 0, 100));
     const auto dim = static_cast<uint32_t>(data.base.cols);
     ASSIGN_OR_RETURN(const uint32_t with_ivf, UintParam(build, "ivf", 1, 0, 1));
@@ -151,6 +157,23 @@ class AdannsBudgetMethod : public Method {
       stats->bytes_per_vector["ivf"] =
           static_cast<double>(ivf->memory_bytes()) / static_cast<double>(data.base.rows);
       indexes.push_back(std::move(ivf));
+    }
+    if (default_graph == 1) {
+      index::HnswBuildParams params;
+      params.graph_dims = index::DefaultGraphDims(dim, DefaultNesting(dim));
+      const index::TableAccess access = [&](const std::function<void(const index::VectorTable&)>&
+                                                read) { read(*table); };
+      index::GraphChoice choice;
+      ASSIGN_OR_RETURN(auto graph, index::BuildDefaultGraph(access, data.metric, params, threads,
+                                                            nullptr, nullptr, &choice));
+      std::fprintf(stderr,
+                   "[adanns-default] %u-dim graph %.1f us at recall@10 %.3f, full-dim %.1f us at "
+                   "%.3f: kept %u dims\n",
+                   choice.prefix_dims, choice.prefix_latency_us, choice.prefix_recall,
+                   choice.full_latency_us, choice.full_recall, choice.chosen_dims);
+      stats->bytes_per_vector["hnsw"] =
+          static_cast<double>(graph->memory_bytes()) / static_cast<double>(data.base.rows);
+      indexes.push_back(std::move(graph));
     }
     if (with_hnsw == 1) {
       index::HnswBuildParams params;
@@ -185,7 +208,26 @@ class AdannsBudgetMethod : public Method {
   }
 };
 
+class AdannsDefaultMethod : public AdannsBudgetMethod {
+ public:
+  std::string name() const override { return "adanns-default"; }
+
+  Grid DefaultGrid(const BenchData& /*data*/) const override {
+    Grid grid;
+    grid.builds.push_back({{"ivf", 0},
+                           {"hnsw", 0},
+                           {"default_graph", 1},
+                           {"calibration_queries", 200},
+                           {"oracle_k", 0}});
+    for (const double target : {0.9, 0.95, 0.99}) {
+      grid.searches.push_back({{"target_recall", target}});
+    }
+    return grid;
+  }
+};
+
 ADANNS_REGISTER_METHOD("adanns-budget", AdannsBudgetMethod);
+ADANNS_REGISTER_METHOD("adanns-default", AdannsDefaultMethod);
 
 }  // namespace
 }  // namespace adanns::bench

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,16 @@ void PrintIndexInfo(const v1::IndexInfo& index) {
 
 namespace {
 
+std::string BudgetText(const v1::Budget& budget) {
+  std::string text;
+  if (budget.has_max_mflops()) text = absl::StrCat("max_mflops=", budget.max_mflops());
+  if (budget.has_target_recall()) text = absl::StrCat("target_recall=", budget.target_recall());
+  if (budget.has_plan()) text = absl::StrCat("plan ", PlanText(budget.plan()));
+  if (budget.has_max_dims())
+    absl::StrAppend(&text, text.empty() ? "" : " ", "max_dims=", budget.max_dims());
+  return text;
+}
+
 void PrintCollection(const v1::CollectionInfo& info) {
   std::printf("name:          %s\n", info.name().c_str());
   std::printf("dim:           %u\n", info.dim());
@@ -86,6 +97,10 @@ void PrintCollection(const v1::CollectionInfo& info) {
   std::printf("nesting dims:  %s\n", absl::StrJoin(info.nesting_dims(), ",").c_str());
   std::printf("vectors:       %llu\n", static_cast<unsigned long long>(info.vector_count()));
   std::printf("vector memory: %s\n", FormatBytes(info.vector_memory_bytes()).c_str());
+  std::printf("default budget: %s\n", info.has_default_budget()
+                                          ? BudgetText(info.default_budget()).c_str()
+                                          : "none (automatic plan)");
+  std::printf("calibration:   %s\n", info.calibration().state().c_str());
   std::printf("indexes:\n");
   for (const v1::IndexInfo& index : info.indexes()) PrintIndexInfo(index);
 }
@@ -160,6 +175,42 @@ void AddDescribe(CLI::App& parent, CliContext& context) {
   });
 }
 
+struct SetBudgetArgs {
+  std::string name;
+  std::optional<double> max_mflops;
+  std::optional<float> target_recall;
+  std::optional<uint32_t> max_dims;
+};
+
+void AddSetBudget(CLI::App& parent, CliContext& context) {
+  auto args = std::make_shared<SetBudgetArgs>();
+  CLI::App* set_budget = parent.add_subcommand(
+      "set-budget",
+      "Set the budget of searches that ask for none (no option: clear it, back to automatic)");
+  set_budget->add_option("name", args->name, "Collection name")->required();
+  CLI::Option* mflops =
+      set_budget->add_option("--max-mflops", args->max_mflops, "Hard cap on MFLOPs per query");
+  set_budget->add_option("--target-recall", args->target_recall, "Recall@k to reach")
+      ->excludes(mflops);
+  set_budget->add_option("--max-dims", args->max_dims, "Longest prefix any stage may read");
+  set_budget->callback([args, &context] {
+    context.run = [args](CliContext& run_context) -> absl::Status {
+      ASSIGN_OR_RETURN(Client * client, run_context.client());
+      v1::UpdateCollectionRequest request;
+      request.set_name(args->name);
+      if (args->max_mflops || args->target_recall || args->max_dims) {
+        v1::Budget* budget = request.mutable_default_budget();
+        if (args->max_mflops) budget->set_max_mflops(*args->max_mflops);
+        if (args->target_recall) budget->set_target_recall(*args->target_recall);
+        if (args->max_dims) budget->set_max_dims(*args->max_dims);
+      }
+      ASSIGN_OR_RETURN(v1::CollectionInfo info, client->UpdateCollection(request));
+      PrintCollection(info);
+      return absl::OkStatus();
+    };
+  });
+}
+
 void AddDrop(CLI::App& parent, CliContext& context) {
   auto name = std::make_shared<std::string>();
   CLI::App* drop = parent.add_subcommand("drop", "Drop a collection and its data");
@@ -180,12 +231,14 @@ void AddDrop(CLI::App& parent, CliContext& context) {
 }  // namespace
 
 void AddCollectionCommands(CLI::App& app, CliContext& context) {
-  CLI::App* collection = app.add_subcommand("collection", "Create, list, describe, drop");
+  CLI::App* collection =
+      app.add_subcommand("collection", "Create, list, describe, drop; set the default budget");
   collection->require_subcommand(1);
   AddCreate(*collection, context);
   AddList(*collection, context);
   AddDescribe(*collection, context);
   AddDrop(*collection, context);
+  AddSetBudget(*collection, context);
 }
 
 }  // namespace adanns::client

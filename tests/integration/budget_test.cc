@@ -151,6 +151,30 @@ TEST_F(BudgetServingTest, MaxDimsBoundsEveryStage) {
   EXPECT_EQ(SearchWith(explicit_plan, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(BudgetServingTest, DefaultBudgetAppliesToPlainSearchesAndPersists) {
+  EnsureCalibrated();
+  const std::string set = Cli("collection set-budget fmnist --target-recall 0.95");
+  EXPECT_NE(set.find("default budget: target_recall=0.95"), std::string::npos) << set;
+  delete server_;
+  server_ = new ServerProcess(dir_->path() + "/data", {"--auto_calibrate=false"});
+  EXPECT_EQ(Describe().default_budget().target_recall(), 0.95f);
+  v1::SearchBatchResponse response;
+  ASSERT_TRUE(SearchWith(v1::Budget(), &response).ok());  // no budget: the default's
+  ASSERT_TRUE(response.results(0).has_estimate());
+  EXPECT_GE(response.results(0).estimate().recall(), 0.95);
+  EXPECT_GE(Recall(response), 0.93);
+  // A request's max_dims still applies on top of the default.
+  v1::Budget dims;
+  dims.set_max_dims(64);
+  ASSERT_TRUE(SearchWith(dims, &response).ok());
+  EXPECT_LE(response.results(0).plan().rerank_dims(), 64u);
+  // Cleared: back to the automatic plan (the IVF's defaults, no estimate of its own).
+  Cli("collection set-budget fmnist");
+  EXPECT_FALSE(Describe().has_default_budget());
+  ASSERT_TRUE(SearchWith(v1::Budget(), &response).ok());
+  EXPECT_EQ(response.results(0).plan().index(), "ivf");
+}
+
 TEST_F(BudgetServingTest, CalibrationSurvivesARestartAndTakesGivenQueries) {
   EnsureCalibrated();
   const v1::CalibrationInfo before = Describe().calibration();
