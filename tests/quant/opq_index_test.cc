@@ -110,6 +110,41 @@ TEST_P(OpqIndexTest, ResolvedPlanAndCostFollowTheCostModel) {
   EXPECT_NEAR(result.cost.mflops, flops / 1e6, 1e-9);
 }
 
+TEST_P(OpqIndexTest, ScansStopAtTheMflopsCap) {
+  index::IvfBuildParams ivf_params;
+  ivf_params.nlist = 20;
+  ivf_params.coarse_dims = 16;
+  auto ivf = index::IvfIndex::Build(table_, GetParam(), ivf_params);
+  ASSERT_TRUE(ivf.ok()) << ivf.status();
+  Plan composite;
+  composite.index = "ivf_opq";
+  composite.nprobe = 20;
+  const index::CandidateSource& source = *(*ivf)->candidate_source();
+  for (const bool over_lists : {false, true}) {
+    absl::StatusOr<Plan> resolved =
+        over_lists ? opq_->ResolvePlan(composite, kK, source) : opq_->ResolvePlan(Plan(), kK);
+    ASSERT_TRUE(resolved.ok());
+    auto run = [&](const Plan& plan) {
+      return over_lists ? opq_->Search(table_, queries_[0], kK, plan, source)
+                        : opq_->Search(table_, queries_[0], kK, plan);
+    };
+    const SearchResult free = run(*resolved);
+    EXPECT_FALSE(free.cost.capped);
+    // Half the code scan's FLOPs taken away: half the codes are scored, and the cap holds.
+    Plan capped = *resolved;
+    capped.max_mflops = free.cost.mflops - free.cost.vectors_scanned * 8.0 / 2e6;
+    const SearchResult half = run(capped);
+    EXPECT_TRUE(half.cost.capped);
+    EXPECT_LE(half.cost.mflops, *capped.max_mflops * (1 + 1e-9));
+    EXPECT_NEAR(double(half.cost.vectors_scanned), free.cost.vectors_scanned / 2.0, 1.0);
+    // Below what the rotation, table and re-rank commit to: nothing is scanned.
+    capped.max_mflops = 1e-4;
+    const SearchResult none = run(capped);
+    EXPECT_TRUE(none.cost.capped);
+    EXPECT_TRUE(none.hits.empty());
+  }
+}
+
 TEST_P(OpqIndexTest, IvfOpqOverEveryListWithAFullRerankIsExact) {
   index::IvfBuildParams ivf_params;
   ivf_params.nlist = 20;
