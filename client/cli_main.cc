@@ -18,6 +18,17 @@ int main(int argc, char** argv) {
   app.add_option("--connect-timeout", connect_timeout_seconds,
                  "Seconds to wait for the server to accept the connection")
       ->capture_default_str();
+  adanns::client::ClientOptions& options = context.client_options;
+  app.add_option("--api-key", options.api_key,
+                 "API key sent as \"authorization: Bearer KEY\" (servers with --api_keys_file)")
+      ->envname("ADANNS_API_KEY");
+  app.add_option("--tls-ca", options.tls_ca_file,
+                 "PEM CA of the server's certificate: connect with TLS")
+      ->envname("ADANNS_TLS_CA");
+  app.add_option("--tls-cert", options.tls_cert_file, "PEM client certificate (mutual TLS)");
+  app.add_option("--tls-key", options.tls_key_file, "PEM client key (mutual TLS)");
+  app.add_option("--tls-server-name", options.tls_server_name,
+                 "Name to check the server's certificate against (default: the --server host)");
   app.require_subcommand(1);
   adanns::client::AddCollectionCommands(app, context);
   adanns::client::AddIngestCommand(app, context);

@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,14 @@ namespace {
 constexpr size_t kVectorOverheadBytes = (1 + 10) + (1 + 5) + (1 + 5);
 constexpr size_t kCollectionOverheadBytes = 1 + 5;
 
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read the ", what, " file ", path));
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
@@ -30,8 +40,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 // are cleared, not freed, between messages, so their buffers are reused.
 class Client::UpsertStream {
  public:
-  UpsertStream(v1::Adanns::StubInterface& stub, const std::string& collection)
-      : writer_(stub.Upsert(&context_, &response_)) {
+  // `prepare` readies the context (the API key) before the stream opens.
+  UpsertStream(v1::Adanns::StubInterface& stub, const std::string& collection,
+               const std::function<void(grpc::ClientContext&)>& prepare)
+      : writer_((prepare(context_), stub.Upsert(&context_, &response_))) {
     request_.set_collection(collection);
   }
 
@@ -77,8 +89,20 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& targe
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile(options.tls_ca_file, "TLS CA"));
+    if (!options.tls_cert_file.empty()) {
+      ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadFile(options.tls_cert_file, "TLS certificate"));
+      ASSIGN_OR_RETURN(ssl.pem_private_key, ReadFile(options.tls_key_file, "TLS key"));
+    }
+    credentials = grpc::SslCredentials(ssl);
+    if (!options.tls_server_name.empty()) {
+      arguments.SetSslTargetNameOverride(options.tls_server_name);
+    }
+  }
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, credentials, arguments);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
     return absl::UnavailableError(absl::StrCat(
         "no adanns server answered at ", target, " within ", options.connect_timeout.count(),
@@ -90,17 +114,18 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& targe
 Client::Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options)
     : stub_(std::move(stub)), options_(options) {}
 
-void Client::SetDeadline(grpc::ClientContext& context) const {
-  if (options_.call_timeout.count() > 0) {
+void Client::PrepareContext(grpc::ClientContext& context, bool with_deadline) const {
+  if (with_deadline && options_.call_timeout.count() > 0) {
     context.set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
   }
+  if (!options_.api_key.empty()) context.AddMetadata("authorization", "Bearer " + options_.api_key);
 }
 
 template <typename Request, typename Response>
 absl::StatusOr<Response> Client::CallUnary(UnaryMethod<Request, Response> method,
                                            const Request& request) {
   grpc::ClientContext context;
-  SetDeadline(context);
+  PrepareContext(context);
   Response response;
   RETURN_IF_ERROR(FromGrpcStatus((stub_.get()->*method)(&context, request, &response)));
   return response;
@@ -160,7 +185,7 @@ absl::StatusOr<v1::SearchBatchResponse> Client::SearchBatch(const v1::SearchBatc
 }
 
 absl::StatusOr<v1::UpsertResponse> Client::Upsert(const std::vector<v1::UpsertRequest>& messages) {
-  UpsertStream stream(*stub_, "");
+  UpsertStream stream(*stub_, "", [this](grpc::ClientContext& c) { PrepareContext(c, false); });
   for (const v1::UpsertRequest& message : messages) {
     if (!stream.SendMessage(message)) {
       break;
@@ -191,7 +216,8 @@ absl::StatusOr<uint64_t> Client::UpsertRows(const std::string& collection, uint6
                                             const float* rows, uint64_t count, uint32_t dim,
                                             const UpsertProgress& progress) {
   ASSIGN_OR_RETURN(const size_t per_message, VectorsPerUpsertMessage(collection, dim));
-  UpsertStream stream(*stub_, collection);
+  UpsertStream stream(*stub_, collection,
+                      [this](grpc::ClientContext& c) { PrepareContext(c, false); });
   for (uint64_t start = 0; start < count; start += per_message) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(per_message, count - start));
     if (!stream.Send(first_id + start, rows + start * dim, n, dim)) {
@@ -210,7 +236,8 @@ absl::StatusOr<uint64_t> Client::UpsertFromReader(const std::string& collection,
   const uint32_t dim = reader.dim();
   ASSIGN_OR_RETURN(const size_t per_message, VectorsPerUpsertMessage(collection, dim));
   std::vector<float> buffer(per_message * dim);
-  UpsertStream stream(*stub_, collection);
+  UpsertStream stream(*stub_, collection,
+                      [this](grpc::ClientContext& c) { PrepareContext(c, false); });
   const uint64_t total = reader.rows();
   while (true) {
     const uint64_t first_row = reader.rows_read();

@@ -33,6 +33,15 @@ struct ClientOptions {
   // 4 MiB receive limit, so it works even against a server that kept it.
   // Default: 4,000,000 bytes.
   size_t upsert_message_bytes = 4'000'000;
+  // API key sent with every call ("authorization: Bearer KEY"); empty sends none.
+  std::string api_key;
+  // TLS: PEM file of the CA that signed the server's certificate (set: TLS on), and for mutual
+  // TLS the client's certificate chain and key. Empty: plaintext.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Name the server's certificate is checked against instead of the target's host.
+  std::string tls_server_name;
 };
 
 // Upserts never put more vectors than this in one message (the server's limit).
@@ -44,8 +53,9 @@ using UpsertProgress = std::function<void(uint64_t sent, uint64_t total)>;
 // Thread-safe: calls may be made concurrently from several threads.
 class Client {
  public:
-  // Opens an insecure channel to `target` ("host:port") and waits until it is connected.
-  // UNAVAILABLE when no server answers within options.connect_timeout.
+  // Opens a channel (TLS when options.tls_ca_file is set) to `target` ("host:port") and waits
+  // until it is connected. UNAVAILABLE when no server answers within options.connect_timeout;
+  // NOT_FOUND for an unreadable TLS file.
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& target,
                                                          const ClientOptions& options = {});
   // Uses an existing stub (tests, custom channels); no connection check.
@@ -94,7 +104,8 @@ class Client {
                                                                   const Request&, Response*);
   template <typename Request, typename Response>
   absl::StatusOr<Response> CallUnary(UnaryMethod<Request, Response> method, const Request& request);
-  void SetDeadline(grpc::ClientContext& context) const;
+  // The call deadline and the API key.
+  void PrepareContext(grpc::ClientContext& context, bool with_deadline = true) const;
 
   std::unique_ptr<v1::Adanns::StubInterface> stub_;
   ClientOptions options_;

@@ -46,7 +46,18 @@ AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions op
 }
 
 grpc::Status AdannsService::Finish(const char* method, Clock::time_point start,
-                                   const absl::Status& status) {
+                                   const grpc::ServerContext& context, Role role,
+                                   const std::function<absl::Status()>& call) {
+  absl::Status status = absl::OkStatus();
+  if (options_.api_keys != nullptr) {
+    const auto& metadata = context.client_metadata();
+    const auto found = metadata.find("authorization");
+    const std::string_view authorization =
+        found == metadata.end() ? std::string_view()
+                                : std::string_view(found->second.data(), found->second.size());
+    status = options_.api_keys->Check(authorization, role);
+  }
+  if (status.ok()) status = call();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   metrics_->RecordRequest(method, CodeName(status), seconds);
   return ToGrpc(status);
@@ -106,41 +117,44 @@ absl::Status AdannsService::DoUpdateCollection(const v1::UpdateCollectionRequest
   return absl::OkStatus();
 }
 
-grpc::Status AdannsService::UpdateCollection(grpc::ServerContext*,
+grpc::Status AdannsService::UpdateCollection(grpc::ServerContext* context,
                                              const v1::UpdateCollectionRequest* request,
                                              v1::CollectionInfo* response) {
   const auto start = Clock::now();
-  return Finish("UpdateCollection", start, DoUpdateCollection(*request, response));
+  return Finish("UpdateCollection", start, *context, Role::kAdmin, [&] { return DoUpdateCollection(*request, response); });
 }
 
-grpc::Status AdannsService::CreateCollection(grpc::ServerContext*,
+grpc::Status AdannsService::CreateCollection(grpc::ServerContext* context,
                                              const v1::CreateCollectionRequest* request,
                                              v1::CollectionInfo* response) {
   const auto start = Clock::now();
-  return Finish("CreateCollection", start, DoCreateCollection(*request, response));
+  return Finish("CreateCollection", start, *context, Role::kAdmin, [&] { return DoCreateCollection(*request, response); });
 }
 
-grpc::Status AdannsService::DescribeCollection(grpc::ServerContext*,
+grpc::Status AdannsService::DescribeCollection(grpc::ServerContext* context,
                                                const v1::DescribeCollectionRequest* request,
                                                v1::CollectionInfo* response) {
   const auto start = Clock::now();
-  return Finish("DescribeCollection", start, DoDescribeCollection(request->name(), response));
+  return Finish("DescribeCollection", start, *context, Role::kRead, [&] { return DoDescribeCollection(request->name(), response); });
 }
 
-grpc::Status AdannsService::ListCollections(grpc::ServerContext*, const v1::ListCollectionsRequest*,
+grpc::Status AdannsService::ListCollections(grpc::ServerContext* context,
+                                            const v1::ListCollectionsRequest*,
                                             v1::ListCollectionsResponse* response) {
   const auto start = Clock::now();
-  for (const auto& collection : engine_->List()) {
-    FillCollectionInfo(*collection, response->add_collections());
-  }
-  return Finish("ListCollections", start, absl::OkStatus());
+  return Finish("ListCollections", start, *context, Role::kRead, [&] {
+    for (const auto& collection : engine_->List()) {
+      FillCollectionInfo(*collection, response->add_collections());
+    }
+    return absl::OkStatus();
+  });
 }
 
-grpc::Status AdannsService::DropCollection(grpc::ServerContext*,
+grpc::Status AdannsService::DropCollection(grpc::ServerContext* context,
                                            const v1::DropCollectionRequest* request,
                                            v1::DropCollectionResponse* response) {
   const auto start = Clock::now();
-  return Finish("DropCollection", start, DoDropCollection(request->name(), response));
+  return Finish("DropCollection", start, *context, Role::kAdmin, [&] { return DoDropCollection(request->name(), response); });
 }
 
 // --- Vectors -------------------------------------------------------------------------------
@@ -216,23 +230,23 @@ absl::Status AdannsService::DoDelete(const v1::DeleteRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status AdannsService::Upsert(grpc::ServerContext*,
+grpc::Status AdannsService::Upsert(grpc::ServerContext* context,
                                    grpc::ServerReader<v1::UpsertRequest>* reader,
                                    v1::UpsertResponse* response) {
   const auto start = Clock::now();
-  return Finish("Upsert", start, DoUpsert(reader, response));
+  return Finish("Upsert", start, *context, Role::kAdmin, [&] { return DoUpsert(reader, response); });
 }
 
-grpc::Status AdannsService::Get(grpc::ServerContext*, const v1::GetRequest* request,
+grpc::Status AdannsService::Get(grpc::ServerContext* context, const v1::GetRequest* request,
                                 v1::GetResponse* response) {
   const auto start = Clock::now();
-  return Finish("Get", start, DoGet(*request, response));
+  return Finish("Get", start, *context, Role::kRead, [&] { return DoGet(*request, response); });
 }
 
-grpc::Status AdannsService::Delete(grpc::ServerContext*, const v1::DeleteRequest* request,
+grpc::Status AdannsService::Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
                                    v1::DeleteResponse* response) {
   const auto start = Clock::now();
-  return Finish("Delete", start, DoDelete(*request, response));
+  return Finish("Delete", start, *context, Role::kAdmin, [&] { return DoDelete(*request, response); });
 }
 
 // --- Indexes -------------------------------------------------------------------------------
@@ -282,16 +296,16 @@ absl::Status AdannsService::DoDropIndex(const v1::DropIndexRequest& request) {
   return absl::OkStatus();
 }
 
-grpc::Status AdannsService::BuildIndex(grpc::ServerContext*, const v1::BuildIndexRequest* request,
+grpc::Status AdannsService::BuildIndex(grpc::ServerContext* context, const v1::BuildIndexRequest* request,
                                        v1::BuildIndexResponse* response) {
   const auto start = Clock::now();
-  return Finish("BuildIndex", start, DoBuildIndex(*request, response));
+  return Finish("BuildIndex", start, *context, Role::kAdmin, [&] { return DoBuildIndex(*request, response); });
 }
 
-grpc::Status AdannsService::DropIndex(grpc::ServerContext*, const v1::DropIndexRequest* request,
+grpc::Status AdannsService::DropIndex(grpc::ServerContext* context, const v1::DropIndexRequest* request,
                                       v1::DropIndexResponse*) {
   const auto start = Clock::now();
-  return Finish("DropIndex", start, DoDropIndex(*request));
+  return Finish("DropIndex", start, *context, Role::kAdmin, [&] { return DoDropIndex(*request); });
 }
 
 // --- Search --------------------------------------------------------------------------------
@@ -388,22 +402,22 @@ absl::Status AdannsService::DoCalibrate(const v1::CalibrateRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status AdannsService::Calibrate(grpc::ServerContext*, const v1::CalibrateRequest* request,
+grpc::Status AdannsService::Calibrate(grpc::ServerContext* context, const v1::CalibrateRequest* request,
                                       v1::CalibrationInfo* response) {
   const auto start = Clock::now();
-  return Finish("Calibrate", start, DoCalibrate(*request, response));
+  return Finish("Calibrate", start, *context, Role::kAdmin, [&] { return DoCalibrate(*request, response); });
 }
 
-grpc::Status AdannsService::Search(grpc::ServerContext*, const v1::SearchRequest* request,
+grpc::Status AdannsService::Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                                    v1::SearchResponse* response) {
   const auto start = Clock::now();
-  return Finish("Search", start, DoSearch(*request, response));
+  return Finish("Search", start, *context, Role::kRead, [&] { return DoSearch(*request, response); });
 }
 
-grpc::Status AdannsService::SearchBatch(grpc::ServerContext*, const v1::SearchBatchRequest* request,
+grpc::Status AdannsService::SearchBatch(grpc::ServerContext* context, const v1::SearchBatchRequest* request,
                                         v1::SearchBatchResponse* response) {
   const auto start = Clock::now();
-  return Finish("SearchBatch", start, DoSearchBatch(*request, response));
+  return Finish("SearchBatch", start, *context, Role::kRead, [&] { return DoSearchBatch(*request, response); });
 }
 
 }  // namespace adanns::server

@@ -2,9 +2,12 @@
 // and records metrics. No business logic lives here beyond validation and conversion.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "adanns/v1/adanns.grpc.pb.h"
+#include "server/auth.h"
 #include "server/engine.h"
 #include "server/metrics.h"
 
@@ -14,6 +17,9 @@ struct ServiceOptions {
   // Threads one SearchBatch may use.
   // Default: 1.
   size_t search_threads = 1;
+  // API keys every call must carry; null = no authentication (loopback development).
+  // Default: null.
+  std::shared_ptr<const ApiKeys> api_keys;
 };
 
 class AdannsService final : public v1::Adanns::Service {
@@ -75,9 +81,11 @@ class AdannsService final : public v1::Adanns::Service {
                                           size_t n, uint32_t k, const index::Budget& budget,
                                           size_t threads);
 
-  // Records the request in metrics and maps the status to gRPC.
+  // Runs `call` when the caller's API key allows `role` (keys on), records the request in
+  // metrics and maps the status to gRPC.
   grpc::Status Finish(const char* method, std::chrono::steady_clock::time_point start,
-                      const absl::Status& status);
+                      const grpc::ServerContext& context, Role role,
+                      const std::function<absl::Status()>& call);
   void UpdateVectorGauge(const Collection& collection);
 
   Engine* engine_;

@@ -24,6 +24,13 @@ ABSL_FLAG(int, build_threads, 1,
           "Threads each background index build may use; keep below the core count so searches "
           "keep their latency");
 ABSL_FLAG(int, search_threads, 0, "Threads one SearchBatch may use; 0 = the number of cores");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "File of API keys, one \"KEY ROLE\" per line (ROLE: read or admin); every call must "
+          "then send \"authorization: Bearer KEY\". Empty: no authentication");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the server (with --tls_key): TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of the server");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates; client certificates signed by them are then required (mTLS)");
 ABSL_FLAG(uint32_t, calibration_queries, 200,
           "Stored vectors sampled as queries by each calibration (1..10000)");
 ABSL_FLAG(bool, auto_calibrate, true, "Calibrate after every finished index build and drop");
@@ -73,6 +80,17 @@ int main(int argc, char** argv) {
   options.service.search_threads =
       threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
 
+  if (const std::string keys_file = absl::GetFlag(FLAGS_api_keys_file); !keys_file.empty()) {
+    absl::StatusOr<adanns::server::ApiKeys> keys = adanns::server::ApiKeys::Load(keys_file);
+    if (!keys.ok()) {
+      spdlog::error("--api_keys_file: {}", keys.status().ToString());
+      return 1;
+    }
+    options.service.api_keys = std::make_shared<const adanns::server::ApiKeys>(*std::move(keys));
+  }
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.calibration_queries = absl::GetFlag(FLAGS_calibration_queries);
   options.auto_calibrate = absl::GetFlag(FLAGS_auto_calibrate);
   options.limits.max_mflops = absl::GetFlag(FLAGS_max_query_mflops);

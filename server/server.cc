@@ -3,6 +3,8 @@
 #include "server/server.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -12,6 +14,42 @@
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
+
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read the ", what, " file ", path));
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// Plaintext, TLS, or mutual TLS, as the options' PEM files say.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const ServerOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
+  }
+  if (options.tls_cert_file.empty()) {
+    if (!options.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError("a client CA (mutual TLS) needs the server's TLS files");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(options.tls_cert_file, "TLS certificate"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPem(options.tls_key_file, "TLS key"));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!options.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(options.tls_client_ca_file, "client CA"));
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOptions& options) {
   std::unique_ptr<AdannsServer> server(new AdannsServer());
@@ -47,7 +85,9 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  ASSIGN_OR_RETURN(const std::shared_ptr<grpc::ServerCredentials> credentials,
+                   ServerCredentials(options));
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(server->service_.get());
@@ -57,7 +97,13 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
         absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid?)"));
   }
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
-  spdlog::info("adanns-server listening on {} (port {})", options.listen, server->port_);
+  spdlog::info("adanns-server listening on {} (port {}, {}{})", options.listen, server->port_,
+               options.tls_cert_file.empty() ? "plaintext"
+               : options.tls_client_ca_file.empty() ? "TLS"
+                                                    : "mutual TLS",
+               options.service.api_keys != nullptr
+                   ? absl::StrCat(", ", options.service.api_keys->size(), " API keys")
+                   : ", no API keys");
   return server;
 }
 

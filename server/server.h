@@ -41,7 +41,13 @@ struct ServerOptions {
   // Limits on what one search may ask for (MFLOPs, k, re-rank depth) and what happens above them.
   // Default: no MFLOPs or re-rank caps, k up to 10000, over-limit requests rejected.
   SearchLimits limits;
-  // Service options (search threads, ...).
+  // TLS: PEM files of the server's certificate chain and private key (both or neither; neither =
+  // plaintext), and optionally of a CA whose client certificates are then required (mTLS).
+  // Default: plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Service options (search threads, API keys, ...).
   ServiceOptions service;
 };
 
