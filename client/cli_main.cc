@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   adanns::client::AddSearchCommand(app, context);
   adanns::client::AddVectorCommands(app, context);
   adanns::client::AddIndexCommands(app, context);
+  adanns::client::AddSnapshotCommands(app, context);
   CLI11_PARSE(app, argc, argv);
 
   context.client_options.connect_timeout =

@@ -164,6 +164,14 @@ absl::StatusOr<v1::CollectionInfo> Client::UpdateCollection(
   return CallUnary(&v1::Adanns::StubInterface::UpdateCollection, request);
 }
 
+absl::StatusOr<v1::SnapshotInfo> Client::CreateSnapshot(const v1::CreateSnapshotRequest& request) {
+  return CallUnary(&v1::Adanns::StubInterface::CreateSnapshot, request);
+}
+
+absl::StatusOr<v1::ListSnapshotsResponse> Client::ListSnapshots() {
+  return CallUnary(&v1::Adanns::StubInterface::ListSnapshots, v1::ListSnapshotsRequest());
+}
+
 absl::StatusOr<v1::CalibrationInfo> Client::Calibrate(const v1::CalibrateRequest& request) {
   return CallUnary(&v1::Adanns::StubInterface::Calibrate, request);
 }

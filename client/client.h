@@ -72,6 +72,8 @@ class Client {
   absl::StatusOr<v1::DropIndexResponse> DropIndex(const v1::DropIndexRequest& request);
   absl::StatusOr<v1::CalibrationInfo> Calibrate(const v1::CalibrateRequest& request);
   absl::StatusOr<v1::CollectionInfo> UpdateCollection(const v1::UpdateCollectionRequest& request);
+  absl::StatusOr<v1::SnapshotInfo> CreateSnapshot(const v1::CreateSnapshotRequest& request);
+  absl::StatusOr<v1::ListSnapshotsResponse> ListSnapshots();
   // Streams `messages` as they are; for large inputs prefer UpsertRows / UpsertFromReader.
   absl::StatusOr<v1::UpsertResponse> Upsert(const std::vector<v1::UpsertRequest>& messages);
   absl::StatusOr<v1::GetResponse> Get(const v1::GetRequest& request);

@@ -30,6 +30,8 @@ class Engine {
   std::vector<std::shared_ptr<Collection>> List() const;
   // Returns how many vectors it held. NOT_FOUND if absent.
   absl::StatusOr<uint64_t> Drop(const std::string& name);
+  // The store every collection commits to (snapshots checkpoint it).
+  const storage::RocksStore& store() const { return *store_; }
 
  private:
   Engine(std::unique_ptr<storage::RocksStore> store, CollectionOptions collection_options)

@@ -33,7 +33,7 @@ absl::Status ValidateK(uint32_t k) {
 }  // namespace
 
 AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions options)
-    : engine_(engine), metrics_(metrics), options_(options) {
+    : engine_(engine), metrics_(metrics), options_(options), snapshots_(options_.snapshot_root) {
   for (const auto& collection : engine_->List()) {
     UpdateVectorGauge(*collection);
     for (const IndexStatus& status : collection->Indexes()) {
@@ -418,6 +418,41 @@ grpc::Status AdannsService::SearchBatch(grpc::ServerContext* context, const v1::
                                         v1::SearchBatchResponse* response) {
   const auto start = Clock::now();
   return Finish("SearchBatch", start, *context, Role::kRead, [&] { return DoSearchBatch(*request, response); });
+}
+
+// --- Snapshots -----------------------------------------------------------------------------
+
+namespace {
+
+void SnapshotToProto(const SnapshotInfo& info, v1::SnapshotInfo* out) {
+  out->set_name(info.name);
+  out->set_path(info.path);
+  out->set_bytes(info.bytes);
+  out->set_created_unix_seconds(info.created_unix_seconds);
+}
+
+}  // namespace
+
+grpc::Status AdannsService::CreateSnapshot(grpc::ServerContext* context,
+                                           const v1::CreateSnapshotRequest* request,
+                                           v1::SnapshotInfo* response) {
+  const auto start = Clock::now();
+  return Finish("CreateSnapshot", start, *context, Role::kAdmin, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(const SnapshotInfo info, snapshots_.Create(engine_->store(), request->name()));
+    SnapshotToProto(info, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdannsService::ListSnapshots(grpc::ServerContext* context,
+                                          const v1::ListSnapshotsRequest*,
+                                          v1::ListSnapshotsResponse* response) {
+  const auto start = Clock::now();
+  return Finish("ListSnapshots", start, *context, Role::kAdmin, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(const std::vector<SnapshotInfo> snapshots, snapshots_.List());
+    for (const SnapshotInfo& info : snapshots) SnapshotToProto(info, response->add_snapshots());
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace adanns::server

@@ -9,6 +9,7 @@
 #include "adanns/v1/adanns.grpc.pb.h"
 #include "server/auth.h"
 #include "server/engine.h"
+#include "server/snapshots.h"
 #include "server/metrics.h"
 
 namespace adanns::server {
@@ -20,6 +21,9 @@ struct ServiceOptions {
   // API keys every call must carry; null = no authentication (loopback development).
   // Default: null.
   std::shared_ptr<const ApiKeys> api_keys;
+  // Root directory of CreateSnapshot's snapshots; empty disables them.
+  // Default: disabled.
+  std::string snapshot_root;
 };
 
 class AdannsService final : public v1::Adanns::Service {
@@ -57,6 +61,11 @@ class AdannsService final : public v1::Adanns::Service {
                          v1::DropIndexResponse* response) override;
   grpc::Status Calibrate(grpc::ServerContext* context, const v1::CalibrateRequest* request,
                          v1::CalibrationInfo* response) override;
+  grpc::Status CreateSnapshot(grpc::ServerContext* context,
+                              const v1::CreateSnapshotRequest* request,
+                              v1::SnapshotInfo* response) override;
+  grpc::Status ListSnapshots(grpc::ServerContext* context, const v1::ListSnapshotsRequest* request,
+                             v1::ListSnapshotsResponse* response) override;
 
  private:
   absl::Status DoCreateCollection(const v1::CreateCollectionRequest& request,
@@ -91,6 +100,7 @@ class AdannsService final : public v1::Adanns::Service {
   Engine* engine_;
   Metrics* metrics_;
   ServiceOptions options_;
+  Snapshots snapshots_;
 };
 
 }  // namespace adanns::server

@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "server/server.h"
+#include "server/snapshots.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC address HOST:PORT (port 0 = any free)");
@@ -31,6 +32,12 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the server (with 
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of the server");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA certificates; client certificates signed by them are then required (mTLS)");
+ABSL_FLAG(std::string, snapshot_dir, "./snapshots",
+          "Root directory of CreateSnapshot's snapshots (requests name only a directory below "
+          "it); empty disables snapshots");
+ABSL_FLAG(std::string, restore_from, "",
+          "Before serving, copy this snapshot directory into --data_dir, which must be empty or "
+          "absent");
 ABSL_FLAG(uint32_t, calibration_queries, 200,
           "Stored vectors sampled as queries by each calibration (1..10000)");
 ABSL_FLAG(bool, auto_calibrate, true, "Calibrate after every finished index build and drop");
@@ -91,6 +98,15 @@ int main(int argc, char** argv) {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.service.snapshot_root = absl::GetFlag(FLAGS_snapshot_dir);
+  if (const std::string from = absl::GetFlag(FLAGS_restore_from); !from.empty()) {
+    if (absl::Status restored = adanns::server::RestoreSnapshot(from, options.data_dir);
+        !restored.ok()) {
+      spdlog::error("--restore_from: {}", restored.ToString());
+      return 1;
+    }
+    spdlog::info("restored snapshot {} into {}", from, options.data_dir);
+  }
   options.calibration_queries = absl::GetFlag(FLAGS_calibration_queries);
   options.auto_calibrate = absl::GetFlag(FLAGS_auto_calibrate);
   options.limits.max_mflops = absl::GetFlag(FLAGS_max_query_mflops);

@@ -11,6 +11,7 @@
 #include "index/status_macros.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace adanns::storage {
@@ -398,6 +399,13 @@ absl::StatusOr<std::vector<std::string>> RocksStore::ListIndexBlobs(uint32_t col
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "listing index blobs"));
   return names;
+}
+
+absl::Status RocksStore::Checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  const std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocks(checkpoint->CreateCheckpoint(dir), absl::StrCat("checkpoint into ", dir));
 }
 
 }  // namespace adanns::storage

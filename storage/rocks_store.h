@@ -78,6 +78,11 @@ class RocksStore {
   // Names of the collection's index blobs, in name order.
   absl::StatusOr<std::vector<std::string>> ListIndexBlobs(uint32_t collection_id) const;
 
+  // A consistent copy of the whole store (every column family, as of one moment) in `dir`, which
+  // must not exist yet: hard links to the immutable files plus a flushed state. Opening `dir` as
+  // a store gives back exactly what was committed before the call.
+  absl::Status Checkpoint(const std::string& dir) const;
+
  private:
   RocksStore() = default;
 

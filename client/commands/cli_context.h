@@ -39,6 +39,8 @@ void AddSearchCommand(CLI::App& app, CliContext& context);
 void AddVectorCommands(CLI::App& app, CliContext& context);
 // index build | describe | drop
 void AddIndexCommands(CLI::App& app, CliContext& context);
+// snapshot create | list
+void AddSnapshotCommands(CLI::App& app, CliContext& context);
 
 // One index of DescribeCollection, on a line (and its parameters / error below it).
 void PrintIndexInfo(const v1::IndexInfo& index);

@@ -1,0 +1,130 @@
+// Snapshots (see snapshots.h).
+#include "server/snapshots.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "index/status_macros.h"
+
+namespace adanns::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxSnapshotName = 128;
+
+absl::Status ValidateSnapshotName(const std::string& name) {
+  const bool allowed =
+      !name.empty() && name.size() <= kMaxSnapshotName && name[0] != '.' &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+      });
+  if (!allowed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("snapshot name must be 1-", kMaxSnapshotName,
+                     " characters of [A-Za-z0-9_.-], not starting with '.'; got '", name, "'"));
+  }
+  return absl::OkStatus();
+}
+
+// A RocksDB store directory: it has the CURRENT file naming its manifest.
+bool IsStore(const fs::path& dir) {
+  std::error_code error;
+  return fs::is_regular_file(dir / "CURRENT", error);
+}
+
+absl::StatusOr<SnapshotInfo> Describe(const fs::path& dir) {
+  SnapshotInfo info;
+  info.name = dir.filename().string();
+  info.path = dir.string();
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
+    if (entry.is_regular_file(error)) info.bytes += entry.file_size(error);
+  }
+  struct stat current {};
+  if (stat((dir / "CURRENT").c_str(), &current) != 0) {
+    return absl::InternalError(absl::StrCat("cannot read ", dir.string()));
+  }
+  info.created_unix_seconds = current.st_mtime;
+  return info;
+}
+
+std::string TimestampName() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "snapshot-%Y%m%dT%H%M%SZ", &utc);
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<SnapshotInfo> Snapshots::Create(const storage::RocksStore& store,
+                                               std::string name) const {
+  if (root_.empty()) {
+    return absl::FailedPreconditionError(
+        "snapshots are disabled on this server (start it with --snapshot_dir)");
+  }
+  if (name.empty()) name = TimestampName();
+  RETURN_IF_ERROR(ValidateSnapshotName(name));
+  std::error_code error;
+  fs::create_directories(root_, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create the snapshot root ", root_, ": ", error.message()));
+  }
+  const fs::path dir = fs::path(root_) / name;
+  if (fs::exists(dir, error)) {
+    return absl::AlreadyExistsError(absl::StrCat("snapshot '", name, "' already exists"));
+  }
+  RETURN_IF_ERROR(store.Checkpoint(dir.string()));
+  return Describe(dir);
+}
+
+absl::StatusOr<std::vector<SnapshotInfo>> Snapshots::List() const {
+  std::vector<SnapshotInfo> snapshots;
+  std::error_code error;
+  if (root_.empty() || !fs::exists(root_, error)) return snapshots;
+  for (const fs::directory_entry& entry : fs::directory_iterator(root_, error)) {
+    if (!entry.is_directory(error) || !IsStore(entry.path())) continue;
+    ASSIGN_OR_RETURN(SnapshotInfo info, Describe(entry.path()));
+    snapshots.push_back(std::move(info));
+  }
+  std::sort(snapshots.begin(), snapshots.end(),
+            [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.name < b.name; });
+  return snapshots;
+}
+
+absl::Status RestoreSnapshot(const std::string& from, const std::string& data_dir) {
+  if (!IsStore(from)) {
+    return absl::NotFoundError(absl::StrCat(from, " is not a snapshot (no RocksDB CURRENT file)"));
+  }
+  std::error_code error;
+  if (fs::exists(data_dir, error) && !fs::is_empty(data_dir, error)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "restore needs an empty data dir; ", data_dir, " already holds data"));
+  }
+  // Copied into a sibling first and renamed, so a failed copy never leaves a half data dir.
+  const fs::path staging = fs::path(data_dir).string() + ".restoring";
+  fs::remove_all(staging, error);
+  fs::create_directories(staging, error);
+  fs::copy(from, staging, fs::copy_options::recursive, error);
+  if (!error) {
+    fs::remove(data_dir, error);  // the empty directory, when there is one
+    error.clear();
+    fs::rename(staging, data_dir, error);
+  }
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot restore ", from, " into ", data_dir, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace adanns::server

@@ -1,0 +1,42 @@
+// Backups: consistent snapshots of the whole store (RocksDB checkpoints: every collection, its
+// vectors, index blobs and calibration, as of one moment) in directories under one server-side
+// root, and the offline restore that copies one into a fresh data dir.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "storage/rocks_store.h"
+
+namespace adanns::server {
+
+struct SnapshotInfo {
+  std::string name;
+  std::string path;
+  uint64_t bytes = 0;  // on disk (files shared with the live store by hard links count in full)
+  int64_t created_unix_seconds = 0;
+};
+
+class Snapshots {
+ public:
+  // Snapshots live in `root` (created on first use); an empty root disables them.
+  explicit Snapshots(std::string root) : root_(std::move(root)) {}
+
+  // Checkpoints `store` into root/name. `name`: 1-128 of [A-Za-z0-9_.-], not starting with '.'
+  // (no path can be named), or empty for "snapshot-<UTC time>". INVALID_ARGUMENT for a bad name,
+  // ALREADY_EXISTS for a taken one, FAILED_PRECONDITION when snapshots are disabled.
+  absl::StatusOr<SnapshotInfo> Create(const storage::RocksStore& store, std::string name) const;
+  // Every snapshot under the root, by name (an empty list when the root does not exist yet).
+  absl::StatusOr<std::vector<SnapshotInfo>> List() const;
+
+ private:
+  std::string root_;
+};
+
+// Copies the snapshot at `from` into `data_dir`, which must not exist or be empty
+// (FAILED_PRECONDITION otherwise); NOT_FOUND when `from` is not a snapshot.
+absl::Status RestoreSnapshot(const std::string& from, const std::string& data_dir);
+
+}  // namespace adanns::server
