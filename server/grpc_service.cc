@@ -186,7 +186,10 @@ absl::Status AdannsService::DoUpsert(grpc::ServerReader<v1::UpsertRequest>* read
         ids.push_back(v.id());
         values.insert(values.end(), v.values().begin(), v.values().end());
       }
-      return collection->Upsert(ids, values);
+      RETURN_IF_ERROR(collection->Upsert(ids, values));
+      metrics_->RecordIngest(collection->meta().name, static_cast<double>(ids.size()),
+                             static_cast<double>(values.size() * sizeof(float)));
+      return absl::OkStatus();
     }();
     if (!status.ok()) {
       if (collection) UpdateVectorGauge(*collection);

@@ -85,7 +85,43 @@ Metrics::Metrics()
                            .Help("Search requests over a server limit (--max_query_mflops, "
                                  "--max_k, --max_rerank_candidates), by action: clamped or "
                                  "rejected")
-                           .Register(*registry_)) {}
+                           .Register(*registry_)),
+      ingest_vectors_(&prometheus::BuildCounter()
+                           .Name("adanns_ingest_vectors_total")
+                           .Help("Vectors committed by Upsert, per collection")
+                           .Register(*registry_)),
+      ingest_bytes_(&prometheus::BuildCounter()
+                         .Name("adanns_ingest_bytes_total")
+                         .Help("Bytes of vector values committed by Upsert, per collection")
+                         .Register(*registry_)),
+      store_bytes_(&prometheus::BuildGauge()
+                        .Name("adanns_rocksdb_size_bytes")
+                        .Help("Bytes of the RocksDB store: SST files plus memtables")
+                        .Register(*registry_)
+                        .Add({})),
+      pending_compaction_(&prometheus::BuildGauge()
+                               .Name("adanns_rocksdb_pending_compaction_bytes")
+                               .Help("Bytes RocksDB estimates compaction still has to rewrite")
+                               .Register(*registry_)
+                               .Add({})),
+      resident_bytes_(&prometheus::BuildGauge()
+                           .Name("adanns_process_resident_bytes")
+                           .Help("Resident memory of the server process")
+                           .Register(*registry_)
+                           .Add({})) {}
+
+void Metrics::RecordIngest(const std::string& collection, double vectors, double bytes) {
+  std::lock_guard lock(mutex_);
+  ingest_vectors_->Add({{"collection", collection}}).Increment(vectors);
+  ingest_bytes_->Add({{"collection", collection}}).Increment(bytes);
+}
+
+void Metrics::SetResourceUsage(double store_bytes, double pending_compaction_bytes,
+                               double resident_bytes) {
+  store_bytes_->Set(store_bytes);
+  pending_compaction_->Set(pending_compaction_bytes);
+  resident_bytes_->Set(resident_bytes);
+}
 
 Metrics::~Metrics() = default;
 
@@ -108,10 +144,11 @@ int Metrics::port() const {
 void Metrics::RecordRequest(const std::string& method, const std::string& code, double seconds) {
   std::lock_guard lock(mutex_);
   requests_->Add({{"method", method}, {"code", code}}).Increment();
-  auto [it, inserted] = latency_by_method_.try_emplace(method, nullptr);
+  auto [it, inserted] = latency_by_method_.try_emplace(absl::StrCat(method, "/", code), nullptr);
   if (inserted) {
     // 50 µs .. ~6.5 s, doubling.
-    it->second = &latency_->Add({{"method", method}}, ExponentialBuckets(50e-6, 2, 18));
+    it->second =
+        &latency_->Add({{"method", method}, {"code", code}}, ExponentialBuckets(50e-6, 2, 18));
   }
   it->second->Observe(seconds);
 }

@@ -33,7 +33,7 @@ class Metrics {
   // Port actually bound by Serve (useful with port 0).
   int port() const;
 
-  // adanns_requests_total{method, code} and adanns_request_duration_seconds{method}.
+  // adanns_requests_total{method, code} and adanns_request_duration_seconds{method, code}.
   void RecordRequest(const std::string& method, const std::string& code, double seconds);
   // adanns_collection_vectors{collection}.
   void SetCollectionVectors(const std::string& collection, double count);
@@ -51,6 +51,12 @@ class Metrics {
   void RecordSearch(const index::Plan& plan, const index::Cost& cost, const index::Budget& budget);
   // adanns_budget_limited_total{action}: a search over a server limit, "clamped" or "rejected".
   void RecordBudgetLimit(const std::string& action);
+  // adanns_ingest_vectors_total{collection} and adanns_ingest_bytes_total{collection}.
+  void RecordIngest(const std::string& collection, double vectors, double bytes);
+  // adanns_rocksdb_size_bytes, adanns_rocksdb_pending_compaction_bytes,
+  // adanns_process_resident_bytes.
+  void SetResourceUsage(double store_bytes, double pending_compaction_bytes,
+                        double resident_bytes);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -68,6 +74,11 @@ class Metrics {
   prometheus::Histogram* budget_mflops_;
   prometheus::Histogram* budget_recall_;
   prometheus::Family<prometheus::Counter>* budget_limited_;
+  prometheus::Family<prometheus::Counter>* ingest_vectors_;
+  prometheus::Family<prometheus::Counter>* ingest_bytes_;
+  prometheus::Gauge* store_bytes_;
+  prometheus::Gauge* pending_compaction_;
+  prometheus::Gauge* resident_bytes_;
   std::mutex mutex_;  // guards the lazily created per-label metrics below
   absl::flat_hash_map<std::string, prometheus::Histogram*> latency_by_method_;
   absl::flat_hash_map<std::string, prometheus::Gauge*> vectors_by_collection_;

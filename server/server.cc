@@ -2,6 +2,8 @@
 // once every collection is loaded.
 #include "server/server.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -16,6 +18,17 @@
 namespace adanns::server {
 
 namespace {
+
+// How often store size and process memory are sampled into the metrics.
+constexpr std::chrono::seconds kSampleEvery{5};
+
+// Resident set size from /proc/self/statm (pages), 0 when unreadable.
+double ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size_pages = 0, resident_pages = 0;
+  if (!(statm >> size_pages >> resident_pages)) return 0;
+  return static_cast<double>(resident_pages) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
   std::ifstream file(path);
@@ -97,6 +110,16 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
         absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid?)"));
   }
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  AdannsServer* raw = server.get();
+  server->sampler_ = std::thread([raw] {
+    std::unique_lock lock(raw->sampler_mutex_);
+    do {
+      const storage::RocksStore::Usage usage = raw->engine_->store().usage();
+      raw->metrics_->SetResourceUsage(static_cast<double>(usage.bytes),
+                                      static_cast<double>(usage.pending_compaction_bytes),
+                                      ResidentBytes());
+    } while (!raw->sampler_stop_.wait_for(lock, kSampleEvery, [raw] { return raw->stopping_; }));
+  });
   spdlog::info("adanns-server listening on {} (port {}, {}{})", options.listen, server->port_,
                options.tls_cert_file.empty() ? "plaintext"
                : options.tls_client_ca_file.empty() ? "TLS"
@@ -115,6 +138,12 @@ void AdannsServer::Wait() {
 
 void AdannsServer::Shutdown() {
   if (!grpc_server_) return;
+  {
+    std::lock_guard lock(sampler_mutex_);
+    stopping_ = true;
+  }
+  sampler_stop_.notify_all();
+  if (sampler_.joinable()) sampler_.join();
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc_server_->Wait();

@@ -2,8 +2,11 @@
 // endpoint. main.cc turns flags into ServerOptions; tests start it in-process the same way.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "server/engine.h"
@@ -71,6 +74,11 @@ class AdannsServer {
   std::unique_ptr<AdannsService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
+  // Samples store size and process memory into the metrics every few seconds until Shutdown.
+  std::thread sampler_;
+  std::mutex sampler_mutex_;
+  std::condition_variable sampler_stop_;
+  bool stopping_ = false;  // guarded by sampler_mutex_
 };
 
 }  // namespace adanns::server

@@ -408,4 +408,19 @@ absl::Status RocksStore::Checkpoint(const std::string& dir) const {
   return FromRocks(checkpoint->CreateCheckpoint(dir), absl::StrCat("checkpoint into ", dir));
 }
 
+RocksStore::Usage RocksStore::usage() const {
+  Usage usage;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(handle, "rocksdb.total-sst-files-size", &value)) usage.bytes += value;
+    if (db_->GetIntProperty(handle, "rocksdb.cur-size-all-mem-tables", &value)) {
+      usage.bytes += value;
+    }
+    if (db_->GetIntProperty(handle, "rocksdb.estimate-pending-compaction-bytes", &value)) {
+      usage.pending_compaction_bytes += value;
+    }
+  }
+  return usage;
+}
+
 }  // namespace adanns::storage

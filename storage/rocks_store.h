@@ -83,6 +83,12 @@ class RocksStore {
   // a store gives back exactly what was committed before the call.
   absl::Status Checkpoint(const std::string& dir) const;
 
+  struct Usage {
+    uint64_t bytes = 0;                     // SST files plus memtables, all column families
+    uint64_t pending_compaction_bytes = 0;  // RocksDB's estimate
+  };
+  Usage usage() const;
+
  private:
   RocksStore() = default;
 

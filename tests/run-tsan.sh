@@ -19,7 +19,9 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 # data races are still checked. Issue 10's reliability work should revisit it.
 TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" ./build-tsan/tests/server/engine_test
 # hnswlib's inserts take per-node locks in graph order, which TSAN's lock-order detector reports
-# (without usable stacks) even on one thread; data races are still checked.
+# (without usable stacks) even on one thread; data races are still checked. The parallel graph
+# build is left out: its OpenMP workers' writes are ordered before the main thread's reads by
+# libgomp's barrier, which TSAN cannot see.
 TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" \
-  ./build-tsan/tests/index/index_test --gtest_filter='*Ivf*:*Hnsw*'
+  ./build-tsan/tests/index/index_test --gtest_filter='*Ivf*:*Hnsw*:-*ParallelBuild*'
 echo "tsan: no data races reported"
