@@ -13,7 +13,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev
   dataset-fashion-mnist
   python3 python3-grpcio python3-protobuf python3-numpy
-  openssl
+  openssl prometheus
 )
 
 missing=()

@@ -2,9 +2,13 @@
 // plus a stub connected to it: the fixture of the request-level integration tests.
 #pragma once
 
+#include <future>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "adanns/v1/adanns.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
@@ -39,6 +43,27 @@ class InProcessServerTest : public ::testing::Test {
     v1::CollectionInfo info;
     grpc::ClientContext context;
     return stub_->CreateCollection(&context, request, &info).error_code();
+  }
+
+  // The raw HealthCheckResponse bytes of grpc.health.v1.Health/Check for the whole server, sent
+  // without credentials ("" when the call fails).
+  std::string HealthCheck() {
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                       grpc::InsecureChannelCredentials());
+    grpc::GenericStub generic(channel);
+    grpc::Slice empty("");  // HealthCheckRequest{service: ""} encodes to no bytes
+    grpc::ByteBuffer request(&empty, 1);
+    grpc::ByteBuffer response;
+    grpc::ClientContext context;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                      &response, [&](grpc::Status s) { done.set_value(s); });
+    if (!done.get_future().get().ok()) return "";
+    std::vector<grpc::Slice> slices;
+    if (!response.Dump(&slices).ok()) return "";
+    std::string bytes;
+    for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    return bytes;
   }
 
   // Sends one upsert message on its own stream; returns the stream's status.

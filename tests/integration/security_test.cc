@@ -81,6 +81,8 @@ TEST_F(ApiKeyTest, KeysDecideWhoMayReadAndWrite) {
   v1::DropCollectionRequest drop;
   drop.set_name("c");
   EXPECT_EQ(reader->DropCollection(drop).status().code(), absl::StatusCode::kPermissionDenied);
+  // Health checks stay open for probes, with no key.
+  EXPECT_EQ(HealthCheck(), std::string("\x08\x01", 2));
   // Nothing a refused call asked for happened.
   EXPECT_EQ(admin->ListCollections()->collections_size(), 1);
   EXPECT_EQ(admin->Search(Query("c"))->hits_size(), 1);
