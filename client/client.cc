@@ -102,7 +102,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& targe
       arguments.SetSslTargetNameOverride(options.tls_server_name);
     }
   }
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, credentials, arguments);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(target, credentials, arguments);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
     return absl::UnavailableError(absl::StrCat(
         "no adanns server answered at ", target, " within ", options.connect_timeout.count(),

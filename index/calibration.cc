@@ -282,6 +282,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     // kPruneMargin more recall.
     // The pilot means are taken before any full pass adds to the sums.
     std::vector<CalibrationPoint> estimates;
+    estimates.reserve(measured.size());
     for (const CalibrationPoint& sums : measured) estimates.push_back(mean(sums, pilot));
     std::vector<CalibrationPoint> points;
     for (size_t i = 0; i < measured.size(); ++i) {

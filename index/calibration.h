@@ -63,8 +63,7 @@ struct CalibrationOptions {
 // index its breadth knob (IVF nprobe, graph ef, codebook and ivf_opq re-rank depth) times re-rank
 // depths; every plan resolves with ChoosePlan for that k.
 std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
-                                  const CollectionShape& shape, uint32_t k,
-                                  bool flat_plans = true);
+                                  const CollectionShape& shape, uint32_t k, bool flat_plans = true);
 
 // What one calibration step sees: the table and the ready indexes, held still for the step.
 struct CalibrationView {

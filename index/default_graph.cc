@@ -62,9 +62,11 @@ uint32_t DefaultGraphDims(uint32_t dim, std::span<const uint32_t> nesting_dims) 
   return dim;
 }
 
-absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(
-    const TableAccess& access, Metric metric, HnswBuildParams params, int threads,
-    const Progress& progress, const std::atomic<bool>* cancel, GraphChoice* choice) {
+absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(const TableAccess& access,
+                                                             Metric metric, HnswBuildParams params,
+                                                             int threads, const Progress& progress,
+                                                             const std::atomic<bool>* cancel,
+                                                             GraphChoice* choice) {
   uint32_t dim = 0;
   size_t vectors = 0;
   access([&](const VectorTable& table) {
@@ -76,19 +78,18 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(
   measured.prefix_dims = params.graph_dims;
   measured.chosen_dims = params.graph_dims;
   const bool compare = params.graph_dims < dim && vectors > kComparedK;
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<HnswIndex> prefix,
-      HnswIndex::Build(access, metric, params, threads,
-                       compare ? Slice(progress, 0, 0.4) : progress, cancel));
+  ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> prefix,
+                   HnswIndex::Build(access, metric, params, threads,
+                                    compare ? Slice(progress, 0, 0.4) : progress, cancel));
   if (!compare) {
     if (choice != nullptr) *choice = measured;
     return prefix;
   }
   HnswBuildParams full_params = params;
   full_params.graph_dims = dim;
-  ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> full,
-                   HnswIndex::Build(access, metric, full_params, threads,
-                                    Slice(progress, 0.4, 0.85), cancel));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<HnswIndex> full,
+      HnswIndex::Build(access, metric, full_params, threads, Slice(progress, 0.4, 0.85), cancel));
   ASSIGN_OR_RETURN(const GraphScore prefix_score,
                    Score(access, metric, *prefix, dim, Slice(progress, 0.85, 0.93), cancel));
   ASSIGN_OR_RETURN(const GraphScore full_score,
@@ -100,9 +101,8 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(
   // The prefix graph must earn its place: reach the target at least as fast as the full one, or
   // (when neither reaches it) at least its recall.
   const bool keep_prefix =
-      prefix_score.reaches
-          ? !full_score.reaches || prefix_score.latency_us <= full_score.latency_us
-          : !full_score.reaches && prefix_score.recall >= full_score.recall;
+      prefix_score.reaches ? !full_score.reaches || prefix_score.latency_us <= full_score.latency_us
+                           : !full_score.reaches && prefix_score.recall >= full_score.recall;
   measured.chosen_dims = keep_prefix ? params.graph_dims : dim;
   if (choice != nullptr) *choice = measured;
   return keep_prefix ? std::move(prefix) : std::move(full);

@@ -37,8 +37,10 @@ struct GraphChoice {
 // Builds the prefix graph (graph_dims = `prefix_dims`, other parameters from `params`) and, when
 // prefix_dims < dim, the full-dim one, then keeps the faster (see above); `choice` (may be null)
 // receives the numbers. Reads through `access` like HnswIndex::Build.
-absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(
-    const TableAccess& access, Metric metric, HnswBuildParams params, int threads,
-    const Progress& progress, const std::atomic<bool>* cancel, GraphChoice* choice = nullptr);
+absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(const TableAccess& access,
+                                                             Metric metric, HnswBuildParams params,
+                                                             int threads, const Progress& progress,
+                                                             const std::atomic<bool>* cancel,
+                                                             GraphChoice* choice = nullptr);
 
 }  // namespace adanns::index

@@ -58,8 +58,8 @@ absl::StatusOr<ApiKeys> ApiKeys::Parse(std::string_view text) {
     } else if (fields[1] == "admin") {
       role = Role::kAdmin;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("API key file line ", line_number,
-                                                     ": role must be read or admin"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("API key file line ", line_number, ": role must be read or admin"));
     }
     keys.keys_.emplace_back(std::string(fields[0]), role);
   }

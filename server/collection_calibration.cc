@@ -164,7 +164,7 @@ void Collection::LoadCalibration() {
 }
 
 absl::Status Collection::SetDefaultBudget(std::optional<index::Budget> budget,
-                                         std::string encoded) {
+                                          std::string encoded) {
   std::lock_guard lifecycle_lock(calibration_lifecycle_mutex_);  // one setter at a time
   {
     std::lock_guard write_lock(write_mutex_);
@@ -192,9 +192,9 @@ void Collection::LoadDefaultBudget() {
       store_->GetIndexBlob(meta_.id, kDefaultBudgetBlob);
   if (!blob.ok() || !blob->has_value()) return;
   v1::Budget proto;
-  absl::StatusOr<index::Budget> budget =
-      proto.ParseFromString(**blob) ? BudgetFromProto(proto)
-                                    : absl::DataLossError("unparsable default budget");
+  absl::StatusOr<index::Budget> budget = proto.ParseFromString(**blob)
+                                             ? BudgetFromProto(proto)
+                                             : absl::DataLossError("unparsable default budget");
   if (!budget.ok()) {
     spdlog::error("collection {}: stored default budget ignored: {}", meta_.name,
                   budget.status().ToString());

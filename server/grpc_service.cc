@@ -121,21 +121,24 @@ grpc::Status AdannsService::UpdateCollection(grpc::ServerContext* context,
                                              const v1::UpdateCollectionRequest* request,
                                              v1::CollectionInfo* response) {
   const auto start = Clock::now();
-  return Finish("UpdateCollection", start, *context, Role::kAdmin, [&] { return DoUpdateCollection(*request, response); });
+  return Finish("UpdateCollection", start, *context, Role::kAdmin,
+                [&] { return DoUpdateCollection(*request, response); });
 }
 
 grpc::Status AdannsService::CreateCollection(grpc::ServerContext* context,
                                              const v1::CreateCollectionRequest* request,
                                              v1::CollectionInfo* response) {
   const auto start = Clock::now();
-  return Finish("CreateCollection", start, *context, Role::kAdmin, [&] { return DoCreateCollection(*request, response); });
+  return Finish("CreateCollection", start, *context, Role::kAdmin,
+                [&] { return DoCreateCollection(*request, response); });
 }
 
 grpc::Status AdannsService::DescribeCollection(grpc::ServerContext* context,
                                                const v1::DescribeCollectionRequest* request,
                                                v1::CollectionInfo* response) {
   const auto start = Clock::now();
-  return Finish("DescribeCollection", start, *context, Role::kRead, [&] { return DoDescribeCollection(request->name(), response); });
+  return Finish("DescribeCollection", start, *context, Role::kRead,
+                [&] { return DoDescribeCollection(request->name(), response); });
 }
 
 grpc::Status AdannsService::ListCollections(grpc::ServerContext* context,
@@ -154,7 +157,8 @@ grpc::Status AdannsService::DropCollection(grpc::ServerContext* context,
                                            const v1::DropCollectionRequest* request,
                                            v1::DropCollectionResponse* response) {
   const auto start = Clock::now();
-  return Finish("DropCollection", start, *context, Role::kAdmin, [&] { return DoDropCollection(request->name(), response); });
+  return Finish("DropCollection", start, *context, Role::kAdmin,
+                [&] { return DoDropCollection(request->name(), response); });
 }
 
 // --- Vectors -------------------------------------------------------------------------------
@@ -237,7 +241,8 @@ grpc::Status AdannsService::Upsert(grpc::ServerContext* context,
                                    grpc::ServerReader<v1::UpsertRequest>* reader,
                                    v1::UpsertResponse* response) {
   const auto start = Clock::now();
-  return Finish("Upsert", start, *context, Role::kAdmin, [&] { return DoUpsert(reader, response); });
+  return Finish("Upsert", start, *context, Role::kAdmin,
+                [&] { return DoUpsert(reader, response); });
 }
 
 grpc::Status AdannsService::Get(grpc::ServerContext* context, const v1::GetRequest* request,
@@ -249,7 +254,8 @@ grpc::Status AdannsService::Get(grpc::ServerContext* context, const v1::GetReque
 grpc::Status AdannsService::Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
                                    v1::DeleteResponse* response) {
   const auto start = Clock::now();
-  return Finish("Delete", start, *context, Role::kAdmin, [&] { return DoDelete(*request, response); });
+  return Finish("Delete", start, *context, Role::kAdmin,
+                [&] { return DoDelete(*request, response); });
 }
 
 // --- Indexes -------------------------------------------------------------------------------
@@ -299,14 +305,16 @@ absl::Status AdannsService::DoDropIndex(const v1::DropIndexRequest& request) {
   return absl::OkStatus();
 }
 
-grpc::Status AdannsService::BuildIndex(grpc::ServerContext* context, const v1::BuildIndexRequest* request,
+grpc::Status AdannsService::BuildIndex(grpc::ServerContext* context,
+                                       const v1::BuildIndexRequest* request,
                                        v1::BuildIndexResponse* response) {
   const auto start = Clock::now();
-  return Finish("BuildIndex", start, *context, Role::kAdmin, [&] { return DoBuildIndex(*request, response); });
+  return Finish("BuildIndex", start, *context, Role::kAdmin,
+                [&] { return DoBuildIndex(*request, response); });
 }
 
-grpc::Status AdannsService::DropIndex(grpc::ServerContext* context, const v1::DropIndexRequest* request,
-                                      v1::DropIndexResponse*) {
+grpc::Status AdannsService::DropIndex(grpc::ServerContext* context,
+                                      const v1::DropIndexRequest* request, v1::DropIndexResponse*) {
   const auto start = Clock::now();
   return Finish("DropIndex", start, *context, Role::kAdmin, [&] { return DoDropIndex(*request); });
 }
@@ -405,22 +413,27 @@ absl::Status AdannsService::DoCalibrate(const v1::CalibrateRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status AdannsService::Calibrate(grpc::ServerContext* context, const v1::CalibrateRequest* request,
+grpc::Status AdannsService::Calibrate(grpc::ServerContext* context,
+                                      const v1::CalibrateRequest* request,
                                       v1::CalibrationInfo* response) {
   const auto start = Clock::now();
-  return Finish("Calibrate", start, *context, Role::kAdmin, [&] { return DoCalibrate(*request, response); });
+  return Finish("Calibrate", start, *context, Role::kAdmin,
+                [&] { return DoCalibrate(*request, response); });
 }
 
 grpc::Status AdannsService::Search(grpc::ServerContext* context, const v1::SearchRequest* request,
                                    v1::SearchResponse* response) {
   const auto start = Clock::now();
-  return Finish("Search", start, *context, Role::kRead, [&] { return DoSearch(*request, response); });
+  return Finish("Search", start, *context, Role::kRead,
+                [&] { return DoSearch(*request, response); });
 }
 
-grpc::Status AdannsService::SearchBatch(grpc::ServerContext* context, const v1::SearchBatchRequest* request,
+grpc::Status AdannsService::SearchBatch(grpc::ServerContext* context,
+                                        const v1::SearchBatchRequest* request,
                                         v1::SearchBatchResponse* response) {
   const auto start = Clock::now();
-  return Finish("SearchBatch", start, *context, Role::kRead, [&] { return DoSearchBatch(*request, response); });
+  return Finish("SearchBatch", start, *context, Role::kRead,
+                [&] { return DoSearchBatch(*request, response); });
 }
 
 // --- Snapshots -----------------------------------------------------------------------------

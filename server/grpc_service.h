@@ -9,8 +9,8 @@
 #include "adanns/v1/adanns.grpc.pb.h"
 #include "server/auth.h"
 #include "server/engine.h"
-#include "server/snapshots.h"
 #include "server/metrics.h"
+#include "server/snapshots.h"
 
 namespace adanns::server {
 

@@ -55,8 +55,7 @@ class Metrics {
   void RecordIngest(const std::string& collection, double vectors, double bytes);
   // adanns_rocksdb_size_bytes, adanns_rocksdb_pending_compaction_bytes,
   // adanns_process_resident_bytes.
-  void SetResourceUsage(double store_bytes, double pending_compaction_bytes,
-                        double resident_bytes);
+  void SetResourceUsage(double store_bytes, double pending_compaction_bytes, double resident_bytes);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

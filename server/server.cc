@@ -121,7 +121,7 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
     } while (!raw->sampler_stop_.wait_for(lock, kSampleEvery, [raw] { return raw->stopping_; }));
   });
   spdlog::info("adanns-server listening on {} (port {}, {}{})", options.listen, server->port_,
-               options.tls_cert_file.empty() ? "plaintext"
+               options.tls_cert_file.empty()        ? "plaintext"
                : options.tls_client_ca_file.empty() ? "TLS"
                                                     : "mutual TLS",
                options.service.api_keys != nullptr

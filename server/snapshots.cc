@@ -107,8 +107,8 @@ absl::Status RestoreSnapshot(const std::string& from, const std::string& data_di
   }
   std::error_code error;
   if (fs::exists(data_dir, error) && !fs::is_empty(data_dir, error)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "restore needs an empty data dir; ", data_dir, " already holds data"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("restore needs an empty data dir; ", data_dir, " already holds data"));
   }
   // Copied into a sibling first and renamed, so a failed copy never leaves a half data dir.
   const fs::path staging = fs::path(data_dir).string() + ".restoring";

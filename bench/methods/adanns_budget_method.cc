@@ -55,8 +55,8 @@ class BudgetIndex : public BuiltIndex {
   }
 
   absl::Status SetSearchParams(const Params& search) override {
-    RETURN_IF_ERROR(CheckParamKeys(search, {"target_recall", "max_mflops", "oracle"},
-                                   "adanns-budget search"));
+    RETURN_IF_ERROR(
+        CheckParamKeys(search, {"target_recall", "max_mflops", "oracle"}, "adanns-budget search"));
     ASSIGN_OR_RETURN(const uint32_t oracle, UintParam(search, "oracle", 0, 0, 1));
     if (oracle == 1 && !oracle_.has_value()) {
       return absl::InvalidArgumentError("adanns-budget search: oracle needs the build's oracle_k");
@@ -121,7 +121,8 @@ class AdannsBudgetMethod : public Method {
 
   Grid DefaultGrid(const BenchData& /*data*/) const override {
     Grid grid;
-    grid.builds.push_back({{"ivf", 1}, {"hnsw", 1}, {"calibration_queries", 200}, {"oracle_k", 10}});
+    grid.builds.push_back(
+        {{"ivf", 1}, {"hnsw", 1}, {"calibration_queries", 200}, {"oracle_k", 10}});
     for (const double target : {0.8, 0.9, 0.95, 0.99}) {
       grid.searches.push_back({{"target_recall", target}});
       grid.searches.push_back({{"target_recall", target}, {"oracle", 1}});
@@ -134,9 +135,9 @@ class AdannsBudgetMethod : public Method {
 
   absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData& data, const Params& build,
                                                     int threads, BuildStats* stats) const override {
-    RETURN_IF_ERROR(CheckParamKeys(
-        build, {"ivf", "hnsw", "default_graph", "calibration_queries", "oracle_k"},
-        "adanns-budget build"));
+    RETURN_IF_ERROR(
+        CheckParamKeys(build, {"ivf", "hnsw", "default_graph", "calibration_queries", "oracle_k"},
+                       "adanns-budget build"));
     ASSIGN_OR_RETURN(const uint32_t default_graph, UintParam(build, "default_graph", 0, 0, 1));
     ASSIGN_OR_RETURN(const uint32_t oracle_k, UintParam(build, "oracle_k", 10, 0, 100));
     const auto dim = static_cast<uint32_t>(data.base.cols);
@@ -161,8 +162,8 @@ class AdannsBudgetMethod : public Method {
     if (default_graph == 1) {
       index::HnswBuildParams params;
       params.graph_dims = index::DefaultGraphDims(dim, DefaultNesting(dim));
-      const index::TableAccess access = [&](const std::function<void(const index::VectorTable&)>&
-                                                read) { read(*table); };
+      const index::TableAccess access =
+          [&](const std::function<void(const index::VectorTable&)>& read) { read(*table); };
       index::GraphChoice choice;
       ASSIGN_OR_RETURN(auto graph, index::BuildDefaultGraph(access, data.metric, params, threads,
                                                             nullptr, nullptr, &choice));

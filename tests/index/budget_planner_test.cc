@@ -60,7 +60,9 @@ class BudgetPlannerTest : public testing::Test {
         truth.insert(hit.id);
       }
       const SearchResult result = RunPlan(plan, *table_, Metric::kL2, query, k, *ready_);
-      if (cap.has_value()) EXPECT_LE(result.cost.mflops, *cap * (1 + 1e-9)) << plan.index;
+      if (cap.has_value()) {
+        EXPECT_LE(result.cost.mflops, *cap * (1 + 1e-9)) << plan.index;
+      }
       for (const Hit& hit : result.hits) found += truth.count(hit.id);
     }
     return found / (double(k) * held_out_->size());
@@ -111,7 +113,9 @@ TEST_F(BudgetPlannerTest, LargerKUsesTheNearestCalibratedKScaled) {
   absl::StatusOr<PlanChoice> large = PlanSearch(budget, Shape(), 40, *ready_, calibration_);
   ASSERT_TRUE(large.ok());
   EXPECT_EQ(large->estimate->k, 10u);  // the largest calibrated k
-  if (large->plan.rerank_candidates.has_value()) EXPECT_GE(*large->plan.rerank_candidates, 40u);
+  if (large->plan.rerank_candidates.has_value()) {
+    EXPECT_GE(*large->plan.rerank_candidates, 40u);
+  }
   EXPECT_GE(HeldOutRecall(large->plan, 40), 0.85);
 }
 

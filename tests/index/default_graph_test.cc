@@ -44,9 +44,9 @@ TEST(DefaultGraphTest, KeepsTheGraphItsMeasurementsFavour) {
   EXPECT_EQ((*graph)->stats().graph_dims, choice.chosen_dims);
   const bool prefix_reaches = choice.prefix_recall >= kDefaultGraphTargetRecall;
   const bool full_reaches = choice.full_recall >= kDefaultGraphTargetRecall;
-  const bool prefix_wins =
-      prefix_reaches ? !full_reaches || choice.prefix_latency_us <= choice.full_latency_us
-                     : !full_reaches && choice.prefix_recall >= choice.full_recall;
+  const bool prefix_wins = prefix_reaches
+                               ? !full_reaches || choice.prefix_latency_us <= choice.full_latency_us
+                               : !full_reaches && choice.prefix_recall >= choice.full_recall;
   EXPECT_EQ(choice.chosen_dims, prefix_wins ? 32u : 64u);
   ASSERT_FALSE(progress.empty());
   EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));

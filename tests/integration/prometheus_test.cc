@@ -1,10 +1,10 @@
 // The metrics endpoint checked by Prometheus's own tools on loopback: the exposition passes
 // `promtool check metrics`, and a real Prometheus server scrapes it and answers queries on the
 // adanns_ series (Debian's prometheus package; install-deps installs it).
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -118,8 +118,9 @@ TEST_F(PrometheusTest, ARealPrometheusScrapesIt) {
     _exit(127);
   }
   // Bounded: up to 60 s for Prometheus to start, scrape and answer.
-  const std::string query = "curl -sf 'http://127.0.0.1:" + std::to_string(port) +
-                            "/api/v1/query?query=adanns_collection_vectors%7Bcollection%3D%22c%22%7D'";
+  const std::string query =
+      "curl -sf 'http://127.0.0.1:" + std::to_string(port) +
+      "/api/v1/query?query=adanns_collection_vectors%7Bcollection%3D%22c%22%7D'";
   std::string answer;
   bool scraped = false;
   for (int attempt = 0; attempt < 120 && !scraped; ++attempt) {

@@ -25,7 +25,8 @@ class ApiKeyTest : public InProcessServerTest {
   std::unique_ptr<client::Client> Connect(const std::string& key) {
     client::ClientOptions options;
     options.api_key = key;
-    auto connected = client::Client::Connect("127.0.0.1:" + std::to_string(server_->port()), options);
+    auto connected =
+        client::Client::Connect("127.0.0.1:" + std::to_string(server_->port()), options);
     EXPECT_TRUE(connected.ok()) << connected.status();
     return std::move(*connected);
   }

@@ -164,7 +164,9 @@ index::Budget PlanOn(std::string_view kind, uint32_t breadth) {
   } else {
     plan.ef = breadth;
   }
-  return index::Budget{.plan = plan};
+  index::Budget budget;
+  budget.plan = plan;
+  return budget;
 }
 
 // Searches (automatic, IVF, graph and IVF + codebook plans), upserts, deletes, re-upserts, IVF,
