@@ -98,8 +98,8 @@ void Collection::Get(std::span<const uint64_t> ids,
 
 absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
                                                  uint32_t query_dims, size_t num_queries,
-                                                 uint32_t k, index::Budget budget,
-                                                 size_t threads) const {
+                                                 uint32_t k, index::Budget budget, size_t threads,
+                                                 const std::function<bool()>& abandoned) const {
   const SearchLimits& limits = options_.limits;
   SearchOutcome outcome;
   // Over a limit: lowered to it (clamp) or refused.
@@ -158,8 +158,13 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   outcome.target_missed = !choice.target_met;
   std::vector<index::SearchResult>& results = outcome.results;
   results.resize(num_queries);
+  std::atomic<bool> gave_up{false};
   auto run_range = [&](size_t begin, size_t end) {
-    for (size_t q = begin; q < end; ++q) {
+    for (size_t q = begin; q < end && !gave_up; ++q) {
+      if (abandoned && abandoned()) {
+        gave_up = true;
+        break;
+      }
       const std::span<const float> query = queries.subspan(q * query_dims, query_dims);
       results[q] = index::RunPlan(plan, table_, meta_.metric, query, k, ready);
     }
@@ -174,6 +179,9 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
       pool.emplace_back(run_range, begin, std::min(num_queries, begin + per_worker));
     }
   }  // joins
+  if (gave_up) {
+    return absl::CancelledError("search abandoned: the client cancelled or its deadline passed");
+  }
   const bool stopped_by_server_cap =
       server_cap_binds && std::any_of(results.begin(), results.end(),
                                       [](const index::SearchResult& r) { return r.cost.capped; });

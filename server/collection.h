@@ -126,9 +126,12 @@ class Collection {
 
   // Plans the budget once (with the calibration in use) and runs the plan for each of
   // `num_queries` queries of `query_dims` floats, within the options' SearchLimits.
+  // `abandoned` (may be empty) is polled between queries: once it returns true (the client
+  // cancelled or its deadline passed) the remaining queries are skipped and CANCELLED returned.
   absl::StatusOr<SearchOutcome> Search(std::span<const float> queries, uint32_t query_dims,
                                        size_t num_queries, uint32_t k, index::Budget budget,
-                                       size_t threads) const;
+                                       size_t threads,
+                                       const std::function<bool()>& abandoned = nullptr) const;
 
   // Starts a background calibration (replacing a running one) and returns its status.
   // FAILED_PRECONDITION when the collection is too small for the ks; INVALID_ARGUMENT for bad

@@ -183,6 +183,13 @@ absl::Status AdannsService::DoUpsert(grpc::ServerReader<v1::UpsertRequest>* read
       }
       const uint32_t dim = collection->meta().dim;
       RETURN_IF_ERROR(ValidateUpsertVectors(message, dim));
+      if (options_.max_resident_bytes > 0 &&
+          ProcessResidentBytes() > static_cast<double>(options_.max_resident_bytes)) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "the server's memory is above its limit (--max_memory_mb = ",
+            options_.max_resident_bytes >> 20,
+            " MiB): upserts are paused until it frees memory; searches and deletes go on"));
+      }
       ids.clear();
       values.clear();
       values.reserve(static_cast<size_t>(message.vectors_size()) * dim);
@@ -342,7 +349,8 @@ absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
 }
 
 absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
-                                          v1::SearchBatchResponse* response) {
+                                          v1::SearchBatchResponse* response,
+                                          const std::function<bool()>& abandoned) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   RETURN_IF_ERROR(ValidateK(request.k()));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
@@ -372,7 +380,7 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
   ASSIGN_OR_RETURN(const SearchOutcome outcome,
                    RunSearch(*collection, AsSpan(request.queries()), query_dims, n, request.k(),
-                             budget, options_.search_threads));
+                             budget, options_.search_threads, abandoned));
   for (const index::SearchResult& result : outcome.results) {
     ResultToProto(result, outcome, response->add_results());
   }
@@ -382,10 +390,10 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
 absl::StatusOr<SearchOutcome> AdannsService::RunSearch(const Collection& collection,
                                                        std::span<const float> queries,
                                                        uint32_t query_dims, size_t n, uint32_t k,
-                                                       const index::Budget& budget,
-                                                       size_t threads) {
+                                                       const index::Budget& budget, size_t threads,
+                                                       const std::function<bool()>& abandoned) {
   absl::StatusOr<SearchOutcome> outcome =
-      collection.Search(queries, query_dims, n, k, budget, threads);
+      collection.Search(queries, query_dims, n, k, budget, threads, abandoned);
   if (absl::IsResourceExhausted(outcome.status())) metrics_->RecordBudgetLimit("rejected");
   if (!outcome.ok()) return outcome;
   if (outcome->clamped) metrics_->RecordBudgetLimit("clamped");
@@ -432,8 +440,9 @@ grpc::Status AdannsService::SearchBatch(grpc::ServerContext* context,
                                         const v1::SearchBatchRequest* request,
                                         v1::SearchBatchResponse* response) {
   const auto start = Clock::now();
-  return Finish("SearchBatch", start, *context, Role::kRead,
-                [&] { return DoSearchBatch(*request, response); });
+  return Finish("SearchBatch", start, *context, Role::kRead, [&] {
+    return DoSearchBatch(*request, response, [context] { return context->IsCancelled(); });
+  });
 }
 
 // --- Snapshots -----------------------------------------------------------------------------

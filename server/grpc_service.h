@@ -24,6 +24,10 @@ struct ServiceOptions {
   // Root directory of CreateSnapshot's snapshots; empty disables them.
   // Default: disabled.
   std::string snapshot_root;
+  // Upserts are refused (RESOURCE_EXHAUSTED) while the process's resident memory is above this
+  // many bytes; searches and deletes go on. 0 = no limit.
+  // Default: 0.
+  uint64_t max_resident_bytes = 0;
 };
 
 class AdannsService final : public v1::Adanns::Service {
@@ -80,7 +84,8 @@ class AdannsService final : public v1::Adanns::Service {
   absl::Status DoDelete(const v1::DeleteRequest& request, v1::DeleteResponse* response);
   absl::Status DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response);
   absl::Status DoSearchBatch(const v1::SearchBatchRequest& request,
-                             v1::SearchBatchResponse* response);
+                             v1::SearchBatchResponse* response,
+                             const std::function<bool()>& abandoned);
   absl::Status DoBuildIndex(const v1::BuildIndexRequest& request, v1::BuildIndexResponse* response);
   absl::Status DoDropIndex(const v1::DropIndexRequest& request);
   absl::Status DoCalibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response);
@@ -88,7 +93,8 @@ class AdannsService final : public v1::Adanns::Service {
   absl::StatusOr<SearchOutcome> RunSearch(const Collection& collection,
                                           std::span<const float> queries, uint32_t query_dims,
                                           size_t n, uint32_t k, const index::Budget& budget,
-                                          size_t threads);
+                                          size_t threads,
+                                          const std::function<bool()>& abandoned = nullptr);
 
   // Runs `call` when the caller's API key allows `role` (keys on), records the request in
   // metrics and maps the status to gRPC.

@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, snapshot_dir, "./snapshots",
 ABSL_FLAG(std::string, restore_from, "",
           "Before serving, copy this snapshot directory into --data_dir, which must be empty or "
           "absent");
+ABSL_FLAG(uint64_t, max_memory_mb, 0,
+          "Refuse upserts (RESOURCE_EXHAUSTED) while the server's resident memory is above this "
+          "many MiB; searches and deletes go on. 0 = no limit");
 ABSL_FLAG(uint32_t, calibration_queries, 200,
           "Stored vectors sampled as queries by each calibration (1..10000)");
 ABSL_FLAG(bool, auto_calibrate, true, "Calibrate after every finished index build and drop");
@@ -99,6 +102,7 @@ int main(int argc, char** argv) {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.service.snapshot_root = absl::GetFlag(FLAGS_snapshot_dir);
+  options.service.max_resident_bytes = absl::GetFlag(FLAGS_max_memory_mb) << 20;
   if (const std::string from = absl::GetFlag(FLAGS_restore_from); !from.empty()) {
     if (absl::Status restored = adanns::server::RestoreSnapshot(from, options.data_dir);
         !restored.ok()) {

@@ -1,7 +1,10 @@
 // Metrics: families are registered once; labelled children are created on first use.
 #include "server/metrics.h"
 
+#include <unistd.h>
+
 #include <exception>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "prometheus/counter.h"
@@ -124,6 +127,13 @@ void Metrics::SetResourceUsage(double store_bytes, double pending_compaction_byt
 }
 
 Metrics::~Metrics() = default;
+
+double ProcessResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size_pages = 0, resident_pages = 0;
+  if (!(statm >> size_pages >> resident_pages)) return 0;
+  return static_cast<double>(resident_pages) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
 
 absl::Status Metrics::Serve(const std::string& listen) {
   try {

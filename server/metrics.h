@@ -23,6 +23,9 @@ class Family;
 
 namespace adanns::server {
 
+// Resident set size of this process in bytes (/proc/self/statm), 0 when unreadable.
+double ProcessResidentBytes();
+
 class Metrics {
  public:
   // Metrics recorded in memory only (no HTTP endpoint): tests, or --metrics_listen="".

@@ -22,14 +22,6 @@ namespace {
 // How often store size and process memory are sampled into the metrics.
 constexpr std::chrono::seconds kSampleEvery{5};
 
-// Resident set size from /proc/self/statm (pages), 0 when unreadable.
-double ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t size_pages = 0, resident_pages = 0;
-  if (!(statm >> size_pages >> resident_pages)) return 0;
-  return static_cast<double>(resident_pages) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
   std::ifstream file(path);
   if (!file) return absl::NotFoundError(absl::StrCat("cannot read the ", what, " file ", path));
@@ -117,7 +109,7 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
       const storage::RocksStore::Usage usage = raw->engine_->store().usage();
       raw->metrics_->SetResourceUsage(static_cast<double>(usage.bytes),
                                       static_cast<double>(usage.pending_compaction_bytes),
-                                      ResidentBytes());
+                                      ProcessResidentBytes());
     } while (!raw->sampler_stop_.wait_for(lock, kSampleEvery, [raw] { return raw->stopping_; }));
   });
   spdlog::info("adanns-server listening on {} (port {}, {}{})", options.listen, server->port_,

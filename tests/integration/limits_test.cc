@@ -1,7 +1,12 @@
-// Server-wide search limits (--max_query_mflops, --max_k, --max_rerank_candidates) over a real
-// loopback server, in both policies: over-limit requests are refused with RESOURCE_EXHAUSTED, or
-// lowered to the limit and searched (the spent MFLOPs never above the cap).
+// Server-wide limits over a real loopback server: search limits (--max_query_mflops, --max_k,
+// --max_rerank_candidates) in both policies (refused with RESOURCE_EXHAUSTED, or lowered to the
+// limit and searched, the spent MFLOPs never above the cap); upserts paused while memory is short;
+// batches abandoned once their client gives up.
+#include <chrono>
+#include <cstdio>
 #include <random>
+#include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "tests/integration/in_process_server.h"
@@ -109,6 +114,90 @@ TEST_F(ClampingLimitsTest, OverLimitRequestsAreLoweredToTheLimit) {
 
   ASSERT_TRUE(Search(10, Flat(4, 300), &response).ok());
   EXPECT_EQ(response.plan().rerank_candidates(), 200u);
+}
+
+class MemoryLimitTest : public InProcessServerTest {
+ protected:
+  void Configure(server::ServerOptions& options) override {
+    options.service.max_resident_bytes = 1;  // any process is above it
+    options.auto_calibrate = false;
+  }
+};
+
+TEST_F(MemoryLimitTest, UpsertsPauseWhileMemoryIsShortAndReadsGoOn) {
+  ASSERT_EQ(Create("c", 4, v1::L2), grpc::StatusCode::OK);
+  v1::UpsertRequest message;
+  message.set_collection("c");
+  v1::Vector* v = message.add_vectors();
+  v->set_id(1);
+  for (const float x : {1.0f, 2.0f, 3.0f, 4.0f}) v->add_values(x);
+  v1::UpsertResponse response;
+  const grpc::Status refused = UpsertMessage(message, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("upserts are paused"), std::string::npos);
+  v1::SearchRequest search;
+  search.set_collection("c");
+  for (const float x : {1.0f, 2.0f, 3.0f, 4.0f}) search.add_query(x);
+  search.set_k(1);
+  v1::SearchResponse found;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Search(&context, search, &found).ok());
+  EXPECT_EQ(found.hits_size(), 0);  // nothing was written
+}
+
+class DeadlineTest : public InProcessServerTest {
+ protected:
+  void Configure(server::ServerOptions& options) override {
+    options.metrics_listen = "127.0.0.1:0";
+    options.auto_calibrate = false;
+  }
+};
+
+// A batch whose client gives up is abandoned by the server between queries (recorded as
+// CANCELLED), instead of running to the end for nobody.
+TEST_F(DeadlineTest, AbandonedBatchesStopEarly) {
+  constexpr uint32_t kBigDim = 256;
+  ASSERT_EQ(Create("big", kBigDim, v1::L2), grpc::StatusCode::OK);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal;
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    v1::UpsertRequest message;
+    message.set_collection("big");
+    for (int i = 0; i < 5000; ++i) {
+      v1::Vector* v = message.add_vectors();
+      v->set_id(chunk * 5000 + i);
+      for (uint32_t j = 0; j < kBigDim; ++j) v->add_values(normal(rng));
+    }
+    v1::UpsertResponse response;
+    ASSERT_TRUE(UpsertMessage(message, &response).ok());
+  }
+  // 2,000 exact queries over 20,000 x 256 floats: about 10 GFLOPs, far beyond a 20 ms deadline.
+  v1::SearchBatchRequest batch;
+  batch.set_collection("big");
+  batch.set_query_dims(kBigDim);
+  for (int q = 0; q < 2000 * static_cast<int>(kBigDim); ++q) batch.add_queries(normal(rng));
+  batch.set_k(10);
+  v1::SearchBatchResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(20));
+  EXPECT_EQ(stub_->SearchBatch(&context, batch, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's own record of the call: abandoned (bounded wait for it to notice).
+  const std::string scrape =
+      "curl -sf http://127.0.0.1:" + std::to_string(server_->metrics_port()) + "/metrics";
+  bool abandoned = false;
+  for (int attempt = 0; attempt < 100 && !abandoned; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    FILE* pipe = popen(scrape.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string text;
+    char buffer[4096];
+    for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) text.append(buffer, n);
+    pclose(pipe);
+    abandoned = text.find("adanns_requests_total{code=\"CANCELLED\",method=\"SearchBatch\"} 1") !=
+                std::string::npos;
+  }
+  EXPECT_TRUE(abandoned);
 }
 
 }  // namespace
