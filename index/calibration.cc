@@ -24,6 +24,8 @@ constexpr size_t kPilotQueries = 32;
 constexpr double kPruneMargin = 0.05;
 // Calibration queries measured per step (one hold of the collection).
 constexpr size_t kQueriesPerStep = 16;
+// Prefixes swept per IVF stage (its built prefix and the longest nesting prefixes below it).
+constexpr size_t kPrefixesPerStage = 2;
 // Re-rank depths tried, as multiples of k.
 constexpr uint32_t kRerankFactors[] = {2, 5, 10, 20};
 
@@ -42,6 +44,17 @@ std::vector<uint32_t> Geometric(uint32_t first, uint32_t limit) {
   }
   values.push_back(limit);
   return values;
+}
+
+// `limit`, then the longest nesting prefixes below it, `count` in all at most: the prefixes a
+// stage whose index holds `limit` dims is swept over.
+std::vector<uint32_t> PrefixesUpTo(const CollectionShape& shape, uint32_t limit, size_t count) {
+  std::vector<uint32_t> prefixes = {limit};
+  for (auto it = shape.nesting_dims.rbegin();
+       it != shape.nesting_dims.rend() && prefixes.size() < count; ++it) {
+    if (*it < limit) prefixes.push_back(*it);
+  }
+  return prefixes;
 }
 
 Plan Named(std::string_view index) {
@@ -101,10 +114,23 @@ const CalibrationPoint* BestWithin(const Frontier& frontier, double max_mflops) 
 std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
                                   const CollectionShape& shape, uint32_t k, bool flat_plans) {
   std::vector<Plan> grid;
+  // Re-rank prefixes: the full dim, and the longest nesting prefix below it when it is longer
+  // than what the scan read (cheaper, at some recall against full-dim truth).
+  std::vector<uint32_t> rerank_dims = {shape.dim};
+  for (auto it = shape.nesting_dims.rbegin(); it != shape.nesting_dims.rend(); ++it) {
+    if (*it < shape.dim) {
+      rerank_dims.push_back(*it);
+      break;
+    }
+  }
   auto add_reranked = [&](Plan plan) {
-    for (const uint32_t factor : kRerankFactors) {
-      plan.rerank_candidates = factor * k;
-      grid.push_back(plan);
+    for (const uint32_t dims : rerank_dims) {
+      if (dims <= plan.search_dims.value_or(0) && dims != shape.dim) continue;
+      plan.rerank_dims = dims;
+      for (const uint32_t factor : kRerankFactors) {
+        plan.rerank_candidates = factor * k;
+        grid.push_back(plan);
+      }
     }
   };
   if (flat_plans) grid.push_back(Named("flat"));  // exact
@@ -112,7 +138,6 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
     if (dims >= shape.dim || !flat_plans) continue;
     Plan funnel = Named("flat");
     funnel.search_dims = dims;
-    funnel.rerank_dims = shape.dim;
     add_reranked(funnel);
   }
   const ServedIndex* ivf = nullptr;
@@ -121,16 +146,34 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
   }
   for (const ServedIndex* index : ready) {
     if (index->kind() == "ivf") {
-      for (const uint32_t nprobe : Geometric(1, static_cast<uint32_t>(Param(*index, "nlist")))) {
-        Plan plan = Named("ivf");
-        plan.nprobe = nprobe;
-        add_reranked(plan);
+      const auto nlist = static_cast<uint32_t>(Param(*index, "nlist"));
+      const auto coarse = static_cast<uint32_t>(Param(*index, "coarse_dims"));
+      const auto scan = static_cast<uint32_t>(Param(*index, "search_dims"));
+      for (const uint32_t coarse_dims : PrefixesUpTo(shape, coarse, kPrefixesPerStage)) {
+        for (const uint32_t search_dims : PrefixesUpTo(shape, scan, kPrefixesPerStage)) {
+          for (const uint32_t nprobe : Geometric(1, nlist)) {
+            Plan plan = Named("ivf");
+            plan.coarse_dims = coarse_dims;
+            plan.search_dims = search_dims;
+            plan.nprobe = nprobe;
+            add_reranked(plan);
+          }
+        }
       }
     } else if (index->kind() == "hnsw") {
+      const auto graph_dims = static_cast<uint32_t>(Param(*index, "graph_dims"));
       for (const uint32_t ef : Geometric(std::max(k, 8u), std::max(1024u, 2 * k))) {
         Plan plan = Named("hnsw");
         plan.ef = ef;
-        grid.push_back(plan);
+        if (graph_dims >= shape.dim) {
+          grid.push_back(plan);  // a full-dim graph has nothing to re-rank
+          continue;
+        }
+        for (const uint32_t dims : rerank_dims) {
+          if (dims < graph_dims) continue;
+          plan.rerank_dims = dims;
+          grid.push_back(plan);
+        }
       }
     } else if (index->kind() == kCodebookKind) {
       Plan plan = Named(kCodebookKind);
