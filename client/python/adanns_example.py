@@ -23,6 +23,10 @@ def parse_args():
                         help="HOST:PORT of adanns-server (default: $ADANNS_SERVER or %(default)s)")
     parser.add_argument("--stubs", default=os.environ.get("ADANNS_PYTHON_STUBS", "build/python"),
                         help="directory holding adanns/v1/adanns_pb2*.py (default: %(default)s)")
+    parser.add_argument("--api-key", default=os.environ.get("ADANNS_API_KEY", ""),
+                        help="API key for servers with --api_keys_file (default: $ADANNS_API_KEY)")
+    parser.add_argument("--tls-ca", default="",
+                        help="PEM CA of the server's certificate: connect with TLS")
     parser.add_argument("--dim", type=int, default=64, help="embedding length")
     parser.add_argument("--count", type=int, default=1000, help="vectors to upsert")
     parser.add_argument("--keep", action="store_true", help="keep the collection afterwards")
@@ -45,7 +49,14 @@ def main():
     from adanns.v1 import adanns_pb2 as pb2
     from adanns.v1 import adanns_pb2_grpc as pb2_grpc
 
-    channel = grpc.insecure_channel(args.server)
+    if args.tls_ca:
+        with open(args.tls_ca, "rb") as ca:
+            channel = grpc.secure_channel(args.server,
+                                          grpc.ssl_channel_credentials(root_certificates=ca.read()))
+    else:
+        channel = grpc.insecure_channel(args.server)
+    # Every call carries the key when one is given: "authorization: Bearer KEY".
+    auth = {"metadata": [("authorization", "Bearer " + args.api_key)]} if args.api_key else {}
     try:
         grpc.channel_ready_future(channel).result(timeout=10)
     except grpc.FutureTimeoutError:
@@ -57,13 +68,13 @@ def main():
     name = "example_" + uuid.uuid4().hex[:8]
     nesting = [d for d in (8, 16, 32, 64, 128, 256, 512) if d < args.dim] + [args.dim]
     info = stub.CreateCollection(pb2.CreateCollectionRequest(
-        name=name, dim=args.dim, metric=pb2.COSINE, nesting_dims=nesting))
+        name=name, dim=args.dim, metric=pb2.COSINE, nesting_dims=nesting), **auth)
     print(f"created {info.name}: dim={info.dim} nesting_dims={list(info.nesting_dims)}")
 
     try:
         rng = np.random.default_rng(seed=7)
         vectors = rng.standard_normal((args.count, args.dim), dtype=np.float32)
-        upserted = stub.Upsert(upsert_messages(pb2, name, vectors)).upserted
+        upserted = stub.Upsert(upsert_messages(pb2, name, vectors), **auth).upserted
         print(f"upserted {upserted} vectors")
 
         # Funnel plan: scan all vectors on a 16-dim prefix, re-rank the best 50 on every dim.
@@ -73,7 +84,7 @@ def main():
         for probe in (0, args.count // 2, args.count - 1):
             response = stub.Search(pb2.SearchRequest(
                 collection=name, query=vectors[probe].tolist(), k=5,
-                budget=pb2.Budget(plan=plan)))
+                budget=pb2.Budget(plan=plan)), **auth)
             hits = [(hit.id, round(hit.score, 4)) for hit in response.hits]
             used = response.plan
             print(f"query {probe}: hits {hits}")
@@ -89,7 +100,7 @@ def main():
         return 1
     finally:
         if not args.keep:
-            stub.DropCollection(pb2.DropCollectionRequest(name=name))
+            stub.DropCollection(pb2.DropCollectionRequest(name=name), **auth)
     return 0 if all_found else 1
 
 

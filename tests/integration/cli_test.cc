@@ -84,5 +84,34 @@ TEST_F(CliTest, PythonExampleRuns) {
   EXPECT_EQ(code, 0) << out;
 }
 
+// A server with API keys: the CLI and the Python example work with the admin key, the CLI fails
+// with UNAUTHENTICATED without one and with PERMISSION_DENIED on a write with a read key.
+TEST(CliKeysTest, KeysTravelFromTheCliAndThePythonExample) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/keys") << "cli-admin-0123456789 admin\ncli-reader-0123456789 read\n";
+  ServerProcess server(dir.path() + "/data", {"--api_keys_file=" + dir.path() + "/keys"});
+  const std::string cli = CliBinary() + " --server " + server.target() + " ";
+  std::string out;
+  EXPECT_EQ(RunCommand(cli + "collection list 2>&1", &out), 1);
+  EXPECT_THAT(out, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_EQ(RunCommand(cli + "--api-key cli-reader-0123456789 collection create k --dim 4 "
+                             "--metric l2 2>&1",
+                       &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_EQ(RunCommand("ADANNS_API_KEY=cli-admin-0123456789 " + cli +
+                           "collection create k --dim 4 --metric l2 2>&1",
+                       &out),
+            0)
+      << out;
+  EXPECT_EQ(RunCommand(cli + "--api-key cli-reader-0123456789 collection list 2>&1", &out), 0);
+  EXPECT_THAT(out, HasSubstr("k"));
+  const int code = RunCommand(
+      "/usr/bin/python3 " ADANNS_SOURCE_DIR "/client/python/adanns_example.py --server " +
+          server.target() + " --stubs " ADANNS_PYTHON_STUBS " --api-key cli-admin-0123456789 2>&1",
+      &out);
+  EXPECT_EQ(code, 0) << out;
+}
+
 }  // namespace
 }  // namespace adanns::testing
