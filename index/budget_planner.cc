@@ -30,12 +30,14 @@ Plan ScaledToK(Plan plan, uint32_t calibrated_k, uint32_t k) {
 }
 
 // The frontier's points that resolve on the ready indexes for k within max_dims, by increasing
-// MFLOPs (and recall). Points of a dropped index, or refused for this k, are left out.
+// MFLOPs (and recall); only those of plan index `only_index` when it is not empty. Points of a
+// dropped index, or refused for this k, are left out.
 std::vector<Candidate> Resolvable(const Frontier& frontier, const CollectionShape& shape,
                                   uint32_t k, std::span<const ServedIndex* const> ready,
-                                  uint32_t max_dims) {
+                                  uint32_t max_dims, std::string_view only_index = {}) {
   std::vector<Candidate> candidates;
   for (const CalibrationPoint& point : frontier.points) {
+    if (!only_index.empty() && point.plan.index != only_index) continue;
     Budget budget;
     budget.plan = ScaledToK(point.plan, frontier.k, k);
     absl::StatusOr<Plan> resolved = ChoosePlan(budget, shape, k, ready);
@@ -55,7 +57,9 @@ std::optional<RecallEstimate> LookUp(const Plan& resolved, const Calibration* ca
                                      std::span<const ServedIndex* const> ready) {
   const Frontier* frontier = calibration != nullptr ? FrontierFor(*calibration, k) : nullptr;
   if (frontier == nullptr) return std::nullopt;
-  for (const Candidate& candidate : Resolvable(*frontier, shape, k, ready, shape.dim)) {
+  // Per request: only the points of the plan's own index are resolved.
+  for (const Candidate& candidate :
+       Resolvable(*frontier, shape, k, ready, shape.dim, resolved.index)) {
     if (candidate.plan == resolved) return EstimateOf(candidate, frontier->k);
   }
   return std::nullopt;

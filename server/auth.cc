@@ -1,12 +1,11 @@
 // API key file parsing and constant-time checks (see auth.h).
 #include "server/auth.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "index/status_macros.h"
+#include "server/text_file.h"
 
 namespace adanns::server {
 namespace {
@@ -27,11 +26,8 @@ bool ConstantTimeEquals(std::string_view candidate, std::string_view key) {
 }  // namespace
 
 absl::StatusOr<ApiKeys> ApiKeys::Load(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read the API key file ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return Parse(text.str());
+  ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path, "API key"));
+  return Parse(text);
 }
 
 absl::StatusOr<ApiKeys> ApiKeys::Parse(std::string_view text) {

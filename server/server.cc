@@ -5,14 +5,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "index/status_macros.h"
+#include "server/text_file.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -21,14 +20,6 @@ namespace {
 
 // How often store size and process memory are sampled into the metrics.
 constexpr std::chrono::seconds kSampleEvery{5};
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read the ", what, " file ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 // Plaintext, TLS, or mutual TLS, as the options' PEM files say.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
@@ -44,11 +35,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   }
   grpc::SslServerCredentialsOptions ssl;
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(options.tls_cert_file, "TLS certificate"));
-  ASSIGN_OR_RETURN(pair.private_key, ReadPem(options.tls_key_file, "TLS key"));
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadTextFile(options.tls_cert_file, "TLS certificate"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadTextFile(options.tls_key_file, "TLS key"));
   ssl.pem_key_cert_pairs.push_back(std::move(pair));
   if (!options.tls_client_ca_file.empty()) {
-    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(options.tls_client_ca_file, "client CA"));
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadTextFile(options.tls_client_ca_file, "client CA"));
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(ssl);
