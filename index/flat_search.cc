@@ -14,23 +14,6 @@ namespace {
 
 constexpr uint32_t kMaxRerankCandidates = 1'000'000;
 
-// Scores table rows [0, rows); dead rows are skipped as results.
-std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, size_t keep,
-                                size_t rows) {
-  TopK top(keep);
-  std::array<float, kScorerBlockRows> distances;
-  for (size_t begin = 0; begin < rows; begin += kScorerBlockRows) {
-    const size_t n = std::min(kScorerBlockRows, rows - begin);
-    scorer.Score(table.RowData(static_cast<RowId>(begin)), table.dim(), n, distances.data());
-    const float threshold = top.threshold();
-    for (size_t i = 0; i < n; ++i) {
-      const RowId row = static_cast<RowId>(begin + i);
-      if (distances[i] <= threshold && table.IsLive(row)) top.Push(distances[i], row);
-    }
-  }
-  return top.TakeSorted();
-}
-
 }  // namespace
 
 absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32_t k) {

@@ -1,6 +1,8 @@
 // StageScorer: prefix preparation and per-metric block scoring on the dispatched kernels.
 #include "index/stage_scorer.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace adanns::index {
@@ -43,6 +45,22 @@ void StageScorer::Score(const float* rows, size_t stride, size_t n, float* out) 
       }
       return;
   }
+}
+
+std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, size_t keep,
+                                size_t rows) {
+  TopK top(keep);
+  std::array<float, kScorerBlockRows> distances;
+  for (size_t begin = 0; begin < rows; begin += kScorerBlockRows) {
+    const size_t n = std::min(kScorerBlockRows, rows - begin);
+    scorer.Score(table.RowData(static_cast<RowId>(begin)), table.dim(), n, distances.data());
+    const float threshold = top.threshold();
+    for (size_t i = 0; i < n; ++i) {
+      const RowId row = static_cast<RowId>(begin + i);
+      if (distances[i] <= threshold && table.IsLive(row)) top.Push(distances[i], row);
+    }
+  }
+  return top.TakeSorted();
 }
 
 std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,

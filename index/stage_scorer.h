@@ -39,6 +39,10 @@ class StageScorer {
   std::array<float, kScorerBlockRows> norms_{};
 };
 
+// Exact scan of table rows [0, rows) with `scorer`: the best `keep` live rows, best first.
+std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, size_t keep,
+                                size_t rows);
+
 // Exact re-rank: scores each candidate's full row in `table` with `scorer` (at its dims) and keeps
 // the best `keep`, best first.
 std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,

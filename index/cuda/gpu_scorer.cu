@@ -1,0 +1,284 @@
+// The GPU BatchScorer: the collection's rows (a prefix, fp32 or fp16) resident on device 0, kept
+// in step by SetRows/ClearRows, scored by the fused scan and candidate kernels.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "index/cuda/device_buffer.cuh"
+#include "index/cuda/gpu.h"
+#include "index/cuda/scan_kernels.cuh"
+
+namespace adanns::index::gpu {
+namespace {
+
+using cuda::CudaStatus;
+using cuda::DeviceBuffer;
+
+// Queries prepared for a stage: each prefix copied contiguously, normalised for cosine.
+std::vector<float> PrepareQueries(const QueryBatch& queries, uint32_t dims, Metric metric) {
+  std::vector<float> prepared(queries.count * size_t{dims});
+  for (size_t q = 0; q < queries.count; ++q) {
+    CopyPrefix(queries.query(q), dims, metric, prepared.data() + q * dims);
+  }
+  return prepared;
+}
+
+class GpuScorer : public BatchScorer {
+ public:
+  GpuScorer(const ScorerOptions& options, const DeviceInfo& device)
+      : options_(options),
+        device_(device),
+        resident_dims_(options.resident_dims == 0 ? options.dim : options.resident_dims),
+        stride_((resident_dims_ + 3) / 4 * 4),
+        element_bytes_(options.storage == Storage::kFloat16 ? 2 : 4),
+        max_k_(cuda::MaxSelectK(resident_dims_, device.shared_bytes_per_block)) {
+    cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking);
+  }
+  ~GpuScorer() override { cudaStreamDestroy(stream_); }
+
+  std::string device_name() const override { return device_.name; }
+  uint32_t resident_dims() const override { return resident_dims_; }
+  uint32_t max_k() const override { return max_k_; }
+  uint64_t memory_bytes() const {
+    std::lock_guard lock(mutex_);
+    return rows_.bytes() + live_.bytes();
+  }
+
+  absl::Status SetRows(std::span<const RowId> rows, const float* values, uint32_t dim) override {
+    if (rows.empty()) return absl::OkStatus();
+    if (dim < resident_dims_) {
+      return absl::InvalidArgumentError("rows are shorter than the resident prefix");
+    }
+    std::lock_guard lock(mutex_);
+    const RowId highest = *std::max_element(rows.begin(), rows.end());
+    if (absl::Status s = EnsureCapacity(size_t{highest} + 1); !s.ok()) return s;
+    // Staged on the host in the storage type, scattered on the device.
+    std::vector<unsigned char> staged(rows.size() * stride_ * element_bytes_, 0);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const float* source = values + i * dim;
+      for (uint32_t j = 0; j < resident_dims_; ++j) {
+        const size_t at = i * stride_ + j;
+        if (element_bytes_ == 2) {
+          reinterpret_cast<__half*>(staged.data())[at] = __float2half(source[j]);
+        } else {
+          reinterpret_cast<float*>(staged.data())[at] = source[j];
+        }
+      }
+    }
+    return Scatter(rows, staged.data());
+  }
+
+  absl::Status ClearRows(std::span<const RowId> rows) override {
+    std::lock_guard lock(mutex_);
+    std::vector<RowId> present;
+    for (RowId row : rows) {
+      if (row < row_capacity_) present.push_back(row);
+    }
+    return Scatter(present, nullptr);
+  }
+
+  absl::StatusOr<BatchTopK> Scan(const QueryBatch& queries, uint32_t dims, uint32_t k,
+                                 size_t row_limit) override {
+    if (absl::Status s = CheckBatchRequest(*this, queries, dims, k); !s.ok()) return s;
+    BatchTopK out;
+    out.Reset(queries.count, k);
+    if (queries.count == 0) return out;
+    std::lock_guard lock(mutex_);
+    const auto limit = static_cast<uint32_t>(std::min<size_t>(row_limit, row_capacity_));
+    const uint32_t count = static_cast<uint32_t>(queries.count);
+    const uint32_t splits = cuda::ScanSplits(count, std::max<uint32_t>(limit, 1),
+                                             static_cast<uint32_t>(device_.multiprocessors));
+    if (absl::Status s = UploadQueries(queries, dims); !s.ok()) return s;
+    if (absl::Status s = scratch_.Reserve(cuda::ScanScratchWords(count, splits, k) * 4); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ReserveResults(count, k); !s.ok()) return s;
+    const cuda::DeviceQueries device_queries{queries_.as<float>(), count, dims};
+    cudaError_t error;
+    if (element_bytes_ == 2) {
+      error = cuda::LaunchScan(Rows<__half>(), limit, device_queries, options_.metric, splits,
+                               scratch_.as<uint32_t>(), device_.shared_bytes_per_block,
+                               Results(k), stream_);
+    } else {
+      error = cuda::LaunchScan(Rows<float>(), limit, device_queries, options_.metric, splits,
+                               scratch_.as<uint32_t>(), device_.shared_bytes_per_block,
+                               Results(k), stream_);
+    }
+    if (absl::Status s = CudaStatus(error, "fused scan"); !s.ok()) return s;
+    if (absl::Status s = Download(out); !s.ok()) return s;
+    return out;
+  }
+
+  absl::StatusOr<BatchTopK> ScoreCandidates(const QueryBatch& queries, uint32_t dims,
+                                            const CandidateLists& candidates,
+                                            uint32_t k) override {
+    if (absl::Status s = CheckBatchRequest(*this, queries, dims, k); !s.ok()) return s;
+    if (candidates.queries() != queries.count) {
+      return absl::InvalidArgumentError("one candidate list per query is needed");
+    }
+    BatchTopK out;
+    out.Reset(queries.count, k);
+    if (queries.count == 0) return out;
+    std::lock_guard lock(mutex_);
+    const uint32_t count = static_cast<uint32_t>(queries.count);
+    if (absl::Status s = UploadQueries(queries, dims); !s.ok()) return s;
+    const size_t offset_bytes = candidates.offsets.size() * sizeof(uint64_t);
+    const size_t row_bytes = candidates.rows.size() * sizeof(RowId);
+    if (absl::Status s = scratch_.Reserve(offset_bytes + row_bytes + 16); !s.ok()) return s;
+    auto* offsets = scratch_.as<uint64_t>();
+    auto* rows = reinterpret_cast<uint32_t*>(scratch_.as<unsigned char>() + offset_bytes);
+    cudaMemcpyAsync(offsets, candidates.offsets.data(), offset_bytes, cudaMemcpyHostToDevice,
+                    stream_);
+    cudaMemcpyAsync(rows, candidates.rows.data(), row_bytes, cudaMemcpyHostToDevice, stream_);
+    if (absl::Status s = ReserveResults(count, k); !s.ok()) return s;
+    const cuda::DeviceQueries device_queries{queries_.as<float>(), count, dims};
+    cudaError_t error;
+    if (element_bytes_ == 2) {
+      error = cuda::LaunchCandidates(Rows<__half>(), device_queries, offsets, rows,
+                                     options_.metric, device_.shared_bytes_per_block, Results(k),
+                                     stream_);
+    } else {
+      error = cuda::LaunchCandidates(Rows<float>(), device_queries, offsets, rows, options_.metric,
+                                     device_.shared_bytes_per_block, Results(k), stream_);
+    }
+    if (absl::Status s = CudaStatus(error, "candidate scoring"); !s.ok()) return s;
+    if (absl::Status s = Download(out); !s.ok()) return s;
+    return out;
+  }
+
+ private:
+  template <typename T>
+  cuda::DeviceRows<T> Rows() const {
+    return {rows_.as<T>(), live_.as<uint8_t>(), stride_, row_capacity_};
+  }
+  cuda::DeviceTopK Results(uint32_t k) const {
+    return {distances_.as<float>(), result_rows_.as<uint32_t>(), counts_.as<uint32_t>(), k};
+  }
+
+  absl::Status EnsureCapacity(size_t rows) {
+    if (rows <= row_capacity_) return absl::OkStatus();
+    const size_t grown = std::max<size_t>(rows, row_capacity_ + row_capacity_ / 2 + 1024);
+    const uint64_t bytes = grown * stride_ * element_bytes_;
+    if (options_.memory_budget_bytes > 0 && bytes > options_.memory_budget_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(rows, " rows of ", resident_dims_, " dims need ", bytes,
+                       " device bytes, over the GPU memory budget of ",
+                       options_.memory_budget_bytes));
+    }
+    const size_t kept = size_t{row_capacity_} * stride_ * element_bytes_;
+    if (absl::Status s = rows_.Grow(bytes, kept); !s.ok()) return s;
+    if (absl::Status s = live_.Grow(grown, row_capacity_); !s.ok()) return s;
+    row_capacity_ = static_cast<uint32_t>(grown);
+    return absl::OkStatus();
+  }
+
+  absl::Status Scatter(std::span<const RowId> rows, const void* staged_host) {
+    if (rows.empty()) return absl::OkStatus();
+    const size_t id_bytes = rows.size() * sizeof(RowId);
+    const size_t staged_bytes = staged_host ? rows.size() * stride_ * element_bytes_ : 0;
+    const size_t staged_offset = (id_bytes + 15) / 16 * 16;  // staged rows 16-byte aligned
+    if (absl::Status s = staging_.Reserve(staged_offset + staged_bytes); !s.ok()) return s;
+    auto* ids = staging_.as<uint32_t>();
+    unsigned char* staged = staging_.as<unsigned char>() + staged_offset;
+    cudaMemcpyAsync(ids, rows.data(), id_bytes, cudaMemcpyHostToDevice, stream_);
+    if (staged_bytes > 0) {
+      cudaMemcpyAsync(staged, staged_host, staged_bytes, cudaMemcpyHostToDevice, stream_);
+    }
+    const auto n = static_cast<uint32_t>(rows.size());
+    cudaError_t error;
+    if (element_bytes_ == 2) {
+      error = cuda::LaunchScatterRows(rows_.as<__half>(), live_.as<uint8_t>(), stride_, ids,
+                                      staged_bytes ? reinterpret_cast<__half*>(staged) : nullptr,
+                                      n, stream_);
+    } else {
+      error = cuda::LaunchScatterRows(rows_.as<float>(), live_.as<uint8_t>(), stride_, ids,
+                                      staged_bytes ? reinterpret_cast<float*>(staged) : nullptr,
+                                      n, stream_);
+    }
+    if (absl::Status s = CudaStatus(error, "row update"); !s.ok()) return s;
+    return CudaStatus(cudaStreamSynchronize(stream_), "row update");
+  }
+
+  absl::Status UploadQueries(const QueryBatch& queries, uint32_t dims) {
+    const std::vector<float> prepared = PrepareQueries(queries, dims, options_.metric);
+    if (absl::Status s = queries_.Reserve(prepared.size() * sizeof(float)); !s.ok()) return s;
+    return CudaStatus(cudaMemcpyAsync(queries_.as<float>(), prepared.data(),
+                                      prepared.size() * sizeof(float), cudaMemcpyHostToDevice,
+                                      stream_),
+                      "query upload");
+  }
+
+  absl::Status ReserveResults(uint32_t queries, uint32_t k) {
+    const size_t entries = size_t{queries} * k;
+    if (absl::Status s = distances_.Reserve(entries * sizeof(float)); !s.ok()) return s;
+    if (absl::Status s = result_rows_.Reserve(entries * sizeof(uint32_t)); !s.ok()) return s;
+    return counts_.Reserve(size_t{queries} * sizeof(uint32_t));
+  }
+
+  absl::Status Download(BatchTopK& out) {
+    cudaMemcpyAsync(out.distances.data(), distances_.as<float>(),
+                    out.distances.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_);
+    cudaMemcpyAsync(out.rows.data(), result_rows_.as<uint32_t>(), out.rows.size() * sizeof(RowId),
+                    cudaMemcpyDeviceToHost, stream_);
+    cudaMemcpyAsync(out.counts.data(), counts_.as<uint32_t>(), out.counts.size() * sizeof(uint32_t),
+                    cudaMemcpyDeviceToHost, stream_);
+    return CudaStatus(cudaStreamSynchronize(stream_), "result download");
+  }
+
+  const ScorerOptions options_;
+  const DeviceInfo device_;
+  const uint32_t resident_dims_;
+  const uint32_t stride_;
+  const uint32_t element_bytes_;
+  const uint32_t max_k_;
+  cudaStream_t stream_ = nullptr;
+
+  mutable std::mutex mutex_;  // one caller on the device at a time
+  uint32_t row_capacity_ = 0;
+  DeviceBuffer rows_, live_, staging_, queries_, scratch_, distances_, result_rows_, counts_;
+};
+
+}  // namespace
+
+DeviceInfo Probe() {
+  DeviceInfo info;
+  int count = 0;
+  if (cudaError_t error = cudaGetDeviceCount(&count); error != cudaSuccess || count == 0) {
+    info.reason = error != cudaSuccess ? cudaGetErrorString(error) : "no CUDA device";
+    cudaGetLastError();  // clear the sticky error of a failed probe
+    return info;
+  }
+  cudaDeviceProp props{};
+  if (cudaError_t error = cudaGetDeviceProperties(&props, 0); error != cudaSuccess) {
+    info.reason = cudaGetErrorString(error);
+    return info;
+  }
+  size_t free_bytes = 0, total_bytes = 0;
+  cudaMemGetInfo(&free_bytes, &total_bytes);
+  info.available = true;
+  info.name = props.name;
+  info.total_bytes = total_bytes;
+  info.free_bytes = free_bytes;
+  info.multiprocessors = props.multiProcessorCount;
+  info.shared_bytes_per_block = props.sharedMemPerBlockOptin;
+  return info;
+}
+
+absl::StatusOr<std::unique_ptr<BatchScorer>> CreateScorer(const ScorerOptions& options) {
+  const DeviceInfo device = Probe();
+  if (!device.available) return absl::UnavailableError("no usable GPU: " + device.reason);
+  if (options.dim == 0 || options.resident_dims > options.dim) {
+    return absl::InvalidArgumentError("resident_dims must be in 1..dim");
+  }
+  return std::make_unique<GpuScorer>(options, device);
+}
+
+uint64_t ScorerMemoryBytes(const BatchScorer& scorer) {
+  const auto* gpu = dynamic_cast<const GpuScorer*>(&scorer);
+  return gpu ? gpu->memory_bytes() : 0;
+}
+
+}  // namespace adanns::index::gpu
