@@ -75,6 +75,8 @@ class BlobReader {
     return true;
   }
   bool done() const { return offset_ == bytes_.size(); }
+  // Bytes not read yet: bounds counts read from the blob before anything is sized by them.
+  size_t remaining() const { return bytes_.size() - offset_; }
 
  private:
   std::string_view bytes_;

@@ -19,6 +19,7 @@
 #include "index/blob_io.h"
 #include "index/distance.h"
 #include "index/flat_search.h"
+#include "index/hnsw_graph_check.h"
 #include "index/huge_pages.h"
 #include "index/memory_file.h"
 #include "index/stage_scorer.h"
@@ -481,6 +482,11 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(std::string_vi
   std::string_view graph_bytes;
   if (!reader.GetBytes(graph_size, &graph_bytes) || !reader.done()) {
     return corrupt("graph size does not match the blob");
+  }
+  if (absl::Status graph = CheckHnswGraphBytes(graph_bytes, params.graph_dims, params.m,
+                                               params.ef_construction);
+      !graph.ok()) {
+    return corrupt(graph.message());
   }
   std::unique_ptr<HnswIndex> index(new HnswIndex(metric, dim, params));
   index->trained_vectors_ = trained;

@@ -447,6 +447,10 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Deserialize(std::string_view
   const uint32_t m = params.spec.m;
   uint64_t count = 0;
   if (!reader.Get(&count)) return corrupt("truncated code count");
+  // Checked before the map is sized by it: a corrupt count must not allocate.
+  if (count > reader.remaining() / (sizeof(uint64_t) + sizeof(uint32_t) + m)) {
+    return corrupt("code count exceeds the blob");
+  }
   struct Stored {
     uint32_t prefix_crc;
     std::string_view code;
