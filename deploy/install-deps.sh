@@ -14,6 +14,7 @@ PACKAGES=(
   dataset-fashion-mnist
   python3 python3-grpcio python3-protobuf python3-numpy
   openssl prometheus
+  clang-14 libclang-rt-14-dev  # libFuzzer targets (tests/fuzz/run-libfuzzer.sh)
 )
 
 missing=()

@@ -1,0 +1,11 @@
+// libFuzzer target: quant::OpqIndex::Deserialize on arbitrary bytes (and with the checksum fixed).
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/opq_index.h"
+#include "tests/fuzz/index_blob_fuzz.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  adanns::fuzz::FuzzIndexBlob<adanns::quant::OpqIndex>(data, size);
+  return 0;
+}
