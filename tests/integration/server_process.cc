@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -88,6 +89,50 @@ void ServerProcess::Kill() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+v1::UpsertRequest UpsertMessage(const std::string& collection, const Write& write, uint32_t dim) {
+  v1::UpsertRequest message;
+  message.set_collection(collection);
+  for (uint64_t id : write.ids) {
+    v1::Vector* v = message.add_vectors();
+    v->set_id(id);
+    const std::vector<float> values = VectorFor(id, *write.version, dim);
+    v->mutable_values()->Add(values.begin(), values.end());
+  }
+  return message;
+}
+
+grpc::Status UpsertStream(v1::Adanns::Stub& stub, const std::vector<v1::UpsertRequest>& messages,
+                          std::chrono::seconds deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
+  v1::UpsertResponse response;
+  auto writer = stub.Upsert(&context, &response);
+  for (const auto& m : messages) {
+    if (!writer->Write(m)) break;
+  }
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+bool GetVectors(v1::Adanns::Stub& stub, const std::string& collection,
+                const std::vector<uint64_t>& ids, std::map<uint64_t, std::vector<float>>* found) {
+  constexpr size_t kIdsPerRequest = 20000;  // keeps each response far below the message limit
+  for (size_t begin = 0; begin < ids.size(); begin += kIdsPerRequest) {
+    v1::GetRequest request;
+    request.set_collection(collection);
+    const size_t end = std::min(ids.size(), begin + kIdsPerRequest);
+    for (size_t i = begin; i < end; ++i) request.add_ids(ids[i]);
+    v1::GetResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (!stub.Get(&context, request, &response).ok()) return false;
+    for (const v1::Vector& v : response.vectors()) {
+      (*found)[v.id()] = std::vector<float>(v.values().begin(), v.values().end());
+    }
+  }
+  return true;
 }
 
 int RunCommand(const std::string& command, std::string* output) {

@@ -4,11 +4,15 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "adanns/v1/adanns.grpc.pb.h"
+#include "grpcpp/support/status.h"
+#include "tests/common/acknowledged_writes.h"
 #include "tests/common/temp_dir.h"
 
 namespace adanns::testing {
@@ -20,6 +24,7 @@ class ServerProcess {
   ~ServerProcess();
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   std::unique_ptr<v1::Adanns::Stub> NewStub() const;
@@ -38,6 +43,17 @@ class ServerProcess {
   pid_t pid_ = -1;
   int port_ = 0;
 };
+
+// An upsert message of `write` (which must be an upsert) into `collection`.
+v1::UpsertRequest UpsertMessage(const std::string& collection, const Write& write, uint32_t dim);
+
+// Streams the messages; OK when the whole stream was acknowledged within `deadline`.
+grpc::Status UpsertStream(v1::Adanns::Stub& stub, const std::vector<v1::UpsertRequest>& messages,
+                          std::chrono::seconds deadline = std::chrono::seconds(30));
+
+// Fetches the stored vectors of `ids` (in bounded requests) into *found; false on an RPC error.
+bool GetVectors(v1::Adanns::Stub& stub, const std::string& collection,
+                const std::vector<uint64_t>& ids, std::map<uint64_t, std::vector<float>>* found);
 
 // Path of a built binary, from the compile definitions of the test target.
 std::string ServerBinary();
