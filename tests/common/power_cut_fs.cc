@@ -20,39 +20,37 @@ class PowerCutWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   PowerCutWritableFile(std::unique_ptr<rocksdb::FSWritableFile> file,
                        std::shared_ptr<PowerCutFileSystem::TrackedFile> tracked,
-                       const std::atomic<bool>* power_off)
-      : FSWritableFileOwnerWrapper(std::move(file)),
-        tracked_(std::move(tracked)),
-        power_off_(power_off) {}
+                       PowerCutFileSystem* fs)
+      : FSWritableFileOwnerWrapper(std::move(file)), tracked_(std::move(tracked)), fs_(fs) {}
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (fs_->power_off()) return PowerIsOff();
     return Wrote(target()->Append(data, options, dbg), tracked_->written + data.size());
   }
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            const rocksdb::DataVerificationInfo& info,
                            rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (fs_->power_off()) return PowerIsOff();
     return Wrote(target()->Append(data, options, info, dbg), tracked_->written + data.size());
   }
   rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset,
                                      const rocksdb::IOOptions& options,
                                      rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (fs_->power_off()) return PowerIsOff();
     return Wrote(target()->PositionedAppend(data, offset, options, dbg), offset + data.size());
   }
   rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset,
                                      const rocksdb::IOOptions& options,
                                      const rocksdb::DataVerificationInfo& info,
                                      rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (fs_->power_off()) return PowerIsOff();
     return Wrote(target()->PositionedAppend(data, offset, options, info, dbg),
                  offset + data.size());
   }
   rocksdb::IOStatus Truncate(uint64_t size, const rocksdb::IOOptions& options,
                              rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (fs_->power_off()) return PowerIsOff();
     rocksdb::IOStatus status = target()->Truncate(size, options, dbg);
     std::lock_guard<std::mutex> lock(tracked_->mu);
     if (status.ok()) {
@@ -63,21 +61,21 @@ class PowerCutWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
   rocksdb::IOStatus Flush(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (fs_->power_off()) return PowerIsOff();
     return target()->Flush(options, dbg);
   }
   rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const rocksdb::IOOptions& options,
                               rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (fs_->power_off()) return PowerIsOff();
     return target()->RangeSync(offset, nbytes, options, dbg);
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (!fs_->SyncSurvives()) return PowerIsOff();
     return Synced(target()->Sync(options, dbg));
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
-    if (*power_off_) return PowerIsOff();
+    if (!fs_->SyncSurvives()) return PowerIsOff();
     return Synced(target()->Fsync(options, dbg));
   }
   // Close is forwarded even after the cut: it only releases the descriptor.
@@ -95,10 +93,19 @@ class PowerCutWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
 
   std::shared_ptr<PowerCutFileSystem::TrackedFile> tracked_;
-  const std::atomic<bool>* power_off_;
+  PowerCutFileSystem* fs_;
 };
 
 }  // namespace
+
+bool PowerCutFileSystem::SyncSurvives() {
+  if (power_off_) return false;
+  uint64_t left = syncs_until_cut_;
+  while (left > 0 && !syncs_until_cut_.compare_exchange_weak(left, left - 1)) {
+  }
+  if (left == 1) power_off_ = true;
+  return !power_off_;
+}
 
 uint64_t PowerCutFileSystem::DiscardUnsyncedData() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -171,7 +178,7 @@ rocksdb::IOStatus PowerCutFileSystem::Track(const std::string& name, rocksdb::IO
   if (!status.ok()) return status;
   auto tracked = std::make_shared<TrackedFile>();
   tracked->written = tracked->synced = durable;
-  *result = std::make_unique<PowerCutWritableFile>(std::move(*result), tracked, &power_off_);
+  *result = std::make_unique<PowerCutWritableFile>(std::move(*result), tracked, this);
   std::lock_guard<std::mutex> lock(mu_);
   files_[name] = std::move(tracked);
   return status;

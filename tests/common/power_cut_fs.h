@@ -34,7 +34,12 @@ class PowerCutFileSystem : public rocksdb::FileSystemWrapper {
 
   // Power goes off now: nothing written, synced, renamed or deleted from here on takes effect.
   void CutPower() { power_off_ = true; }
+  // Power goes off at the `n`-th Sync/Fsync from now, counting every file: that sync fails, so
+  // the bytes it was to make durable are lost (a cut between a write and its sync).
+  void CutPowerAtSync(uint64_t n) { syncs_until_cut_ = n; }
   bool power_off() const { return power_off_; }
+  // Counts a sync about to run; false (and the power off) when it is the one that must fail.
+  bool SyncSurvives();
 
   // Call after the DB is closed. Truncates every file to what was synced; returns bytes lost.
   uint64_t DiscardUnsyncedData();
@@ -60,6 +65,7 @@ class PowerCutFileSystem : public rocksdb::FileSystemWrapper {
                           std::unique_ptr<rocksdb::FSWritableFile>* result);
 
   std::atomic<bool> power_off_{false};
+  std::atomic<uint64_t> syncs_until_cut_{0};  // 0 = no cut planned
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<TrackedFile>> files_;
 };

@@ -1,6 +1,7 @@
 // Power cuts under the whole engine: writer threads upsert and delete through Engine/Collection
 // (and an IVF build runs in some cycles) on a file system that keeps only fsynced bytes; the power
-// goes off at a seeded random moment, unsynced bytes are thrown away, and the engine reopens. Every
+// goes off at a seeded random moment (some cycles: at a random sync, so a write is cut between its
+// WAL append and the sync), unsynced bytes are thrown away, and the engine reopens. Every
 // acknowledged upsert must be back with identical bytes, every acknowledged delete gone, every
 // write in flight at the cut whole or absent, and the IVF ready again.
 // ADANNS_POWER_CUT_CYCLES sets the number of cuts (the `long` ctest runs 20).
@@ -153,14 +154,23 @@ TEST_F(PowerCutEngineTest, AcknowledgedWritesSurviveRepeatedPowerCuts) {
     if (cycle % 2 == 1) {
       EXPECT_TRUE((*collection)->StartBuild(IvfBuild(cycle)).ok());
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+    if (cycle % 3 == 2) {
+      // The cut lands inside a write: between its WAL append and the sync, which fails.
+      power_->fs->CutPowerAtSync(1 + rng() % 50);
+      for (int wait = 0; wait < 300 && !power_->fs->power_off(); ++wait) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+    }
     power_->fs->CutPower();
     for (std::thread& writer : writers) writer.join();
     collection->reset();
     power_->engine.reset();  // closes the store after the cut: its shutdown persists nothing
     const uint64_t discarded = power_->fs->DiscardUnsyncedData();
     std::cout << "cut " << cycle + 1 << " after " << acknowledged_writes_ << " acknowledged writes"
-              << (cycle % 2 == 1 ? " (IVF build started)" : "") << ": " << discarded
+              << (cycle % 2 == 1 ? " (IVF build started)" : "")
+              << (cycle % 3 == 2 ? " (at a sync)" : "") << ": " << discarded
               << " unsynced bytes discarded\n";
     EXPECT_EQ(errors_, 0) << "writes failed while the power was on";
   }
