@@ -80,7 +80,9 @@ inline uint64_t ScanRowCap(const Plan& plan, double committed, double flops_per_
   if (!plan.max_mflops.has_value()) return UINT64_MAX;
   const double left = *plan.max_mflops * 1e6 - committed;
   if (left <= 0 || flops_per_row <= 0) return 0;
-  return static_cast<uint64_t>(left / flops_per_row);
+  const double rows = left / flops_per_row;
+  // A huge (finite) cap would overflow the conversion: as good as none.
+  return rows >= static_cast<double>(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(rows);
 }
 
 // The worst-case FLOPs of a plan's exact re-rank (every candidate scored at rerank_dims).
