@@ -29,6 +29,7 @@ absl::Status Collection::Load() {
   RETURN_IF_ERROR(store_->ScanVectors(
       meta_.id, meta_.dim,
       [this](uint64_t id, std::span<const float> values) { table_.Upsert(id, values); }));
+  AttachGpuLocked();
   LoadCalibration();
   LoadDefaultBudget();
   return LoadIndexes();
@@ -56,9 +57,12 @@ absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const f
   RETURN_IF_ERROR(CheckNotDropped());
   RETURN_IF_ERROR(store_->PutVectors(meta_.id, meta_.dim, ids, values));
   std::unique_lock table_lock(table_mutex_);
+  std::vector<index::RowId> rows(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
-    ApplyUpsertLocked(table_.Upsert(ids[i], values.subspan(i * meta_.dim, meta_.dim)));
+    rows[i] = table_.Upsert(ids[i], values.subspan(i * meta_.dim, meta_.dim));
+    ApplyUpsertLocked(rows[i]);
   }
+  MirrorRowsLocked(rows, values.data());
   return absl::OkStatus();
 }
 
@@ -75,10 +79,14 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
   if (present.empty()) return 0;
   RETURN_IF_ERROR(store_->DeleteVectors(meta_.id, present));
   std::unique_lock table_lock(table_mutex_);
+  std::vector<index::RowId> rows;
+  rows.reserve(present.size());
   for (uint64_t id : present) {
-    ApplyRemoveLocked(*table_.RowOf(id), id);
+    rows.push_back(*table_.RowOf(id));
+    ApplyRemoveLocked(rows.back(), id);
     table_.Remove(id);
   }
+  MirrorClearLocked(rows);
   return present.size();
 }
 
@@ -98,7 +106,8 @@ void Collection::Get(std::span<const uint64_t> ids,
 
 absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
                                                  uint32_t query_dims, size_t num_queries,
-                                                 uint32_t k, index::Budget budget, size_t threads,
+                                                 uint32_t k, index::Budget budget,
+                                                 SearchDevice device, size_t threads,
                                                  const std::function<bool()>& abandoned) const {
   const SearchLimits& limits = options_.limits;
   SearchOutcome outcome;
@@ -156,6 +165,11 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   }
   outcome.estimate = choice.estimate;
   outcome.target_missed = !choice.target_met;
+  ASSIGN_OR_RETURN(const bool on_gpu, UseGpuLocked(device, plan, k));
+  if (on_gpu) {
+    RETURN_IF_ERROR(SearchOnGpuLocked(plan, queries, query_dims, num_queries, k, outcome));
+    return CheckServerCap(outcome, server_cap_binds);
+  }
   std::vector<index::SearchResult>& results = outcome.results;
   results.resize(num_queries);
   std::atomic<bool> gave_up{false};
@@ -182,17 +196,24 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   if (gave_up) {
     return absl::CancelledError("search abandoned: the client cancelled or its deadline passed");
   }
+  return CheckServerCap(outcome, server_cap_binds);
+}
+
+absl::StatusOr<SearchOutcome> Collection::CheckServerCap(SearchOutcome& outcome,
+                                                         bool server_cap_binds) const {
+  const SearchLimits& limits = options_.limits;
+  const std::vector<index::SearchResult>& results = outcome.results;
   const bool stopped_by_server_cap =
       server_cap_binds && std::any_of(results.begin(), results.end(),
                                       [](const index::SearchResult& r) { return r.cost.capped; });
   if (stopped_by_server_cap && !limits.clamp) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("the plan (index '", plan.index, "') needs more than this server's limit of ",
-                     limits.max_mflops,
+        absl::StrCat("the plan (index '", results.front().plan.index,
+                     "') needs more than this server's limit of ", limits.max_mflops,
                      " MFLOPs per query; ask for less (budget.max_mflops or a cheaper plan)"));
   }
   outcome.clamped |= stopped_by_server_cap;
-  return outcome;
+  return std::move(outcome);
 }
 
 void Collection::MarkDropped() {

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "index/batch_scorer.h"
 #include "index/budget_planner.h"
 #include "index/calibration.h"
+#include "index/cuda/gpu.h"
 #include "index/plan.h"
 #include "index/vector_table.h"
 #include "server/index_kinds.h"
@@ -76,12 +78,32 @@ struct SearchLimits {
   bool clamp = false;
 };
 
+// Where a search may run (SearchRequest.device).
+enum class SearchDevice { kAuto, kCpu, kGpu };
+
 // Searches' results and what the planner knew of the plan.
 struct SearchOutcome {
   std::vector<index::SearchResult> results;
   std::optional<index::RecallEstimate> estimate;
   bool target_missed = false;
-  bool clamped = false;  // a SearchLimits limit lowered the request
+  bool clamped = false;        // a SearchLimits limit lowered the request
+  std::string device = "cpu";  // or the GPU's name
+  double gpu_seconds = 0;      // wall time of the GPU calls
+  uint64_t gpu_memory_bytes = 0;
+};
+
+// The collection's rows resident on a GPU for flat plans.
+struct GpuOptions {
+  // A usable GPU was found at start-up (and --gpu is not off).
+  bool enabled = false;
+  // Tests on machines without a GPU: a host-memory mirror (HostMirrorScorer) stands in for the
+  // device, so the GPU path's mirroring and routing run for real. Implies enabled.
+  bool emulate = false;
+  // Default: fp32.
+  index::gpu::Storage storage = index::gpu::Storage::kFloat32;
+  // Device bytes one collection's rows may take; 0 = no limit. A collection past it stays on the
+  // CPU (logged).
+  uint64_t memory_budget_bytes = 0;
 };
 
 struct CollectionOptions {
@@ -96,6 +118,8 @@ struct CollectionOptions {
   bool auto_calibrate = true;
   // Default: no MFLOPs or re-rank caps, k up to 10000, over-limit requests rejected.
   SearchLimits limits;
+  // Default: no GPU.
+  GpuOptions gpu;
   // Called (from the build thread) whenever an index's state changes; may be empty.
   std::function<void(const std::string& collection, const IndexStatus&)> on_index_change;
 };
@@ -125,12 +149,14 @@ class Collection {
            std::vector<uint64_t>* missing) const;
 
   // Plans the budget once (with the calibration in use) and runs the plan for each of
-  // `num_queries` queries of `query_dims` floats, within the options' SearchLimits.
+  // `num_queries` queries of `query_dims` floats, within the options' SearchLimits. Flat plans run
+  // on the GPU when `device` allows and the collection has one (the whole batch in one call);
+  // kGpu without one, or with another plan, is FAILED_PRECONDITION.
   // `abandoned` (may be empty) is polled between queries: once it returns true (the client
   // cancelled or its deadline passed) the remaining queries are skipped and CANCELLED returned.
   absl::StatusOr<SearchOutcome> Search(std::span<const float> queries, uint32_t query_dims,
                                        size_t num_queries, uint32_t k, index::Budget budget,
-                                       size_t threads,
+                                       SearchDevice device, size_t threads,
                                        const std::function<bool()>& abandoned = nullptr) const;
 
   // Starts a background calibration (replacing a running one) and returns its status.
@@ -187,6 +213,9 @@ class Collection {
   };
 
   absl::Status CheckNotDropped() const;
+  // RESOURCE_EXHAUSTED when the server's MFLOPs cap stopped a query (and clamping is off);
+  // otherwise the outcome, marked clamped when it did.
+  absl::StatusOr<SearchOutcome> CheckServerCap(SearchOutcome& outcome, bool server_cap_binds) const;
   absl::Status LoadIndexes();  // needs the exclusive hold
   IndexSlot* FindSlot(std::string_view name);
   // The slot `name`, added when missing; needs lifecycle_mutex_ (or the load's exclusive hold).
@@ -213,6 +242,19 @@ class Collection {
   // Applies one committed write to every served index and build log; needs the exclusive hold.
   void ApplyUpsertLocked(index::RowId row);
   void ApplyRemoveLocked(index::RowId row, uint64_t id);
+  // GPU mirror (collection_gpu.cc), all under the exclusive hold: copies every live row to a new
+  // device scorer; keeps it in step with writes (a failure drops the mirror: searches go on, on
+  // the CPU).
+  void AttachGpuLocked();
+  void MirrorRowsLocked(std::span<const index::RowId> rows, const float* values);
+  void MirrorClearLocked(std::span<const index::RowId> rows);
+  // Whether `device` sends this resolved plan to the GPU; FAILED_PRECONDITION for kGpu when it
+  // cannot. Needs a table hold.
+  absl::StatusOr<bool> UseGpuLocked(SearchDevice device, const index::Plan& plan, uint32_t k) const;
+  // Runs a flat plan for the whole batch on the GPU; needs a table hold.
+  absl::Status SearchOnGpuLocked(const index::Plan& plan, std::span<const float> queries,
+                                 uint32_t query_dims, size_t num_queries, uint32_t k,
+                                 SearchOutcome& outcome) const;
 
   const storage::CollectionMeta meta_;
   storage::RocksStore* store_;  // not owned; outlives every collection
@@ -225,6 +267,8 @@ class Collection {
   // Searches share, writers apply under exclusive hold (only after the synced commit).
   mutable std::shared_mutex table_mutex_;
   index::VectorTable table_;
+  // Rows resident on the GPU, or null (guarded by table_mutex_; the scorer serialises its calls).
+  std::unique_ptr<index::BatchScorer> gpu_;
 
   // Serialises StartBuild, DropIndex, MarkDropped and slot additions (never taken by a build
   // thread).

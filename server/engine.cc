@@ -36,6 +36,7 @@ absl::StatusOr<std::shared_ptr<Collection>> Engine::CreateCollection(storage::Co
   ASSIGN_OR_RETURN(storage::CollectionMeta stored, store_->CreateCollection(std::move(meta)));
   auto collection =
       std::make_shared<Collection>(std::move(stored), store_.get(), collection_options_);
+  RETURN_IF_ERROR(collection->Load());  // nothing stored yet; attaches the GPU mirror
   std::lock_guard registry_lock(registry_mutex_);
   collections_.emplace(collection->meta().name, collection);
   return collection;

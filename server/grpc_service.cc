@@ -341,9 +341,10 @@ absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
   }
   RETURN_IF_ERROR(ValidateFinite(AsSpan(request.query()), "query"));
   ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
+  ASSIGN_OR_RETURN(const SearchDevice device, DeviceFromProto(request.device()));
   ASSIGN_OR_RETURN(const SearchOutcome outcome,
                    RunSearch(*collection, AsSpan(request.query()),
-                             static_cast<uint32_t>(query_dims), 1, request.k(), budget, 1));
+                             static_cast<uint32_t>(query_dims), 1, request.k(), budget, device, 1));
   ResultToProto(outcome.results.front(), outcome, response);
   return absl::OkStatus();
 }
@@ -378,9 +379,10 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   }
   RETURN_IF_ERROR(ValidateFinite(AsSpan(request.queries()), "queries"));
   ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
+  ASSIGN_OR_RETURN(const SearchDevice device, DeviceFromProto(request.device()));
   ASSIGN_OR_RETURN(const SearchOutcome outcome,
                    RunSearch(*collection, AsSpan(request.queries()), query_dims, n, request.k(),
-                             budget, options_.search_threads, abandoned));
+                             budget, device, options_.search_threads, abandoned));
   for (const index::SearchResult& result : outcome.results) {
     ResultToProto(result, outcome, response->add_results());
   }
@@ -390,13 +392,17 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
 absl::StatusOr<SearchOutcome> AdannsService::RunSearch(const Collection& collection,
                                                        std::span<const float> queries,
                                                        uint32_t query_dims, size_t n, uint32_t k,
-                                                       const index::Budget& budget, size_t threads,
+                                                       const index::Budget& budget,
+                                                       SearchDevice device, size_t threads,
                                                        const std::function<bool()>& abandoned) {
   absl::StatusOr<SearchOutcome> outcome =
-      collection.Search(queries, query_dims, n, k, budget, threads, abandoned);
+      collection.Search(queries, query_dims, n, k, budget, device, threads, abandoned);
   if (absl::IsResourceExhausted(outcome.status())) metrics_->RecordBudgetLimit("rejected");
   if (!outcome.ok()) return outcome;
   if (outcome->clamped) metrics_->RecordBudgetLimit("clamped");
+  if (outcome->device != "cpu") {
+    metrics_->RecordGpuSearch(n, outcome->gpu_seconds, outcome->gpu_memory_bytes);
+  }
   for (const index::SearchResult& result : outcome->results) {
     metrics_->RecordSearch(result.plan, result.cost, budget);
   }

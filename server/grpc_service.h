@@ -93,7 +93,7 @@ class AdannsService final : public v1::Adanns::Service {
   absl::StatusOr<SearchOutcome> RunSearch(const Collection& collection,
                                           std::span<const float> queries, uint32_t query_dims,
                                           size_t n, uint32_t k, const index::Budget& budget,
-                                          size_t threads,
+                                          SearchDevice device, size_t threads,
                                           const std::function<bool()>& abandoned = nullptr);
 
   // Runs `call` when the caller's API key allows `role` (keys on), records the request in

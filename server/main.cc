@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "index/cuda/gpu.h"
 #include "server/server.h"
 #include "server/snapshots.h"
 #include "spdlog/spdlog.h"
@@ -48,6 +49,13 @@ ABSL_FLAG(double, max_query_mflops, 0,
           "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none");
 ABSL_FLAG(uint32_t, max_k, 10000, "Most hits one query may ask for (1..10000)");
 ABSL_FLAG(uint32_t, max_rerank_candidates, 0, "Most re-rank candidates a plan may keep; 0 = none");
+ABSL_FLAG(std::string, gpu, "auto",
+          "auto: keep collections resident on the GPU when one is usable (flat plans run there); "
+          "off: CPU only; emulate: a host-memory stand-in for the GPU (tests)");
+ABSL_FLAG(std::string, gpu_storage, "fp32", "Element type of rows on the GPU: fp32 or fp16");
+ABSL_FLAG(uint64_t, gpu_memory_mb, 0,
+          "Device memory one collection's resident rows may take; 0 = no limit (a collection "
+          "over it stays on the CPU)");
 ABSL_FLAG(std::string, over_limit, "reject",
           "A search over --max_query_mflops, --max_k or --max_rerank_candidates: 'reject' "
           "(RESOURCE_EXHAUSTED) or 'clamp' (lowered to the limit, then searched)");
@@ -126,6 +134,26 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.limits.clamp = over_limit == "clamp";
+  const std::string gpu = absl::GetFlag(FLAGS_gpu);
+  const std::string gpu_storage = absl::GetFlag(FLAGS_gpu_storage);
+  if ((gpu != "auto" && gpu != "off" && gpu != "emulate") ||
+      (gpu_storage != "fp32" && gpu_storage != "fp16")) {
+    spdlog::error("bad flags: --gpu must be auto, off or emulate, --gpu_storage fp32 or fp16");
+    return 1;
+  }
+  if (gpu == "auto") {
+    const adanns::index::gpu::DeviceInfo device = adanns::index::gpu::Probe();
+    if (device.available) {
+      spdlog::info("GPU: {} ({} MiB): flat plans run there", device.name, device.total_bytes >> 20);
+    } else {
+      spdlog::info("no GPU ({}): searches run on the CPU", device.reason);
+    }
+    options.gpu.enabled = device.available;
+  }
+  options.gpu.emulate = gpu == "emulate";
+  options.gpu.storage = gpu_storage == "fp16" ? adanns::index::gpu::Storage::kFloat16
+                                              : adanns::index::gpu::Storage::kFloat32;
+  options.gpu.memory_budget_bytes = absl::GetFlag(FLAGS_gpu_memory_mb) << 20;
 
   auto server = adanns::server::AdannsServer::Start(options);
   if (!server.ok()) {

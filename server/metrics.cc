@@ -89,6 +89,21 @@ Metrics::Metrics()
                                  "--max_k, --max_rerank_candidates), by action: clamped or "
                                  "rejected")
                            .Register(*registry_)),
+      gpu_batch_queries_(&prometheus::BuildHistogram()
+                              .Name("adanns_gpu_batch_queries")
+                              .Help("Queries per search request served on the GPU")
+                              .Register(*registry_)
+                              .Add({}, ExponentialBuckets(1, 4, 8))),
+      gpu_seconds_(&prometheus::BuildHistogram()
+                        .Name("adanns_gpu_search_seconds")
+                        .Help("Wall time of the GPU calls of one search request")
+                        .Register(*registry_)
+                        .Add({}, ExponentialBuckets(0.0001, 4, 10))),
+      gpu_memory_(&prometheus::BuildGauge()
+                       .Name("adanns_gpu_memory_bytes")
+                       .Help("Device bytes of the last GPU-served collection's resident rows")
+                       .Register(*registry_)
+                       .Add({})),
       ingest_vectors_(&prometheus::BuildCounter()
                            .Name("adanns_ingest_vectors_total")
                            .Help("Vectors committed by Upsert, per collection")
@@ -198,6 +213,13 @@ void Metrics::SetIndexState(const std::string& collection, const std::string& in
 void Metrics::RecordBudgetLimit(const std::string& action) {
   std::lock_guard lock(mutex_);
   budget_limited_->Add({{"action", action}}).Increment();
+}
+
+void Metrics::RecordGpuSearch(size_t queries, double seconds, double device_bytes) {
+  std::lock_guard lock(mutex_);
+  gpu_batch_queries_->Observe(static_cast<double>(queries));
+  gpu_seconds_->Observe(seconds);
+  gpu_memory_->Set(device_bytes);
 }
 
 void Metrics::RecordSearch(const index::Plan& plan, const index::Cost& cost,

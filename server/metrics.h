@@ -54,6 +54,9 @@ class Metrics {
   void RecordSearch(const index::Plan& plan, const index::Cost& cost, const index::Budget& budget);
   // adanns_budget_limited_total{action}: a search over a server limit, "clamped" or "rejected".
   void RecordBudgetLimit(const std::string& action);
+  // adanns_gpu_batch_queries, adanns_gpu_search_seconds (histograms) and adanns_gpu_memory_bytes:
+  // one search request served on the GPU.
+  void RecordGpuSearch(size_t queries, double seconds, double device_bytes);
   // adanns_ingest_vectors_total{collection} and adanns_ingest_bytes_total{collection}.
   void RecordIngest(const std::string& collection, double vectors, double bytes);
   // adanns_rocksdb_size_bytes, adanns_rocksdb_pending_compaction_bytes,
@@ -76,6 +79,9 @@ class Metrics {
   prometheus::Histogram* budget_mflops_;
   prometheus::Histogram* budget_recall_;
   prometheus::Family<prometheus::Counter>* budget_limited_;
+  prometheus::Histogram* gpu_batch_queries_;
+  prometheus::Histogram* gpu_seconds_;
+  prometheus::Gauge* gpu_memory_;
   prometheus::Family<prometheus::Counter>* ingest_vectors_;
   prometheus::Family<prometheus::Counter>* ingest_bytes_;
   prometheus::Gauge* store_bytes_;

@@ -44,6 +44,9 @@ struct ServerOptions {
   // Limits on what one search may ask for (MFLOPs, k, re-rank depth) and what happens above them.
   // Default: no MFLOPs or re-rank caps, k up to 10000, over-limit requests rejected.
   SearchLimits limits;
+  // The GPU mirror of every collection (flat plans on the GPU).
+  // Default: off (main.cc turns it on when --gpu=auto finds a GPU).
+  GpuOptions gpu;
   // TLS: PEM files of the server's certificate chain and private key (both or neither; neither =
   // plaintext), and optionally of a CA whose client certificates are then required (mTLS).
   // Default: plaintext.

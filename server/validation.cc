@@ -127,6 +127,20 @@ absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t di
   return absl::OkStatus();
 }
 
+absl::StatusOr<SearchDevice> DeviceFromProto(v1::Device device) {
+  switch (device) {
+    case v1::DEVICE_AUTO:
+      return SearchDevice::kAuto;
+    case v1::DEVICE_CPU:
+      return SearchDevice::kCpu;
+    case v1::DEVICE_GPU:
+      return SearchDevice::kGpu;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "device must be DEVICE_AUTO, DEVICE_CPU or DEVICE_GPU, got ", static_cast<int>(device)));
+  }
+}
+
 absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget) {
   index::Budget out;
   switch (budget.limit_case()) {
@@ -188,6 +202,7 @@ void ResultToProto(const index::SearchResult& result, const SearchOutcome& outco
   out->mutable_cost()->set_mflops(result.cost.mflops);
   out->mutable_cost()->set_vectors_scanned(result.cost.vectors_scanned);
   out->mutable_cost()->set_capped(result.cost.capped);
+  out->set_device(outcome.device);
   if (outcome.estimate.has_value()) {
     v1::RecallEstimate* estimate = out->mutable_estimate();
     estimate->set_recall(outcome.estimate->recall);

@@ -41,6 +41,8 @@ absl::Status ValidateFinite(std::span<const float> values, absl::string_view wha
 absl::Status ValidateIdCount(size_t count, absl::string_view field);
 // Checks every vector of an upsert message has `dim` finite values.
 absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t dim);
+// SearchRequest.device; INVALID_ARGUMENT for a value this server does not know.
+absl::StatusOr<SearchDevice> DeviceFromProto(v1::Device device);
 // Budget conversion; target_recall must be in (0, 1] (max_dims is checked by the planner).
 absl::StatusOr<index::Budget> BudgetFromProto(const v1::Budget& budget);
 

@@ -44,8 +44,15 @@ struct SearchArgs {
   std::optional<double> max_mflops;
   std::optional<float> target_recall;
   std::optional<uint32_t> max_dims;
+  std::string device = "auto";
   bool json = false;
 };
+
+v1::Device DeviceOf(const SearchArgs& args) {
+  if (args.device == "cpu") return v1::DEVICE_CPU;
+  if (args.device == "gpu") return v1::DEVICE_GPU;
+  return v1::DEVICE_AUTO;
+}
 
 bool HasPlanOptions(const SearchArgs& args) {
   return !args.index.empty() || args.coarse_dims || args.nprobe || args.search_dims ||
@@ -164,6 +171,7 @@ void PrintResult(uint64_t query_index, const v1::SearchResponse& result, bool js
       object.Add("estimate", estimate.str());
     }
     if (result.target_missed()) object.Add("target_missed", "true");
+    if (!result.device().empty()) object.Add("device", JsonString(result.device()));
     std::printf("%s\n", object.str().c_str());
     return;
   }
@@ -174,6 +182,9 @@ void PrintResult(uint64_t query_index, const v1::SearchResponse& result, bool js
                     JsonNumber(result.estimate().recall()));
   }
   if (result.target_missed()) notes += " (target not reachable: best plan used)";
+  if (!result.device().empty() && result.device() != "cpu") {
+    absl::StrAppend(&notes, ", on ", result.device());
+  }
   std::printf("query %llu: plan %s, cost %.4g MFLOPs (%llu vectors scanned)%s\n",
               static_cast<unsigned long long>(query_index), PlanText(result.plan()).c_str(),
               result.cost().mflops(),
@@ -190,6 +201,7 @@ absl::Status SearchOne(CliContext& context, const SearchArgs& args, const v1::Bu
   request.set_collection(args.collection);
   request.mutable_query()->Add(args.query.begin(), args.query.end());
   request.set_k(args.k);
+  request.set_device(DeviceOf(args));
   if (budget.ByteSizeLong() > 0) *request.mutable_budget() = budget;
   ASSIGN_OR_RETURN(Client * client, context.client());
   ASSIGN_OR_RETURN(v1::SearchResponse response, client->Search(request));
@@ -213,6 +225,7 @@ absl::Status SearchFile(CliContext& context, const SearchArgs& args, const v1::B
   request.set_collection(args.collection);
   request.set_query_dims(dim);
   request.set_k(args.k);
+  request.set_device(DeviceOf(args));
   if (budget.ByteSizeLong() > 0) *request.mutable_budget() = budget;
   for (uint64_t done = 0; done < total;) {
     const size_t wanted = static_cast<size_t>(std::min<uint64_t>(per_batch, total - done));
@@ -269,6 +282,11 @@ void AddSearchCommand(CLI::App& app, CliContext& context) {
                      "Budget: recall@k to reach (needs a calibrated collection)");
   search->add_option("--max-dims", args->max_dims,
                      "Budget: longest prefix any stage may read (with any of the above)");
+  search
+      ->add_option("--device", args->device,
+                   "auto (the GPU when the server has one and the plan is flat), cpu or gpu")
+      ->check(CLI::IsMember({"auto", "cpu", "gpu"}))
+      ->capture_default_str();
   search->add_flag("--json", args->json, "One JSON object per query on stdout");
   search->callback([args, query, file, &context] {
     if (query->count() == 0 && file->count() == 0) {

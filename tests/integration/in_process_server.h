@@ -16,6 +16,16 @@
 
 namespace adanns::testing {
 
+// A budget holding an explicit flat plan: a scan at `search_dims`, then (with candidates) an exact
+// re-rank of that many at the full dim.
+inline v1::Budget FlatPlan(uint32_t search_dims, uint32_t rerank_candidates = 0) {
+  v1::Budget budget;
+  budget.mutable_plan()->set_index("flat");
+  budget.mutable_plan()->set_search_dims(search_dims);
+  if (rerank_candidates > 0) budget.mutable_plan()->set_rerank_candidates(rerank_candidates);
+  return budget;
+}
+
 class InProcessServerTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -64,22 +64,14 @@ class ClampingLimitsTest : public LimitsTest {
   ClampingLimitsTest() { clamp_ = true; }
 };
 
-v1::Budget Flat(uint32_t search_dims, uint32_t rerank_candidates = 0) {
-  v1::Budget budget;
-  budget.mutable_plan()->set_index("flat");
-  budget.mutable_plan()->set_search_dims(search_dims);
-  if (rerank_candidates > 0) budget.mutable_plan()->set_rerank_candidates(rerank_candidates);
-  return budget;
-}
-
 TEST_F(LimitsTest, OverLimitRequestsAreRefused) {
   v1::SearchResponse response;
   // Within every limit: a 4-dim flat scan (0.02 MFLOPs).
-  ASSERT_TRUE(Search(10, Flat(4), &response).ok());
+  ASSERT_TRUE(Search(10, FlatPlan(4), &response).ok());
   EXPECT_FALSE(response.cost().capped());
   EXPECT_EQ(response.hits_size(), 10);
 
-  grpc::Status status = Search(51, Flat(4), &response);
+  grpc::Status status = Search(51, FlatPlan(4), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(status.error_message().find("k = 51"), std::string::npos) << status.error_message();
   v1::Budget mflops;
@@ -89,7 +81,8 @@ TEST_F(LimitsTest, OverLimitRequestsAreRefused) {
   status = Search(10, v1::Budget(), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(status.error_message().find("MFLOPs per query"), std::string::npos);
-  EXPECT_EQ(Search(10, Flat(4, 300), &response).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Search(10, FlatPlan(4, 300), &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
   // A budget under the cap is the request's own and is planned as usual.
   mflops.set_max_mflops(0.045);  // the 8-dim funnel fits: 0.04 + 100 x 24 FLOPs
   ASSERT_TRUE(Search(10, mflops, &response).ok());
@@ -98,7 +91,7 @@ TEST_F(LimitsTest, OverLimitRequestsAreRefused) {
 
 TEST_F(ClampingLimitsTest, OverLimitRequestsAreLoweredToTheLimit) {
   v1::SearchResponse response;
-  ASSERT_TRUE(Search(80, Flat(4), &response).ok());
+  ASSERT_TRUE(Search(80, FlatPlan(4), &response).ok());
   EXPECT_EQ(response.hits_size(), 50);  // k lowered to --max_k
 
   v1::Budget mflops;
@@ -112,7 +105,7 @@ TEST_F(ClampingLimitsTest, OverLimitRequestsAreLoweredToTheLimit) {
   EXPECT_LE(response.cost().mflops(), kCapMflops * (1 + 1e-9));
   EXPECT_EQ(response.hits_size(), 10);
 
-  ASSERT_TRUE(Search(10, Flat(4, 300), &response).ok());
+  ASSERT_TRUE(Search(10, FlatPlan(4, 300), &response).ok());
   EXPECT_EQ(response.plan().rerank_candidates(), 200u);
 }
 

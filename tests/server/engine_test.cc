@@ -117,7 +117,7 @@ TEST(EngineTest, SearchesDuringWritesAreConsistent) {
     readers.emplace_back([&] {
       const std::vector<float> query = Values(5);
       while (!stop) {
-        auto results = collection.Search(query, kDim, 1, 10, {}, 1);
+        auto results = collection.Search(query, kDim, 1, 10, {}, SearchDevice::kAuto, 1);
         if (!results.ok() || results->results.front().hits.size() != 10) ++failures;
         const auto& hits = results->results.front().hits;
         for (size_t i = 1; i < hits.size(); ++i) {
@@ -263,7 +263,7 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
                                      : r == 0  ? PlanOn("ivf_opq", 4)
                                      : r == 1  ? PlanOn(kIvfIndexName, 4)
                                                : PlanOn(kHnswIndexName, 16);
-        auto results = collection.Search(query, kDim, 1, 10, budget, 1);
+        auto results = collection.Search(query, kDim, 1, 10, budget, SearchDevice::kAuto, 1);
         if (!results.ok()) {
           // Only an explicit plan may be refused, and only while its index is not ready.
           if (automatic || results.status().code() != absl::StatusCode::kNotFound) {
@@ -300,7 +300,8 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
     const uint32_t exhaustive = kind == kIvfIndexName ? kNlist : 400;  // graph ef, codebook R
     for (uint64_t id = 0; id < kIds; ++id) {
       const auto query = ClusteredValues(id, std::max<uint64_t>(version[id], 1));
-      auto results = collection.Search(query, kDim, 1, 10, PlanOn(kind, exhaustive), 1);
+      auto results =
+          collection.Search(query, kDim, 1, 10, PlanOn(kind, exhaustive), SearchDevice::kAuto, 1);
       ASSERT_TRUE(results.ok()) << results.status();
       const auto& hits = results->results.front().hits;
       if (version[id] == 0) {

@@ -1,0 +1,97 @@
+// HostMirrorScorer: row-indexed copies, scored block by block with StageScorer.
+#include "index/host_mirror_scorer.h"
+
+#include <algorithm>
+#include <array>
+
+#include "index/stage_scorer.h"
+#include "index/topk.h"
+
+namespace adanns::index {
+namespace {
+
+void Store(std::vector<ScoredRow> best, size_t q, BatchTopK& out) {
+  for (size_t i = 0; i < best.size(); ++i) {
+    out.distances[q * out.k + i] = best[i].distance;
+    out.rows[q * out.k + i] = best[i].row;
+  }
+  out.counts[q] = static_cast<uint32_t>(best.size());
+}
+
+}  // namespace
+
+absl::Status HostMirrorScorer::SetRows(std::span<const RowId> rows, const float* values,
+                                       uint32_t dim) {
+  if (dim < resident_dims_) {
+    return absl::InvalidArgumentError("rows are shorter than the resident prefix");
+  }
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= live_.size()) {
+      live_.resize(size_t{rows[i]} + 1, 0);
+      values_.resize(live_.size() * resident_dims_, 0.0f);
+    }
+    std::copy_n(values + i * dim, resident_dims_, values_.begin() + rows[i] * resident_dims_);
+    live_[rows[i]] = 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HostMirrorScorer::ClearRows(std::span<const RowId> rows) {
+  std::lock_guard lock(mutex_);
+  for (RowId row : rows) {
+    if (row < live_.size()) live_[row] = 0;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BatchTopK> HostMirrorScorer::Scan(const QueryBatch& queries, uint32_t dims,
+                                                 uint32_t k, size_t row_limit) {
+  if (absl::Status s = CheckBatchRequest(*this, queries, dims, k); !s.ok()) return s;
+  std::lock_guard lock(mutex_);
+  BatchTopK out;
+  out.Reset(queries.count, k);
+  const size_t rows = std::min(row_limit, live_.size());
+  std::array<float, kScorerBlockRows> distances;
+  for (size_t q = 0; q < queries.count; ++q) {
+    StageScorer scorer(metric_, {queries.query(q), dims}, dims);
+    TopK top(k);
+    for (size_t begin = 0; begin < rows; begin += kScorerBlockRows) {
+      const size_t n = std::min(kScorerBlockRows, rows - begin);
+      scorer.Score(Row(static_cast<RowId>(begin)), resident_dims_, n, distances.data());
+      for (size_t i = 0; i < n; ++i) {
+        if (live_[begin + i]) top.Push(distances[i], static_cast<RowId>(begin + i));
+      }
+    }
+    Store(top.TakeSorted(), q, out);
+  }
+  return out;
+}
+
+absl::StatusOr<BatchTopK> HostMirrorScorer::ScoreCandidates(const QueryBatch& queries,
+                                                            uint32_t dims,
+                                                            const CandidateLists& candidates,
+                                                            uint32_t k) {
+  if (absl::Status s = CheckBatchRequest(*this, queries, dims, k); !s.ok()) return s;
+  if (candidates.queries() != queries.count) {
+    return absl::InvalidArgumentError("one candidate list per query is needed");
+  }
+  std::lock_guard lock(mutex_);
+  BatchTopK out;
+  out.Reset(queries.count, k);
+  float distance;
+  for (size_t q = 0; q < queries.count; ++q) {
+    StageScorer scorer(metric_, {queries.query(q), dims}, dims);
+    TopK top(k);
+    for (uint64_t i = candidates.offsets[q]; i < candidates.offsets[q + 1]; ++i) {
+      const RowId row = candidates.rows[i];
+      if (row >= live_.size() || !live_[row]) continue;
+      scorer.Score(Row(row), resident_dims_, 1, &distance);
+      top.Push(distance, row);
+    }
+    Store(top.TakeSorted(), q, out);
+  }
+  return out;
+}
+
+}  // namespace adanns::index

@@ -1,0 +1,156 @@
+// The collection's GPU mirror: its rows resident in device memory (kept in step with every write
+// under the exclusive table hold), and flat plans run for a whole batch in one GPU call.
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "index/cpu_batch_scorer.h"
+#include "index/flat_search.h"
+#include "index/host_mirror_scorer.h"
+#include "index/status_macros.h"
+#include "server/collection.h"
+#include "spdlog/spdlog.h"
+
+namespace adanns::server {
+namespace {
+
+// Longest prefix kept on the device: the kernels hold each query in shared memory.
+constexpr uint32_t kMaxResidentDims = 8192;
+constexpr size_t kUploadRows = 16384;
+// The emulated device's k limit: small, so tests reach the "too many candidates" route.
+constexpr uint32_t kEmulatedMaxK = 2048;
+
+// Hits of one query from a batch result.
+std::vector<index::Hit> HitsOf(const index::BatchTopK& top, size_t q,
+                               const index::VectorTable& table, Metric metric) {
+  std::vector<index::Hit> hits;
+  hits.reserve(top.counts[q]);
+  for (uint32_t i = 0; i < top.counts[q]; ++i) {
+    const float distance = top.distances[q * top.k + i];
+    hits.push_back(
+        {table.IdOf(top.rows[q * top.k + i]), metric == Metric::kL2 ? distance : -distance});
+  }
+  return hits;
+}
+
+}  // namespace
+
+void Collection::AttachGpuLocked() {
+  if (!options_.gpu.enabled && !options_.gpu.emulate) return;
+  index::gpu::ScorerOptions scorer_options;
+  scorer_options.metric = meta_.metric;
+  scorer_options.dim = meta_.dim;
+  scorer_options.resident_dims = std::min(meta_.dim, kMaxResidentDims);
+  scorer_options.storage = options_.gpu.storage;
+  scorer_options.memory_budget_bytes = options_.gpu.memory_budget_bytes;
+  absl::StatusOr<std::unique_ptr<index::BatchScorer>> scorer =
+      std::unique_ptr<index::BatchScorer>(std::make_unique<index::HostMirrorScorer>(
+          meta_.metric, scorer_options.resident_dims, kEmulatedMaxK));
+  if (!options_.gpu.emulate) scorer = index::gpu::CreateScorer(scorer_options);
+  if (!scorer.ok()) {
+    spdlog::warn("collection '{}' stays on the CPU: {}", meta_.name, scorer.status().ToString());
+    return;
+  }
+  gpu_ = std::move(*scorer);
+  std::vector<index::RowId> rows;
+  std::vector<float> values;
+  auto flush = [&] {
+    MirrorRowsLocked(rows, values.data());
+    rows.clear();
+    values.clear();
+  };
+  for (index::RowId row = 0; row < table_.row_count() && gpu_; ++row) {
+    if (!table_.IsLive(row)) continue;
+    rows.push_back(row);
+    values.insert(values.end(), table_.RowData(row), table_.RowData(row) + meta_.dim);
+    if (rows.size() == kUploadRows) flush();
+  }
+  if (gpu_) flush();
+  if (gpu_) {
+    spdlog::info("collection '{}': {} rows resident on {} ({} dims)", meta_.name, table_.size(),
+                 gpu_->device_name(), gpu_->resident_dims());
+  }
+}
+
+void Collection::MirrorRowsLocked(std::span<const index::RowId> rows, const float* values) {
+  if (!gpu_ || rows.empty()) return;
+  if (absl::Status status = gpu_->SetRows(rows, values, meta_.dim); !status.ok()) {
+    spdlog::warn("collection '{}' leaves the GPU: {}", meta_.name, status.ToString());
+    gpu_.reset();
+  }
+}
+
+void Collection::MirrorClearLocked(std::span<const index::RowId> rows) {
+  if (!gpu_ || rows.empty()) return;
+  if (absl::Status status = gpu_->ClearRows(rows); !status.ok()) {
+    spdlog::warn("collection '{}' leaves the GPU: {}", meta_.name, status.ToString());
+    gpu_.reset();
+  }
+}
+
+absl::StatusOr<bool> Collection::UseGpuLocked(SearchDevice device, const index::Plan& plan,
+                                              uint32_t k) const {
+  if (device == SearchDevice::kCpu) return false;
+  std::string why_not;
+  if (!gpu_) {
+    why_not = options_.gpu.enabled || options_.gpu.emulate
+                  ? "this collection's rows are not resident on the GPU (see the log)"
+                  : "this server has no GPU";
+  } else if (plan.index != "flat") {
+    why_not = absl::StrCat("the plan's index '", plan.index,
+                           "' runs on the CPU; the GPU serves flat plans");
+  } else if (*plan.search_dims > gpu_->resident_dims() ||
+             plan.rerank_candidates.value_or(k) > gpu_->max_k()) {
+    why_not = absl::StrCat("the GPU keeps ", gpu_->resident_dims(), " dims and at most ",
+                           gpu_->max_k(), " candidates per query");
+  }
+  if (why_not.empty()) return true;
+  if (device == SearchDevice::kGpu) return absl::FailedPreconditionError("device GPU: " + why_not);
+  return false;
+}
+
+absl::Status Collection::SearchOnGpuLocked(const index::Plan& plan, std::span<const float> queries,
+                                           uint32_t query_dims, size_t num_queries, uint32_t k,
+                                           SearchOutcome& outcome) const {
+  const auto start = std::chrono::steady_clock::now();
+  // The same cap arithmetic as FlatSearch: the scan covers the rows that fit.
+  index::Cost cost = index::FlatCost(plan, table_.size());
+  if (index::CommittedOverCap(plan, index::RerankFlops(plan))) {
+    outcome.results.assign(num_queries, index::CappedOut(plan));
+    return absl::OkStatus();
+  }
+  size_t rows = table_.row_count();
+  const uint64_t row_cap = index::ScanRowCap(plan, index::RerankFlops(plan), *plan.search_dims);
+  if (row_cap < table_.size()) {
+    rows = std::min<uint64_t>(rows, row_cap);
+    cost = index::FlatCost(plan, rows);
+    cost.capped = true;
+  }
+  const index::QueryBatch batch{queries.data(), num_queries, query_dims};
+  const uint32_t first_keep = plan.has_rerank() ? *plan.rerank_candidates : k;
+  ASSIGN_OR_RETURN(index::BatchTopK top, gpu_->Scan(batch, *plan.search_dims, first_keep, rows));
+  if (plan.has_rerank()) {
+    index::CandidateLists lists;
+    for (size_t q = 0; q < num_queries; ++q) {
+      lists.Add({top.rows.data() + q * top.k, top.counts[q]});
+    }
+    if (*plan.rerank_dims <= gpu_->resident_dims()) {
+      ASSIGN_OR_RETURN(top, gpu_->ScoreCandidates(batch, *plan.rerank_dims, lists, k));
+    } else {
+      index::CpuBatchScorer cpu(&table_, meta_.metric);
+      ASSIGN_OR_RETURN(top, cpu.ScoreCandidates(batch, *plan.rerank_dims, lists, k));
+    }
+  }
+  outcome.results.resize(num_queries);
+  for (size_t q = 0; q < num_queries; ++q) {
+    outcome.results[q].plan = plan;
+    outcome.results[q].cost = cost;
+    outcome.results[q].hits = HitsOf(top, q, table_, meta_.metric);
+  }
+  outcome.device = gpu_->device_name();
+  outcome.gpu_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  outcome.gpu_memory_bytes = index::gpu::ScorerMemoryBytes(*gpu_);
+  return absl::OkStatus();
+}
+
+}  // namespace adanns::server

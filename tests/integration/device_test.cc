@@ -1,0 +1,181 @@
+// SearchRequest.device over a real loopback server. Without a GPU: DEVICE_GPU is refused with
+// FAILED_PRECONDITION and DEVICE_AUTO runs on the CPU. With the host-memory stand-in for the GPU
+// (GpuOptions.emulate, what CI can run), the GPU path's mirror, routing and batching give the CPU
+// path's answers, after upserts, deletes and a restart.
+#include <random>
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/integration/in_process_server.h"
+
+namespace adanns::testing {
+namespace {
+
+constexpr uint32_t kDim = 32;
+constexpr size_t kVectors = 3000;
+
+class DeviceTest : public InProcessServerTest {
+ protected:
+  void Configure(server::ServerOptions& options) override {
+    options.auto_calibrate = false;
+    options.gpu.emulate = emulate_;
+  }
+
+  void SetUp() override {
+    InProcessServerTest::SetUp();
+    ASSERT_EQ(Create("c", kDim, v1::COSINE), grpc::StatusCode::OK);
+    Upsert(0, kVectors, 1);
+  }
+
+  void Restart() {
+    server_.reset();
+    InProcessServerTest::SetUp();
+  }
+
+  void Upsert(uint64_t first, size_t count, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal;
+    v1::UpsertRequest message;
+    message.set_collection("c");
+    for (uint64_t id = first; id < first + count; ++id) {
+      v1::Vector* v = message.add_vectors();
+      v->set_id(id);
+      for (uint32_t j = 0; j < kDim; ++j) v->add_values(normal(rng));
+    }
+    v1::UpsertResponse response;
+    ASSERT_TRUE(UpsertMessage(message, &response).ok());
+  }
+
+  std::vector<float> Query(uint32_t seed) const {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal;
+    std::vector<float> query(kDim);
+    for (float& x : query) x = normal(rng);
+    return query;
+  }
+
+  grpc::Status Search(v1::Device device, const v1::Budget& budget, uint32_t seed,
+                      v1::SearchResponse* response, uint32_t k = 10) {
+    v1::SearchRequest request;
+    request.set_collection("c");
+    const std::vector<float> query = Query(seed);
+    request.mutable_query()->Add(query.begin(), query.end());
+    request.set_k(k);
+    request.set_device(device);
+    *request.mutable_budget() = budget;
+    grpc::ClientContext context;
+    return stub_->Search(&context, request, response);
+  }
+
+  // The same search on the CPU and on the (emulated) GPU gives the same hits.
+  void ExpectSameOnBoth(const v1::Budget& budget, uint32_t seed) {
+    v1::SearchResponse cpu, gpu;
+    ASSERT_TRUE(Search(v1::DEVICE_CPU, budget, seed, &cpu).ok());
+    ASSERT_TRUE(Search(v1::DEVICE_GPU, budget, seed, &gpu).ok());
+    EXPECT_EQ(cpu.device(), "cpu");
+    EXPECT_EQ(gpu.device(), "host-mirror");
+    ASSERT_EQ(cpu.hits_size(), gpu.hits_size());
+    for (int i = 0; i < cpu.hits_size(); ++i) {
+      EXPECT_EQ(cpu.hits(i).id(), gpu.hits(i).id()) << "rank " << i;
+      EXPECT_NEAR(cpu.hits(i).score(), gpu.hits(i).score(), 1e-5);
+    }
+    EXPECT_EQ(cpu.plan().DebugString(), gpu.plan().DebugString());
+    EXPECT_DOUBLE_EQ(cpu.cost().mflops(), gpu.cost().mflops());
+  }
+
+  bool emulate_ = false;
+};
+
+class EmulatedGpuTest : public DeviceTest {
+ protected:
+  EmulatedGpuTest() { emulate_ = true; }
+};
+
+TEST_F(DeviceTest, WithoutAGpuGpuIsRefusedAndAutoRunsOnTheCpu) {
+  v1::SearchResponse response;
+  const grpc::Status refused = Search(v1::DEVICE_GPU, FlatPlan(kDim), 1, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("no GPU"), std::string::npos) << refused.error_message();
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(kDim), 1, &response).ok());
+  EXPECT_EQ(response.device(), "cpu");
+  EXPECT_EQ(response.hits_size(), 10);
+  const grpc::Status unknown = Search(static_cast<v1::Device>(7), FlatPlan(kDim), 1, &response);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(unknown.error_message().find("device"), std::string::npos);
+}
+
+TEST_F(EmulatedGpuTest, FlatPlansGiveTheCpuAnswers) {
+  for (uint32_t seed = 10; seed < 15; ++seed) {
+    ExpectSameOnBoth(FlatPlan(kDim), seed);    // exact scan
+    ExpectSameOnBoth(FlatPlan(8), seed);       // short prefix
+    ExpectSameOnBoth(FlatPlan(8, 100), seed);  // MRL shortlist + re-rank at full dim
+  }
+  v1::SearchResponse response;
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(16, 60), 3, &response).ok());
+  EXPECT_EQ(response.device(), "host-mirror");
+}
+
+TEST_F(EmulatedGpuTest, UpsertsAndDeletesReachTheMirror) {
+  // Overwrite 500 ids, add 500, delete every 7th id of the first 1000.
+  Upsert(1000, 1000, 99);
+  v1::DeleteRequest remove;
+  remove.set_collection("c");
+  std::set<uint64_t> deleted;
+  for (uint64_t id = 0; id < 1000; id += 7) {
+    remove.add_ids(id);
+    deleted.insert(id);
+  }
+  v1::DeleteResponse removed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Delete(&context, remove, &removed).ok());
+  for (uint32_t seed = 20; seed < 25; ++seed) {
+    ExpectSameOnBoth(FlatPlan(kDim), seed);
+    ExpectSameOnBoth(FlatPlan(8, 80), seed);
+    v1::SearchResponse all;
+    ASSERT_TRUE(Search(v1::DEVICE_GPU, FlatPlan(kDim), seed, &all, 2000).ok());
+    for (const v1::Hit& hit : all.hits()) EXPECT_EQ(deleted.count(hit.id()), 0u) << hit.id();
+  }
+  Restart();  // the mirror is rebuilt from the stored rows
+  for (uint32_t seed = 30; seed < 33; ++seed) ExpectSameOnBoth(FlatPlan(kDim), seed);
+}
+
+TEST_F(EmulatedGpuTest, BeyondTheDevicesLimitsAutoFallsBackAndGpuIsRefused) {
+  // 3000 re-rank candidates: more than the emulated device keeps per query (2048).
+  v1::SearchResponse response;
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(8, 3000), 5, &response).ok());
+  EXPECT_EQ(response.device(), "cpu");
+  const grpc::Status refused = Search(v1::DEVICE_GPU, FlatPlan(8, 3000), 5, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("candidates"), std::string::npos);
+}
+
+TEST_F(EmulatedGpuTest, BatchesGoToTheDeviceInOneCall) {
+  v1::SearchBatchRequest request;
+  request.set_collection("c");
+  request.set_query_dims(kDim);
+  request.set_k(10);
+  for (uint32_t seed = 40; seed < 90; ++seed) {
+    const std::vector<float> query = Query(seed);
+    request.mutable_queries()->Add(query.begin(), query.end());
+  }
+  *request.mutable_budget() = FlatPlan(8, 50);
+  v1::SearchBatchResponse on_cpu, on_gpu;
+  request.set_device(v1::DEVICE_CPU);
+  grpc::ClientContext cpu_context, gpu_context;
+  ASSERT_TRUE(stub_->SearchBatch(&cpu_context, request, &on_cpu).ok());
+  request.set_device(v1::DEVICE_GPU);
+  ASSERT_TRUE(stub_->SearchBatch(&gpu_context, request, &on_gpu).ok());
+  ASSERT_EQ(on_cpu.results_size(), 50);
+  ASSERT_EQ(on_gpu.results_size(), 50);
+  for (int q = 0; q < 50; ++q) {
+    EXPECT_EQ(on_gpu.results(q).device(), "host-mirror");
+    ASSERT_EQ(on_cpu.results(q).hits_size(), on_gpu.results(q).hits_size());
+    for (int i = 0; i < on_cpu.results(q).hits_size(); ++i) {
+      EXPECT_EQ(on_cpu.results(q).hits(i).id(), on_gpu.results(q).hits(i).id());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace adanns::testing
