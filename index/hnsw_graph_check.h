@@ -106,54 +106,6 @@ inline absl::Status CheckHnswGraphBytes(std::string_view bytes, uint32_t graph_d
     if (!labels.insert(label).second) return bad("graph holds a label twice");
   }
 
-  // hnswlib inserts by searching a layer from where the descent lands and linking the live nodes
-  // it reaches; reaching none, it reads past an empty vector. Unless the entry point is deleted
-  // (hnswlib then links it regardless), every node of a layer must reach a live node of it.
-  constexpr uint8_t kDeleteMark = 0x01;  // hnswlib's flag in the bottom-layer count's third byte
-  auto deleted = [&](size_t node) {
-    return (static_cast<uint8_t>(level0[node * size_per_element + 2]) & kDeleteMark) != 0;
-  };
-  if (count == 0 || deleted(entry_point)) return absl::OkStatus();
-  for (int level = 0; level <= max_level; ++level) {
-    auto list_of = [&](size_t node) {
-      return level == 0 ? level0.data() + node * size_per_element
-                        : upper[node].data() + (level - 1) * upper_links_bytes;
-    };
-    // Reverse links of this layer, then a walk back from its live nodes.
-    std::vector<std::vector<NodeId>> linked_from(count);
-    std::vector<NodeId> frontier;
-    std::vector<bool> reaches_live(count, false);
-    for (size_t node = 0; node < count; ++node) {
-      if (levels[node] < level) continue;
-      const char* list = list_of(node);
-      uint16_t links = 0;
-      std::memcpy(&links, list, sizeof(links));
-      for (size_t i = 0; i < links; ++i) {
-        NodeId neighbour = 0;
-        std::memcpy(&neighbour, list + sizeof(LinkCount) + i * sizeof(NodeId), sizeof(neighbour));
-        linked_from[neighbour].push_back(static_cast<NodeId>(node));
-      }
-      if (!deleted(node)) {
-        reaches_live[node] = true;
-        frontier.push_back(static_cast<NodeId>(node));
-      }
-    }
-    while (!frontier.empty()) {
-      const NodeId node = frontier.back();
-      frontier.pop_back();
-      for (NodeId from : linked_from[node]) {
-        if (!reaches_live[from]) {
-          reaches_live[from] = true;
-          frontier.push_back(from);
-        }
-      }
-    }
-    for (size_t node = 0; node < count; ++node) {
-      if (levels[node] >= level && !reaches_live[node]) {
-        return bad("graph has deleted nodes that reach no live node");
-      }
-    }
-  }
   return absl::OkStatus();
 }
 
