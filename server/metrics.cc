@@ -1,8 +1,11 @@
 // Metrics: families are registered once; labelled children are created on first use.
 #include "server/metrics.h"
 
+#include <dlfcn.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 #include <fstream>
 
@@ -12,6 +15,19 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+
+// civetweb (under prometheus-cpp's Exposer) runs its workers on 100 KiB stacks, and glibc carves a
+// thread's static TLS out of its stack: the statically linked CUDA runtime's page-aligned TLS
+// block leaves a worker too little and it overflows on its first request. This definition
+// interposes glibc's for the libraries loaded with the server, so every explicitly sized thread
+// stack gets at least 512 KiB.
+extern "C" int pthread_attr_setstacksize(pthread_attr_t* attr, size_t size) {
+  using Setter = int (*)(pthread_attr_t*, size_t);
+  static const auto glibc_setter =
+      reinterpret_cast<Setter>(dlsym(RTLD_NEXT, "pthread_attr_setstacksize"));
+  constexpr size_t kMinStackBytes = size_t{512} << 10;
+  return glibc_setter(attr, std::max(size, kMinStackBytes));
+}
 
 namespace adanns::server {
 namespace {

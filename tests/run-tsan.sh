@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 ./deploy/install-deps.sh
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DADANNS_BUILD_BENCH=OFF \
-  -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
+  -DADANNS_WITH_CUDA=OFF -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
 cmake --build build-tsan -j "$(nproc)" --target engine_test index_test
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
 # One OpenMP thread: libgomp's uninstrumented barriers would otherwise be reported inside FAISS.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "index/cpu_batch_scorer.h"
 #include "index/cuda/gpu.h"
+#include "index/cuda/gpu_kmeans.h"
 #include "index/kmeans.h"
 
 namespace adanns::gpu_bench {

@@ -18,6 +18,7 @@
 #include "bench/gpu/baselines.h"
 #include "bench/gpu/gpu_checks.h"
 #include "index/cuda/gpu.h"
+#include "index/cuda/gpu_kmeans.h"
 #include "index/kmeans.h"
 
 namespace adanns::gpu_bench {

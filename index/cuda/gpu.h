@@ -1,6 +1,6 @@
-// The CUDA side of adanns as plain C++: whether a GPU is usable, the GPU BatchScorer, and GPU
-// k-means. Built from .cu files when CUDA is enabled; otherwise every entry point reports
-// UNAVAILABLE (gpu_unavailable.cc), so callers need no #ifdefs.
+// The CUDA side of adanns as plain C++: whether a GPU is usable, and the GPU BatchScorer (GPU
+// k-means: gpu_kmeans.h). Built from .cu files when CUDA is enabled; otherwise every entry point
+// reports UNAVAILABLE (gpu_unavailable.cc), so callers need no #ifdefs.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,6 @@
 
 #include "absl/status/statusor.h"
 #include "index/batch_scorer.h"
-#include "index/kmeans.h"
 #include "index/metric.h"
 
 namespace adanns::index::gpu {
@@ -48,19 +47,5 @@ absl::StatusOr<std::unique_ptr<BatchScorer>> CreateScorer(const ScorerOptions& o
 
 // Device bytes a scorer's resident rows take.
 uint64_t ScorerMemoryBytes(const BatchScorer& scorer);
-
-struct KMeansResult {
-  std::vector<float> centroids;  // clusters x dims
-  double objective = 0;          // sum of squared L2 distances to the final centroids
-  double seconds_per_iteration = 0;
-};
-
-// Lloyd's k-means on the GPU (cuBLAS distances, argmin and centroid update kernels), seeded
-// initialisation on distinct points. Same options as TrainKMeans (progress/cancel included).
-absl::StatusOr<KMeansResult> TrainKMeans(const float* points, size_t n, uint32_t dims,
-                                         const KMeansOptions& options);
-// Sum of squared L2 distances of the points to their nearest centroid (computed on the GPU).
-absl::StatusOr<double> KMeansObjective(const float* points, size_t n, uint32_t dims,
-                                       const std::vector<float>& centroids);
 
 }  // namespace adanns::index::gpu

@@ -11,6 +11,7 @@
 
 #include "index/cuda/device_buffer.cuh"
 #include "index/cuda/gpu.h"
+#include "index/cuda/gpu_kmeans.h"
 
 namespace adanns::index::gpu {
 namespace {

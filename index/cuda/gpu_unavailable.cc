@@ -22,12 +22,4 @@ absl::StatusOr<std::unique_ptr<BatchScorer>> CreateScorer(const ScorerOptions&) 
 
 uint64_t ScorerMemoryBytes(const BatchScorer&) { return 0; }
 
-absl::StatusOr<KMeansResult> TrainKMeans(const float*, size_t, uint32_t, const KMeansOptions&) {
-  return NotBuilt();
-}
-
-absl::StatusOr<double> KMeansObjective(const float*, size_t, uint32_t, const std::vector<float>&) {
-  return NotBuilt();
-}
-
 }  // namespace adanns::index::gpu

@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "index/cpu_batch_scorer.h"
 #include "index/cuda/gpu.h"
+#include "index/cuda/gpu_kmeans.h"
 #include "index/flat_search.h"
 
 namespace adanns::index {
