@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <queue>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 // hnswlib's own SIMD spaces are unused (our PrefixSpace supplies the distance); without this it
@@ -126,6 +128,22 @@ struct HnswIndex::Graph {
   Graph(Metric metric, size_t dims) : space(metric, dims) {}
   PrefixSpace space;
   std::unique_ptr<HnswGraph> hnsw;
+  // Nodes marked deleted, for new ids to take over (entries undeleted since are skipped).
+  std::vector<tableint> deleted_nodes;
+
+  void MarkDeleted(tableint node) {
+    hnsw->markDeletedInternal(node);
+    deleted_nodes.push_back(node);
+  }
+  // A node still marked deleted, if any.
+  std::optional<tableint> TakeDeleted() {
+    while (!deleted_nodes.empty()) {
+      const tableint node = deleted_nodes.back();
+      deleted_nodes.pop_back();
+      if (hnsw->isMarkedDeleted(node)) return node;
+    }
+    return std::nullopt;
+  }
 };
 
 std::string EncodeHnswBuildParams(const HnswBuildParams& params) {
@@ -161,6 +179,20 @@ void HnswIndex::PreparePrefix(const float* row, float* out) const {
 
 void HnswIndex::Link(const float* prefix, uint64_t id) {
   HnswGraph& graph = *graph_->hnsw;
+  // hnswlib 0.6.2 can read past an empty candidate list when it links a *new* node whose layer
+  // search reaches only deleted nodes (a fuzzer found it; heavy deletes reach it too), while
+  // re-linking an existing node is guarded. So while deleted nodes exist, a new id takes one
+  // over (what later hnswlib calls replace_deleted), which also stops dead nodes piling up.
+  if (graph.num_deleted_ > 0 && graph.label_lookup_.find(id) == graph.label_lookup_.end()) {
+    if (const std::optional<tableint> node = graph_->TakeDeleted()) {
+      graph.label_lookup_.erase(graph.getExternalLabel(*node));
+      graph.setExternalLabel(*node, id);
+      graph.label_lookup_[id] = *node;
+      graph.unmarkDeletedInternal(*node);
+      graph.updatePoint(prefix, *node, 1.0f);
+      return;
+    }
+  }
   if (graph.cur_element_count >= graph.max_elements_ &&
       graph.label_lookup_.find(id) == graph.label_lookup_.end()) {
     graph.resizeIndex(graph.max_elements_ + graph.max_elements_ / 2 + kCapacitySlack);
@@ -257,7 +289,7 @@ void HnswIndex::Remove(RowId /*row*/, uint64_t id) {
   HnswGraph& graph = *graph_->hnsw;
   const auto it = graph.label_lookup_.find(id);
   if (it != graph.label_lookup_.end() && !graph.isMarkedDeleted(it->second)) {
-    graph.markDeletedInternal(it->second);
+    graph_->MarkDeleted(it->second);
   }
 }
 
@@ -483,8 +515,8 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(std::string_vi
   if (!reader.GetBytes(graph_size, &graph_bytes) || !reader.done()) {
     return corrupt("graph size does not match the blob");
   }
-  if (absl::Status graph = CheckHnswGraphBytes(graph_bytes, params.graph_dims, params.m,
-                                               params.ef_construction);
+  if (absl::Status graph =
+          CheckHnswGraphBytes(graph_bytes, params.graph_dims, params.m, params.ef_construction);
       !graph.ok()) {
     return corrupt(graph.message());
   }
@@ -508,9 +540,12 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(std::string_vi
 
   // Reconcile with the store: deletes first (marking does not move labels), then new or changed
   // vectors, so writes made after the blob are never lost.
+  for (tableint node = 0; node < graph.cur_element_count; ++node) {
+    if (graph.isMarkedDeleted(node)) index->graph_->deleted_nodes.push_back(node);
+  }
   for (const auto& [id, node] : graph.label_lookup_) {
     if (!graph.isMarkedDeleted(node) && !table.RowOf(id).has_value()) {
-      graph.markDeletedInternal(node);
+      index->graph_->MarkDeleted(node);
     }
   }
   std::vector<float> prefix(params.graph_dims);

@@ -147,6 +147,51 @@ TEST_P(HnswIndexTest, WritesAfterTheBuild) {
   EXPECT_EQ(graph_->stats().deleted, 0u);
 }
 
+TEST_P(HnswIndexTest, NewIdsTakeOverDeletedNodesAfterHeavyDeletes) {
+  // 95% deleted, then new ids: each takes over a deleted node, so the graph does not grow (and
+  // hnswlib's new-node path, which can fail when a layer search reaches only deleted nodes, is
+  // not taken).
+  std::vector<uint64_t> ids;
+  for (RowId row = 0; row < table_.row_count(); ++row) {
+    if (table_.IsLive(row)) ids.push_back(table_.IdOf(row));
+  }
+  size_t removed = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i % 20 == 0) continue;
+    graph_->Remove(*table_.RowOf(ids[i]), ids[i]);
+    table_.Remove(ids[i]);
+    ++removed;
+  }
+  const uint64_t nodes = graph_->stats().nodes;
+  ASSERT_EQ(graph_->stats().deleted, removed);
+  constexpr uint64_t kNew = 500;
+  for (uint64_t i = 0; i < kNew; ++i) {
+    std::vector<float> v = BestMatchOf(queries_[i % queries_.size()]);
+    v[i % kDim] += 0.01f * float(i);  // distinct vectors
+    graph_->Upsert(table_, table_.Upsert(1'000'000 + i, v));
+  }
+  EXPECT_EQ(graph_->stats().nodes, nodes);
+  EXPECT_EQ(graph_->stats().deleted, removed - kNew);
+  // Still a working graph: an exhaustive beam with full re-rank finds the exact answers, the new
+  // vectors among them, and no deleted id.
+  Plan plan;
+  plan.ef = kVectors;
+  plan.rerank_candidates = kVectors;
+  for (const auto& query : queries_) {
+    const std::vector<uint64_t> exact = Ids(RunExact(query));
+    const std::vector<uint64_t> found = Ids(Run(query, plan));
+    if (GetParam() == Metric::kInnerProduct) {
+      const std::set<uint64_t> truth(exact.begin(), exact.end());
+      size_t shared = 0;
+      for (uint64_t id : found) shared += truth.count(id);
+      EXPECT_GE(shared, 9u);
+    } else {
+      EXPECT_EQ(found, exact);
+    }
+    for (uint64_t id : found) EXPECT_TRUE(table_.RowOf(id).has_value()) << id;
+  }
+}
+
 TEST_P(HnswIndexTest, SerializationReconcilesLaterWritesAndRejectsCorruption) {
   absl::StatusOr<std::string> blob = graph_->Serialize();
   ASSERT_TRUE(blob.ok()) << blob.status();
