@@ -1,0 +1,147 @@
+// Seeded generators of hostile request values for the malformed-input corpus
+// (malformed_corpus_test.cc): invalid and unknown names, non-finite floats, budgets no search of
+// the corpus's collection "c" can run with.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "adanns/v1/adanns.pb.h"
+
+namespace adanns::testing::hostile {
+
+// The dim of the corpus's collection "c", and the k of its valid searches.
+inline constexpr uint32_t kCollectionDim = 16;
+inline constexpr uint32_t kSearchK = 10;
+
+using Rng = std::mt19937_64;
+
+inline uint32_t Uniform(Rng& rng, uint32_t lo, uint32_t hi) {
+  return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
+}
+
+inline float NonFinite(Rng& rng) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const float values[] = {std::nanf(""), kInf, -kInf, -std::nanf("")};
+  return values[Uniform(rng, 0, 3)];
+}
+
+// Names no collection can have: empty, too long, unicode, path-like, control characters.
+inline std::string InvalidName(Rng& rng) {
+  static const char* const kOdd[] = {"",
+                                     "a/b",
+                                     "../c",
+                                     "c/",
+                                     "/c",
+                                     "colecci\xC3\xB3n",
+                                     "\xE5\x90\x8D\xE5\x89\x8D",
+                                     "c\xF0\x9F\x98\x80",
+                                     " c",
+                                     "c ",
+                                     "c\n",
+                                     ".c",
+                                     "_c",
+                                     "-c",
+                                     "c*",
+                                     "c%00",
+                                     "c\\d",
+                                     "\t",
+                                     "c;DROP",
+                                     "c:1"};
+  switch (Uniform(rng, 0, 9)) {
+    case 0:
+      return std::string(Uniform(rng, 129, 10000), 'a');  // too long
+    case 1:
+      return std::string("c\0d", 3);
+    default:
+      return kOdd[Uniform(rng, 0, std::size(kOdd) - 1)];
+  }
+}
+
+// Valid names of collections that do not exist.
+inline std::string UnknownName(Rng& rng) {
+  return "nope" + std::to_string(Uniform(rng, 0, 1u << 30));
+}
+
+inline std::string BadOrUnknownName(Rng& rng) {
+  return Uniform(rng, 0, 1) ? InvalidName(rng) : UnknownName(rng);
+}
+
+inline std::vector<float> Floats(Rng& rng, size_t count) {
+  std::vector<float> values(count);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  for (float& x : values) x = uniform(rng);
+  return values;
+}
+
+// A budget no search of "c" (dim 16, flat only, uncalibrated) can run with.
+inline v1::Budget BadBudget(Rng& rng) {
+  v1::Budget budget;
+  v1::Plan* plan = budget.mutable_plan();
+  switch (Uniform(rng, 0, 17)) {
+    case 0:
+      budget.set_target_recall(-static_cast<float>(Uniform(rng, 0, 100)) / 10);
+      break;
+    case 1:
+      budget.set_target_recall(std::nanf(""));
+      break;
+    case 2:
+      budget.set_target_recall(1.0f + static_cast<float>(Uniform(rng, 1, 100)) / 10);
+      break;
+    case 3:
+      budget.set_target_recall(0.5f);
+      break;  // not calibrated: FAILED_PRECONDITION
+    case 4:
+      budget.set_max_mflops(-static_cast<double>(Uniform(rng, 0, 1000)));
+      break;
+    case 5:
+      budget.set_max_mflops(std::nan(""));
+      break;
+    case 6:
+      budget.set_max_mflops(1e-12);
+      break;  // below any plan: OUT_OF_RANGE
+    case 7:
+      budget.set_max_mflops(-std::numeric_limits<double>::infinity());
+      break;
+    case 8:
+      plan->set_search_dims(Uniform(rng, kCollectionDim + 1, UINT32_MAX));
+      break;
+    case 9:
+      plan->set_search_dims(Uniform(rng, 2, kCollectionDim));
+      plan->set_rerank_dims(Uniform(rng, 1, plan->search_dims() - 1));
+      break;
+    case 10:
+      plan->set_rerank_candidates(Uniform(rng, 0, kSearchK - 1));
+      break;
+    case 11:
+      plan->set_nprobe(Uniform(rng, 1, UINT32_MAX));
+      break;
+    case 12:
+      plan->set_index(Uniform(rng, 0, 1) ? "ivf" : "hnsw");
+      break;  // not built
+    case 13:
+      plan->set_index(Uniform(rng, 0, 1) ? "diskann" : "IVF\xE2\x80\x8B");
+      break;
+    case 14:
+      plan->set_index(Uniform(rng, 0, 1) ? "opq" : "ivf_opq");
+      plan->set_codebook("opq" + std::to_string(Uniform(rng, 1, 999)) + "x8");
+      break;
+    case 15:
+      plan->set_coarse_dims(Uniform(rng, 1, UINT32_MAX));
+      break;
+    case 16:
+      budget.set_max_dims(Uniform(rng, 0, 1) ? 0 : Uniform(rng, kCollectionDim + 1, UINT32_MAX));
+      break;
+    default:  // a plan reading more dims than the budget allows
+      budget.set_max_dims(Uniform(rng, 1, kCollectionDim - 1));
+      plan->set_search_dims(kCollectionDim);
+      break;
+  }
+  return budget;
+}
+
+}  // namespace adanns::testing::hostile
