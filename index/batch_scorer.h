@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "index/metric.h"
+#include "index/topk.h"
 #include "index/vector_table.h"
 
 namespace adanns::index {
@@ -51,6 +52,14 @@ struct BatchTopK {
     distances.assign(queries * keep, 0.0f);
     rows.assign(queries * keep, 0);
     counts.assign(queries, 0);
+  }
+  // Query q's entries: `best` (at most k, best first).
+  void Set(size_t q, std::span<const ScoredRow> best) {
+    for (size_t i = 0; i < best.size(); ++i) {
+      distances[q * k + i] = best[i].distance;
+      rows[q * k + i] = best[i].row;
+    }
+    counts[q] = static_cast<uint32_t>(best.size());
   }
 };
 

@@ -8,18 +8,6 @@
 #include "index/stage_scorer.h"
 
 namespace adanns::index {
-namespace {
-
-void StoreQuery(const std::vector<ScoredRow>& best, size_t q, BatchTopK& out) {
-  const size_t base = q * out.k;
-  for (size_t i = 0; i < best.size(); ++i) {
-    out.distances[base + i] = best[i].distance;
-    out.rows[base + i] = best[i].row;
-  }
-  out.counts[q] = static_cast<uint32_t>(best.size());
-}
-
-}  // namespace
 
 absl::Status CheckBatchRequest(const BatchScorer& scorer, const QueryBatch& queries, uint32_t dims,
                                uint32_t k) {
@@ -48,7 +36,7 @@ absl::StatusOr<BatchTopK> CpuBatchScorer::Scan(const QueryBatch& queries, uint32
   const size_t rows = std::min(row_limit, table_->row_count());
   for (size_t q = 0; q < queries.count; ++q) {
     StageScorer scorer(metric_, {queries.query(q), dims}, dims);
-    StoreQuery(ScanRows(*table_, scorer, k, rows), q, out);
+    out.Set(q, ScanRows(*table_, scorer, k, rows));
   }
   return out;
 }
@@ -71,7 +59,7 @@ absl::StatusOr<BatchTopK> CpuBatchScorer::ScoreCandidates(const QueryBatch& quer
       if (row < table_->row_count() && table_->IsLive(row)) live.push_back({0.0f, row});
     }
     StageScorer scorer(metric_, {queries.query(q), dims}, dims);
-    StoreQuery(RerankRows(*table_, scorer, live, k), q, out);
+    out.Set(q, RerankRows(*table_, scorer, live, k));
   }
   return out;
 }

@@ -8,17 +8,6 @@
 #include "index/topk.h"
 
 namespace adanns::index {
-namespace {
-
-void Store(std::vector<ScoredRow> best, size_t q, BatchTopK& out) {
-  for (size_t i = 0; i < best.size(); ++i) {
-    out.distances[q * out.k + i] = best[i].distance;
-    out.rows[q * out.k + i] = best[i].row;
-  }
-  out.counts[q] = static_cast<uint32_t>(best.size());
-}
-
-}  // namespace
 
 absl::Status HostMirrorScorer::SetRows(std::span<const RowId> rows, const float* values,
                                        uint32_t dim) {
@@ -63,7 +52,7 @@ absl::StatusOr<BatchTopK> HostMirrorScorer::Scan(const QueryBatch& queries, uint
         if (live_[begin + i]) top.Push(distances[i], static_cast<RowId>(begin + i));
       }
     }
-    Store(top.TakeSorted(), q, out);
+    out.Set(q, top.TakeSorted());
   }
   return out;
 }
@@ -89,7 +78,7 @@ absl::StatusOr<BatchTopK> HostMirrorScorer::ScoreCandidates(const QueryBatch& qu
       scorer.Score(Row(row), resident_dims_, 1, &distance);
       top.Push(distance, row);
     }
-    Store(top.TakeSorted(), q, out);
+    out.Set(q, top.TakeSorted());
   }
   return out;
 }
