@@ -92,5 +92,9 @@ class BatchScorer {
 // Checks shared by both implementations: INVALID_ARGUMENT naming what is out of range.
 absl::Status CheckBatchRequest(const BatchScorer& scorer, const QueryBatch& queries, uint32_t dims,
                                uint32_t k);
+// For scorers keeping rows as fp16: INVALID_ARGUMENT naming the first row (of SetRows' arguments)
+// whose first `resident_dims` values do not fit (index/float16.h).
+absl::Status CheckRowsFitFloat16(std::span<const RowId> rows, const float* values, uint32_t dim,
+                                 uint32_t resident_dims);
 
 }  // namespace adanns::index

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "index/flat_search.h"
+#include "index/float16.h"
 #include "index/stage_scorer.h"
 
 namespace adanns::index {
@@ -22,6 +23,18 @@ absl::Status CheckBatchRequest(const BatchScorer& scorer, const QueryBatch& quer
   if (queries.count > 0 && (queries.data == nullptr || queries.stride < dims)) {
     return absl::InvalidArgumentError(
         absl::StrCat("queries hold ", queries.stride, " floats each, fewer than dims ", dims));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRowsFitFloat16(std::span<const RowId> rows, const float* values, uint32_t dim,
+                                 uint32_t resident_dims) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (const auto at = FirstOutsideFloat16({values + i * dim, resident_dims})) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row ", rows[i], " has ", values[i * dim + *at], " at index ", *at,
+                       ", outside fp16 storage's range (|x| <= ", kFloat16Max, ")"));
+    }
   }
   return absl::OkStatus();
 }

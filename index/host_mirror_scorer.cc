@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <array>
 
+#include "index/float16.h"
 #include "index/stage_scorer.h"
+#include "index/status_macros.h"
 #include "index/topk.h"
 
 namespace adanns::index {
@@ -14,13 +16,16 @@ absl::Status HostMirrorScorer::SetRows(std::span<const RowId> rows, const float*
   if (dim < resident_dims_) {
     return absl::InvalidArgumentError("rows are shorter than the resident prefix");
   }
+  if (float16_) RETURN_IF_ERROR(CheckRowsFitFloat16(rows, values, dim, resident_dims_));
   std::lock_guard lock(mutex_);
   for (size_t i = 0; i < rows.size(); ++i) {
     if (rows[i] >= live_.size()) {
       live_.resize(size_t{rows[i]} + 1, 0);
       values_.resize(live_.size() * resident_dims_, 0.0f);
     }
-    std::copy_n(values + i * dim, resident_dims_, values_.begin() + rows[i] * resident_dims_);
+    float* kept = values_.data() + size_t{rows[i]} * resident_dims_;
+    std::copy_n(values + i * dim, resident_dims_, kept);
+    if (float16_) std::transform(kept, kept + resident_dims_, kept, RoundToFloat16);
     live_[rows[i]] = 1;
   }
   return absl::OkStatus();

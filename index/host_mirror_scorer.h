@@ -13,9 +13,10 @@ namespace adanns::index {
 
 class HostMirrorScorer : public BatchScorer {
  public:
-  // Keeps the first `resident_dims` of every row; k up to `max_k`.
-  HostMirrorScorer(Metric metric, uint32_t resident_dims, uint32_t max_k)
-      : metric_(metric), resident_dims_(resident_dims), max_k_(max_k) {}
+  // Keeps the first `resident_dims` of every row; k up to `max_k`. With `float16`, keeps what the
+  // GPU's fp16 storage keeps (each value rounded to fp16; rows outside its range refused).
+  HostMirrorScorer(Metric metric, uint32_t resident_dims, uint32_t max_k, bool float16 = false)
+      : metric_(metric), resident_dims_(resident_dims), max_k_(max_k), float16_(float16) {}
 
   std::string device_name() const override { return "host-mirror"; }
   uint32_t resident_dims() const override { return resident_dims_; }
@@ -34,6 +35,7 @@ class HostMirrorScorer : public BatchScorer {
   const Metric metric_;
   const uint32_t resident_dims_;
   const uint32_t max_k_;
+  const bool float16_;
   std::mutex mutex_;  // calls are serialised, like the device's
   std::vector<float> values_;
   std::vector<uint8_t> live_;

@@ -29,23 +29,29 @@ class TopK {
     if (heap_.size() < k_) {
       heap_.push_back({distance, row});
       std::push_heap(heap_.begin(), heap_.end(), WorseFirst);
-    } else if (distance < heap_.front().distance) {
+    } else if (Worse(heap_.front(), {distance, row})) {
       std::pop_heap(heap_.begin(), heap_.end(), WorseFirst);
       heap_.back() = {distance, row};
       std::push_heap(heap_.begin(), heap_.end(), WorseFirst);
     }
   }
 
-  // Best first; ties broken by row so results are deterministic. Leaves the selector empty.
+  // Best first. Leaves the selector empty.
   std::vector<ScoredRow> TakeSorted() {
-    std::sort(heap_.begin(), heap_.end(), [](const ScoredRow& a, const ScoredRow& b) {
-      return a.distance < b.distance || (a.distance == b.distance && a.row < b.row);
-    });
+    std::sort(heap_.begin(), heap_.end(),
+              [](const ScoredRow& a, const ScoredRow& b) { return Worse(b, a); });
     return std::move(heap_);
   }
 
  private:
-  static bool WorseFirst(const ScoredRow& a, const ScoredRow& b) { return a.distance < b.distance; }
+  // Order of selection: by distance, equal distances by row (the lower row is better), so which
+  // of several tied rows is kept does not depend on the order they were pushed in (and the GPU's
+  // selection, which orders by (key, row), agrees).
+  static bool Worse(const ScoredRow& a, const ScoredRow& b) {
+    return a.distance > b.distance || (a.distance == b.distance && a.row > b.row);
+  }
+  // Heap order: the worst entry at the front.
+  static bool WorseFirst(const ScoredRow& a, const ScoredRow& b) { return Worse(b, a); }
 
   size_t k_;
   std::vector<ScoredRow> heap_;

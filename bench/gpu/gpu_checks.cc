@@ -11,6 +11,7 @@
 #include "index/cpu_batch_scorer.h"
 #include "index/cuda/gpu.h"
 #include "index/cuda/gpu_kmeans.h"
+#include "index/float16.h"
 #include "index/kmeans.h"
 
 namespace adanns::gpu_bench {
@@ -62,7 +63,7 @@ class Pair {
     const size_t n = rows.size() / dim_;
     std::vector<float> kept(rows);
     if (half_) {
-      for (float& x : kept) x = RoundToHalf(x);
+      for (float& x : kept) x = index::RoundToFloat16(x);
     }
     std::vector<RowId> row_ids(n);
     for (size_t i = 0; i < n; ++i) {
@@ -148,8 +149,6 @@ std::vector<CheckResult> CheckKMeans(uint64_t seed) {
 }
 
 }  // namespace
-
-float RoundToHalf(float x) { return static_cast<float>(static_cast<_Float16>(x)); }
 
 std::vector<float> SyntheticRows(size_t n, uint32_t dim, uint64_t seed, bool nested) {
   std::mt19937_64 rng(seed);
@@ -237,6 +236,7 @@ std::vector<CheckResult> RunGpuChecks(uint64_t seed) {
     }
   }
   for (CheckResult& result : CheckKMeans(seed)) results.push_back(std::move(result));
+  for (CheckResult& result : RunEdgeChecks(seed)) results.push_back(std::move(result));
   return results;
 }
 

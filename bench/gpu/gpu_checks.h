@@ -27,13 +27,15 @@ CheckResult CompareTopK(const std::string& name, const index::BatchTopK& gpu,
 // Every agreement check: fused scan and candidate scoring (fp32/fp16 storage, L2/IP/cosine, a
 // random and a nested PCA-like set, several batch sizes, prefixes and k), results after row
 // updates and deletes, and GPU k-means' objective within 1% of the CPU (FAISS) build's.
+// The edge cases of edge_checks.cc run with them.
 std::vector<CheckResult> RunGpuChecks(uint64_t seed);
+
+// Ties broken by row, NaN ranked last, fp16's range, a repeated row in one update, concurrent
+// scorers, more than 65535 query groups, the memory budget.
+std::vector<CheckResult> RunEdgeChecks(uint64_t seed);
 
 // Seeded data: `nested` gives dimension j a standard deviation of 1/sqrt(1 + j), like the
 // leading PCA components of an embedding (Matryoshka prefixes carry most of the variance).
 std::vector<float> SyntheticRows(size_t n, uint32_t dim, uint64_t seed, bool nested);
-
-// The float that fp16 storage keeps of x.
-float RoundToHalf(float x);
 
 }  // namespace adanns::gpu_bench

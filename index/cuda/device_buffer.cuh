@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "index/status_macros.h"
 
 namespace adanns::index::cuda {
 
@@ -36,13 +37,17 @@ class DeviceBuffer {
     bytes_ = bytes;
     return absl::OkStatus();
   }
-  // At least `bytes`, keeping the first `keep` bytes and zeroing the rest.
-  absl::Status Grow(size_t bytes, size_t keep) {
+  // At least `bytes`, keeping the first `keep` bytes and zeroing the rest, ordered on `stream`
+  // (the scorer's non-blocking stream: on the legacy stream the zeroing could land after a later
+  // scatter).
+  absl::Status Grow(size_t bytes, size_t keep, cudaStream_t stream) {
     if (bytes <= bytes_) return absl::OkStatus();
     void* fresh = nullptr;
-    if (absl::Status s = CudaStatus(cudaMalloc(&fresh, bytes), "cudaMalloc"); !s.ok()) return s;
-    cudaMemset(fresh, 0, bytes);
-    if (keep > 0) cudaMemcpy(fresh, data_, keep, cudaMemcpyDeviceToDevice);
+    RETURN_IF_ERROR(CudaStatus(cudaMalloc(&fresh, bytes), "cudaMalloc"));
+    if (absl::Status filled = FillGrown(fresh, bytes, keep, stream); !filled.ok()) {
+      cudaFree(fresh);
+      return filled;
+    }
     cudaFree(data_);
     data_ = fresh;
     bytes_ = bytes;
@@ -56,6 +61,19 @@ class DeviceBuffer {
   size_t bytes() const { return bytes_; }
 
  private:
+  // The first `keep` bytes of the current memory into `fresh`, the rest zeroed.
+  absl::Status FillGrown(void* fresh, size_t bytes, size_t keep, cudaStream_t stream) const {
+    RETURN_IF_ERROR(CudaStatus(
+        cudaMemsetAsync(static_cast<unsigned char*>(fresh) + keep, 0, bytes - keep, stream),
+        "device buffer zeroing"));
+    if (keep > 0) {
+      RETURN_IF_ERROR(
+          CudaStatus(cudaMemcpyAsync(fresh, data_, keep, cudaMemcpyDeviceToDevice, stream),
+                     "device buffer copy"));
+    }
+    return CudaStatus(cudaStreamSynchronize(stream), "device buffer growth");
+  }
+
   void* data_ = nullptr;
   size_t bytes_ = 0;
 };

@@ -12,6 +12,7 @@
 #include "index/cuda/device_buffer.cuh"
 #include "index/cuda/gpu.h"
 #include "index/cuda/gpu_kmeans.h"
+#include "index/status_macros.h"
 
 namespace adanns::index::gpu {
 namespace {
@@ -108,7 +109,7 @@ class Lloyd {
   }
 
   absl::Status Init(const float* points, const std::vector<float>& centroids) {
-    if (absl::Status s = CublasStatus(cublasCreate(&handle_), "cublasCreate"); !s.ok()) return s;
+    RETURN_IF_ERROR(CublasStatus(cublasCreate(&handle_), "cublasCreate"));
     chunk_ = std::max<size_t>(1, std::min(n_, kProductBudgetFloats / clusters_));
     for (auto [buffer, bytes] : {std::pair{&points_, n_ * dims_ * 4},
                                  {&centroids_, size_t{clusters_} * dims_ * 4},
@@ -119,53 +120,53 @@ class Lloyd {
                                  {&sums_, size_t{clusters_} * dims_ * 4},
                                  {&counts_, size_t{clusters_} * 4},
                                  {&objective_, 8}}) {
-      if (absl::Status s = buffer->Reserve(bytes); !s.ok()) return s;
+      RETURN_IF_ERROR(buffer->Reserve(bytes));
     }
-    cudaMemcpy(points_.as<float>(), points, n_ * dims_ * 4, cudaMemcpyHostToDevice);
-    SetCentroids(centroids);
+    RETURN_IF_ERROR(
+        CudaStatus(cudaMemcpy(points_.as<float>(), points, n_ * dims_ * 4, cudaMemcpyHostToDevice),
+                   "k-means point upload"));
+    RETURN_IF_ERROR(CudaStatus(cudaMemcpy(centroids_.as<float>(), centroids.data(),
+                                          centroids.size() * 4, cudaMemcpyHostToDevice),
+                               "k-means centroid upload"));
     SquaredNormsKernel<<<(n_ + 255) / 256, 256>>>(points_.as<float>(), n_, dims_,
                                                   point_norms_.as<float>());
     return CudaStatus(cudaDeviceSynchronize(), "k-means upload");
-  }
-
-  void SetCentroids(const std::vector<float>& centroids) {
-    cudaMemcpy(centroids_.as<float>(), centroids.data(), centroids.size() * 4,
-               cudaMemcpyHostToDevice);
   }
 
   // Assigns every point; returns the objective of the current centroids.
   absl::StatusOr<double> Assign() {
     SquaredNormsKernel<<<(clusters_ + 255) / 256, 256>>>(centroids_.as<float>(), clusters_, dims_,
                                                          centroid_norms_.as<float>());
-    cudaMemset(objective_.as<double>(), 0, 8);
+    RETURN_IF_ERROR(CudaStatus(cudaMemset(objective_.as<double>(), 0, 8), "k-means reset"));
     const float one = 1, zero = 0;
     for (size_t begin = 0; begin < n_; begin += chunk_) {
       const size_t rows = std::min(chunk_, n_ - begin);
       // Column-major view: products (clusters x rows) = centroids^T (clusters x dims) * points.
-      if (absl::Status s = CublasStatus(
-              cublasSgemm(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(clusters_),
-                          static_cast<int>(rows), static_cast<int>(dims_), &one,
-                          centroids_.as<float>(), static_cast<int>(dims_),
-                          points_.as<float>() + begin * dims_, static_cast<int>(dims_), &zero,
-                          products_.as<float>(), static_cast<int>(clusters_)),
-              "cublasSgemm");
-          !s.ok()) {
-        return s;
-      }
+      RETURN_IF_ERROR(
+          CublasStatus(cublasSgemm(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(clusters_),
+                                   static_cast<int>(rows), static_cast<int>(dims_), &one,
+                                   centroids_.as<float>(), static_cast<int>(dims_),
+                                   points_.as<float>() + begin * dims_, static_cast<int>(dims_),
+                                   &zero, products_.as<float>(), static_cast<int>(clusters_)),
+                       "cublasSgemm"));
       ArgminKernel<<<(rows * 32 + 255) / 256, 256>>>(
           products_.as<float>(), rows, clusters_, centroid_norms_.as<float>(),
           point_norms_.as<float>() + begin, assignment_.as<uint32_t>() + begin,
           objective_.as<double>());
     }
+    RETURN_IF_ERROR(CudaStatus(cudaGetLastError(), "k-means assignment"));
     double objective = 0;
-    cudaMemcpy(&objective, objective_.as<double>(), 8, cudaMemcpyDeviceToHost);
-    if (absl::Status s = CudaStatus(cudaGetLastError(), "k-means assignment"); !s.ok()) return s;
+    RETURN_IF_ERROR(
+        CudaStatus(cudaMemcpy(&objective, objective_.as<double>(), 8, cudaMemcpyDeviceToHost),
+                   "k-means assignment"));
     return objective;
   }
 
   absl::Status Update(bool spherical) {
-    cudaMemset(sums_.as<float>(), 0, size_t{clusters_} * dims_ * 4);
-    cudaMemset(counts_.as<uint32_t>(), 0, size_t{clusters_} * 4);
+    RETURN_IF_ERROR(CudaStatus(cudaMemset(sums_.as<float>(), 0, size_t{clusters_} * dims_ * 4),
+                               "k-means reset"));
+    RETURN_IF_ERROR(
+        CudaStatus(cudaMemset(counts_.as<uint32_t>(), 0, size_t{clusters_} * 4), "k-means reset"));
     AccumulateKernel<<<n_, std::min<uint32_t>(256, (dims_ + 31) / 32 * 32)>>>(
         points_.as<float>(), n_, dims_, assignment_.as<uint32_t>(), sums_.as<float>(),
         counts_.as<uint32_t>());
@@ -174,9 +175,11 @@ class Lloyd {
     return CudaStatus(cudaDeviceSynchronize(), "k-means update");
   }
 
-  std::vector<float> Centroids() const {
+  absl::StatusOr<std::vector<float>> Centroids() const {
     std::vector<float> out(size_t{clusters_} * dims_);
-    cudaMemcpy(out.data(), centroids_.as<float>(), out.size() * 4, cudaMemcpyDeviceToHost);
+    RETURN_IF_ERROR(CudaStatus(
+        cudaMemcpy(out.data(), centroids_.as<float>(), out.size() * 4, cudaMemcpyDeviceToHost),
+        "k-means centroid download"));
     return out;
   }
 
@@ -200,7 +203,7 @@ absl::Status CheckUsable() {
 
 absl::StatusOr<KMeansResult> TrainKMeans(const float* points, size_t n, uint32_t dims,
                                          const KMeansOptions& options) {
-  if (absl::Status s = CheckUsable(); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckUsable());
   if (options.clusters == 0 || dims == 0) {
     return absl::InvalidArgumentError("k-means needs clusters > 0 and dims > 0");
   }
@@ -218,7 +221,7 @@ absl::StatusOr<KMeansResult> TrainKMeans(const float* points, size_t n, uint32_t
     std::copy_n(points + order[c] * dims, dims, centroids.begin() + size_t{c} * dims);
   }
   Lloyd lloyd(n, dims, options.clusters);
-  if (absl::Status s = lloyd.Init(points, centroids); !s.ok()) return s;
+  RETURN_IF_ERROR(lloyd.Init(points, centroids));
   const auto start = std::chrono::steady_clock::now();
   for (uint32_t iteration = 0; iteration < options.iterations; ++iteration) {
     if (options.cancel != nullptr && options.cancel->load()) {
@@ -227,7 +230,7 @@ absl::StatusOr<KMeansResult> TrainKMeans(const float* points, size_t n, uint32_t
     if (absl::StatusOr<double> objective = lloyd.Assign(); !objective.ok()) {
       return objective.status();
     }
-    if (absl::Status s = lloyd.Update(options.spherical); !s.ok()) return s;
+    RETURN_IF_ERROR(lloyd.Update(options.spherical));
     if (options.progress) options.progress(double(iteration + 1) / options.iterations);
   }
   const double seconds =
@@ -235,7 +238,9 @@ absl::StatusOr<KMeansResult> TrainKMeans(const float* points, size_t n, uint32_t
   absl::StatusOr<double> objective = lloyd.Assign();
   if (!objective.ok()) return objective.status();
   KMeansResult result;
-  result.centroids = lloyd.Centroids();
+  absl::StatusOr<std::vector<float>> centroids_out = lloyd.Centroids();
+  if (!centroids_out.ok()) return centroids_out.status();
+  result.centroids = std::move(*centroids_out);
   result.objective = *objective;
   result.seconds_per_iteration = options.iterations > 0 ? seconds / options.iterations : 0;
   return result;
@@ -243,12 +248,12 @@ absl::StatusOr<KMeansResult> TrainKMeans(const float* points, size_t n, uint32_t
 
 absl::StatusOr<double> KMeansObjective(const float* points, size_t n, uint32_t dims,
                                        const std::vector<float>& centroids) {
-  if (absl::Status s = CheckUsable(); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckUsable());
   if (dims == 0 || centroids.empty() || centroids.size() % dims != 0) {
     return absl::InvalidArgumentError("centroids must hold a whole number of dims-float rows");
   }
   Lloyd lloyd(n, dims, static_cast<uint32_t>(centroids.size() / dims));
-  if (absl::Status s = lloyd.Init(points, centroids); !s.ok()) return s;
+  RETURN_IF_ERROR(lloyd.Init(points, centroids));
   return lloyd.Assign();
 }
 

@@ -2,6 +2,8 @@
 // memory (vectorised, coalesced reads of the row prefix), and every query keeps its best k in a
 // shared-memory selection buffer (topk_select.cuh).
 #include <algorithm>
+#include <mutex>
+#include <vector>
 
 #include "index/cuda/scan_kernels.cuh"
 #include "index/cuda/topk_select.cuh"
@@ -14,20 +16,22 @@ constexpr uint32_t kWarps = kThreads / 32;
 constexpr uint32_t kRowsPerWarp = 16;
 constexpr uint32_t kTileRows = kWarps * kRowsPerWarp;  // rows offered per query between compactions
 constexpr unsigned kFullMask = 0xFFFFFFFFu;
+// The hardware's limit on gridDim.y: larger query batches are launched in slices of groups.
+constexpr uint32_t kMaxGridY = 65535;
 
 uint32_t RoundUp4(uint32_t n) { return (n + 3) / 4 * 4; }
 
 // Shared memory of a scoring kernel with `group` queries.
 size_t ScoringSharedBytes(uint32_t group, uint32_t dims, uint32_t k) {
   const size_t capacity = 2 * size_t{k} + kTileRows;
-  return 4 * (group * size_t{RoundUp4(dims)} + group * capacity * 2 + 2 * size_t{k} + 2 * group +
+  return 4 * (group * size_t{RoundUp4(dims)} + group * capacity * 2 + 2 * size_t{k} + 3 * group +
               kSelectScratchWords);
 }
 
 // Shared memory of a merge kernel (one query, kThreads candidates offered per round).
 size_t MergeSharedBytes(uint32_t k) {
   const size_t capacity = 2 * size_t{k} + kThreads;
-  return 4 * (capacity * 2 + 2 * size_t{k} + 2 + kSelectScratchWords);
+  return 4 * (capacity * 2 + 2 * size_t{k} + 3 + kSelectScratchWords);
 }
 
 __device__ inline float4 Load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
@@ -107,10 +111,12 @@ struct ScoringShared {
   uint32_t* tmp_rows;
   uint32_t* counts;
   uint32_t* thresholds;
+  uint32_t* threshold_rows;
   uint32_t* scratch;
 
   __device__ Selection For(uint32_t g) const {
-    return {keys + g * capacity, rows + g * capacity, counts + g, thresholds + g};
+    return {keys + g * capacity, rows + g * capacity, counts + g, thresholds + g,
+            threshold_rows + g};
   }
 };
 
@@ -127,7 +133,8 @@ __device__ inline ScoringShared CarveShared(unsigned char* base, uint32_t group,
   s.tmp_rows = s.tmp_keys + k;
   s.counts = s.tmp_rows + k;
   s.thresholds = s.counts + group;
-  s.scratch = s.thresholds + group;
+  s.threshold_rows = s.thresholds + group;
+  s.scratch = s.threshold_rows + group;
   return s;
 }
 
@@ -143,6 +150,7 @@ __device__ inline void InitGroup(const ScoringShared& s, const DeviceQueries& q,
   for (uint32_t g = threadIdx.x; g < group; g += blockDim.x) {
     s.counts[g] = 0;
     s.thresholds[g] = kEmptyKey;
+    s.threshold_rows[g] = kNoRow;
   }
   __syncthreads();
 }
@@ -159,15 +167,16 @@ __device__ inline void CompactFull(const ScoringShared& s, uint32_t group, uint3
   __syncthreads();
 }
 
-// grid (splits, query groups): block (x, y) scans its slice of rows for queries [y*G, y*G + G)
-// and writes each query's best k of the slice to partial keys/rows [query][split][k].
+// grid (splits, query groups): block (x, y) scans its slice of rows for the queries of group
+// first_group + y, [G * (first_group + y), + G), and writes each query's best k of the slice to
+// partial keys/rows [query][split][k].
 template <typename T, Metric M, int G>
 __global__ void __launch_bounds__(kThreads)
     ScanKernel(DeviceRows<T> rows, uint32_t row_limit, DeviceQueries queries, uint32_t k,
-               uint32_t* partial_keys, uint32_t* partial_rows) {
+               uint32_t first_group, uint32_t* partial_keys, uint32_t* partial_rows) {
   extern __shared__ __align__(16) unsigned char shared[];
   const ScoringShared s = CarveShared(shared, G, queries.dims, k, kTileRows);
-  const uint32_t first_query = blockIdx.y * G;
+  const uint32_t first_query = (first_group + blockIdx.y) * G;
   InitGroup(s, queries, first_query, G);
   const uint32_t splits = gridDim.x;
   const uint32_t per_split = (row_limit + splits - 1) / splits;
@@ -229,6 +238,7 @@ __device__ inline void SelectFromSource(const Source& source, uint32_t total, ui
   if (threadIdx.x == 0) {
     s.counts[0] = 0;
     s.thresholds[0] = kEmptyKey;
+    s.threshold_rows[0] = kNoRow;
   }
   __syncthreads();
   for (uint32_t round = 0; round < total; round += blockDim.x) {
@@ -316,11 +326,32 @@ __global__ void ScatterRowsKernel(T* rows, uint8_t* live, uint32_t stride, const
   if (threadIdx.x == 0) live[row] = staged != nullptr ? 1 : 0;
 }
 
+// Raises a kernel's dynamic shared memory limit to the device's opt-in maximum, once per process.
+// The attribute is process-wide: setting it per launch to that launch's size let two collections
+// searching at once launch under the other's smaller limit (cudaErrorInvalidValue).
+cudaError_t RaiseSharedLimitOnce(const void* kernel, size_t device_limit) {
+  static std::mutex mutex;
+  static std::vector<const void*> raised;
+  std::lock_guard lock(mutex);
+  if (std::find(raised.begin(), raised.end(), kernel) != raised.end()) return cudaSuccess;
+  cudaFuncAttributes attributes{};
+  if (cudaError_t error = cudaFuncGetAttributes(&attributes, kernel); error != cudaSuccess) {
+    return error;
+  }
+  const size_t dynamic_limit = device_limit - std::min(device_limit, attributes.sharedSizeBytes);
+  if (cudaError_t error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(dynamic_limit));
+      error != cudaSuccess) {
+    return error;
+  }
+  raised.push_back(kernel);
+  return cudaSuccess;
+}
+
 template <typename Kernel>
 cudaError_t PrepareShared(Kernel kernel, size_t bytes, size_t limit) {
   if (bytes > limit) return cudaErrorInvalidConfiguration;
-  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              static_cast<int>(bytes));
+  return RaiseSharedLimitOnce(reinterpret_cast<const void*>(kernel), limit);
 }
 
 template <typename T, Metric M, int G>
@@ -334,9 +365,12 @@ cudaError_t LaunchScanGroup(const DeviceRows<T>& rows, uint32_t row_limit,
   }
   uint32_t* partial_keys = scratch;
   uint32_t* partial_rows = scratch + size_t{queries.count} * splits * out.k;
-  const dim3 grid(splits, (queries.count + G - 1) / G);
-  kernel<<<grid, kThreads, bytes, stream>>>(rows, row_limit, queries, out.k, partial_keys,
-                                            partial_rows);
+  const uint32_t groups = (queries.count + G - 1) / G;
+  for (uint32_t first_group = 0; first_group < groups; first_group += kMaxGridY) {
+    const dim3 grid(splits, std::min(kMaxGridY, groups - first_group));
+    kernel<<<grid, kThreads, bytes, stream>>>(rows, row_limit, queries, out.k, first_group,
+                                              partial_keys, partial_rows);
+  }
   const size_t merge_bytes = MergeSharedBytes(out.k);
   if (cudaError_t error = PrepareShared(MergeKernel, merge_bytes, shared_limit);
       error != cudaSuccess) {
@@ -402,8 +436,8 @@ uint32_t ScanSplits(uint32_t queries, uint32_t rows, uint32_t sm_count) {
 
 uint32_t MaxSelectK(uint32_t dims, size_t shared_bytes) {
   uint32_t k = 1;
-  while (ScoringSharedBytes(1, dims, 2 * k) <= shared_bytes && MergeSharedBytes(2 * k) <= shared_bytes &&
-         2 * k <= 4096) {
+  while (ScoringSharedBytes(1, dims, 2 * k) <= shared_bytes &&
+         MergeSharedBytes(2 * k) <= shared_bytes && 2 * k <= 4096) {
     k *= 2;
   }
   return k;
@@ -436,9 +470,8 @@ cudaError_t LaunchCandidates(const DeviceRows<T>& rows, const DeviceQueries& que
       return LaunchCandidatesMetric<T, Metric::kL2>(rows, queries, offsets, candidate_rows,
                                                     shared_limit, out, stream);
     case Metric::kInnerProduct:
-      return LaunchCandidatesMetric<T, Metric::kInnerProduct>(rows, queries, offsets,
-                                                              candidate_rows, shared_limit, out,
-                                                              stream);
+      return LaunchCandidatesMetric<T, Metric::kInnerProduct>(
+          rows, queries, offsets, candidate_rows, shared_limit, out, stream);
     case Metric::kCosine:
       return LaunchCandidatesMetric<T, Metric::kCosine>(rows, queries, offsets, candidate_rows,
                                                         shared_limit, out, stream);
