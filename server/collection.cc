@@ -55,6 +55,7 @@ absl::Status Collection::CheckNotDropped() const {
 absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const float> values) {
   std::lock_guard write_lock(write_mutex_);
   RETURN_IF_ERROR(CheckNotDropped());
+  RETURN_IF_ERROR(CheckFitsGpuStorage(ids, values));
   RETURN_IF_ERROR(store_->PutVectors(meta_.id, meta_.dim, ids, values));
   std::unique_lock table_lock(table_mutex_);
   std::vector<index::RowId> rows(ids.size());
@@ -167,8 +168,10 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   outcome.target_missed = !choice.target_met;
   ASSIGN_OR_RETURN(const bool on_gpu, UseGpuLocked(device, plan, k));
   if (on_gpu) {
-    RETURN_IF_ERROR(SearchOnGpuLocked(plan, queries, query_dims, num_queries, k, outcome));
-    return CheckServerCap(outcome, server_cap_binds);
+    const absl::Status gpu_status =
+        SearchOnGpuLocked(plan, queries, query_dims, num_queries, k, outcome);
+    if (gpu_status.ok()) return CheckServerCap(outcome, server_cap_binds);
+    RETURN_IF_ERROR(FallBackFromGpu(gpu_status, device));
   }
   std::vector<index::SearchResult>& results = outcome.results;
   results.resize(num_queries);

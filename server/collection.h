@@ -104,6 +104,12 @@ struct GpuOptions {
   // Device bytes one collection's rows may take; 0 = no limit. A collection past it stays on the
   // CPU (logged).
   uint64_t memory_budget_bytes = 0;
+  // Makes a collection's scorer; null = the device's (index::gpu::CreateScorer), or the host
+  // mirror when emulate is set. Tests put a failing scorer here to exercise the fallback.
+  // Default: null.
+  std::function<absl::StatusOr<std::unique_ptr<index::BatchScorer>>(
+      const index::gpu::ScorerOptions&)>
+      make_scorer;
 };
 
 struct CollectionOptions {
@@ -122,6 +128,9 @@ struct CollectionOptions {
   GpuOptions gpu;
   // Called (from the build thread) whenever an index's state changes; may be empty.
   std::function<void(const std::string& collection, const IndexStatus&)> on_index_change;
+  // Called when a GPU call fails: action "dropped" (the collection left the GPU for good) or
+  // "cpu_fallback" (one search ran on the CPU, e.g. out of device memory); may be empty.
+  std::function<void(const std::string& collection, const std::string& action)> on_gpu_error;
 };
 
 class Collection {
@@ -246,8 +255,18 @@ class Collection {
   // device scorer; keeps it in step with writes (a failure drops the mirror: searches go on, on
   // the CPU).
   void AttachGpuLocked();
+  absl::StatusOr<std::unique_ptr<index::BatchScorer>> MakeGpuScorer() const;
   void MirrorRowsLocked(std::span<const index::RowId> rows, const float* values);
   void MirrorClearLocked(std::span<const index::RowId> rows);
+  // Frees the mirror after a failure (logged, on_gpu_error "dropped"); exclusive hold.
+  void DropGpuLocked(const absl::Status& why);
+  // INVALID_ARGUMENT naming the vector when a value does not fit the GPU's fp16 storage.
+  absl::Status CheckFitsGpuStorage(std::span<const uint64_t> ids,
+                                   std::span<const float> values) const;
+  // After a failed GPU search (any table hold): an out-of-memory answer sends only this search to
+  // the CPU; any other error marks the mirror failed (searches go on, on the CPU; the next write
+  // frees it). Returns the error a search that asked for DEVICE_GPU gets, OK for DEVICE_AUTO.
+  absl::Status FallBackFromGpu(const absl::Status& gpu_error, SearchDevice device) const;
   // Whether `device` sends this resolved plan to the GPU; FAILED_PRECONDITION for kGpu when it
   // cannot. Needs a table hold.
   absl::StatusOr<bool> UseGpuLocked(SearchDevice device, const index::Plan& plan, uint32_t k) const;
@@ -269,6 +288,9 @@ class Collection {
   index::VectorTable table_;
   // Rows resident on the GPU, or null (guarded by table_mutex_; the scorer serialises its calls).
   std::unique_ptr<index::BatchScorer> gpu_;
+  // Set by a search (under a shared hold) whose GPU call failed: gpu_ is no longer used, and the
+  // next exclusive hold frees it.
+  mutable std::atomic<bool> gpu_failed_{false};
 
   // Serialises StartBuild, DropIndex, MarkDropped and slot additions (never taken by a build
   // thread).

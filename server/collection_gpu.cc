@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "index/cpu_batch_scorer.h"
 #include "index/flat_search.h"
+#include "index/float16.h"
 #include "index/host_mirror_scorer.h"
 #include "index/status_macros.h"
 #include "server/collection.h"
@@ -34,18 +35,25 @@ std::vector<index::Hit> HitsOf(const index::BatchTopK& top, size_t q,
 
 }  // namespace
 
-void Collection::AttachGpuLocked() {
-  if (!options_.gpu.enabled && !options_.gpu.emulate) return;
+absl::StatusOr<std::unique_ptr<index::BatchScorer>> Collection::MakeGpuScorer() const {
   index::gpu::ScorerOptions scorer_options;
   scorer_options.metric = meta_.metric;
   scorer_options.dim = meta_.dim;
   scorer_options.resident_dims = std::min(meta_.dim, kMaxResidentDims);
   scorer_options.storage = options_.gpu.storage;
   scorer_options.memory_budget_bytes = options_.gpu.memory_budget_bytes;
-  absl::StatusOr<std::unique_ptr<index::BatchScorer>> scorer =
-      std::unique_ptr<index::BatchScorer>(std::make_unique<index::HostMirrorScorer>(
-          meta_.metric, scorer_options.resident_dims, kEmulatedMaxK));
-  if (!options_.gpu.emulate) scorer = index::gpu::CreateScorer(scorer_options);
+  if (options_.gpu.make_scorer) return options_.gpu.make_scorer(scorer_options);
+  if (options_.gpu.emulate) {
+    return std::make_unique<index::HostMirrorScorer>(
+        meta_.metric, scorer_options.resident_dims, kEmulatedMaxK,
+        options_.gpu.storage == index::gpu::Storage::kFloat16);
+  }
+  return index::gpu::CreateScorer(scorer_options);
+}
+
+void Collection::AttachGpuLocked() {
+  if (!options_.gpu.enabled && !options_.gpu.emulate) return;
+  absl::StatusOr<std::unique_ptr<index::BatchScorer>> scorer = MakeGpuScorer();
   if (!scorer.ok()) {
     spdlog::warn("collection '{}' stays on the CPU: {}", meta_.name, scorer.status().ToString());
     return;
@@ -71,27 +79,63 @@ void Collection::AttachGpuLocked() {
   }
 }
 
+void Collection::DropGpuLocked(const absl::Status& why) {
+  spdlog::error("collection '{}' leaves the GPU, searches go on on the CPU: {}", meta_.name,
+                why.ToString());
+  gpu_.reset();
+  if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "dropped");
+}
+
 void Collection::MirrorRowsLocked(std::span<const index::RowId> rows, const float* values) {
+  if (gpu_ && gpu_failed_) gpu_.reset();  // dropped by a failed search: free it now
   if (!gpu_ || rows.empty()) return;
   if (absl::Status status = gpu_->SetRows(rows, values, meta_.dim); !status.ok()) {
-    spdlog::warn("collection '{}' leaves the GPU: {}", meta_.name, status.ToString());
-    gpu_.reset();
+    DropGpuLocked(status);
   }
 }
 
 void Collection::MirrorClearLocked(std::span<const index::RowId> rows) {
+  if (gpu_ && gpu_failed_) gpu_.reset();
   if (!gpu_ || rows.empty()) return;
-  if (absl::Status status = gpu_->ClearRows(rows); !status.ok()) {
-    spdlog::warn("collection '{}' leaves the GPU: {}", meta_.name, status.ToString());
-    gpu_.reset();
+  if (absl::Status status = gpu_->ClearRows(rows); !status.ok()) DropGpuLocked(status);
+}
+
+absl::Status Collection::CheckFitsGpuStorage(std::span<const uint64_t> ids,
+                                             std::span<const float> values) const {
+  if (options_.gpu.storage != index::gpu::Storage::kFloat16) return absl::OkStatus();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::span<const float> vector = values.subspan(i * meta_.dim, meta_.dim);
+    if (const auto at = index::FirstOutsideFloat16(vector)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "vector id ", ids[i], " has ", vector[*at], " at index ", *at,
+          ": this server keeps rows on the GPU as fp16 (--gpu_storage=fp16), which holds "
+          "values up to ",
+          index::kFloat16Max, " in magnitude"));
+    }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Collection::FallBackFromGpu(const absl::Status& gpu_error, SearchDevice device) const {
+  if (gpu_error.code() == absl::StatusCode::kResourceExhausted) {
+    spdlog::warn("collection '{}': a search runs on the CPU: {}", meta_.name, gpu_error.ToString());
+    if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "cpu_fallback");
+  } else if (!gpu_failed_.exchange(true)) {
+    spdlog::error("collection '{}' leaves the GPU, searches go on on the CPU: {}", meta_.name,
+                  gpu_error.ToString());
+    if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "dropped");
+  }
+  if (device != SearchDevice::kGpu) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("device GPU: the GPU call failed (",
+                                             gpu_error.message(),
+                                             "); retry with device AUTO or CPU"));
 }
 
 absl::StatusOr<bool> Collection::UseGpuLocked(SearchDevice device, const index::Plan& plan,
                                               uint32_t k) const {
   if (device == SearchDevice::kCpu) return false;
   std::string why_not;
-  if (!gpu_) {
+  if (!gpu_ || gpu_failed_) {
     why_not = options_.gpu.enabled || options_.gpu.emulate
                   ? "this collection's rows are not resident on the GPU (see the log)"
                   : "this server has no GPU";

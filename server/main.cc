@@ -49,10 +49,14 @@ ABSL_FLAG(double, max_query_mflops, 0,
           "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none");
 ABSL_FLAG(uint32_t, max_k, 10000, "Most hits one query may ask for (1..10000)");
 ABSL_FLAG(uint32_t, max_rerank_candidates, 0, "Most re-rank candidates a plan may keep; 0 = none");
-ABSL_FLAG(std::string, gpu, "auto",
-          "auto: keep collections resident on the GPU when one is usable (flat plans run there); "
-          "off: CPU only; emulate: a host-memory stand-in for the GPU (tests)");
-ABSL_FLAG(std::string, gpu_storage, "fp32", "Element type of rows on the GPU: fp32 or fp16");
+// Default off until `adanns-gpu check` has passed on real hardware (README, GPU section).
+ABSL_FLAG(std::string, gpu, "off",
+          "off (default): CPU only; auto: keep collections resident on the GPU when one is usable "
+          "(flat plans run there; the kernels have not yet been checked on hardware); emulate: a "
+          "host-memory stand-in for the GPU (tests)");
+ABSL_FLAG(std::string, gpu_storage, "fp32",
+          "Element type of rows on the GPU: fp32 or fp16 (fp16 refuses upserts with values "
+          "beyond +-65504); needs --gpu=auto or emulate");
 ABSL_FLAG(uint64_t, gpu_memory_mb, 0,
           "Device memory one collection's resident rows may take; 0 = no limit (a collection "
           "over it stays on the CPU)");
@@ -139,6 +143,10 @@ int main(int argc, char** argv) {
   if ((gpu != "auto" && gpu != "off" && gpu != "emulate") ||
       (gpu_storage != "fp32" && gpu_storage != "fp16")) {
     spdlog::error("bad flags: --gpu must be auto, off or emulate, --gpu_storage fp32 or fp16");
+    return 1;
+  }
+  if (gpu == "off" && gpu_storage == "fp16") {
+    spdlog::error("bad flags: --gpu_storage=fp16 needs --gpu=auto or --gpu=emulate");
     return 1;
   }
   if (gpu == "auto") {

@@ -117,9 +117,15 @@ Metrics::Metrics()
                         .Add({}, ExponentialBuckets(0.0001, 4, 10))),
       gpu_memory_(&prometheus::BuildGauge()
                        .Name("adanns_gpu_memory_bytes")
-                       .Help("Device bytes of the last GPU-served collection's resident rows")
+                       .Help("Device bytes the last GPU-served collection's scorer holds")
                        .Register(*registry_)
                        .Add({})),
+      gpu_errors_(&prometheus::BuildCounter()
+                       .Name("adanns_gpu_errors_total")
+                       .Help("Failed GPU calls, by action: dropped (the collection left the GPU "
+                             "and searches on the CPU) or cpu_fallback (one search ran on the "
+                             "CPU, e.g. out of device memory)")
+                       .Register(*registry_)),
       ingest_vectors_(&prometheus::BuildCounter()
                            .Name("adanns_ingest_vectors_total")
                            .Help("Vectors committed by Upsert, per collection")
@@ -229,6 +235,11 @@ void Metrics::SetIndexState(const std::string& collection, const std::string& in
 void Metrics::RecordBudgetLimit(const std::string& action) {
   std::lock_guard lock(mutex_);
   budget_limited_->Add({{"action", action}}).Increment();
+}
+
+void Metrics::RecordGpuError(const std::string& action) {
+  std::lock_guard lock(mutex_);
+  gpu_errors_->Add({{"action", action}}).Increment();
 }
 
 void Metrics::RecordGpuSearch(size_t queries, double seconds, double device_bytes) {

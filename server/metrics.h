@@ -57,6 +57,8 @@ class Metrics {
   // adanns_gpu_batch_queries, adanns_gpu_search_seconds (histograms) and adanns_gpu_memory_bytes:
   // one search request served on the GPU.
   void RecordGpuSearch(size_t queries, double seconds, double device_bytes);
+  // adanns_gpu_errors_total{action}: a failed GPU call, "dropped" or "cpu_fallback".
+  void RecordGpuError(const std::string& action);
   // adanns_ingest_vectors_total{collection} and adanns_ingest_bytes_total{collection}.
   void RecordIngest(const std::string& collection, double vectors, double bytes);
   // adanns_rocksdb_size_bytes, adanns_rocksdb_pending_compaction_bytes,
@@ -82,6 +84,7 @@ class Metrics {
   prometheus::Histogram* gpu_batch_queries_;
   prometheus::Histogram* gpu_seconds_;
   prometheus::Gauge* gpu_memory_;
+  prometheus::Family<prometheus::Counter>* gpu_errors_;
   prometheus::Family<prometheus::Counter>* ingest_vectors_;
   prometheus::Family<prometheus::Counter>* ingest_bytes_;
   prometheus::Gauge* store_bytes_;

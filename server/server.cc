@@ -69,6 +69,10 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
     metrics->SetIndexState(collection, status.name, status.state, status.progress,
                            status.build_seconds, static_cast<double>(status.memory_bytes));
   };
+  collection_options.on_gpu_error = [metrics](const std::string& /*collection*/,
+                                              const std::string& action) {
+    metrics->RecordGpuError(action);
+  };
   ASSIGN_OR_RETURN(server->engine_, Engine::Open(options.data_dir, {}, collection_options));
   size_t vectors = 0;
   const auto collections = server->engine_->List();

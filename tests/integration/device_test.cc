@@ -2,11 +2,13 @@
 // FAILED_PRECONDITION and DEVICE_AUTO runs on the CPU. With the host-memory stand-in for the GPU
 // (GpuOptions.emulate, what CI can run), the GPU path's mirror, routing and batching give the CPU
 // path's answers, after upserts, deletes and a restart.
+#include <atomic>
 #include <random>
 #include <set>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "index/host_mirror_scorer.h"
 #include "tests/integration/in_process_server.h"
 
 namespace adanns::testing {
@@ -92,6 +94,57 @@ class EmulatedGpuTest : public DeviceTest {
   EmulatedGpuTest() { emulate_ = true; }
 };
 
+// The host mirror, but every call fails with `failure` once `armed` is set: what a sticky CUDA
+// error (an illegal address, say) or an out-of-memory answer looks like to the collection.
+class FailingScorer : public index::HostMirrorScorer {
+ public:
+  FailingScorer(const index::gpu::ScorerOptions& options, std::shared_ptr<std::atomic<bool>> armed,
+                absl::Status failure)
+      : HostMirrorScorer(options.metric, options.resident_dims, 2048),
+        armed_(std::move(armed)),
+        failure_(std::move(failure)) {}
+
+  absl::Status SetRows(std::span<const index::RowId> rows, const float* values,
+                       uint32_t dim) override {
+    if (*armed_) return failure_;
+    return HostMirrorScorer::SetRows(rows, values, dim);
+  }
+  absl::StatusOr<index::BatchTopK> Scan(const index::QueryBatch& queries, uint32_t dims, uint32_t k,
+                                        size_t row_limit) override {
+    if (*armed_) return failure_;
+    return HostMirrorScorer::Scan(queries, dims, k, row_limit);
+  }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> armed_;
+  absl::Status failure_;
+};
+
+class FailingGpuTest : public DeviceTest {
+ protected:
+  void Configure(server::ServerOptions& options) override {
+    DeviceTest::Configure(options);
+    options.metrics_listen = "127.0.0.1:0";
+    options.gpu.enabled = true;
+    options.gpu.make_scorer = [this](const index::gpu::ScorerOptions& scorer_options)
+        -> absl::StatusOr<std::unique_ptr<index::BatchScorer>> {
+      return std::make_unique<FailingScorer>(scorer_options, armed_, failure_);
+    };
+  }
+
+  std::shared_ptr<std::atomic<bool>> armed_ = std::make_shared<std::atomic<bool>>(false);
+  absl::Status failure_ = absl::InternalError("fused scan: an illegal memory access (emulated)");
+};
+
+class Fp16GpuTest : public DeviceTest {
+ protected:
+  Fp16GpuTest() { emulate_ = true; }
+  void Configure(server::ServerOptions& options) override {
+    DeviceTest::Configure(options);
+    options.gpu.storage = index::gpu::Storage::kFloat16;
+  }
+};
+
 TEST_F(DeviceTest, WithoutAGpuGpuIsRefusedAndAutoRunsOnTheCpu) {
   v1::SearchResponse response;
   const grpc::Status refused = Search(v1::DEVICE_GPU, FlatPlan(kDim), 1, &response);
@@ -175,6 +228,90 @@ TEST_F(EmulatedGpuTest, BatchesGoToTheDeviceInOneCall) {
       EXPECT_EQ(on_cpu.results(q).hits(i).id(), on_gpu.results(q).hits(i).id());
     }
   }
+}
+
+TEST_F(FailingGpuTest, ADeviceErrorDropsTheMirrorAndSearchesGoOnOnTheCpu) {
+  v1::SearchResponse before, cpu;
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(kDim), 3, &before).ok());
+  EXPECT_EQ(before.device(), "host-mirror");
+  ASSERT_TRUE(Search(v1::DEVICE_CPU, FlatPlan(kDim), 3, &cpu).ok());
+  *armed_ = true;
+  // The failing call is answered on the CPU, with the CPU's hits.
+  v1::SearchResponse after;
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(kDim), 3, &after).ok());
+  EXPECT_EQ(after.device(), "cpu");
+  ASSERT_EQ(after.hits_size(), cpu.hits_size());
+  for (int i = 0; i < cpu.hits_size(); ++i) EXPECT_EQ(after.hits(i).id(), cpu.hits(i).id());
+  // The mirror is dropped for good: DEVICE_GPU is refused, AUTO stays on the CPU, writes go on.
+  const grpc::Status refused = Search(v1::DEVICE_GPU, FlatPlan(kDim), 3, &after);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  Upsert(kVectors, 10, 5);
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(kDim), 4, &after).ok());
+  EXPECT_EQ(after.device(), "cpu");
+  EXPECT_NE(ScrapeMetrics().find("adanns_gpu_errors_total{action=\"dropped\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(FailingGpuTest, AGpuSearchThatFailsIsUnavailableAndLaterOnesRunOnTheCpu) {
+  *armed_ = true;
+  v1::SearchResponse response;
+  const grpc::Status failed = Search(v1::DEVICE_GPU, FlatPlan(kDim), 3, &response);
+  EXPECT_EQ(failed.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(failed.error_message().find("illegal memory access"), std::string::npos)
+      << failed.error_message();
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(kDim), 3, &response).ok());
+  EXPECT_EQ(response.device(), "cpu");
+}
+
+TEST_F(FailingGpuTest, OutOfDeviceMemorySendsOnlyThatSearchToTheCpu) {
+  failure_ = absl::ResourceExhaustedError("cudaMalloc: out of device memory (emulated)");
+  Restart();  // the scorer is made with the new failure
+  *armed_ = true;
+  v1::SearchResponse response;
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(kDim), 3, &response).ok());
+  EXPECT_EQ(response.device(), "cpu");
+  *armed_ = false;  // memory freed: the mirror was kept, and serves again
+  ASSERT_TRUE(Search(v1::DEVICE_AUTO, FlatPlan(kDim), 3, &response).ok());
+  EXPECT_EQ(response.device(), "host-mirror");
+  EXPECT_NE(ScrapeMetrics().find("adanns_gpu_errors_total{action=\"cpu_fallback\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(Fp16GpuTest, ValuesBeyondFp16AreRefusedAndNothingIsWritten) {
+  v1::UpsertRequest message;
+  message.set_collection("c");
+  for (uint64_t id : {9000u, 9001u}) {
+    v1::Vector* v = message.add_vectors();
+    v->set_id(id);
+    for (uint32_t j = 0; j < kDim; ++j) v->add_values(id == 9001 && j == 4 ? 70000.0f : 1.0f);
+  }
+  v1::UpsertResponse response;
+  const grpc::Status refused = UpsertMessage(message, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("65504"), std::string::npos) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("9001"), std::string::npos) << refused.error_message();
+  v1::GetRequest get;
+  get.set_collection("c");
+  get.add_ids(9000);
+  get.add_ids(9001);
+  v1::GetResponse got;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Get(&context, get, &got).ok());
+  EXPECT_EQ(got.vectors_size(), 0);  // not even the valid one of the message
+  // In range, on the emulated fp16 device: the stored vector is found at (nearly) distance 0.
+  message.mutable_vectors(1)->set_values(4, 65504.0f);
+  ASSERT_TRUE(UpsertMessage(message, &response).ok());
+  v1::SearchRequest request;
+  request.set_collection("c");
+  request.mutable_query()->CopyFrom(message.vectors(1).values());
+  request.set_k(1);
+  request.set_device(v1::DEVICE_GPU);
+  *request.mutable_budget() = FlatPlan(kDim);
+  v1::SearchResponse found;
+  grpc::ClientContext search_context;
+  ASSERT_TRUE(stub_->Search(&search_context, request, &found).ok());
+  ASSERT_EQ(found.hits_size(), 1);
+  EXPECT_EQ(found.hits(0).id(), 9001u);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // plus a stub connected to it: the fixture of the request-level integration tests.
 #pragma once
 
+#include <cstdio>
 #include <future>
 #include <memory>
 #include <string>
@@ -83,6 +84,19 @@ class InProcessServerTest : public ::testing::Test {
     writer->Write(message);
     writer->WritesDone();
     return writer->Finish();
+  }
+
+  // The Prometheus exposition, scraped with curl (the suite must set options.metrics_listen).
+  std::string ScrapeMetrics() {
+    const std::string command =
+        "curl -sf http://127.0.0.1:" + std::to_string(server_->metrics_port()) + "/metrics";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return "";
+    std::string text;
+    char buffer[4096];
+    for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) text.append(buffer, n);
+    pclose(pipe);
+    return text;
   }
 
   TempDir dir_;

@@ -176,17 +176,10 @@ TEST_F(DeadlineTest, AbandonedBatchesStopEarly) {
   EXPECT_EQ(stub_->SearchBatch(&context, batch, &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   // The server's own record of the call: abandoned (bounded wait for it to notice).
-  const std::string scrape =
-      "curl -sf http://127.0.0.1:" + std::to_string(server_->metrics_port()) + "/metrics";
   bool abandoned = false;
   for (int attempt = 0; attempt < 100 && !abandoned; ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    FILE* pipe = popen(scrape.c_str(), "r");
-    ASSERT_NE(pipe, nullptr);
-    std::string text;
-    char buffer[4096];
-    for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) text.append(buffer, n);
-    pclose(pipe);
+    const std::string text = ScrapeMetrics();
     abandoned = text.find("adanns_requests_total{code=\"CANCELLED\",method=\"SearchBatch\"} 1") !=
                 std::string::npos;
   }
