@@ -1,24 +1,106 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine (device tool) with .bundle/ carried: agreement checks, the GPU tests,
-# the scan / k-means benchmark, and the torch baseline in the same run. Writes JSON under $OUT.
-#   ADANNS_BENCH_ROWS (default 1000000) sets the scan benchmark's row count.
+# Runs on the GPU machine (device tool) with .bundle/ carried (bench/gpu/make-bundle.sh): the
+# agreement and edge checks, the GPU tests, the scan / k-means benchmark, and the torch baseline
+# in the same run. Every step has a timeout; summary.json under $OUT is rewritten as each step
+# ends, so a run cut short still says what finished.
+#   ADANNS_BENCH_ROWS (default 1000000) sets the benchmark's row count.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/adanns-gpu-out}
+rows=${ADANNS_BENCH_ROWS:-1000000}
 mkdir -p "$out"
-export LD_LIBRARY_PATH="$PWD/.bundle/lib:${LD_LIBRARY_PATH:-}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+steps=()
+write_summary() {
+  local IFS=,
+  printf '{"rows": %s, "steps": [%s]}\n' "$rows" "${steps[*]}" > "$out/summary.json"
+}
+fail_fast() {
+  echo "run-on-device: $1" >&2
+  steps+=("{\"step\": \"preflight\", \"rc\": 3, \"error\": \"$1\"}")
+  write_summary
+  exit 3
+}
+
+tar -C "$work" -xJf .bundle/adanns-gpu-bundle.tar.xz || fail_fast "cannot unpack .bundle/adanns-gpu-bundle.tar.xz (run bench/gpu/make-bundle.sh and carry .bundle)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/nvidia-smi.txt"
+
+# Folders that may hold the device's CUDA libraries: the toolkit's, then those shipped inside
+# Python packages (nvidia-cublas-cu*, torch).
+cuda_lib_dirs() {
+  local dir
+  for dir in ${CUDA_HOME:+"$CUDA_HOME/lib64"} /usr/local/cuda/lib64 \
+    /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 \
+    /usr/local/cuda-*/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
+    [ -d "$dir" ] && echo "$dir"
+  done
+  python3 - 2>/dev/null <<'PY'
+import glob, os, site, sys
+roots = site.getsitepackages() + [site.getusersitepackages()] + sys.path
+seen = set()
+for root in roots:
+    for pattern in ("nvidia/*/lib", "torch/lib"):
+        for path in glob.glob(os.path.join(root, pattern)):
+            if path not in seen:
+                seen.add(path)
+                print(path)
+PY
+}
+mapfile -t candidate_dirs < <(cuda_lib_dirs)
+
+# The library path for one binary: the bundle's libraries, plus a folder for every CUDA library it
+# needs that the bundle does not carry. Fails fast, naming the library, when one is nowhere.
+library_path_for() {
+  local binary=$1 path="$work/lib" lib dir found
+  for lib in $(readelf -d "$binary" | awk '/NEEDED/ {gsub(/[\[\]]/, "", $5); print $5}'); do
+    case "$lib" in libcublas* | libcudart*) ;; *) continue ;; esac
+    found=""
+    for dir in "${candidate_dirs[@]}"; do
+      if [ -e "$dir/$lib" ]; then
+        found=$dir
+        break
+      fi
+    done
+    [ -n "$found" ] || fail_fast "$(basename "$binary") needs $lib, found in none of: ${candidate_dirs[*]}"
+    case ":$path:" in *":$found:"*) ;; *) path="$path:$found" ;; esac
+  done
+  local missing
+  missing=$(LD_LIBRARY_PATH="$path" ldd "$binary" | awk '/not found/ {print $1}' | tr '\n' ' ')
+  [ -z "$missing" ] || fail_fast "$(basename "$binary") cannot load: $missing(LD_LIBRARY_PATH=$path)"
+  echo "$path"
+}
+gpu_path=$(library_path_for "$work/adanns-gpu") || exit 3
+test_path=$(library_path_for "$work/batch_scorer_test") || exit 3
+echo "adanns-gpu libraries: $gpu_path"
+echo "batch_scorer_test libraries: $test_path"
+
 status=0
-echo "== agreement checks"
-.bundle/adanns-gpu check --json "$out/check.json" 2> "$out/check.log" || status=1
-tail -n 5 "$out/check.log"; grep -c '^PASS' "$out/check.log"; grep '^FAIL' "$out/check.log"
-echo "== batch_scorer_test"
-.bundle/batch_scorer_test --gtest_output="json:$out/batch_scorer_test.json" 2>&1 | tail -n 5 ||
-  status=1
-echo "== scan and k-means benchmark"
-.bundle/adanns-gpu bench --rows "${ADANNS_BENCH_ROWS:-1000000}" --cpu-kmeans \
-  --json "$out/bench.json" 2>&1 | tee "$out/bench.log" || status=1
-echo "== torch baseline"
-python3 bench/gpu/torch_baseline.py --rows "${ADANNS_BENCH_ROWS:-1000000}" \
-  --json "$out/torch.json" 2>&1 | tee "$out/torch.log" || status=1
+# run_step NAME SECONDS COMMAND...: runs under a timeout, appends the step to summary.json.
+run_step() {
+  local name=$1 seconds=$2
+  shift 2
+  echo "== $name (timeout ${seconds} s)"
+  local start rc
+  start=$(date +%s.%N)
+  timeout --kill-after=10 "$seconds" "$@"
+  rc=$?
+  [ "$rc" -eq 0 ] || status=1
+  local seconds_taken timed_out=false
+  seconds_taken=$(awk -v start="$start" -v end="$(date +%s.%N)" 'BEGIN {printf "%.1f", end - start}')
+  [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && timed_out=true
+  steps+=("{\"step\": \"$name\", \"rc\": $rc, \"timed_out\": $timed_out, \"seconds\": $seconds_taken}")
+  write_summary
+}
+
+run_step check 120 env LD_LIBRARY_PATH="$gpu_path" "$work/adanns-gpu" check \
+  --json "$out/check.json" 2> "$out/check.log"
+grep -c '^PASS' "$out/check.log"; grep '^FAIL' "$out/check.log"; tail -n 3 "$out/check.log"
+run_step test 90 env LD_LIBRARY_PATH="$test_path" "$work/batch_scorer_test" \
+  --gtest_output="json:$out/batch_scorer_test.json"
+run_step bench 300 env LD_LIBRARY_PATH="$gpu_path" "$work/adanns-gpu" bench --rows "$rows" \
+  --cpu-kmeans --json "$out/bench.json"
+run_step torch 240 python3 bench/gpu/torch_baseline.py --rows "$rows" --json "$out/torch.json"
+cat "$out/summary.json"
 exit $status
