@@ -10,6 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/metric.h"
+#include "base/status_macros.h"
 #include "bench/harness/bench_data.h"
 #include "bench/harness/grid_file.h"
 #include "bench/harness/machine_info.h"
@@ -17,8 +19,6 @@
 #include "bench/harness/plot.h"
 #include "bench/harness/report.h"
 #include "bench/harness/runner.h"
-#include "index/metric.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

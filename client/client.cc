@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace adanns::client {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "index/metric.h"
+#include "base/metric.h"
 #include "index/topk.h"
 #include "index/vector_table.h"
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "index/flat_search.h"
-#include "index/status_macros.h"
 
 namespace adanns::index {
 namespace {

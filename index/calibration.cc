@@ -9,9 +9,9 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "index/blob_io.h"
+#include "base/blob_io.h"
+#include "base/status_macros.h"
 #include "index/flat_search.h"
-#include "index/status_macros.h"
 
 namespace adanns::index {
 namespace {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "index/metric.h"
+#include "base/metric.h"
 #include "index/plan.h"
 #include "index/plan_chooser.h"
 #include "index/served_index.h"

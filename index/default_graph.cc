@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "index/calibration.h"
-#include "index/status_macros.h"
 
 namespace adanns::index {
 namespace {

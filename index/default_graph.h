@@ -12,8 +12,8 @@
 #include <span>
 
 #include "absl/status/statusor.h"
+#include "base/metric.h"
 #include "index/hnsw_index.h"
-#include "index/metric.h"
 #include "index/served_index.h"
 
 namespace adanns::index {

@@ -6,7 +6,7 @@
 #include <span>
 
 #include "absl/status/statusor.h"
-#include "index/metric.h"
+#include "base/metric.h"
 #include "index/plan.h"
 #include "index/vector_table.h"
 

@@ -14,7 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "index/blob_io.h"
+#include "base/blob_io.h"
 
 namespace adanns::index {
 

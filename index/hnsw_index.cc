@@ -17,15 +17,16 @@
 // also defines non-inline CPU-probe functions that clash with the hnswlib baseline's in
 // adanns-bench.
 #define NO_MANUAL_VECTORIZATION
+#include "base/blob_io.h"
+#include "base/status_macros.h"
 #include "hnswlib/hnswlib.h"
-#include "index/blob_io.h"
 #include "index/distance.h"
 #include "index/flat_search.h"
 #include "index/hnsw_graph_check.h"
 #include "index/huge_pages.h"
 #include "index/memory_file.h"
+#include "index/prefix.h"
 #include "index/stage_scorer.h"
-#include "index/status_macros.h"
 #include "index/topk.h"
 #include "index/visited_set.h"
 

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <array>
 
+#include "base/status_macros.h"
 #include "index/float16.h"
 #include "index/stage_scorer.h"
-#include "index/status_macros.h"
 #include "index/topk.h"
 
 namespace adanns::index {

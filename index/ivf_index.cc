@@ -9,11 +9,12 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "index/blob_io.h"
+#include "base/blob_io.h"
+#include "base/status_macros.h"
 #include "index/flat_search.h"
 #include "index/kmeans.h"
+#include "index/prefix.h"
 #include "index/stage_scorer.h"
-#include "index/status_macros.h"
 #include "index/topk.h"
 
 namespace adanns::index {

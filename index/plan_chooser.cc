@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "index/budget_planner.h"
 #include "index/flat_search.h"
-#include "index/status_macros.h"
 
 namespace adanns::index {
 namespace {

@@ -8,8 +8,8 @@
 #include <span>
 #include <vector>
 
+#include "base/metric.h"
 #include "index/distance.h"
-#include "index/metric.h"
 #include "index/plan.h"
 #include "index/topk.h"
 #include "index/vector_table.h"

@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/ids.h"
 #include "index/huge_pages.h"
 
 namespace adanns::index {
 
-// Dense internal row number. Never exposed outside the server.
-using RowId = uint32_t;
+using ::adanns::RowId;
 
 class VectorTable {
  public:

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/codebook_spec.h"
 #include "index/distance.h"
-#include "quant/codebook_spec.h"
 
 namespace adanns::quant {
 

@@ -6,8 +6,8 @@
 #include <faiss/impl/ProductQuantizer.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "index/distance.h"
-#include "index/status_macros.h"
 #include "quant/adc_scan.h"
 #include "quant/pq_training.h"
 
@@ -108,13 +108,13 @@ size_t OpqCodebook::memory_bytes() const {
 }
 
 void OpqCodebook::AppendTo(std::string& out) const {
-  index::AppendPod(out, spec_.prefix_dims);
-  index::AppendPod(out, spec_.m);
+  AppendPod(out, spec_.prefix_dims);
+  AppendPod(out, spec_.m);
   out.append(reinterpret_cast<const char*>(rotation().data()), rotation().size_bytes());
   out.append(reinterpret_cast<const char*>(centroids().data()), centroids().size_bytes());
 }
 
-absl::StatusOr<OpqCodebook> OpqCodebook::Read(index::BlobReader& reader) {
+absl::StatusOr<OpqCodebook> OpqCodebook::Read(BlobReader& reader) {
   CodebookSpec spec;
   if (!reader.Get(&spec.prefix_dims) || !reader.Get(&spec.m)) {
     return absl::DataLossError("codebook truncated");

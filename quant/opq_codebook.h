@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "index/blob_io.h"
-#include "quant/codebook_spec.h"
+#include "base/blob_io.h"
+#include "base/codebook_spec.h"
 
 namespace adanns::quant {
 
@@ -54,7 +54,7 @@ class OpqCodebook {
   // Appends the spec, rotation and centroids; Read takes them back (false when truncated or
   // inconsistent).
   void AppendTo(std::string& out) const;
-  static absl::StatusOr<OpqCodebook> Read(index::BlobReader& reader);
+  static absl::StatusOr<OpqCodebook> Read(BlobReader& reader);
 
  private:
   struct State;  // FAISS's transform and product quantizer, immutable once trained

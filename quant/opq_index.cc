@@ -10,10 +10,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "index/blob_io.h"
+#include "base/blob_io.h"
+#include "base/status_macros.h"
 #include "index/flat_search.h"
+#include "index/prefix.h"
 #include "index/stage_scorer.h"
-#include "index/status_macros.h"
 #include "quant/adc_scan.h"
 
 namespace adanns::quant {
@@ -32,22 +33,21 @@ constexpr uint32_t kDefaultTrainingSample = 100 * kCentroidsPerSubspace;
 constexpr double kTrainShare = 0.7;  // of the build's progress
 
 void PutParams(std::string& out, const OpqBuildParams& params) {
-  index::AppendPod(out, params.spec.prefix_dims);
-  index::AppendPod(out, params.spec.m);
-  index::AppendPod(out, params.training_sample);
-  index::AppendPod(out, params.opq_iterations);
-  index::AppendPod(out, params.seed);
+  AppendPod(out, params.spec.prefix_dims);
+  AppendPod(out, params.spec.m);
+  AppendPod(out, params.training_sample);
+  AppendPod(out, params.opq_iterations);
+  AppendPod(out, params.seed);
 }
 
-bool GetParams(index::BlobReader& reader, OpqBuildParams* params) {
+bool GetParams(BlobReader& reader, OpqBuildParams* params) {
   return reader.Get(&params->spec.prefix_dims) && reader.Get(&params->spec.m) &&
          reader.Get(&params->training_sample) && reader.Get(&params->opq_iterations) &&
          reader.Get(&params->seed);
 }
 
 uint32_t PrefixCrc(std::span<const float> prefix) {
-  return index::Crc32(
-      std::string_view(reinterpret_cast<const char*>(prefix.data()), prefix.size_bytes()));
+  return Crc32(std::string_view(reinterpret_cast<const char*>(prefix.data()), prefix.size_bytes()));
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -68,7 +68,7 @@ absl::StatusOr<OpqBuildParams> DecodeOpqBuildParams(std::string_view bytes) {
       std::memcmp(bytes.data(), kParamsMagic, sizeof(kParamsMagic)) != 0) {
     return absl::DataLossError("not an encoding of OPQ build parameters");
   }
-  index::BlobReader reader(bytes.substr(sizeof(kParamsMagic)));
+  BlobReader reader(bytes.substr(sizeof(kParamsMagic)));
   if (!GetParams(reader, &params) || !reader.done()) {
     return absl::DataLossError("OPQ build parameters truncated or too long");
   }
@@ -402,9 +402,9 @@ std::vector<std::pair<std::string, double>> OpqIndex::described_params() const {
 
 absl::StatusOr<std::string> OpqIndex::Serialize() const {
   std::string out(kMagic, sizeof(kMagic));
-  index::AppendIndexHeader(out, kFormatVersion, metric_, dim_);
+  AppendIndexHeader(out, kFormatVersion, metric_, dim_);
   PutParams(out, params_);
-  index::AppendPod(out, trained_vectors_);
+  AppendPod(out, trained_vectors_);
   codebook_.AppendTo(out);
   // Codes by id, with the checksum of the prefix each encodes: rows are renumbered on every load
   // and a vector may have changed after this blob, so a load keeps a code only for the same bytes.
@@ -413,13 +413,13 @@ absl::StatusOr<std::string> OpqIndex::Serialize() const {
   for (size_t r = 0; r < ids_.size(); ++r) {
     if (coded_[r]) coded.push_back(static_cast<RowId>(r));
   }
-  index::AppendPod(out, static_cast<uint64_t>(coded.size()));
+  AppendPod(out, static_cast<uint64_t>(coded.size()));
   for (const RowId row : coded) {
-    index::AppendPod(out, ids_[row]);
-    index::AppendPod(out, prefix_crcs_[row]);
+    AppendPod(out, ids_[row]);
+    AppendPod(out, prefix_crcs_[row]);
     out.append(reinterpret_cast<const char*>(codes_.data() + size_t{row} * m), m);
   }
-  index::SealBlob(out);
+  SealBlob(out);
   return out;
 }
 
@@ -429,10 +429,10 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Deserialize(std::string_view
   auto corrupt = [](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("OPQ blob rejected: ", why));
   };
-  ASSIGN_OR_RETURN(const std::string_view body, index::OpenBlob(bytes, kMagic, "OPQ"));
-  index::BlobReader reader(body);
+  ASSIGN_OR_RETURN(const std::string_view body, OpenBlob(bytes, kMagic, "OPQ"));
+  BlobReader reader(body);
   const uint32_t dim = table.dim();
-  RETURN_IF_ERROR(index::ReadIndexHeader(reader, kFormatVersion, metric, dim, "OPQ"));
+  RETURN_IF_ERROR(ReadIndexHeader(reader, kFormatVersion, metric, dim, "OPQ"));
   OpqBuildParams params;
   uint64_t trained = 0;
   if (!GetParams(reader, &params) || !reader.Get(&trained)) return corrupt("truncated header");

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "index/metric.h"
+#include "base/metric.h"
 #include "index/served_index.h"
 #include "index/topk.h"
 #include "quant/opq_codebook.h"

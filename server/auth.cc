@@ -4,7 +4,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 #include "server/text_file.h"
 
 namespace adanns::server {

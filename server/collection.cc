@@ -11,9 +11,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "index/flat_search.h"
 #include "index/plan_chooser.h"
-#include "index/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "adanns/v1/adanns.pb.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 #include "server/collection.h"
 #include "server/validation.h"
 #include "spdlog/spdlog.h"

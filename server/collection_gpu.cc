@@ -3,11 +3,11 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "index/cpu_batch_scorer.h"
 #include "index/flat_search.h"
 #include "index/float16.h"
 #include "index/host_mirror_scorer.h"
-#include "index/status_macros.h"
 #include "server/collection.h"
 #include "spdlog/spdlog.h"
 
@@ -80,8 +80,11 @@ void Collection::AttachGpuLocked() {
 }
 
 void Collection::DropGpuLocked(const absl::Status& why) {
-  spdlog::error("collection '{}' leaves the GPU, searches go on on the CPU: {}", meta_.name,
-                why.ToString());
+  // Over the memory budget is configuration, not a device fault.
+  const auto level =
+      why.code() == absl::StatusCode::kResourceExhausted ? spdlog::level::warn : spdlog::level::err;
+  spdlog::log(level, "collection '{}' leaves the GPU, searches go on on the CPU: {}", meta_.name,
+              why.ToString());
   gpu_.reset();
   if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "dropped");
 }

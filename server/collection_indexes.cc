@@ -7,7 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 #include "server/collection.h"
 #include "spdlog/spdlog.h"
 

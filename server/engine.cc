@@ -2,7 +2,7 @@
 #include "server/engine.h"
 
 #include "absl/strings/str_cat.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace adanns::server {
 

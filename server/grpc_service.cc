@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "index/default_graph.h"
 #include "index/flat_search.h"
-#include "index/status_macros.h"
 #include "server/validation.h"
 
 namespace adanns::server {

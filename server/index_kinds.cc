@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "index/default_graph.h"
-#include "index/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<index::ServedIndex>> Upcast(
 
 std::optional<std::string> KindOfIndexName(std::string_view name) {
   if (name == kIvfIndexName || name == kHnswIndexName) return std::string(name);
-  if (name.substr(0, 3) == kOpqIndexKind && quant::ParseCodebookSpec(name).ok()) {
+  if (name.substr(0, 3) == kOpqIndexKind && ParseCodebookSpec(name).ok()) {
     return kOpqIndexKind;
   }
   return std::nullopt;
@@ -102,17 +102,16 @@ BuildRequest MakeDefaultGraphBuild(const index::HnswBuildParams& params, Metric 
 BuildRequest MakeOpqBuild(const quant::OpqBuildParams& params, Metric metric) {
   BuildRequest request;
   request.kind = kOpqIndexKind;
-  request.name = quant::CodebookName(params.spec);
+  request.name = CodebookName(params.spec);
   request.encoded_params = quant::EncodeOpqBuildParams(params);
   request.check = [params](uint32_t dim, size_t vectors) -> absl::Status {
-    RETURN_IF_ERROR(quant::ValidateCodebookSpec(params.spec, dim));
-    if (vectors < quant::kCentroidsPerSubspace) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("codebook ", quant::CodebookName(params.spec), " needs at least ",
-                       quant::kCentroidsPerSubspace,
-                       " vectors to train (256 centroids per sub-quantizer); the "
-                       "collection has ",
-                       vectors));
+    RETURN_IF_ERROR(ValidateCodebookSpec(params.spec, dim));
+    if (vectors < kCentroidsPerSubspace) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "codebook ", CodebookName(params.spec), " needs at least ", kCentroidsPerSubspace,
+          " vectors to train (256 centroids per sub-quantizer); the "
+          "collection has ",
+          vectors));
     }
     return absl::OkStatus();
   };

@@ -12,9 +12,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "base/metric.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
-#include "index/metric.h"
 #include "index/served_index.h"
 #include "index/vector_table.h"
 #include "quant/opq_index.h"

@@ -7,10 +7,10 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "index/status_macros.h"
 #include "server/parse_errors.h"
 #include "server/text_file.h"
 #include "spdlog/spdlog.h"

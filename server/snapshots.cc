@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace adanns::server {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace adanns::server {
 namespace {
@@ -305,7 +305,7 @@ absl::StatusOr<std::vector<quant::OpqBuildParams>> OpqParamsFromProto(const v1::
   for (const v1::CodebookSpec& spec : params.codebooks()) {
     quant::OpqBuildParams built;
     built.spec = {spec.prefix_dims(), spec.m()};
-    RETURN_IF_ERROR(quant::ValidateCodebookSpec(built.spec, dim));
+    RETURN_IF_ERROR(ValidateCodebookSpec(built.spec, dim));
     built.training_sample = params.training_sample();
     if (params.opq_iterations() > 0) built.opq_iterations = params.opq_iterations();
     if (params.seed() != 0) built.seed = params.seed();

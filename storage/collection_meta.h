@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "index/metric.h"
+#include "base/metric.h"
 
 namespace adanns::storage {
 

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "bench/datasets/ground_truth.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 

@@ -6,10 +6,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "bench/datasets/ground_truth.h"
 #include "bench/datasets/idx_file.h"
 #include "bench/datasets/pca_rotation.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

@@ -8,10 +8,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "client/readers/binary_file.h"
 #include "client/readers/json_writer.h"
 #include "client/readers/npy_writer.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

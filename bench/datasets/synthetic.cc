@@ -11,8 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "bench/datasets/ground_truth.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

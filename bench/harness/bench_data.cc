@@ -7,10 +7,10 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "bench/datasets/prepared_dataset.h"
 #include "bench/harness/hdf5_int_matrix.h"
 #include "client/readers/hdf5_reader.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "base/metric.h"
 #include "bench/datasets/matrix.h"
-#include "index/metric.h"
 
 namespace adanns::bench {
 

@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "bench/harness/frontier.h"
 #include "bench/harness/shell_command.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 
+#include "base/status_macros.h"
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
 #include "bench/methods/vector_table_index.h"
@@ -27,7 +28,6 @@
 #include "index/default_graph.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

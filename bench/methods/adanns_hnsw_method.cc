@@ -5,11 +5,11 @@
 // adanns-bench also links the hnswlib baseline, compiled with -march=native; the linker keeps one
 // copy of hnswlib's inline templates (the baseline's object comes first), so in this binary our
 // graph's inserts may run that copy. Our search loop is our own code either way.
+#include "base/status_macros.h"
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
 #include "bench/methods/vector_table_index.h"
 #include "index/hnsw_index.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

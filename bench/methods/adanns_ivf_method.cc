@@ -7,11 +7,11 @@
 #include <chrono>
 #include <span>
 
+#include "base/status_macros.h"
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
 #include "bench/methods/vector_table_index.h"
 #include "index/ivf_index.h"
-#include "index/status_macros.h"
 #include "index/vector_table.h"
 
 namespace adanns::bench {

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
 #include "bench/methods/faiss_baseline.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

@@ -2,10 +2,10 @@
 // shows what each nested prefix alone recovers of the full-dim neighbours.
 #include <algorithm>
 
+#include "base/status_macros.h"
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
 #include "bench/methods/vector_table_index.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

@@ -1,9 +1,9 @@
 // `funnel`: the MRL adaptive-retrieval funnel with our kernels: an exact shortlist of
 // rerank_candidates on a short prefix, then an exact re-rank at rerank_dims (default: full dims).
+#include "base/status_macros.h"
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
 #include "bench/methods/vector_table_index.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 namespace {

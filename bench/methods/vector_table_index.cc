@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <span>
 
+#include "base/status_macros.h"
 #include "bench/harness/params.h"
 #include "index/flat_search.h"
-#include "index/status_macros.h"
 
 namespace adanns::bench {
 

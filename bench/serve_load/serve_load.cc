@@ -19,15 +19,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/metric.h"
+#include "base/status_macros.h"
 #include "bench/datasets/prepared_dataset.h"
 #include "bench/threads.h"
 #include "client/client.h"
 #include "client/readers/json_writer.h"
 #include "index/flat_search.h"
 #include "index/ivf_index.h"
-#include "index/metric.h"
 #include "index/plan.h"
-#include "index/status_macros.h"
 #include "index/vector_table.h"
 
 namespace adanns::bench {

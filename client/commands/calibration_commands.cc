@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "client/commands/cli_context.h"
 #include "client/progress.h"
-#include "index/status_macros.h"
 
 namespace adanns::client {
 namespace {

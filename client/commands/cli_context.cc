@@ -1,6 +1,6 @@
 #include "client/commands/cli_context.h"
 
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace adanns::client {
 

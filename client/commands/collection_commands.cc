@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "client/commands/cli_context.h"
-#include "index/status_macros.h"
 
 namespace adanns::client {
 namespace {

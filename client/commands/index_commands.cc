@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/codebook_spec.h"
+#include "base/status_macros.h"
 #include "client/commands/cli_context.h"
 #include "client/progress.h"
-#include "index/status_macros.h"
-#include "quant/codebook_spec.h"
 
 namespace adanns::client {
 namespace {
@@ -41,7 +41,7 @@ struct BuildArgs {
 
 // "128x16" or "opq128x16" as a CodebookSpec.
 absl::StatusOr<v1::CodebookSpec> ParseCodebook(const std::string& text) {
-  ASSIGN_OR_RETURN(const quant::CodebookSpec spec, quant::ParseCodebookSpec(text));
+  ASSIGN_OR_RETURN(const CodebookSpec spec, ParseCodebookSpec(text));
   v1::CodebookSpec out;
   out.set_prefix_dims(spec.prefix_dims);
   out.set_m(spec.m);

@@ -5,10 +5,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "client/commands/cli_context.h"
 #include "client/progress.h"
 #include "client/readers/vector_reader.h"
-#include "index/status_macros.h"
 
 namespace adanns::client {
 namespace {

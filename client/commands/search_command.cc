@@ -9,10 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "client/commands/cli_context.h"
 #include "client/readers/json_writer.h"
 #include "client/readers/vector_reader.h"
-#include "index/status_macros.h"
 
 namespace adanns::client {
 namespace {

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "base/status_macros.h"
 #include "client/commands/cli_context.h"
-#include "index/status_macros.h"
 
 namespace adanns::client {
 namespace {

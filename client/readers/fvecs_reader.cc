@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "index/status_macros.h"
+#include "base/status_macros.h"
 
 namespace adanns::readers {
 namespace {

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/metric.h"
 #include "index/batch_scorer.h"
-#include "index/metric.h"
 
 namespace adanns::index::gpu {
 

@@ -9,10 +9,10 @@
 #include <random>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "index/cuda/device_buffer.cuh"
 #include "index/cuda/gpu.h"
 #include "index/cuda/gpu_kmeans.h"
-#include "index/status_macros.h"
 
 namespace adanns::index::gpu {
 namespace {

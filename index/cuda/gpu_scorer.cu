@@ -8,11 +8,12 @@
 #include <tuple>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "index/cuda/device_buffer.cuh"
 #include "index/cuda/gpu.h"
 #include "index/cuda/resident_rows.h"
 #include "index/cuda/scan_kernels.cuh"
-#include "index/status_macros.h"
+#include "index/prefix.h"
 
 namespace adanns::index::gpu {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "index/metric.h"
+#include "base/metric.h"
 
 namespace adanns::index::cuda {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "index/blob_io.h"
+#include "base/blob_io.h"
 #include "index/calibration.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
@@ -91,12 +91,12 @@ inline const FuzzWorld& World() {
 }
 
 // The blob with its trailing CRC-32 recomputed, so a mutation reaches the structural checks
-// behind the checksum (see index/blob_io.h: magic, body, CRC of both).
+// behind the checksum (see base/blob_io.h: magic, body, CRC of both).
 inline std::string Resealed(std::string_view bytes) {
   std::string out(bytes);
   if (out.size() < sizeof(uint32_t)) return out;
   out.resize(out.size() - sizeof(uint32_t));
-  index::SealBlob(out);
+  SealBlob(out);
   return out;
 }
 

@@ -112,7 +112,7 @@ void FuzzRequest(uint8_t kind, std::string_view bytes) {
       }
       if (const auto opq = server::OpqParamsFromProto(request.opq(), kDim); opq.ok()) {
         for (const quant::OpqBuildParams& params : *opq) {
-          FUZZ_CHECK(quant::ValidateCodebookSpec(params.spec, kDim).ok());
+          FUZZ_CHECK(ValidateCodebookSpec(params.spec, kDim).ok());
           FUZZ_CHECK(quant::DecodeOpqBuildParams(quant::EncodeOpqBuildParams(params)).ok());
         }
       }

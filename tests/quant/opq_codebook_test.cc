@@ -111,7 +111,7 @@ TEST_F(OpqCodebookTest, AdcDistancesEqualFaissIndexPqDistances) {
 TEST_F(OpqCodebookTest, ReadsBackWhatItWrites) {
   std::string bytes;
   codebook_->AppendTo(bytes);
-  index::BlobReader reader(bytes);
+  BlobReader reader(bytes);
   absl::StatusOr<OpqCodebook> read = OpqCodebook::Read(reader);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_TRUE(reader.done());
@@ -120,7 +120,7 @@ TEST_F(OpqCodebookTest, ReadsBackWhatItWrites) {
   EXPECT_TRUE(std::equal(read->centroids().begin(), read->centroids().end(),
                          codebook_->centroids().begin()));
   std::string truncated = bytes.substr(0, bytes.size() - 9);
-  index::BlobReader short_reader(truncated);
+  BlobReader short_reader(truncated);
   EXPECT_EQ(OpqCodebook::Read(short_reader).status().code(), absl::StatusCode::kDataLoss);
 }
 

@@ -1,8 +1,6 @@
-// Byte-level helpers shared by the index serializers: little-endian POD append/read and the
-// framing every blob uses (8-byte magic, body, CRC-32 of magic and body).
+// Byte-level helpers shared by the index and codebook serializers: little-endian POD append/read
+// and the framing every blob uses (8-byte magic, body, CRC-32 of magic and body).
 #pragma once
-
-#include <zlib.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -13,19 +11,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "index/metric.h"
+#include "base/metric.h"
 
-namespace adanns::index {
+namespace adanns {
 
 template <typename T>
 void AppendPod(std::string& out, T value) {
   out.append(reinterpret_cast<const char*>(&value), sizeof(T));
 }
 
-inline uint32_t Crc32(std::string_view bytes) {
-  return static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
-}
+// CRC-32 (zlib's) of `bytes`.
+uint32_t Crc32(std::string_view bytes);
 
 // Appends the CRC-32 of everything in `out` (magic included).
 inline void SealBlob(std::string& out) { AppendPod(out, Crc32(out)); }
@@ -111,4 +107,4 @@ inline absl::Status ReadIndexHeader(BlobReader& reader, uint32_t version, Metric
   return absl::OkStatus();
 }
 
-}  // namespace adanns::index
+}  // namespace adanns

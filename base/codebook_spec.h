@@ -1,4 +1,5 @@
-// A codebook's spec and name, header-only so the CLI can parse specs without linking FAISS.
+// A codebook's spec and name ("opq128x16"): the words the CLI, the server and quant/ share,
+// header-only so the CLI parses specs without linking FAISS.
 #pragma once
 
 #include <charconv>
@@ -9,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
-namespace adanns::quant {
+namespace adanns {
 
 // 8-bit sub-quantizers: 256 centroids each.
 inline constexpr uint32_t kCentroidsPerSubspace = 256;
@@ -68,4 +69,4 @@ inline absl::Status ValidateCodebookSpec(const CodebookSpec& spec, uint32_t dim)
   return absl::OkStatus();
 }
 
-}  // namespace adanns::quant
+}  // namespace adanns
