@@ -151,7 +151,15 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
       plan.rerank_candidates.value_or(0) > limits.max_rerank_candidates) {
     RETURN_IF_ERROR(over_limit("plan.rerank_candidates", *plan.rerank_candidates,
                                limits.max_rerank_candidates));
-    plan.rerank_candidates = std::max(limits.max_rerank_candidates, k);
+    // A re-rank returns at most the candidates it scores: clamping below k cannot serve the
+    // request, and clamping to k would break the limit.
+    if (k > limits.max_rerank_candidates) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "k = ", k, " needs at least ", k, " re-rank candidates, over this server's limit of ",
+          limits.max_rerank_candidates, " (--max_rerank_candidates); ask for k <= ",
+          limits.max_rerank_candidates, " or a plan without a re-rank"));
+    }
+    plan.rerank_candidates = limits.max_rerank_candidates;
   }
   // The server's cap binds every plan; a request's own max_mflops is never above it here.
   const bool server_cap_binds =

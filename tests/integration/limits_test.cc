@@ -109,6 +109,30 @@ TEST_F(ClampingLimitsTest, OverLimitRequestsAreLoweredToTheLimit) {
   EXPECT_EQ(response.plan().rerank_candidates(), 200u);
 }
 
+// --max_rerank_candidates below --max_k: a clamped re-rank never goes over its limit.
+class TightRerankLimitTest : public LimitsTest {
+ protected:
+  void Configure(server::ServerOptions& options) override {
+    LimitsTest::Configure(options);
+    options.limits.clamp = true;
+    options.limits.max_rerank_candidates = 20;
+  }
+};
+
+TEST_F(TightRerankLimitTest, ClampingNeverExceedsTheLimitAndAKAboveItIsRefused) {
+  v1::SearchResponse response;
+  ASSERT_TRUE(Search(10, FlatPlan(4, 100), &response).ok());
+  EXPECT_EQ(response.plan().rerank_candidates(), 20u);
+  EXPECT_EQ(response.hits_size(), 10);
+  ASSERT_TRUE(Search(20, FlatPlan(4, 100), &response).ok());
+  EXPECT_EQ(response.plan().rerank_candidates(), 20u);
+  // k = 30 would need 30 candidates: refused, not served over the limit.
+  const grpc::Status refused = Search(30, FlatPlan(4, 100), &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("--max_rerank_candidates"), std::string::npos)
+      << refused.error_message();
+}
+
 class MemoryLimitTest : public InProcessServerTest {
  protected:
   void Configure(server::ServerOptions& options) override {
