@@ -64,6 +64,7 @@ void WritePoint(const PointResult& point, JsonWriter& json) {
   json.EndObject();
   const std::pair<const char*, double> measured[] = {
       {"recall", point.recall},
+      {"id_recall", point.id_recall},
       {"qps", point.qps},
       {"p50_us", point.p50_us},
       {"p99_us", point.p99_us},
@@ -123,14 +124,15 @@ std::string ReportJson(const RunMeta& meta, const std::vector<PointResult>& poin
 
 std::string ReportCsv(const std::vector<PointResult>& points) {
   std::string csv =
-      "method,params,recall,qps,p50_us,p99_us,mflops_per_query,vectors_scanned_per_query,build_s,"
+      "method,params,recall,id_recall,qps,p50_us,p99_us,mflops_per_query,vectors_scanned_per_query,"
+      "build_s,"
       "train_s,encode_s,bytes_per_vector_total,queries\n";
   for (const PointResult& point : points) {
     const auto total = point.build.bytes_per_vector.find("total");
     absl::StrAppend(&csv, CsvField(point.method), ",", CsvField(FormatParams(point.params)), ",",
-                    CsvNumber(point.recall), ",", CsvNumber(point.qps), ",",
-                    CsvNumber(point.p50_us), ",", CsvNumber(point.p99_us), ",",
-                    CsvNumber(point.mflops_per_query), ",",
+                    CsvNumber(point.recall), ",", CsvNumber(point.id_recall), ",",
+                    CsvNumber(point.qps), ",", CsvNumber(point.p50_us), ",",
+                    CsvNumber(point.p99_us), ",", CsvNumber(point.mflops_per_query), ",",
                     CsvNumber(point.vectors_scanned_per_query), ",", CsvNumber(point.build.build_s),
                     ",", CsvNumber(point.build.train_s), ",", CsvNumber(point.build.encode_s), ",",
                     CsvNumber(total == point.build.bytes_per_vector.end() ? NAN : total->second),

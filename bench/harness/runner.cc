@@ -167,15 +167,20 @@ PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
   PointMeasurement m;
   m.queries = done;
   double recall_sum = 0;
+  double id_recall_sum = 0;
   double flops_sum = 0;
   double scanned_sum = 0;
   for (size_t i = 0; i < done; ++i) {
-    recall_sum += RecallAtK(ids.data() + i * options.k, data.groundtruth.row(i), options.k);
+    const int64_t* returned = ids.data() + i * options.k;
+    recall_sum += DistanceRecallAtK(returned, data.groundtruth.row(i), options.k,
+                                    data.queries.row(i), data.base, data.metric);
+    id_recall_sum += RecallAtK(returned, data.groundtruth.row(i), options.k);
     flops_sum += work[i].flops;
     scanned_sum += static_cast<double>(work[i].vectors_scanned);
   }
   const auto count = static_cast<double>(std::max<size_t>(done, 1));
   m.recall = recall_sum / count;
+  m.id_recall = id_recall_sum / count;
   m.qps = wall_s > 0 ? static_cast<double>(done) / wall_s : 0;
   m.p50_us = Percentile(latencies_us, 0.50);
   m.p99_us = Percentile(latencies_us, 0.99);

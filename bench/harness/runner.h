@@ -35,8 +35,9 @@ struct RunOptions {
 
 // Recall, latency and work of one search point of a built index (parameters already applied).
 struct PointMeasurement {
-  size_t queries = 0;  // queries actually run (the time cap may stop short)
-  double recall = 0;
+  size_t queries = 0;    // queries actually run (the time cap may stop short)
+  double recall = 0;     // ann-benchmarks' (distance within the k-th true distance + 1e-3)
+  double id_recall = 0;  // |returned ∩ true top-k| / k
   double qps = 0;
   double p50_us = 0;
   double p99_us = 0;

@@ -40,5 +40,54 @@ TEST(PercentileTest, NearestRank) {
   EXPECT_TRUE(std::isnan(Percentile({}, 0.5)));
 }
 
+// Four base rows on a line: 0 at 0, 1 and 2 both at 1 (a duplicate pair), 3 at 5.
+FloatMatrix LineBase() {
+  FloatMatrix base = ZeroMatrix<float>(4, 2);
+  const float xs[] = {0.0f, 1.0f, 1.0f, 5.0f};
+  for (size_t i = 0; i < 4; ++i) base.values[i * 2] = xs[i];
+  return base;
+}
+
+TEST(DistanceRecallAtKTest, ATiedDuplicateOfATrueNeighbourIsNotAMiss) {
+  const FloatMatrix base = LineBase();
+  const float query[] = {0.0f, 0.0f};
+  const std::vector<int32_t> truth = {0, 1, 2, 3};  // row 2 ties row 1 at distance 1
+  // Returning the duplicate (2) instead of the truth's row 1: id-recall misses, distance does not.
+  const std::vector<int64_t> returned = {0, 2};
+  EXPECT_DOUBLE_EQ(RecallAtK(returned.data(), truth.data(), 2), 0.5);
+  EXPECT_DOUBLE_EQ(DistanceRecallAtK(returned.data(), truth.data(), 2, query, base, Metric::kL2),
+                   1.0);
+  // A row beyond the k-th true distance (+ epsilon) is a miss; padding and repeats never count.
+  const std::vector<int64_t> far = {0, 3};
+  EXPECT_DOUBLE_EQ(DistanceRecallAtK(far.data(), truth.data(), 2, query, base, Metric::kL2), 0.5);
+  const std::vector<int64_t> padded = {0, -1};
+  EXPECT_DOUBLE_EQ(DistanceRecallAtK(padded.data(), truth.data(), 2, query, base, Metric::kL2),
+                   0.5);
+  const std::vector<int64_t> repeated = {0, 0};
+  EXPECT_DOUBLE_EQ(DistanceRecallAtK(repeated.data(), truth.data(), 2, query, base, Metric::kL2),
+                   0.5);
+}
+
+TEST(DistanceRecallAtKTest, EpsilonIsInTheMetricsOwnUnits) {
+  FloatMatrix base = LineBase();
+  base.values[3 * 2] = 1.0005f;  // row 3 now 0.0005 beyond the 2nd true distance
+  const float query[] = {0.0f, 0.0f};
+  const std::vector<int32_t> truth = {0, 1, 2, 3};
+  const std::vector<int64_t> returned = {0, 3};
+  EXPECT_DOUBLE_EQ(DistanceRecallAtK(returned.data(), truth.data(), 2, query, base, Metric::kL2),
+                   1.0);  // within 1e-3 of Euclidean distance 1
+  EXPECT_DOUBLE_EQ(
+      DistanceRecallAtK(returned.data(), truth.data(), 2, query, base, Metric::kL2, 1e-4), 0.5);
+}
+
+TEST(TrueDistanceTest, UsesAnnBenchmarksUnits) {
+  const float a[] = {3.0f, 0.0f};
+  const float b[] = {0.0f, 4.0f};
+  EXPECT_DOUBLE_EQ(TrueDistance(a, b, 2, Metric::kL2), 5.0);  // not squared
+  EXPECT_DOUBLE_EQ(TrueDistance(a, b, 2, Metric::kCosine), 1.0);
+  EXPECT_DOUBLE_EQ(TrueDistance(a, a, 2, Metric::kCosine), 0.0);
+  EXPECT_DOUBLE_EQ(TrueDistance(a, a, 2, Metric::kInnerProduct), -9.0);
+}
+
 }  // namespace
 }  // namespace adanns::bench

@@ -90,6 +90,7 @@ TEST(ReportJsonTest, HasTheSchemaKeysAndNullForMissingNumbers) {
                           "\"method\": \"flat\"",
                           "\"params\": {\"search_dims\": 32}",
                           "\"recall\": 1",
+                          "\"id_recall\": 0",
                           "\"qps\": 123.5",
                           "\"p50_us\": 8.25",
                           "\"p99_us\": null",
@@ -107,13 +108,15 @@ TEST(ReportJsonTest, HasTheSchemaKeysAndNullForMissingNumbers) {
 
 TEST(ReportCsvTest, OneRowPerPointWithQuotedParams) {
   PointResult point = Point("funnel", 0.5, 10);
+  point.id_recall = 0.25;
   point.params = {{"rerank_candidates", 100}, {"search_dims", 16}};
   point.p99_us = kNan;
   PointResult odd = Point("a,\"b\"", 1, 2);
+  odd.id_recall = 1;
   const std::string csv = ReportCsv({point, odd});
-  EXPECT_THAT(csv, HasSubstr("method,params,recall,qps,p50_us,p99_us,"));
-  EXPECT_THAT(csv, HasSubstr("\nfunnel,rerank_candidates=100 search_dims=16,0.5,10,0,,"));
-  EXPECT_THAT(csv, HasSubstr("\n\"a,\"\"b\"\"\",,1,2,"));
+  EXPECT_THAT(csv, HasSubstr("method,params,recall,id_recall,qps,p50_us,p99_us,"));
+  EXPECT_THAT(csv, HasSubstr("\nfunnel,rerank_candidates=100 search_dims=16,0.5,0.25,10,0,,"));
+  EXPECT_THAT(csv, HasSubstr("\n\"a,\"\"b\"\"\",,1,1,2,"));
 }
 
 // The fields of `method`'s row in the table's "recall >= <level>" block.
