@@ -117,6 +117,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--grid", run.grid_file,
                       "Grid file replacing default sweeps (bench/README.md)");
+  run_cmd->add_flag("--allow-dirty", run.allow_dirty,
+                    "Run from a tree with uncommitted changes (the report says \"clean\": false)");
   run_cmd
       ->add_option("--max-seconds-per-point", run.max_seconds_per_point,
                    "Stop a point's queries once this many seconds have passed")

@@ -58,7 +58,7 @@ absl::StatusOr<GridFile> LoadGrid(const std::string& path) {
   return grid;
 }
 
-RunMeta MakeMeta(const BenchData& data, const RunOptions& options) {
+RunMeta MakeMeta(const BenchData& data, const RunOptions& options, const std::string& commit) {
   RunMeta meta;
   meta.dataset = data.name;
   meta.metric = std::string(MetricName(data.metric));
@@ -68,7 +68,8 @@ RunMeta MakeMeta(const BenchData& data, const RunOptions& options) {
   meta.k = options.k;
   meta.cpu = CpuModel();
   meta.cpu_flags = CpuFlags();
-  meta.commit = SourceCommit(ADANNS_SOURCE_DIR);
+  meta.commit = commit;
+  meta.clean = IsCleanCommit(commit);
   meta.threads = options.threads;
   meta.batch = options.batch;
   meta.max_seconds_per_point = options.max_seconds_per_point;
@@ -97,6 +98,8 @@ absl::Status WriteReports(const RunArgs& args, const RunMeta& meta, const RunRes
 }
 
 absl::Status RunBench(const RunArgs& args) {
+  const std::string commit = SourceCommit(ADANNS_SOURCE_DIR);
+  RETURN_IF_ERROR(CheckCleanTree(commit, args.allow_dirty));
   ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Method>> methods, CreateMethods(args.methods));
   ASSIGN_OR_RETURN(const GridFile grid_file, LoadGrid(args.grid_file));
   RunOptions options;
@@ -126,7 +129,7 @@ absl::Status RunBench(const RunArgs& args) {
                                          entry == grid_file.end() ? nullptr : &entry->second)});
   }
   const RunResult result = RunMethods(data, runs, options, stderr);
-  const absl::Status written = WriteReports(args, MakeMeta(data, options), result);
+  const absl::Status written = WriteReports(args, MakeMeta(data, options, commit), result);
   std::fprintf(stderr, "[run] %zu points, %zu errors, %.1f s in all\n", result.points.size(),
                result.errors.size(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -139,6 +142,13 @@ absl::Status RunBench(const RunArgs& args) {
 }
 
 }  // namespace
+
+absl::Status CheckCleanTree(const std::string& commit, bool allow_dirty) {
+  if (IsCleanCommit(commit) || allow_dirty) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the source tree is not a clean commit (", commit,
+      "): commit first, or pass --allow-dirty (the report then says \"clean\": false)"));
+}
 
 int RunBenchCommand(const RunArgs& args) {
   const absl::Status status = RunBench(args);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "bench/harness/runner.h"
 
 namespace adanns::bench {
@@ -35,7 +36,15 @@ struct RunArgs {
   // Per-point time cap in seconds.
   // Default: the harness's (8).
   double max_seconds_per_point = RunOptions{}.max_seconds_per_point;
+  // Runs from a tree with uncommitted changes (or outside git) instead of refusing; the JSON meta
+  // then says "clean": false. Committed results come from clean runs.
+  // Default: false.
+  bool allow_dirty = false;
 };
+
+// FAILED_PRECONDITION when `commit` (SourceCommit's answer) is not a clean commit and the run does
+// not allow a dirty tree.
+absl::Status CheckCleanTree(const std::string& commit, bool allow_dirty);
 
 // Runs the whole command; returns the process exit code (1 after any error, though every report
 // that could be written is written). Progress goes to stderr, the table to stdout.

@@ -34,6 +34,8 @@ void JsonWriter::Integer(int64_t value) { Raw(absl::StrCat(value)); }
 
 void JsonWriter::Null() { Raw("null"); }
 
+void JsonWriter::Bool(bool value) { Raw(value ? "true" : "false"); }
+
 void JsonWriter::Open(char bracket, bool single_line) {
   BeginElement();
   after_key_ = false;

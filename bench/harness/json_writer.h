@@ -26,6 +26,7 @@ class JsonWriter {
   void Number(double value, int significant_digits = 0);
   void Integer(int64_t value);
   void Null();
+  void Bool(bool value);
 
   // The text so far, ending in a newline once the outermost container is closed.
   const std::string& text() const { return out_; }

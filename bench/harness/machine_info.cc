@@ -46,6 +46,10 @@ std::vector<std::string> CpuFlags() {
   return present;
 }
 
+bool IsCleanCommit(const std::string& commit) {
+  return !commit.empty() && commit != "unknown" && !commit.ends_with("-dirty");
+}
+
 std::string SourceCommit(const std::string& source_dir) {
   const std::string git = absl::StrCat("git -C ", ShellQuote(source_dir));
   const CommandOutput commit = RunShellCommand(git + " rev-parse --short HEAD 2>/dev/null");

@@ -13,6 +13,9 @@ std::string CpuModel();
 // Which of avx2, avx512f, fma the CPU reports, in that order.
 std::vector<std::string> CpuFlags();
 
+// Whether a SourceCommit answer names a commit whose tracked files were unchanged.
+bool IsCleanCommit(const std::string& commit);
+
 // `git rev-parse --short HEAD` of `source_dir`, with "-dirty" when tracked files differ from it;
 // "unknown" when git or the checkout is missing.
 std::string SourceCommit(const std::string& source_dir);

@@ -42,6 +42,8 @@ void WriteMeta(const RunMeta& meta, JsonWriter& json) {
   for (const std::string& flag : meta.cpu_flags) json.String(flag);
   json.EndArray();
   text("commit", meta.commit);
+  json.Key("clean");
+  json.Bool(meta.clean);
   integer("threads", static_cast<uint64_t>(meta.threads));
   integer("batch", meta.batch);
   text("device", meta.device);

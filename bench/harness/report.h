@@ -22,6 +22,7 @@ struct RunMeta {
   std::string cpu;
   std::vector<std::string> cpu_flags;
   std::string commit;
+  bool clean = false;  // commit names a tree without uncommitted changes
   int threads = 1;
   size_t batch = 1;
   std::string device = "cpu";

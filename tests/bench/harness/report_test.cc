@@ -68,6 +68,7 @@ TEST(ReportJsonTest, HasTheSchemaKeysAndNullForMissingNumbers) {
   meta.cpu = "Test CPU";
   meta.cpu_flags = {"avx2", "fma"};
   meta.commit = "abc1234";
+  meta.clean = true;
   PointResult point = Point("flat", 1.0, 123.5);
   point.params = {{"search_dims", 32}};
   point.p50_us = 8.25;
@@ -83,6 +84,7 @@ TEST(ReportJsonTest, HasTheSchemaKeysAndNullForMissingNumbers) {
                           "\"cpu\": \"Test CPU\"",
                           "\"cpu_flags\": [\"avx2\", \"fma\"]",
                           "\"commit\": \"abc1234\"",
+                          "\"clean\": true",
                           "\"threads\": 1",
                           "\"batch\": 1",
                           "\"device\": \"cpu\"",

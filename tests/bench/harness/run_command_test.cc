@@ -101,6 +101,7 @@ TEST(RunCommandTest, EndToEndOnATinySet) {
   args.csv_out = dir.path() + "/out.csv";
   if (HaveGnuplot()) args.plot_out = dir.path() + "/out.png";
   args.queries = 50;
+  args.allow_dirty = true;  // a development tree may have uncommitted changes
   ASSERT_EQ(RunBenchCommand(args), 0);
 
   const std::vector<std::map<std::string, std::string>> rows = ReadCsv(args.csv_out);
@@ -144,6 +145,7 @@ TEST(RunCommandTest, AngularHdf5) {
   args.methods = "flat,faiss-flat";
   args.json_out = dir.path() + "/out.json";
   args.csv_out = dir.path() + "/out.csv";
+  args.allow_dirty = true;
   ASSERT_EQ(RunBenchCommand(args), 0);
   const auto rows = ReadCsv(args.csv_out);
   ASSERT_EQ(rows.size(), 2u);
@@ -162,6 +164,7 @@ TEST(RunCommandTest, GridFileAndBadInput) {
   args.csv_out = dir.path() + "/out.csv";
   args.grid_file = dir.path() + "/grid.txt";
   args.queries = 10;
+  args.allow_dirty = true;
   ASSERT_EQ(RunBenchCommand(args), 0);
   EXPECT_EQ(ReadCsv(args.csv_out).size(), 2u);
 
@@ -182,6 +185,16 @@ TEST(RunCommandTest, GridFileAndBadInput) {
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(RunBenchCommand(args), 1);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(), HasSubstr("--k 21 must be in 1..20"));
+}
+
+TEST(CheckCleanTreeTest, ADirtyOrUnknownTreeIsRefusedUnlessAllowed) {
+  EXPECT_TRUE(CheckCleanTree("abc1234", false).ok());
+  for (const std::string commit : {"abc1234-dirty", "unknown", ""}) {
+    const absl::Status refused = CheckCleanTree(commit, false);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << commit;
+    EXPECT_THAT(std::string(refused.message()), HasSubstr("--allow-dirty"));
+    EXPECT_TRUE(CheckCleanTree(commit, true).ok());
+  }
 }
 
 }  // namespace
