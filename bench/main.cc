@@ -117,6 +117,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--grid", run.grid_file,
                       "Grid file replacing default sweeps (bench/README.md)");
+  run_cmd
+      ->add_option("--repeat", run.repeat,
+                   "Measurements of every point, interleaved across methods; medians reported "
+                   "with the min/max spread")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  run_cmd->add_flag("--one-method-at-a-time", run.one_method_at_a_time,
+                    "Build, measure and free one method at a time (large data sets) instead of "
+                    "holding every method's index to interleave repetitions across methods");
   run_cmd->add_flag("--allow-dirty", run.allow_dirty,
                     "Run from a tree with uncommitted changes (the report says \"clean\": false)");
   run_cmd

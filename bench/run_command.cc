@@ -73,6 +73,8 @@ RunMeta MakeMeta(const BenchData& data, const RunOptions& options, const std::st
   meta.threads = options.threads;
   meta.batch = options.batch;
   meta.max_seconds_per_point = options.max_seconds_per_point;
+  meta.repeat = options.repeat;
+  meta.interleaved_methods = options.interleave_methods;
   return meta;
 }
 
@@ -107,6 +109,8 @@ absl::Status RunBench(const RunArgs& args) {
   options.threads = args.threads;
   options.batch = args.batch;
   options.max_seconds_per_point = args.max_seconds_per_point;
+  options.repeat = args.repeat;
+  options.interleave_methods = !args.one_method_at_a_time;
 
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(const BenchData data, LoadBenchData(args.data, args.queries));

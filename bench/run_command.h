@@ -40,6 +40,13 @@ struct RunArgs {
   // then says "clean": false. Committed results come from clean runs.
   // Default: false.
   bool allow_dirty = false;
+  // Measurements of every point (interleaved across methods); the report gives medians and the
+  // min/max spread.
+  // Default: 3.
+  int repeat = 3;
+  // One method at a time (built, measured, freed) instead of every method's index held at once.
+  // Default: false.
+  bool one_method_at_a_time = false;
 };
 
 // FAILED_PRECONDITION when `commit` (SourceCommit's answer) is not a clean commit and the run does

@@ -49,6 +49,9 @@ void WriteMeta(const RunMeta& meta, JsonWriter& json) {
   text("device", meta.device);
   json.Key("max_seconds_per_point");
   json.Number(meta.max_seconds_per_point);
+  integer("repeat", static_cast<uint64_t>(meta.repeat));
+  json.Key("interleaved_methods");
+  json.Bool(meta.interleaved_methods);
   text("faiss", "Debian libfaiss 1.7.3, generic x86-64 build");
   json.EndObject();
 }
@@ -68,8 +71,14 @@ void WritePoint(const PointResult& point, JsonWriter& json) {
       {"recall", point.recall},
       {"id_recall", point.id_recall},
       {"qps", point.qps},
+      {"qps_min", point.qps_min},
+      {"qps_max", point.qps_max},
       {"p50_us", point.p50_us},
+      {"p50_us_min", point.p50_us_min},
+      {"p50_us_max", point.p50_us_max},
       {"p99_us", point.p99_us},
+      {"p99_us_min", point.p99_us_min},
+      {"p99_us_max", point.p99_us_max},
       {"mflops_per_query", point.mflops_per_query},
       {"vectors_scanned_per_query", point.vectors_scanned_per_query},
       {"build_s", point.build.build_s},
@@ -89,6 +98,8 @@ void WritePoint(const PointResult& point, JsonWriter& json) {
   json.EndObject();
   json.Key("queries");
   json.Integer(static_cast<int64_t>(point.queries));
+  json.Key("repeats");
+  json.Integer(point.repeats);
   json.EndObject();
 }
 
@@ -128,7 +139,7 @@ std::string ReportCsv(const std::vector<PointResult>& points) {
   std::string csv =
       "method,params,recall,id_recall,qps,p50_us,p99_us,mflops_per_query,vectors_scanned_per_query,"
       "build_s,"
-      "train_s,encode_s,bytes_per_vector_total,queries\n";
+      "train_s,encode_s,bytes_per_vector_total,queries,repeats,qps_min,qps_max\n";
   for (const PointResult& point : points) {
     const auto total = point.build.bytes_per_vector.find("total");
     absl::StrAppend(&csv, CsvField(point.method), ",", CsvField(FormatParams(point.params)), ",",
@@ -138,7 +149,8 @@ std::string ReportCsv(const std::vector<PointResult>& points) {
                     CsvNumber(point.vectors_scanned_per_query), ",", CsvNumber(point.build.build_s),
                     ",", CsvNumber(point.build.train_s), ",", CsvNumber(point.build.encode_s), ",",
                     CsvNumber(total == point.build.bytes_per_vector.end() ? NAN : total->second),
-                    ",", point.queries, "\n");
+                    ",", point.queries, ",", point.repeats, ",", CsvNumber(point.qps_min), ",",
+                    CsvNumber(point.qps_max), "\n");
   }
   return csv;
 }

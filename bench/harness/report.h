@@ -27,6 +27,8 @@ struct RunMeta {
   size_t batch = 1;
   std::string device = "cpu";
   double max_seconds_per_point = 0;
+  int repeat = 1;                   // measurements per point
+  bool interleaved_methods = true;  // repetitions interleaved across methods
 };
 
 // The whole JSON document, one point per line inside "points".

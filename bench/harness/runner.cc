@@ -50,30 +50,98 @@ int BuildThreads(const RunOptions& options) {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+// One built index of a method and the search points it is measured at.
+struct BuiltEntry {
+  std::string method;
+  Params build;
+  BuildStats stats;
+  std::unique_ptr<BuiltIndex> index;
+  const std::vector<Params>* searches = nullptr;
+};
+
+// One (built index, search point) pair and its repeated measurements.
+struct PointSlot {
+  size_t entry = 0;
+  size_t position = 0;  // in the entry's search list
+  Params search;
+  Params merged;
+  bool failed = false;
+  std::vector<PointMeasurement> runs;
+};
+
 class Sweep {
  public:
   Sweep(const BenchData& data, const RunOptions& options, std::FILE* progress)
       : data_(data), options_(options), progress_(progress), start_(Clock::now()) {}
 
-  void RunMethod(const MethodRun& run) {
-    const std::string name = run.method->name();
-    if (run.grid.builds.empty() || run.grid.searches.empty()) {
-      Fail(name, {}, absl::InvalidArgumentError("its grid has no build or no search point"));
-      return;
+  // Builds every method of the group, measures every point `repeat` times interleaved across
+  // the group (round r: each index's point p, p = 0, 1, ...), records medians, frees the indexes.
+  void RunGroup(const std::vector<const MethodRun*>& group) {
+    std::vector<BuiltEntry> entries;
+    for (const MethodRun* run : group) {
+      const std::string name = run->method->name();
+      if (run->grid.builds.empty() || run->grid.searches.empty()) {
+        Fail(name, {}, absl::InvalidArgumentError("its grid has no build or no search point"));
+        continue;
+      }
+      for (const Params& build : run->grid.builds) {
+        BuiltEntry entry{name, build, {}, nullptr, &run->grid.searches};
+        if (Build(*run->method, build, &entry.index, &entry.stats)) {
+          entries.push_back(std::move(entry));
+        }
+      }
     }
-    for (const Params& build : run.grid.builds) {
-      std::unique_ptr<BuiltIndex> index;
-      BuildStats stats;
-      if (!Build(*run.method, build, &index, &stats)) continue;
-      SetComputeThreads(options_.threads);
-      for (const Params& search : run.grid.searches)
-        SearchPoint(name, build, search, *index, stats);
+    std::vector<PointSlot> slots;
+    size_t most_points = 0;
+    for (size_t e = 0; e < entries.size(); ++e) {
+      most_points = std::max(most_points, entries[e].searches->size());
+      for (size_t position = 0; position < entries[e].searches->size(); ++position) {
+        const Params& search = (*entries[e].searches)[position];
+        absl::StatusOr<Params> merged = MergeParams(entries[e].build, search);
+        if (!merged.ok()) {
+          Fail(entries[e].method, search, merged.status());
+          continue;
+        }
+        slots.push_back({e, position, search, *std::move(merged)});
+      }
+    }
+    SetComputeThreads(options_.threads);
+    const int repeat = std::max(options_.repeat, 1);
+    for (int round = 0; round < repeat; ++round) {
+      for (size_t position = 0; position < most_points; ++position) {
+        for (PointSlot& slot : slots) {
+          if (slot.position == position) Measure(slot, entries[slot.entry], round);
+        }
+      }
+    }
+    for (const PointSlot& slot : slots) {
+      if (slot.failed || slot.runs.empty()) continue;
+      PointResult point;
+      static_cast<PointMeasurement&>(point) = MedianOf(slot.runs);
+      point.method = entries[slot.entry].method;
+      point.params = slot.merged;
+      point.build = entries[slot.entry].stats;
+      result_.points.push_back(std::move(point));
     }
   }
 
   RunResult Take() { return std::move(result_); }
 
  private:
+  void Measure(PointSlot& slot, BuiltEntry& entry, int round) {
+    if (slot.failed) return;
+    if (const absl::Status status = entry.index->SetSearchParams(slot.search); !status.ok()) {
+      Fail(entry.method, slot.merged, status);
+      slot.failed = true;
+      return;
+    }
+    slot.runs.push_back(MeasurePoint(*entry.index, data_, options_));
+    const PointMeasurement& m = slot.runs.back();
+    Log("%-12s %-44s recall %.4f  qps %10.1f  p50 %9.1f us  (%zu queries, run %d)\n",
+        entry.method.c_str(), Describe(slot.merged).c_str(), m.recall, m.qps, m.p50_us, m.queries,
+        round + 1);
+  }
+
   bool Build(const Method& method, const Params& build, std::unique_ptr<BuiltIndex>* index,
              BuildStats* stats) {
     SetComputeThreads(BuildThreads(options_));
@@ -93,24 +161,6 @@ class Sweep {
     Log("%-12s build %s: %.2f s, %.0f bytes/vector\n", method.name().c_str(),
         Describe(build).c_str(), stats->build_s, total);
     return true;
-  }
-
-  void SearchPoint(const std::string& name, const Params& build, const Params& search,
-                   BuiltIndex& index, const BuildStats& stats) {
-    absl::StatusOr<Params> merged = MergeParams(build, search);
-    const absl::Status status = merged.ok() ? index.SetSearchParams(search) : merged.status();
-    if (!status.ok()) {
-      Fail(name, merged.ok() ? *merged : search, status);
-      return;
-    }
-    PointResult point;
-    static_cast<PointMeasurement&>(point) = MeasurePoint(index, data_, options_);
-    point.method = name;
-    point.params = *std::move(merged);
-    point.build = stats;
-    Log("%-12s %-44s recall %.4f  qps %10.1f  p50 %9.1f us  (%zu queries)\n", name.c_str(),
-        Describe(point.params).c_str(), point.recall, point.qps, point.p50_us, point.queries);
-    result_.points.push_back(std::move(point));
   }
 
   void Fail(const std::string& method, const Params& params, const absl::Status& status) {
@@ -186,13 +236,54 @@ PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
   m.p99_us = Percentile(latencies_us, 0.99);
   m.mflops_per_query = flops_sum / count / 1e6;
   m.vectors_scanned_per_query = scanned_sum / count;
+  m.qps_min = m.qps_max = m.qps;
+  m.p50_us_min = m.p50_us_max = m.p50_us;
+  m.p99_us_min = m.p99_us_max = m.p99_us;
+  return m;
+}
+
+PointMeasurement MedianOf(const std::vector<PointMeasurement>& runs) {
+  PointMeasurement m;
+  if (runs.empty()) return m;
+  auto median = [&](double PointMeasurement::*field) {
+    std::vector<double> values;
+    for (const PointMeasurement& run : runs) values.push_back(run.*field);
+    std::sort(values.begin(), values.end());
+    const size_t mid = values.size() / 2;
+    return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+  };
+  auto spread = [&](double PointMeasurement::*field, double* low, double* high) {
+    const auto [min, max] = std::minmax_element(
+        runs.begin(), runs.end(),
+        [&](const PointMeasurement& a, const PointMeasurement& b) { return a.*field < b.*field; });
+    *low = (*min).*field;
+    *high = (*max).*field;
+  };
+  m.queries = runs.front().queries;
+  for (const PointMeasurement& run : runs) m.queries = std::min(m.queries, run.queries);
+  for (double PointMeasurement::*field :
+       {&PointMeasurement::recall, &PointMeasurement::id_recall, &PointMeasurement::qps,
+        &PointMeasurement::p50_us, &PointMeasurement::p99_us, &PointMeasurement::mflops_per_query,
+        &PointMeasurement::vectors_scanned_per_query}) {
+    m.*field = median(field);
+  }
+  spread(&PointMeasurement::qps, &m.qps_min, &m.qps_max);
+  spread(&PointMeasurement::p50_us, &m.p50_us_min, &m.p50_us_max);
+  spread(&PointMeasurement::p99_us, &m.p99_us_min, &m.p99_us_max);
+  m.repeats = static_cast<int>(runs.size());
   return m;
 }
 
 RunResult RunMethods(const BenchData& data, const std::vector<MethodRun>& runs,
                      const RunOptions& options, std::FILE* progress) {
   Sweep sweep(data, options, progress);
-  for (const MethodRun& run : runs) sweep.RunMethod(run);
+  if (options.interleave_methods) {
+    std::vector<const MethodRun*> all;
+    for (const MethodRun& run : runs) all.push_back(&run);
+    sweep.RunGroup(all);
+  } else {
+    for (const MethodRun& run : runs) sweep.RunGroup({&run});
+  }
   return sweep.Take();
 }
 

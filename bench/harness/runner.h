@@ -31,6 +31,15 @@ struct RunOptions {
   // Threads for builds and for FAISS/OpenBLAS during them; 0 = every core.
   // Default: 0.
   int build_threads = 0;
+  // Times every point is measured; a point reports the median and the spread (min, max).
+  // Default: 1 (adanns-bench run's --repeat defaults to 3).
+  int repeat = 1;
+  // Repetitions interleave across every method (A's point 1, B's point 1, ..., then again), all
+  // methods' indexes built first and held together; false: one method at a time (built,
+  // measured `repeat` times with its own points interleaved, freed), for data sets too large to
+  // hold every method's index at once.
+  // Default: true.
+  bool interleave_methods = true;
 };
 
 // Recall, latency and work of one search point of a built index (parameters already applied).
@@ -43,7 +52,15 @@ struct PointMeasurement {
   double p99_us = 0;
   double mflops_per_query = 0;
   double vectors_scanned_per_query = 0;
+  // With repeats, the fields above are medians and these the spread; one run: min = max = value.
+  int repeats = 1;
+  double qps_min = 0, qps_max = 0;
+  double p50_us_min = 0, p50_us_max = 0;
+  double p99_us_min = 0, p99_us_max = 0;
 };
+
+// The medians of repeated measurements of one point, with the spread of QPS and latencies.
+PointMeasurement MedianOf(const std::vector<PointMeasurement>& runs);
 
 // One measured (method, build params, search params) point.
 struct PointResult : PointMeasurement {

@@ -130,5 +130,100 @@ TEST(RunMethodsTest, SweepsTheGridAndRecordsFailures) {
   EXPECT_THAT(result.errors[0], HasSubstr("echo bad=1 size=1: INVALID_ARGUMENT: bad parameter"));
 }
 
+// Records which (method, point) each measured query belonged to, in order.
+class OrderIndex : public EchoIndex {
+ public:
+  OrderIndex(std::string method, std::vector<std::string>* order)
+      : method_(std::move(method)), order_(order) {}
+  absl::Status SetSearchParams(const Params& search) override {
+    point_ = search.count("p") ? static_cast<int>(search.at("p")) : 0;
+    order_->push_back(method_ + std::to_string(point_));
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string method_;
+  std::vector<std::string>* order_;
+  int point_ = 0;
+};
+
+class OrderMethod : public Method {
+ public:
+  OrderMethod(std::string name, std::vector<std::string>* order)
+      : name_(std::move(name)), order_(order) {}
+  std::string name() const override { return name_; }
+  Grid DefaultGrid(const BenchData&) const override {
+    return {{Params{}}, {Params{{"p", 1}}, Params{{"p", 2}}}};
+  }
+  absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData&, const Params&, int,
+                                                    BuildStats*) const override {
+    order_->push_back("build " + name_);
+    return std::make_unique<OrderIndex>(name_, order_);
+  }
+
+ private:
+  std::string name_;
+  std::vector<std::string>* order_;
+};
+
+TEST(RunMethodsTest, RepeatsInterleaveAcrossMethodsAndReportTheMedian) {
+  const BenchData data = EchoData();
+  std::vector<std::string> order;
+  OrderMethod a("a", &order), b("b", &order);
+  RunOptions options = EchoOptions();
+  options.repeat = 3;
+  const RunResult result =
+      RunMethods(data, {{&a, a.DefaultGrid(data)}, {&b, b.DefaultGrid(data)}}, options, nullptr);
+  const std::vector<std::string> round = {"a1", "b1", "a2", "b2"};
+  std::vector<std::string> expected = {"build a", "build b"};
+  for (int r = 0; r < 3; ++r) expected.insert(expected.end(), round.begin(), round.end());
+  EXPECT_EQ(order, expected);
+  ASSERT_EQ(result.points.size(), 4u);  // one point per (method, params), not per run
+  for (const PointResult& point : result.points) {
+    EXPECT_EQ(point.repeats, 3);
+    EXPECT_LE(point.qps_min, point.qps);
+    EXPECT_LE(point.qps, point.qps_max);
+    EXPECT_DOUBLE_EQ(point.recall, 1.0);
+  }
+  EXPECT_EQ(result.points[0].method, "a");
+  EXPECT_EQ(result.points[2].method, "b");
+}
+
+TEST(RunMethodsTest, OneMethodAtATimeBuildsMeasuresAndMovesOn) {
+  const BenchData data = EchoData();
+  std::vector<std::string> order;
+  OrderMethod a("a", &order), b("b", &order);
+  RunOptions options = EchoOptions();
+  options.repeat = 2;
+  options.interleave_methods = false;
+  RunMethods(data, {{&a, a.DefaultGrid(data)}, {&b, b.DefaultGrid(data)}}, options, nullptr);
+  EXPECT_EQ(order, (std::vector<std::string>{"build a", "a1", "a2", "a1", "a2", "build b", "b1",
+                                             "b2", "b1", "b2"}));
+}
+
+TEST(MedianOfTest, MediansAndSpread) {
+  std::vector<PointMeasurement> runs(3);
+  const double qps[] = {300, 100, 200};
+  const double p50[] = {5, 9, 7};
+  for (size_t i = 0; i < 3; ++i) {
+    runs[i].qps = qps[i];
+    runs[i].p50_us = p50[i];
+    runs[i].recall = 0.9;
+    runs[i].queries = 100 - i;
+  }
+  const PointMeasurement m = MedianOf(runs);
+  EXPECT_DOUBLE_EQ(m.qps, 200);
+  EXPECT_DOUBLE_EQ(m.qps_min, 100);
+  EXPECT_DOUBLE_EQ(m.qps_max, 300);
+  EXPECT_DOUBLE_EQ(m.p50_us, 7);
+  EXPECT_DOUBLE_EQ(m.p50_us_min, 5);
+  EXPECT_DOUBLE_EQ(m.p50_us_max, 9);
+  EXPECT_DOUBLE_EQ(m.recall, 0.9);
+  EXPECT_EQ(m.queries, 98u);
+  EXPECT_EQ(m.repeats, 3);
+  runs.pop_back();  // an even count: the mean of the two middle values
+  EXPECT_DOUBLE_EQ(MedianOf(runs).qps, 200);
+}
+
 }  // namespace
 }  // namespace adanns::bench
