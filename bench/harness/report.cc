@@ -117,8 +117,9 @@ std::string CsvNumber(double value) {
 
 std::string RatioCell(double ours, const FrontierQps& baseline) {
   if (baseline.coverage == Coverage::kAboveFrontier || baseline.qps <= 0) return "n/a";
-  return absl::StrFormat("%s%.2fx", baseline.coverage == Coverage::kBelowFrontier ? "<=" : "",
-                         ours / baseline.qps);
+  // The baseline's QPS the ratio divides by, beside it: the table quotes both of its numbers.
+  return absl::StrFormat("%s%.2fx(%.1f)", baseline.coverage == Coverage::kBelowFrontier ? "<=" : "",
+                         ours / baseline.qps, baseline.qps);
 }
 
 }  // namespace
@@ -185,14 +186,15 @@ std::string ComparisonTable(const RunMeta& meta, const std::vector<PointResult>&
       "x86-64 build)\n",
       meta.k, meta.dataset, meta.threads, meta.batch, meta.cpu);
   table +=
-      "ours = best measured point with recall >= r; baseline = its Pareto frontier at r (log QPS "
-      "linear in recall);\n\"<=\" = r is below the baseline's frontier, so its fastest point "
-      "stands in and the ratio is an upper bound;\nn/a = r not reached, or above the baseline's "
-      "frontier.\n";
+      "ours = best measured point with recall >= r (the best qps column); baseline = its Pareto "
+      "frontier at r (log QPS\nlinear in recall); a cell is ours / baseline, with the baseline's "
+      "QPS at r in parentheses;\n\"<=\" = r is below the baseline's frontier, so its fastest "
+      "point stands in and the ratio is an upper bound;\nn/a = r not reached, or above the "
+      "baseline's frontier.\n";
   for (const double recall : recalls) {
     absl::StrAppendFormat(&table, "\nrecall >= %.2f\n  %-16s %12s", recall, "method", "best qps");
     for (const std::string& baseline : baselines) {
-      absl::StrAppendFormat(&table, " %16s", absl::StrCat("vs ", baseline));
+      absl::StrAppendFormat(&table, " %22s", absl::StrCat("vs ", baseline));
     }
     table += "\n";
     for (const std::string& method : methods) {
@@ -205,7 +207,7 @@ std::string ComparisonTable(const RunMeta& meta, const std::vector<PointResult>&
           cell = ours ? RatioCell(*ours, QpsOnFrontier(ParetoFrontier(measured[baseline]), recall))
                       : "n/a";
         }
-        absl::StrAppendFormat(&table, " %16s", cell);
+        absl::StrAppendFormat(&table, " %22s", cell);
       }
       table += "\n";
     }

@@ -147,13 +147,13 @@ TEST(ComparisonTableTest, RatiosAgainstEveryBaselineFrontier) {
   // frontier gives 100 * (25/100)^(5/8) = 42.04; faiss-flat's only point (recall 1) stands in
   // below its frontier; hnswlib's frontier ends at 0.5.
   EXPECT_THAT(TableRow(table, "0.90", "ours"),
-              ElementsAre("ours", "400.0", "4.00x", "<=40.00x", "n/a"));
+              ElementsAre("ours", "400.0", "4.00x(100.0)", "<=40.00x(10.0)", "n/a"));
   EXPECT_THAT(TableRow(table, "0.95", "ours"),
-              ElementsAre("ours", "200.0", "4.76x", "<=20.00x", "n/a"));
+              ElementsAre("ours", "200.0", "4.76x(42.0)", "<=20.00x(10.0)", "n/a"));
   EXPECT_THAT(TableRow(table, "0.99", "ours"),
-              ElementsAre("ours", "20.0", "n/a", "<=2.00x", "n/a"));
+              ElementsAre("ours", "20.0", "n/a", "<=2.00x(10.0)", "n/a"));
   EXPECT_THAT(TableRow(table, "0.90", "faiss-ivf"),
-              ElementsAre("faiss-ivf", "100.0", "-", "<=10.00x", "n/a"));
+              ElementsAre("faiss-ivf", "100.0", "-", "<=10.00x(10.0)", "n/a"));
   EXPECT_THAT(TableRow(table, "0.90", "hnswlib"), ElementsAre("hnswlib", "n/a", "n/a", "n/a", "-"));
   EXPECT_TRUE(IsBaseline("faiss-opq"));
   EXPECT_TRUE(IsBaseline("hnswlib"));
