@@ -126,6 +126,12 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--one-method-at-a-time", run.one_method_at_a_time,
                     "Build, measure and free one method at a time (large data sets) instead of "
                     "holding every method's index to interleave repetitions across methods");
+  run_cmd
+      ->add_option("--huge-pages", run.huge_pages,
+                   "all: every method's memory advised and collapsed after its build; none; "
+                   "ours: only ours advised (the old asymmetric mode, to show the effect)")
+      ->check(CLI::IsMember({"all", "none", "ours"}))
+      ->capture_default_str();
   run_cmd->add_flag("--allow-dirty", run.allow_dirty,
                     "Run from a tree with uncommitted changes (the report says \"clean\": false)");
   run_cmd

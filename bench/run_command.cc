@@ -74,6 +74,9 @@ RunMeta MakeMeta(const BenchData& data, const RunOptions& options, const std::st
   meta.batch = options.batch;
   meta.max_seconds_per_point = options.max_seconds_per_point;
   meta.repeat = options.repeat;
+  meta.huge_pages = std::string(HugePagePolicyName(options.huge_pages));
+  meta.thp_mode = TransparentHugePageMode();
+  meta.anon_huge_pages_bytes = AnonHugePagesBytes();
   meta.interleaved_methods = options.interleave_methods;
   return meta;
 }
@@ -110,6 +113,7 @@ absl::Status RunBench(const RunArgs& args) {
   options.batch = args.batch;
   options.max_seconds_per_point = args.max_seconds_per_point;
   options.repeat = args.repeat;
+  ASSIGN_OR_RETURN(options.huge_pages, ParseHugePagePolicy(args.huge_pages));
   options.interleave_methods = !args.one_method_at_a_time;
 
   const auto start = std::chrono::steady_clock::now();

@@ -47,6 +47,9 @@ struct RunArgs {
   // One method at a time (built, measured, freed) instead of every method's index held at once.
   // Default: false.
   bool one_method_at_a_time = false;
+  // "all" (every method's memory advised and collapsed after its build), "none", or "ours".
+  // Default: all.
+  std::string huge_pages = "all";
 };
 
 // FAILED_PRECONDITION when `commit` (SourceCommit's answer) is not a clean commit and the run does

@@ -5,6 +5,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,15 +15,24 @@ namespace adanns::index {
 
 inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 
-// Marks the whole 2 MiB pages inside [data, data + bytes) for huge pages. Untouched pages then
-// fault in as huge pages; touched ones are collapsed later by khugepaged. Best effort: errors
-// (no THP support) are ignored.
+// Whether AdviseHugePages asks for huge pages (the default) or refuses them. The benchmark's
+// --huge-pages=none turns it off so that no method, ours included, gets them.
+inline std::atomic<bool>& HugePagesWanted() {
+  static std::atomic<bool> wanted{true};
+  return wanted;
+}
+
+// Marks the whole 2 MiB pages inside [data, data + bytes) for huge pages (MADV_NOHUGEPAGE when
+// HugePagesWanted() is off). Untouched pages then fault in as huge pages; touched ones are
+// collapsed later by khugepaged. Best effort: errors (no THP support) are ignored.
 inline void AdviseHugePages(const void* data, size_t bytes) {
   const auto begin = reinterpret_cast<uintptr_t>(data);
   const uintptr_t first = (begin + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
   const uintptr_t last = (begin + bytes) & ~(kHugePageBytes - 1);
   if (last > first) {
-    (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+    (void)madvise(
+        reinterpret_cast<void*>(first), last - first,
+        HugePagesWanted().load(std::memory_order_relaxed) ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
   }
 }
 

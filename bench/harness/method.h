@@ -28,6 +28,10 @@ struct BuildStats {
   // Bytes per base vector by component, e.g. {"full_vectors": 3136, "codes": 32}; "total" is
   // computed by the harness as the sum.
   std::map<std::string, double> bytes_per_vector;
+  // The huge-page treatment the harness gave the process's memory after this build
+  // (memory_policy.h), and how much AnonHugePages the build (and that treatment) added.
+  std::string memory_treatment;
+  double anon_huge_pages_bytes = 0;
 };
 
 // Work done by one query, by the ARCHITECTURE.md cost model (1 multiply-add = 1 FLOP).

@@ -50,6 +50,9 @@ void WriteMeta(const RunMeta& meta, JsonWriter& json) {
   json.Key("max_seconds_per_point");
   json.Number(meta.max_seconds_per_point);
   integer("repeat", static_cast<uint64_t>(meta.repeat));
+  text("huge_pages", meta.huge_pages);
+  text("thp_mode", meta.thp_mode);
+  integer("anon_huge_pages_bytes", meta.anon_huge_pages_bytes);
   json.Key("interleaved_methods");
   json.Bool(meta.interleaved_methods);
   text("faiss", "Debian libfaiss 1.7.3, generic x86-64 build");
@@ -100,6 +103,10 @@ void WritePoint(const PointResult& point, JsonWriter& json) {
   json.Integer(static_cast<int64_t>(point.queries));
   json.Key("repeats");
   json.Integer(point.repeats);
+  json.Key("memory");
+  json.String(point.build.memory_treatment);
+  json.Key("anon_huge_pages_bytes");
+  json.Number(point.build.anon_huge_pages_bytes);
   json.EndObject();
 }
 

@@ -27,8 +27,11 @@ struct RunMeta {
   size_t batch = 1;
   std::string device = "cpu";
   double max_seconds_per_point = 0;
-  int repeat = 1;                   // measurements per point
-  bool interleaved_methods = true;  // repetitions interleaved across methods
+  std::string huge_pages = "all";      // --huge-pages policy
+  std::string thp_mode;                // the kernel's THP mode
+  uint64_t anon_huge_pages_bytes = 0;  // the process's AnonHugePages at the end of the run
+  int repeat = 1;                      // measurements per point
+  bool interleaved_methods = true;     // repetitions interleaved across methods
 };
 
 // The whole JSON document, one point per line inside "points".

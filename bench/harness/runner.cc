@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/harness/params.h"
 #include "bench/harness/recall.h"
+#include "bench/harness/report.h"
 #include "bench/threads.h"
 
 namespace adanns::bench {
@@ -145,10 +146,20 @@ class Sweep {
   bool Build(const Method& method, const Params& build, std::unique_ptr<BuiltIndex>* index,
              BuildStats* stats) {
     SetComputeThreads(BuildThreads(options_));
+    const uint64_t huge_before = AnonHugePagesBytes();
     const auto begin = Clock::now();
     absl::StatusOr<std::unique_ptr<BuiltIndex>> built =
         method.Build(data_, build, BuildThreads(options_), stats);
     stats->build_s = Seconds(begin, Clock::now());
+    // Outside the build's time: the same treatment for every method (a baseline's arrays too).
+    stats->memory_treatment = TreatBuiltMemory(options_.huge_pages);
+    if (options_.huge_pages == HugePagePolicy::kOurs) {
+      stats->memory_treatment = IsBaseline(method.name())
+                                    ? "not advised (ours-only mode)"
+                                    : "advised by the method (ours-only mode)";
+    }
+    stats->anon_huge_pages_bytes =
+        static_cast<double>(AnonHugePagesBytes()) - static_cast<double>(huge_before);
     if (!built.ok()) {
       Fail(method.name(), build, built.status());
       return false;
@@ -158,8 +169,9 @@ class Sweep {
     double total = 0;
     for (const auto& [component, bytes] : stats->bytes_per_vector) total += bytes;
     stats->bytes_per_vector["total"] = total;
-    Log("%-12s build %s: %.2f s, %.0f bytes/vector\n", method.name().c_str(),
-        Describe(build).c_str(), stats->build_s, total);
+    Log("%-12s build %s: %.2f s, %.0f bytes/vector, huge pages %s (+%.0f MiB)\n",
+        method.name().c_str(), Describe(build).c_str(), stats->build_s, total,
+        stats->memory_treatment.c_str(), stats->anon_huge_pages_bytes / (1 << 20));
     return true;
   }
 
@@ -276,6 +288,7 @@ PointMeasurement MedianOf(const std::vector<PointMeasurement>& runs) {
 
 RunResult RunMethods(const BenchData& data, const std::vector<MethodRun>& runs,
                      const RunOptions& options, std::FILE* progress) {
+  ApplyHugePageSwitch(options.huge_pages);
   Sweep sweep(data, options, progress);
   if (options.interleave_methods) {
     std::vector<const MethodRun*> all;

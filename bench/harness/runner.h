@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench/harness/bench_data.h"
+#include "bench/harness/memory_policy.h"
 #include "bench/harness/method.h"
 
 namespace adanns::bench {
@@ -40,6 +41,10 @@ struct RunOptions {
   // hold every method's index at once.
   // Default: true.
   bool interleave_methods = true;
+  // Transparent huge pages for every method (advised and collapsed after each build), none, or
+  // only ours (the old asymmetric mode).
+  // Default: kAll.
+  HugePagePolicy huge_pages = HugePagePolicy::kAll;
 };
 
 // Recall, latency and work of one search point of a built index (parameters already applied).

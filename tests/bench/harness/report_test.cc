@@ -69,6 +69,8 @@ TEST(ReportJsonTest, HasTheSchemaKeysAndNullForMissingNumbers) {
   meta.cpu_flags = {"avx2", "fma"};
   meta.commit = "abc1234";
   meta.clean = true;
+  meta.huge_pages = "all";
+  meta.thp_mode = "madvise";
   PointResult point = Point("flat", 1.0, 123.5);
   point.params = {{"search_dims", 32}};
   point.p50_us = 8.25;
@@ -85,6 +87,8 @@ TEST(ReportJsonTest, HasTheSchemaKeysAndNullForMissingNumbers) {
                           "\"cpu_flags\": [\"avx2\", \"fma\"]",
                           "\"commit\": \"abc1234\"",
                           "\"clean\": true",
+                          "\"huge_pages\": \"all\"",
+                          "\"thp_mode\": \"madvise\"",
                           "\"threads\": 1",
                           "\"batch\": 1",
                           "\"device\": \"cpu\"",
