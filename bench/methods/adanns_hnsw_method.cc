@@ -8,6 +8,7 @@
 #include "base/status_macros.h"
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
+#include "bench/methods/hnsw_bytes.h"
 #include "bench/methods/vector_table_index.h"
 #include "index/hnsw_index.h"
 
@@ -48,8 +49,11 @@ class AdannsHnswMethod : public Method {
                      index::HnswIndex::Build(*table, data.metric, params, threads));
     const index::HnswStats graph_stats = graph->stats();
     stats->bytes_per_vector["full_vectors"] = dim * sizeof(float);
+    // graph_bytes: hnswlib's level-0 records (links, the graph_dims prefix, the label) and upper
+    // link lists, as the baseline's "full_vectors" + "graph"; then the same per-element extras.
     stats->bytes_per_vector["graph"] =
         static_cast<double>(graph_stats.graph_bytes) / static_cast<double>(data.base.rows);
+    AddHnswElementOverhead(stats->bytes_per_vector);
     return std::make_unique<ServedIndexAdapter>(std::move(table), std::move(graph));
   }
 };

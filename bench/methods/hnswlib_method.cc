@@ -22,6 +22,7 @@
 #include "bench/harness/method.h"
 #include "bench/harness/params.h"
 #include "bench/methods/baseline_cache.h"
+#include "bench/methods/hnsw_bytes.h"
 
 namespace adanns::bench {
 namespace {
@@ -30,11 +31,40 @@ constexpr char kName[] = "hnswlib";
 constexpr size_t kRandomSeed = 100;  // hnswlib's default level seed
 // Rows one build thread claims at a time.
 constexpr uint64_t kAddChunk = 64;
-// Approximate heap bytes of one label -> id entry of hnswlib's std::unordered_map (a 24-byte
-// node rounded up by malloc, plus a bucket pointer).
-constexpr double kLabelMapBytes = 40;
-
 using Graph = hnswlib::HierarchicalNSW<float>;
+
+// Distance evaluations of the calling thread: hnswlib's own metric_distance_computations adds a
+// node's whole neighbour list before its visited check, while our graph walk counts only the
+// distances it computes; counting inside the distance function counts both alike.
+thread_local uint64_t tls_distance_evaluations = 0;
+
+// A space whose distance function counts each call, then runs the wrapped space's. hnswlib hands
+// the function our parameter block; its first member is the dimension, which is all the wrapped
+// functions read from it.
+class CountingSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit CountingSpace(std::unique_ptr<hnswlib::SpaceInterface<float>> inner)
+      : inner_(std::move(inner)),
+        param_{*static_cast<size_t*>(inner_->get_dist_func_param()), inner_->get_dist_func()} {}
+
+  size_t get_data_size() override { return inner_->get_data_size(); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &Counted; }
+  void* get_dist_func_param() override { return &param_; }
+
+ private:
+  struct Param {
+    size_t dim;  // first: what the wrapped functions dereference
+    hnswlib::DISTFUNC<float> inner;
+  };
+  static float Counted(const void* a, const void* b, const void* param) {
+    ++tls_distance_evaluations;
+    const auto* p = static_cast<const Param*>(param);
+    return p->inner(a, b, p);
+  }
+
+  std::unique_ptr<hnswlib::SpaceInterface<float>> inner_;
+  Param param_;
+};
 
 // Copies `row` into `out` scaled to unit L2 norm (cosine as inner product on unit rows).
 const float* UnitRow(const float* row, size_t dim, std::vector<float>& out) {
@@ -47,17 +77,20 @@ const float* UnitRow(const float* row, size_t dim, std::vector<float>& out) {
 }
 
 std::unique_ptr<hnswlib::SpaceInterface<float>> MakeSpace(Metric metric, size_t dim) {
-  if (metric == Metric::kL2) return std::make_unique<hnswlib::L2Space>(dim);
-  return std::make_unique<hnswlib::InnerProductSpace>(dim);
+  std::unique_ptr<hnswlib::SpaceInterface<float>> inner;
+  if (metric == Metric::kL2) {
+    inner = std::make_unique<hnswlib::L2Space>(dim);
+  } else {
+    inner = std::make_unique<hnswlib::InnerProductSpace>(dim);
+  }
+  return std::make_unique<CountingSpace>(std::move(inner));
 }
 
 class HnswIndex : public BuiltIndex {
  public:
   HnswIndex(std::unique_ptr<hnswlib::SpaceInterface<float>> space, std::unique_ptr<Graph> graph,
             Metric metric, size_t dim)
-      : space_(std::move(space)), graph_(std::move(graph)), metric_(metric), dim_(dim) {
-    graph_->metric_distance_computations = 0;  // hnswlib leaves it uninitialised
-  }
+      : space_(std::move(space)), graph_(std::move(graph)), metric_(metric), dim_(dim) {}
 
   // setEf writes one field shared by every search of the index. Safe here: the harness applies a
   // search point before any of its queries and never while a Search or SearchBatch runs.
@@ -68,24 +101,21 @@ class HnswIndex : public BuiltIndex {
     return absl::OkStatus();
   }
 
-  // Work is hnswlib's own metric_distance_computations: the neighbour-list sizes of the nodes it
-  // expands (on every level), visited or not, so a slight overcount of distances computed.
+  // Work: the distance evaluations this query made (CountingSpace), on every level.
   void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override {
-    const long before = graph_->metric_distance_computations.load(std::memory_order_relaxed);
     std::vector<float> buffer;
-    SearchOne(query, k, ids, buffer);
-    const long after = graph_->metric_distance_computations.load(std::memory_order_relaxed);
-    SetWork(static_cast<double>(after - before), work);
+    SearchOne(query, k, ids, buffer, work);
   }
 
-  // Queries split over `threads` std::threads, as hnswlib's Python knn_query does. The counter is
-  // shared, so every query of the batch gets the batch's mean.
+  // Queries split over `threads` std::threads, as hnswlib's Python knn_query does; each query's
+  // work is counted in the thread that ran it.
   void SearchBatch(const float* queries, size_t n, uint32_t k, int threads, int64_t* ids,
                    QueryWork* work) const override {
-    const long before = graph_->metric_distance_computations.load(std::memory_order_relaxed);
     const auto run_range = [&](size_t begin, size_t end) {
       std::vector<float> buffer;
-      for (size_t i = begin; i < end; ++i) SearchOne(queries + i * dim_, k, ids + i * k, buffer);
+      for (size_t i = begin; i < end; ++i) {
+        SearchOne(queries + i * dim_, k, ids + i * k, buffer, &work[i]);
+      }
     };
     const size_t workers = std::min<size_t>(std::max(threads, 1), n);
     if (workers <= 1) {
@@ -97,19 +127,13 @@ class HnswIndex : public BuiltIndex {
       }
       for (std::thread& thread : pool) thread.join();
     }
-    const long after = graph_->metric_distance_computations.load(std::memory_order_relaxed);
-    const double mean = n > 0 ? static_cast<double>(after - before) / static_cast<double>(n) : 0;
-    for (size_t i = 0; i < n; ++i) SetWork(mean, &work[i]);
   }
 
  private:
-  void SetWork(double distance_computations, QueryWork* work) const {
-    work->flops = distance_computations * static_cast<double>(dim_);
-    work->vectors_scanned = static_cast<uint64_t>(std::llround(distance_computations));
-  }
-
-  void SearchOne(const float* query, uint32_t k, int64_t* ids, std::vector<float>& buffer) const {
+  void SearchOne(const float* query, uint32_t k, int64_t* ids, std::vector<float>& buffer,
+                 QueryWork* work) const {
     if (metric_ == Metric::kCosine) query = UnitRow(query, dim_, buffer);
+    const uint64_t before = tls_distance_evaluations;
     std::fill(ids, ids + k, -1);
     try {
       // A max-heap on distance: the worst of the k comes out first.
@@ -121,6 +145,9 @@ class HnswIndex : public BuiltIndex {
     } catch (const std::exception& e) {
       if (!reported_.exchange(true)) std::fprintf(stderr, "hnswlib search: %s\n", e.what());
     }
+    const auto evaluations = static_cast<double>(tls_distance_evaluations - before);
+    work->flops = evaluations * static_cast<double>(dim_);
+    work->vectors_scanned = tls_distance_evaluations - before;
   }
 
   std::unique_ptr<hnswlib::SpaceInterface<float>> space_;  // must outlive graph_
@@ -172,7 +199,8 @@ absl::Status AddRows(const BenchData& data, int threads, Graph& graph) {
 }
 
 // Bytes per vector of the built graph, from hnswlib's own layout: each element's level-0 record
-// (links, vector, label), its upper-level link lists, a pointer to them and a lock.
+// (links, vector, label), its upper-level link lists, and the per-element structures
+// (hnsw_bytes.h) charged to adanns-hnsw alike.
 void FillBytes(const Graph& graph, uint64_t n, BuildStats* stats) {
   double upper_links = 0;
   for (uint64_t i = 0; i < n; ++i) {
@@ -180,11 +208,9 @@ void FillBytes(const Graph& graph, uint64_t n, BuildStats* stats) {
   }
   const double rows = static_cast<double>(std::max<uint64_t>(n, 1));
   stats->bytes_per_vector["full_vectors"] = static_cast<double>(graph.data_size_);
-  stats->bytes_per_vector["graph"] =
-      static_cast<double>(graph.size_links_level0_) + upper_links / rows + sizeof(char*);
-  stats->bytes_per_vector["ids"] = sizeof(hnswlib::labeltype);
-  stats->bytes_per_vector["locks"] = sizeof(std::mutex);
-  stats->bytes_per_vector["label_map"] = kLabelMapBytes;
+  stats->bytes_per_vector["graph"] = static_cast<double>(graph.size_links_level0_) +
+                                     sizeof(hnswlib::labeltype) + upper_links / rows;
+  AddHnswElementOverhead(stats->bytes_per_vector);
 }
 
 class HnswlibMethod : public Method {
