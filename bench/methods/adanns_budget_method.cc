@@ -15,8 +15,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
-#include <mutex>
 #include <optional>
 
 #include "base/status_macros.h"
@@ -71,33 +69,16 @@ class BudgetIndex : public BuiltIndex {
     budget_ = {};
     if (recall != search.end()) budget_.target_recall = static_cast<float>(recall->second);
     if (mflops != search.end()) budget_.max_mflops = mflops->second;
-    plans_.clear();
     return absl::OkStatus();
   }
 
+  // Planned per query, inside the timed call, as the server plans every request; an
+  // unplannable budget returns no hits.
   void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override {
-    // Planned once per k, like one server request; an unplannable budget returns no hits.
-    std::optional<index::Plan> plan;
-    {
-      std::lock_guard lock(plans_mutex_);
-      auto it = plans_.find(k);
-      if (it == plans_.end()) {
-        const index::CollectionShape shape{table_->dim(), nesting_, table_->size()};
-        absl::StatusOr<index::PlanChoice> choice =
-            index::PlanSearch(budget_, shape, k, ready_, planning_);
-        it = plans_.emplace(k, choice.ok() ? std::optional(choice->plan) : std::nullopt).first;
-      }
-      plan = it->second;
-    }
-    std::fill(ids, ids + k, -1);
-    if (!plan.has_value()) return;
-    const index::SearchResult result = index::RunPlan(
-        *plan, *table_, metric_, std::span<const float>(query, table_->dim()), k, ready_);
-    for (size_t i = 0; i < result.hits.size() && i < k; ++i) {
-      ids[i] = static_cast<int64_t>(result.hits[i].id);
-    }
-    work->flops = result.cost.mflops * 1e6;
-    work->vectors_scanned = result.cost.vectors_scanned;
+    ReportResult(
+        SearchAsTheServer(budget_, *table_, metric_, nesting_,
+                          std::span<const float>(query, table_->dim()), k, ready_, planning_),
+        k, ids, work);
   }
 
  private:
@@ -110,9 +91,6 @@ class BudgetIndex : public BuiltIndex {
   const index::Calibration* planning_ = &calibration_;
   std::vector<uint32_t> nesting_;
   index::Budget budget_;
-  // The plan of each k searched so far (absent: the budget cannot be planned for it).
-  mutable std::mutex plans_mutex_;
-  mutable std::map<uint32_t, std::optional<index::Plan>> plans_;
 };
 
 class AdannsBudgetMethod : public Method {

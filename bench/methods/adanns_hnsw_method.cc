@@ -54,7 +54,7 @@ class AdannsHnswMethod : public Method {
     stats->bytes_per_vector["graph"] =
         static_cast<double>(graph_stats.graph_bytes) / static_cast<double>(data.base.rows);
     AddHnswElementOverhead(stats->bytes_per_vector);
-    return std::make_unique<ServedIndexAdapter>(std::move(table), std::move(graph));
+    return std::make_unique<ServedIndexAdapter>(std::move(table), data.metric, std::move(graph));
   }
 };
 

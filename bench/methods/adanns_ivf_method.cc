@@ -77,7 +77,7 @@ class AdannsIvfMethod : public Method {
     stats->bytes_per_vector["full_vectors"] = dim * sizeof(float);
     stats->bytes_per_vector["list_vectors"] = ivf_stats.search_dims * sizeof(float);
     stats->bytes_per_vector["list_ids"] = sizeof(index::RowId);
-    return std::make_unique<ServedIndexAdapter>(std::move(table), std::move(ivf));
+    return std::make_unique<ServedIndexAdapter>(std::move(table), data.metric, std::move(ivf));
   }
 };
 

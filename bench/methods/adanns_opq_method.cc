@@ -70,7 +70,7 @@ class AdannsOpqMethod : public Method {
     std::unique_ptr<index::VectorTable> table = MakeBaseTable(data);
     ASSIGN_OR_RETURN(std::unique_ptr<quant::OpqIndex> opq,
                      BuildCodebook(data, build, *table, threads, stats));
-    return std::make_unique<ServedIndexAdapter>(std::move(table), std::move(opq));
+    return std::make_unique<ServedIndexAdapter>(std::move(table), data.metric, std::move(opq));
   }
 };
 
@@ -120,7 +120,8 @@ class AdannsIvfOpqMethod : public Method {
                      BuildCodebook(data, codebook, *table, threads, stats));
     stats->bytes_per_vector["list_ids"] = sizeof(index::RowId);
     stats->bytes_per_vector["list_unused_prefix"] = sizeof(float);
-    return std::make_unique<ServedIndexAdapter>(std::move(table), std::move(opq), std::move(ivf));
+    return std::make_unique<ServedIndexAdapter>(std::move(table), data.metric, std::move(opq),
+                                                std::move(ivf));
   }
 };
 

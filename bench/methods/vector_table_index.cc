@@ -5,7 +5,9 @@
 
 #include "base/status_macros.h"
 #include "bench/harness/params.h"
+#include "index/budget_planner.h"
 #include "index/flat_search.h"
+#include "index/plan_chooser.h"
 
 namespace adanns::bench {
 
@@ -22,14 +24,27 @@ absl::Status VectorTableIndex::SetSearchParams(const Params& search) {
     RETURN_IF_ERROR(CheckParamKeys(search, {"search_dims"}, "flat search"));
   }
   ASSIGN_OR_RETURN(plan.search_dims, UintParam(search, "search_dims", dim, 1, dim));
-  // k is only known per query; resolving with k = 1 checks everything else once.
-  ASSIGN_OR_RETURN(plan_, index::ResolveFlatPlan(plan, dim, /*k=*/1));
+  plan.index = "flat";
+  // Checked once here (k = 1) for a clear error; each query resolves it again with its k.
+  RETURN_IF_ERROR(index::ResolveFlatPlan(plan, dim, /*k=*/1).status());
+  budget_ = {};
+  budget_.plan = plan;
   return absl::OkStatus();
 }
 
-namespace {
+index::SearchResult SearchAsTheServer(const index::Budget& budget, const index::VectorTable& table,
+                                      Metric metric, std::span<const uint32_t> nesting_dims,
+                                      std::span<const float> query, uint32_t k,
+                                      std::span<const index::ServedIndex* const> ready,
+                                      const index::Calibration* calibration) {
+  const index::CollectionShape shape{table.dim(), nesting_dims, table.size()};
+  absl::StatusOr<index::PlanChoice> choice =
+      index::PlanSearch(budget, shape, k, ready, calibration);
+  if (!choice.ok()) return {};
+  return index::RunPlan(choice->plan, table, metric, query, k, ready);
+}
 
-void Report(const index::SearchResult& result, uint32_t k, int64_t* ids, QueryWork* work) {
+void ReportResult(const index::SearchResult& result, uint32_t k, int64_t* ids, QueryWork* work) {
   std::fill(ids, ids + k, -1);
   for (size_t i = 0; i < result.hits.size() && i < k; ++i) {
     ids[i] = static_cast<int64_t>(result.hits[i].id);
@@ -38,12 +53,10 @@ void Report(const index::SearchResult& result, uint32_t k, int64_t* ids, QueryWo
   work->vectors_scanned = result.cost.vectors_scanned;
 }
 
-}  // namespace
-
 void VectorTableIndex::Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const {
-  Report(
-      index::FlatSearch(*table_, metric_, std::span<const float>(query, table_->dim()), k, plan_),
-      k, ids, work);
+  ReportResult(SearchAsTheServer(budget_, *table_, metric_, {},
+                                 std::span<const float>(query, table_->dim()), k, {}, nullptr),
+               k, ids, work);
 }
 
 absl::Status ServedIndexAdapter::SetSearchParams(const Params& search) {
@@ -64,23 +77,24 @@ absl::Status ServedIndexAdapter::SetSearchParams(const Params& search) {
     const uint32_t min = std::string_view(key) == "rerank_candidates" ? 0 : 1;
     ASSIGN_OR_RETURN(*field, UintParam(search, key, 0, min, UINT32_MAX));
   }
-  // k is only known per query; resolving with k = 1 checks everything else once.
+  // Checked once here (k = 1) for a clear error; each query resolves it again with its k.
   if (source_) {
-    ASSIGN_OR_RETURN(plan_, index_->candidate_scorer()->ResolvePlan(plan, /*k=*/1,
-                                                                    *source_->candidate_source()));
+    RETURN_IF_ERROR(index_->candidate_scorer()
+                        ->ResolvePlan(plan, /*k=*/1, *source_->candidate_source())
+                        .status());
   } else {
-    ASSIGN_OR_RETURN(plan_, index_->ResolvePlan(plan, /*k=*/1));
+    RETURN_IF_ERROR(index_->ResolvePlan(plan, /*k=*/1).status());
   }
+  budget_ = {};
+  budget_.plan = plan;
   return absl::OkStatus();
 }
 
 void ServedIndexAdapter::Search(const float* query, uint32_t k, int64_t* ids,
                                 QueryWork* work) const {
-  const std::span<const float> q(query, table_->dim());
-  Report(source_ ? index_->candidate_scorer()->Search(*table_, q, k, plan_,
-                                                      *source_->candidate_source())
-                 : index_->Search(*table_, q, k, plan_),
-         k, ids, work);
+  ReportResult(SearchAsTheServer(budget_, *table_, metric_, {},
+                                 std::span<const float>(query, table_->dim()), k, ready_, nullptr),
+               k, ids, work);
 }
 
 std::unique_ptr<index::VectorTable> MakeBaseTable(const BenchData& data) {
