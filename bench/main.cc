@@ -112,6 +112,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--threads", run.threads, "Search threads")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  run_cmd
+      ->add_option("--query-threads", run.query_threads,
+                   "Query threads over disjoint slices of the queries, one query per call each "
+                   "(aggregate QPS; needs --batch 1)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   run_cmd->add_option("--batch", run.batch, "Queries per batch call (1 = one at a time)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();

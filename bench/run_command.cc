@@ -71,6 +71,7 @@ RunMeta MakeMeta(const BenchData& data, const RunOptions& options, const std::st
   meta.commit = commit;
   meta.clean = IsCleanCommit(commit);
   meta.threads = options.threads;
+  meta.query_threads = options.query_threads;
   meta.batch = options.batch;
   meta.max_seconds_per_point = options.max_seconds_per_point;
   meta.repeat = options.repeat;
@@ -113,6 +114,11 @@ absl::Status RunBench(const RunArgs& args) {
   options.batch = args.batch;
   options.max_seconds_per_point = args.max_seconds_per_point;
   options.repeat = args.repeat;
+  if (args.query_threads > 1 && args.batch > 1) {
+    return absl::InvalidArgumentError(
+        "--query-threads runs one query per call in each thread: it needs --batch 1");
+  }
+  options.query_threads = args.query_threads;
   ASSIGN_OR_RETURN(options.huge_pages, ParseHugePagePolicy(args.huge_pages));
   options.interleave_methods = !args.one_method_at_a_time;
 

@@ -50,6 +50,10 @@ struct RunArgs {
   // "all" (every method's memory advised and collapsed after its build), "none", or "ours".
   // Default: all.
   std::string huge_pages = "all";
+  // Query threads over disjoint slices of the queries, one query per call each (needs batch 1);
+  // QPS is the aggregate.
+  // Default: 1.
+  int query_threads = 1;
 };
 
 // FAILED_PRECONDITION when `commit` (SourceCommit's answer) is not a clean commit and the run does

@@ -45,6 +45,7 @@ void WriteMeta(const RunMeta& meta, JsonWriter& json) {
   json.Key("clean");
   json.Bool(meta.clean);
   integer("threads", static_cast<uint64_t>(meta.threads));
+  integer("query_threads", static_cast<uint64_t>(meta.query_threads));
   integer("batch", meta.batch);
   text("device", meta.device);
   json.Key("max_seconds_per_point");
@@ -189,9 +190,9 @@ std::string ComparisonTable(const RunMeta& meta, const std::vector<PointResult>&
     if (IsBaseline(method)) baselines.push_back(method);
   }
   std::string table = absl::StrFormat(
-      "Best QPS at recall@%u >= r on %s (%d thread(s), batch %u, %s; FAISS is Debian's generic "
-      "x86-64 build)\n",
-      meta.k, meta.dataset, meta.threads, meta.batch, meta.cpu);
+      "Best QPS at recall@%u >= r on %s (%d thread(s), batch %u, %d query thread(s), %s; FAISS is "
+      "Debian's generic x86-64 build)\n",
+      meta.k, meta.dataset, meta.threads, meta.batch, meta.query_threads, meta.cpu);
   table +=
       "ours = best measured point with recall >= r (the best qps column); baseline = its Pareto "
       "frontier at r (log QPS\nlinear in recall); a cell is ours / baseline, with the baseline's "

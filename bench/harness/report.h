@@ -24,6 +24,7 @@ struct RunMeta {
   std::string commit;
   bool clean = false;  // commit names a tree without uncommitted changes
   int threads = 1;
+  int query_threads = 1;
   size_t batch = 1;
   std::string device = "cpu";
   double max_seconds_per_point = 0;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bench/harness/params.h"
@@ -202,6 +204,34 @@ class Sweep {
 
 }  // namespace
 
+namespace {
+
+// One query thread's share of a point: queries [first, last), `done` of them measured.
+struct Slice {
+  size_t first = 0;
+  size_t last = 0;
+  size_t done = 0;
+  std::vector<double> latencies_us;
+};
+
+// Runs the slice's queries in order, `batch` at a time, timing each call, and stops after the
+// first whole call that ends past the time cap (counted from `begin`).
+void RunSlice(const BuiltIndex& index, const BenchData& data, const RunOptions& options,
+              size_t batch, Clock::time_point begin, int64_t* ids, QueryWork* work, Slice& slice) {
+  auto now = begin;
+  while (slice.first + slice.done < slice.last &&
+         (slice.done == 0 || Seconds(begin, now) < options.max_seconds_per_point)) {
+    const size_t n = std::min(batch, slice.last - slice.first - slice.done);
+    const auto before = Clock::now();
+    SearchRange(index, data, options, slice.first + slice.done, n, ids, work);
+    now = Clock::now();
+    slice.latencies_us.push_back(Seconds(before, now) * 1e6 / static_cast<double>(n));
+    slice.done += n;
+  }
+}
+
+}  // namespace
+
 PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
                               const RunOptions& options) {
   const size_t total = data.queries.rows;
@@ -211,28 +241,40 @@ PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
   SearchRange(index, data, options, 0, std::min(options.warmup_queries, total), ids.data(),
               work.data());
 
-  // Queries always run in file order, so a capped point is the same prefix on every run.
-  std::vector<double> latencies_us;
-  size_t done = 0;
-  const auto begin = Clock::now();
-  auto now = begin;
-  while (done < total && (done == 0 || Seconds(begin, now) < options.max_seconds_per_point)) {
-    const size_t n = std::min(batch, total - done);
-    const auto before = Clock::now();
-    SearchRange(index, data, options, done, n, ids.data(), work.data());
-    now = Clock::now();
-    latencies_us.push_back(Seconds(before, now) * 1e6 / static_cast<double>(n));
-    done += n;
+  // Query threads take disjoint contiguous slices; each runs its slice in file order, so a capped
+  // point is the same prefix of every slice on every run.
+  const size_t threads = std::clamp<size_t>(options.query_threads, 1, std::max<size_t>(total, 1));
+  std::vector<Slice> slices(threads);
+  for (size_t t = 0; t < threads; ++t) {
+    slices[t].first = total * t / threads;
+    slices[t].last = total * (t + 1) / threads;
   }
-  const double wall_s = Seconds(begin, now);
+  const auto begin = Clock::now();
+  const auto run = [&](Slice& slice) {
+    RunSlice(index, data, options, batch, begin, ids.data(), work.data(), slice);
+  };
+  if (threads == 1) {
+    run(slices[0]);
+  } else {
+    std::vector<std::jthread> pool;
+    for (Slice& slice : slices) pool.emplace_back(run, std::ref(slice));
+  }  // joins
+  const double wall_s = Seconds(begin, Clock::now());
 
   PointMeasurement m;
+  std::vector<double> latencies_us;
+  std::vector<size_t> measured;
+  for (const Slice& slice : slices) {
+    latencies_us.insert(latencies_us.end(), slice.latencies_us.begin(), slice.latencies_us.end());
+    for (size_t i = slice.first; i < slice.first + slice.done; ++i) measured.push_back(i);
+  }
+  const size_t done = measured.size();
   m.queries = done;
   double recall_sum = 0;
   double id_recall_sum = 0;
   double flops_sum = 0;
   double scanned_sum = 0;
-  for (size_t i = 0; i < done; ++i) {
+  for (const size_t i : measured) {
     const int64_t* returned = ids.data() + i * options.k;
     recall_sum += DistanceRecallAtK(returned, data.groundtruth.row(i), options.k,
                                     data.queries.row(i), data.base, data.metric);

@@ -23,6 +23,10 @@ struct RunOptions {
   // Queries per SearchBatch call; 1 = one Search call per query.
   // Default: 1.
   size_t batch = 1;
+  // Query threads, each running a disjoint contiguous slice of the queries one Search call at a
+  // time (batch 1); QPS is the aggregate over the point's wall time. 1 = the single-thread mode.
+  // Default: 1.
+  int query_threads = 1;
   // A point stops after the first whole queries (or batches) that reach this many seconds.
   // Default: 15.
   double max_seconds_per_point = 8;

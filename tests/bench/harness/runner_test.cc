@@ -111,6 +111,26 @@ TEST_F(MeasurePointTest, BatchModeSplitsOverThreads) {
   EXPECT_EQ(index_.calls(), 10);
 }
 
+TEST_F(MeasurePointTest, QueryThreadsCoverEveryQueryOnceInDisjointSlices) {
+  ASSERT_TRUE(index_.SetSearchParams({{"miss_every", 5}}).ok());
+  RunOptions options = EchoOptions();
+  options.query_threads = 3;
+  const PointMeasurement m = MeasurePoint(index_, data_, options);
+  EXPECT_EQ(m.queries, 10u);
+  EXPECT_DOUBLE_EQ(m.recall, 0.8);  // the same queries 0 and 5 miss, whichever thread ran them
+  EXPECT_EQ(index_.calls(), 10);
+  EXPECT_GT(m.qps, 0);
+}
+
+TEST_F(MeasurePointTest, QueryThreadsStopEachSliceAtTheTimeCap) {
+  RunOptions options = EchoOptions();
+  options.query_threads = 4;
+  options.max_seconds_per_point = 1e-12;
+  const PointMeasurement m = MeasurePoint(index_, data_, options);
+  EXPECT_EQ(m.queries, 4u);  // the first query of each slice
+  EXPECT_EQ(index_.calls(), 4);
+}
+
 TEST(RunMethodsTest, SweepsTheGridAndRecordsFailures) {
   const BenchData data = EchoData();
   EchoMethod method;
