@@ -83,7 +83,7 @@ std::optional<Plan> FlatWithin(double max_mflops, const CollectionShape& shape, 
   for (const Plan& requested : plans) {
     absl::StatusOr<Plan> resolved = ResolveFlatPlan(requested, shape.dim, k);
     if (!resolved.ok()) continue;
-    const double mflops = FlatCost(*resolved, shape.live_vectors).mflops;
+    const double mflops = FlatCost(*resolved, shape.metric, shape.live_vectors).mflops;
     *cheapest = std::min(*cheapest, mflops);
     if (mflops <= max_mflops) return *std::move(resolved);
   }

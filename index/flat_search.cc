@@ -49,32 +49,42 @@ absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32
   return plan;
 }
 
-Cost FlatCost(const Plan& resolved, size_t live_vectors) {
+Cost FlatCost(const Plan& resolved, Metric metric, size_t rows, std::optional<size_t> reranked) {
   Cost cost;
-  cost.vectors_scanned = live_vectors;
-  double flops = static_cast<double>(live_vectors) * resolved.search_dims.value_or(0);
+  cost.vectors_scanned = rows;
+  double flops =
+      static_cast<double>(rows) * TableRowFlops(metric, resolved.search_dims.value_or(0));
   if (resolved.has_rerank()) {
-    const size_t candidates = std::min<size_t>(*resolved.rerank_candidates, live_vectors);
-    flops += static_cast<double>(candidates) * *resolved.rerank_dims;
+    const size_t candidates =
+        reranked.value_or(std::min<size_t>(*resolved.rerank_candidates, rows));
+    flops += static_cast<double>(candidates) * TableRowFlops(metric, *resolved.rerank_dims);
   }
   cost.mflops = flops / 1e6;
   return cost;
+}
+
+FlatScan PlanFlatScan(const Plan& resolved, Metric metric, size_t table_rows) {
+  FlatScan scan;
+  if (CommittedOverCap(resolved, RerankFlops(resolved, metric))) {
+    scan.capped_out = true;
+    return scan;
+  }
+  // The scan scores every allocated row, freed ones too: that is what is charged and capped.
+  const uint64_t row_cap = ScanRowCap(resolved, RerankFlops(resolved, metric),
+                                      TableRowFlops(metric, *resolved.search_dims));
+  scan.rows = std::min<uint64_t>(table_rows, row_cap);
+  scan.cost = FlatCost(resolved, metric, scan.rows);
+  scan.cost.capped = row_cap < table_rows;
+  return scan;
 }
 
 SearchResult FlatSearch(const VectorTable& table, Metric metric, std::span<const float> query,
                         uint32_t k, const Plan& resolved) {
   SearchResult result;
   result.plan = resolved;
-  result.cost = FlatCost(resolved, table.size());
-  if (CommittedOverCap(resolved, RerankFlops(resolved))) return CappedOut(resolved);
-  // Under a cap the scan covers the rows that fit (dead rows count: they are scored too).
-  size_t rows = table.row_count();
-  const uint64_t row_cap = ScanRowCap(resolved, RerankFlops(resolved), *resolved.search_dims);
-  if (row_cap < table.size()) {
-    rows = std::min<uint64_t>(rows, row_cap);
-    result.cost = FlatCost(resolved, rows);
-    result.cost.capped = true;
-  }
+  const FlatScan scan = PlanFlatScan(resolved, metric, table.row_count());
+  if (scan.capped_out) return CappedOut(resolved);
+  const size_t rows = scan.rows;
 
   StageScorer scan_scorer(metric, query, *resolved.search_dims);
   const size_t first_keep = resolved.has_rerank() ? *resolved.rerank_candidates : k;
@@ -82,11 +92,14 @@ SearchResult FlatSearch(const VectorTable& table, Metric metric, std::span<const
   StageScorer* last_scorer = &scan_scorer;
 
   std::optional<StageScorer> rerank_scorer;
+  const size_t candidates = best.size();
   if (resolved.has_rerank()) {
     rerank_scorer.emplace(metric, query, *resolved.rerank_dims);
     best = RerankRows(table, *rerank_scorer, best, k);
     last_scorer = &*rerank_scorer;
   }
+  result.cost = FlatCost(resolved, metric, rows, candidates);
+  result.cost.capped = scan.cost.capped;
 
   result.hits.reserve(best.size());
   for (const ScoredRow& entry : best) {

@@ -19,8 +19,23 @@ inline constexpr uint32_t kMaxK = 10000;
 // names the offending field.
 absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32_t k);
 
-// Cost of a resolved flat plan over `live_vectors`: N*d_s + R*d_r FLOPs.
-Cost FlatCost(const Plan& resolved, size_t live_vectors);
+// Cost of a resolved flat plan that scores `rows` table rows (live and freed alike: the scan
+// reads both) and re-ranks `reranked` candidates (default: min(R, rows), the most it can):
+// rows*d_s + reranked*d_r multiply-adds, each doubled for cosine (TableRowFlops).
+Cost FlatCost(const Plan& resolved, Metric metric, size_t rows,
+              std::optional<size_t> reranked = std::nullopt);
+
+// How far a flat plan's scan goes over a table of `table_rows` allocated rows under its cap: the
+// rows to score (all of them, freed ones too, unless the cap stops the scan earlier) and whether
+// the cap stopped it; `capped_out` when the re-rank alone is over the cap (then nothing is
+// scored). Shared by FlatSearch and the GPU path so both charge and cap alike; each then charges
+// FlatCost(resolved, metric, rows, candidates it re-ranked).
+struct FlatScan {
+  size_t rows = 0;
+  Cost cost;
+  bool capped_out = false;
+};
+FlatScan PlanFlatScan(const Plan& resolved, Metric metric, size_t table_rows);
 
 // Runs a resolved flat plan. `query` holds at least resolved.QueryDimsNeeded() floats. Scores:
 // squared L2 (ascending) or inner product / cosine (descending) at the last stage's prefix; for

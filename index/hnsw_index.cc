@@ -29,6 +29,7 @@
 #include "index/stage_scorer.h"
 #include "index/topk.h"
 #include "index/visited_set.h"
+#include "index/work_counter.h"
 
 namespace adanns::index {
 namespace {
@@ -79,6 +80,7 @@ class PrefixSpace : public hnswlib::SpaceInterface<float> {
   void* get_dist_func_param() override { return &param_; }
   // The same distance with one indirect call (the search loop's hot path).
   float Distance(const float* a, const void* b) const {
+    CountMultiplyAdds(param_.dims);
     return sign_ * one_(a, static_cast<const float*>(b), param_.dims);
   }
 
@@ -343,7 +345,8 @@ SearchResult HnswIndex::Search(const VectorTable& table, std::span<const float> 
     return result;
   }
   // Under a cap the walk stops at the distance computations it allows, keeping what it found.
-  const uint64_t max_computations = ScanRowCap(resolved, RerankFlops(resolved), params_.graph_dims);
+  const uint64_t max_computations =
+      ScanRowCap(resolved, RerankFlops(resolved, metric_), params_.graph_dims);
   if (max_computations == 0) return CappedOut(resolved);
   const PrefixSpace& space = graph_->space;
   std::vector<float> prefix(params_.graph_dims);

@@ -294,7 +294,8 @@ absl::StatusOr<Plan> IvfIndex::ResolvePlan(const Plan& requested, uint32_t k) co
 std::vector<ScoredRow> IvfIndex::ProbeLists(std::span<const float> query,
                                             const Plan& resolved) const {
   std::array<float, kScorerBlockRows> distances;
-  StageScorer coarse(metric_, query, *resolved.coarse_dims);
+  StageScorer coarse(metric_, query, *resolved.coarse_dims,
+                     *resolved.coarse_dims == params_.coarse_dims);
   TopK probe(*resolved.nprobe);
   for (uint32_t begin = 0; begin < params_.nlist; begin += kScorerBlockRows) {
     const size_t n = std::min<size_t>(kScorerBlockRows, params_.nlist - begin);
@@ -306,7 +307,7 @@ std::vector<ScoredRow> IvfIndex::ProbeLists(std::span<const float> query,
 }
 
 double IvfIndex::SelectionFlops(const Plan& resolved) const {
-  return double(*resolved.coarse_dims) * params_.nlist;
+  return StoredRowFlops(metric_, *resolved.coarse_dims, params_.coarse_dims) * params_.nlist;
 }
 
 void IvfIndex::ForEachCandidateGroup(
@@ -324,16 +325,19 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
   std::array<float, kScorerBlockRows> distances;
 
   const double coarse_flops = SelectionFlops(resolved);
-  if (CommittedOverCap(resolved, coarse_flops + RerankFlops(resolved))) return CappedOut(resolved);
+  if (CommittedOverCap(resolved, coarse_flops + RerankFlops(resolved, metric_))) {
+    return CappedOut(resolved);
+  }
   // Stage 1: rank centroids on the (possibly sliced) coarse prefix.
   const std::vector<ScoredRow> probed_lists = ProbeLists(query, resolved);
   // Stage 2: scan the probed lists on the search prefix.
+  // The lists hold raw table prefixes (cosine needs each row's norm); the centroids are unit.
   StageScorer scan(metric_, query, *resolved.search_dims);
   const size_t keep = resolved.has_rerank() ? *resolved.rerank_candidates : k;
   TopK best(keep);
   uint64_t scanned = 0;
   const uint64_t row_cap =
-      ScanRowCap(resolved, coarse_flops + RerankFlops(resolved), *resolved.search_dims);
+      ScanRowCap(resolved, coarse_flops + RerankFlops(resolved, metric_), scan.flops_per_row());
   for (const ScoredRow& probed : probed_lists) {
     const List& list = lists_[probed.row];
     // Under a cap the last list is scanned only as far as it allows (FAISS's max_codes, exact).
@@ -352,7 +356,7 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
     if (result.cost.capped) break;
   }
   std::vector<ScoredRow> top = best.TakeSorted();
-  double flops = coarse_flops + double(scanned) * *resolved.search_dims;
+  double flops = coarse_flops + double(scanned) * scan.flops_per_row();
 
   // Stage 3: exact re-rank from the full vectors.
   result.hits = FinishCandidates(table, metric_, query, k, resolved, std::move(top), flops);

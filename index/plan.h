@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "base/metric.h"
+
 namespace adanns::index {
 
 // Unset fields mean "index default"; indexes fill them in when they resolve a plan.
@@ -85,9 +87,25 @@ inline uint64_t ScanRowCap(const Plan& plan, double committed, double flops_per_
   return rows >= static_cast<double>(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(rows);
 }
 
-// The worst-case FLOPs of a plan's exact re-rank (every candidate scored at rerank_dims).
-inline double RerankFlops(const Plan& plan) {
-  return plan.has_rerank() ? double(*plan.rerank_candidates) * *plan.rerank_dims : 0;
+// Multiply-adds to score one row of the vector table at `dims`: its raw values, so cosine takes
+// the dot product and the row's norm (2 per dim), L2 and inner product 1 per dim. (Index copies
+// of prefixes are stored normalised, and their stages charge 1 per dim for every metric.)
+inline double TableRowFlops(Metric metric, uint32_t dims) {
+  return (metric == Metric::kCosine ? 2.0 : 1.0) * dims;
+}
+
+// Multiply-adds to score one row of an index's own copy of a prefix, stored `stored_dims` long
+// and normalised for cosine: a scan over exactly that prefix takes dot products only (1 per dim);
+// a shorter slice is no longer unit length and costs what a table row does.
+inline double StoredRowFlops(Metric metric, uint32_t dims, uint32_t stored_dims) {
+  return dims == stored_dims ? double(dims) : TableRowFlops(metric, dims);
+}
+
+// The worst-case FLOPs of a plan's exact re-rank (every candidate's table row at rerank_dims).
+inline double RerankFlops(const Plan& plan, Metric metric) {
+  return plan.has_rerank()
+             ? double(*plan.rerank_candidates) * TableRowFlops(metric, *plan.rerank_dims)
+             : 0;
 }
 
 }  // namespace adanns::index

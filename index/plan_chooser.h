@@ -20,6 +20,8 @@ struct CollectionShape {
   uint32_t dim = 0;
   std::span<const uint32_t> nesting_dims;  // increasing, the last may equal dim
   size_t live_vectors = 0;
+  // What a flat plan's table rows cost (TableRowFlops).
+  Metric metric = Metric::kL2;
 };
 
 // `ready` holds the collection's ready indexes (any order).

@@ -5,6 +5,8 @@
 #include <array>
 #include <cmath>
 
+#include "index/work_counter.h"
+
 namespace adanns::index {
 namespace {
 
@@ -23,23 +25,36 @@ std::vector<float> PrepareQuery(Metric metric, std::span<const float> query, uin
 
 }  // namespace
 
-StageScorer::StageScorer(Metric metric, std::span<const float> query, uint32_t dims)
+StageScorer::StageScorer(Metric metric, std::span<const float> query, uint32_t dims, bool unit_rows)
     : metric_(metric),
       dims_(dims),
+      unit_rows_(unit_rows),
+      flops_per_row_(unit_rows ? double(dims) : TableRowFlops(metric, dims)),
       query_(PrepareQuery(metric, query, dims)),
       kernels_(BestKernels()) {}
 
 void StageScorer::Score(const float* rows, size_t stride, size_t n, float* out) {
+  // Counted by what each kernel computes per row, independently of the cost model's formula.
+  const uint64_t per_dim_pass = uint64_t{n} * dims_;
+  if (metric_ == Metric::kCosine && unit_rows_) {
+    kernels_.dot(query_.data(), rows, stride, n, dims_, out);
+    CountMultiplyAdds(per_dim_pass);
+    for (size_t i = 0; i < n; ++i) out[i] = -out[i];
+    return;
+  }
   switch (metric_) {
     case Metric::kL2:
       kernels_.l2_sqr(query_.data(), rows, stride, n, dims_, out);
+      CountMultiplyAdds(per_dim_pass);
       return;
     case Metric::kInnerProduct:
       kernels_.dot(query_.data(), rows, stride, n, dims_, out);
+      CountMultiplyAdds(per_dim_pass);
       for (size_t i = 0; i < n; ++i) out[i] = -out[i];
       return;
     case Metric::kCosine:
       kernels_.dot_and_norm(query_.data(), rows, stride, n, dims_, out, norms_.data());
+      CountMultiplyAdds(2 * per_dim_pass);  // the dot product and the row's squared norm
       for (size_t i = 0; i < n; ++i) {
         out[i] = norms_[i] > 0 ? -out[i] / std::sqrt(norms_[i]) : 0.0f;
       }
@@ -85,7 +100,7 @@ std::vector<Hit> FinishCandidates(const VectorTable& table, Metric metric,
                                   std::span<const float> query, uint32_t k, const Plan& resolved,
                                   std::vector<ScoredRow> candidates, double& flops) {
   if (resolved.has_rerank()) {
-    flops += double(candidates.size()) * *resolved.rerank_dims;
+    flops += double(candidates.size()) * TableRowFlops(metric, *resolved.rerank_dims);
     StageScorer rerank(metric, query, *resolved.rerank_dims);
     candidates = RerankRows(table, rerank, candidates, k);
   }

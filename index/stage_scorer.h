@@ -21,10 +21,13 @@ inline constexpr size_t kScorerBlockRows = 256;
 
 class StageScorer {
  public:
-  // Uses the first `dims` floats of `query`.
-  StageScorer(Metric metric, std::span<const float> query, uint32_t dims);
+  // Uses the first `dims` floats of `query`. `unit_rows`: the rows are an index's prefix copies
+  // already normalised at exactly `dims` (cosine then needs no row norm: a dot product).
+  StageScorer(Metric metric, std::span<const float> query, uint32_t dims, bool unit_rows = false);
 
   uint32_t dims() const { return dims_; }
+  // Multiply-adds per row scored (what Score counts, and what the cost model charges).
+  double flops_per_row() const { return flops_per_row_; }
   // Distances of n <= kScorerBlockRows rows (row i at rows + i * stride); inner product and
   // cosine are negated so that smaller is better everywhere.
   void Score(const float* rows, size_t stride, size_t n, float* out);
@@ -34,6 +37,8 @@ class StageScorer {
  private:
   Metric metric_;
   uint32_t dims_;
+  bool unit_rows_;
+  double flops_per_row_;
   std::vector<float> query_;
   const DistanceKernels& kernels_;
   std::array<float, kScorerBlockRows> norms_{};

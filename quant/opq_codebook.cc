@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "index/distance.h"
+#include "index/work_counter.h"
 #include "quant/adc_scan.h"
 #include "quant/pq_training.h"
 
@@ -72,6 +73,7 @@ void OpqCodebook::Rotate(const float* prefixes, size_t n, float* out) const {
   for (size_t i = 0; i < n; ++i) {
     kernels.dot(prefixes + i * dims, state_->transform.A.data(), dims, dims, dims, out + i * dims);
   }
+  index::CountMultiplyAdds(n * dims * dims);
 }
 
 void OpqCodebook::Encode(const float* prefixes, size_t n, uint8_t* codes) const {
@@ -99,6 +101,7 @@ void OpqCodebook::BuildTable(const float* rotated_query, bool inner_product, flo
       kernels.l2_sqr(query, block, sub, kCentroidsPerSubspace, sub, out);
     }
   }
+  index::CountMultiplyAdds(size_t{spec_.m} * kCentroidsPerSubspace * sub);
 }
 
 std::span<const float> OpqCodebook::rotation() const { return state_->transform.A; }

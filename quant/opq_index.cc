@@ -15,6 +15,7 @@
 #include "index/flat_search.h"
 #include "index/prefix.h"
 #include "index/stage_scorer.h"
+#include "index/work_counter.h"
 #include "quant/adc_scan.h"
 
 namespace adanns::quant {
@@ -107,6 +108,7 @@ class OpqIndex::Query {
       const RowId* block_rows = rows != nullptr ? rows + begin : nullptr;
       kernel_.scan(table_.data(), m, block_rows == nullptr ? codes + begin * m : codes, block_rows,
                    count, distances_.data());
+      index::CountMultiplyAdds(count * m);
       const float threshold = best_.threshold();
       for (size_t i = 0; i < count; ++i) {
         const RowId row = block_rows != nullptr ? block_rows[i] : first + begin + i;
@@ -328,7 +330,7 @@ double OpqIndex::SetupFlops() const {
 
 index::SearchResult OpqIndex::Search(const index::VectorTable& table, std::span<const float> query,
                                      uint32_t k, const index::Plan& resolved) const {
-  const double committed = SetupFlops() + index::RerankFlops(resolved);
+  const double committed = SetupFlops() + index::RerankFlops(resolved, metric_);
   if (index::CommittedOverCap(resolved, committed)) return index::CappedOut(resolved);
   Query scan(*this, query, resolved.has_rerank() ? *resolved.rerank_candidates : k,
              index::ScanRowCap(resolved, committed, params_.spec.m));
@@ -341,7 +343,7 @@ index::SearchResult OpqIndex::Search(const index::VectorTable& table, std::span<
                                      uint32_t k, const index::Plan& resolved,
                                      const index::CandidateSource& source) const {
   const double fixed = source.SelectionFlops(resolved) + SetupFlops();
-  const double committed = fixed + index::RerankFlops(resolved);
+  const double committed = fixed + index::RerankFlops(resolved, metric_);
   if (index::CommittedOverCap(resolved, committed)) return index::CappedOut(resolved);
   Query scan(*this, query, resolved.has_rerank() ? *resolved.rerank_candidates : k,
              index::ScanRowCap(resolved, committed, params_.spec.m));

@@ -142,7 +142,7 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   }
 
   std::shared_lock lock(table_mutex_);
-  const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size()};
+  const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric};
   const std::vector<const index::ServedIndex*> ready = ReadyLocked();
   ASSIGN_OR_RETURN(index::PlanChoice choice,
                    index::PlanSearch(budget, shape, k, ready, calibration.get()));

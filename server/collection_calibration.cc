@@ -93,7 +93,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
   auto access = [this](const std::function<void(const index::CalibrationView&)>& step) {
     std::shared_lock table_lock(table_mutex_);
     const std::vector<const index::ServedIndex*> ready = ReadyLocked();
-    step({table_, ready, {meta_.dim, meta_.nesting_dims, table_.size()}});
+    step({table_, ready, {meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric}});
   };
   index::CalibrationOptions options;
   options.queries = request.queries;

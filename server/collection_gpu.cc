@@ -159,22 +159,17 @@ absl::Status Collection::SearchOnGpuLocked(const index::Plan& plan, std::span<co
                                            uint32_t query_dims, size_t num_queries, uint32_t k,
                                            SearchOutcome& outcome) const {
   const auto start = std::chrono::steady_clock::now();
-  // The same cap arithmetic as FlatSearch: the scan covers the rows that fit.
-  index::Cost cost = index::FlatCost(plan, table_.size());
-  if (index::CommittedOverCap(plan, index::RerankFlops(plan))) {
+  // FlatSearch's charge and cap: the scan covers the rows that fit.
+  const index::FlatScan scan = index::PlanFlatScan(plan, meta_.metric, table_.row_count());
+  if (scan.capped_out) {
     outcome.results.assign(num_queries, index::CappedOut(plan));
     return absl::OkStatus();
   }
-  size_t rows = table_.row_count();
-  const uint64_t row_cap = index::ScanRowCap(plan, index::RerankFlops(plan), *plan.search_dims);
-  if (row_cap < table_.size()) {
-    rows = std::min<uint64_t>(rows, row_cap);
-    cost = index::FlatCost(plan, rows);
-    cost.capped = true;
-  }
+  const size_t rows = scan.rows;
   const index::QueryBatch batch{queries.data(), num_queries, query_dims};
   const uint32_t first_keep = plan.has_rerank() ? *plan.rerank_candidates : k;
   ASSIGN_OR_RETURN(index::BatchTopK top, gpu_->Scan(batch, *plan.search_dims, first_keep, rows));
+  const std::vector<uint32_t> candidates = top.counts;  // what each query's re-rank scores
   if (plan.has_rerank()) {
     index::CandidateLists lists;
     for (size_t q = 0; q < num_queries; ++q) {
@@ -190,7 +185,8 @@ absl::Status Collection::SearchOnGpuLocked(const index::Plan& plan, std::span<co
   outcome.results.resize(num_queries);
   for (size_t q = 0; q < num_queries; ++q) {
     outcome.results[q].plan = plan;
-    outcome.results[q].cost = cost;
+    outcome.results[q].cost = index::FlatCost(plan, meta_.metric, rows, candidates[q]);
+    outcome.results[q].cost.capped = scan.cost.capped;
     outcome.results[q].hits = HitsOf(top, q, table_, meta_.metric);
   }
   outcome.device = gpu_->device_name();

@@ -168,9 +168,9 @@ class AdannsBudgetMethod : public Method {
     index::CalibrationOptions options;
     options.queries = queries;
     const auto start = std::chrono::steady_clock::now();
-    ASSIGN_OR_RETURN(
-        index::Calibration calibration,
-        index::Calibrate(*table, data.metric, ready, {dim, nesting, table->size()}, options));
+    ASSIGN_OR_RETURN(index::Calibration calibration,
+                     index::Calibrate(*table, data.metric, ready,
+                                      {dim, nesting, table->size(), data.metric}, options));
     // The calibration sweep is reported as the "training" part of the build.
     stats->train_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -179,8 +179,9 @@ class AdannsBudgetMethod : public Method {
       index::CalibrationOptions on_test;
       on_test.queries_given = data.queries.values;
       on_test.ks = {oracle_k};
-      ASSIGN_OR_RETURN(oracle, index::Calibrate(*table, data.metric, ready,
-                                                {dim, nesting, table->size()}, on_test));
+      ASSIGN_OR_RETURN(oracle,
+                       index::Calibrate(*table, data.metric, ready,
+                                        {dim, nesting, table->size(), data.metric}, on_test));
     }
     return std::make_unique<BudgetIndex>(std::move(table), data.metric, std::move(indexes),
                                          std::move(calibration), std::move(oracle));

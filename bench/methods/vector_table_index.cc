@@ -37,7 +37,7 @@ index::SearchResult SearchAsTheServer(const index::Budget& budget, const index::
                                       std::span<const float> query, uint32_t k,
                                       std::span<const index::ServedIndex* const> ready,
                                       const index::Calibration* calibration) {
-  const index::CollectionShape shape{table.dim(), nesting_dims, table.size()};
+  const index::CollectionShape shape{table.dim(), nesting_dims, table.size(), metric};
   absl::StatusOr<index::PlanChoice> choice =
       index::PlanSearch(budget, shape, k, ready, calibration);
   if (!choice.ok()) return {};

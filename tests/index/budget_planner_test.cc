@@ -166,7 +166,7 @@ TEST_F(BudgetPlannerTest, EveryIndexStopsItsScanAtTheCap) {
     }
     // A cap below what the plan commits to before scanning (its re-rank) returns nothing.
     if (plan.has_rerank()) {
-      plan.max_mflops = RerankFlops(plan) / 2e6;
+      plan.max_mflops = RerankFlops(plan, Metric::kL2) / 2e6;
       const SearchResult none = RunPlan(plan, *table_, Metric::kL2, query, kK, *ready_);
       EXPECT_TRUE(none.cost.capped);
       EXPECT_TRUE(none.hits.empty());

@@ -166,7 +166,7 @@ TEST(FlatPlanTest, DefaultsAndCost) {
   EXPECT_EQ(plan->index, "flat");
   EXPECT_EQ(*plan->search_dims, 784u);
   EXPECT_FALSE(plan->has_rerank());
-  EXPECT_DOUBLE_EQ(FlatCost(*plan, 1000).mflops, 1000 * 784 / 1e6);
+  EXPECT_DOUBLE_EQ(FlatCost(*plan, Metric::kL2, 1000).mflops, 1000 * 784 / 1e6);
 
   Plan funnel;
   funnel.search_dims = 64;
@@ -174,7 +174,7 @@ TEST(FlatPlanTest, DefaultsAndCost) {
   plan = ResolveFlatPlan(funnel, 784, 10);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(*plan->rerank_dims, 784u);
-  const Cost cost = FlatCost(*plan, 60000);
+  const Cost cost = FlatCost(*plan, Metric::kL2, 60000);
   EXPECT_DOUBLE_EQ(cost.mflops, (60000.0 * 64 + 200.0 * 784) / 1e6);
   EXPECT_EQ(cost.vectors_scanned, 60000u);
 

@@ -28,7 +28,7 @@ TEST(PlanChooserTest, MaxMflopsPicksTheLongestPrefixThatFits) {
     budget.max_mflops = cap;
     absl::StatusOr<Plan> plan = ChoosePlan(budget, kShape, 10);
     ASSERT_TRUE(plan.ok()) << cap << ": " << plan.status();
-    EXPECT_LE(FlatCost(*plan, kShape.live_vectors).mflops, cap);
+    EXPECT_LE(FlatCost(*plan, kShape.metric, kShape.live_vectors).mflops, cap);
     // The next longer nesting prefix must not have fitted.
     auto next = std::upper_bound(kNesting.begin(), kNesting.end(), *plan->search_dims);
     ASSERT_NE(next, kNesting.end());
@@ -38,7 +38,7 @@ TEST(PlanChooserTest, MaxMflopsPicksTheLongestPrefixThatFits) {
       longer.rerank_dims.reset();
       longer.rerank_candidates.reset();
     }
-    EXPECT_GT(FlatCost(longer, kShape.live_vectors).mflops, cap);
+    EXPECT_GT(FlatCost(longer, kShape.metric, kShape.live_vectors).mflops, cap);
   }
 }
 
