@@ -50,21 +50,24 @@ PY
 }
 mapfile -t candidate_dirs < <(cuda_lib_dirs)
 
-# The library path for one binary: the bundle's libraries, plus a folder for every CUDA library it
-# needs that the bundle does not carry. Fails fast, naming the library, when one is nowhere.
+# The library path for one binary: the bundle's libraries, plus a folder for every library the
+# loader cannot find with those alone (the CUDA ones the bundle does not carry; ldd names them,
+# no binutils needed). Fails fast, naming the library, when one is nowhere.
 library_path_for() {
-  local binary=$1 path="$work/lib" lib dir found
-  for lib in $(readelf -d "$binary" | awk '/NEEDED/ {gsub(/[\[\]]/, "", $5); print $5}'); do
-    case "$lib" in libcublas* | libcudart*) ;; *) continue ;; esac
-    found=""
-    for dir in "${candidate_dirs[@]}"; do
-      if [ -e "$dir/$lib" ]; then
-        found=$dir
-        break
-      fi
+  local binary=$1 path="$work/lib" lib dir found pass
+  # A library found may need others (libcublas needs libcublasLt): look again, a few passes.
+  for pass in 1 2 3; do
+    for lib in $(LD_LIBRARY_PATH="$path" ldd "$binary" | awk '/not found/ {print $1}'); do
+      found=""
+      for dir in "${candidate_dirs[@]}"; do
+        if [ -e "$dir/$lib" ]; then
+          found=$dir
+          break
+        fi
+      done
+      [ -n "$found" ] || fail_fast "$(basename "$binary") needs $lib, found in none of: ${candidate_dirs[*]}"
+      case ":$path:" in *":$found:"*) ;; *) path="$path:$found" ;; esac
     done
-    [ -n "$found" ] || fail_fast "$(basename "$binary") needs $lib, found in none of: ${candidate_dirs[*]}"
-    case ":$path:" in *":$found:"*) ;; *) path="$path:$found" ;; esac
   done
   local missing
   missing=$(LD_LIBRARY_PATH="$path" ldd "$binary" | awk '/not found/ {print $1}' | tr '\n' ' ')
