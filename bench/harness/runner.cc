@@ -257,6 +257,7 @@ PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
     run(slices[0]);
   } else {
     std::vector<std::jthread> pool;
+    pool.reserve(slices.size());
     for (Slice& slice : slices) pool.emplace_back(run, std::ref(slice));
   }  // joins
   const double wall_s = Seconds(begin, Clock::now());
@@ -301,6 +302,7 @@ PointMeasurement MedianOf(const std::vector<PointMeasurement>& runs) {
   if (runs.empty()) return m;
   auto median = [&](double PointMeasurement::*field) {
     std::vector<double> values;
+    values.reserve(runs.size());
     for (const PointMeasurement& run : runs) values.push_back(run.*field);
     std::sort(values.begin(), values.end());
     const size_t mid = values.size() / 2;
@@ -334,6 +336,7 @@ RunResult RunMethods(const BenchData& data, const std::vector<MethodRun>& runs,
   Sweep sweep(data, options, progress);
   if (options.interleave_methods) {
     std::vector<const MethodRun*> all;
+    all.reserve(runs.size());
     for (const MethodRun& run : runs) all.push_back(&run);
     sweep.RunGroup(all);
   } else {
