@@ -73,8 +73,7 @@ FlatScan PlanFlatScan(const Plan& resolved, Metric metric, size_t table_rows) {
   const uint64_t row_cap = ScanRowCap(resolved, RerankFlops(resolved, metric),
                                       TableRowFlops(metric, *resolved.search_dims));
   scan.rows = std::min<uint64_t>(table_rows, row_cap);
-  scan.cost = FlatCost(resolved, metric, scan.rows);
-  scan.cost.capped = row_cap < table_rows;
+  scan.capped = row_cap < table_rows;
   return scan;
 }
 
@@ -99,7 +98,7 @@ SearchResult FlatSearch(const VectorTable& table, Metric metric, std::span<const
     last_scorer = &*rerank_scorer;
   }
   result.cost = FlatCost(resolved, metric, rows, candidates);
-  result.cost.capped = scan.cost.capped;
+  result.cost.capped = scan.capped;
 
   result.hits.reserve(best.size());
   for (const ScoredRow& entry : best) {

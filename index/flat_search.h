@@ -32,8 +32,8 @@ Cost FlatCost(const Plan& resolved, Metric metric, size_t rows,
 // FlatCost(resolved, metric, rows, candidates it re-ranked).
 struct FlatScan {
   size_t rows = 0;
-  Cost cost;
-  bool capped_out = false;
+  bool capped = false;      // the cap stopped the scan before the last row
+  bool capped_out = false;  // the re-rank alone is over the cap: nothing is scored
 };
 FlatScan PlanFlatScan(const Plan& resolved, Metric metric, size_t table_rows);
 

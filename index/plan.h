@@ -87,9 +87,8 @@ inline uint64_t ScanRowCap(const Plan& plan, double committed, double flops_per_
   return rows >= static_cast<double>(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(rows);
 }
 
-// Multiply-adds to score one row of the vector table at `dims`: its raw values, so cosine takes
-// the dot product and the row's norm (2 per dim), L2 and inner product 1 per dim. (Index copies
-// of prefixes are stored normalised, and their stages charge 1 per dim for every metric.)
+// Multiply-adds to score one raw row (the vector table's, an IVF list's) at `dims`: cosine takes
+// the dot product and the row's norm (2 per dim), L2 and inner product 1 per dim.
 inline double TableRowFlops(Metric metric, uint32_t dims) {
   return (metric == Metric::kCosine ? 2.0 : 1.0) * dims;
 }

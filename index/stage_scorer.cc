@@ -27,8 +27,8 @@ std::vector<float> PrepareQuery(Metric metric, std::span<const float> query, uin
 
 StageScorer::StageScorer(Metric metric, std::span<const float> query, uint32_t dims, bool unit_rows)
     : metric_(metric),
+      kernel_metric_(metric == Metric::kCosine && unit_rows ? Metric::kInnerProduct : metric),
       dims_(dims),
-      unit_rows_(unit_rows),
       flops_per_row_(unit_rows ? double(dims) : TableRowFlops(metric, dims)),
       query_(PrepareQuery(metric, query, dims)),
       kernels_(BestKernels()) {}
@@ -36,13 +36,7 @@ StageScorer::StageScorer(Metric metric, std::span<const float> query, uint32_t d
 void StageScorer::Score(const float* rows, size_t stride, size_t n, float* out) {
   // Counted by what each kernel computes per row, independently of the cost model's formula.
   const uint64_t per_dim_pass = uint64_t{n} * dims_;
-  if (metric_ == Metric::kCosine && unit_rows_) {
-    kernels_.dot(query_.data(), rows, stride, n, dims_, out);
-    CountMultiplyAdds(per_dim_pass);
-    for (size_t i = 0; i < n; ++i) out[i] = -out[i];
-    return;
-  }
-  switch (metric_) {
+  switch (kernel_metric_) {
     case Metric::kL2:
       kernels_.l2_sqr(query_.data(), rows, stride, n, dims_, out);
       CountMultiplyAdds(per_dim_pass);

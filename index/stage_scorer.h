@@ -36,8 +36,9 @@ class StageScorer {
 
  private:
   Metric metric_;
+  // The kernel the rows need: cosine over unit rows is an inner product of the unit query.
+  Metric kernel_metric_;
   uint32_t dims_;
-  bool unit_rows_;
   double flops_per_row_;
   std::vector<float> query_;
   const DistanceKernels& kernels_;

@@ -258,8 +258,12 @@ class Collection {
   absl::StatusOr<std::unique_ptr<index::BatchScorer>> MakeGpuScorer() const;
   void MirrorRowsLocked(std::span<const index::RowId> rows, const float* values);
   void MirrorClearLocked(std::span<const index::RowId> rows);
-  // Frees the mirror after a failure (logged, on_gpu_error "dropped"); exclusive hold.
+  // A mirror leaving the GPU: logged, on_gpu_error "dropped" (any hold).
+  void ReportGpuDropped(const absl::Status& why) const;
+  // Frees the mirror after a failed write (reported as above); exclusive hold.
   void DropGpuLocked(const absl::Status& why);
+  // Whether the mirror can take writes; frees one a failed search marked (exclusive hold).
+  bool GpuUsableLocked();
   // INVALID_ARGUMENT naming the vector when a value does not fit the GPU's fp16 storage.
   absl::Status CheckFitsGpuStorage(std::span<const uint64_t> ids,
                                    std::span<const float> values) const;

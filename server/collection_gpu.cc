@@ -79,27 +79,34 @@ void Collection::AttachGpuLocked() {
   }
 }
 
-void Collection::DropGpuLocked(const absl::Status& why) {
+void Collection::ReportGpuDropped(const absl::Status& why) const {
   // Over the memory budget is configuration, not a device fault.
   const auto level =
       why.code() == absl::StatusCode::kResourceExhausted ? spdlog::level::warn : spdlog::level::err;
   spdlog::log(level, "collection '{}' leaves the GPU, searches go on on the CPU: {}", meta_.name,
               why.ToString());
-  gpu_.reset();
   if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "dropped");
 }
 
-void Collection::MirrorRowsLocked(std::span<const index::RowId> rows, const float* values) {
+void Collection::DropGpuLocked(const absl::Status& why) {
+  ReportGpuDropped(why);
+  gpu_.reset();
+}
+
+bool Collection::GpuUsableLocked() {
   if (gpu_ && gpu_failed_) gpu_.reset();  // dropped by a failed search: free it now
-  if (!gpu_ || rows.empty()) return;
+  return gpu_ != nullptr;
+}
+
+void Collection::MirrorRowsLocked(std::span<const index::RowId> rows, const float* values) {
+  if (!GpuUsableLocked() || rows.empty()) return;
   if (absl::Status status = gpu_->SetRows(rows, values, meta_.dim); !status.ok()) {
     DropGpuLocked(status);
   }
 }
 
 void Collection::MirrorClearLocked(std::span<const index::RowId> rows) {
-  if (gpu_ && gpu_failed_) gpu_.reset();
-  if (!gpu_ || rows.empty()) return;
+  if (!GpuUsableLocked() || rows.empty()) return;
   if (absl::Status status = gpu_->ClearRows(rows); !status.ok()) DropGpuLocked(status);
 }
 
@@ -124,9 +131,7 @@ absl::Status Collection::FallBackFromGpu(const absl::Status& gpu_error, SearchDe
     spdlog::warn("collection '{}': a search runs on the CPU: {}", meta_.name, gpu_error.ToString());
     if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "cpu_fallback");
   } else if (!gpu_failed_.exchange(true)) {
-    spdlog::error("collection '{}' leaves the GPU, searches go on on the CPU: {}", meta_.name,
-                  gpu_error.ToString());
-    if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "dropped");
+    ReportGpuDropped(gpu_error);
   }
   if (device != SearchDevice::kGpu) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat("device GPU: the GPU call failed (",
@@ -186,7 +191,7 @@ absl::Status Collection::SearchOnGpuLocked(const index::Plan& plan, std::span<co
   for (size_t q = 0; q < num_queries; ++q) {
     outcome.results[q].plan = plan;
     outcome.results[q].cost = index::FlatCost(plan, meta_.metric, rows, candidates[q]);
-    outcome.results[q].cost.capped = scan.cost.capped;
+    outcome.results[q].cost.capped = scan.capped;
     outcome.results[q].hits = HitsOf(top, q, table_, meta_.metric);
   }
   outcome.device = gpu_->device_name();

@@ -153,6 +153,10 @@ class Sweep {
     absl::StatusOr<std::unique_ptr<BuiltIndex>> built =
         method.Build(data_, build, BuildThreads(options_), stats);
     stats->build_s = Seconds(begin, Clock::now());
+    if (!built.ok()) {
+      Fail(method.name(), build, built.status());
+      return false;
+    }
     // Outside the build's time: the same treatment for every method (a baseline's arrays too).
     stats->memory_treatment = TreatBuiltMemory(options_.huge_pages);
     if (options_.huge_pages == HugePagePolicy::kOurs) {
@@ -162,10 +166,6 @@ class Sweep {
     }
     stats->anon_huge_pages_bytes =
         static_cast<double>(AnonHugePagesBytes()) - static_cast<double>(huge_before);
-    if (!built.ok()) {
-      Fail(method.name(), build, built.status());
-      return false;
-    }
     *index = *std::move(built);
     (*index)->set_query_dim(static_cast<uint32_t>(data_.queries.cols));
     double total = 0;
