@@ -78,6 +78,7 @@ RunMeta MakeMeta(const BenchData& data, const RunOptions& options, const std::st
   meta.huge_pages = std::string(HugePagePolicyName(options.huge_pages));
   meta.thp_mode = TransparentHugePageMode();
   meta.anon_huge_pages_bytes = AnonHugePagesBytes();
+  meta.peak_rss_bytes = PeakRssBytes();
   meta.interleaved_methods = options.interleave_methods;
   return meta;
 }

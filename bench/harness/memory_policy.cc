@@ -105,19 +105,28 @@ std::string TreatBuiltMemory(HugePagePolicy policy) {
   return "unknown";
 }
 
-uint64_t AnonHugePagesBytes() {
-  std::ifstream rollup("/proc/self/smaps_rollup");
-  std::string key;
+namespace {
+
+// The "<key> <n> kB" line of a /proc file, in bytes; 0 when absent or unreadable.
+uint64_t ProcKilobytes(const char* path, const std::string& key) {
+  std::ifstream file(path);
+  std::string word;
   uint64_t kilobytes = 0;
-  while (rollup >> key) {
-    if (key == "AnonHugePages:") {
-      rollup >> kilobytes;
+  while (file >> word) {
+    if (word == key) {
+      file >> kilobytes;
       return kilobytes * 1024;
     }
-    rollup.ignore(1 << 12, '\n');
+    file.ignore(1 << 12, '\n');
   }
   return 0;
 }
+
+}  // namespace
+
+uint64_t AnonHugePagesBytes() { return ProcKilobytes("/proc/self/smaps_rollup", "AnonHugePages:"); }
+
+uint64_t PeakRssBytes() { return ProcKilobytes("/proc/self/status", "VmHWM:"); }
 
 std::string TransparentHugePageMode() {
   std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");

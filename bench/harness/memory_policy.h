@@ -31,6 +31,9 @@ std::string TreatBuiltMemory(HugePagePolicy policy);
 // AnonHugePages of this process (/proc/self/smaps_rollup), in bytes; 0 when unreadable.
 uint64_t AnonHugePagesBytes();
 
+// The process's peak resident set (VmHWM of /proc/self/status), in bytes; 0 when unreadable.
+uint64_t PeakRssBytes();
+
 // The kernel's THP mode ("always", "madvise" or "never"; "unknown" when unreadable).
 std::string TransparentHugePageMode();
 

@@ -54,6 +54,15 @@ class BuiltIndex {
   // methods with a native batch call (FAISS) override it.
   virtual void SearchBatch(const float* queries, size_t n, uint32_t k, int threads, int64_t* ids,
                            QueryWork* work) const;
+  // The plan the current search point runs for k, as text, when every query of the point runs
+  // the same one (our methods: the explicit plan resolved, or the budget planned on the
+  // calibration); empty when the method has no such notion (the baselines). The harness
+  // measures the points of one build that share a plan once.
+  virtual std::string PointPlan(uint32_t /*k*/) const { return {}; }
+  // True when the current point asks for a budget (a target recall, an MFLOPs cap) instead of
+  // naming a plan: its row stays in the report with the plan it got, even when an earlier
+  // budget of the same build got the same plan.
+  virtual bool PointIsBudget() const { return false; }
 
   // Floats per query row; the harness sets it right after Build (the default SearchBatch strides
   // by it), so methods need not.

@@ -54,9 +54,19 @@ void WriteMeta(const RunMeta& meta, JsonWriter& json) {
   text("huge_pages", meta.huge_pages);
   text("thp_mode", meta.thp_mode);
   integer("anon_huge_pages_bytes", meta.anon_huge_pages_bytes);
+  integer("peak_rss_bytes", meta.peak_rss_bytes);
   json.Key("interleaved_methods");
   json.Bool(meta.interleaved_methods);
   text("faiss", "Debian libfaiss 1.7.3, generic x86-64 build");
+  json.EndObject();
+}
+
+void WriteParams(const Params& params, JsonWriter& json) {
+  json.BeginObject();
+  for (const auto& [key, value] : params) {
+    json.Key(key);
+    json.Number(value);
+  }
   json.EndObject();
 }
 
@@ -65,12 +75,7 @@ void WritePoint(const PointResult& point, JsonWriter& json) {
   json.Key("method");
   json.String(point.method);
   json.Key("params");
-  json.BeginObject();
-  for (const auto& [key, value] : point.params) {
-    json.Key(key);
-    json.Number(value);
-  }
-  json.EndObject();
+  WriteParams(point.params, json);
   const std::pair<const char*, double> measured[] = {
       {"recall", point.recall},
       {"id_recall", point.id_recall},
@@ -104,6 +109,14 @@ void WritePoint(const PointResult& point, JsonWriter& json) {
   json.Integer(static_cast<int64_t>(point.queries));
   json.Key("repeats");
   json.Integer(point.repeats);
+  json.Key("plan");
+  json.String(point.plan);
+  if (!point.same_plan.empty()) {
+    json.Key("same_plan");
+    json.BeginArray(/*single_line=*/true);
+    for (const Params& params : point.same_plan) WriteParams(params, json);
+    json.EndArray();
+  }
   json.Key("memory");
   json.String(point.build.memory_treatment);
   json.Key("anon_huge_pages_bytes");
@@ -148,7 +161,7 @@ std::string ReportCsv(const std::vector<PointResult>& points) {
   std::string csv =
       "method,params,recall,id_recall,qps,p50_us,p99_us,mflops_per_query,vectors_scanned_per_query,"
       "build_s,"
-      "train_s,encode_s,bytes_per_vector_total,queries,repeats,qps_min,qps_max\n";
+      "train_s,encode_s,bytes_per_vector_total,queries,repeats,qps_min,qps_max,plan\n";
   for (const PointResult& point : points) {
     const auto total = point.build.bytes_per_vector.find("total");
     absl::StrAppend(&csv, CsvField(point.method), ",", CsvField(FormatParams(point.params)), ",",
@@ -159,7 +172,7 @@ std::string ReportCsv(const std::vector<PointResult>& points) {
                     ",", CsvNumber(point.build.train_s), ",", CsvNumber(point.build.encode_s), ",",
                     CsvNumber(total == point.build.bytes_per_vector.end() ? NAN : total->second),
                     ",", point.queries, ",", point.repeats, ",", CsvNumber(point.qps_min), ",",
-                    CsvNumber(point.qps_max), "\n");
+                    CsvNumber(point.qps_max), ",", CsvField(point.plan), "\n");
   }
   return csv;
 }

@@ -31,6 +31,7 @@ struct RunMeta {
   std::string huge_pages = "all";      // --huge-pages policy
   std::string thp_mode;                // the kernel's THP mode
   uint64_t anon_huge_pages_bytes = 0;  // the process's AnonHugePages at the end of the run
+  uint64_t peak_rss_bytes = 0;         // the process's peak resident set at the end of the run
   int repeat = 1;                      // measurements per point
   bool interleaved_methods = true;     // repetitions interleaved across methods
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -70,6 +72,9 @@ struct PointSlot {
   Params merged;
   bool failed = false;
   std::vector<PointMeasurement> runs;
+  std::string plan;              // BuiltIndex::PointPlan, set in round 0
+  bool is_budget = false;        // BuiltIndex::PointIsBudget, set in round 0
+  std::optional<size_t> leader;  // an earlier slot of the same build with the same plan
 };
 
 class Sweep {
@@ -105,44 +110,85 @@ class Sweep {
           Fail(entries[e].method, search, merged.status());
           continue;
         }
-        slots.push_back({e, position, search, *std::move(merged)});
+        PointSlot slot;
+        slot.entry = e;
+        slot.position = position;
+        slot.search = search;
+        slot.merged = *std::move(merged);
+        slots.push_back(std::move(slot));
       }
     }
     SetComputeThreads(options_.threads);
     const int repeat = std::max(options_.repeat, 1);
     for (int round = 0; round < repeat; ++round) {
       for (size_t position = 0; position < most_points; ++position) {
-        for (PointSlot& slot : slots) {
-          if (slot.position == position) Measure(slot, entries[slot.entry], round);
+        for (size_t s = 0; s < slots.size(); ++s) {
+          if (slots[s].position == position) Measure(slots, s, entries[slots[s].entry], round);
         }
       }
     }
-    for (const PointSlot& slot : slots) {
-      if (slot.failed || slot.runs.empty()) continue;
-      PointResult point;
-      static_cast<PointMeasurement&>(point) = MedianOf(slot.runs);
-      point.method = entries[slot.entry].method;
-      point.params = slot.merged;
-      point.build = entries[slot.entry].stats;
-      result_.points.push_back(std::move(point));
-    }
+    Report(slots, entries);
   }
 
   RunResult Take() { return std::move(result_); }
 
  private:
-  void Measure(PointSlot& slot, BuiltEntry& entry, int round) {
-    if (slot.failed) return;
+  // Measures slots[s] once; in round 0 it first learns the point's plan, and a point whose plan
+  // an earlier point of the same build already runs is not measured again (it shares those runs).
+  void Measure(std::vector<PointSlot>& slots, size_t s, BuiltEntry& entry, int round) {
+    PointSlot& slot = slots[s];
+    if (slot.failed || slot.leader.has_value()) return;
     if (const absl::Status status = entry.index->SetSearchParams(slot.search); !status.ok()) {
       Fail(entry.method, slot.merged, status);
       slot.failed = true;
       return;
+    }
+    if (round == 0) {
+      slot.plan = entry.index->PointPlan(options_.k);
+      slot.is_budget = entry.index->PointIsBudget();
+      for (size_t earlier = 0; earlier < s && !slot.plan.empty(); ++earlier) {
+        const PointSlot& other = slots[earlier];
+        if (other.entry == slot.entry && !other.failed && !other.leader.has_value() &&
+            other.plan == slot.plan) {
+          slot.leader = earlier;
+          Log("%-12s %-44s same plan as %s (%s): measured once\n", entry.method.c_str(),
+              Describe(slot.merged).c_str(), Describe(other.merged).c_str(), slot.plan.c_str());
+          return;
+        }
+      }
     }
     slot.runs.push_back(MeasurePoint(*entry.index, data_, options_));
     const PointMeasurement& m = slot.runs.back();
     Log("%-12s %-44s recall %.4f  qps %10.1f  p50 %9.1f us  (%zu queries, run %d)\n",
         entry.method.c_str(), Describe(slot.merged).c_str(), m.recall, m.qps, m.p50_us, m.queries,
         round + 1);
+  }
+
+  // One point per measured slot (the medians of its runs). A slot that shared an earlier slot's
+  // plan is a row of its own when it asked for a budget (each requested target keeps its row,
+  // with the plan it got), else it is listed in that point's same_plan.
+  void Report(const std::vector<PointSlot>& slots, const std::vector<BuiltEntry>& entries) {
+    std::map<size_t, size_t> point_of_slot;
+    for (size_t s = 0; s < slots.size(); ++s) {
+      const PointSlot& slot = slots[s];
+      const size_t measured = slot.leader.value_or(s);
+      if (slot.failed || slots[measured].runs.empty()) continue;
+      if (slot.leader.has_value() && !slot.is_budget) {
+        const auto leader_point = point_of_slot.find(measured);
+        if (leader_point != point_of_slot.end()) {
+          result_.points[leader_point->second].same_plan.push_back(slot.search);
+        }
+        continue;
+      }
+      PointResult point;
+      static_cast<PointMeasurement&>(point) = MedianOf(slots[measured].runs);
+      point.method = entries[slot.entry].method;
+      point.params = slot.merged;
+      point.build = entries[slot.entry].stats;
+      point.plan = slot.plan;
+      point_of_slot[s] = result_.points.size();
+      result_.points.push_back(std::move(point));
+    }
   }
 
   bool Build(const Method& method, const Params& build, std::unique_ptr<BuiltIndex>* index,

@@ -76,6 +76,11 @@ struct PointResult : PointMeasurement {
   std::string method;
   Params params;     // build keys, then search keys (they must not collide)
   BuildStats build;  // build.bytes_per_vector["total"] holds the sum of the components
+  // The plan every query of the point ran (BuiltIndex::PointPlan; empty for the baselines), and
+  // the search params of later points of the same build that named the same plan: measured
+  // once, reported once, here.
+  std::string plan;
+  std::vector<Params> same_plan;
 };
 
 // Runs data.queries in order through `index` as RunOptions describes and scores them.

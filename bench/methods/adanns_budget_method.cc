@@ -72,6 +72,11 @@ class BudgetIndex : public BuiltIndex {
     return absl::OkStatus();
   }
 
+  std::string PointPlan(uint32_t k) const override {
+    return PlanAsTheServerText(budget_, *table_, metric_, nesting_, k, ready_, planning_);
+  }
+  bool PointIsBudget() const override { return true; }
+
   // Planned per query, inside the timed call, as the server plans every request; an
   // unplannable budget returns no hits.
   void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override {

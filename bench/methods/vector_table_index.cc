@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <span>
 
+#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "bench/harness/params.h"
 #include "index/budget_planner.h"
@@ -32,16 +33,52 @@ absl::Status VectorTableIndex::SetSearchParams(const Params& search) {
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::StatusOr<index::PlanChoice> PlanAsTheServer(const index::Budget& budget,
+                                                  const index::VectorTable& table, Metric metric,
+                                                  std::span<const uint32_t> nesting_dims,
+                                                  uint32_t k,
+                                                  std::span<const index::ServedIndex* const> ready,
+                                                  const index::Calibration* calibration) {
+  const index::CollectionShape shape{table.dim(), nesting_dims, table.size(), metric};
+  return index::PlanSearch(budget, shape, k, ready, calibration);
+}
+
+}  // namespace
+
 index::SearchResult SearchAsTheServer(const index::Budget& budget, const index::VectorTable& table,
                                       Metric metric, std::span<const uint32_t> nesting_dims,
                                       std::span<const float> query, uint32_t k,
                                       std::span<const index::ServedIndex* const> ready,
                                       const index::Calibration* calibration) {
-  const index::CollectionShape shape{table.dim(), nesting_dims, table.size(), metric};
   absl::StatusOr<index::PlanChoice> choice =
-      index::PlanSearch(budget, shape, k, ready, calibration);
+      PlanAsTheServer(budget, table, metric, nesting_dims, k, ready, calibration);
   if (!choice.ok()) return {};
   return index::RunPlan(choice->plan, table, metric, query, k, ready);
+}
+
+std::string PlanText(const index::Plan& plan) {
+  std::string text = plan.index.empty() ? std::string("auto") : plan.index;
+  if (!plan.codebook.empty()) absl::StrAppend(&text, " codebook=", plan.codebook);
+  for (const auto& [key, field] :
+       {std::pair{"coarse_dims", &plan.coarse_dims}, std::pair{"nprobe", &plan.nprobe},
+        std::pair{"search_dims", &plan.search_dims}, std::pair{"ef", &plan.ef},
+        std::pair{"rerank_candidates", &plan.rerank_candidates},
+        std::pair{"rerank_dims", &plan.rerank_dims}}) {
+    if (field->has_value()) absl::StrAppend(&text, " ", key, "=", **field);
+  }
+  if (plan.max_mflops.has_value()) absl::StrAppend(&text, " max_mflops=", *plan.max_mflops);
+  return text;
+}
+
+std::string PlanAsTheServerText(const index::Budget& budget, const index::VectorTable& table,
+                                Metric metric, std::span<const uint32_t> nesting_dims, uint32_t k,
+                                std::span<const index::ServedIndex* const> ready,
+                                const index::Calibration* calibration) {
+  absl::StatusOr<index::PlanChoice> choice =
+      PlanAsTheServer(budget, table, metric, nesting_dims, k, ready, calibration);
+  return choice.ok() ? PlanText(choice->plan) : std::string();
 }
 
 void ReportResult(const index::SearchResult& result, uint32_t k, int64_t* ids, QueryWork* work) {
@@ -57,6 +94,10 @@ void VectorTableIndex::Search(const float* query, uint32_t k, int64_t* ids, Quer
   ReportResult(SearchAsTheServer(budget_, *table_, metric_, {},
                                  std::span<const float>(query, table_->dim()), k, {}, nullptr),
                k, ids, work);
+}
+
+std::string VectorTableIndex::PointPlan(uint32_t k) const {
+  return PlanAsTheServerText(budget_, *table_, metric_, {}, k, {}, nullptr);
 }
 
 absl::Status ServedIndexAdapter::SetSearchParams(const Params& search) {
@@ -95,6 +136,10 @@ void ServedIndexAdapter::Search(const float* query, uint32_t k, int64_t* ids,
   ReportResult(SearchAsTheServer(budget_, *table_, metric_, {},
                                  std::span<const float>(query, table_->dim()), k, ready_, nullptr),
                k, ids, work);
+}
+
+std::string ServedIndexAdapter::PointPlan(uint32_t k) const {
+  return PlanAsTheServerText(budget_, *table_, metric_, {}, k, ready_, nullptr);
 }
 
 std::unique_ptr<index::VectorTable> MakeBaseTable(const BenchData& data) {

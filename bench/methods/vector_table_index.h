@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,15 @@ index::SearchResult SearchAsTheServer(const index::Budget& budget, const index::
                                       std::span<const index::ServedIndex* const> ready,
                                       const index::Calibration* calibration);
 
+// The plan PlanSearch gives `budget` for k, as text (PlanText); empty when it cannot be planned.
+std::string PlanAsTheServerText(const index::Budget& budget, const index::VectorTable& table,
+                                Metric metric, std::span<const uint32_t> nesting_dims, uint32_t k,
+                                std::span<const index::ServedIndex* const> ready,
+                                const index::Calibration* calibration);
+
+// "hnsw ef=64 rerank_candidates=100 rerank_dims=784": the index, then every field set.
+std::string PlanText(const index::Plan& plan);
+
 // Fills the harness's ids (padded with -1) and work from a search result.
 void ReportResult(const index::SearchResult& result, uint32_t k, int64_t* ids, QueryWork* work);
 
@@ -38,6 +48,7 @@ class VectorTableIndex : public BuiltIndex {
 
   absl::Status SetSearchParams(const Params& search) override;
   void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override;
+  std::string PointPlan(uint32_t k) const override;
 
  private:
   std::unique_ptr<index::VectorTable> table_;
@@ -69,6 +80,7 @@ class ServedIndexAdapter : public BuiltIndex {
 
   absl::Status SetSearchParams(const Params& search) override;
   void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override;
+  std::string PointPlan(uint32_t k) const override;
 
  private:
   std::unique_ptr<index::VectorTable> table_;

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "index/huge_pages.h"
@@ -18,6 +19,15 @@ TEST(HugePagePolicyTest, NamesRoundTripAndUnknownOnesAreRefused) {
     EXPECT_EQ(HugePagePolicyName(*policy), name);
   }
   EXPECT_EQ(ParseHugePagePolicy("some").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PeakRssTest, CoversMemoryTouchedEarlier) {
+  constexpr size_t kBytes = 96 << 20;
+  {
+    std::vector<char> touched(kBytes, 1);
+    ASSERT_EQ(touched[kBytes / 2], 1);
+  }  // freed: the peak still counts it
+  EXPECT_GE(PeakRssBytes(), kBytes);
 }
 
 TEST(HugePagePolicyTest, NoneTurnsOffOurOwnAdvice) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -219,6 +220,85 @@ TEST(RunMethodsTest, OneMethodAtATimeBuildsMeasuresAndMovesOn) {
   RunMethods(data, {{&a, a.DefaultGrid(data)}, {&b, b.DefaultGrid(data)}}, options, nullptr);
   EXPECT_EQ(order, (std::vector<std::string>{"build a", "a1", "a2", "a1", "a2", "build b", "b1",
                                              "b2", "b1", "b2"}));
+}
+
+// Point "x" runs plan "plan<x / 2>" (x = 0 and 1 share one); `budget` makes every point a
+// budget. Counts the queries each plan ran.
+class PlannedIndex : public EchoIndex {
+ public:
+  PlannedIndex(bool budget, std::map<std::string, int>* queries_per_plan)
+      : budget_(budget), queries_per_plan_(queries_per_plan) {}
+  absl::Status SetSearchParams(const Params& search) override {
+    plan_ = "plan" + std::to_string(static_cast<int>(search.at("x")) / 2);
+    return absl::OkStatus();
+  }
+  void Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const override {
+    EchoIndex::Search(query, k, ids, work);
+    ++(*queries_per_plan_)[plan_];
+  }
+  std::string PointPlan(uint32_t /*k*/) const override { return plan_; }
+  bool PointIsBudget() const override { return budget_; }
+
+ private:
+  bool budget_;
+  std::map<std::string, int>* queries_per_plan_;
+  std::string plan_;
+};
+
+class PlannedMethod : public Method {
+ public:
+  PlannedMethod(bool budget, std::map<std::string, int>* queries_per_plan)
+      : budget_(budget), queries_per_plan_(queries_per_plan) {}
+  std::string name() const override { return budget_ ? "budget" : "explicit"; }
+  Grid DefaultGrid(const BenchData&) const override {
+    return {{Params{}}, {Params{{"x", 0}}, Params{{"x", 1}}, Params{{"x", 2}}}};
+  }
+  absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData&, const Params&, int,
+                                                    BuildStats*) const override {
+    return std::make_unique<PlannedIndex>(budget_, queries_per_plan_);
+  }
+
+ private:
+  bool budget_;
+  std::map<std::string, int>* queries_per_plan_;
+};
+
+TEST(RunMethodsTest, PointsOfOneBuildWithTheSamePlanAreMeasuredOnce) {
+  const BenchData data = EchoData();
+  std::map<std::string, int> queries_per_plan;
+  PlannedMethod method(/*budget=*/false, &queries_per_plan);
+  RunOptions options = EchoOptions();
+  options.repeat = 3;
+  const RunResult result =
+      RunMethods(data, {{&method, method.DefaultGrid(data)}}, options, nullptr);
+  // x = 0 and x = 1 run plan0: measured 3 times (10 queries each), one point listing x = 1.
+  EXPECT_EQ(queries_per_plan["plan0"], 30);
+  EXPECT_EQ(queries_per_plan["plan1"], 30);
+  ASSERT_EQ(result.points.size(), 2u);
+  EXPECT_EQ(result.points[0].params, (Params{{"x", 0}}));
+  EXPECT_EQ(result.points[0].plan, "plan0");
+  EXPECT_EQ(result.points[0].same_plan, (std::vector<Params>{{{"x", 1}}}));
+  EXPECT_EQ(result.points[0].repeats, 3);
+  EXPECT_EQ(result.points[1].plan, "plan1");
+  EXPECT_TRUE(result.points[1].same_plan.empty());
+}
+
+TEST(RunMethodsTest, BudgetsThatGetTheSamePlanKeepARowEachWithOneMeasurement) {
+  const BenchData data = EchoData();
+  std::map<std::string, int> queries_per_plan;
+  PlannedMethod method(/*budget=*/true, &queries_per_plan);
+  RunOptions options = EchoOptions();
+  options.repeat = 3;
+  const RunResult result =
+      RunMethods(data, {{&method, method.DefaultGrid(data)}}, options, nullptr);
+  EXPECT_EQ(queries_per_plan["plan0"], 30);
+  ASSERT_EQ(result.points.size(), 3u);  // one row per requested budget
+  EXPECT_EQ(result.points[1].params, (Params{{"x", 1}}));
+  EXPECT_EQ(result.points[1].plan, "plan0");
+  EXPECT_DOUBLE_EQ(result.points[1].qps, result.points[0].qps);  // the same measurements
+  EXPECT_DOUBLE_EQ(result.points[1].qps_max, result.points[0].qps_max);
+  EXPECT_EQ(result.points[1].repeats, 3);
+  EXPECT_EQ(result.points[2].plan, "plan1");
 }
 
 TEST(MedianOfTest, MediansAndSpread) {
