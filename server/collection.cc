@@ -1,7 +1,10 @@
-// Collection: synced commit first, then the in-memory apply (table and indexes), so an
-// acknowledged write survives a crash and is visible to the next search. Index builds run on their
-// own threads and read the table in short shared holds; writes made meanwhile are replayed at
-// publish (collection_indexes.cc).
+// Collection: synced commit first, then the in-memory apply, so an acknowledged write survives a
+// crash and is visible to the next search. A write applies to the table in short exclusive holds
+// and is searchable at once; the served indexes absorb it afterwards on the absorber thread, a few
+// rows per hold, and until then every index search scans it exactly (the small-buffer design of
+// LSM stores and of other vector databases' growing segments): no search waits behind an index
+// insert of a whole message. Index builds run on their own threads and read the table in short
+// shared holds; writes made meanwhile are replayed at publish (collection_indexes.cc).
 #include "server/collection.h"
 
 #include <omp.h>
@@ -14,14 +17,30 @@
 #include "base/status_macros.h"
 #include "index/flat_search.h"
 #include "index/plan_chooser.h"
+#include "index/stage_scorer.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
 
+Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
+                       CollectionOptions options)
+    : meta_(std::move(meta)), store_(store), options_(std::move(options)), table_(meta_.dim) {
+  absorber_ = std::thread(&Collection::AbsorbLoop, this);
+}
+
 Collection::~Collection() {
   for (const std::unique_ptr<IndexSlot>& slot : slots_) StopBuild(*slot);
-  std::lock_guard calibration_lock(calibration_lifecycle_mutex_);
-  StopCalibrationLocked();
+  {
+    std::lock_guard calibration_lock(calibration_lifecycle_mutex_);
+    StopCalibrationLocked();
+  }
+  {
+    std::lock_guard lock(absorb_mutex_);
+    absorb_stop_ = true;
+  }
+  absorb_wake_.notify_all();
+  fresh_room_.notify_all();
+  absorber_.join();
 }
 
 absl::Status Collection::Load() {
@@ -56,14 +75,30 @@ absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const f
   std::lock_guard write_lock(write_mutex_);
   RETURN_IF_ERROR(CheckNotDropped());
   RETURN_IF_ERROR(CheckFitsGpuStorage(ids, values));
+  RETURN_IF_ERROR(WaitForFreshRoom());
   RETURN_IF_ERROR(store_->PutVectors(meta_.id, meta_.dim, ids, values));
-  std::unique_lock table_lock(table_mutex_);
-  std::vector<index::RowId> rows(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    rows[i] = table_.Upsert(ids[i], values.subspan(i * meta_.dim, meta_.dim));
-    ApplyUpsertLocked(rows[i]);
+  std::vector<index::RowId> rows;
+  for (size_t begin = 0; begin < ids.size(); begin += kTableRowsPerHold) {
+    const size_t end = std::min(ids.size(), begin + kTableRowsPerHold);
+    rows.clear();
+    std::unique_lock table_lock(table_mutex_);
+    const bool indexes_served = !ReadyLocked().empty();
+    for (size_t i = begin; i < end; ++i) {
+      const index::RowId row = table_.Upsert(ids[i], values.subspan(i * meta_.dim, meta_.dim));
+      rows.push_back(row);
+      for (const std::unique_ptr<IndexSlot>& slot : slots_) {
+        if (slot->log_writes) slot->written.push_back({row, ids[i]});
+      }
+      if (indexes_served) {
+        fresh_.push_back({row, ids[i]});
+        ++fresh_ids_[ids[i]];
+      }
+    }
+    MirrorRowsLocked(rows, values.data() + begin * meta_.dim);
+    fresh_count_ = fresh_.size();
+    NoteHold(end - begin, 0);
   }
-  MirrorRowsLocked(rows, values.data());
+  WakeAbsorber();
   return absl::OkStatus();
 }
 
@@ -79,16 +114,141 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
   present.erase(std::unique(present.begin(), present.end()), present.end());
   if (present.empty()) return 0;
   RETURN_IF_ERROR(store_->DeleteVectors(meta_.id, present));
-  std::unique_lock table_lock(table_mutex_);
   std::vector<index::RowId> rows;
-  rows.reserve(present.size());
-  for (uint64_t id : present) {
-    rows.push_back(*table_.RowOf(id));
-    ApplyRemoveLocked(rows.back(), id);
-    table_.Remove(id);
+  for (size_t begin = 0; begin < present.size(); begin += kTableRowsPerHold) {
+    const size_t end = std::min(present.size(), begin + kTableRowsPerHold);
+    rows.clear();
+    std::unique_lock table_lock(table_mutex_);
+    for (size_t i = begin; i < end; ++i) {
+      rows.push_back(*table_.RowOf(present[i]));
+      ApplyRemoveLocked(rows.back(), present[i]);
+      table_.Remove(present[i]);
+    }
+    MirrorClearLocked(rows);
+    NoteHold(end - begin, 0);
   }
-  MirrorClearLocked(rows);
   return present.size();
+}
+
+absl::Status Collection::WaitForFreshRoom() {
+  std::unique_lock lock(absorb_mutex_);
+  const bool room = fresh_room_.wait_for(lock, options_.fresh_rows_wait, [this] {
+    return absorb_stop_ || fresh_count_.load() < options_.fresh_rows_cap;
+  });
+  if (room) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "collection '", meta_.name, "': ", fresh_count_.load(),
+      " acknowledged vectors are still waiting for its indexes (at most ", options_.fresh_rows_cap,
+      " may wait, since every search scans them exactly); the indexes "
+      "are behind the ingest rate: retry in a few seconds, or send smaller messages"));
+}
+
+void Collection::WakeAbsorber() {
+  { std::lock_guard lock(absorb_mutex_); }  // the absorber is waiting, or will see the new count
+  absorb_wake_.notify_one();
+}
+
+void Collection::AbsorbLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(absorb_mutex_);
+      absorb_wake_.wait(
+          lock, [this] { return absorb_stop_ || (!absorb_paused_ && fresh_count_.load() > 0); });
+      if (absorb_stop_) return;
+    }
+    {
+      std::unique_lock table_lock(table_mutex_);
+      size_t inserted = 0;
+      while (inserted < kIndexRowsPerHold && !fresh_.empty()) {
+        const FreshRow fresh = fresh_.front();
+        fresh_.pop_front();
+        if (const auto it = fresh_ids_.find(fresh.id);
+            it != fresh_ids_.end() && --it->second == 0) {
+          fresh_ids_.erase(it);
+        }
+        // Deleted, or taken over by another id, since: nothing to insert.
+        if (!table_.IsLive(fresh.row) || table_.IdOf(fresh.row) != fresh.id) continue;
+        for (const std::unique_ptr<IndexSlot>& slot : slots_) {
+          if (slot->served) slot->served->Upsert(table_, fresh.row);
+        }
+        ++inserted;
+      }
+      fresh_count_ = fresh_.size();
+      NoteHold(0, inserted);
+    }
+    { std::lock_guard lock(absorb_mutex_); }
+    fresh_room_.notify_all();
+  }
+}
+
+void Collection::PauseIndexMaintenance(bool paused) {
+  {
+    std::lock_guard lock(absorb_mutex_);
+    absorb_paused_ = paused;
+  }
+  absorb_wake_.notify_all();
+}
+
+void Collection::NoteHold(size_t table_rows, size_t index_rows) {
+  auto raise = [](std::atomic<size_t>& most, size_t value) {
+    size_t seen = most.load();
+    while (value > seen && !most.compare_exchange_weak(seen, value)) {
+    }
+  };
+  raise(max_table_rows_per_hold_, table_rows);
+  raise(max_index_rows_per_hold_, index_rows);
+}
+
+HoldStats Collection::hold_stats() const {
+  return {max_table_rows_per_hold_.load(), max_index_rows_per_hold_.load()};
+}
+
+void Collection::MergeFreshLocked(std::span<const float> query, uint32_t k, const index::Plan& plan,
+                                  index::SearchResult& result) const {
+  // The dims the index's final scores use: the re-rank's, else the scan's.
+  const uint32_t dims = plan.has_rerank() && plan.rerank_dims.has_value()
+                            ? *plan.rerank_dims
+                            : plan.search_dims.value_or(meta_.dim);
+  std::vector<index::ScoredRow> rows;
+  rows.reserve(fresh_.size());
+  for (const FreshRow& fresh : fresh_) {
+    if (table_.IsLive(fresh.row) && table_.IdOf(fresh.row) == fresh.id) {
+      rows.push_back({0, fresh.row});
+    }
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const index::ScoredRow& a, const index::ScoredRow& b) { return a.row < b.row; });
+  rows.erase(std::unique(rows.begin(), rows.end(),
+                         [](const index::ScoredRow& a, const index::ScoredRow& b) {
+                           return a.row == b.row;
+                         }),
+             rows.end());
+  index::StageScorer scorer(meta_.metric, query.first(dims), dims);
+  if (plan.max_mflops.has_value()) {  // the plan's hard cap binds this scan too
+    const double room = *plan.max_mflops * 1e6 - result.cost.mflops * 1e6;
+    const auto fits = static_cast<size_t>(std::max(0.0, room / scorer.flops_per_row()));
+    if (fits < rows.size()) {
+      rows.resize(fits);
+      result.cost.capped = true;
+    }
+  }
+  const std::vector<index::ScoredRow> best = index::RerankRows(table_, scorer, rows, k);
+  result.cost.mflops += static_cast<double>(rows.size()) * scorer.flops_per_row() / 1e6;
+  result.cost.vectors_scanned += rows.size();
+  // An index hit of an id written since the index saw it scored its old vector: the scan has the
+  // new one.
+  std::vector<std::pair<float, uint64_t>> merged;  // (distance, id): smaller is better
+  merged.reserve(result.hits.size() + best.size());
+  for (const index::Hit& hit : result.hits) {
+    if (!fresh_ids_.contains(hit.id)) {
+      merged.emplace_back(meta_.metric == Metric::kL2 ? hit.score : -hit.score, hit.id);
+    }
+  }
+  for (const index::ScoredRow& row : best) merged.emplace_back(row.distance, table_.IdOf(row.row));
+  std::sort(merged.begin(), merged.end());
+  if (merged.size() > k) merged.resize(k);
+  result.hits.clear();
+  for (const auto& [distance, id] : merged) result.hits.push_back({id, scorer.ToScore(distance)});
 }
 
 void Collection::Get(std::span<const uint64_t> ids,
@@ -108,7 +268,7 @@ void Collection::Get(std::span<const uint64_t> ids,
 absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
                                                  uint32_t query_dims, size_t num_queries,
                                                  uint32_t k, index::Budget budget,
-                                                 SearchDevice device, size_t threads,
+                                                 SearchDevice device, WorkerPool* pool,
                                                  const std::function<bool()>& abandoned) const {
   const SearchLimits& limits = options_.limits;
   SearchOutcome outcome;
@@ -183,6 +343,8 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   }
   std::vector<index::SearchResult>& results = outcome.results;
   results.resize(num_queries);
+  // A flat plan scans the table, fresh rows included; an index plan must add them.
+  const bool merge_fresh = plan.index != "flat" && !fresh_.empty();
   std::atomic<bool> gave_up{false};
   auto run_range = [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end && !gave_up; ++q) {
@@ -192,18 +354,15 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
       }
       const std::span<const float> query = queries.subspan(q * query_dims, query_dims);
       results[q] = index::RunPlan(plan, table_, meta_.metric, query, k, ready);
+      if (merge_fresh) MergeFreshLocked(query, k, plan, results[q]);
     }
   };
-  const size_t workers = std::clamp<size_t>(threads, 1, num_queries);
-  if (workers == 1) {
+  // The pool's workers read under this call's shared hold, which lasts until they all return.
+  if (pool == nullptr || num_queries == 1) {
     run_range(0, num_queries);
   } else {
-    std::vector<std::jthread> pool;
-    const size_t per_worker = (num_queries + workers - 1) / workers;
-    for (size_t begin = 0; begin < num_queries; begin += per_worker) {
-      pool.emplace_back(run_range, begin, std::min(num_queries, begin + per_worker));
-    }
-  }  // joins
+    pool->ParallelFor(num_queries, run_range);
+  }
   if (gave_up) {
     return absl::CancelledError("search abandoned: the client cancelled or its deadline passed");
   }

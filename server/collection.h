@@ -4,7 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "index/batch_scorer.h"
 #include "index/budget_planner.h"
@@ -24,6 +28,7 @@
 #include "index/plan.h"
 #include "index/vector_table.h"
 #include "server/index_kinds.h"
+#include "server/worker_pool.h"
 #include "storage/collection_meta.h"
 #include "storage/rocks_store.h"
 
@@ -35,6 +40,19 @@ inline constexpr char kDefaultBudgetBlob[] = "default_budget";
 
 // A rebuild is advised once the collection grew by more than this fraction since the build.
 inline constexpr double kRebuildAdvisedGrowth = 0.2;
+
+// Writes never hold the table against searches for long: each exclusive hold applies at most this
+// many rows to the table (a copy, the GPU mirror's upload, a delete, a build's replayed write) ...
+inline constexpr size_t kTableRowsPerHold = 256;
+// ... and the absorber inserts at most this many rows into the served indexes per hold (a graph
+// link costs a beam search at ef_construction; searches wait for one hold at most).
+inline constexpr size_t kIndexRowsPerHold = 1;
+
+// Test hook: the most work one exclusive table hold has done so far.
+struct HoldStats {
+  size_t max_table_rows = 0;  // rows applied to the table, the mirror or a replay
+  size_t max_index_rows = 0;  // rows inserted into the served indexes
+};
 
 // What DescribeCollection shows of an index.
 struct IndexStatus {
@@ -131,12 +149,21 @@ struct CollectionOptions {
   // Called when a GPU call fails: action "dropped" (the collection left the GPU for good) or
   // "cpu_fallback" (one search ran on the CPU, e.g. out of device memory); may be empty.
   std::function<void(const std::string& collection, const std::string& action)> on_gpu_error;
+  // Acknowledged rows the served indexes have not absorbed yet, above which an Upsert waits for
+  // the absorber: every index search scans these rows exactly (at 784 dims, 4096 rows cost about
+  // 3.2 MFLOPs a query, some 50 graph searches' worth), so the backlog must stay small. A message
+  // is admitted while the backlog is below the cap, so it can exceed the cap by one message.
+  // Default: 4096.
+  size_t fresh_rows_cap = 4096;
+  // How long an Upsert waits for the backlog to fall below the cap before RESOURCE_EXHAUSTED.
+  // Default: 5 s.
+  std::chrono::milliseconds fresh_rows_wait{5000};
 };
 
 class Collection {
  public:
-  Collection(storage::CollectionMeta meta, storage::RocksStore* store, CollectionOptions options)
-      : meta_(std::move(meta)), store_(store), options_(std::move(options)), table_(meta_.dim) {}
+  // Starts the collection's absorber thread (it waits for rows to absorb).
+  Collection(storage::CollectionMeta meta, storage::RocksStore* store, CollectionOptions options);
   ~Collection();
 
   // Loads every stored vector, then each stored index (reconciled with the vectors, not rebuilt).
@@ -148,9 +175,13 @@ class Collection {
   size_t vector_memory_bytes() const;
 
   // Commits ids.size() vectors (row-major in `values`, already validated) as one synced batch,
-  // then applies them to the table and the indexes. NOT_FOUND once the collection is dropped.
+  // then applies them to the table in holds of kTableRowsPerHold rows; the served indexes absorb
+  // them in the background, and until they do every index search scans them exactly. Waits while
+  // that backlog is at fresh_rows_cap (RESOURCE_EXHAUSTED, nothing written, past
+  // fresh_rows_wait). NOT_FOUND once the collection is dropped.
   absl::Status Upsert(std::span<const uint64_t> ids, std::span<const float> values);
-  // Deletes the ids that exist (one synced batch); returns how many did.
+  // Deletes the ids that exist (one synced batch, applied in holds of kTableRowsPerHold rows);
+  // returns how many did.
   absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids);
   // Copies stored vectors; `missing` receives absent ids. Both in request order.
   void Get(std::span<const uint64_t> ids,
@@ -161,11 +192,13 @@ class Collection {
   // `num_queries` queries of `query_dims` floats, within the options' SearchLimits. Flat plans run
   // on the GPU when `device` allows and the collection has one (the whole batch in one call);
   // kGpu without one, or with another plan, is FAILED_PRECONDITION.
-  // `abandoned` (may be empty) is polled between queries: once it returns true (the client
-  // cancelled or its deadline passed) the remaining queries are skipped and CANCELLED returned.
+  // CPU queries are split over `pool` (the server's shared search workers; null = all on the
+  // caller's thread). `abandoned` (may be empty) is polled between queries: once it returns true
+  // (the client cancelled or its deadline passed) the remaining queries are skipped and CANCELLED
+  // returned.
   absl::StatusOr<SearchOutcome> Search(std::span<const float> queries, uint32_t query_dims,
                                        size_t num_queries, uint32_t k, index::Budget budget,
-                                       SearchDevice device, size_t threads,
+                                       SearchDevice device, WorkerPool* pool,
                                        const std::function<bool()>& abandoned = nullptr) const;
 
   // Starts a background calibration (replacing a running one) and returns its status.
@@ -197,6 +230,13 @@ class Collection {
   // Refuses further writes and stops a running build; called by the engine before the store
   // drops the data.
   void MarkDropped();
+
+  // Acknowledged rows the served indexes have not absorbed yet.
+  size_t fresh_rows() const { return fresh_count_.load(); }
+  // Test hooks: stop or restart the absorber (searches must then find new rows through the exact
+  // scan alone); the most work any exclusive hold did.
+  void PauseIndexMaintenance(bool paused);
+  HoldStats hold_stats() const;
 
  private:
   // A row a writer touched while a build ran, with the id it held, replayed at publish.
@@ -248,9 +288,19 @@ class Collection {
   void LoadCalibration();
   // Loads the stored default budget, if any (likewise).
   void LoadDefaultBudget();
-  // Applies one committed write to every served index and build log; needs the exclusive hold.
-  void ApplyUpsertLocked(index::RowId row);
+  // A deleted row: out of every served index, logged for running builds; exclusive hold.
   void ApplyRemoveLocked(index::RowId row, uint64_t id);
+  // Waits (holding write_mutex_) until the absorber's backlog is below the cap; RESOURCE_EXHAUSTED
+  // after fresh_rows_wait.
+  absl::Status WaitForFreshRoom();
+  // The absorber thread: inserts fresh rows into the served indexes, kIndexRowsPerHold per hold.
+  void AbsorbLoop();
+  void WakeAbsorber();
+  // Index plans: the exact scores of the fresh rows merged into `result` (index hits of ids
+  // written since the index saw them dropped as stale), their cost added. Needs a table hold.
+  void MergeFreshLocked(std::span<const float> query, uint32_t k, const index::Plan& plan,
+                        index::SearchResult& result) const;
+  void NoteHold(size_t table_rows, size_t index_rows);
   // GPU mirror (collection_gpu.cc), all under the exclusive hold: copies every live row to a new
   // device scorer; keeps it in step with writes (a failure drops the mirror: searches go on, on
   // the CPU).
@@ -305,6 +355,26 @@ class Collection {
   // build_mutex_ and the exclusive table hold, so either hold is enough to read it.
   std::vector<std::unique_ptr<IndexSlot>> slots_;
 
+  // A row written to the table that the served indexes have not absorbed yet, with the id it got.
+  struct FreshRow {
+    index::RowId row;
+    uint64_t id;
+  };
+  // Oldest first; an entry whose row was deleted or taken by another id since is skipped. Only
+  // filled while some index is served. Guarded by table_mutex_.
+  std::deque<FreshRow> fresh_;
+  // Ids in fresh_, with their number of entries (an id written twice has two). Guarded by
+  // table_mutex_.
+  absl::flat_hash_map<uint64_t, uint32_t> fresh_ids_;
+  std::atomic<size_t> fresh_count_{0};  // fresh_.size(), readable without the table lock
+  std::mutex absorb_mutex_;
+  std::condition_variable absorb_wake_;  // rows to absorb, a pause change, or stop
+  std::condition_variable fresh_room_;   // the absorber made room
+  bool absorb_stop_ = false;             // guarded by absorb_mutex_
+  bool absorb_paused_ = false;           // guarded by absorb_mutex_
+  std::atomic<size_t> max_table_rows_per_hold_{0};
+  std::atomic<size_t> max_index_rows_per_hold_{0};
+
   // Serialises calibration starts and stops (never taken by the calibration thread).
   std::mutex calibration_lifecycle_mutex_;
   std::thread calibration_thread_;
@@ -314,6 +384,8 @@ class Collection {
   CalibrationStatus calibration_;         // state and the frontier in use
   std::optional<index::Budget> default_budget_;
   std::string default_budget_encoded_;
+
+  std::thread absorber_;  // last: started once everything above exists
 };
 
 }  // namespace adanns::server

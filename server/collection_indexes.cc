@@ -156,25 +156,27 @@ absl::Status Collection::Publish(IndexSlot& slot, std::unique_ptr<index::ServedI
   ASSIGN_OR_RETURN(const std::string blob, built->Serialize());
   // Blob first: a crash after it restarts with the new index, a crash before with the old one.
   RETURN_IF_ERROR(store_->PutIndexBlob(meta_.id, slot.name, blob));
-  std::lock_guard write_lock(write_mutex_);  // no writer is between its commit and its apply
-  std::unique_lock table_lock(table_mutex_);
-  if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
-  for (const LoggedWrite& write : slot.written) {
-    if (table_.RowOf(write.id) == write.row) {
-      built->Upsert(table_, write.row);
-    } else {
-      built->Remove(write.row, write.id);
+  // No writer is between its commit and its apply, and none logs more writes until the swap. The
+  // log is replayed into the new index (which no search sees yet) under shared holds, so searches
+  // go on meanwhile; the swap takes one short exclusive hold.
+  std::lock_guard write_lock(write_mutex_);
+  for (size_t begin = 0; begin < slot.written.size(); begin += kTableRowsPerHold) {
+    if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
+    std::shared_lock table_lock(table_mutex_);
+    const size_t end = std::min(slot.written.size(), begin + kTableRowsPerHold);
+    for (size_t i = begin; i < end; ++i) {
+      const LoggedWrite& write = slot.written[i];
+      if (table_.RowOf(write.id) == write.row) {
+        built->Upsert(table_, write.row);
+      } else {
+        built->Remove(write.row, write.id);
+      }
     }
   }
+  std::unique_lock table_lock(table_mutex_);
+  if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
   slot.served = std::move(built);
   return absl::OkStatus();
-}
-
-void Collection::ApplyUpsertLocked(index::RowId row) {
-  for (const std::unique_ptr<IndexSlot>& slot : slots_) {
-    if (slot->served) slot->served->Upsert(table_, row);
-    if (slot->log_writes) slot->written.push_back({row, table_.IdOf(row)});
-  }
 }
 
 void Collection::ApplyRemoveLocked(index::RowId row, uint64_t id) {

@@ -33,7 +33,12 @@ absl::Status ValidateK(uint32_t k) {
 }  // namespace
 
 AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions options)
-    : engine_(engine), metrics_(metrics), options_(options), snapshots_(options_.snapshot_root) {
+    : engine_(engine),
+      metrics_(metrics),
+      options_(options),
+      snapshots_(options_.snapshot_root),
+      search_pool_(std::make_unique<WorkerPool>(std::max<size_t>(options_.search_threads, 1))),
+      upsert_pool_(std::make_unique<WorkerPool>(std::max<size_t>(options_.upsert_threads, 1))) {
   for (const auto& collection : engine_->List()) {
     UpdateVectorGauge(*collection);
     for (const IndexStatus& status : collection->Indexes()) {
@@ -45,18 +50,20 @@ AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions op
   }
 }
 
+absl::Status AdannsService::Authorize(const grpc::ServerContextBase& context, Role role) const {
+  if (options_.api_keys == nullptr) return absl::OkStatus();
+  const auto& metadata = context.client_metadata();
+  const auto found = metadata.find("authorization");
+  const std::string_view authorization =
+      found == metadata.end() ? std::string_view()
+                              : std::string_view(found->second.data(), found->second.size());
+  return options_.api_keys->Check(authorization, role);
+}
+
 grpc::Status AdannsService::Finish(const char* method, Clock::time_point start,
                                    const grpc::ServerContext& context, Role role,
                                    const std::function<absl::Status()>& call) {
-  absl::Status status = absl::OkStatus();
-  if (options_.api_keys != nullptr) {
-    const auto& metadata = context.client_metadata();
-    const auto found = metadata.find("authorization");
-    const std::string_view authorization =
-        found == metadata.end() ? std::string_view()
-                                : std::string_view(found->second.data(), found->second.size());
-    status = options_.api_keys->Check(authorization, role);
-  }
+  absl::Status status = Authorize(context, role);
   if (status.ok()) status = call();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   metrics_->RecordRequest(method, CodeName(status), seconds);
@@ -163,57 +170,39 @@ grpc::Status AdannsService::DropCollection(grpc::ServerContext* context,
 
 // --- Vectors -------------------------------------------------------------------------------
 
-absl::Status AdannsService::DoUpsert(grpc::ServerReader<v1::UpsertRequest>* reader,
-                                     v1::UpsertResponse* response) {
-  v1::UpsertRequest message;
-  std::shared_ptr<Collection> collection;
-  uint64_t committed = 0;
-  size_t messages = 0;
+absl::Status AdannsService::UpsertMessage(const v1::UpsertRequest& message,
+                                          UpsertProgress& progress) {
+  if (progress.collection == nullptr) {
+    RETURN_IF_ERROR(ValidateCollectionName(message.collection(), "collection"));
+    ASSIGN_OR_RETURN(progress.collection, engine_->Find(message.collection()));
+  } else if (message.collection() != progress.collection->meta().name) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("every message of an Upsert stream must name the same collection: got '",
+                     message.collection(), "' after '", progress.collection->meta().name, "'"));
+  }
+  Collection& collection = *progress.collection;
+  const uint32_t dim = collection.meta().dim;
+  RETURN_IF_ERROR(ValidateUpsertVectors(message, dim));
+  if (options_.max_resident_bytes > 0 &&
+      ProcessResidentBytes() > static_cast<double>(options_.max_resident_bytes)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the server's memory is above its limit (--max_memory_mb = ",
+        options_.max_resident_bytes >> 20,
+        " MiB): upserts are paused until it frees memory; searches and deletes go on"));
+  }
   std::vector<uint64_t> ids;
   std::vector<float> values;
-  while (reader->Read(&message)) {
-    absl::Status status = [&]() -> absl::Status {
-      if (collection == nullptr) {
-        RETURN_IF_ERROR(ValidateCollectionName(message.collection(), "collection"));
-        ASSIGN_OR_RETURN(collection, engine_->Find(message.collection()));
-      } else if (message.collection() != collection->meta().name) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("every message of an Upsert stream must name the same collection: got '",
-                         message.collection(), "' after '", collection->meta().name, "'"));
-      }
-      const uint32_t dim = collection->meta().dim;
-      RETURN_IF_ERROR(ValidateUpsertVectors(message, dim));
-      if (options_.max_resident_bytes > 0 &&
-          ProcessResidentBytes() > static_cast<double>(options_.max_resident_bytes)) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "the server's memory is above its limit (--max_memory_mb = ",
-            options_.max_resident_bytes >> 20,
-            " MiB): upserts are paused until it frees memory; searches and deletes go on"));
-      }
-      ids.clear();
-      values.clear();
-      values.reserve(static_cast<size_t>(message.vectors_size()) * dim);
-      for (const v1::Vector& v : message.vectors()) {
-        ids.push_back(v.id());
-        values.insert(values.end(), v.values().begin(), v.values().end());
-      }
-      RETURN_IF_ERROR(collection->Upsert(ids, values));
-      metrics_->RecordIngest(collection->meta().name, static_cast<double>(ids.size()),
-                             static_cast<double>(values.size() * sizeof(float)));
-      return absl::OkStatus();
-    }();
-    if (!status.ok()) {
-      if (collection) UpdateVectorGauge(*collection);
-      return absl::Status(
-          status.code(),
-          absl::StrCat("message ", messages, " of the stream rejected: ", status.message(), " (",
-                       committed, " vectors from ", messages, " earlier messages were committed)"));
-    }
-    committed += ids.size();
-    ++messages;
+  ids.reserve(static_cast<size_t>(message.vectors_size()));
+  values.reserve(static_cast<size_t>(message.vectors_size()) * dim);
+  for (const v1::Vector& v : message.vectors()) {
+    ids.push_back(v.id());
+    values.insert(values.end(), v.values().begin(), v.values().end());
   }
-  if (collection) UpdateVectorGauge(*collection);
-  response->set_upserted(committed);
+  RETURN_IF_ERROR(collection.Upsert(ids, values));
+  metrics_->RecordIngest(collection.meta().name, static_cast<double>(ids.size()),
+                         static_cast<double>(values.size() * sizeof(float)));
+  progress.committed += ids.size();
+  ++progress.messages;
   return absl::OkStatus();
 }
 
@@ -244,12 +233,20 @@ absl::Status AdannsService::DoDelete(const v1::DeleteRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status AdannsService::Upsert(grpc::ServerContext* context,
-                                   grpc::ServerReader<v1::UpsertRequest>* reader,
-                                   v1::UpsertResponse* response) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* AdannsService::Upsert(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   const auto start = Clock::now();
-  return Finish("Upsert", start, *context, Role::kAdmin,
-                [&] { return DoUpsert(reader, response); });
+  return new UpsertStream(
+      Authorize(*context, Role::kAdmin), upsert_pool_.get(),
+      [this](const v1::UpsertRequest& message, UpsertProgress& progress) {
+        return UpsertMessage(message, progress);
+      },
+      [this, start](const absl::Status& status, const UpsertProgress& progress) {
+        if (progress.collection) UpdateVectorGauge(*progress.collection);
+        metrics_->RecordRequest("Upsert", CodeName(status),
+                                std::chrono::duration<double>(Clock::now() - start).count());
+      },
+      response);
 }
 
 grpc::Status AdannsService::Get(grpc::ServerContext* context, const v1::GetRequest* request,
@@ -342,9 +339,9 @@ absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
   RETURN_IF_ERROR(ValidateFinite(AsSpan(request.query()), "query"));
   ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
   ASSIGN_OR_RETURN(const SearchDevice device, DeviceFromProto(request.device()));
-  ASSIGN_OR_RETURN(const SearchOutcome outcome,
-                   RunSearch(*collection, AsSpan(request.query()),
-                             static_cast<uint32_t>(query_dims), 1, request.k(), budget, device, 1));
+  ASSIGN_OR_RETURN(const SearchOutcome outcome, RunSearch(*collection, AsSpan(request.query()),
+                                                          static_cast<uint32_t>(query_dims), 1,
+                                                          request.k(), budget, device, nullptr));
   ResultToProto(outcome.results.front(), outcome, response);
   return absl::OkStatus();
 }
@@ -382,7 +379,7 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   ASSIGN_OR_RETURN(const SearchDevice device, DeviceFromProto(request.device()));
   ASSIGN_OR_RETURN(const SearchOutcome outcome,
                    RunSearch(*collection, AsSpan(request.queries()), query_dims, n, request.k(),
-                             budget, device, options_.search_threads, abandoned));
+                             budget, device, search_pool_.get(), abandoned));
   for (const index::SearchResult& result : outcome.results) {
     ResultToProto(result, outcome, response->add_results());
   }
@@ -393,10 +390,10 @@ absl::StatusOr<SearchOutcome> AdannsService::RunSearch(const Collection& collect
                                                        std::span<const float> queries,
                                                        uint32_t query_dims, size_t n, uint32_t k,
                                                        const index::Budget& budget,
-                                                       SearchDevice device, size_t threads,
+                                                       SearchDevice device, WorkerPool* pool,
                                                        const std::function<bool()>& abandoned) {
   absl::StatusOr<SearchOutcome> outcome =
-      collection.Search(queries, query_dims, n, k, budget, device, threads, abandoned);
+      collection.Search(queries, query_dims, n, k, budget, device, pool, abandoned);
   if (absl::IsResourceExhausted(outcome.status())) metrics_->RecordBudgetLimit("rejected");
   if (!outcome.ok()) return outcome;
   if (outcome->clamped) metrics_->RecordBudgetLimit("clamped");

@@ -11,11 +11,14 @@
 #include "server/engine.h"
 #include "server/metrics.h"
 #include "server/snapshots.h"
+#include "server/upsert_stream.h"
+#include "server/worker_pool.h"
 
 namespace adanns::server {
 
 struct ServiceOptions {
-  // Threads one SearchBatch may use.
+  // Workers shared by every SearchBatch (its queries are split over them; concurrent batches
+  // queue for the same workers). A single Search runs on its gRPC thread.
   // Default: 1.
   size_t search_threads = 1;
   // API keys every call must carry; null = no authentication (loopback development).
@@ -28,9 +31,14 @@ struct ServiceOptions {
   // many bytes; searches and deletes go on. 0 = no limit.
   // Default: 0.
   uint64_t max_resident_bytes = 0;
+  // Workers that commit Upsert streams' messages (one message of a stream at a time; streams
+  // beyond this many wait their turn).
+  // Default: 4.
+  size_t upsert_threads = 4;
 };
 
-class AdannsService final : public v1::Adanns::Service {
+// Upsert is a raw callback method (upsert_stream.h); every other RPC uses the sync API.
+class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Upsert<v1::Adanns::Service> {
  public:
   AdannsService(Engine* engine, Metrics* metrics, ServiceOptions options);
 
@@ -49,8 +57,8 @@ class AdannsService final : public v1::Adanns::Service {
   grpc::Status UpdateCollection(grpc::ServerContext* context,
                                 const v1::UpdateCollectionRequest* request,
                                 v1::CollectionInfo* response) override;
-  grpc::Status Upsert(grpc::ServerContext* context, grpc::ServerReader<v1::UpsertRequest>* reader,
-                      v1::UpsertResponse* response) override;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* Upsert(grpc::CallbackServerContext* context,
+                                                    grpc::ByteBuffer* response) override;
   grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
                    v1::GetResponse* response) override;
   grpc::Status Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
@@ -78,8 +86,8 @@ class AdannsService final : public v1::Adanns::Service {
   absl::Status DoDropCollection(const std::string& name, v1::DropCollectionResponse* response);
   absl::Status DoUpdateCollection(const v1::UpdateCollectionRequest& request,
                                   v1::CollectionInfo* response);
-  absl::Status DoUpsert(grpc::ServerReader<v1::UpsertRequest>* reader,
-                        v1::UpsertResponse* response);
+  // Validates and commits one message of an Upsert stream.
+  absl::Status UpsertMessage(const v1::UpsertRequest& message, UpsertProgress& progress);
   absl::Status DoGet(const v1::GetRequest& request, v1::GetResponse* response);
   absl::Status DoDelete(const v1::DeleteRequest& request, v1::DeleteResponse* response);
   absl::Status DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response);
@@ -93,11 +101,13 @@ class AdannsService final : public v1::Adanns::Service {
   absl::StatusOr<SearchOutcome> RunSearch(const Collection& collection,
                                           std::span<const float> queries, uint32_t query_dims,
                                           size_t n, uint32_t k, const index::Budget& budget,
-                                          SearchDevice device, size_t threads,
+                                          SearchDevice device, WorkerPool* pool,
                                           const std::function<bool()>& abandoned = nullptr);
 
-  // Runs `call` when the caller's API key allows `role` (keys on), records the request in
-  // metrics and maps the status to gRPC.
+  // OK when API keys are off or the caller's key allows `role`.
+  absl::Status Authorize(const grpc::ServerContextBase& context, Role role) const;
+  // Runs `call` when Authorize allows it, records the request in metrics and maps the status to
+  // gRPC.
   grpc::Status Finish(const char* method, std::chrono::steady_clock::time_point start,
                       const grpc::ServerContext& context, Role role,
                       const std::function<absl::Status()>& call);
@@ -107,6 +117,9 @@ class AdannsService final : public v1::Adanns::Service {
   Metrics* metrics_;
   ServiceOptions options_;
   Snapshots snapshots_;
+  std::unique_ptr<WorkerPool> search_pool_;  // options_.search_threads workers
+  // Runs Upsert streams' messages; declared last so it is joined first, while the rest is alive.
+  std::unique_ptr<WorkerPool> upsert_pool_;
 };
 
 }  // namespace adanns::server

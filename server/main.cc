@@ -25,7 +25,9 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest gRPC message accepted or sent, in Mi
 ABSL_FLAG(int, build_threads, 1,
           "Threads each background index build may use; keep below the core count so searches "
           "keep their latency");
-ABSL_FLAG(int, search_threads, 0, "Threads one SearchBatch may use; 0 = the number of cores");
+ABSL_FLAG(int, search_threads, 0,
+          "Workers shared by every SearchBatch (concurrent batches queue for them); 0 = the "
+          "number of cores");
 ABSL_FLAG(std::string, api_keys_file, "",
           "File of API keys, one \"KEY ROLE\" per line (ROLE: read or admin); every call must "
           "then send \"authorization: Bearer KEY\". Empty: no authentication");

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "rocksdb/db.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -134,14 +135,6 @@ std::pair<std::string, std::string> IndexBlobKeyRange(uint32_t collection_id) {
   return {std::move(begin), std::move(end)};
 }
 
-// Commits one batch; with `sync` the WAL is fsynced before this returns.
-absl::Status Commit(rocksdb::DB& db, bool sync, rocksdb::WriteBatch& batch,
-                    absl::string_view context) {
-  rocksdb::WriteOptions write_options;
-  write_options.sync = sync;
-  return FromRocks(db.Write(write_options, &batch), context);
-}
-
 // Reads a 4-byte little-endian counter of the default column family; nullopt when absent.
 absl::StatusOr<std::optional<uint32_t>> GetU32(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
                                                const char* key) {
@@ -156,6 +149,17 @@ absl::StatusOr<std::optional<uint32_t>> GetU32(rocksdb::DB& db, rocksdb::ColumnF
   return std::optional<uint32_t>(DecodeU32LittleEndian(value));
 }
 
+// RocksDB's own recovery from a full disk polls free space every few seconds in a background
+// thread and answers our Resume() with Busy meanwhile; a write would wait for that poll. We
+// resume on the next write instead (RocksStore::Commit), so switch the automatic one off.
+class ResumeOnNextWrite : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (bg_error.IsNoSpace()) *auto_recovery = false;
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
@@ -164,6 +168,7 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   if (options.env != nullptr) db_options.env = options.env;
+  db_options.listeners.push_back(std::make_shared<ResumeOnNextWrite>());
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
@@ -197,7 +202,7 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
     RETURN_IF_ERROR(
         FromRocks(batch.Put(default_cf, kFormatVersionKey, EncodeU32LittleEndian(kFormatVersion)),
                   "writing format_version"));
-    RETURN_IF_ERROR(Commit(*store->db_, store->sync_writes_, batch, "writing format_version"));
+    RETURN_IF_ERROR(store->Commit(batch, "writing format_version"));
   } else if (*version > kFormatVersion) {
     return absl::FailedPreconditionError(
         absl::StrCat("store at ", path, " was written by a newer adanns (format ", *version,
@@ -245,7 +250,7 @@ absl::StatusOr<CollectionMeta> RocksStore::CreateCollection(CollectionMeta meta)
   RETURN_IF_ERROR(FromRocks(
       batch.Put(handles_[kDefaultCf], kNextCollectionIdKey, EncodeU32LittleEndian(meta.id + 1)),
       "batching next_collection_id"));
-  RETURN_IF_ERROR(Commit(*db_, sync_writes_, batch, "creating collection"));
+  RETURN_IF_ERROR(Commit(batch, "creating collection"));
   return meta;
 }
 
@@ -269,7 +274,7 @@ absl::Status RocksStore::DropCollection(const std::string& name) {
   const auto [blobs_begin, blobs_end] = IndexBlobKeyRange(meta.id);
   RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kIndexBlobsCf], blobs_begin, blobs_end),
                             "batching index blob delete"));
-  RETURN_IF_ERROR(Commit(*db_, sync_writes_, batch, "dropping collection"));
+  RETURN_IF_ERROR(Commit(batch, "dropping collection"));
 
   // The drop is committed; compaction only reclaims the disk space now rather than eventually.
   // kForceOptimized rewrites bottommost files too, which is where the dropped vectors usually are.
@@ -316,7 +321,7 @@ absl::Status RocksStore::PutVectors(uint32_t collection_id, uint32_t dim,
         FromRocks(batch.Put(handles_[kVectorsCf], VectorKey(collection_id, ids[i]), value),
                   "batching vector put"));
   }
-  return Commit(*db_, sync_writes_, batch, "writing vectors");
+  return Commit(batch, "writing vectors");
 }
 
 absl::Status RocksStore::DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids) {
@@ -326,7 +331,7 @@ absl::Status RocksStore::DeleteVectors(uint32_t collection_id, std::span<const u
     RETURN_IF_ERROR(FromRocks(batch.Delete(handles_[kVectorsCf], VectorKey(collection_id, id)),
                               "batching vector delete"));
   }
-  return Commit(*db_, sync_writes_, batch, "deleting vectors");
+  return Commit(batch, "deleting vectors");
 }
 
 absl::Status RocksStore::ScanVectors(
@@ -366,7 +371,7 @@ absl::Status RocksStore::PutIndexBlob(uint32_t collection_id, const std::string&
   RETURN_IF_ERROR(FromRocks(batch.Put(handles_[kIndexBlobsCf], IndexBlobKey(collection_id, name),
                                       rocksdb::Slice(bytes.data(), bytes.size())),
                             "batching index blob"));
-  return Commit(*db_, sync_writes_, batch, "writing index blob");
+  return Commit(batch, "writing index blob");
 }
 
 absl::StatusOr<std::optional<std::string>> RocksStore::GetIndexBlob(uint32_t collection_id,
@@ -384,7 +389,7 @@ absl::Status RocksStore::DeleteIndexBlob(uint32_t collection_id, const std::stri
   RETURN_IF_ERROR(
       FromRocks(batch.Delete(handles_[kIndexBlobsCf], IndexBlobKey(collection_id, name)),
                 "batching index blob delete"));
-  return Commit(*db_, sync_writes_, batch, "deleting index blob");
+  return Commit(batch, "deleting index blob");
 }
 
 absl::StatusOr<std::vector<std::string>> RocksStore::ListIndexBlobs(uint32_t collection_id) const {
@@ -421,6 +426,52 @@ RocksStore::Usage RocksStore::usage() const {
     }
   }
   return usage;
+}
+
+absl::Status RocksStore::Commit(rocksdb::WriteBatch& batch, absl::string_view context) {
+  // A write that found the disk full leaves RocksDB refusing writes (a background error) until it
+  // is resumed: try that first, so writes go on by themselves once space is back. Resume flushes
+  // the memtables; if that flush meets a full disk the error turns fatal (writes stop until a
+  // reopen), so resume only once the disk has room for that flush again.
+  if (resume_before_write_.load()) {
+    if (!HasRoomToResume()) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("rocksdb ", context, ": the disk is full: free space, then retry"));
+    }
+    if (const rocksdb::Status resumed = db_->Resume(); !resumed.ok()) {
+      if (resumed.severity() >= rocksdb::Status::Severity::kFatalError) {
+        return absl::UnavailableError(absl::StrCat("rocksdb ", context,
+                                                   ": the store stopped writing after a failed "
+                                                   "recovery from a full disk (",
+                                                   resumed.ToString(),
+                                                   "); restart the server once space is free"));
+      }
+      return absl::ResourceExhaustedError(
+          absl::StrCat("rocksdb ", context, " (resuming after a full disk): ", resumed.ToString(),
+                       "; the disk is still full: free space, then retry"));
+    }
+    resume_before_write_ = false;
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync_writes_;
+  const rocksdb::Status written = db_->Write(write_options, &batch);
+  if (written.IsNoSpace()) resume_before_write_ = true;
+  return FromRocks(written, context);
+}
+
+bool RocksStore::HasRoomToResume() const {
+  // Room for every memtable's flush plus a margin for the new WAL and MANIFEST records.
+  constexpr uint64_t kMarginBytes = uint64_t{64} << 20;
+  uint64_t free_bytes = 0;
+  if (!db_->GetEnv()->GetFreeSpace(db_->GetName(), &free_bytes).ok()) return true;  // unknown: try
+  uint64_t memtable_bytes = 0;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(handle, "rocksdb.cur-size-all-mem-tables", &value)) {
+      memtable_bytes += value;
+    }
+  }
+  return free_bytes >= memtable_bytes + kMarginBytes;
 }
 
 }  // namespace adanns::storage

@@ -3,6 +3,7 @@
 // sync_writes is on).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,12 +16,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "storage/collection_meta.h"
 
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Env;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace adanns::storage {
@@ -91,10 +94,15 @@ class RocksStore {
 
  private:
   RocksStore() = default;
+  // Commits one batch (the WAL fsynced first when sync_writes_). After a full disk it resumes the
+  // DB first; RESOURCE_EXHAUSTED while the disk stays full.
+  absl::Status Commit(rocksdb::WriteBatch& batch, absl::string_view context);
+  bool HasRoomToResume() const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned by db_; closed in the destructor
   bool sync_writes_ = true;
+  std::atomic<bool> resume_before_write_{false};  // a write found the disk full
   // Serializes CreateCollection/DropCollection: the name check and the write must be atomic.
   std::mutex catalog_mu_;
 };

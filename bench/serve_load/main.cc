@@ -37,6 +37,22 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-ingest", options.skip_ingest,
                "Search the existing collection; no drop, upsert or index build");
   app.add_option("--json", options.json_path, "Write the report as JSON to this file");
+  app.add_option("--build", options.build,
+                 "Index built after the ingest: ivf, default (the server's default index), or "
+                 "empty (the IVF when --index ivf)");
+  app.add_option("--mixed-seconds", options.mixed_seconds,
+                 "Mixed load: seconds of searches alone, then as many under a stream of upserts "
+                 "(0 = skipped)")
+      ->capture_default_str();
+  app.add_option("--mixed-search-threads", options.mixed_search_threads,
+                 "Mixed load: search clients")
+      ->capture_default_str();
+  app.add_option("--mixed-message", options.mixed_message,
+                 "Mixed load: vectors per upserted message")
+      ->capture_default_str();
+  app.add_option("--dd-dir", options.dd_dir,
+                 "Folder on the server's disk where dd measures its synced write bandwidth "
+                 "(1 GiB, removed after)");
   CLI11_PARSE(app, argc, argv);
   if (*search_dims_flag) options.search_dims = search_dims;
   if (*rerank_flag) options.rerank_candidates = rerank_candidates;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <span>
@@ -130,30 +131,41 @@ absl::Status Ingest(client::Client& client, const ServeLoadOptions& options,
   }
   report.ingest_seconds = seconds;
   report.ingest_vectors_per_s = static_cast<double>(committed) / seconds;
+  report.ingest_mb_per_s =
+      *report.ingest_vectors_per_s * static_cast<double>(data.base.cols) * sizeof(float) / 1e6;
   std::fprintf(stderr, "ingested %llu vectors in %.2f s (%.0f vectors/s)\n",
                static_cast<unsigned long long>(committed), seconds, *report.ingest_vectors_per_s);
 
-  if (options.index != "ivf") return absl::OkStatus();
+  const std::string kind =
+      !options.build.empty() ? options.build : (options.index == "ivf" ? "ivf" : "");
+  if (kind.empty()) return absl::OkStatus();
+  if (kind != "ivf" && kind != "default") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--build must be ivf or default, got '", kind, "'"));
+  }
   v1::BuildIndexRequest build;
   build.set_collection(options.collection);
-  RETURN_IF_ERROR(client.BuildIndex(build).status());
+  if (kind == "ivf") build.mutable_ivf();  // naming only the collection builds the default index
+  ASSIGN_OR_RETURN(const v1::BuildIndexResponse started, client.BuildIndex(build));
+  const std::string name = started.indexes().empty() ? "" : started.indexes(0).name();
   const auto build_start = Clock::now();
   while (Clock::now() - build_start < kMaxIndexBuildWait) {
     ASSIGN_OR_RETURN(const v1::CollectionInfo info, client.DescribeCollection(describe));
     for (const v1::IndexInfo& index : info.indexes()) {
-      if (index.name() != "ivf") continue;
+      if (index.name() != name) continue;
       if (index.state() == "failed") {
-        return absl::InternalError(absl::StrCat("IVF build failed: ", index.error()));
+        return absl::InternalError(absl::StrCat(name, " build failed: ", index.error()));
       }
       if (index.state() == "ready") {
         report.index_build_seconds = Seconds(Clock::now() - build_start);
-        std::fprintf(stderr, "IVF ready after %.2f s\n", *report.index_build_seconds);
+        std::fprintf(stderr, "%s index ready after %.2f s\n", name.c_str(),
+                     *report.index_build_seconds);
         return absl::OkStatus();
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return absl::DeadlineExceededError("IVF build did not finish in 30 minutes");
+  return absl::DeadlineExceededError(absl::StrCat(name, " build did not finish in 30 minutes"));
 }
 
 // One request of a timed loop: returns the queries it answered.
@@ -205,6 +217,7 @@ absl::StatusOr<LoadPoint> TimedLoop(const std::vector<std::unique_ptr<client::Cl
   }
   point.requests = all.size();
   point.qps = static_cast<double>(point.queries) / elapsed;
+  point.max_us = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
   point.p50_us = Percentile(all, 0.5);
   point.p99_us = Percentile(all, 0.99);
   return point;
@@ -303,8 +316,89 @@ std::string PointJson(const LoadPoint& point, std::optional<uint32_t> batch) {
       .Add("seconds", JsonNumber(point.seconds))
       .Add("qps", JsonNumber(point.qps))
       .Add(batch ? "p50_batch_us" : "p50_us", JsonNumber(point.p50_us))
-      .Add(batch ? "p99_batch_us" : "p99_us", JsonNumber(point.p99_us));
+      .Add(batch ? "p99_batch_us" : "p99_us", JsonNumber(point.p99_us))
+      .Add(batch ? "max_batch_us" : "max_us", JsonNumber(point.max_us));
   return json.str();
+}
+
+// dd's synced write of 1 GiB into `dir` (the file is removed): MB/s, timed here.
+absl::StatusOr<double> DiskSyncedWriteMbPerS(const std::string& dir) {
+  const std::string file = dir + "/adanns-dd-probe";
+  const std::string command =
+      absl::StrCat("dd if=/dev/zero of='", file, "' bs=1M count=1024 conv=fdatasync 2>/dev/null");
+  const auto start = Clock::now();
+  const int rc = std::system(command.c_str());
+  const double seconds = Seconds(Clock::now() - start);
+  std::remove(file.c_str());
+  if (rc != 0) return absl::InternalError(absl::StrCat("`", command, "` failed (", rc, ")"));
+  return (1024.0 * 1024 * 1024) / seconds / 1e6;
+}
+
+// Searches with the automatic plan from `threads` clients for `seconds`, first alone, then while
+// one more client upserts messages of `message` base rows (new ids) back to back.
+absl::StatusOr<MixedLoad> RunMixedLoad(const std::vector<std::unique_ptr<client::Client>>& clients,
+                                       client::Client& writer, const ServeLoadOptions& options,
+                                       const PreparedDataset& data, uint32_t num_queries) {
+  const auto dim = static_cast<uint32_t>(data.base.cols);
+  std::vector<v1::SearchRequest> searches(num_queries);
+  for (uint32_t q = 0; q < num_queries; ++q) {
+    searches[q].set_collection(options.collection);
+    searches[q].mutable_query()->Add(data.queries.row(q), data.queries.row(q) + dim);
+    searches[q].set_k(options.k);
+  }
+  const Call search = [&](client::Client& c, uint64_t i) -> absl::StatusOr<uint64_t> {
+    RETURN_IF_ERROR(c.Search(searches[i % searches.size()]).status());
+    return 1;
+  };
+  MixedLoad mixed;
+  std::fprintf(stderr, "mixed load: %d search threads alone, %.0f s...\n",
+               options.mixed_search_threads, options.mixed_seconds);
+  ASSIGN_OR_RETURN(mixed.idle,
+                   TimedLoop(clients, options.mixed_search_threads, options.mixed_seconds, search));
+
+  std::fprintf(stderr, "mixed load: the same searches under a stream of %u-vector upserts...\n",
+               options.mixed_message);
+  std::atomic<bool> stop{false};
+  absl::Status write_error;
+  std::vector<double> message_ms;
+  const auto write_start = Clock::now();
+  std::thread upserts([&] {
+    // New ids above every base id, so the collection grows as a live service's would.
+    uint64_t next_id = 1'000'000'000;
+    uint64_t row = 0;
+    while (!stop.load()) {
+      const uint64_t count = std::min<uint64_t>(options.mixed_message, data.base.rows - row);
+      const auto t0 = Clock::now();
+      absl::StatusOr<uint64_t> committed =
+          writer.UpsertRows(options.collection, next_id, data.base.row(row), count, dim);
+      if (absl::IsResourceExhausted(committed.status())) {  // backpressure: retry shortly
+        ++mixed.refused_messages;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (!committed.ok()) {
+        write_error = committed.status();
+        return;
+      }
+      message_ms.push_back(Seconds(Clock::now() - t0) * 1e3);
+      mixed.upserted += *committed;
+      next_id += count;
+      row = (row + count) % data.base.rows;
+    }
+  });
+  absl::StatusOr<LoadPoint> under_writes =
+      TimedLoop(clients, options.mixed_search_threads, options.mixed_seconds, search);
+  stop = true;
+  upserts.join();
+  mixed.upsert_seconds = Seconds(Clock::now() - write_start);
+  RETURN_IF_ERROR(under_writes.status());
+  RETURN_IF_ERROR(write_error);
+  mixed.under_writes = *under_writes;
+  mixed.upsert_vectors_per_s = static_cast<double>(mixed.upserted) / mixed.upsert_seconds;
+  mixed.upsert_mb_per_s = mixed.upsert_vectors_per_s * dim * sizeof(float) / 1e6;
+  mixed.message_p50_ms = Percentile(message_ms, 0.5);
+  mixed.message_p99_ms = Percentile(message_ms, 0.99);
+  return mixed;
 }
 
 const LoadPoint* FindConcurrencyOne(const ServeLoadReport& report) {
@@ -338,7 +432,12 @@ absl::StatusOr<ServeLoadReport> RunServeLoad(const ServeLoadOptions& options) {
   if (options.k == 0 || options.queries == 0 || options.batch == 0 || options.seconds <= 0) {
     return absl::InvalidArgumentError("--k, --queries, --batch and --seconds must be positive");
   }
-  int max_concurrency = 0;
+  if (options.mixed_seconds < 0 || options.mixed_search_threads < 1 ||
+      options.mixed_search_threads > 1024 || options.mixed_message == 0) {
+    return absl::InvalidArgumentError(
+        "--mixed-seconds must be >= 0, --mixed-search-threads 1..1024, --mixed-message > 0");
+  }
+  int max_concurrency = options.mixed_seconds > 0 ? options.mixed_search_threads : 0;
   for (const int c : options.concurrency) {
     if (c < 1 || c > 1024) return absl::InvalidArgumentError("--concurrency values: 1..1024");
     max_concurrency = std::max(max_concurrency, c);
@@ -367,6 +466,10 @@ absl::StatusOr<ServeLoadReport> RunServeLoad(const ServeLoadOptions& options) {
     clients.push_back(std::move(c));
   }
   client::Client& main_client = *clients[0];
+  if (!options.dd_dir.empty()) {
+    std::fprintf(stderr, "dd: 1 GiB synced into %s...\n", options.dd_dir.c_str());
+    ASSIGN_OR_RETURN(report.disk_sync_mb_per_s, DiskSyncedWriteMbPerS(options.dd_dir));
+  }
   if (!options.skip_ingest) RETURN_IF_ERROR(Ingest(main_client, options, data, report));
 
   // Requests are built once, so the timed loops measure the RPCs, not the proto building.
@@ -429,6 +532,11 @@ absl::StatusOr<ServeLoadReport> RunServeLoad(const ServeLoadOptions& options) {
 
   std::fprintf(stderr, "in-process baseline, %.0f s...\n", options.seconds);
   RETURN_IF_ERROR(InProcessBaseline(main_client, options, data, num_queries, resolved, report));
+  if (options.mixed_seconds > 0) {
+    ASSIGN_OR_RETURN(std::unique_ptr<client::Client> writer,
+                     client::Client::Connect(options.server));
+    ASSIGN_OR_RETURN(report.mixed, RunMixedLoad(clients, *writer, options, data, num_queries));
+  }
   return report;
 }
 
@@ -442,16 +550,28 @@ std::string FormatReport(const ServeLoadOptions& options, const ServeLoadReport&
     absl::StrAppendFormat(&out, "ingest: %.2f s, %.0f vectors/s\n", *report.ingest_seconds,
                           *report.ingest_vectors_per_s);
   }
+  if (report.ingest_mb_per_s) {
+    absl::StrAppendFormat(&out, "ingest: %.1f MB/s of vector bytes", *report.ingest_mb_per_s);
+    if (report.disk_sync_mb_per_s) {
+      absl::StrAppendFormat(&out, " = %.0f%% of the disk's synced write (dd, same run: %.1f MB/s)",
+                            100 * *report.ingest_mb_per_s / *report.disk_sync_mb_per_s,
+                            *report.disk_sync_mb_per_s);
+    }
+    out += "\n";
+  } else if (report.disk_sync_mb_per_s) {
+    absl::StrAppendFormat(&out, "disk synced write (dd): %.1f MB/s\n", *report.disk_sync_mb_per_s);
+  }
   if (report.index_build_seconds) {
-    absl::StrAppendFormat(&out, "IVF build (server): %.2f s\n", *report.index_build_seconds);
+    absl::StrAppendFormat(&out, "index build (server): %.2f s\n", *report.index_build_seconds);
   }
   absl::StrAppendFormat(&out, "recall@%d (gRPC vs groundtruth): %.4f\n\n", options.k,
                         report.recall);
-  absl::StrAppendFormat(&out, "%-24s %6s %10s %12s %12s %12s\n", "mode", "conc", "requests", "QPS",
-                        "p50_us", "p99_us");
+  absl::StrAppendFormat(&out, "%-24s %6s %10s %12s %12s %12s %12s\n", "mode", "conc", "requests",
+                        "QPS", "p50_us", "p99_us", "max_us");
   const auto row = [&](const std::string& mode, const LoadPoint& point) {
-    absl::StrAppendFormat(&out, "%-24s %6d %10d %12.1f %12.1f %12.1f\n", mode, point.concurrency,
-                          point.requests, point.qps, point.p50_us, point.p99_us);
+    absl::StrAppendFormat(&out, "%-24s %6d %10d %12.1f %12.1f %12.1f %12.1f\n", mode,
+                          point.concurrency, point.requests, point.qps, point.p50_us, point.p99_us,
+                          point.max_us);
   };
   for (const LoadPoint& point : report.search) row("grpc Search", point);
   for (const LoadPoint& point : report.search_batch) {
@@ -470,6 +590,24 @@ std::string FormatReport(const ServeLoadOptions& options, const ServeLoadReport&
     absl::StrAppendFormat(
         &out, "\nno in-process comparison: %s\n",
         report.in_process ? "concurrency 1 was not measured" : report.in_process_note);
+  }
+  if (report.mixed) {
+    const MixedLoad& mixed = *report.mixed;
+    absl::StrAppendFormat(&out, "\nmixed load (automatic plan, %.0f s each):\n",
+                          options.mixed_seconds);
+    row("search alone", mixed.idle);
+    row("search under upserts", mixed.under_writes);
+    absl::StrAppendFormat(&out,
+                          "upserts: %llu vectors in %.1f s = %.0f vectors/s, %.1f MB/s; message "
+                          "of %u acknowledged in p50 %.1f ms, p99 %.1f ms\n",
+                          static_cast<unsigned long long>(mixed.upserted), mixed.upsert_seconds,
+                          mixed.upsert_vectors_per_s, mixed.upsert_mb_per_s, options.mixed_message,
+                          mixed.message_p50_ms, mixed.message_p99_ms);
+    absl::StrAppendFormat(&out, "messages refused with RESOURCE_EXHAUSTED (and retried): %llu\n",
+                          static_cast<unsigned long long>(mixed.refused_messages));
+    absl::StrAppendFormat(&out, "search p99 under upserts / alone = %.2f; longest search %.1f ms\n",
+                          mixed.under_writes.p99_us / mixed.idle.p99_us,
+                          mixed.under_writes.max_us / 1e3);
   }
   return out;
 }
@@ -522,6 +660,25 @@ std::string ReportJson(const ServeLoadOptions& options, const ServeLoadReport& r
     json.Add("in_process", "null");
   }
   json.Add("in_process_note", JsonString(report.in_process_note));
+  if (report.disk_sync_mb_per_s) {
+    json.Add("disk_sync_mb_per_s", JsonNumber(*report.disk_sync_mb_per_s));
+  }
+  if (report.ingest_mb_per_s) json.Add("ingest_mb_per_s", JsonNumber(*report.ingest_mb_per_s));
+  if (report.mixed) {
+    const MixedLoad& mixed = *report.mixed;
+    JsonObject object;
+    object.Add("search_alone", PointJson(mixed.idle, std::nullopt))
+        .Add("search_under_upserts", PointJson(mixed.under_writes, std::nullopt))
+        .Add("upserted", JsonNumber(mixed.upserted))
+        .Add("upsert_seconds", JsonNumber(mixed.upsert_seconds))
+        .Add("upsert_vectors_per_s", JsonNumber(mixed.upsert_vectors_per_s))
+        .Add("upsert_mb_per_s", JsonNumber(mixed.upsert_mb_per_s))
+        .Add("message_vectors", JsonNumber(static_cast<uint64_t>(options.mixed_message)))
+        .Add("message_p50_ms", JsonNumber(mixed.message_p50_ms))
+        .Add("message_p99_ms", JsonNumber(mixed.message_p99_ms))
+        .Add("refused_messages", JsonNumber(mixed.refused_messages));
+    json.Add("mixed", object.str());
+  }
   return json.str() + "\n";
 }
 

@@ -2,7 +2,9 @@
 // keeps serving. Runs against a real gRPC server on loopback with real RocksDB.
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -125,6 +127,55 @@ TEST_F(BadInputTest, DescribeAndDropUnknown) {
   grpc::ClientContext c3;
   ExpectStatus(stub_->DropCollection(&c3, drop, &dropped), grpc::StatusCode::INVALID_ARGUMENT,
                "name");
+}
+
+// Sends each string as one message's raw bytes on one Upsert stream; returns the stream's status
+// and, when it is OK, the response's count in `upserted`.
+grpc::Status UpsertRawMessages(int port, const std::vector<std::string>& messages,
+                               uint64_t* upserted = nullptr) {
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  const grpc::internal::RpcMethod method("/adanns.v1.Adanns/Upsert",
+                                         grpc::internal::RpcMethod::CLIENT_STREAMING);
+  grpc::ClientContext context;
+  grpc::ByteBuffer response;
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel.get(), method, &context,
+                                                                    &response));
+  for (const std::string& bytes : messages) {
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer buffer(&slice, 1);
+    if (!writer->Write(buffer)) break;  // the server ended the stream early
+  }
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  v1::UpsertResponse parsed;
+  if (status.ok() && upserted != nullptr &&
+      grpc::SerializationTraits<v1::UpsertResponse>::Deserialize(&response, &parsed).ok()) {
+    *upserted = parsed.upserted();
+  }
+  return status;
+}
+
+TEST_F(BadInputTest, AnUnparsableMessageInsideAStreamFailsTheCallNamingIt) {
+  const std::string first = MakeMessage("c", 100, 20).SerializeAsString();
+  const std::string second = MakeMessage("c", 200, 20).SerializeAsString();
+  const std::string corrupt = second.substr(0, second.size() / 2);  // cut mid-field
+  for (const std::string& garbage : {corrupt, std::string("\xff\xff\xff\xff")}) {
+    ExpectStatus(UpsertRawMessages(server_->port(), {first, garbage, second}),
+                 grpc::StatusCode::INVALID_ARGUMENT,
+                 "message 1 of the stream rejected: it is not a valid adanns.v1.UpsertRequest");
+  }
+  // The message before the bad one stays committed (as documented), nothing after it is.
+  EXPECT_EQ(VectorCount("c"), 30u);
+  uint64_t upserted = 0;
+  ASSERT_TRUE(UpsertRawMessages(server_->port(), {first, second}, &upserted).ok());
+  EXPECT_EQ(upserted, 40u);
+  EXPECT_EQ(VectorCount("c"), 50u);
+  // A first message that does not parse commits nothing.
+  ExpectStatus(UpsertRawMessages(server_->port(), {std::string("\x0a\x05ab")}),
+               grpc::StatusCode::INVALID_ARGUMENT, "message 0 of the stream rejected");
+  EXPECT_EQ(VectorCount("c"), 50u);
 }
 
 TEST_F(BadInputTest, UpsertRejectsBadMessagesWholly) {

@@ -1,6 +1,7 @@
 // Seeded generators of hostile request values for the malformed-input corpus
 // (malformed_corpus_test.cc): invalid and unknown names, non-finite floats, budgets no search of
-// the corpus's collection "c" can run with.
+// the corpus's collection "c" can run with. A generator whose values fail in different ways says,
+// with each value, the one status a request carrying it (and nothing else wrong) must get.
 #pragma once
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "adanns/v1/adanns.pb.h"
+#include "grpcpp/support/status.h"
 
 namespace adanns::testing::hostile {
 
@@ -67,8 +69,16 @@ inline std::string UnknownName(Rng& rng) {
   return "nope" + std::to_string(Uniform(rng, 0, 1u << 30));
 }
 
-inline std::string BadOrUnknownName(Rng& rng) {
-  return Uniform(rng, 0, 1) ? InvalidName(rng) : UnknownName(rng);
+// A collection name and what a request naming it gets: INVALID_ARGUMENT for an invalid name,
+// NOT_FOUND for a valid one that names nothing.
+struct HostileName {
+  std::string name;
+  grpc::StatusCode code;
+};
+
+inline HostileName BadOrUnknownName(Rng& rng) {
+  if (Uniform(rng, 0, 1)) return {InvalidName(rng), grpc::StatusCode::INVALID_ARGUMENT};
+  return {UnknownName(rng), grpc::StatusCode::NOT_FOUND};
 }
 
 inline std::vector<float> Floats(Rng& rng, size_t count) {
@@ -78,10 +88,17 @@ inline std::vector<float> Floats(Rng& rng, size_t count) {
   return values;
 }
 
-// A budget no search of "c" (dim 16, flat only, uncalibrated) can run with.
-inline v1::Budget BadBudget(Rng& rng) {
+// A budget no search of "c" (dim 16, flat only, uncalibrated) can run with, and its status.
+struct HostileBudget {
+  v1::Budget budget;
+  grpc::StatusCode code;
+};
+
+inline HostileBudget BadBudget(Rng& rng) {
+  using Code = grpc::StatusCode;
   v1::Budget budget;
   v1::Plan* plan = budget.mutable_plan();
+  Code code = Code::INVALID_ARGUMENT;  // a malformed value; the cases below say when it is not
   switch (Uniform(rng, 0, 17)) {
     case 0:
       budget.set_target_recall(-static_cast<float>(Uniform(rng, 0, 100)) / 10);
@@ -94,7 +111,8 @@ inline v1::Budget BadBudget(Rng& rng) {
       break;
     case 3:
       budget.set_target_recall(0.5f);
-      break;  // not calibrated: FAILED_PRECONDITION
+      code = Code::FAILED_PRECONDITION;  // well-formed, but nothing is calibrated
+      break;
     case 4:
       budget.set_max_mflops(-static_cast<double>(Uniform(rng, 0, 1000)));
       break;
@@ -103,7 +121,8 @@ inline v1::Budget BadBudget(Rng& rng) {
       break;
     case 6:
       budget.set_max_mflops(1e-12);
-      break;  // below any plan: OUT_OF_RANGE
+      code = Code::OUT_OF_RANGE;  // well-formed, but below any plan's cost
+      break;
     case 7:
       budget.set_max_mflops(-std::numeric_limits<double>::infinity());
       break;
@@ -122,13 +141,16 @@ inline v1::Budget BadBudget(Rng& rng) {
       break;
     case 12:
       plan->set_index(Uniform(rng, 0, 1) ? "ivf" : "hnsw");
-      break;  // not built
+      code = Code::NOT_FOUND;  // a known kind, not built
+      break;
     case 13:
       plan->set_index(Uniform(rng, 0, 1) ? "diskann" : "IVF\xE2\x80\x8B");
+      code = Code::NOT_FOUND;  // no index of that name exists (as for a valid unknown name)
       break;
     case 14:
       plan->set_index(Uniform(rng, 0, 1) ? "opq" : "ivf_opq");
       plan->set_codebook("opq" + std::to_string(Uniform(rng, 1, 999)) + "x8");
+      code = Code::NOT_FOUND;  // a well-formed codebook name, not built
       break;
     case 15:
       plan->set_coarse_dims(Uniform(rng, 1, UINT32_MAX));
@@ -141,7 +163,7 @@ inline v1::Budget BadBudget(Rng& rng) {
       plan->set_search_dims(kCollectionDim);
       break;
   }
-  return budget;
+  return {budget, code};
 }
 
 }  // namespace adanns::testing::hostile

@@ -10,7 +10,11 @@
 #include <random>
 #include <thread>
 
+#include "base/status_macros.h"
 #include "gtest/gtest.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
+#include "tests/common/disk_full_fs.h"
 #include "tests/common/temp_dir.h"
 
 namespace adanns::server {
@@ -90,6 +94,53 @@ TEST(EngineTest, DropRefusesLaterWritesAndForgetsTheName) {
   EXPECT_EQ((*again)->size(), 0u);
 }
 
+// A full disk: upserts and deletes answer RESOURCE_EXHAUSTED naming it and write nothing,
+// searches and reads go on, writes resume by themselves once space is back, and everything
+// acknowledged survives a reopen.
+TEST(EngineTest, AFullDiskRefusesWritesUntilSpaceReturns) {
+  testing::TempDir dir;
+  auto fs = std::make_shared<testing::DiskFullFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  storage::StoreOptions store;
+  store.env = env.get();
+  {
+    auto engine = Engine::Open(dir.path(), store);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    auto created = (*engine)->CreateCollection(Meta("a"));
+    ASSERT_TRUE(created.ok());
+    Collection& collection = **created;
+    ASSERT_TRUE(UpsertRange(collection, 0, 100).ok());
+
+    fs->SetFull(true);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const absl::Status refused = UpsertRange(collection, 100, 50);
+      EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+      EXPECT_NE(refused.message().find("space"), std::string::npos) << refused;
+    }
+    const absl::StatusOr<uint64_t> not_deleted = collection.Delete(std::vector<uint64_t>{1, 2});
+    EXPECT_EQ(not_deleted.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(collection.size(), 100u);  // nothing applied
+    auto results = collection.Search(Values(5), kDim, 1, 10, {}, SearchDevice::kAuto, nullptr);
+    ASSERT_TRUE(results.ok()) << results.status();
+    EXPECT_EQ(results->results.front().hits.size(), 10u);
+    std::vector<std::pair<uint64_t, std::vector<float>>> found;
+    std::vector<uint64_t> missing;
+    collection.Get(std::vector<uint64_t>{1, 120}, &found, &missing);
+    EXPECT_EQ(found.size(), 1u);
+    EXPECT_EQ(missing, std::vector<uint64_t>{120});
+
+    fs->SetFull(false);
+    const absl::Status resumed = UpsertRange(collection, 100, 50);
+    ASSERT_TRUE(resumed.ok()) << resumed;
+    EXPECT_EQ(collection.size(), 150u);
+  }
+  auto engine = Engine::Open(dir.path());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto reopened = (*engine)->Find("a");
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->size(), 150u);
+}
+
 // Readers and writers at once: every search sees a consistent table (k hits, sorted, live ids).
 TEST(EngineTest, SearchesDuringWritesAreConsistent) {
   testing::TempDir dir;
@@ -117,7 +168,7 @@ TEST(EngineTest, SearchesDuringWritesAreConsistent) {
     readers.emplace_back([&] {
       const std::vector<float> query = Values(5);
       while (!stop) {
-        auto results = collection.Search(query, kDim, 1, 10, {}, SearchDevice::kAuto, 1);
+        auto results = collection.Search(query, kDim, 1, 10, {}, SearchDevice::kAuto, nullptr);
         if (!results.ok() || results->results.front().hits.size() != 10) ++failures;
         const auto& hits = results->results.front().hits;
         for (size_t i = 1; i < hits.size(); ++i) {
@@ -167,6 +218,159 @@ index::Budget PlanOn(std::string_view kind, uint32_t breadth) {
   index::Budget budget;
   budget.plan = plan;
   return budget;
+}
+
+// Waits (bounded) until every build has finished.
+void WaitForBuilds(const Collection& collection) {
+  for (int wait = 0; wait < 30000; ++wait) {
+    bool building = false;
+    for (const IndexStatus& status : collection.Indexes()) building |= status.state == "building";
+    if (!building) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+// A collection of 2000 clustered vectors with an IVF, a graph and a codebook, all ready.
+class FreshRowsTest : public ::testing::Test {
+ protected:
+  void Open(CollectionOptions options = {}) {
+    options.auto_calibrate = false;
+    auto engine = Engine::Open(dir_.path(), {}, options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = std::move(*engine);
+    auto created = engine_->CreateCollection(Meta("fresh"));
+    ASSERT_TRUE(created.ok());
+    collection_ = *created;
+    std::vector<uint64_t> ids;
+    std::vector<float> values;
+    for (uint64_t id = 0; id < 2000; ++id) {
+      ids.push_back(id);
+      const auto v = ClusteredValues(id, 1);
+      values.insert(values.end(), v.begin(), v.end());
+    }
+    ASSERT_TRUE(collection_->Upsert(ids, values).ok());
+    index::IvfBuildParams ivf;
+    ivf.nlist = 16;
+    ivf.coarse_dims = 4;
+    ivf.search_dims = 8;
+    quant::OpqBuildParams opq;
+    opq.spec = {8, 8};
+    opq.opq_iterations = 2;
+    std::vector<BuildRequest> builds;
+    builds.push_back(MakeIvfBuild(ivf, Metric::kL2));
+    builds.push_back(MakeHnswBuild({.graph_dims = 6, .m = 8, .ef_construction = 40}, Metric::kL2));
+    builds.push_back(MakeOpqBuild(opq, Metric::kL2));
+    ASSERT_TRUE(collection_->StartBuilds(std::move(builds)).ok());
+    WaitForBuilds(*collection_);
+    for (const char* kind : {kIvfIndexName, kHnswIndexName, kCodebook}) {
+      ASSERT_TRUE(Ready(*collection_, kind)) << kind;
+    }
+  }
+
+  // The top hit of `query` under `budget`.
+  absl::StatusOr<index::SearchResult> Search(const std::vector<float>& query,
+                                             const index::Budget& budget) {
+    ASSIGN_OR_RETURN(SearchOutcome outcome,
+                     collection_->Search(query, kDim, 1, 10, budget, SearchDevice::kAuto, nullptr));
+    return std::move(outcome.results.front());
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Engine> engine_;
+  std::shared_ptr<Collection> collection_;
+};
+
+// Lists probed (IVF), beam width (graph) or re-rank candidates (codebook) for a k = 10 search.
+uint32_t Breadth(std::string_view kind) {
+  return kind == kCodebook ? 100 : kind == kHnswIndexName ? 32 : 4;
+}
+
+// An acknowledged vector is found at once, exactly, by every plan kind, while the indexes have
+// not absorbed it (the absorber is paused): a new id, and a moved id at its new vector (the
+// index's stale entry is not returned).
+TEST_F(FreshRowsTest, AcknowledgedRowsAreFoundByEveryPlanBeforeTheIndexesAbsorbThem) {
+  Open();
+  collection_->PauseIndexMaintenance(true);
+  const std::vector<float> added(kDim, 1000.f);  // far from every cluster
+  ASSERT_TRUE(collection_->Upsert(std::vector<uint64_t>{5000}, added).ok());
+  const std::vector<float> moved(kDim, -1000.f);
+  ASSERT_TRUE(collection_->Upsert(std::vector<uint64_t>{7}, moved).ok());
+  EXPECT_EQ(collection_->fresh_rows(), 2u);
+  const std::vector<float> old_seven = ClusteredValues(7, 1);
+  for (const std::string_view kind : {"ivf", "hnsw", "opq8x8", "ivf_opq"}) {
+    SCOPED_TRACE(kind);
+    for (const auto& [id, query] :
+         {std::pair{uint64_t{5000}, added}, std::pair{uint64_t{7}, moved}}) {
+      absl::StatusOr<index::SearchResult> result = Search(query, PlanOn(kind, Breadth(kind)));
+      ASSERT_TRUE(result.ok()) << result.status();
+      ASSERT_FALSE(result->hits.empty());
+      EXPECT_EQ(result->hits[0].id, id);
+      EXPECT_EQ(result->hits[0].score, 0.f);
+      EXPECT_GE(result->cost.vectors_scanned, 2u);  // the exact scan of the fresh rows is charged
+    }
+    // Id 7 no longer answers at its old vector.
+    absl::StatusOr<index::SearchResult> old = Search(old_seven, PlanOn(kind, Breadth(kind)));
+    ASSERT_TRUE(old.ok());
+    for (const index::Hit& hit : old->hits) EXPECT_NE(hit.id, 7u);
+  }
+  collection_->PauseIndexMaintenance(false);
+  for (int wait = 0; wait < 5000 && collection_->fresh_rows() > 0; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(collection_->fresh_rows(), 0u);
+  // Absorbed: the indexes find them themselves.
+  for (const char* kind : {kIvfIndexName, kHnswIndexName}) {
+    absl::StatusOr<index::SearchResult> result = Search(added, PlanOn(kind, 16));
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->hits[0].id, 5000u) << kind;
+    EXPECT_EQ(result->hits[0].score, 0.f) << kind;
+  }
+}
+
+// No exclusive hold applies more than kTableRowsPerHold rows to the table or inserts more than
+// kIndexRowsPerHold rows into the indexes, whatever the message size.
+TEST_F(FreshRowsTest, ExclusiveHoldsDoBoundedWork) {
+  Open();
+  ASSERT_TRUE(UpsertRange(*collection_, 10000, 3000).ok());
+  ASSERT_TRUE(collection_
+                  ->Delete([] {
+                    std::vector<uint64_t> ids;
+                    for (uint64_t id = 10000; id < 11000; ++id) ids.push_back(id);
+                    return ids;
+                  }())
+                  .ok());
+  for (int wait = 0; wait < 30000 && collection_->fresh_rows() > 0; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(collection_->fresh_rows(), 0u);
+  const HoldStats holds = collection_->hold_stats();
+  EXPECT_EQ(holds.max_table_rows, kTableRowsPerHold);  // the 3000-row message was split
+  EXPECT_GE(holds.max_index_rows, 1u);
+  EXPECT_LE(holds.max_index_rows, kIndexRowsPerHold);
+}
+
+// When the indexes fall behind, upserts wait and then get RESOURCE_EXHAUSTED with nothing
+// written; once the absorber catches up they are taken again.
+TEST_F(FreshRowsTest, ABacklogAtTheCapRefusesUpsertsWithoutWritingThem) {
+  CollectionOptions options;
+  options.fresh_rows_cap = 100;
+  options.fresh_rows_wait = std::chrono::milliseconds(50);
+  Open(options);
+  collection_->PauseIndexMaintenance(true);
+  ASSERT_TRUE(UpsertRange(*collection_, 20000, 150).ok());  // admitted below the cap
+  const absl::Status refused = UpsertRange(*collection_, 30000, 10);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_NE(refused.message().find("150 acknowledged vectors are still waiting"), std::string::npos)
+      << refused;
+  std::vector<std::pair<uint64_t, std::vector<float>>> found;
+  std::vector<uint64_t> missing;
+  collection_->Get(std::vector<uint64_t>{30000, 20149}, &found, &missing);
+  EXPECT_EQ(missing, std::vector<uint64_t>{30000});
+  collection_->PauseIndexMaintenance(false);
+  for (int wait = 0; wait < 30000 && collection_->fresh_rows() >= 100; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(UpsertRange(*collection_, 30000, 10).ok());
 }
 
 // Searches (automatic, IVF, graph and IVF + codebook plans), upserts, deletes, re-upserts, IVF,
@@ -263,7 +467,7 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
                                      : r == 0  ? PlanOn("ivf_opq", 4)
                                      : r == 1  ? PlanOn(kIvfIndexName, 4)
                                                : PlanOn(kHnswIndexName, 16);
-        auto results = collection.Search(query, kDim, 1, 10, budget, SearchDevice::kAuto, 1);
+        auto results = collection.Search(query, kDim, 1, 10, budget, SearchDevice::kAuto, nullptr);
         if (!results.ok()) {
           // Only an explicit plan may be refused, and only while its index is not ready.
           if (automatic || results.status().code() != absl::StatusCode::kNotFound) {
@@ -300,8 +504,8 @@ TEST(EngineTest, SearchesDuringWritesAndRebuildsAreSafe) {
     const uint32_t exhaustive = kind == kIvfIndexName ? kNlist : 400;  // graph ef, codebook R
     for (uint64_t id = 0; id < kIds; ++id) {
       const auto query = ClusteredValues(id, std::max<uint64_t>(version[id], 1));
-      auto results =
-          collection.Search(query, kDim, 1, 10, PlanOn(kind, exhaustive), SearchDevice::kAuto, 1);
+      auto results = collection.Search(query, kDim, 1, 10, PlanOn(kind, exhaustive),
+                                       SearchDevice::kAuto, nullptr);
       ASSERT_TRUE(results.ok()) << results.status();
       const auto& hits = results->results.front().hits;
       if (version[id] == 0) {
