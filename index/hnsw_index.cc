@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -125,6 +126,14 @@ void AdviseGraphMemory(const HnswGraph& graph) {
   AdviseHugePages(graph.data_level0_memory_, graph.max_elements_ * graph.size_data_per_element_);
 }
 
+// Grows the graph by half when it is full. hnswlib reallocates (and copies) the whole graph, which
+// happens under the exclusive hold; the geometric growth keeps that rare.
+void EnsureRoomForNode(HnswGraph& graph) {
+  if (graph.cur_element_count < graph.max_elements_) return;
+  graph.resizeIndex(graph.max_elements_ + graph.max_elements_ / 2 + kCapacitySlack);
+  AdviseGraphMemory(graph);
+}
+
 }  // namespace
 
 struct HnswIndex::Graph {
@@ -196,11 +205,7 @@ void HnswIndex::Link(const float* prefix, uint64_t id) {
       return;
     }
   }
-  if (graph.cur_element_count >= graph.max_elements_ &&
-      graph.label_lookup_.find(id) == graph.label_lookup_.end()) {
-    graph.resizeIndex(graph.max_elements_ + graph.max_elements_ / 2 + kCapacitySlack);
-    AdviseGraphMemory(graph);
-  }
+  if (graph.label_lookup_.find(id) == graph.label_lookup_.end()) EnsureRoomForNode(graph);
   graph.addPoint(prefix, id);  // an existing label is re-linked (and undeleted)
 }
 
@@ -286,6 +291,110 @@ void HnswIndex::Upsert(const VectorTable& table, RowId row) {
   std::vector<float> prefix(params_.graph_dims);
   PreparePrefix(table.RowData(row), prefix.data());
   Link(prefix.data(), table.IdOf(row));
+}
+
+// What PrepareUpsert found for a new node: its prefix, its level and, for each layer it joins (the
+// top one first), the ef_construction nearest nodes, farthest first: what hnswlib's addPoint hands
+// its neighbour heuristic.
+struct HnswIndex::PreparedLink : PreparedUpsert {
+  uint64_t id = 0;
+  int level = 0;
+  int graph_max_level = 0;  // the graph's top layer and entry point when prepared
+  tableint graph_entry_point = 0;
+  std::vector<float> prefix;
+  std::vector<std::vector<std::pair<float, tableint>>> candidates;
+};
+
+std::unique_ptr<PreparedUpsert> HnswIndex::PrepareUpsert(const VectorTable& table, RowId row) {
+  HnswGraph& graph = *graph_->hnsw;
+  const uint64_t id = table.IdOf(row);
+  if (graph.enterpoint_node_ == static_cast<tableint>(-1) || graph.num_deleted_ > 0 ||
+      graph.label_lookup_.contains(id)) {
+    return nullptr;
+  }
+  auto link = std::make_unique<PreparedLink>();
+  link->id = id;
+  link->prefix.resize(params_.graph_dims);
+  PreparePrefix(table.RowData(row), link->prefix.data());
+  link->level = graph.getRandomLevel(graph.mult_);
+  link->graph_max_level = graph.maxlevel_;
+  link->graph_entry_point = graph.enterpoint_node_;
+  const float* point = link->prefix.data();
+  auto distance = [&](tableint node) {
+    return graph.fstdistfunc_(point, graph.getDataByInternalId(node), graph.dist_func_param_);
+  };
+  // addPoint's walk: greedy through the layers above the node's, then a beam at ef_construction
+  // on each layer it joins, from the nearest node the layer above found. The node is linked only
+  // in ApplyUpsert, so no layer's search can meet it (as in addPoint, which links each layer after
+  // searching it, and searches lower layers only).
+  tableint current = graph.enterpoint_node_;
+  float current_distance = distance(current);
+  for (int level = link->graph_max_level; level > link->level; --level) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      unsigned int* header = graph.get_linklist(current, level);
+      const auto* links = reinterpret_cast<const tableint*>(header + 1);
+      for (size_t i = 0, count = graph.getListCount(header); i < count; ++i) {
+        if (const float d = distance(links[i]); d < current_distance) {
+          current_distance = d;
+          current = links[i];
+          moved = true;
+        }
+      }
+    }
+  }
+  for (int level = std::min(link->level, link->graph_max_level); level >= 0; --level) {
+    auto top = graph.searchBaseLayer(current, point, level);
+    if (top.empty()) return nullptr;  // no live node reached: left to addPoint
+    std::vector<std::pair<float, tableint>>& found = link->candidates.emplace_back();
+    for (; !top.empty(); top.pop()) found.push_back(top.top());
+    current = found.back().second;
+  }
+  return link;
+}
+
+void HnswIndex::ApplyUpsert(const VectorTable& table, RowId row,
+                            std::unique_ptr<PreparedUpsert> prepared) {
+  HnswGraph& graph = *graph_->hnsw;
+  const auto* link = dynamic_cast<const PreparedLink*>(prepared.get());
+  // Since Prepare only Remove can have run: it marks nodes deleted (they stay valid neighbours)
+  // but neither adds nodes nor moves the entry point. Anything else: the whole insert, here.
+  if (link == nullptr || link->id != table.IdOf(row) || graph.label_lookup_.contains(link->id) ||
+      graph.maxlevel_ != link->graph_max_level ||
+      graph.enterpoint_node_ != link->graph_entry_point) {
+    Upsert(table, row);
+    return;
+  }
+  EnsureRoomForNode(graph);
+  // addPoint's node set-up, then its linking, with the candidates found beforehand.
+  const auto node = static_cast<tableint>(graph.cur_element_count);
+  ++graph.cur_element_count;
+  graph.label_lookup_[link->id] = node;
+  graph.element_levels_[node] = link->level;
+  std::memset(graph.data_level0_memory_ + node * graph.size_data_per_element_ + graph.offsetLevel0_,
+              0, graph.size_data_per_element_);
+  const hnswlib::labeltype label = link->id;
+  std::memcpy(graph.getExternalLabeLp(node), &label, sizeof(label));
+  std::memcpy(graph.getDataByInternalId(node), link->prefix.data(), graph.data_size_);
+  if (link->level > 0) {
+    const size_t bytes = graph.size_links_per_element_ * link->level + 1;
+    // malloc: hnswlib frees upper-layer lists with free().
+    graph.linkLists_[node] = static_cast<char*>(std::malloc(bytes));
+    if (graph.linkLists_[node] == nullptr) throw std::bad_alloc();
+    std::memset(graph.linkLists_[node], 0, bytes);
+  }
+  int level = std::min(link->level, link->graph_max_level);
+  for (const std::vector<std::pair<float, tableint>>& found : link->candidates) {
+    std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
+                        HnswGraph::CompareByFirst>
+        top(found.begin(), found.end());
+    graph.mutuallyConnectNewElement(link->prefix.data(), node, top, level, false);
+    --level;
+  }
+  if (link->level > link->graph_max_level) {
+    graph.enterpoint_node_ = node;
+    graph.maxlevel_ = link->level;
+  }
 }
 
 void HnswIndex::Remove(RowId /*row*/, uint64_t id) {

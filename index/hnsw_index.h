@@ -5,8 +5,8 @@
 // behind this interface. Searches run our own loop over its level lists: per-request ef (hnswlib
 // keeps ef in the index, a race between requests), our run-time dispatched distance kernels,
 // distance computations counted for the cost model, and software prefetch of neighbours.
-// Thread safety: searches only read; Upsert and Remove need the caller's exclusive hold (hnswlib
-// reads link lists without locks).
+// Thread safety: searches only read; Upsert, ApplyUpsert and Remove need the caller's exclusive
+// hold (our walk reads link lists without locks); PrepareUpsert only reads.
 #pragma once
 
 #include <atomic>
@@ -65,6 +65,12 @@ class HnswIndex : public ServedIndex {
   // id is marked deleted (never returned, still used for routing).
   void Upsert(const VectorTable& table, RowId row) override;
   void Remove(RowId row, uint64_t id) override;
+  // A new id while no node is marked deleted: Prepare runs the insert's layer searches at
+  // ef_construction, Apply allocates the node and links it. Other cases (a changed id, reuse of a
+  // deleted node, the first node) are left whole to Apply.
+  std::unique_ptr<PreparedUpsert> PrepareUpsert(const VectorTable& table, RowId row) override;
+  void ApplyUpsert(const VectorTable& table, RowId row,
+                   std::unique_ptr<PreparedUpsert> prepared) override;
 
   // Defaults: ef = max(64, k); re-rank at the full dim of all ef candidates when graph_dims < dim.
   // ef is raised to rerank_candidates (the beam must hold them) and to k. search_dims is the
@@ -98,6 +104,7 @@ class HnswIndex : public ServedIndex {
   // Copies the graph_dims prefix of `row` (normalised for cosine) into `out`.
   void PreparePrefix(const float* row, float* out) const;
   void Link(const float* prefix, uint64_t id);
+  struct PreparedLink;
 
   Metric metric_;
   uint32_t dim_;

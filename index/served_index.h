@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,12 @@ using Progress = std::function<void(double)>;
 
 class CandidateSource;
 class CandidateScorer;
+
+// Insert work an index did ahead of the exclusive hold (see ServedIndex::PrepareUpsert).
+class PreparedUpsert {
+ public:
+  virtual ~PreparedUpsert() = default;
+};
 
 class ServedIndex {
  public:
@@ -53,6 +60,20 @@ class ServedIndex {
   // vector; or `row` held `id`, which is being deleted (the row may be reused later).
   virtual void Upsert(const VectorTable& table, RowId row) = 0;
   virtual void Remove(RowId row, uint64_t id) = 0;
+
+  // Upsert split in two so that searches need not wait for its costly part. PrepareUpsert only
+  // reads (a graph's neighbour search): it runs under a shared hold, beside searches. ApplyUpsert
+  // finishes the insert under the exclusive hold (linking the node: bounded work). Both are called
+  // by the one thread that maintains the index, so between them the index changes only through
+  // Remove, which Apply must tolerate. Null from Prepare: Apply does the whole Upsert.
+  virtual std::unique_ptr<PreparedUpsert> PrepareUpsert(const VectorTable& /*table*/,
+                                                        RowId /*row*/) {
+    return nullptr;
+  }
+  virtual void ApplyUpsert(const VectorTable& table, RowId row,
+                           std::unique_ptr<PreparedUpsert> /*prepared*/) {
+    Upsert(table, row);
+  }
 
   // Bytes a matching Deserialize restores (format version and checksum inside).
   virtual absl::StatusOr<std::string> Serialize() const = 0;

@@ -59,6 +59,8 @@ void StageScorer::Score(const float* rows, size_t stride, size_t n, float* out) 
 std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, size_t keep,
                                 size_t rows) {
   TopK top(keep);
+  // Each block starts at a multiple of kScorerBlockRows, so its rows are contiguous in the table.
+  static_assert(VectorTable::kContiguousRows % kScorerBlockRows == 0);
   std::array<float, kScorerBlockRows> distances;
   for (size_t begin = 0; begin < rows; begin += kScorerBlockRows) {
     const size_t n = std::min(kScorerBlockRows, rows - begin);

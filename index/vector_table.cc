@@ -2,9 +2,40 @@
 #include "index/vector_table.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
+#include <new>
+
+#include "index/huge_pages.h"
 
 namespace adanns::index {
+namespace {
+
+// About 16 MiB per segment: big enough that huge pages cover it and the segment list stays short
+// (200 segments for 1M x 768), small enough that a new segment is a cheap allocation. Its pages
+// are only touched as rows arrive, so a small table does not pay for a whole segment.
+constexpr size_t kSegmentTargetBytes = size_t{16} << 20;
+
+uint32_t SegmentShift(uint32_t dim) {
+  const size_t row_bytes = std::max<size_t>(1, size_t{dim} * sizeof(float));
+  const size_t rows = std::max(VectorTable::kContiguousRows,
+                               std::bit_floor(std::max<size_t>(1, kSegmentTargetBytes / row_bytes)));
+  return static_cast<uint32_t>(std::countr_zero(rows));
+}
+
+}  // namespace
+
+VectorTable::VectorTable(uint32_t dim)
+    : dim_(dim), segment_shift_(SegmentShift(dim)), segment_mask_(segment_rows() - 1) {}
+
+void VectorTable::AddSegment() {
+  const size_t bytes = segment_rows() * dim_ * sizeof(float);
+  const size_t rounded = (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
+  void* data = std::aligned_alloc(kHugePageBytes, rounded);
+  if (data == nullptr) throw std::bad_alloc();
+  AdviseHugePages(data, rounded);  // before any touch: rows fault in as huge pages
+  segments_.emplace_back(static_cast<float*>(data));
+}
 
 RowId VectorTable::Upsert(uint64_t id, std::span<const float> values) {
   assert(values.size() == dim_);
@@ -17,14 +48,14 @@ RowId VectorTable::Upsert(uint64_t id, std::span<const float> values) {
     id_to_row_.emplace(id, row);
   } else {
     row = static_cast<RowId>(row_ids_.size());
+    if ((row >> segment_shift_) == segments_.size()) AddSegment();
     row_ids_.push_back(0);
     live_.push_back(0);
-    values_.resize(values_.size() + dim_);
     id_to_row_.emplace(id, row);
   }
   row_ids_[row] = id;
   live_[row] = 1;
-  std::copy(values.begin(), values.end(), values_.begin() + static_cast<size_t>(row) * dim_);
+  std::copy(values.begin(), values.end(), MutableRow(row));
   return row;
 }
 

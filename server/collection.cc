@@ -149,6 +149,13 @@ void Collection::WakeAbsorber() {
 }
 
 void Collection::AbsorbLoop() {
+  // A fresh row with, per slot, the index it was prepared for and what its PrepareUpsert did.
+  struct PreparedRow {
+    FreshRow fresh;
+    std::vector<std::pair<const index::ServedIndex*, std::unique_ptr<index::PreparedUpsert>>>
+        slots;
+  };
+  std::vector<PreparedRow> batch;
   for (;;) {
     {
       std::unique_lock lock(absorb_mutex_);
@@ -156,10 +163,29 @@ void Collection::AbsorbLoop() {
           lock, [this] { return absorb_stop_ || (!absorb_paused_ && fresh_count_.load() > 0); });
       if (absorb_stop_) return;
     }
+    batch.clear();
+    {
+      // The costly part of an insert (a graph's beam search at ef_construction) only reads: it
+      // runs under a shared hold, beside searches. This thread is the indexes' only writer, so
+      // what it found still holds when it links below (Remove aside, which indexes tolerate).
+      std::shared_lock table_lock(table_mutex_);
+      for (size_t i = 0; i < fresh_.size() && batch.size() < kIndexRowsPerHold; ++i) {
+        PreparedRow& prepared = batch.emplace_back();
+        prepared.fresh = fresh_[i];
+        const index::RowId row = prepared.fresh.row;
+        if (!table_.IsLive(row) || table_.IdOf(row) != prepared.fresh.id) continue;
+        for (const std::unique_ptr<IndexSlot>& slot : slots_) {
+          index::ServedIndex* served = slot->served.get();
+          prepared.slots.emplace_back(served,
+                                      served ? served->PrepareUpsert(table_, row) : nullptr);
+        }
+      }
+    }
     {
       std::unique_lock table_lock(table_mutex_);
       size_t inserted = 0;
-      while (inserted < kIndexRowsPerHold && !fresh_.empty()) {
+      for (PreparedRow& prepared : batch) {
+        // Writers only append to fresh_ and only this thread pops it: its front is this row.
         const FreshRow fresh = fresh_.front();
         fresh_.pop_front();
         if (const auto it = fresh_ids_.find(fresh.id);
@@ -168,8 +194,15 @@ void Collection::AbsorbLoop() {
         }
         // Deleted, or taken over by another id, since: nothing to insert.
         if (!table_.IsLive(fresh.row) || table_.IdOf(fresh.row) != fresh.id) continue;
-        for (const std::unique_ptr<IndexSlot>& slot : slots_) {
-          if (slot->served) slot->served->Upsert(table_, fresh.row);
+        for (size_t s = 0; s < slots_.size(); ++s) {
+          index::ServedIndex* served = slots_[s]->served.get();
+          if (served == nullptr) continue;
+          // An index published since Prepare gets the whole insert here.
+          std::unique_ptr<index::PreparedUpsert> work;
+          if (s < prepared.slots.size() && prepared.slots[s].first == served) {
+            work = std::move(prepared.slots[s].second);
+          }
+          served->ApplyUpsert(table_, fresh.row, std::move(work));
         }
         ++inserted;
       }

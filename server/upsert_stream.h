@@ -2,12 +2,16 @@
 // parsed here, so a message that does not parse fails the call with INVALID_ARGUMENT naming it: the
 // sync API's reader reports such a message as the end of the stream, and the call used to answer OK
 // with only the earlier messages committed. Messages are handled one at a time, in stream order, on
-// a worker pool: a synced write must not block gRPC's callback threads.
+// a worker pool: a synced write must not block gRPC's callback threads. The next message is read
+// while one commits (its bytes are already parsed out of the read buffer), so receiving overlaps
+// the synced write.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "adanns/v1/adanns.pb.h"
@@ -42,7 +46,11 @@ class UpsertStream : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   void OnDone() override { delete this; }
 
  private:
-  void HandleMessage();
+  // Handles the read that finished with `ok`, then any that finished meanwhile.
+  void HandleReads(bool ok);
+  // Parses and commits the message in request_, reading the next one meanwhile. False: the call
+  // ended.
+  bool HandleMessage();
   void End(const absl::Status& status);
 
   WorkerPool* pool_;
@@ -51,6 +59,10 @@ class UpsertStream : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   grpc::ByteBuffer* response_;
   grpc::ByteBuffer request_;
   UpsertProgress progress_;
+  std::mutex mutex_;
+  // A pool task is handling reads (stays set once the call ended, so late reads are ignored).
+  bool handling_ = false;              // guarded by mutex_
+  std::optional<bool> finished_read_;  // a read that finished meanwhile; guarded by mutex_
 };
 
 }  // namespace adanns::server
