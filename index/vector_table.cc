@@ -18,8 +18,9 @@ constexpr size_t kSegmentTargetBytes = size_t{16} << 20;
 
 uint32_t SegmentShift(uint32_t dim) {
   const size_t row_bytes = std::max<size_t>(1, size_t{dim} * sizeof(float));
-  const size_t rows = std::max(VectorTable::kContiguousRows,
-                               std::bit_floor(std::max<size_t>(1, kSegmentTargetBytes / row_bytes)));
+  const size_t rows =
+      std::max(VectorTable::kContiguousRows,
+               std::bit_floor(std::max<size_t>(1, kSegmentTargetBytes / row_bytes)));
   return static_cast<uint32_t>(std::countr_zero(rows));
 }
 

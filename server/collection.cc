@@ -26,6 +26,7 @@ Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
                        CollectionOptions options)
     : meta_(std::move(meta)), store_(store), options_(std::move(options)), table_(meta_.dim) {
   absorber_ = std::thread(&Collection::AbsorbLoop, this);
+  applier_ = std::thread(&Collection::ApplyLoop, this);
 }
 
 Collection::~Collection() {
@@ -34,6 +35,13 @@ Collection::~Collection() {
     std::lock_guard calibration_lock(calibration_lifecycle_mutex_);
     StopCalibrationLocked();
   }
+  {
+    std::lock_guard lock(apply_mutex_);
+    apply_stop_ = true;
+  }
+  apply_wake_.notify_all();
+  applied_.notify_all();
+  applier_.join();
   {
     std::lock_guard lock(absorb_mutex_);
     absorb_stop_ = true;
@@ -72,11 +80,68 @@ absl::Status Collection::CheckNotDropped() const {
 }
 
 absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const float> values) {
+  UpsertBatch batch;
+  batch.ids.assign(ids.begin(), ids.end());
+  for (size_t i = 0; i < ids.size(); ++i) batch.rows.push_back(values.data() + i * meta_.dim);
+  ASSIGN_OR_RETURN(const uint64_t ticket, CommitUpsert(std::move(batch)));
+  WaitApplied(ticket);  // `values` is the caller's: it must not be read after this returns
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Collection::CommitUpsert(UpsertBatch batch) {
   std::lock_guard write_lock(write_mutex_);
   RETURN_IF_ERROR(CheckNotDropped());
-  RETURN_IF_ERROR(CheckFitsGpuStorage(ids, values));
+  RETURN_IF_ERROR(CheckFitsGpuStorage(batch));
   RETURN_IF_ERROR(WaitForFreshRoom());
-  RETURN_IF_ERROR(store_->PutVectors(meta_.id, meta_.dim, ids, values));
+  {
+    std::unique_lock lock(apply_mutex_);
+    apply_wake_.wait(lock, [this] { return apply_stop_ || to_apply_.size() < kMaxPendingApplies; });
+  }
+  RETURN_IF_ERROR(store_->PutVectorRows(meta_.id, meta_.dim, batch.ids, batch.rows));
+  uint64_t ticket;
+  {
+    std::lock_guard lock(apply_mutex_);
+    ticket = ++committed_ticket_;
+    to_apply_.push_back({ticket, std::move(batch)});
+  }
+  apply_wake_.notify_all();
+  return ticket;
+}
+
+void Collection::WaitApplied(uint64_t ticket) {
+  std::unique_lock lock(apply_mutex_);
+  applied_.wait(lock, [&] { return apply_stop_ || applied_ticket_ >= ticket; });
+}
+
+std::unique_lock<std::mutex> Collection::LockWritersApplied() {
+  std::unique_lock write_lock(write_mutex_);
+  WaitApplied(committed_ticket_);  // no commit can follow while write_mutex_ is held
+  return write_lock;
+}
+
+void Collection::ApplyLoop() {
+  for (;;) {
+    const PendingApply* next;
+    {
+      std::unique_lock lock(apply_mutex_);
+      apply_wake_.wait(lock, [this] { return apply_stop_ || !to_apply_.empty(); });
+      if (apply_stop_) return;
+      next = &to_apply_.front();  // stays put: writers only push at the back
+    }
+    ApplyToTable(next->batch);
+    {
+      std::lock_guard lock(apply_mutex_);
+      applied_ticket_ = next->ticket;
+      to_apply_.pop_front();
+    }
+    applied_.notify_all();
+    apply_wake_.notify_all();
+    WakeAbsorber();
+  }
+}
+
+void Collection::ApplyToTable(const UpsertBatch& batch) {
+  const std::span<const uint64_t> ids = batch.ids;
   std::vector<index::RowId> rows;
   for (size_t begin = 0; begin < ids.size(); begin += kTableRowsPerHold) {
     const size_t end = std::min(ids.size(), begin + kTableRowsPerHold);
@@ -84,7 +149,7 @@ absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const f
     std::unique_lock table_lock(table_mutex_);
     const bool indexes_served = !ReadyLocked().empty();
     for (size_t i = begin; i < end; ++i) {
-      const index::RowId row = table_.Upsert(ids[i], values.subspan(i * meta_.dim, meta_.dim));
+      const index::RowId row = table_.Upsert(ids[i], {batch.rows[i], meta_.dim});
       rows.push_back(row);
       for (const std::unique_ptr<IndexSlot>& slot : slots_) {
         if (slot->log_writes) slot->written.push_back({row, ids[i]});
@@ -94,18 +159,17 @@ absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const f
         ++fresh_ids_[ids[i]];
       }
     }
-    MirrorRowsLocked(rows, values.data() + begin * meta_.dim);
+    MirrorRowsLocked(rows);
     fresh_count_ = fresh_.size();
     NoteHold(end - begin, 0);
   }
-  WakeAbsorber();
-  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
-  std::lock_guard write_lock(write_mutex_);
+  const std::unique_lock write_lock = LockWritersApplied();
   RETURN_IF_ERROR(CheckNotDropped());
-  // Only writers change the table and they hold write_mutex_, so it can be read here unlocked.
+  // The table changes only by writers' applies: none is pending and none can start, so it can be
+  // read here unlocked.
   std::vector<uint64_t> present;
   for (uint64_t id : ids) {
     if (table_.RowOf(id).has_value()) present.push_back(id);
@@ -152,8 +216,7 @@ void Collection::AbsorbLoop() {
   // A fresh row with, per slot, the index it was prepared for and what its PrepareUpsert did.
   struct PreparedRow {
     FreshRow fresh;
-    std::vector<std::pair<const index::ServedIndex*, std::unique_ptr<index::PreparedUpsert>>>
-        slots;
+    std::vector<std::pair<const index::ServedIndex*, std::unique_ptr<index::PreparedUpsert>>> slots;
   };
   std::vector<PreparedRow> batch;
   for (;;) {

@@ -55,6 +55,18 @@ struct HoldStats {
   size_t max_index_rows = 0;  // rows inserted into the served indexes
 };
 
+// The vectors of one upsert, validated: ids[i] has the collection's dim floats at rows[i]. `owner`
+// keeps what the rows point into (the parsed message) alive until the table has them.
+struct UpsertBatch {
+  std::vector<uint64_t> ids;
+  std::vector<const float*> rows;
+  std::shared_ptr<const void> owner;
+};
+
+// Committed upserts the applier has not taken into the table yet, at most: a writer that commits
+// further waits, so a fast stream cannot queue unbounded memory ahead of the table.
+inline constexpr size_t kMaxPendingApplies = 2;
+
 // What DescribeCollection shows of an index.
 struct IndexStatus {
   std::string name;
@@ -181,6 +193,13 @@ class Collection {
   // that backlog is at fresh_rows_cap (RESOURCE_EXHAUSTED, nothing written, past
   // fresh_rows_wait). NOT_FOUND once the collection is dropped.
   absl::Status Upsert(std::span<const uint64_t> ids, std::span<const float> values);
+  // Upsert in two halves, so that one writer's commit overlaps the table taking its previous
+  // write: CommitUpsert checks, commits the synced batch and queues it for the collection's
+  // applier thread, which applies writes in commit order; it returns the write's ticket.
+  // WaitApplied returns once that write (and every earlier one) is in the table, i.e. searchable:
+  // a caller acknowledges only after it. Upsert is both.
+  absl::StatusOr<uint64_t> CommitUpsert(UpsertBatch batch);
+  void WaitApplied(uint64_t ticket);
   // Deletes the ids that exist (one synced batch, applied in holds of kTableRowsPerHold rows);
   // returns how many did.
   absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids);
@@ -294,6 +313,13 @@ class Collection {
   // Waits (holding write_mutex_) until the absorber's backlog is below the cap; RESOURCE_EXHAUSTED
   // after fresh_rows_wait.
   absl::Status WaitForFreshRoom();
+  // write_mutex_, once every committed write is in the table: the caller then sees storage and
+  // table agree (Delete reads the table for ids, Publish replays what was applied).
+  std::unique_lock<std::mutex> LockWritersApplied();
+  // The applier thread: takes committed upserts into the table in commit order, in holds of
+  // kTableRowsPerHold rows.
+  void ApplyLoop();
+  void ApplyToTable(const UpsertBatch& batch);
   // The absorber thread: inserts fresh rows into the served indexes, kIndexRowsPerHold per hold.
   void AbsorbLoop();
   void WakeAbsorber();
@@ -307,7 +333,8 @@ class Collection {
   // the CPU).
   void AttachGpuLocked();
   absl::StatusOr<std::unique_ptr<index::BatchScorer>> MakeGpuScorer() const;
-  void MirrorRowsLocked(std::span<const index::RowId> rows, const float* values);
+  // Uploads the rows' current values from the table.
+  void MirrorRowsLocked(std::span<const index::RowId> rows);
   void MirrorClearLocked(std::span<const index::RowId> rows);
   // A mirror leaving the GPU: logged, on_gpu_error "dropped" (any hold).
   void ReportGpuDropped(const absl::Status& why) const;
@@ -316,8 +343,7 @@ class Collection {
   // Whether the mirror can take writes; frees one a failed search marked (exclusive hold).
   bool GpuUsableLocked();
   // INVALID_ARGUMENT naming the vector when a value does not fit the GPU's fp16 storage.
-  absl::Status CheckFitsGpuStorage(std::span<const uint64_t> ids,
-                                   std::span<const float> values) const;
+  absl::Status CheckFitsGpuStorage(const UpsertBatch& batch) const;
   // After a failed GPU search (any table hold): an out-of-memory answer sends only this search to
   // the CPU; any other error marks the mirror failed (searches go on, on the CPU; the next write
   // frees it). Returns the error a search that asked for DEVICE_GPU gets, OK for DEVICE_AUTO.
@@ -334,9 +360,22 @@ class Collection {
   storage::RocksStore* store_;  // not owned; outlives every collection
   const CollectionOptions options_;
 
-  // Serialises writers so RocksDB order and table order agree.
+  // Serialises writers' commits; the applier then takes them into the table in the same order, so
+  // RocksDB order and table order agree.
   mutable std::mutex write_mutex_;
   bool dropped_ = false;  // guarded by write_mutex_
+
+  struct PendingApply {
+    uint64_t ticket;
+    UpsertBatch batch;
+  };
+  std::mutex apply_mutex_;
+  std::condition_variable apply_wake_;  // a write to apply, room in the queue, or stop
+  std::condition_variable applied_;     // applied_ticket_ moved
+  std::deque<PendingApply> to_apply_;   // guarded by apply_mutex_; in ticket order
+  uint64_t committed_ticket_ = 0;       // guarded by apply_mutex_
+  uint64_t applied_ticket_ = 0;         // guarded by apply_mutex_
+  bool apply_stop_ = false;             // guarded by apply_mutex_
 
   // Searches share, writers apply under exclusive hold (only after the synced commit).
   mutable std::shared_mutex table_mutex_;
@@ -387,6 +426,7 @@ class Collection {
   std::string default_budget_encoded_;
 
   std::thread absorber_;  // last: started once everything above exists
+  std::thread applier_;
 };
 
 }  // namespace adanns::server

@@ -60,16 +60,13 @@ void Collection::AttachGpuLocked() {
   }
   gpu_ = std::move(*scorer);
   std::vector<index::RowId> rows;
-  std::vector<float> values;
   auto flush = [&] {
-    MirrorRowsLocked(rows, values.data());
+    MirrorRowsLocked(rows);
     rows.clear();
-    values.clear();
   };
   for (index::RowId row = 0; row < table_.row_count() && gpu_; ++row) {
     if (!table_.IsLive(row)) continue;
     rows.push_back(row);
-    values.insert(values.end(), table_.RowData(row), table_.RowData(row) + meta_.dim);
     if (rows.size() == kUploadRows) flush();
   }
   if (gpu_) flush();
@@ -98,9 +95,14 @@ bool Collection::GpuUsableLocked() {
   return gpu_ != nullptr;
 }
 
-void Collection::MirrorRowsLocked(std::span<const index::RowId> rows, const float* values) {
+void Collection::MirrorRowsLocked(std::span<const index::RowId> rows) {
   if (!GpuUsableLocked() || rows.empty()) return;
-  if (absl::Status status = gpu_->SetRows(rows, values, meta_.dim); !status.ok()) {
+  std::vector<float> values;
+  values.reserve(rows.size() * meta_.dim);
+  for (const index::RowId row : rows) {
+    values.insert(values.end(), table_.RowData(row), table_.RowData(row) + meta_.dim);
+  }
+  if (absl::Status status = gpu_->SetRows(rows, values.data(), meta_.dim); !status.ok()) {
     DropGpuLocked(status);
   }
 }
@@ -110,11 +112,11 @@ void Collection::MirrorClearLocked(std::span<const index::RowId> rows) {
   if (absl::Status status = gpu_->ClearRows(rows); !status.ok()) DropGpuLocked(status);
 }
 
-absl::Status Collection::CheckFitsGpuStorage(std::span<const uint64_t> ids,
-                                             std::span<const float> values) const {
+absl::Status Collection::CheckFitsGpuStorage(const UpsertBatch& batch) const {
   if (options_.gpu.storage != index::gpu::Storage::kFloat16) return absl::OkStatus();
+  const std::span<const uint64_t> ids = batch.ids;
   for (size_t i = 0; i < ids.size(); ++i) {
-    const std::span<const float> vector = values.subspan(i * meta_.dim, meta_.dim);
+    const std::span<const float> vector(batch.rows[i], meta_.dim);
     if (const auto at = index::FirstOutsideFloat16(vector)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "vector id ", ids[i], " has ", vector[*at], " at index ", *at,

@@ -159,7 +159,7 @@ absl::Status Collection::Publish(IndexSlot& slot, std::unique_ptr<index::ServedI
   // No writer is between its commit and its apply, and none logs more writes until the swap. The
   // log is replayed into the new index (which no search sees yet) under shared holds, so searches
   // go on meanwhile; the swap takes one short exclusive hold.
-  std::lock_guard write_lock(write_mutex_);
+  const std::unique_lock write_lock = LockWritersApplied();
   for (size_t begin = 0; begin < slot.written.size(); begin += kTableRowsPerHold) {
     if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
     std::shared_lock table_lock(table_mutex_);

@@ -170,8 +170,9 @@ grpc::Status AdannsService::DropCollection(grpc::ServerContext* context,
 
 // --- Vectors -------------------------------------------------------------------------------
 
-absl::Status AdannsService::UpsertMessage(const v1::UpsertRequest& message,
+absl::Status AdannsService::UpsertMessage(std::shared_ptr<const v1::UpsertRequest> owned,
                                           UpsertProgress& progress) {
+  const v1::UpsertRequest& message = *owned;
   if (progress.collection == nullptr) {
     RETURN_IF_ERROR(ValidateCollectionName(message.collection(), "collection"));
     ASSIGN_OR_RETURN(progress.collection, engine_->Find(message.collection()));
@@ -190,18 +191,20 @@ absl::Status AdannsService::UpsertMessage(const v1::UpsertRequest& message,
         options_.max_resident_bytes >> 20,
         " MiB): upserts are paused until it frees memory; searches and deletes go on"));
   }
-  std::vector<uint64_t> ids;
-  std::vector<float> values;
-  ids.reserve(static_cast<size_t>(message.vectors_size()));
-  values.reserve(static_cast<size_t>(message.vectors_size()) * dim);
+  // The rows stay in the parsed message (no copy) until the table has them.
+  UpsertBatch batch;
+  batch.ids.reserve(static_cast<size_t>(message.vectors_size()));
+  batch.rows.reserve(static_cast<size_t>(message.vectors_size()));
   for (const v1::Vector& v : message.vectors()) {
-    ids.push_back(v.id());
-    values.insert(values.end(), v.values().begin(), v.values().end());
+    batch.ids.push_back(v.id());
+    batch.rows.push_back(v.values().data());
   }
-  RETURN_IF_ERROR(collection.Upsert(ids, values));
-  metrics_->RecordIngest(collection.meta().name, static_cast<double>(ids.size()),
-                         static_cast<double>(values.size() * sizeof(float)));
-  progress.committed += ids.size();
+  const size_t count = batch.ids.size();
+  batch.owner = std::move(owned);
+  ASSIGN_OR_RETURN(progress.last_ticket, collection.CommitUpsert(std::move(batch)));
+  metrics_->RecordIngest(collection.meta().name, static_cast<double>(count),
+                         static_cast<double>(count * dim * sizeof(float)));
+  progress.committed += count;
   ++progress.messages;
   return absl::OkStatus();
 }
@@ -238,11 +241,14 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* AdannsService::Upsert(
   const auto start = Clock::now();
   return new UpsertStream(
       Authorize(*context, Role::kAdmin), upsert_pool_.get(),
-      [this](const v1::UpsertRequest& message, UpsertProgress& progress) {
-        return UpsertMessage(message, progress);
+      [this](std::shared_ptr<const v1::UpsertRequest> message, UpsertProgress& progress) {
+        return UpsertMessage(std::move(message), progress);
       },
       [this, start](const absl::Status& status, const UpsertProgress& progress) {
-        if (progress.collection) UpdateVectorGauge(*progress.collection);
+        if (progress.collection) {
+          progress.collection->WaitApplied(progress.last_ticket);  // searchable when answered
+          UpdateVectorGauge(*progress.collection);
+        }
         metrics_->RecordRequest("Upsert", CodeName(status),
                                 std::chrono::duration<double>(Clock::now() - start).count());
       },

@@ -87,7 +87,8 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Upsert<v1::
   absl::Status DoUpdateCollection(const v1::UpdateCollectionRequest& request,
                                   v1::CollectionInfo* response);
   // Validates and commits one message of an Upsert stream.
-  absl::Status UpsertMessage(const v1::UpsertRequest& message, UpsertProgress& progress);
+  absl::Status UpsertMessage(std::shared_ptr<const v1::UpsertRequest> message,
+                             UpsertProgress& progress);
   absl::Status DoGet(const v1::GetRequest& request, v1::GetResponse* response);
   absl::Status DoDelete(const v1::DeleteRequest& request, v1::DeleteResponse* response);
   absl::Status DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response);

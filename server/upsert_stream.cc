@@ -20,54 +20,100 @@ UpsertStream::UpsertStream(const absl::Status& admitted, WorkerPool* pool, Messa
 void UpsertStream::OnReadDone(bool ok) {
   {
     std::lock_guard lock(mutex_);
-    if (handling_) {  // the handling task takes it when its message is committed
-      finished_read_ = ok;
-      return;
-    }
-    handling_ = true;
+    ++tasks_;
   }
-  pool_->Post([this, ok] { HandleReads(ok); });
+  pool_->Post([this, ok] {
+    OnRead(ok);
+    TaskDone();
+  });
 }
 
-void UpsertStream::HandleReads(bool ok) {
-  for (;;) {
-    if (!ok) {  // the client closed its side (or the call ended): every message is committed
-      End(absl::OkStatus());
-      return;
-    }
-    if (!HandleMessage()) return;
+void UpsertStream::OnDone() {
+  {
     std::lock_guard lock(mutex_);
-    if (!finished_read_.has_value()) {
-      handling_ = false;
-      return;
-    }
-    ok = *std::exchange(finished_read_, std::nullopt);
+    done_called_ = true;
+    if (tasks_ > 0) return;  // the last task deletes
   }
+  delete this;
 }
 
-bool UpsertStream::HandleMessage() {
-  const size_t bytes = request_.Length();
-  v1::UpsertRequest message;
-  const grpc::Status parsed =
-      grpc::SerializationTraits<v1::UpsertRequest>::Deserialize(&request_, &message);
-  if (parsed.ok()) StartRead(&request_);  // the next message arrives while this one commits
-  absl::Status status =
-      parsed.ok() ? handle_(message, progress_)
-                  : absl::InvalidArgumentError(absl::StrCat(
-                        "it is not a valid adanns.v1.UpsertRequest (", bytes,
-                        " bytes of truncated or corrupt protobuf, or a string that is not UTF-8)"));
-  if (!status.ok()) {
-    // A read may be outstanding: it ends when the call does, and handling_ stays set.
-    End(absl::Status(status.code(),
-                     absl::StrCat("message ", progress_.messages, " of the stream rejected: ",
-                                  status.message(), " (", progress_.committed, " vectors from ",
-                                  progress_.messages, " earlier messages were committed)")));
-    return false;
+void UpsertStream::TaskDone() {
+  {
+    std::lock_guard lock(mutex_);
+    if (--tasks_ > 0 || !done_called_) return;
   }
-  return true;
+  delete this;
+}
+
+void UpsertStream::OnRead(bool ok) {
+  ReadItem item;
+  if (ok) {
+    const size_t bytes = request_.Length();
+    auto message = std::make_shared<v1::UpsertRequest>();
+    const grpc::Status parsed =
+        grpc::SerializationTraits<v1::UpsertRequest>::Deserialize(&request_, message.get());
+    if (parsed.ok()) {
+      item.message = std::move(message);
+    } else {
+      item.error = absl::InvalidArgumentError(
+          absl::StrCat("it is not a valid adanns.v1.UpsertRequest (", bytes,
+                       " bytes of truncated or corrupt protobuf, or a string that is not UTF-8)"));
+    }
+  }
+  const bool more = item.message != nullptr;  // no read after the end or a bad message
+  bool read_next = false;
+  bool commit = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (ended_) return;
+    queued_.push_back(std::move(item));
+    if (more) {
+      read_next = queued_.size() < kMaxQueued || !committing_;
+      read_deferred_ = !read_next;
+    }
+    commit = !std::exchange(committing_, true);
+  }
+  if (read_next) StartRead(&request_);
+  if (commit) CommitQueued();
+}
+
+void UpsertStream::CommitQueued() {
+  for (;;) {
+    ReadItem item;
+    bool read_next;
+    {
+      std::lock_guard lock(mutex_);
+      if (queued_.empty()) {
+        committing_ = false;
+        return;
+      }
+      item = std::move(queued_.front());
+      queued_.pop_front();
+      read_next = std::exchange(read_deferred_, false);
+    }
+    if (read_next) StartRead(&request_);
+    if (item.message == nullptr && item.error.ok()) {
+      End(absl::OkStatus());  // the client closed its side (or the call ended): all committed
+      return;
+    }
+    const absl::Status status =
+        item.error.ok() ? handle_(std::move(item.message), progress_) : item.error;
+    if (!status.ok()) {
+      End(absl::Status(status.code(),
+                       absl::StrCat("message ", progress_.messages, " of the stream rejected: ",
+                                    status.message(), " (", progress_.committed, " vectors from ",
+                                    progress_.messages, " earlier messages were committed)")));
+      return;
+    }
+  }
 }
 
 void UpsertStream::End(const absl::Status& status) {
+  {
+    // committing_ stays set: reads that finish later (they end with the call) are dropped.
+    std::lock_guard lock(mutex_);
+    ended_ = true;
+  }
   done_(status, progress_);
   if (!status.ok()) {
     Finish(

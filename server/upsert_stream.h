@@ -2,16 +2,16 @@
 // parsed here, so a message that does not parse fails the call with INVALID_ARGUMENT naming it: the
 // sync API's reader reports such a message as the end of the stream, and the call used to answer OK
 // with only the earlier messages committed. Messages are handled one at a time, in stream order, on
-// a worker pool: a synced write must not block gRPC's callback threads. The next message is read
-// while one commits (its bytes are already parsed out of the read buffer), so receiving overlaps
-// the synced write.
+// a worker pool: a synced write must not block gRPC's callback threads. Messages are parsed as they
+// arrive and the next is read while one commits, so receiving and parsing overlap the synced write
+// (and Collection's applier overlaps it with the table's copy).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 
 #include "absl/status/status.h"
 #include "adanns/v1/adanns.pb.h"
@@ -27,14 +27,17 @@ struct UpsertProgress {
   std::shared_ptr<Collection> collection;  // named by the first message
   uint64_t committed = 0;                  // vectors of the messages committed
   size_t messages = 0;                     // messages committed
+  uint64_t last_ticket = 0;  // Collection::CommitUpsert's ticket of the last message committed
 };
 
 class UpsertStream : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  // Commits one parsed message (validation included), updating `progress` only on success.
-  using MessageHandler =
-      std::function<absl::Status(const v1::UpsertRequest& message, UpsertProgress& progress)>;
-  // Called once with the call's final status (metrics, gauges).
+  // Commits one parsed message (validation included), updating `progress` only on success. It may
+  // return before the table has the rows (they point into `message`, which it may keep).
+  using MessageHandler = std::function<absl::Status(
+      std::shared_ptr<const v1::UpsertRequest> message, UpsertProgress& progress)>;
+  // Called once with the call's final status, before the response is sent: it waits until the
+  // committed messages are searchable, then records metrics and gauges.
   using DoneHandler = std::function<void(const absl::Status& status, const UpsertProgress&)>;
 
   // `admitted` not OK (e.g. a missing API key) ends the call at once with it. `response` receives
@@ -43,26 +46,42 @@ class UpsertStream : public grpc::ServerReadReactor<grpc::ByteBuffer> {
                DoneHandler done, grpc::ByteBuffer* response);
 
   void OnReadDone(bool ok) override;
-  void OnDone() override { delete this; }
+  // gRPC's last call; the object goes once no pool task of it is left.
+  void OnDone() override;
 
  private:
-  // Handles the read that finished with `ok`, then any that finished meanwhile.
-  void HandleReads(bool ok);
-  // Parses and commits the message in request_, reading the next one meanwhile. False: the call
-  // ended.
-  bool HandleMessage();
+  // What a finished read gave: a parsed message, the end of the stream (null message, OK), or a
+  // message that does not parse (null message, the error).
+  struct ReadItem {
+    std::shared_ptr<const v1::UpsertRequest> message;
+    absl::Status error;
+  };
+  // On the pool: parses what the read brought, queues it, starts the next read when there is room,
+  // and commits queued items unless another task already does.
+  void OnRead(bool ok);
+  // Commits queued items in stream order until the queue is empty or the call ends.
+  void CommitQueued();
   void End(const absl::Status& status);
+  // A pool task ends; deletes the object when it was the last and OnDone has come.
+  void TaskDone();
+
+  // Parsed messages waiting for their commit, at most this many: with the one committing and the
+  // one being read, a stream holds at most four messages.
+  static constexpr size_t kMaxQueued = 2;
 
   WorkerPool* pool_;
   MessageHandler handle_;
   DoneHandler done_;
   grpc::ByteBuffer* response_;
-  grpc::ByteBuffer request_;
-  UpsertProgress progress_;
+  grpc::ByteBuffer request_;  // the read in flight fills it; parsed before the next read starts
+  UpsertProgress progress_;   // only the committing task touches it
   std::mutex mutex_;
-  // A pool task is handling reads (stays set once the call ended, so late reads are ignored).
-  bool handling_ = false;              // guarded by mutex_
-  std::optional<bool> finished_read_;  // a read that finished meanwhile; guarded by mutex_
+  std::deque<ReadItem> queued_;  // guarded by mutex_
+  bool read_deferred_ = false;   // guarded by mutex_: the queue was full, the committer reads
+  bool committing_ = false;      // guarded by mutex_: a task commits (stays set once ended)
+  bool ended_ = false;           // guarded by mutex_: Finish was called; no read may start
+  size_t tasks_ = 0;             // guarded by mutex_: posted OnRead tasks not yet done
+  bool done_called_ = false;     // guarded by mutex_: OnDone came
 };
 
 }  // namespace adanns::server

@@ -63,6 +63,9 @@ class RocksStore {
   // Writes ids.size() vectors of `dim` floats (row-major in `values`) as one atomic batch.
   absl::Status PutVectors(uint32_t collection_id, uint32_t dim, std::span<const uint64_t> ids,
                           std::span<const float> values);
+  // The same with ids[i]'s dim floats at rows[i] (the rows of a parsed message, not copied first).
+  absl::Status PutVectorRows(uint32_t collection_id, uint32_t dim, std::span<const uint64_t> ids,
+                             std::span<const float* const> rows);
   // Deletes the ids as one atomic batch (ids that are absent are no-ops).
   absl::Status DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids);
   // Calls `visit` for every vector of the collection in id order. DATA_LOSS if a stored value is

@@ -293,6 +293,71 @@ TEST_P(HnswIndexTest, EmptyGraphGrowsByInserts) {
   EXPECT_EQ(result.hits.size(), 10u);
 }
 
+// Inserts split as the server's absorber runs them: the beam search (PrepareUpsert) apart from the
+// linking (ApplyUpsert). The graph they make finds neighbours as well as whole inserts do.
+TEST_P(HnswIndexTest, PreparedInsertsFindNeighboursAsWholeInsertsDo) {
+  constexpr size_t kBuilt = kVectors / 2;
+  auto half_table = [&] {
+    auto table = std::make_unique<VectorTable>(kDim);
+    for (size_t r = 0; r < kBuilt; ++r) {
+      table->Upsert(table_.IdOf(static_cast<RowId>(r)),
+                    {table_.RowData(static_cast<RowId>(r)), kDim});
+    }
+    return table;
+  };
+  std::unique_ptr<VectorTable> split_table = half_table(), whole_table = half_table();
+  auto split = HnswIndex::Build(*split_table, GetParam(), kParams, 1);
+  auto whole = HnswIndex::Build(*whole_table, GetParam(), kParams, 1);
+  ASSERT_TRUE(split.ok() && whole.ok());
+  size_t prepared = 0;
+  for (size_t r = kBuilt; r < kVectors; ++r) {
+    const std::span<const float> values(table_.RowData(static_cast<RowId>(r)), kDim);
+    const uint64_t id = table_.IdOf(static_cast<RowId>(r));
+    const RowId split_row = split_table->Upsert(id, values);
+    std::unique_ptr<PreparedUpsert> work = (*split)->PrepareUpsert(*split_table, split_row);
+    prepared += work != nullptr;
+    (*split)->ApplyUpsert(*split_table, split_row, std::move(work));
+    (*whole)->Upsert(*whole_table, whole_table->Upsert(id, values));
+  }
+  EXPECT_EQ(prepared, kVectors - kBuilt);  // no deletions: every insert took the split path
+  EXPECT_EQ((*split)->stats().nodes, kVectors);
+  auto recall = [&](const HnswIndex& graph, const VectorTable& table) {
+    size_t found = 0;
+    for (const auto& query : queries_) {
+      const std::vector<uint64_t> exact = Ids(RunExact(query));
+      const std::set<uint64_t> truth(exact.begin(), exact.end());
+      for (uint64_t id : Ids(graph.Search(table, query, 10, *graph.ResolvePlan({}, 10)))) {
+        found += truth.count(id);
+      }
+    }
+    return double(found) / double(queries_.size() * 10);
+  };
+  const double whole_recall = recall(**whole, *whole_table);
+  EXPECT_GE(recall(**split, *split_table), whole_recall - 0.05) << "whole: " << whole_recall;
+}
+
+// Between PrepareUpsert and ApplyUpsert the server may delete ids (the graph's only other
+// writer): a neighbour found by the prepared search may be deleted by the time the node links.
+TEST_P(HnswIndexTest, PreparedInsertToleratesDeletesBeforeItLinks) {
+  const RowId row = table_.Upsert(1'000'000, BestMatchOf(queries_[0]));
+  std::unique_ptr<PreparedUpsert> work = graph_->PrepareUpsert(table_, row);
+  ASSERT_NE(work, nullptr);
+  for (const uint64_t id : Ids(RunExact(queries_[0], 5))) {
+    if (id == 1'000'000) continue;
+    graph_->Remove(*table_.RowOf(id), id);
+    table_.Remove(id);
+  }
+  graph_->ApplyUpsert(table_, row, std::move(work));
+  const SearchResult result = Run(queries_[0], {});
+  ASSERT_FALSE(result.hits.empty());
+  EXPECT_EQ(result.hits[0].id, 1'000'000u);
+  // With deleted nodes present the next insert is not split: Apply does all of it.
+  const RowId next = table_.Upsert(1'000'001, BestMatchOf(queries_[1]));
+  EXPECT_EQ(graph_->PrepareUpsert(table_, next), nullptr);
+  graph_->ApplyUpsert(table_, next, nullptr);
+  EXPECT_EQ(Run(queries_[1], {}).hits[0].id, 1'000'001u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Metrics, HnswIndexTest,
                          testing::Values(Metric::kL2, Metric::kInnerProduct, Metric::kCosine),
                          [](const testing::TestParamInfo<Metric>& param_info) {
