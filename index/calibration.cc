@@ -12,6 +12,7 @@
 #include "base/blob_io.h"
 #include "base/status_macros.h"
 #include "index/flat_search.h"
+#include "index/stage_scorer.h"
 
 namespace adanns::index {
 namespace {
@@ -24,6 +25,11 @@ constexpr size_t kPilotQueries = 32;
 constexpr double kPruneMargin = 0.05;
 // Calibration queries measured per step (one hold of the collection).
 constexpr size_t kQueriesPerStep = 16;
+// A step also ends once its queries have cost this many MFLOPs (a full-dim flat plan over a large
+// table is one query per step): no step holds the table for long.
+constexpr double kStepMflops = 20;
+// Rows of the exact truth scanned per step (16384 x 768 floats: about 50 MB, a few ms).
+constexpr size_t kTruthRowsPerStep = 16384;
 // Prefixes swept per IVF stage (its built prefix and the longest nesting prefixes below it).
 constexpr size_t kPrefixesPerStage = 2;
 // Re-rank depths tried, as multiples of k.
@@ -249,17 +255,33 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   RETURN_IF_ERROR(status);
   const size_t count = queries.size();
 
-  // Exact truth at the full dim, one query per step.
+  // Exact truth at the full dim, kTruthRowsPerStep rows per step: a writer waiting for its
+  // exclusive hold behind a long step would hold up every search queued behind it. Rows written
+  // between steps are seen by the steps after; an id moved meanwhile is counted once.
   std::vector<std::vector<uint64_t>> truth(count);
+  std::vector<std::pair<float, uint64_t>> nearest;  // (distance, id) over the steps so far
   for (size_t q = 0; q < count; ++q) {
-    if (cancelled()) return absl::CancelledError("calibration cancelled");
-    access([&](const CalibrationView& view) {
-      const absl::StatusOr<Plan> exact = ResolveFlatPlan({}, view.shape.dim, max_k + 1);
-      for (const Hit& hit :
-           FlatSearch(view.table, metric, queries[q].values, max_k + 1, *exact).hits) {
-        if (hit.id != queries[q].self && truth[q].size() < max_k) truth[q].push_back(hit.id);
+    nearest.clear();
+    for (size_t begin = 0, rows = 1; begin < rows; begin += kTruthRowsPerStep) {
+      if (cancelled()) return absl::CancelledError("calibration cancelled");
+      access([&](const CalibrationView& view) {
+        rows = view.table.row_count();
+        StageScorer scorer(metric, queries[q].values, view.shape.dim);
+        for (const ScoredRow& row : ScanRowRange(view.table, scorer, max_k + 2, begin,
+                                                 std::min(rows, begin + kTruthRowsPerStep))) {
+          nearest.emplace_back(row.distance, view.table.IdOf(row.row));
+        }
+      });
+    }
+    std::sort(nearest.begin(), nearest.end());
+    for (const auto& [distance, id] : nearest) {
+      if (truth[q].size() == max_k) break;
+      if (id == queries[q].self ||
+          std::find(truth[q].begin(), truth[q].end(), id) != truth[q].end()) {
+        continue;
       }
-    });
+      truth[q].push_back(id);
+    }
   }
 
   // Measures `requested` for k on queries [begin, end) in steps of kQueriesPerStep, adding to the
@@ -267,7 +289,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   auto measure = [&](const Plan& requested, uint32_t k, size_t begin, size_t end,
                      CalibrationPoint& sums) {
     bool resolved_ok = true;
-    for (size_t first = begin; first < end && resolved_ok; first += kQueriesPerStep) {
+    for (size_t first = begin; first < end && resolved_ok;) {
       access([&](const CalibrationView& view) {
         Budget budget;
         budget.plan = requested;
@@ -278,7 +300,9 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           return;
         }
         const auto start = std::chrono::steady_clock::now();
-        for (size_t q = first; q < std::min(end, first + kQueriesPerStep); ++q) {
+        const size_t last = std::min(end, first + kQueriesPerStep);
+        for (double step_mflops = 0; first < last && step_mflops < kStepMflops; ++first) {
+          const size_t q = first;
           const SearchResult result =
               RunPlan(*resolved, view.table, metric, queries[q].values, k + 1, view.ready);
           size_t found = 0, kept = 0;
@@ -290,6 +314,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           }
           sums.recall += double(found) / k;
           sums.mflops += result.cost.mflops;
+          step_mflops += result.cost.mflops;
         }
         sums.latency_us +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e6;

@@ -46,6 +46,10 @@ struct HnswStats {
   uint64_t deleted = 0;  // nodes marked deleted (filtered from results, still routed through)
   uint64_t trained_vectors = 0;
   size_t graph_bytes = 0;  // links and the stored prefixes
+  // Times the full graph grew: from a copy made in UpkeepStep (beside searches), or reallocated
+  // inside an insert's exclusive hold (inserts without upkeep steps, e.g. a build's replay).
+  uint64_t growths_swapped_in = 0, growths_in_hold = 0;
+  bool growing = false;  // a growth is copied or being copied, not yet swapped in
 };
 
 class HnswIndex : public ServedIndex {
@@ -69,6 +73,9 @@ class HnswIndex : public ServedIndex {
   // ef_construction, Apply allocates the node and links it. Other cases (a changed id, reuse of a
   // deleted node, the first node) are left whole to Apply.
   std::unique_ptr<PreparedUpsert> PrepareUpsert(const VectorTable& table, RowId row) override;
+  // A graph nearly full grows: its arrays are copied into bigger ones a few MB per step, and the
+  // next insert swaps them in.
+  bool UpkeepStep() override;
   void ApplyUpsert(const VectorTable& table, RowId row,
                    std::unique_ptr<PreparedUpsert> prepared) override;
 

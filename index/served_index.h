@@ -70,6 +70,10 @@ class ServedIndex {
                                                         RowId /*row*/) {
     return nullptr;
   }
+  // Bounded background work the index wants before its next insert (a graph growing its node
+  // arrays), by the same thread, each step under its own shared hold so that writers and searches
+  // interleave. True while steps remain; meanwhile the index must gain no entry.
+  virtual bool UpkeepStep() { return false; }
   virtual void ApplyUpsert(const VectorTable& table, RowId row,
                            std::unique_ptr<PreparedUpsert> /*prepared*/) {
     Upsert(table, row);

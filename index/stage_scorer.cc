@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cmath>
 
 #include "index/work_counter.h"
@@ -58,11 +59,17 @@ void StageScorer::Score(const float* rows, size_t stride, size_t n, float* out) 
 
 std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, size_t keep,
                                 size_t rows) {
+  return ScanRowRange(table, scorer, keep, 0, rows);
+}
+
+std::vector<ScoredRow> ScanRowRange(const VectorTable& table, StageScorer& scorer, size_t keep,
+                                    size_t first, size_t rows) {
+  assert(first % kScorerBlockRows == 0);
   TopK top(keep);
   // Each block starts at a multiple of kScorerBlockRows, so its rows are contiguous in the table.
   static_assert(VectorTable::kContiguousRows % kScorerBlockRows == 0);
   std::array<float, kScorerBlockRows> distances;
-  for (size_t begin = 0; begin < rows; begin += kScorerBlockRows) {
+  for (size_t begin = first; begin < rows; begin += kScorerBlockRows) {
     const size_t n = std::min(kScorerBlockRows, rows - begin);
     scorer.Score(table.RowData(static_cast<RowId>(begin)), table.dim(), n, distances.data());
     const float threshold = top.threshold();

@@ -48,6 +48,9 @@ class StageScorer {
 // Exact scan of table rows [0, rows) with `scorer`: the best `keep` live rows, best first.
 std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, size_t keep,
                                 size_t rows);
+// The same over rows [begin, end); `begin` is a multiple of kScorerBlockRows.
+std::vector<ScoredRow> ScanRowRange(const VectorTable& table, StageScorer& scorer, size_t keep,
+                                    size_t begin, size_t end);
 
 // Exact re-rank: scores each candidate's full row in `table` with `scorer` (at its dims) and keeps
 // the best `keep`, best first.

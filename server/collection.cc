@@ -226,22 +226,23 @@ void Collection::AbsorbLoop() {
           lock, [this] { return absorb_stop_ || (!absorb_paused_ && fresh_count_.load() > 0); });
       if (absorb_stop_) return;
     }
+    if (IndexUpkeepStep()) continue;  // no insert until the indexes' upkeep is done
     batch.clear();
-    {
-      // The costly part of an insert (a graph's beam search at ef_construction) only reads: it
-      // runs under a shared hold, beside searches. This thread is the indexes' only writer, so
-      // what it found still holds when it links below (Remove aside, which indexes tolerate).
+    // The costly part of an insert (a graph's beam search at ef_construction) only reads: it runs
+    // under a shared hold, beside searches, one row per hold so that a writer waiting for its
+    // exclusive hold (and the searches queued behind it) waits for one row's search at most. This
+    // thread is the indexes' only writer, so what it found still holds when it links below
+    // (Remove aside, which indexes tolerate).
+    for (size_t i = 0; i < kIndexRowsPerHold; ++i) {
       std::shared_lock table_lock(table_mutex_);
-      for (size_t i = 0; i < fresh_.size() && batch.size() < kIndexRowsPerHold; ++i) {
-        PreparedRow& prepared = batch.emplace_back();
-        prepared.fresh = fresh_[i];
-        const index::RowId row = prepared.fresh.row;
-        if (!table_.IsLive(row) || table_.IdOf(row) != prepared.fresh.id) continue;
-        for (const std::unique_ptr<IndexSlot>& slot : slots_) {
-          index::ServedIndex* served = slot->served.get();
-          prepared.slots.emplace_back(served,
-                                      served ? served->PrepareUpsert(table_, row) : nullptr);
-        }
+      if (i >= fresh_.size()) break;
+      PreparedRow& prepared = batch.emplace_back();
+      prepared.fresh = fresh_[i];
+      const index::RowId row = prepared.fresh.row;
+      if (!table_.IsLive(row) || table_.IdOf(row) != prepared.fresh.id) continue;
+      for (const std::unique_ptr<IndexSlot>& slot : slots_) {
+        index::ServedIndex* served = slot->served.get();
+        prepared.slots.emplace_back(served, served ? served->PrepareUpsert(table_, row) : nullptr);
       }
     }
     {
@@ -275,6 +276,15 @@ void Collection::AbsorbLoop() {
     { std::lock_guard lock(absorb_mutex_); }
     fresh_room_.notify_all();
   }
+}
+
+bool Collection::IndexUpkeepStep() {
+  std::shared_lock table_lock(table_mutex_);
+  bool more = false;
+  for (const std::unique_ptr<IndexSlot>& slot : slots_) {
+    if (slot->served && slot->served->UpkeepStep()) more = true;
+  }
+  return more;
 }
 
 void Collection::PauseIndexMaintenance(bool paused) {

@@ -21,6 +21,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "base/writer_priority_mutex.h"
 #include "index/batch_scorer.h"
 #include "index/budget_planner.h"
 #include "index/calibration.h"
@@ -322,6 +323,9 @@ class Collection {
   void ApplyToTable(const UpsertBatch& batch);
   // The absorber thread: inserts fresh rows into the served indexes, kIndexRowsPerHold per hold.
   void AbsorbLoop();
+  // One step of every served index's upkeep (ServedIndex::UpkeepStep) under a shared hold; true
+  // while some index has more.
+  bool IndexUpkeepStep();
   void WakeAbsorber();
   // Index plans: the exact scores of the fresh rows merged into `result` (index hits of ids
   // written since the index saw them dropped as stale), their cost added. Needs a table hold.
@@ -377,8 +381,9 @@ class Collection {
   uint64_t applied_ticket_ = 0;         // guarded by apply_mutex_
   bool apply_stop_ = false;             // guarded by apply_mutex_
 
-  // Searches share, writers apply under exclusive hold (only after the synced commit).
-  mutable std::shared_mutex table_mutex_;
+  // Searches share, writers apply under exclusive hold (only after the synced commit); a waiting
+  // writer goes before new searches (see WriterPriorityMutex).
+  mutable WriterPriorityMutex table_mutex_;
   index::VectorTable table_;
   // Rows resident on the GPU, or null (guarded by table_mutex_; the scorer serialises its calls).
   std::unique_ptr<index::BatchScorer> gpu_;

@@ -36,7 +36,7 @@ Collection::IndexSlot* Collection::SlotFor(std::string_view name, std::string_vi
   slot->name = std::string(name);
   slot->kind = std::string(kind);
   std::lock_guard build_lock(build_mutex_);
-  std::unique_lock<std::shared_mutex> table_lock(table_mutex_, std::defer_lock);
+  std::unique_lock table_lock(table_mutex_, std::defer_lock);
   if (!table_held) table_lock.lock();
   slots_.push_back(std::move(slot));
   return slots_.back().get();

@@ -3,6 +3,7 @@
 // blob reconciled at load) and corruption, plan validation, cancellation, an empty start.
 #include "index/hnsw_index.h"
 
+#include <iostream>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -314,6 +315,8 @@ TEST_P(HnswIndexTest, PreparedInsertsFindNeighboursAsWholeInsertsDo) {
     const std::span<const float> values(table_.RowData(static_cast<RowId>(r)), kDim);
     const uint64_t id = table_.IdOf(static_cast<RowId>(r));
     const RowId split_row = split_table->Upsert(id, values);
+    while ((*split)->UpkeepStep()) {
+    }
     std::unique_ptr<PreparedUpsert> work = (*split)->PrepareUpsert(*split_table, split_row);
     prepared += work != nullptr;
     (*split)->ApplyUpsert(*split_table, split_row, std::move(work));
@@ -321,6 +324,10 @@ TEST_P(HnswIndexTest, PreparedInsertsFindNeighboursAsWholeInsertsDo) {
   }
   EXPECT_EQ(prepared, kVectors - kBuilt);  // no deletions: every insert took the split path
   EXPECT_EQ((*split)->stats().nodes, kVectors);
+  // It outgrew the capacity of its build: the bigger copy was made in upkeep steps.
+  EXPECT_GE((*split)->stats().growths_swapped_in, 1u);
+  EXPECT_EQ((*split)->stats().growths_in_hold, 0u);
+  EXPECT_GE((*whole)->stats().growths_in_hold, 1u);
   auto recall = [&](const HnswIndex& graph, const VectorTable& table) {
     size_t found = 0;
     for (const auto& query : queries_) {
@@ -356,6 +363,39 @@ TEST_P(HnswIndexTest, PreparedInsertToleratesDeletesBeforeItLinks) {
   EXPECT_EQ(graph_->PrepareUpsert(table_, next), nullptr);
   graph_->ApplyUpsert(table_, next, nullptr);
   EXPECT_EQ(Run(queries_[1], {}).hits[0].id, 1'000'001u);
+}
+
+// A growth copies the graph in steps; ids deleted between steps stay deleted once it is in.
+TEST_P(HnswIndexTest, GrowthKeepsDeletesMadeWhileItCopies) {
+  uint64_t next_id = 1'000'000;
+  bool deleted = false;
+  std::set<uint64_t> gone;
+  while (graph_->stats().growths_swapped_in == 0) {
+    ASSERT_LT(next_id, 1'010'000u) << "the graph never grew";
+    const bool more = graph_->UpkeepStep();
+    if (graph_->stats().growing && !deleted) {  // nodes the copy already holds change now
+      for (RowId row = 0; row < 20; ++row) {
+        const uint64_t id = table_.IdOf(row);
+        gone.insert(id);
+        graph_->Remove(row, id);
+        table_.Remove(id);
+      }
+      deleted = true;
+    }
+    if (more) continue;
+    const RowId row = table_.Upsert(next_id, queries_[next_id % queries_.size()]);
+    ++next_id;
+    graph_->ApplyUpsert(table_, row, graph_->PrepareUpsert(table_, row));
+  }
+  EXPECT_TRUE(deleted);
+  EXPECT_EQ(graph_->stats().growths_in_hold, 0u);
+  // The insert that swapped the growth in took one deleted node over for its new id.
+  EXPECT_EQ(graph_->stats().deleted, 19u);
+  Plan plan;
+  plan.ef = kVectors;
+  for (const auto& query : queries_) {
+    for (const Hit& hit : Run(query, plan).hits) EXPECT_EQ(gone.count(hit.id), 0u) << hit.id;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Metrics, HnswIndexTest,
