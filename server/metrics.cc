@@ -144,6 +144,11 @@ Metrics::Metrics()
                                .Help("Bytes RocksDB estimates compaction still has to rewrite")
                                .Register(*registry_)
                                .Add({})),
+      rocksdb_memory_(&prometheus::BuildGauge()
+                           .Name("adanns_rocksdb_memory_bytes")
+                           .Help("Memory RocksDB reports: memtables, table readers, block cache")
+                           .Register(*registry_)
+                           .Add({})),
       resident_bytes_(&prometheus::BuildGauge()
                            .Name("adanns_process_resident_bytes")
                            .Help("Resident memory of the server process")
@@ -157,9 +162,10 @@ void Metrics::RecordIngest(const std::string& collection, double vectors, double
 }
 
 void Metrics::SetResourceUsage(double store_bytes, double pending_compaction_bytes,
-                               double resident_bytes) {
+                               double rocksdb_memory, double resident_bytes) {
   store_bytes_->Set(store_bytes);
   pending_compaction_->Set(pending_compaction_bytes);
+  rocksdb_memory_->Set(rocksdb_memory);
   resident_bytes_->Set(resident_bytes);
 }
 

@@ -62,8 +62,9 @@ class Metrics {
   // adanns_ingest_vectors_total{collection} and adanns_ingest_bytes_total{collection}.
   void RecordIngest(const std::string& collection, double vectors, double bytes);
   // adanns_rocksdb_size_bytes, adanns_rocksdb_pending_compaction_bytes,
-  // adanns_process_resident_bytes.
-  void SetResourceUsage(double store_bytes, double pending_compaction_bytes, double resident_bytes);
+  // adanns_rocksdb_memory_bytes, adanns_process_resident_bytes.
+  void SetResourceUsage(double store_bytes, double pending_compaction_bytes, double rocksdb_memory,
+                        double resident_bytes);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -89,6 +90,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* ingest_bytes_;
   prometheus::Gauge* store_bytes_;
   prometheus::Gauge* pending_compaction_;
+  prometheus::Gauge* rocksdb_memory_;
   prometheus::Gauge* resident_bytes_;
   std::mutex mutex_;  // guards the lazily created per-label metrics below
   absl::flat_hash_map<std::string, prometheus::Histogram*> latency_by_method_;

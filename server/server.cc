@@ -107,9 +107,9 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
     std::unique_lock lock(raw->sampler_mutex_);
     do {
       const storage::RocksStore::Usage usage = raw->engine_->store().usage();
-      raw->metrics_->SetResourceUsage(static_cast<double>(usage.bytes),
-                                      static_cast<double>(usage.pending_compaction_bytes),
-                                      ProcessResidentBytes());
+      raw->metrics_->SetResourceUsage(
+          static_cast<double>(usage.bytes), static_cast<double>(usage.pending_compaction_bytes),
+          static_cast<double>(usage.memory_bytes), ProcessResidentBytes());
     } while (!raw->sampler_stop_.wait_for(lock, kSampleEvery, [raw] { return raw->stopping_; }));
   });
   spdlog::info("adanns-server listening on {} (port {}, {}{})", options.listen, server->port_,

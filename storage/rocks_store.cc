@@ -452,7 +452,15 @@ RocksStore::Usage RocksStore::usage() const {
     if (db_->GetIntProperty(handle, "rocksdb.estimate-pending-compaction-bytes", &value)) {
       usage.pending_compaction_bytes += value;
     }
+    if (db_->GetIntProperty(handle, "rocksdb.size-all-mem-tables", &value)) {
+      usage.memory_bytes += value;  // active, immutable and pinned memtables
+    }
+    if (db_->GetIntProperty(handle, "rocksdb.estimate-table-readers-mem", &value)) {
+      usage.memory_bytes += value;
+    }
   }
+  uint64_t cache = 0;  // one cache, shared by the column families
+  if (db_->GetIntProperty("rocksdb.block-cache-usage", &cache)) usage.memory_bytes += cache;
   return usage;
 }
 

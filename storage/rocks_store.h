@@ -92,6 +92,9 @@ class RocksStore {
   struct Usage {
     uint64_t bytes = 0;                     // SST files plus memtables, all column families
     uint64_t pending_compaction_bytes = 0;  // RocksDB's estimate
+    // Memory RocksDB reports holding: memtables, table readers (index and filter blocks) and the
+    // block cache.
+    uint64_t memory_bytes = 0;
   };
   Usage usage() const;
 
