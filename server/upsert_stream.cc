@@ -70,10 +70,11 @@ void UpsertStream::OnRead(bool ok) {
     if (more) {
       read_next = queued_.size() < kMaxQueued || !committing_;
       read_deferred_ = !read_next;
+      read_starting_ = read_next;
     }
     commit = !std::exchange(committing_, true);
   }
-  if (read_next) StartRead(&request_);
+  if (read_next) StartNextRead();
   if (commit) CommitQueued();
 }
 
@@ -90,8 +91,9 @@ void UpsertStream::CommitQueued() {
       item = std::move(queued_.front());
       queued_.pop_front();
       read_next = std::exchange(read_deferred_, false);
+      read_starting_ = read_starting_ || read_next;
     }
-    if (read_next) StartRead(&request_);
+    if (read_next) StartNextRead();
     if (item.message == nullptr && item.error.ok()) {
       End(absl::OkStatus());  // the client closed its side (or the call ended): all committed
       return;
@@ -108,11 +110,22 @@ void UpsertStream::CommitQueued() {
   }
 }
 
+void UpsertStream::StartNextRead() {
+  StartRead(&request_);
+  {
+    std::lock_guard lock(mutex_);
+    read_starting_ = false;
+  }
+  read_started_.notify_all();
+}
+
 void UpsertStream::End(const absl::Status& status) {
   {
-    // committing_ stays set: reads that finish later (they end with the call) are dropped.
-    std::lock_guard lock(mutex_);
+    // committing_ stays set: reads that finish later (they end with the call) are dropped. A
+    // read another task decided to start goes first: StartRead may not follow Finish.
+    std::unique_lock lock(mutex_);
     ended_ = true;
+    read_started_.wait(lock, [this] { return !read_starting_; });
   }
   done_(status, progress_);
   if (!status.ok()) {

@@ -7,6 +7,7 @@
 // (and Collection's applier overlaps it with the table's copy).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -61,6 +62,8 @@ class UpsertStream : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   void OnRead(bool ok);
   // Commits queued items in stream order until the queue is empty or the call ends.
   void CommitQueued();
+  // StartRead for a read decided under mutex_ (read_starting_ set), then clears read_starting_.
+  void StartNextRead();
   void End(const absl::Status& status);
   // A pool task ends; deletes the object when it was the last and OnDone has come.
   void TaskDone();
@@ -80,8 +83,10 @@ class UpsertStream : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   bool read_deferred_ = false;   // guarded by mutex_: the queue was full, the committer reads
   bool committing_ = false;      // guarded by mutex_: a task commits (stays set once ended)
   bool ended_ = false;           // guarded by mutex_: Finish was called; no read may start
-  size_t tasks_ = 0;             // guarded by mutex_: posted OnRead tasks not yet done
-  bool done_called_ = false;     // guarded by mutex_: OnDone came
+  bool read_starting_ = false;   // guarded by mutex_: a task is between deciding and StartRead
+  std::condition_variable read_started_;
+  size_t tasks_ = 0;          // guarded by mutex_: posted OnRead tasks not yet done
+  bool done_called_ = false;  // guarded by mutex_: OnDone came
 };
 
 }  // namespace adanns::server
