@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Write-path benchmarks of issue 19, each repeated REPS times on a fresh server (loopback):
+#   ingest  - dd's synced write bandwidth (1 GiB, conv=fdatasync, in the data folder), then
+#             `adanns ingest` of DATA/base.npy; prints both and the ratio, interleaved.
+#   mixed   - adanns-serve-load's mixed mode with the default index (searches alone, then under a
+#             stream of 1000-vector upserts).
+# Usage: bench/scripts/write_path.sh ingest|mixed DATA [REPS=3]   (DATA from `adanns-bench prepare`)
+# Env: BUILD (default ./build), WORK (scratch folder on the disk under test, default /tmp/adanns-wp),
+#      PORT (default 50071), METRICS_PORT (default 9465).
+set -euo pipefail
+mode=${1:?ingest or mixed}
+data=${2:?prepared data folder}
+reps=${3:-3}
+build=${BUILD:-./build}
+work=${WORK:-/tmp/adanns-wp}
+port=${PORT:-50071}
+metrics_port=${METRICS_PORT:-9465}
+cli="$build/client/adanns --server 127.0.0.1:$port"
+mkdir -p "$work"
+server_pid=""
+
+stop_server() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap stop_server EXIT
+
+start_server() {
+  stop_server
+  rm -rf "$work/data"
+  "$build/server/adanns-server" --data_dir "$work/data" --listen "127.0.0.1:$port" \
+    --metrics_listen "127.0.0.1:$metrics_port" > "$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    grep -q listening "$work/server.log" && return 0
+    sleep 0.1
+  done
+  echo "server did not start; see $work/server.log" >&2
+  exit 1
+}
+
+dim=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['dim'])" "$data/info.json")
+for rep in $(seq "$reps"); do
+  case "$mode" in
+    ingest)
+      dd_line=$(dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fdatasync 2>&1 | tail -1)
+      rm -f "$work/dd.bin"
+      dd_mbs=$(awk '{print $(NF-1)}' <<< "$dd_line")
+      start_server
+      $cli collection create wp --dim "$dim" --metric l2 > /dev/null
+      line=$($cli ingest --collection wp "$data/base.npy" 2>&1 | tail -1)
+      vps=$(sed -E 's/.*\(([0-9]+) vectors\/s\).*/\1/' <<< "$line")
+      awk -v r="$rep" -v dd="$dd_mbs" -v v="$vps" -v d="$dim" 'BEGIN {
+        mbs = v * d * 4 / 1e6
+        printf "rep %d: dd %s MB/s; ingest %s vectors/s = %.1f MB/s = %.0f%% of dd\n", r, dd, v, mbs, 100 * mbs / dd }'
+      ;;
+    mixed)
+      start_server
+      "$build/bench/adanns-serve-load" --server "127.0.0.1:$port" --data "$data" --build default \
+        --index "" --concurrency 1 --seconds 3 --mixed-seconds 30 \
+        --json "$work/mixed_rep$rep.json" > "$work/mixed_rep$rep.txt" 2>&1
+      echo "rep $rep"
+      grep -A4 "^mixed load" "$work/mixed_rep$rep.txt" | tail -4
+      grep "search p99 under" "$work/mixed_rep$rep.txt"
+      ;;
+    *)
+      echo "mode must be ingest or mixed" >&2
+      exit 2
+      ;;
+  esac
+done
