@@ -38,7 +38,8 @@ struct ServiceOptions {
 };
 
 // Upsert is a raw callback method (upsert_stream.h); every other RPC uses the sync API.
-class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Upsert<v1::Adanns::Service> {
+class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
+                                v1::Adanns::WithRawCallbackMethod_Upsert<v1::Adanns::Service>> {
  public:
   AdannsService(Engine* engine, Metrics* metrics, ServiceOptions options);
 
@@ -63,8 +64,10 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Upsert<v1::
                    v1::GetResponse* response) override;
   grpc::Status Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
                       v1::DeleteResponse* response) override;
-  grpc::Status Search(grpc::ServerContext* context, const v1::SearchRequest* request,
-                      v1::SearchResponse* response) override;
+  // On the raw callback API, run where the request arrived (see the .cc).
+  grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::Status SearchBatch(grpc::ServerContext* context, const v1::SearchBatchRequest* request,
                            v1::SearchBatchResponse* response) override;
   grpc::Status BuildIndex(grpc::ServerContext* context, const v1::BuildIndexRequest* request,
@@ -110,7 +113,7 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Upsert<v1::
   // Runs `call` when Authorize allows it, records the request in metrics and maps the status to
   // gRPC.
   grpc::Status Finish(const char* method, std::chrono::steady_clock::time_point start,
-                      const grpc::ServerContext& context, Role role,
+                      const grpc::ServerContextBase& context, Role role,
                       const std::function<absl::Status()>& call);
   void UpdateVectorGauge(const Collection& collection);
 
