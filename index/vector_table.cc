@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
-#include <new>
 
 #include "index/huge_pages.h"
 
@@ -30,12 +29,11 @@ VectorTable::VectorTable(uint32_t dim)
     : dim_(dim), segment_shift_(SegmentShift(dim)), segment_mask_(segment_rows() - 1) {}
 
 void VectorTable::AddSegment() {
-  const size_t bytes = segment_rows() * dim_ * sizeof(float);
-  const size_t rounded = (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
-  void* data = std::aligned_alloc(kHugePageBytes, rounded);
-  if (data == nullptr) throw std::bad_alloc();
-  AdviseHugePages(data, rounded);  // before any touch: rows fault in as huge pages
-  segments_.emplace_back(static_cast<float*>(data));
+  // A segment is at least 8 MiB, so the allocator takes its huge-page path (aligned_alloc, advised
+  // before any touch), which FreeSegment's free() matches.
+  const size_t floats = segment_rows() * dim_;
+  assert(floats * sizeof(float) >= kHugePageBytes);
+  segments_.emplace_back(HugePageAllocator<float>().allocate(floats));
 }
 
 RowId VectorTable::Upsert(uint64_t id, std::span<const float> values) {
