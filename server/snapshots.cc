@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
@@ -17,6 +18,14 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kMaxSnapshotName = 128;
+// RocksDB's Checkpoint builds `<dir>.tmp` and renames it to `<dir>` when complete; a kill in
+// between leaves the staging directory (CURRENT possibly half written). It is never a snapshot,
+// and RocksDB clears it when that name is taken again, so the suffix is reserved.
+constexpr char kCheckpointStagingSuffix[] = ".tmp";
+
+bool IsCheckpointStaging(const std::string& name) {
+  return absl::EndsWith(name, kCheckpointStagingSuffix);
+}
 
 absl::Status ValidateSnapshotName(const std::string& name) {
   const bool allowed =
@@ -24,10 +33,11 @@ absl::Status ValidateSnapshotName(const std::string& name) {
       std::all_of(name.begin(), name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
       });
-  if (!allowed) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("snapshot name must be 1-", kMaxSnapshotName,
-                     " characters of [A-Za-z0-9_.-], not starting with '.'; got '", name, "'"));
+  if (!allowed || IsCheckpointStaging(name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snapshot name must be 1-", kMaxSnapshotName,
+        " characters of [A-Za-z0-9_.-], not starting with '.' nor ending with '",
+        kCheckpointStagingSuffix, "' (reserved for checkpoints in progress); got '", name, "'"));
   }
   return absl::OkStatus();
 }
@@ -92,7 +102,10 @@ absl::StatusOr<std::vector<SnapshotInfo>> Snapshots::List() const {
   std::error_code error;
   if (root_.empty() || !fs::exists(root_, error)) return snapshots;
   for (const fs::directory_entry& entry : fs::directory_iterator(root_, error)) {
-    if (!entry.is_directory(error) || !IsStore(entry.path())) continue;
+    if (!entry.is_directory(error) || !IsStore(entry.path()) ||
+        IsCheckpointStaging(entry.path().filename().string())) {
+      continue;
+    }
     ASSIGN_OR_RETURN(SnapshotInfo info, Describe(entry.path()));
     snapshots.push_back(std::move(info));
   }

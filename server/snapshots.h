@@ -25,10 +25,12 @@ class Snapshots {
   explicit Snapshots(std::string root) : root_(std::move(root)) {}
 
   // Checkpoints `store` into root/name. `name`: 1-128 of [A-Za-z0-9_.-], not starting with '.'
-  // (no path can be named), or empty for "snapshot-<UTC time>". INVALID_ARGUMENT for a bad name,
-  // ALREADY_EXISTS for a taken one, FAILED_PRECONDITION when snapshots are disabled.
+  // (no path can be named) nor ending with ".tmp" (a checkpoint in progress), or empty for
+  // "snapshot-<UTC time>". INVALID_ARGUMENT for a bad name, ALREADY_EXISTS for a taken one,
+  // FAILED_PRECONDITION when snapshots are disabled.
   absl::StatusOr<SnapshotInfo> Create(const storage::RocksStore& store, std::string name) const;
-  // Every snapshot under the root, by name (an empty list when the root does not exist yet).
+  // Every complete snapshot under the root, by name (an empty list when the root does not exist
+  // yet); a checkpoint a crash cut off is not one.
   absl::StatusOr<std::vector<SnapshotInfo>> List() const;
 
  private:
