@@ -47,8 +47,9 @@ std::vector<Candidate> Resolvable(const Frontier& frontier, const CollectionShap
   return candidates;
 }
 
-RecallEstimate EstimateOf(const Candidate& candidate, uint32_t calibrated_k) {
-  return {candidate.point->recall, calibrated_k, candidate.point->mflops};
+RecallEstimate EstimateOf(const Candidate& candidate, uint32_t calibrated_k, uint32_t queries) {
+  return {candidate.point->recall, calibrated_k, candidate.point->mflops,
+          candidate.point->recall_lower_bound(), queries};
 }
 
 // The calibrated numbers of a resolved plan, when the frontier holds it.
@@ -60,7 +61,9 @@ std::optional<RecallEstimate> LookUp(const Plan& resolved, const Calibration* ca
   // Per request: only the points of the plan's own index are resolved.
   for (const Candidate& candidate :
        Resolvable(*frontier, shape, k, ready, shape.dim, resolved.index)) {
-    if (candidate.plan == resolved) return EstimateOf(candidate, frontier->k);
+    if (candidate.plan == resolved) {
+      return EstimateOf(candidate, frontier->k, calibration->queries);
+    }
   }
   return std::nullopt;
 }
@@ -109,7 +112,7 @@ absl::StatusOr<PlanChoice> WithinMflops(double max_mflops, const CollectionShape
   }
   if (best != nullptr) {
     choice.plan = best->plan;
-    choice.estimate = EstimateOf(*best, frontier->k);
+    choice.estimate = EstimateOf(*best, frontier->k, calibration->queries);
   } else if (std::optional<Plan> flat = FlatWithin(max_mflops, shape, k, max_dims, &cheapest)) {
     choice.plan = *std::move(flat);
   } else {
@@ -148,12 +151,14 @@ absl::StatusOr<PlanChoice> ReachingRecall(float target, const CollectionShape& s
     return absl::FailedPreconditionError(
         "no calibrated plan applies now (its indexes were dropped); call Calibrate again");
   }
-  const auto reaching = std::find_if(candidates.begin(), candidates.end(),
-                                     [&](const Candidate& c) { return c.point->recall >= target; });
+  // The cheapest plan whose lower confidence bound reaches the target (see kRecallConfidenceZ).
+  const auto reaching = std::find_if(candidates.begin(), candidates.end(), [&](const Candidate& c) {
+    return c.point->recall_lower_bound() >= target;
+  });
   choice.target_met = reaching != candidates.end();
   const Candidate& chosen = choice.target_met ? *reaching : candidates.back();
   choice.plan = chosen.plan;
-  choice.estimate = EstimateOf(chosen, frontier->k);
+  choice.estimate = EstimateOf(chosen, frontier->k, calibration->queries);
   return choice;
 }
 

@@ -20,6 +20,8 @@ struct RecallEstimate {
   double recall = 0;  // mean recall@k on the calibration queries
   uint32_t k = 0;     // the calibrated k used: the request's, or the nearest above it (100 above)
   double mflops = 0;  // mean MFLOPs per query
+  double recall_lower_bound = 0;  // one-sided 95% lower confidence bound on recall
+  uint32_t queries = 0;           // calibration queries measured
 };
 
 struct PlanChoice {
@@ -37,7 +39,8 @@ const Frontier* FrontierFor(const Calibration& calibration, uint32_t k);
 // - max_mflops: the calibrated plan with the best recall whose mean MFLOPs fit, else the
 //   longest-prefix flat plan that fits (exact cost); OUT_OF_RANGE naming the smallest workable
 //   budget when none does.
-// - target_recall: the cheapest calibrated plan reaching it, else the best (target_met false);
+// - target_recall: the cheapest calibrated plan whose recall's lower confidence bound reaches it
+//   (CalibrationPoint::recall_lower_bound), else the best (target_met false);
 //   exact search at max_dims (target_met false, no estimate) when every calibrated plan reads
 //   more; FAILED_PRECONDITION without a calibration whose plans still resolve.
 // - nothing: the preferred ready index's default plan (ChoosePlan), or exact search at max_dims

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -18,7 +19,9 @@ namespace adanns::index {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'C', 'A', 'L', '1'};
-constexpr uint32_t kFormatVersion = 1;
+// 2: each point carries its recall's standard error.
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatWithoutStderr = 1;
 // Every plan runs first on this many queries; only plans not clearly beaten there run on all.
 constexpr size_t kPilotQueries = 32;
 // "Clearly": another plan as cheap or cheaper with this much more pilot recall.
@@ -104,7 +107,7 @@ std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> point
 
 const CalibrationPoint* CheapestReaching(const Frontier& frontier, double target) {
   for (const CalibrationPoint& point : frontier.points) {
-    if (point.recall >= target) return &point;
+    if (point.recall_lower_bound() >= target) return &point;
   }
   return nullptr;
 }
@@ -284,10 +287,14 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     }
   }
 
+  // Per-plan sums over the queries measured so far.
+  struct Sums {
+    CalibrationPoint point;  // recall, mflops and latency_us hold sums
+    double recall_squares = 0;
+  };
   // Measures `requested` for k on queries [begin, end) in steps of kQueriesPerStep, adding to the
-  // point's sums; false when the plan no longer resolves (its index went away).
-  auto measure = [&](const Plan& requested, uint32_t k, size_t begin, size_t end,
-                     CalibrationPoint& sums) {
+  // plan's sums; false when the plan no longer resolves (its index went away).
+  auto measure = [&](const Plan& requested, uint32_t k, size_t begin, size_t end, Sums& sums) {
     bool resolved_ok = true;
     for (size_t first = begin; first < end && resolved_ok;) {
       access([&](const CalibrationView& view) {
@@ -312,21 +319,31 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
             const auto top_k = truth[q].begin() + std::min<size_t>(k, truth[q].size());
             found += std::find(truth[q].begin(), top_k, hit.id) != top_k;
           }
-          sums.recall += double(found) / k;
-          sums.mflops += result.cost.mflops;
+          const double recall = double(found) / k;
+          sums.point.recall += recall;
+          sums.recall_squares += recall * recall;
+          sums.point.mflops += result.cost.mflops;
           step_mflops += result.cost.mflops;
         }
-        sums.latency_us +=
+        sums.point.latency_us +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e6;
       });
     }
     return resolved_ok;
   };
-  auto mean = [](CalibrationPoint sums, size_t measured) {
-    sums.recall /= double(measured);
-    sums.mflops /= double(measured);
-    sums.latency_us /= double(measured);
-    return sums;
+  auto mean = [](const Sums& sums, size_t measured) {
+    const double n = double(measured);
+    CalibrationPoint point = sums.point;
+    point.recall /= n;
+    point.mflops /= n;
+    point.latency_us /= n;
+    // Sample variance of the per-query recalls (n - 1 in the denominator), then of their mean.
+    const double variance =
+        measured > 1
+            ? std::max(0.0, (sums.recall_squares - n * point.recall * point.recall) / (n - 1))
+            : 0.25;  // one query: the largest variance a [0, 1] value can have
+    point.recall_stderr = std::sqrt(variance / n);
+    return point;
   };
 
   size_t total = 0, done = 0;
@@ -337,12 +354,12 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   for (size_t ki = 0; ki < options.ks.size(); ++ki) {
     const uint32_t k = options.ks[ki];
     // Pilot: every plan on the first queries.
-    std::vector<CalibrationPoint> measured;  // sums
+    std::vector<Sums> measured;
     for (const Plan& requested : grids[ki]) {
       if (cancelled()) return absl::CancelledError("calibration cancelled");
       if (progress) progress(double(done++) / double(total));
-      CalibrationPoint sums;
-      sums.plan = requested;
+      Sums sums;
+      sums.point.plan = requested;
       // A plan refused (e.g. a re-rank depth beyond the collection) or gone is left out.
       if (measure(requested, k, 0, pilot, sums)) measured.push_back(std::move(sums));
     }
@@ -351,10 +368,10 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     // The pilot means are taken before any full pass adds to the sums.
     std::vector<CalibrationPoint> estimates;
     estimates.reserve(measured.size());
-    for (const CalibrationPoint& sums : measured) estimates.push_back(mean(sums, pilot));
+    for (const Sums& sums : measured) estimates.push_back(mean(sums, pilot));
     std::vector<CalibrationPoint> points;
     for (size_t i = 0; i < measured.size(); ++i) {
-      CalibrationPoint& sums = measured[i];
+      Sums& sums = measured[i];
       const CalibrationPoint& estimate = estimates[i];
       const bool dominated =
           std::any_of(estimates.begin(), estimates.end(), [&](const CalibrationPoint& rival) {
@@ -363,8 +380,8 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           });
       if (cancelled()) return absl::CancelledError("calibration cancelled");
       if (progress) progress(double(done++) / double(total));
-      if (dominated || !measure(sums.plan, k, pilot, count, sums)) continue;
-      points.push_back(mean(std::move(sums), count));
+      if (dominated || !measure(sums.point.plan, k, pilot, count, sums)) continue;
+      points.push_back(mean(sums, count));
     }
     calibration.frontiers.push_back({k, ParetoFrontier(std::move(points))});
   }
@@ -399,6 +416,7 @@ std::string SerializeCalibration(const Calibration& calibration) {
         AppendPod(out, value.value_or(0));
       }
       AppendPod(out, point.recall);
+      AppendPod(out, point.recall_stderr);
       AppendPod(out, point.mflops);
       AppendPod(out, point.latency_us);
     }
@@ -415,7 +433,9 @@ absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes) {
   BlobReader reader(body);
   uint32_t version = 0, frontiers = 0;
   Calibration calibration;
-  if (!reader.Get(&version) || version != kFormatVersion) return corrupt("unknown format version");
+  if (!reader.Get(&version) || (version != kFormatVersion && version != kFormatWithoutStderr)) {
+    return corrupt("unknown format version");
+  }
   if (!reader.Get(&calibration.queries) || !reader.Get(&frontiers)) return corrupt("truncated");
   for (uint32_t f = 0; f < frontiers; ++f) {
     Frontier frontier;
@@ -432,9 +452,14 @@ absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes) {
         if (!reader.Get(&has) || !reader.Get(&value)) return corrupt("truncated plan");
         if (has != 0) point.plan.*field = value;
       }
-      if (!reader.Get(&point.recall) || !reader.Get(&point.mflops) ||
-          !reader.Get(&point.latency_us)) {
+      const bool has_stderr = version != kFormatWithoutStderr;
+      if (!reader.Get(&point.recall) || (has_stderr && !reader.Get(&point.recall_stderr)) ||
+          !reader.Get(&point.mflops) || !reader.Get(&point.latency_us)) {
         return corrupt("truncated point");
+      }
+      if (!has_stderr) {
+        const double r = std::clamp(point.recall, 0.0, 1.0);
+        point.recall_stderr = std::sqrt(r * (1 - r) / std::max<uint32_t>(1, calibration.queries));
       }
       frontier.points.push_back(std::move(point));
     }

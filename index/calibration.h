@@ -20,11 +20,20 @@
 
 namespace adanns::index {
 
+// One-sided 95% normal quantile: a target_recall is met by a plan whose mean recall less this
+// many standard errors reaches it, so that a plan picked on a sample of calibration queries falls
+// short on the population they stand for about 1 time in 20, not 1 in 2 as a mean would.
+inline constexpr double kRecallConfidenceZ = 1.645;
+
 struct CalibrationPoint {
-  Plan plan;              // as the grid requested it; resolving it again gives the plan that ran
-  double recall = 0;      // mean recall@k over the calibration queries
-  double mflops = 0;      // mean MFLOPs per query (cost model)
-  double latency_us = 0;  // mean wall time per query, one thread
+  Plan plan;                 // as the grid requested it; resolving it again gives the plan that ran
+  double recall = 0;         // mean recall@k over the calibration queries
+  double recall_stderr = 0;  // standard error of that mean (sample s.d. / sqrt(queries))
+  double mflops = 0;         // mean MFLOPs per query (cost model)
+  double latency_us = 0;     // mean wall time per query, one thread
+
+  // The one-sided lower confidence bound on the recall the plan reaches on queries like these.
+  double recall_lower_bound() const { return recall - kRecallConfidenceZ * recall_stderr; }
 };
 
 // The points of one k that no other point beats on both MFLOPs and recall, by increasing MFLOPs
@@ -42,7 +51,7 @@ struct Calibration {
 // Keeps the Pareto-optimal points: sorted by MFLOPs, each with strictly more recall than every
 // cheaper one.
 std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points);
-// The cheapest point with recall >= target; null when none reaches it.
+// The cheapest point whose recall_lower_bound() reaches target; null when none does.
 const CalibrationPoint* CheapestReaching(const Frontier& frontier, double target);
 // The highest-recall point with MFLOPs <= max_mflops; null when none fits.
 const CalibrationPoint* BestWithin(const Frontier& frontier, double max_mflops);
@@ -92,7 +101,9 @@ absl::StatusOr<Calibration> Calibrate(const VectorTable& table, Metric metric,
                                       const Progress& progress = nullptr,
                                       const std::atomic<bool>* cancel = nullptr);
 
-// Bytes with a format version and a CRC-32; DATA_LOSS for anything else.
+// Bytes with a format version and a CRC-32; DATA_LOSS for anything else. A version-1 blob (no
+// standard errors) loads with the largest standard error its means allow, sqrt(r (1 - r) / n)
+// (per-query recalls lie in [0, 1]), so an older calibration never promises more than it can.
 std::string SerializeCalibration(const Calibration& calibration);
 absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes);
 

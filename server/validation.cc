@@ -208,6 +208,8 @@ void ResultToProto(const index::SearchResult& result, const SearchOutcome& outco
     estimate->set_recall(outcome.estimate->recall);
     estimate->set_k(outcome.estimate->k);
     estimate->set_mflops(outcome.estimate->mflops);
+    estimate->set_recall_lower_bound(outcome.estimate->recall_lower_bound);
+    estimate->set_queries(outcome.estimate->queries);
   }
   out->set_target_missed(outcome.target_missed);
 }
@@ -226,6 +228,7 @@ void CalibrationToProto(const CalibrationStatus& status, v1::CalibrationInfo* ou
       v1::FrontierPoint* p = f->add_points();
       PlanToProto(point.plan, p->mutable_plan());
       p->set_recall(point.recall);
+      p->set_recall_stderr(point.recall_stderr);
       p->set_mflops(point.mflops);
       p->set_latency_us(point.latency_us);
     }

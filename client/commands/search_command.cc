@@ -166,6 +166,8 @@ void PrintResult(uint64_t query_index, const v1::SearchResponse& result, bool js
     if (result.has_estimate()) {
       JsonObject estimate;
       estimate.Add("recall", JsonNumber(result.estimate().recall()))
+          .Add("recall_lower_bound", JsonNumber(result.estimate().recall_lower_bound()))
+          .Add("queries", JsonNumber(uint64_t{result.estimate().queries()}))
           .Add("k", JsonNumber(uint64_t{result.estimate().k()}))
           .Add("mflops", JsonNumber(result.estimate().mflops()));
       object.Add("estimate", estimate.str());
@@ -179,7 +181,9 @@ void PrintResult(uint64_t query_index, const v1::SearchResponse& result, bool js
   if (result.cost().capped()) notes += ", stopped at the MFLOPs cap";
   if (result.has_estimate()) {
     absl::StrAppend(&notes, ", calibrated recall@", result.estimate().k(), " ",
-                    JsonNumber(result.estimate().recall()));
+                    JsonNumber(result.estimate().recall()), " (95% lower bound ",
+                    JsonNumber(result.estimate().recall_lower_bound()), ", ",
+                    result.estimate().queries(), " queries)");
   }
   if (result.target_missed()) notes += " (target not reachable: best plan used)";
   if (!result.device().empty() && result.device() != "cpu") {

@@ -86,7 +86,10 @@ TEST_F(BudgetPlannerTest, TargetRecallIsMetOnHeldOutQueries) {
     ASSERT_TRUE(choice.ok()) << choice.status();
     ASSERT_TRUE(choice->estimate.has_value());
     EXPECT_TRUE(choice->target_met);
-    EXPECT_GE(choice->estimate->recall, target);
+    // Chosen on the lower confidence bound of its calibrated recall, which the estimate carries.
+    EXPECT_GE(choice->estimate->recall_lower_bound, target);
+    EXPECT_LE(choice->estimate->recall_lower_bound, choice->estimate->recall);
+    EXPECT_EQ(choice->estimate->queries, calibration_->queries);
     EXPECT_EQ(choice->estimate->k, kK);
     EXPECT_GE(choice->estimate->mflops, last_mflops);  // a higher target never costs less
     last_mflops = choice->estimate->mflops;

@@ -3,8 +3,10 @@
 // round-trips.
 #include "index/calibration.h"
 
+#include <cmath>
 #include <set>
 
+#include "base/blob_io.h"
 #include "gtest/gtest.h"
 #include "index/flat_search.h"
 #include "index/ivf_index.h"
@@ -33,6 +35,20 @@ TEST(CalibrationTest, ParetoFrontierDropsDominatedPoints) {
   EXPECT_EQ(CheapestReaching(f, 0.99), nullptr);
   EXPECT_EQ(BestWithin(f, 3.5)->recall, 0.9);
   EXPECT_EQ(BestWithin(f, 0.5), nullptr);
+}
+
+// A target is met by the cheapest plan whose lower confidence bound reaches it, not its mean: a
+// cheap plan with a noisy 0.91 loses to a dearer one whose bound clears 0.9.
+TEST(CalibrationTest, CheapestReachingUsesTheLowerConfidenceBound) {
+  CalibrationPoint noisy = Point(1, 0.91);
+  noisy.recall_stderr = 0.02;  // bound 0.91 - 1.645 * 0.02 = 0.877
+  CalibrationPoint steady = Point(2, 0.95);
+  steady.recall_stderr = 0.01;  // bound 0.934
+  const Frontier f{10, {noisy, steady}};
+  EXPECT_DOUBLE_EQ(noisy.recall_lower_bound(), 0.91 - kRecallConfidenceZ * 0.02);
+  EXPECT_EQ(CheapestReaching(f, 0.9)->mflops, 2);
+  EXPECT_EQ(CheapestReaching(f, 0.87)->mflops, 1);
+  EXPECT_EQ(CheapestReaching(f, 0.94), nullptr);  // 0.95 on average, but not surely
 }
 
 class CalibrateTest : public testing::Test {
@@ -81,8 +97,18 @@ TEST_F(CalibrateTest, FrontiersAreMonotoneAndPredictHeldOutRecall) {
       EXPECT_GE(frontier.points[i].mflops, frontier.points[i - 1].mflops);
       EXPECT_GT(frontier.points[i].recall, frontier.points[i - 1].recall);
     }
-    // The exact plan is in every grid: the frontier reaches recall 1.
+    // The exact plan is in every grid: the frontier reaches recall 1, on every query alike.
     EXPECT_DOUBLE_EQ(frontier.points.back().recall, 1.0);
+    EXPECT_DOUBLE_EQ(frontier.points.back().recall_stderr, 0.0);
+    // A standard error of per-query recalls in [0, 1] is at most sqrt(r (1 - r) / (n - 1)), and
+    // a plan that misses on some queries has one.
+    for (const CalibrationPoint& point : frontier.points) {
+      const double r = point.recall;
+      EXPECT_LE(point.recall_stderr, std::sqrt(r * (1 - r) / (options.queries - 1)) + 1e-12);
+      if (r < 0.999) {
+        EXPECT_GT(point.recall_stderr, 0.0) << point.plan.index;
+      }
+    }
   }
   // The cheapest plan calibrated at >= 0.9 for k = 10, run on queries calibration never saw.
   const Frontier& k10 = calibration->frontiers[1];
@@ -166,12 +192,42 @@ TEST_F(CalibrateTest, BlobRoundTripsAndCorruptionIsRejected) {
     EXPECT_EQ(a[i].plan.rerank_candidates, b[i].plan.rerank_candidates);
     EXPECT_EQ(a[i].plan.search_dims, b[i].plan.search_dims);
     EXPECT_EQ(a[i].recall, b[i].recall);
+    EXPECT_EQ(a[i].recall_stderr, b[i].recall_stderr);
     EXPECT_EQ(a[i].mflops, b[i].mflops);
   }
   std::string flipped = blob;
   flipped[flipped.size() / 2] ^= 1;
   EXPECT_EQ(DeserializeCalibration(flipped).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(DeserializeCalibration("short").status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A calibration persisted by a server before standard errors (format 1) loads with the largest
+// one its mean allows, sqrt(r (1 - r) / n).
+TEST(CalibrationTest, VersionOneBlobLoadsWithTheWorstCaseStandardError) {
+  std::string blob("ADNSCAL1", 8);
+  AppendPod(blob, uint32_t{1});                  // format version
+  AppendPod(blob, uint32_t{100});                // queries
+  AppendPod(blob, uint32_t{1});                  // frontiers
+  AppendPod(blob, uint32_t{10});                 // k
+  AppendPod(blob, uint32_t{1});                  // points
+  for (const std::string text : {"flat", ""}) {  // plan index and codebook
+    AppendPod(blob, static_cast<uint32_t>(text.size()));
+    blob += text;
+  }
+  for (int field = 0; field < 6; ++field) {  // optional plan fields, all unset
+    AppendPod(blob, uint8_t{0});
+    AppendPod(blob, uint32_t{0});
+  }
+  AppendPod(blob, 0.9);   // recall
+  AppendPod(blob, 2.5);   // mflops
+  AppendPod(blob, 40.0);  // latency_us
+  SealBlob(blob);
+  absl::StatusOr<Calibration> read = DeserializeCalibration(blob);
+  ASSERT_TRUE(read.ok()) << read.status();
+  const CalibrationPoint& point = read->frontiers.at(0).points.at(0);
+  EXPECT_EQ(point.recall, 0.9);
+  EXPECT_EQ(point.mflops, 2.5);
+  EXPECT_DOUBLE_EQ(point.recall_stderr, std::sqrt(0.9 * 0.1 / 100));
 }
 
 TEST_F(CalibrateTest, RefusesWhatItCannotMeasure) {
