@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev
   dataset-fashion-mnist
   python3 python3-grpcio python3-protobuf python3-numpy
+  python3-venv python3-pip python3-setuptools python3-wheel  # the client package (client/python)
   openssl prometheus
   clang-14 libclang-rt-14-dev  # libFuzzer targets (tests/fuzz/run-libfuzzer.sh)
 )

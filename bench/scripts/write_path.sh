@@ -4,7 +4,10 @@
 #             `adanns ingest` of DATA/base.npy; prints both and the ratio, interleaved.
 #   mixed   - adanns-serve-load's mixed mode with the default index (searches alone, then under a
 #             stream of 1000-vector upserts).
-# Usage: bench/scripts/write_path.sh ingest|mixed DATA [REPS=3]   (DATA from `adanns-bench prepare`)
+#   python  - `adanns ingest` of DATA/base.npy, then the Python client's upsert of the same array
+#             (client/python, Debian's python3), each on a fresh server.
+# Usage: bench/scripts/write_path.sh ingest|mixed|python DATA [REPS=3]   (DATA from
+#        `adanns-bench prepare`)
 # Env: BUILD (default ./build), WORK (scratch folder on the disk under test, default /tmp/adanns-wp),
 #      PORT (default 50071), METRICS_PORT (default 9465).
 set -euo pipefail
@@ -66,8 +69,29 @@ for rep in $(seq "$reps"); do
       grep -A4 "^mixed load" "$work/mixed_rep$rep.txt" | tail -4
       grep "search p99 under" "$work/mixed_rep$rep.txt"
       ;;
+    python)
+      start_server
+      $cli collection create wp --dim "$dim" --metric l2 > /dev/null
+      line=$($cli ingest --collection wp "$data/base.npy" 2>&1 | tail -1)
+      cli_vps=$(sed -E 's/.*\(([0-9]+) vectors\/s\).*/\1/' <<< "$line")
+      start_server
+      py_vps=$(PYTHONPATH=client/python /usr/bin/python3 - "$port" "$data/base.npy" <<'PY'
+import sys, time
+import numpy as np
+import adanns
+rows = np.load(sys.argv[2])
+with adanns.Client(f"127.0.0.1:{sys.argv[1]}") as client:
+    client.create_collection("wp", rows.shape[1], "l2")
+    start = time.monotonic()  # as the CLI's rate: from the first message to the last commit
+    count = client.upsert("wp", range(len(rows)), rows)
+    print(f"{count / (time.monotonic() - start):.0f}")
+PY
+)
+      awk -v r="$rep" -v c="$cli_vps" -v p="$py_vps" 'BEGIN {
+        printf "rep %d: cli %s vectors/s, python %s vectors/s = %.0f%% of the cli\n", r, c, p, 100 * p / c }'
+      ;;
     *)
-      echo "mode must be ingest or mixed" >&2
+      echo "mode must be ingest, mixed or python" >&2
       exit 2
       ;;
   esac

@@ -79,7 +79,7 @@ TEST_F(CliTest, PythonExampleRuns) {
   std::string out;
   const int code = RunCommand("/usr/bin/python3 " ADANNS_SOURCE_DIR
                               "/client/python/adanns_example.py --server " +
-                                  server_.target() + " --stubs " ADANNS_PYTHON_STUBS " 2>&1",
+                                  server_.target() + " 2>&1",
                               &out);
   EXPECT_EQ(code, 0) << out;
 }
@@ -106,10 +106,10 @@ TEST(CliKeysTest, KeysTravelFromTheCliAndThePythonExample) {
       << out;
   EXPECT_EQ(RunCommand(cli + "--api-key cli-reader-0123456789 collection list 2>&1", &out), 0);
   EXPECT_THAT(out, HasSubstr("k"));
-  const int code = RunCommand(
-      "/usr/bin/python3 " ADANNS_SOURCE_DIR "/client/python/adanns_example.py --server " +
-          server.target() + " --stubs " ADANNS_PYTHON_STUBS " --api-key cli-admin-0123456789 2>&1",
-      &out);
+  const int code = RunCommand("/usr/bin/python3 " ADANNS_SOURCE_DIR
+                              "/client/python/adanns_example.py --server " +
+                                  server.target() + " --api-key cli-admin-0123456789 2>&1",
+                              &out);
   EXPECT_EQ(code, 0) << out;
 }
 

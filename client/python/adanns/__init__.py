@@ -1,0 +1,28 @@
+"""Python client of adanns, the Matryoshka embedding search server.
+
+    import adanns, numpy as np
+    with adanns.Client("127.0.0.1:50051") as client:
+        client.create_collection("docs", dim=768, metric="cosine")
+        client.upsert("docs", range(len(embeddings)), embeddings)
+        hits = client.search("docs", embeddings[0], k=10, target_recall=0.95)
+        print(hits.ids, hits.scores, hits.plan, hits.cost)
+
+adanns.aio.Client is the asyncio variant with the same methods.
+"""
+
+from adanns._errors import (AdannsError, AlreadyExists, BuildFailed, Cancelled, DeadlineExceeded,
+                            FailedPrecondition, Internal, InvalidArgument, NotFound, OutOfRange,
+                            PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable)
+from adanns._results import (MISSING_ID, BatchResult, CollectionInfo, IndexInfo, SearchResult,
+                             SnapshotInfo, Vectors)
+from adanns.client import Client
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdannsError", "AlreadyExists", "BatchResult", "BuildFailed", "Cancelled", "Client",
+    "CollectionInfo", "DeadlineExceeded", "FailedPrecondition", "IndexInfo", "Internal",
+    "InvalidArgument", "MISSING_ID", "NotFound", "OutOfRange", "PermissionDenied",
+    "ResourceExhausted", "SearchResult", "SnapshotInfo", "Unauthenticated", "Unavailable",
+    "Vectors",
+]

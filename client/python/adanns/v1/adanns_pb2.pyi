@@ -1,0 +1,447 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+COSINE: Metric
+DESCRIPTOR: _descriptor.FileDescriptor
+DEVICE_AUTO: Device
+DEVICE_CPU: Device
+DEVICE_GPU: Device
+INNER_PRODUCT: Metric
+L2: Metric
+METRIC_UNSPECIFIED: Metric
+
+class Budget(_message.Message):
+    __slots__ = ["max_dims", "max_mflops", "plan", "target_recall"]
+    MAX_DIMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_MFLOPS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    TARGET_RECALL_FIELD_NUMBER: _ClassVar[int]
+    max_dims: int
+    max_mflops: float
+    plan: Plan
+    target_recall: float
+    def __init__(self, max_mflops: _Optional[float] = ..., target_recall: _Optional[float] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., max_dims: _Optional[int] = ...) -> None: ...
+
+class BuildIndexRequest(_message.Message):
+    __slots__ = ["collection", "hnsw", "ivf", "opq"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    HNSW_FIELD_NUMBER: _ClassVar[int]
+    IVF_FIELD_NUMBER: _ClassVar[int]
+    OPQ_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    hnsw: HnswParams
+    ivf: IvfParams
+    opq: OpqParams
+    def __init__(self, collection: _Optional[str] = ..., ivf: _Optional[_Union[IvfParams, _Mapping]] = ..., hnsw: _Optional[_Union[HnswParams, _Mapping]] = ..., opq: _Optional[_Union[OpqParams, _Mapping]] = ...) -> None: ...
+
+class BuildIndexResponse(_message.Message):
+    __slots__ = ["indexes"]
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    indexes: _containers.RepeatedCompositeFieldContainer[IndexInfo]
+    def __init__(self, indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ...) -> None: ...
+
+class CalibrateRequest(_message.Message):
+    __slots__ = ["collection", "ks", "queries", "query_vectors", "seed"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    KS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    QUERY_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ks: _containers.RepeatedScalarFieldContainer[int]
+    queries: int
+    query_vectors: _containers.RepeatedScalarFieldContainer[float]
+    seed: int
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[int] = ..., query_vectors: _Optional[_Iterable[float]] = ..., ks: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class CalibrationInfo(_message.Message):
+    __slots__ = ["error", "frontiers", "progress", "queries", "seconds", "state"]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    FRONTIERS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    frontiers: _containers.RepeatedCompositeFieldContainer[Frontier]
+    progress: float
+    queries: int
+    seconds: float
+    state: str
+    def __init__(self, state: _Optional[str] = ..., progress: _Optional[float] = ..., error: _Optional[str] = ..., seconds: _Optional[float] = ..., queries: _Optional[int] = ..., frontiers: _Optional[_Iterable[_Union[Frontier, _Mapping]]] = ...) -> None: ...
+
+class CodebookSpec(_message.Message):
+    __slots__ = ["m", "prefix_dims"]
+    M_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_DIMS_FIELD_NUMBER: _ClassVar[int]
+    m: int
+    prefix_dims: int
+    def __init__(self, prefix_dims: _Optional[int] = ..., m: _Optional[int] = ...) -> None: ...
+
+class CollectionInfo(_message.Message):
+    __slots__ = ["calibration", "default_budget", "dim", "indexes", "metric", "name", "nesting_dims", "vector_count", "vector_memory_bytes"]
+    CALIBRATION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NESTING_DIMS_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    calibration: CalibrationInfo
+    default_budget: Budget
+    dim: int
+    indexes: _containers.RepeatedCompositeFieldContainer[IndexInfo]
+    metric: Metric
+    name: str
+    nesting_dims: _containers.RepeatedScalarFieldContainer[int]
+    vector_count: int
+    vector_memory_bytes: int
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., vector_count: _Optional[int] = ..., indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ..., vector_memory_bytes: _Optional[int] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., default_budget: _Optional[_Union[Budget, _Mapping]] = ...) -> None: ...
+
+class Cost(_message.Message):
+    __slots__ = ["capped", "mflops", "vectors_scanned"]
+    CAPPED_FIELD_NUMBER: _ClassVar[int]
+    MFLOPS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_SCANNED_FIELD_NUMBER: _ClassVar[int]
+    capped: bool
+    mflops: float
+    vectors_scanned: int
+    def __init__(self, mflops: _Optional[float] = ..., vectors_scanned: _Optional[int] = ..., capped: bool = ...) -> None: ...
+
+class CreateCollectionRequest(_message.Message):
+    __slots__ = ["dim", "metric", "name", "nesting_dims"]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NESTING_DIMS_FIELD_NUMBER: _ClassVar[int]
+    dim: int
+    metric: Metric
+    name: str
+    nesting_dims: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class CreateSnapshotRequest(_message.Message):
+    __slots__ = ["name"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteRequest(_message.Message):
+    __slots__ = ["collection", "ids"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DeleteResponse(_message.Message):
+    __slots__ = ["deleted"]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: int
+    def __init__(self, deleted: _Optional[int] = ...) -> None: ...
+
+class DescribeCollectionRequest(_message.Message):
+    __slots__ = ["name"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DropCollectionRequest(_message.Message):
+    __slots__ = ["name"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DropCollectionResponse(_message.Message):
+    __slots__ = ["dropped_vectors"]
+    DROPPED_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    dropped_vectors: int
+    def __init__(self, dropped_vectors: _Optional[int] = ...) -> None: ...
+
+class DropIndexRequest(_message.Message):
+    __slots__ = ["collection", "name"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    name: str
+    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class DropIndexResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class Frontier(_message.Message):
+    __slots__ = ["k", "points"]
+    K_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    k: int
+    points: _containers.RepeatedCompositeFieldContainer[FrontierPoint]
+    def __init__(self, k: _Optional[int] = ..., points: _Optional[_Iterable[_Union[FrontierPoint, _Mapping]]] = ...) -> None: ...
+
+class FrontierPoint(_message.Message):
+    __slots__ = ["latency_us", "mflops", "plan", "recall", "recall_stderr"]
+    LATENCY_US_FIELD_NUMBER: _ClassVar[int]
+    MFLOPS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    RECALL_STDERR_FIELD_NUMBER: _ClassVar[int]
+    latency_us: float
+    mflops: float
+    plan: Plan
+    recall: float
+    recall_stderr: float
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ..., recall: _Optional[float] = ..., recall_stderr: _Optional[float] = ..., mflops: _Optional[float] = ..., latency_us: _Optional[float] = ...) -> None: ...
+
+class GetRequest(_message.Message):
+    __slots__ = ["collection", "ids"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetResponse(_message.Message):
+    __slots__ = ["missing_ids", "vectors"]
+    MISSING_IDS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    missing_ids: _containers.RepeatedScalarFieldContainer[int]
+    vectors: _containers.RepeatedCompositeFieldContainer[Vector]
+    def __init__(self, vectors: _Optional[_Iterable[_Union[Vector, _Mapping]]] = ..., missing_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Hit(_message.Message):
+    __slots__ = ["id", "score"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    score: float
+    def __init__(self, id: _Optional[int] = ..., score: _Optional[float] = ...) -> None: ...
+
+class HnswParams(_message.Message):
+    __slots__ = ["ef_construction", "graph_dims", "m", "seed"]
+    EF_CONSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_DIMS_FIELD_NUMBER: _ClassVar[int]
+    M_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    ef_construction: int
+    graph_dims: int
+    m: int
+    seed: int
+    def __init__(self, graph_dims: _Optional[int] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class IndexInfo(_message.Message):
+    __slots__ = ["build_seconds", "error", "kind", "memory_bytes", "name", "params", "progress", "rebuild_advised", "state", "vectors_added_since_build"]
+    class ParamsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    BUILD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    REBUILD_ADVISED_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_ADDED_SINCE_BUILD_FIELD_NUMBER: _ClassVar[int]
+    build_seconds: float
+    error: str
+    kind: str
+    memory_bytes: int
+    name: str
+    params: _containers.ScalarMap[str, float]
+    progress: float
+    rebuild_advised: bool
+    state: str
+    vectors_added_since_build: int
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., state: _Optional[str] = ..., progress: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., params: _Optional[_Mapping[str, float]] = ..., build_seconds: _Optional[float] = ..., error: _Optional[str] = ..., vectors_added_since_build: _Optional[int] = ..., rebuild_advised: bool = ...) -> None: ...
+
+class IvfParams(_message.Message):
+    __slots__ = ["coarse_dims", "kmeans_iterations", "nlist", "search_dims", "seed", "training_sample"]
+    COARSE_DIMS_FIELD_NUMBER: _ClassVar[int]
+    KMEANS_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    NLIST_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_DIMS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    coarse_dims: int
+    kmeans_iterations: int
+    nlist: int
+    search_dims: int
+    seed: int
+    training_sample: int
+    def __init__(self, nlist: _Optional[int] = ..., coarse_dims: _Optional[int] = ..., search_dims: _Optional[int] = ..., kmeans_iterations: _Optional[int] = ..., training_sample: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class ListCollectionsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListCollectionsResponse(_message.Message):
+    __slots__ = ["collections"]
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[CollectionInfo]
+    def __init__(self, collections: _Optional[_Iterable[_Union[CollectionInfo, _Mapping]]] = ...) -> None: ...
+
+class ListSnapshotsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListSnapshotsResponse(_message.Message):
+    __slots__ = ["snapshots"]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotInfo]
+    def __init__(self, snapshots: _Optional[_Iterable[_Union[SnapshotInfo, _Mapping]]] = ...) -> None: ...
+
+class OpqParams(_message.Message):
+    __slots__ = ["codebooks", "opq_iterations", "seed", "training_sample"]
+    CODEBOOKS_FIELD_NUMBER: _ClassVar[int]
+    OPQ_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    codebooks: _containers.RepeatedCompositeFieldContainer[CodebookSpec]
+    opq_iterations: int
+    seed: int
+    training_sample: int
+    def __init__(self, codebooks: _Optional[_Iterable[_Union[CodebookSpec, _Mapping]]] = ..., training_sample: _Optional[int] = ..., opq_iterations: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class Plan(_message.Message):
+    __slots__ = ["coarse_dims", "codebook", "ef", "index", "nprobe", "rerank_candidates", "rerank_dims", "search_dims"]
+    COARSE_DIMS_FIELD_NUMBER: _ClassVar[int]
+    CODEBOOK_FIELD_NUMBER: _ClassVar[int]
+    EF_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    NPROBE_FIELD_NUMBER: _ClassVar[int]
+    RERANK_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    RERANK_DIMS_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_DIMS_FIELD_NUMBER: _ClassVar[int]
+    coarse_dims: int
+    codebook: str
+    ef: int
+    index: str
+    nprobe: int
+    rerank_candidates: int
+    rerank_dims: int
+    search_dims: int
+    def __init__(self, index: _Optional[str] = ..., coarse_dims: _Optional[int] = ..., nprobe: _Optional[int] = ..., search_dims: _Optional[int] = ..., rerank_dims: _Optional[int] = ..., rerank_candidates: _Optional[int] = ..., ef: _Optional[int] = ..., codebook: _Optional[str] = ...) -> None: ...
+
+class RecallEstimate(_message.Message):
+    __slots__ = ["k", "mflops", "queries", "recall", "recall_lower_bound"]
+    K_FIELD_NUMBER: _ClassVar[int]
+    MFLOPS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    RECALL_LOWER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    k: int
+    mflops: float
+    queries: int
+    recall: float
+    recall_lower_bound: float
+    def __init__(self, recall: _Optional[float] = ..., k: _Optional[int] = ..., mflops: _Optional[float] = ..., recall_lower_bound: _Optional[float] = ..., queries: _Optional[int] = ...) -> None: ...
+
+class SearchBatchRequest(_message.Message):
+    __slots__ = ["budget", "collection", "device", "k", "queries", "query_dims"]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    QUERY_DIMS_FIELD_NUMBER: _ClassVar[int]
+    budget: Budget
+    collection: str
+    device: Device
+    k: int
+    queries: _containers.RepeatedScalarFieldContainer[float]
+    query_dims: int
+    def __init__(self, collection: _Optional[str] = ..., query_dims: _Optional[int] = ..., queries: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ...) -> None: ...
+
+class SearchBatchResponse(_message.Message):
+    __slots__ = ["results"]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SearchResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ["budget", "collection", "device", "k", "query"]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    budget: Budget
+    collection: str
+    device: Device
+    k: int
+    query: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, collection: _Optional[str] = ..., query: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ["cost", "device", "estimate", "hits", "plan", "target_missed"]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    TARGET_MISSED_FIELD_NUMBER: _ClassVar[int]
+    cost: Cost
+    device: str
+    estimate: RecallEstimate
+    hits: _containers.RepeatedCompositeFieldContainer[Hit]
+    plan: Plan
+    target_missed: bool
+    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., cost: _Optional[_Union[Cost, _Mapping]] = ..., estimate: _Optional[_Union[RecallEstimate, _Mapping]] = ..., target_missed: bool = ..., device: _Optional[str] = ...) -> None: ...
+
+class SnapshotInfo(_message.Message):
+    __slots__ = ["bytes", "created_unix_seconds", "name", "path"]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    bytes: int
+    created_unix_seconds: int
+    name: str
+    path: str
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., created_unix_seconds: _Optional[int] = ...) -> None: ...
+
+class UpdateCollectionRequest(_message.Message):
+    __slots__ = ["default_budget", "name"]
+    DEFAULT_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    default_budget: Budget
+    name: str
+    def __init__(self, name: _Optional[str] = ..., default_budget: _Optional[_Union[Budget, _Mapping]] = ...) -> None: ...
+
+class UpsertRequest(_message.Message):
+    __slots__ = ["collection", "vectors"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    vectors: _containers.RepeatedCompositeFieldContainer[Vector]
+    def __init__(self, collection: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[Vector, _Mapping]]] = ...) -> None: ...
+
+class UpsertResponse(_message.Message):
+    __slots__ = ["upserted"]
+    UPSERTED_FIELD_NUMBER: _ClassVar[int]
+    upserted: int
+    def __init__(self, upserted: _Optional[int] = ...) -> None: ...
+
+class Vector(_message.Message):
+    __slots__ = ["id", "values"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class Metric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Device(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
