@@ -19,26 +19,6 @@ double RecallAtK(const int64_t* returned, const int32_t* truth, uint32_t k) {
   return static_cast<double>(hits) / k;
 }
 
-double TrueDistance(const float* query, const float* row, size_t dim, Metric metric) {
-  double dot = 0, query_norm = 0, row_norm = 0, squared = 0;
-  for (size_t j = 0; j < dim; ++j) {
-    const double q = query[j], x = row[j];
-    dot += q * x;
-    query_norm += q * q;
-    row_norm += x * x;
-    squared += (q - x) * (q - x);
-  }
-  switch (metric) {
-    case Metric::kL2:
-      return std::sqrt(squared);
-    case Metric::kInnerProduct:
-      return -dot;
-    case Metric::kCosine:
-      return query_norm > 0 && row_norm > 0 ? 1.0 - dot / std::sqrt(query_norm * row_norm) : 1.0;
-  }
-  return std::numeric_limits<double>::quiet_NaN();
-}
-
 double DistanceRecallAtK(const int64_t* returned, const int32_t* truth, uint32_t k,
                          const float* query, const FloatMatrix& base, Metric metric,
                          double epsilon) {
