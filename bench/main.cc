@@ -38,6 +38,11 @@ int main(int argc, char** argv) {
     command->add_option("--gt-k", args.dataset.gt_k, "Ground-truth neighbours per query")
         ->check(CLI::Range(1, 60000))
         ->capture_default_str();
+    command
+        ->add_option("--duplicates", args.duplicates,
+                     "Append this fraction of the rows again as near duplicates (noise 0.1% of "
+                     "the row's norm), ground truth recomputed; name gets -dup<percent>")
+        ->check(CLI::Range(0.0, 1.0));
     return command;
   };
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "bench/datasets/angular.h"
+#include "bench/datasets/duplicates.h"
 #include "bench/datasets/hdf5_writer.h"
 #include "bench/threads.h"
 
@@ -120,6 +121,17 @@ int RunPrepareFashionMnist(const PrepareFashionMnistArgs& args) {
     PrintStep("normalise + cosine ground truth", SecondsSince(angular_start));
     std::printf("cosine ground truth: %llu queries rescanned in full\n",
                 static_cast<unsigned long long>(rescans));
+  }
+  if (args.duplicates > 0) {
+    const auto duplicates_start = std::chrono::steady_clock::now();
+    absl::StatusOr<PreparedDataset> grown =
+        WithDuplicates(std::move(dataset), args.duplicates, args.dataset.gt_k);
+    if (!grown.ok()) {
+      std::fprintf(stderr, "%s: %s\n", command, grown.status().ToString().c_str());
+      return 1;
+    }
+    dataset = *std::move(grown);
+    PrintStep("near duplicates + ground truth", SecondsSince(duplicates_start));
   }
   return WriteOutputs(dataset, args.output, command, start);
 }

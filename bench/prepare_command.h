@@ -27,6 +27,9 @@ struct PrepareFashionMnistArgs {
   // Write the angular variant: rows L2-normalised, exact cosine ground truth.
   // Default: false.
   bool angular = false;
+  // Append this fraction of the rows again as near duplicates (bench/datasets/duplicates.h).
+  // Default: 0 (none).
+  double duplicates = 0;
 };
 
 struct PrepareSyntheticArgs {

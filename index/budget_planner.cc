@@ -47,9 +47,11 @@ std::vector<Candidate> Resolvable(const Frontier& frontier, const CollectionShap
   return candidates;
 }
 
+// `queries`: the calibration's, for points that do not carry their own (none before format 3).
 RecallEstimate EstimateOf(const Candidate& candidate, uint32_t calibrated_k, uint32_t queries) {
   return {candidate.point->recall, calibrated_k, candidate.point->mflops,
-          candidate.point->recall_lower_bound(), queries};
+          candidate.point->recall_lower_bound(),
+          candidate.point->queries > 0 ? candidate.point->queries : queries};
 }
 
 // The calibrated numbers of a resolved plan, when the frontier holds it.

@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "base/blob_io.h"
 #include "base/status_macros.h"
@@ -21,8 +22,9 @@ namespace adanns::index {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'D', 'N', 'S', 'C', 'A', 'L', '1'};
-// 2: each point carries its recall's standard error.
-constexpr uint32_t kFormatVersion = 2;
+// 3: each point carries its query count, source and time; 2: its recall's standard error.
+constexpr uint32_t kFormatVersion = 3;
+constexpr uint32_t kFormatWithStderr = 2;
 constexpr uint32_t kFormatWithoutStderr = 1;
 // Every plan runs first on this many queries; only plans not clearly beaten there run on all.
 constexpr size_t kPilotQueries = 32;
@@ -38,6 +40,9 @@ constexpr size_t kTruthRowsPerStep = 16384;
 // Stored twins of a self-query (IsTwin) the truth scan looks past; a query with more keeps the
 // rest in its truth.
 constexpr size_t kMaxTwins = 8;
+// Held-out rows the truth scan looks past (they are not in the indexes measured); a query with
+// more of them among its nearest gets a shorter truth (its recall then reads low, not high).
+constexpr size_t kMaxHeldOutNeighbours = 16;
 // Prefixes swept per IVF stage (its built prefix and the longest nesting prefixes below it).
 constexpr size_t kPrefixesPerStage = 2;
 // Re-rank depths tried, as multiples of k.
@@ -104,12 +109,76 @@ bool GetString(BlobReader& reader, std::string* value) {
   return true;
 }
 
+void SortByCost(std::vector<CalibrationPoint>& points) {
+  std::stable_sort(points.begin(), points.end(),
+                   [](const CalibrationPoint& a, const CalibrationPoint& b) {
+                     return a.mflops < b.mflops || (a.mflops == b.mflops && a.recall > b.recall);
+                   });
+}
+
 }  // namespace
 
+std::string_view SourceName(CalibrationSource source) {
+  switch (source) {
+    case CalibrationSource::kSelf:
+      return "self";
+    case CalibrationSource::kHeldOut:
+      return "held_out";
+    case CalibrationSource::kGiven:
+      return "given";
+    case CalibrationSource::kReservoir:
+      return "reservoir";
+  }
+  return "unknown";
+}
+
+bool PlanUsesIndex(const Plan& plan, std::string_view index_name) {
+  if (plan.index == kIvfCodebookPlan) {
+    return index_name == "ivf" || index_name == plan.codebook;
+  }
+  if (plan.index == kCodebookKind) return index_name == plan.codebook;
+  return plan.index != "flat" && plan.index == index_name;
+}
+
+std::string PlanGroup(const Plan& plan) {
+  return plan.codebook.empty() ? plan.index : absl::StrCat(plan.index, ":", plan.codebook);
+}
+
+Calibration MergedFrontier(const Calibration& stored) {
+  Calibration merged;
+  merged.queries = stored.queries;
+  for (const Frontier& frontier : stored.frontiers) {
+    merged.frontiers.push_back({frontier.k, ParetoFrontier(frontier.points)});
+  }
+  return merged;
+}
+
+Calibration Replaced(const Calibration& stored, const Calibration& measured,
+                     const std::function<bool(const Plan&)>& replaced) {
+  std::map<uint32_t, std::vector<CalibrationPoint>> by_k;
+  for (const Frontier& frontier : stored.frontiers) {
+    for (const CalibrationPoint& point : frontier.points) {
+      if (!replaced(point.plan)) by_k[frontier.k].push_back(point);
+    }
+  }
+  for (const Frontier& frontier : measured.frontiers) {
+    std::vector<CalibrationPoint>& points = by_k[frontier.k];
+    points.insert(points.end(), frontier.points.begin(), frontier.points.end());
+  }
+  Calibration result;
+  for (auto& [k, points] : by_k) {
+    if (points.empty()) continue;
+    for (const CalibrationPoint& point : points) {
+      result.queries = std::max(result.queries, point.queries);
+    }
+    SortByCost(points);
+    result.frontiers.push_back({k, std::move(points)});
+  }
+  return result;
+}
+
 std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points) {
-  std::sort(points.begin(), points.end(), [](const CalibrationPoint& a, const CalibrationPoint& b) {
-    return a.mflops < b.mflops || (a.mflops == b.mflops && a.recall > b.recall);
-  });
+  SortByCost(points);
   std::vector<CalibrationPoint> frontier;
   for (CalibrationPoint& point : points) {
     if (frontier.empty() || point.recall > frontier.back().recall) {
@@ -223,24 +292,34 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   const uint32_t max_k = *std::max_element(options.ks.begin(), options.ks.end());
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
 
-  // Queries: the caller's, or stored vectors sampled without replacement, copied so that later
-  // steps do not depend on the table's rows. A sampled query and its stored twins (exact or
-  // near duplicates, IsTwin) are left out of its truth and its results: a real query has no
-  // neighbour at distance zero to hand it a free hit.
+  // Queries: the caller's, or stored vectors (held-out rows when given) sampled without
+  // replacement, copied so that later steps do not depend on the table's rows. A sampled query
+  // and its stored twins (exact or near duplicates, IsTwin) are left out of its truth and its
+  // results: a real query has no neighbour at distance zero to hand it a free hit. Held-out rows
+  // are left out of every query's truth and results: the indexes measured do not hold them.
   struct Query {
     std::span<const float> values;
-    std::optional<uint64_t> self;
+    bool sampled = false;                 // a stored vector: its twins are looked for
     std::vector<uint64_t> excluded;       // itself and its twins
+    uint32_t extra = 0;                   // of those, the ones the indexes hold (widening)
     std::vector<uint64_t> truth;          // max_k nearest others, nearest first
     std::vector<double> truth_distances;  // their ReferenceDistance, for the tie rule
     bool Excludes(uint64_t id) const {
       return std::find(excluded.begin(), excluded.end(), id) != excluded.end();
     }
   };
+  if (options.held_out != nullptr && options.flat_plans) {
+    return absl::InvalidArgumentError("held-out calibration queries need flat plans off");
+  }
+  const CalibrationSource source = !options.queries_given.empty() ? options.given_source
+                                   : options.held_out != nullptr  ? CalibrationSource::kHeldOut
+                                                                  : CalibrationSource::kSelf;
+  absl::flat_hash_set<uint64_t> held_out_ids;
   std::vector<Query> queries;
   std::vector<float> sampled_values;
   std::vector<std::vector<Plan>> grids;
   absl::Status status;
+  const size_t wanted = std::max<size_t>(options.queries, options.max_queries);
   access([&](const CalibrationView& view) {
     const VectorTable& table = view.table;
     const uint32_t dim = table.dim();
@@ -257,21 +336,36 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
         return;
       }
       for (size_t q = 0; q < options.queries_given.size() / dim; ++q) {
-        queries.push_back({options.queries_given.subspan(q * dim, dim), {}, {}, {}, {}});
+        Query query;
+        query.values = options.queries_given.subspan(q * dim, dim);
+        queries.push_back(std::move(query));
       }
     } else {
       std::vector<RowId> live;
-      for (size_t r = 0; r < table.row_count(); ++r) {
-        if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
+      if (options.held_out != nullptr) {
+        for (const RowId row : options.held_out->rows()) {
+          if (row >= table.row_count() || !table.IsLive(row)) continue;  // deleted meanwhile
+          held_out_ids.insert(table.IdOf(row));
+          if (options.query_rows == nullptr || options.query_rows->Contains(row)) {
+            live.push_back(row);
+          }
+        }
+      } else {
+        for (size_t r = 0; r < table.row_count(); ++r) {
+          if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
+        }
       }
-      const size_t sampled = std::min<size_t>(options.queries, live.size());
+      const size_t sampled = std::min(wanted, live.size());
       sampled_values.resize(sampled * dim);
       std::mt19937_64 rng(options.seed);
       for (size_t i = 0; i < sampled; ++i) {
         std::swap(live[i], live[i + rng() % (live.size() - i)]);
         std::memcpy(&sampled_values[i * dim], table.RowData(live[i]), dim * sizeof(float));
-        const uint64_t id = table.IdOf(live[i]);
-        queries.push_back({{&sampled_values[i * dim], dim}, id, {id}, {}, {}});
+        Query query;
+        query.values = {&sampled_values[i * dim], dim};
+        query.sampled = true;
+        query.excluded = {table.IdOf(live[i])};
+        queries.push_back(std::move(query));
       }
     }
     for (const uint32_t k : options.ks) {
@@ -279,11 +373,22 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     }
   });
   RETURN_IF_ERROR(status);
+  if (queries.empty()) {
+    return absl::FailedPreconditionError("no calibration queries: every held-out row was deleted");
+  }
+  if (!options.only_index.empty()) {
+    for (std::vector<Plan>& grid : grids) {
+      std::erase_if(grid,
+                    [&](const Plan& plan) { return !PlanUsesIndex(plan, options.only_index); });
+    }
+  }
   const size_t count = queries.size();
+  const size_t base = std::min<size_t>(count, std::max<uint32_t>(1, options.queries));
 
   // Exact truth at the full dim, kTruthRowsPerStep rows per step: a writer waiting for its
   // exclusive hold behind a long step would hold up every search queued behind it. Rows written
-  // between steps are seen by the steps after; an id moved meanwhile is counted once.
+  // between steps are seen by the steps after; an id moved meanwhile is counted once. Computed for
+  // the base sample first, for the rest when the adaptive sample first needs it.
   struct Near {
     float distance;
     uint64_t id;
@@ -291,43 +396,56 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     bool twin;
   };
   std::vector<Near> nearest;  // over the steps so far
-  for (Query& query : queries) {
-    nearest.clear();
-    const size_t keep = max_k + 2 + (query.self.has_value() ? kMaxTwins : 0);
-    for (size_t begin = 0, rows = 1; begin < rows; begin += kTruthRowsPerStep) {
-      if (cancelled()) return absl::CancelledError("calibration cancelled");
-      access([&](const CalibrationView& view) {
-        const VectorTable& table = view.table;
-        rows = table.row_count();
-        StageScorer scorer(metric, query.values, view.shape.dim);
-        for (const ScoredRow& row :
-             ScanRowRange(table, scorer, keep, begin, std::min(rows, begin + kTruthRowsPerStep))) {
-          const float* values = table.RowData(row.row);
-          nearest.push_back(
-              {row.distance, table.IdOf(row.row),
-               ReferenceDistance(query.values.data(), values, view.shape.dim, metric),
-               query.self.has_value() && IsTwin(query.values.data(), values, view.shape.dim)});
-        }
-      });
-    }
-    std::sort(nearest.begin(), nearest.end(), [](const Near& a, const Near& b) {
-      return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
-    });
-    for (const Near& near : nearest) {
-      if (near.twin && !query.Excludes(near.id)) query.excluded.push_back(near.id);
-      if (query.Excludes(near.id) || query.truth.size() == max_k ||
-          std::find(query.truth.begin(), query.truth.end(), near.id) != query.truth.end()) {
-        continue;
+  size_t truth_done = 0;
+  auto compute_truth = [&](size_t end) -> absl::Status {
+    for (; truth_done < end; ++truth_done) {
+      Query& query = queries[truth_done];
+      nearest.clear();
+      const size_t keep = max_k + 2 + (query.sampled ? kMaxTwins : 0) +
+                          std::min(held_out_ids.size(), kMaxHeldOutNeighbours);
+      for (size_t begin = 0, rows = 1; begin < rows; begin += kTruthRowsPerStep) {
+        if (cancelled()) return absl::CancelledError("calibration cancelled");
+        access([&](const CalibrationView& view) {
+          const VectorTable& table = view.table;
+          rows = table.row_count();
+          StageScorer scorer(metric, query.values, view.shape.dim);
+          for (const ScoredRow& row : ScanRowRange(table, scorer, keep, begin,
+                                                   std::min(rows, begin + kTruthRowsPerStep))) {
+            const uint64_t id = table.IdOf(row.row);
+            if (held_out_ids.contains(id)) continue;
+            const float* values = table.RowData(row.row);
+            nearest.push_back(
+                {row.distance, id,
+                 ReferenceDistance(query.values.data(), values, view.shape.dim, metric),
+                 query.sampled && IsTwin(query.values.data(), values, view.shape.dim)});
+          }
+        });
       }
-      query.truth.push_back(near.id);
-      query.truth_distances.push_back(near.reference);
+      std::sort(nearest.begin(), nearest.end(), [](const Near& a, const Near& b) {
+        return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+      });
+      for (const Near& near : nearest) {
+        if (near.twin && !query.Excludes(near.id)) query.excluded.push_back(near.id);
+        if (query.Excludes(near.id) || query.truth.size() == max_k ||
+            std::find(query.truth.begin(), query.truth.end(), near.id) != query.truth.end()) {
+          continue;
+        }
+        query.truth.push_back(near.id);
+        query.truth_distances.push_back(near.reference);
+      }
+      // A held-out query is not in the indexes: only its twins take hits there.
+      query.extra = static_cast<uint32_t>(query.excluded.size()) -
+                    (query.sampled && options.held_out != nullptr ? 1 : 0);
     }
-  }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(compute_truth(base));
 
   // Per-plan sums over the queries measured so far.
   struct Sums {
     CalibrationPoint point;  // recall, mflops and latency_us hold sums
     double recall_squares = 0;
+    size_t measured = 0;
   };
   // Measures `requested` for k on queries [begin, end) in steps of kQueriesPerStep, adding to the
   // plan's sums; false when the plan no longer resolves (its index went away).
@@ -342,8 +460,9 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           resolved_ok = false;
           return;
         }
-        // A sampled query and its twins take hits (and candidate slots) a real query would give
-        // to its neighbours: the plan asks for that many more, with as many more candidates.
+        // A sampled query's twins (and a self-query itself) take hits (and candidate slots) a
+        // real query would give to its neighbours: the plan asks for that many more, with as many
+        // more candidates.
         std::map<uint32_t, absl::StatusOr<Plan>> widened;
         auto plan_for = [&](uint32_t extra) -> const Plan& {
           if (extra == 0) return *resolved;
@@ -359,11 +478,10 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
         const size_t last = std::min(end, first + kQueriesPerStep);
         for (double step_mflops = 0; first < last && step_mflops < kStepMflops; ++first) {
           const Query& query = queries[first];
-          const auto extra = static_cast<uint32_t>(query.excluded.size());
-          const Plan& plan = plan_for(extra);
+          const Plan& plan = plan_for(query.extra);
           const auto start = std::chrono::steady_clock::now();
           const SearchResult result =
-              RunPlan(plan, view.table, metric, query.values, k + extra, view.ready);
+              RunPlan(plan, view.table, metric, query.values, k + query.extra, view.ready);
           seconds +=
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           // ann-benchmarks' rule: a hit counts when it is no farther than the k-th true neighbour
@@ -374,7 +492,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           const auto top_k = query.truth.begin() + depth;
           size_t found = 0, kept = 0;
           for (const Hit& hit : result.hits) {
-            if (query.Excludes(hit.id) || kept == k) continue;
+            if (query.Excludes(hit.id) || held_out_ids.contains(hit.id) || kept == k) continue;
             ++kept;
             if (std::find(query.truth.begin(), top_k, hit.id) != top_k) {
               ++found;  // a true neighbour: within the threshold by definition
@@ -389,6 +507,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           sums.point.recall += recall;
           sums.recall_squares += recall * recall;
           sums.point.mflops += result.cost.mflops;
+          ++sums.measured;
           step_mflops += result.cost.mflops;
         }
         sums.point.latency_us += seconds * 1e6;
@@ -396,26 +515,38 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     }
     return resolved_ok;
   };
-  auto mean = [](const Sums& sums, size_t measured) {
-    const double n = double(measured);
+  const int64_t now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  auto mean = [&](const Sums& sums) {
+    const double n = double(sums.measured);
     CalibrationPoint point = sums.point;
     point.recall /= n;
     point.mflops /= n;
     point.latency_us /= n;
     // Sample variance of the per-query recalls (n - 1 in the denominator), then of their mean.
     const double variance =
-        measured > 1
+        sums.measured > 1
             ? std::max(0.0, (sums.recall_squares - n * point.recall * point.recall) / (n - 1))
             : 0.25;  // one query: the largest variance a [0, 1] value can have
     point.recall_stderr = std::sqrt(variance / n);
+    point.queries = static_cast<uint32_t>(sums.measured);
+    point.source = source;
+    point.measured_unix_seconds = now_unix;
     return point;
+  };
+  // The adaptive sample's rule: a plan whose recall lies within kAdaptiveZ standard errors of a
+  // common target is measured on the rest of the queries too.
+  auto near_common_target = [](const CalibrationPoint& point) {
+    return std::any_of(std::begin(kCommonTargets), std::end(kCommonTargets), [&](double target) {
+      return std::abs(point.recall - target) <= kAdaptiveZ * point.recall_stderr;
+    });
   };
 
   size_t total = 0, done = 0;
-  for (const std::vector<Plan>& grid : grids) total += 2 * grid.size();  // pilot + full, at most
-  const size_t pilot = std::min(count, kPilotQueries);
+  for (const std::vector<Plan>& grid : grids) total += 3 * grid.size();  // pilot, base, extension
+  const size_t pilot = std::min(base, kPilotQueries);
   Calibration calibration;
-  calibration.queries = static_cast<uint32_t>(count);
   for (size_t ki = 0; ki < options.ks.size(); ++ki) {
     const uint32_t k = options.ks[ki];
     // Pilot: every plan on the first queries.
@@ -428,12 +559,11 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
       // A plan refused (e.g. a re-rank depth beyond the collection) or gone is left out.
       if (measure(requested, k, 0, pilot, sums)) measured.push_back(std::move(sums));
     }
-    // Full pass for the plans no other beats clearly on the pilot: as cheap or cheaper, and
-    // kPruneMargin more recall.
-    // The pilot means are taken before any full pass adds to the sums.
+    // Base pass for the plans no other beats clearly on the pilot: as cheap or cheaper, and
+    // kPruneMargin more recall. The pilot means are taken before any base pass adds to the sums.
     std::vector<CalibrationPoint> estimates;
     estimates.reserve(measured.size());
-    for (const Sums& sums : measured) estimates.push_back(mean(sums, pilot));
+    for (const Sums& sums : measured) estimates.push_back(mean(sums));
     std::vector<CalibrationPoint> points;
     for (size_t i = 0; i < measured.size(); ++i) {
       Sums& sums = measured[i];
@@ -445,10 +575,29 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           });
       if (cancelled()) return absl::CancelledError("calibration cancelled");
       if (progress) progress(double(done++) / double(total));
-      if (dominated || !measure(sums.point.plan, k, pilot, count, sums)) continue;
-      points.push_back(mean(sums, count));
+      if (dominated || !measure(sums.point.plan, k, pilot, base, sums)) continue;
+      CalibrationPoint point = mean(sums);
+      if (progress) progress(double(done++) / double(total));
+      if (count > base && near_common_target(point)) {
+        RETURN_IF_ERROR(compute_truth(count));
+        if (!measure(sums.point.plan, k, base, count, sums)) continue;
+        point = mean(sums);
+      }
+      points.push_back(std::move(point));
     }
-    calibration.frontiers.push_back({k, ParetoFrontier(std::move(points))});
+    // Per plan group: an index dropped or measured again later leaves the others' points whole.
+    std::map<std::string, std::vector<CalibrationPoint>> groups;
+    for (CalibrationPoint& point : points)
+      groups[PlanGroup(point.plan)].push_back(std::move(point));
+    Frontier frontier{k, {}};
+    for (auto& [group, members] : groups) {
+      for (CalibrationPoint& point : ParetoFrontier(std::move(members))) {
+        calibration.queries = std::max(calibration.queries, point.queries);
+        frontier.points.push_back(std::move(point));
+      }
+    }
+    SortByCost(frontier.points);
+    calibration.frontiers.push_back(std::move(frontier));
   }
   if (progress) progress(1.0);
   return calibration;
@@ -484,6 +633,9 @@ std::string SerializeCalibration(const Calibration& calibration) {
       AppendPod(out, point.recall_stderr);
       AppendPod(out, point.mflops);
       AppendPod(out, point.latency_us);
+      AppendPod(out, point.queries);
+      AppendPod(out, static_cast<uint8_t>(point.source));
+      AppendPod(out, point.measured_unix_seconds);
     }
   }
   SealBlob(out);
@@ -498,7 +650,8 @@ absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes) {
   BlobReader reader(body);
   uint32_t version = 0, frontiers = 0;
   Calibration calibration;
-  if (!reader.Get(&version) || (version != kFormatVersion && version != kFormatWithoutStderr)) {
+  if (!reader.Get(&version) || (version != kFormatVersion && version != kFormatWithStderr &&
+                                version != kFormatWithoutStderr)) {
     return corrupt("unknown format version");
   }
   if (!reader.Get(&calibration.queries) || !reader.Get(&frontiers)) return corrupt("truncated");
@@ -525,6 +678,18 @@ absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes) {
       if (!has_stderr) {
         const double r = std::clamp(point.recall, 0.0, 1.0);
         point.recall_stderr = std::sqrt(r * (1 - r) / std::max<uint32_t>(1, calibration.queries));
+      }
+      point.queries = calibration.queries;  // older blobs: every plan on every query
+      if (version == kFormatVersion) {
+        uint8_t source = 0;
+        if (!reader.Get(&point.queries) || !reader.Get(&source) ||
+            !reader.Get(&point.measured_unix_seconds)) {
+          return corrupt("truncated point");
+        }
+        if (source > static_cast<uint8_t>(CalibrationSource::kReservoir)) {
+          return corrupt("unknown calibration source");
+        }
+        point.source = static_cast<CalibrationSource>(source);
       }
       frontier.points.push_back(std::move(point));
     }

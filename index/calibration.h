@@ -1,11 +1,14 @@
 // Calibration: the measured accuracy-compute frontier of a collection's plans, the ground the
-// budget planner stands on. Queries are sampled from the stored vectors (each excluded from its
-// own ground truth), exact full-dim truth is computed, every plan of a grid is run on them, and
-// per k the Pareto frontier of (MFLOPs, recall@k) is kept.
+// budget planner stands on. Queries come from outside the indexes measured (rows an index build
+// held out, a reservoir of live queries, the caller's) or, for flat plans, from sampled stored
+// vectors (each excluded from its own ground truth); exact full-dim truth is computed, every plan
+// of a grid is run on them, and per k and plan group the Pareto frontier of (MFLOPs, recall@k) is
+// kept. The planner works from the merged frontier of all groups (MergedFrontier).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/metric.h"
+#include "index/held_out.h"
 #include "index/plan.h"
 #include "index/plan_chooser.h"
 #include "index/served_index.h"
@@ -25,12 +29,24 @@ namespace adanns::index {
 // short on the population they stand for about 1 time in 20, not 1 in 2 as a mean would.
 inline constexpr double kRecallConfidenceZ = 1.645;
 
+// Where a point's queries came from.
+enum class CalibrationSource : uint8_t {
+  kSelf = 0,       // stored vectors sampled, each (and its twins) left out of its own truth
+  kHeldOut = 1,    // rows an index build left out, inserted after the calibration
+  kGiven = 2,      // the caller's (CalibrateRequest.query_vectors)
+  kReservoir = 3,  // a uniform sample of the collection's recent search queries
+};
+std::string_view SourceName(CalibrationSource source);
+
 struct CalibrationPoint {
   Plan plan;                 // as the grid requested it; resolving it again gives the plan that ran
   double recall = 0;         // mean recall@k over the calibration queries
   double recall_stderr = 0;  // standard error of that mean (sample s.d. / sqrt(queries))
   double mflops = 0;         // mean MFLOPs per query (cost model)
   double latency_us = 0;     // mean wall time per query, one thread
+  uint32_t queries = 0;      // queries measured (the adaptive sample gives some plans more)
+  CalibrationSource source = CalibrationSource::kSelf;
+  int64_t measured_unix_seconds = 0;
 
   // The one-sided lower confidence bound on the recall the plan reaches on queries like these.
   double recall_lower_bound() const { return recall - kRecallConfidenceZ * recall_stderr; }
@@ -44,9 +60,21 @@ struct Frontier {
 };
 
 struct Calibration {
-  uint32_t queries = 0;
+  uint32_t queries = 0;             // the most queries any point stands on
   std::vector<Frontier> frontiers;  // by increasing k
 };
+
+// The served index a plan reads ("flat" plans read none; an ivf_opq plan reads two).
+bool PlanUsesIndex(const Plan& plan, std::string_view index_name);
+// What a stored calibration keeps a Pareto frontier of: plans of one index (or one composite pair,
+// or the flat plans) compete only among themselves there, so that dropping an index or measuring
+// one again leaves the points of the others whole.
+std::string PlanGroup(const Plan& plan);
+// The planner's view of a stored calibration: per k, the Pareto frontier of every group's points.
+Calibration MergedFrontier(const Calibration& stored);
+// `stored` with the points `replaced` selects taken out and `measured`'s points added (per k).
+Calibration Replaced(const Calibration& stored, const Calibration& measured,
+                     const std::function<bool(const Plan&)>& replaced);
 
 // Keeps the Pareto-optimal points: sorted by MFLOPs, each with strictly more recall than every
 // cheaper one.
@@ -56,12 +84,32 @@ const CalibrationPoint* CheapestReaching(const Frontier& frontier, double target
 // The highest-recall point with MFLOPs <= max_mflops; null when none fits.
 const CalibrationPoint* BestWithin(const Frontier& frontier, double max_mflops);
 
+// Recall targets callers commonly ask for: where a plan's recall sits within kAdaptiveZ standard
+// errors of one of them, the plan chosen for that target hangs on sampling noise, so the adaptive
+// sample measures that plan on more queries (CalibrationOptions::max_queries).
+inline constexpr double kCommonTargets[] = {0.8, 0.9, 0.95, 0.97, 0.99};
+inline constexpr double kAdaptiveZ = 3.0;
+
 struct CalibrationOptions {
-  // Stored vectors sampled as queries, unless queries_given is set.
+  // Queries every measured plan runs on: stored vectors sampled (or held-out rows), unless
+  // queries_given is set.
   uint32_t queries = 200;
+  // The adaptive sample's limit: plans near a common target (see kCommonTargets) run on up to this
+  // many queries. 0 or <= queries: every plan on `queries`.
+  uint32_t max_queries = 0;
   // Queries to calibrate on instead (n x dim floats, row-major), e.g. a sample of real traffic:
   // self-queries can be harder or easier than the queries a collection actually gets.
   std::span<const float> queries_given;
+  CalibrationSource given_source = CalibrationSource::kGiven;
+  // Rows the indexes measured left out of their build (HeldOutRows): queries are drawn from them,
+  // and every one of them is left out of each query's truth and results (no index measured holds
+  // them). Null: stored vectors are sampled. Needs flat_plans off.
+  const HeldOutRows* held_out = nullptr;
+  // The held-out rows the queries are drawn from (a subset of held_out; null = all of them): one
+  // build can then be calibrated on several disjoint samples.
+  const HeldOutRows* query_rows = nullptr;
+  // Only plans that read this served index (by name), e.g. the one a build just made; "" = all.
+  std::string only_index;
   std::vector<uint32_t> ks = {1, 10, 100};
   uint64_t seed = 1234;
   // Exact search and the flat funnels in the grid (off: the indexes' plans only).

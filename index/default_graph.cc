@@ -23,8 +23,8 @@ struct GraphScore {
 // Calibrates `graph` alone (its ef sweep, no flat plans) and scores its fastest point reaching the
 // target recall, else its best point.
 absl::StatusOr<GraphScore> Score(const TableAccess& access, Metric metric, const HnswIndex& graph,
-                                 uint32_t dim, const Progress& progress,
-                                 const std::atomic<bool>* cancel) {
+                                 uint32_t dim, const HeldOutRows& held_out,
+                                 const Progress& progress, const std::atomic<bool>* cancel) {
   const ServedIndex* ready[] = {&graph};
   auto step_access = [&](const std::function<void(const CalibrationView&)>& step) {
     // No flat plans are calibrated here, so the nesting prefixes are not needed.
@@ -34,6 +34,8 @@ absl::StatusOr<GraphScore> Score(const TableAccess& access, Metric metric, const
   options.queries = kComparisonQueries;
   options.ks = {kComparedK};
   options.flat_plans = false;
+  // Queries from the rows neither graph holds, when the build set some aside.
+  if (!held_out.empty()) options.held_out = &held_out;
   ASSIGN_OR_RETURN(const Calibration calibration,
                    Calibrate(step_access, metric, options, progress, cancel));
   GraphScore score;
@@ -66,7 +68,8 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(const TableAccess& 
                                                              Metric metric, HnswBuildParams params,
                                                              int threads, const Progress& progress,
                                                              const std::atomic<bool>* cancel,
-                                                             GraphChoice* choice) {
+                                                             GraphChoice* choice,
+                                                             const HeldOutRows& held_out) {
   uint32_t dim = 0;
   size_t vectors = 0;
   access([&](const VectorTable& table) {
@@ -78,22 +81,23 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(const TableAccess& 
   measured.prefix_dims = params.graph_dims;
   measured.chosen_dims = params.graph_dims;
   const bool compare = params.graph_dims < dim && vectors > kComparedK;
-  ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> prefix,
-                   HnswIndex::Build(access, metric, params, threads,
-                                    compare ? Slice(progress, 0, 0.4) : progress, cancel));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<HnswIndex> prefix,
+      HnswIndex::Build(access, metric, params, threads,
+                       compare ? Slice(progress, 0, 0.4) : progress, cancel, held_out));
   if (!compare) {
     if (choice != nullptr) *choice = measured;
     return prefix;
   }
   HnswBuildParams full_params = params;
   full_params.graph_dims = dim;
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<HnswIndex> full,
-      HnswIndex::Build(access, metric, full_params, threads, Slice(progress, 0.4, 0.85), cancel));
-  ASSIGN_OR_RETURN(const GraphScore prefix_score,
-                   Score(access, metric, *prefix, dim, Slice(progress, 0.85, 0.93), cancel));
+  ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> full,
+                   HnswIndex::Build(access, metric, full_params, threads,
+                                    Slice(progress, 0.4, 0.85), cancel, held_out));
+  ASSIGN_OR_RETURN(const GraphScore prefix_score, Score(access, metric, *prefix, dim, held_out,
+                                                        Slice(progress, 0.85, 0.93), cancel));
   ASSIGN_OR_RETURN(const GraphScore full_score,
-                   Score(access, metric, *full, dim, Slice(progress, 0.93, 1.0), cancel));
+                   Score(access, metric, *full, dim, held_out, Slice(progress, 0.93, 1.0), cancel));
   measured.prefix_latency_us = prefix_score.latency_us;
   measured.prefix_recall = prefix_score.recall;
   measured.full_latency_us = full_score.latency_us;

@@ -2,8 +2,9 @@
 // prefix, kept only where the nesting pays. How much a prefix graph saves depends on the data (on
 // tightly clustered embeddings a full-dim graph needs so few distance computations that a prefix
 // graph plus re-rank is barely faster), so when the prefix is shorter than the full dim a full-dim
-// graph is built beside it, both are calibrated on sampled stored vectors, and the one with the
-// lower latency at recall@10 >= 0.95 is kept.
+// graph is built beside it, both are calibrated (on the build's held-out rows when it set some
+// aside, else on sampled stored vectors), and the one with the lower latency at recall@10 >= 0.95
+// is kept.
 #pragma once
 
 #include <atomic>
@@ -36,11 +37,13 @@ struct GraphChoice {
 
 // Builds the prefix graph (graph_dims = `prefix_dims`, other parameters from `params`) and, when
 // prefix_dims < dim, the full-dim one, then keeps the faster (see above); `choice` (may be null)
-// receives the numbers. Reads through `access` like HnswIndex::Build.
+// receives the numbers. Reads through `access` like HnswIndex::Build; neither graph holds the
+// held-out rows.
 absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(const TableAccess& access,
                                                              Metric metric, HnswBuildParams params,
                                                              int threads, const Progress& progress,
                                                              const std::atomic<bool>* cancel,
-                                                             GraphChoice* choice = nullptr);
+                                                             GraphChoice* choice = nullptr,
+                                                             const HeldOutRows& held_out = {});
 
 }  // namespace adanns::index

@@ -102,11 +102,9 @@ HnswIndex::HnswIndex(Metric metric, uint32_t dim, HnswBuildParams params)
 
 HnswIndex::~HnswIndex() = default;
 
-absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(const TableAccess& access,
-                                                            Metric metric,
-                                                            const HnswBuildParams& requested,
-                                                            int threads, const Progress& progress,
-                                                            const std::atomic<bool>* cancel) {
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(
+    const TableAccess& access, Metric metric, const HnswBuildParams& requested, int threads,
+    const Progress& progress, const std::atomic<bool>* cancel, const HeldOutRows& held_out) {
   uint32_t dim = 0;
   size_t rows = 0, live = 0;
   access([&](const VectorTable& table) {
@@ -138,7 +136,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(const TableAccess& a
       const size_t end = std::min(rows, begin + kBuildChunkRows);
       for (size_t r = begin; r < end; ++r) {
         const auto row = static_cast<RowId>(r);
-        if (!table.IsLive(row)) continue;
+        if (!held_out.Keeps(table, row)) continue;
         ids.push_back(table.IdOf(row));
         prefixes.resize(prefixes.size() + dims);
         index->PreparePrefix(table.RowData(row), prefixes.data() + prefixes.size() - dims);

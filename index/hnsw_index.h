@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/metric.h"
+#include "index/held_out.h"
 #include "index/plan.h"
 #include "index/served_index.h"
 #include "index/vector_table.h"
@@ -56,11 +57,15 @@ class HnswIndex : public ServedIndex {
  public:
   ~HnswIndex() override;
 
-  // Inserts every live row's graph_dims prefix with `threads` OpenMP threads, reading the table in
-  // chunks through `access`. `cancel` (may be null) stops the build with CANCELLED.
-  static absl::StatusOr<std::unique_ptr<HnswIndex>> Build(
-      const TableAccess& access, Metric metric, const HnswBuildParams& params, int threads,
-      const Progress& progress = nullptr, const std::atomic<bool>* cancel = nullptr);
+  // Inserts every live row's graph_dims prefix (but the held-out ones) with `threads` OpenMP
+  // threads, reading the table in chunks through `access`. `cancel` (may be null) stops the build
+  // with CANCELLED.
+  static absl::StatusOr<std::unique_ptr<HnswIndex>> Build(const TableAccess& access, Metric metric,
+                                                          const HnswBuildParams& params,
+                                                          int threads,
+                                                          const Progress& progress = nullptr,
+                                                          const std::atomic<bool>* cancel = nullptr,
+                                                          const HeldOutRows& held_out = {});
   static absl::StatusOr<std::unique_ptr<HnswIndex>> Build(const VectorTable& table, Metric metric,
                                                           const HnswBuildParams& params,
                                                           int threads);

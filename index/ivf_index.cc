@@ -113,7 +113,8 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const VectorTable& tab
 absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& access, Metric metric,
                                                           const IvfBuildParams& requested,
                                                           const Progress& progress,
-                                                          const std::atomic<bool>* cancel) {
+                                                          const std::atomic<bool>* cancel,
+                                                          const HeldOutRows& held_out) {
   // Training sample: a seeded shuffle of the live rows, so a build is reproducible.
   absl::StatusOr<IvfBuildParams> resolved;
   uint32_t dim = 0;
@@ -127,7 +128,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& acc
     std::vector<RowId> sample;
     sample.reserve(table.size());
     for (RowId row = 0; row < table.row_count(); ++row) {
-      if (table.IsLive(row)) sample.push_back(row);
+      if (held_out.Keeps(table, row)) sample.push_back(row);
     }
     std::mt19937_64 rng(resolved->seed);
     std::shuffle(sample.begin(), sample.end(), rng);
@@ -161,7 +162,8 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& acc
       row_count = table.row_count();
       if (begin >= row_count) return;
       status = index->AssignRange(
-          table, begin, static_cast<RowId>(std::min<size_t>(row_count, begin + kAssignChunkRows)));
+          table, begin, static_cast<RowId>(std::min<size_t>(row_count, begin + kAssignChunkRows)),
+          held_out);
     });
     RETURN_IF_ERROR(status);
     if (begin + kAssignChunkRows >= row_count) break;
@@ -171,10 +173,11 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& acc
   return index;
 }
 
-absl::Status IvfIndex::AssignRange(const VectorTable& table, RowId begin, RowId end) {
+absl::Status IvfIndex::AssignRange(const VectorTable& table, RowId begin, RowId end,
+                                   const HeldOutRows& held_out) {
   std::vector<RowId> rows;
   for (RowId row = begin; row < end; ++row) {
-    if (table.IsLive(row)) rows.push_back(row);
+    if (held_out.Keeps(table, row)) rows.push_back(row);
   }
   if (rows.empty()) return absl::OkStatus();
   std::vector<float> prefixes(rows.size() * size_t{params_.coarse_dims});

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/metric.h"
+#include "index/held_out.h"
 #include "index/plan.h"
 #include "index/served_index.h"
 #include "index/topk.h"
@@ -55,12 +56,14 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   using Progress = index::Progress;
   using TableAccess = index::TableAccess;
 
-  // Trains k-means on a sample of the coarse prefixes and assigns every live row. `progress` gets
+  // Trains k-means on a sample of the coarse prefixes and assigns every live row (held-out rows
+  // neither train nor join a list). `progress` gets
   // fractions in [0, 1]; `cancel` (may be null) stops the build with CANCELLED.
   static absl::StatusOr<std::unique_ptr<IvfIndex>> Build(const TableAccess& access, Metric metric,
                                                          const IvfBuildParams& params,
                                                          const Progress& progress = nullptr,
-                                                         const std::atomic<bool>* cancel = nullptr);
+                                                         const std::atomic<bool>* cancel = nullptr,
+                                                         const HeldOutRows& held_out = {});
   // The same over a table nobody writes meanwhile.
   static absl::StatusOr<std::unique_ptr<IvfIndex>> Build(const VectorTable& table, Metric metric,
                                                          const IvfBuildParams& params,
@@ -119,7 +122,8 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids);
 
   // Assigns the live rows in [begin, end) to their nearest lists (batched, BLAS).
-  absl::Status AssignRange(const VectorTable& table, RowId begin, RowId end);
+  absl::Status AssignRange(const VectorTable& table, RowId begin, RowId end,
+                           const HeldOutRows& held_out = {});
   uint32_t NearestList(const float* vector) const;
   // The plan's nprobe lists nearest the query's coarse prefix, nearest first.
   std::vector<ScoredRow> ProbeLists(std::span<const float> query, const Plan& resolved) const;

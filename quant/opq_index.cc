@@ -159,12 +159,13 @@ void OpqIndex::Stamp(RowId row, uint64_t id, uint32_t prefix_crc) {
   coded_[row] = 1;
 }
 
-void OpqIndex::EncodeRange(const index::VectorTable& table, RowId begin, RowId end) {
+void OpqIndex::EncodeRange(const index::VectorTable& table, RowId begin, RowId end,
+                           const index::HeldOutRows& held_out) {
   const uint32_t dims = params_.spec.prefix_dims, m = params_.spec.m;
   Reserve(end);
   std::vector<RowId> rows;
   for (RowId row = begin; row < end; ++row) {
-    if (table.IsLive(row)) rows.push_back(row);
+    if (held_out.Keeps(table, row)) rows.push_back(row);
   }
   std::vector<float> prefixes(rows.size() * dims);
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -183,7 +184,8 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAcce
                                                           Metric metric,
                                                           const OpqBuildParams& requested,
                                                           const index::Progress& progress,
-                                                          const std::atomic<bool>* cancel) {
+                                                          const std::atomic<bool>* cancel,
+                                                          const index::HeldOutRows& held_out) {
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
   auto report = [&progress](double fraction) {
     if (progress) progress(fraction);
@@ -205,7 +207,7 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAcce
     std::vector<RowId> live;
     live.reserve(table.size());
     for (size_t r = 0; r < table.row_count(); ++r) {
-      if (table.IsLive(static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
+      if (held_out.Keeps(table, static_cast<RowId>(r))) live.push_back(static_cast<RowId>(r));
     }
     if (params.training_sample == 0) {
       params.training_sample =
@@ -244,7 +246,7 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAcce
       if (begin >= rows) return;
       index->EncodeRange(
           table, begin,
-          static_cast<RowId>(std::min<size_t>(rows, size_t{begin} + kEncodeChunkRows)));
+          static_cast<RowId>(std::min<size_t>(rows, size_t{begin} + kEncodeChunkRows)), held_out);
     });
     if (size_t{begin} + kEncodeChunkRows >= rows) break;
     report(kTrainShare + (1 - kTrainShare) * double(begin) / double(rows));

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/metric.h"
+#include "index/held_out.h"
 #include "index/served_index.h"
 #include "index/topk.h"
 #include "quant/opq_codebook.h"
@@ -46,13 +47,14 @@ struct OpqStats {
 
 class OpqIndex : public index::ServedIndex, public index::CandidateScorer {
  public:
-  // Trains on a sample of live rows, then encodes every live row. `cancel` (may be null) stops it
-  // with CANCELLED between phases and chunks.
+  // Trains on a sample of live rows, then encodes every live row (held-out rows do neither).
+  // `cancel` (may be null) stops it with CANCELLED between phases and chunks.
   static absl::StatusOr<std::unique_ptr<OpqIndex>> Build(const index::TableAccess& access,
                                                          Metric metric,
                                                          const OpqBuildParams& params,
                                                          const index::Progress& progress = nullptr,
-                                                         const std::atomic<bool>* cancel = nullptr);
+                                                         const std::atomic<bool>* cancel = nullptr,
+                                                         const index::HeldOutRows& held_out = {});
   static absl::StatusOr<std::unique_ptr<OpqIndex>> Build(const index::VectorTable& table,
                                                          Metric metric,
                                                          const OpqBuildParams& params);
@@ -98,7 +100,8 @@ class OpqIndex : public index::ServedIndex, public index::CandidateScorer {
   void Stamp(index::RowId row, uint64_t id, uint32_t prefix_crc);
   size_t BookkeepingBytes() const;
   // Encodes rows [begin, end) of `table` (dead rows get no code).
-  void EncodeRange(const index::VectorTable& table, index::RowId begin, index::RowId end);
+  void EncodeRange(const index::VectorTable& table, index::RowId begin, index::RowId end,
+                   const index::HeldOutRows& held_out = {});
   // The codebook's input for one row or query: its prefix, normalised for cosine.
   void PreparePrefix(const float* vector, float* out) const;
   absl::StatusOr<index::Plan> ResolveRerank(index::Plan plan, uint32_t k) const;

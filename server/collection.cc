@@ -24,7 +24,11 @@ namespace adanns::server {
 
 Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
                        CollectionOptions options)
-    : meta_(std::move(meta)), store_(store), options_(std::move(options)), table_(meta_.dim) {
+    : meta_(std::move(meta)),
+      store_(store),
+      options_(std::move(options)),
+      table_(meta_.dim),
+      reservoir_(options_.calibration_reservoir, meta_.dim, /*seed=*/0x5eed) {
   absorber_ = std::thread(&Collection::AbsorbLoop, this);
   applier_ = std::thread(&Collection::ApplyLoop, this);
 }
@@ -410,8 +414,16 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   std::shared_lock lock(table_mutex_);
   const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric};
   const std::vector<const index::ServedIndex*> ready = ReadyLocked();
-  ASSIGN_OR_RETURN(index::PlanChoice choice,
-                   index::PlanSearch(budget, shape, k, ready, calibration.get()));
+  absl::StatusOr<index::PlanChoice> planned =
+      index::PlanSearch(budget, shape, k, ready, calibration.get());
+  if (!planned.ok() && calibration == nullptr && budget.target_recall.has_value() &&
+      absl::IsFailedPrecondition(planned.status())) {
+    lock.unlock();  // the note reads the build and calibration states
+    return absl::FailedPreconditionError(
+        absl::StrCat(planned.status().message(), CalibrationProgressNote()));
+  }
+  RETURN_IF_ERROR(planned.status());
+  index::PlanChoice& choice = *planned;
   index::Plan& plan = choice.plan;
   if (limits.max_rerank_candidates > 0 &&
       plan.rerank_candidates.value_or(0) > limits.max_rerank_candidates) {

@@ -26,9 +26,12 @@
 #include "index/budget_planner.h"
 #include "index/calibration.h"
 #include "index/cuda/gpu.h"
+#include "index/held_out.h"
 #include "index/plan.h"
+#include "index/query_drift.h"
 #include "index/vector_table.h"
 #include "server/index_kinds.h"
+#include "server/query_reservoir.h"
 #include "server/worker_pool.h"
 #include "storage/collection_meta.h"
 #include "storage/rocks_store.h"
@@ -38,6 +41,13 @@ namespace adanns::server {
 // Names of the stored calibration and default budget among the collection's index blobs.
 inline constexpr char kCalibrationBlob[] = "calibration";
 inline constexpr char kDefaultBudgetBlob[] = "default_budget";
+inline constexpr char kDriftReferenceBlob[] = "calibration_drift";
+// The adaptive calibration sample's limit, as a multiple of the queries every plan runs on.
+inline constexpr uint32_t kAdaptiveQueriesFactor = 4;
+// The ks calibrated by default: 1, 10 and 100, those below the collection's size.
+std::vector<uint32_t> DefaultCalibrationKs(size_t vectors);
+// Searches between two growth-and-drift checks.
+inline constexpr uint64_t kRecalibrationCheckEvery = 1024;
 
 // A rebuild is advised once the collection grew by more than this fraction since the build.
 inline constexpr double kRebuildAdvisedGrowth = 0.2;
@@ -89,13 +99,31 @@ struct CalibrationStatus {
   std::string error;
   double seconds = 0;
   std::shared_ptr<const index::Calibration> frontier;  // the one in use; null before the first
+  std::string source;      // the frontier's point sources, distinct, joined by "+"
+  double age_seconds = 0;  // of its oldest point
+  size_t reservoir_queries = 0;
+  std::string recalibration_reason;  // "" = none due
 };
 
+// Where a calibration's queries come from (without query_vectors).
+enum class CalibrationQueries {
+  kAuto,       // the reservoir once it holds kMinReservoirQueries, else sampled stored vectors
+               // with keep_index_points (indexes keep their held-out build calibration)
+  kSampled,    // every plan on sampled stored vectors (index plans read optimistic)
+  kReservoir,  // every plan on the reservoir; FAILED_PRECONDITION below kMinReservoirQueries
+};
+inline constexpr size_t kMinReservoirQueries = 100;
+
 struct CalibrationRequest {
-  uint32_t queries = 0;              // stored vectors sampled; 0 = CollectionOptions'
+  uint32_t queries = 0;              // queries per plan; 0 = CollectionOptions'
   std::vector<float> query_vectors;  // or these (n x dim)
-  std::vector<uint32_t> ks;          // empty = 1, 10, 100 (those below the collection's size)
-  uint64_t seed = 0;                 // 0 = 1234
+  CalibrationQueries source = CalibrationQueries::kSampled;
+  std::vector<uint32_t> ks;  // empty = 1, 10, 100 (those below the collection's size)
+  uint64_t seed = 0;         // 0 = 1234
+  // Indexes that have points keep them (from their held-out build calibration): the flat plans
+  // and any index without points are measured.
+  bool keep_index_points = false;
+  std::string reason;  // why it runs, for the log
 };
 
 // Server-wide limits on what one search may ask for.
@@ -151,9 +179,13 @@ struct CollectionOptions {
   // Calibration queries sampled from the stored vectors.
   // Default: 200.
   uint32_t calibration_queries = 200;
-  // Calibrate after every finished build and index drop.
+  // Calibrate every finished build on rows it held out, then the flat plans; recalibrate on growth
+  // and query drift.
   // Default: true.
   bool auto_calibrate = true;
+  // Recent search queries kept per collection for calibration and the drift check (0 = none).
+  // Default: 1000.
+  size_t calibration_reservoir = 1000;
   // Default: no MFLOPs or re-rank caps, k up to 10000, over-limit requests rejected.
   SearchLimits limits;
   // Default: no GPU.
@@ -227,6 +259,9 @@ class Collection {
   // queries or ks.
   absl::StatusOr<CalibrationStatus> StartCalibration(CalibrationRequest request);
   CalibrationStatus calibration_status() const;
+  // What the server saw a search ask (after it answered): full-dim queries join the reservoir, and
+  // every kRecalibrationCheckEvery searches the growth and drift check runs (MaybeRecalibrate).
+  void ObserveSearch(std::span<const float> queries, uint32_t query_dims, size_t num_queries);
 
   // The budget of searches that set no max_mflops, target_recall or plan (their max_dims still
   // applies), or none; `encoded` (a v1.Budget) is what is persisted and reported.
@@ -277,7 +312,8 @@ class Collection {
     double build_seconds = 0;                    // guarded by build_mutex_
     std::atomic<double> progress{0};
     std::atomic<bool> cancel{false};
-    std::thread thread;  // joined by StopBuild
+    std::thread thread;   // joined by StopBuild
+    size_t replayed = 0;  // entries of `written` the build's index has taken (build thread only)
     // Encoded parameters of a build that was running when the process stopped (set by Load).
     std::optional<std::string> interrupted;
   };
@@ -291,8 +327,16 @@ class Collection {
   // The slot `name`, added when missing; needs lifecycle_mutex_ (or the load's exclusive hold).
   IndexSlot* SlotFor(std::string_view name, std::string_view kind, bool table_held);
   // Starts a build StartBuilds has checked; needs lifecycle_mutex_.
-  absl::StatusOr<IndexStatus> StartCheckedBuild(IndexSlot& slot, BuildRequest request);
-  void RunBuild(IndexSlot* slot, BuildRequest request);
+  absl::StatusOr<IndexStatus> StartCheckedBuild(IndexSlot& slot, BuildRequest request,
+                                                index::HeldOutRows held_out);
+  void RunBuild(IndexSlot* slot, BuildRequest request, index::HeldOutRows held_out);
+  // Replays into `built` (which no search sees) the writes logged since slot.replayed, in shared
+  // holds of kTableRowsPerHold rows.
+  absl::Status CatchUp(IndexSlot& slot, index::ServedIndex& built);
+  // Measures the plans of `built` (not yet served) on the rows its build held out, which it does
+  // not hold, against exact truth over the rest; then inserts those rows into it.
+  absl::StatusOr<index::Calibration> CalibrateHeldOut(IndexSlot& slot, index::ServedIndex& built,
+                                                      const index::HeldOutRows& held_out);
   // Publishes a finished build: persists the blob, replays the writes made meanwhile, swaps it in.
   absl::Status Publish(IndexSlot& slot, std::unique_ptr<index::ServedIndex> built);
   void StopBuild(IndexSlot& slot);
@@ -303,8 +347,22 @@ class Collection {
   void RunCalibration(CalibrationRequest request);
   // Cancels and joins a running calibration; needs calibration_lifecycle_mutex_.
   void StopCalibrationLocked();
-  // After a publish or a drop: recalibrate when auto_calibrate is on and no build runs.
-  void CalibrateAfterIndexChange();
+  // After a publish: when auto_calibrate is on and no build runs, the flat plans (every plan when
+  // the build measured none on held-out rows).
+  void CalibrateAfterBuild(bool index_measured, const IndexSlot* finished);
+  // Takes the points `replaced` selects out of the stored calibration, adds `measured`'s, persists
+  // it and puts its merged frontier in use.
+  absl::Status FoldCalibration(const index::Calibration& measured,
+                               const std::function<bool(const index::Plan&)>& replaced);
+  // A drift reference from the queries a calibration used (or sampled stored vectors), persisted.
+  void RecordDriftReference(std::span<const float> queries);
+  // Starts an automatic calibration when growth or drift makes one due (at most one a minute;
+  // never while one runs).
+  void MaybeRecalibrate();
+  std::optional<std::string> RecalibrationDue() const;
+  // What a target_recall search waits for before the first calibration: the build or the
+  // calibration running, its progress and (for a calibration) the time it still needs.
+  std::string CalibrationProgressNote() const;
   // Loads the stored calibration blob, if any (a corrupt one is logged and ignored).
   void LoadCalibration();
   // Loads the stored default budget, if any (likewise).
@@ -425,10 +483,17 @@ class Collection {
   std::thread calibration_thread_;
   std::atomic<bool> calibration_cancel_{false};
   std::atomic<double> calibration_progress_{0};
-  mutable std::mutex calibration_mutex_;  // guards the next three
-  CalibrationStatus calibration_;         // state and the frontier in use
+  std::atomic<int64_t> calibration_started_ms_{0};  // steady clock, of the running one
+  mutable std::mutex calibration_mutex_;            // guards the next five
+  CalibrationStatus calibration_;                   // state and the frontier in use (merged)
+  index::Calibration stored_calibration_;           // per plan group, as persisted
+  std::optional<index::DriftReference> drift_reference_;
   std::optional<index::Budget> default_budget_;
   std::string default_budget_encoded_;
+  // Recent full-dim search queries (thread-safe), and the drift/growth check's pacing.
+  QueryReservoir reservoir_;
+  std::atomic<uint64_t> searches_{0};
+  std::atomic<int64_t> last_auto_calibration_ms_{0};
 
   std::thread absorber_;  // last: started once everything above exists
   std::thread applier_;

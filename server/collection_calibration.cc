@@ -1,12 +1,16 @@
 // What a collection's budget planner works from: the calibration — one background run at a time,
-// reading in short shared holds so writers and searches go on; the frontier it measures is
-// persisted (blob "calibration") and swapped in when it finishes; every finished build and index
-// drop starts one (auto_calibrate), and the Calibrate RPC does on demand — and the collection's
-// default budget (blob "default_budget", a v1.Budget).
+// reading in short shared holds so writers and searches go on. Its points are kept per plan group
+// (blob "calibration"): a build measures its own index on rows it held out (collection_indexes.cc),
+// then the flat plans are measured here; a drop takes its index's points out; the Calibrate RPC,
+// growth and query drift measure again (the reservoir of recent queries when it holds enough). The
+// planner uses the merged frontier. Also the drift reference (blob "calibration_drift") and the
+// collection's default budget (blob "default_budget", a v1.Budget).
 #include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "adanns/v1/adanns.pb.h"
 #include "base/status_macros.h"
 #include "server/collection.h"
@@ -20,8 +24,26 @@ constexpr uint32_t kMaxCalibrationQueries = 10000;
 constexpr uint32_t kMaxCalibrationK = 1000;
 constexpr uint32_t kDefaultKs[] = {1, 10, 100};
 constexpr uint64_t kDefaultSeed = 1234;
+// Stored vectors sampled as the drift reference when a calibration's own queries were sampled.
+constexpr size_t kDriftReferenceQueries = 200;
+// At most one automatic calibration per this long.
+constexpr int64_t kAutoCalibrationSpacingMs = 60'000;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
+
+std::vector<uint32_t> DefaultCalibrationKs(size_t vectors) {
+  std::vector<uint32_t> ks;
+  for (const uint32_t k : kDefaultKs) {
+    if (k < vectors) ks.push_back(k);
+  }
+  return ks;
+}
 
 absl::StatusOr<CalibrationStatus> Collection::StartCalibration(CalibrationRequest request) {
   std::lock_guard lifecycle_lock(calibration_lifecycle_mutex_);
@@ -30,11 +52,7 @@ absl::StatusOr<CalibrationStatus> Collection::StartCalibration(CalibrationReques
     RETURN_IF_ERROR(CheckNotDropped());
   }
   const size_t vectors = size();
-  if (request.ks.empty()) {
-    for (const uint32_t k : kDefaultKs) {
-      if (k < vectors) request.ks.push_back(k);
-    }
-  }
+  if (request.ks.empty()) request.ks = DefaultCalibrationKs(vectors);
   if (request.ks.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "collection '", meta_.name, "' holds ", vectors, " vectors; calibration needs at least 2"));
@@ -64,8 +82,27 @@ absl::StatusOr<CalibrationStatus> Collection::StartCalibration(CalibrationReques
         kMaxCalibrationQueries, " of them; got ", request.query_vectors.size(), " floats"));
   }
   if (request.seed == 0) request.seed = kDefaultSeed;
+  if (request.query_vectors.empty() && request.source != CalibrationQueries::kSampled) {
+    const size_t held = reservoir_.size();
+    if (held >= kMinReservoirQueries) {
+      request.query_vectors = reservoir_.Queries();
+      request.source = CalibrationQueries::kReservoir;
+    } else if (request.source == CalibrationQueries::kReservoir) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "collection '", meta_.name, "' has ", held,
+          " queries in its reservoir; a calibration on "
+          "it needs ",
+          kMinReservoirQueries, " (searches at the full dim fill it",
+          options_.calibration_reservoir == 0 ? "; the server runs with --calibration_reservoir=0"
+                                              : "",
+          ")"));
+    } else {
+      request.keep_index_points = true;  // stored vectors flatter index plans, not flat ones
+    }
+  }
 
   StopCalibrationLocked();  // a new request replaces the running one
+  calibration_started_ms_ = NowMs();
   calibration_cancel_ = false;
   calibration_progress_ = 0;
   CalibrationStatus status;
@@ -80,41 +117,94 @@ absl::StatusOr<CalibrationStatus> Collection::StartCalibration(CalibrationReques
 }
 
 CalibrationStatus Collection::calibration_status() const {
-  std::lock_guard calibration_lock(calibration_mutex_);
-  CalibrationStatus status = calibration_;
-  status.progress = status.state == "calibrating" ? calibration_progress_.load()
-                    : status.state == "ready"     ? 1.0
-                                                  : 0.0;
+  CalibrationStatus status;
+  {
+    std::lock_guard calibration_lock(calibration_mutex_);
+    status = calibration_;
+    status.progress = status.state == "calibrating" ? calibration_progress_.load()
+                      : status.state == "ready"     ? 1.0
+                                                    : 0.0;
+    std::vector<std::string> sources;
+    int64_t oldest = 0;
+    for (const index::Frontier& frontier : stored_calibration_.frontiers) {
+      for (const index::CalibrationPoint& point : frontier.points) {
+        const std::string name(index::SourceName(point.source));
+        if (std::find(sources.begin(), sources.end(), name) == sources.end()) {
+          sources.push_back(name);
+        }
+        if (oldest == 0 || point.measured_unix_seconds < oldest) {
+          oldest = point.measured_unix_seconds;
+        }
+      }
+    }
+    status.source = absl::StrJoin(sources, "+");
+    if (oldest > 0)
+      status.age_seconds = std::max<double>(0, absl::ToUnixSeconds(absl::Now()) - oldest);
+  }
+  status.reservoir_queries = reservoir_.size();
+  status.recalibration_reason = RecalibrationDue().value_or("");
   return status;
 }
 
 void Collection::RunCalibration(CalibrationRequest request) {
   const auto start = std::chrono::steady_clock::now();
-  auto access = [this](const std::function<void(const index::CalibrationView&)>& step) {
+  // The indexes whose points stay, when asked to keep them.
+  std::vector<std::string> kept;
+  if (request.keep_index_points) {
     std::shared_lock table_lock(table_mutex_);
-    const std::vector<const index::ServedIndex*> ready = ReadyLocked();
+    std::lock_guard calibration_lock(calibration_mutex_);
+    for (const index::ServedIndex* served : ReadyLocked()) {
+      const std::string name(served->name());
+      for (const index::Frontier& frontier : stored_calibration_.frontiers) {
+        if (std::any_of(frontier.points.begin(), frontier.points.end(), [&](const auto& point) {
+              return index::PlanUsesIndex(point.plan, name);
+            })) {
+          kept.push_back(name);
+          break;
+        }
+      }
+    }
+  }
+  auto keeps = [&kept](const index::Plan& plan) {
+    return std::any_of(kept.begin(), kept.end(),
+                       [&](const std::string& name) { return index::PlanUsesIndex(plan, name); });
+  };
+  auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
+    std::shared_lock table_lock(table_mutex_);
+    std::vector<const index::ServedIndex*> ready = ReadyLocked();
+    std::erase_if(ready, [&](const index::ServedIndex* served) {
+      return std::find(kept.begin(), kept.end(), served->name()) != kept.end();
+    });
     step({table_, ready, {meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric}});
   };
   index::CalibrationOptions options;
   options.queries = request.queries;
+  options.max_queries = kAdaptiveQueriesFactor * request.queries;
   options.queries_given = request.query_vectors;
+  options.given_source = request.source == CalibrationQueries::kReservoir
+                             ? index::CalibrationSource::kReservoir
+                             : index::CalibrationSource::kGiven;
   options.ks = request.ks;
   options.seed = request.seed;
   absl::StatusOr<index::Calibration> measured = index::Calibrate(
       access, meta_.metric, options, [this](double fraction) { calibration_progress_ = fraction; },
       &calibration_cancel_);
   absl::Status status = measured.status();
-  // Persisted before it is used, so a restart plans with what searches saw.
+  // Persisted before it is used, so a restart plans with what searches saw. Every point but
+  // those of the kept indexes is replaced.
   if (status.ok()) {
-    status = store_->PutIndexBlob(meta_.id, kCalibrationBlob, SerializeCalibration(*measured));
+    status = FoldCalibration(*measured, [&keeps](const index::Plan& plan) { return !keeps(plan); });
   }
+  if (status.ok()) RecordDriftReference(request.query_vectors);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::lock_guard calibration_lock(calibration_mutex_);
   if (status.ok()) {
-    spdlog::info("collection {}: calibrated in {:.1f} s on {} queries", meta_.name, seconds,
-                 measured->queries);
-    calibration_.frontier = std::make_shared<const index::Calibration>(*std::move(measured));
+    spdlog::info(
+        "collection {}: calibrated in {:.1f} s on {} queries ({} indexes kept their "
+        "points){}{}",
+        meta_.name, seconds, measured->queries, kept.size(), request.reason.empty() ? "" : ": ",
+        request.reason);
     calibration_.state = "ready";
     calibration_.seconds = seconds;
   } else if (absl::IsCancelled(status)) {
@@ -131,21 +221,156 @@ void Collection::StopCalibrationLocked() {
   if (calibration_thread_.joinable()) calibration_thread_.join();
 }
 
-void Collection::CalibrateAfterIndexChange() {
+void Collection::CalibrateAfterBuild(bool index_measured, const IndexSlot* finished) {
   if (!options_.auto_calibrate) return;
   {
     std::lock_guard build_lock(build_mutex_);
     for (const std::unique_ptr<IndexSlot>& slot : slots_) {
-      if (slot->state == "building") return;  // the last build to finish calibrates
+      // The last build to finish calibrates.
+      if (slot.get() != finished && slot->state == "building") return;
     }
   }
-  absl::StatusOr<CalibrationStatus> started = StartCalibration({});
+  // Flat plans have no index nodes to flatter a stored vector: sampled ones measure them fairly.
+  CalibrationRequest request;
+  request.keep_index_points = index_measured;
+  request.reason = index_measured ? "after a build" : "after a build too small to hold rows out";
+  absl::StatusOr<CalibrationStatus> started = StartCalibration(std::move(request));
   if (!started.ok() && !absl::IsNotFound(started.status())) {
     spdlog::warn("collection {}: not calibrated: {}", meta_.name, started.status().ToString());
   }
 }
 
+absl::Status Collection::FoldCalibration(const index::Calibration& measured,
+                                         const std::function<bool(const index::Plan&)>& replaced) {
+  std::lock_guard calibration_lock(calibration_mutex_);
+  if (stored_calibration_.frontiers.empty() && measured.frontiers.empty()) return absl::OkStatus();
+  index::Calibration stored = index::Replaced(stored_calibration_, measured, replaced);
+  if (stored.frontiers.empty()) {
+    RETURN_IF_ERROR(store_->DeleteIndexBlob(meta_.id, kCalibrationBlob));
+    calibration_.frontier = nullptr;
+  } else {
+    RETURN_IF_ERROR(
+        store_->PutIndexBlob(meta_.id, kCalibrationBlob, index::SerializeCalibration(stored)));
+    calibration_.frontier =
+        std::make_shared<const index::Calibration>(index::MergedFrontier(stored));
+  }
+  stored_calibration_ = std::move(stored);
+  if (calibration_.state == "none") calibration_.state = "ready";
+  return absl::OkStatus();
+}
+
+void Collection::RecordDriftReference(std::span<const float> queries) {
+  index::DriftReference reference;
+  {
+    std::shared_lock table_lock(table_mutex_);
+    std::vector<float> sampled;
+    if (queries.empty()) {
+      // The calibration sampled stored vectors: so does the reference.
+      const index::HeldOutRows rows =
+          index::SampleLiveRows(table_, kDriftReferenceQueries, kDefaultSeed);
+      for (const index::RowId row : rows.rows()) {
+        sampled.insert(sampled.end(), table_.RowData(row), table_.RowData(row) + meta_.dim);
+      }
+      queries = sampled;
+    }
+    reference = index::MakeDriftReference(table_, meta_.metric, queries, kDefaultSeed);
+  }
+  if (absl::Status stored = store_->PutIndexBlob(meta_.id, kDriftReferenceBlob,
+                                                 index::SerializeDriftReference(reference));
+      !stored.ok()) {
+    spdlog::error("collection {}: drift reference not stored: {}", meta_.name, stored.ToString());
+  }
+  std::lock_guard calibration_lock(calibration_mutex_);
+  drift_reference_ = std::move(reference);
+}
+
+std::optional<std::string> Collection::RecalibrationDue() const {
+  std::optional<index::DriftReference> reference;
+  {
+    std::lock_guard calibration_lock(calibration_mutex_);
+    reference = drift_reference_;
+  }
+  if (!reference.has_value()) return std::nullopt;
+  std::vector<double> recent;
+  const std::vector<float> queries = reservoir_.Queries();
+  if (queries.size() / meta_.dim >= kMinReservoirQueries) {
+    for (size_t q = 0; q + meta_.dim <= queries.size(); q += meta_.dim) {
+      recent.push_back(reference->NearestAnchor({queries.data() + q, meta_.dim}));
+    }
+  }
+  return index::RecalibrationReason(*reference, size(), recent);
+}
+
+void Collection::ObserveSearch(std::span<const float> queries, uint32_t query_dims,
+                               size_t num_queries) {
+  if (query_dims == meta_.dim) {
+    for (size_t q = 0; q < num_queries; ++q) {
+      reservoir_.Offer(queries.subspan(q * query_dims, query_dims));
+    }
+  }
+  const uint64_t before = searches_.fetch_add(num_queries);
+  if (before / kRecalibrationCheckEvery != (before + num_queries) / kRecalibrationCheckEvery) {
+    MaybeRecalibrate();
+  }
+}
+
+void Collection::MaybeRecalibrate() {
+  if (!options_.auto_calibrate) return;
+  int64_t last = last_auto_calibration_ms_.load();
+  if (last != 0 && NowMs() - last < kAutoCalibrationSpacingMs) return;
+  {
+    std::lock_guard calibration_lock(calibration_mutex_);
+    if (calibration_.state == "calibrating" || stored_calibration_.frontiers.empty()) return;
+  }
+  const std::optional<std::string> reason = RecalibrationDue();
+  if (!reason.has_value()) return;
+  if (!last_auto_calibration_ms_.compare_exchange_strong(last, NowMs())) return;  // another did
+  CalibrationRequest request;
+  request.source = CalibrationQueries::kAuto;
+  request.reason = *reason;
+  absl::StatusOr<CalibrationStatus> started = StartCalibration(std::move(request));
+  if (!started.ok()) {
+    spdlog::warn("collection {}: automatic calibration ({}) not started: {}", meta_.name, *reason,
+                 started.status().ToString());
+  }
+}
+
+std::string Collection::CalibrationProgressNote() const {
+  {
+    std::lock_guard build_lock(build_mutex_);
+    for (const std::unique_ptr<IndexSlot>& slot : slots_) {
+      if (slot->state == "building") {
+        return absl::StrCat("; the ", slot->name, " build is ",
+                            static_cast<int>(slot->progress.load() * 100),
+                            "% done and calibrates its index when it finishes");
+      }
+    }
+  }
+  if (calibration_status().state != "calibrating") return "";
+  const double progress = calibration_progress_.load();
+  const double elapsed_s = double(NowMs() - calibration_started_ms_.load()) / 1000;
+  std::string note =
+      absl::StrCat("; a calibration is running: ", static_cast<int>(progress * 100), "% done");
+  if (progress > 0.05) {
+    absl::StrAppend(&note, ", about ", static_cast<int>(elapsed_s * (1 - progress) / progress + 1),
+                    " s left");
+  }
+  return note;
+}
+
 void Collection::LoadCalibration() {
+  if (absl::StatusOr<std::optional<std::string>> blob =
+          store_->GetIndexBlob(meta_.id, kDriftReferenceBlob);
+      blob.ok() && blob->has_value()) {
+    absl::StatusOr<index::DriftReference> reference = index::DeserializeDriftReference(**blob);
+    if (reference.ok()) {
+      std::lock_guard calibration_lock(calibration_mutex_);
+      drift_reference_ = *std::move(reference);
+    } else {
+      spdlog::error("collection {}: stored drift reference ignored: {}", meta_.name,
+                    reference.status().ToString());
+    }
+  }
   absl::StatusOr<std::optional<std::string>> blob =
       store_->GetIndexBlob(meta_.id, kCalibrationBlob);
   if (!blob.ok() || !blob->has_value()) return;
@@ -159,7 +384,9 @@ void Collection::LoadCalibration() {
         absl::StrCat("stored calibration could not be loaded: ", calibration.status().message());
     return;
   }
-  calibration_.frontier = std::make_shared<const index::Calibration>(*std::move(calibration));
+  calibration_.frontier =
+      std::make_shared<const index::Calibration>(index::MergedFrontier(*calibration));
+  stored_calibration_ = *std::move(calibration);
   calibration_.state = "ready";
 }
 

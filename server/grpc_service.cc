@@ -15,6 +15,8 @@ namespace adanns::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// Sampled searches waiting for the recall check; more are skipped (and counted).
+constexpr size_t kRecallCheckQueue = 64;
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -38,6 +40,8 @@ AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions op
       options_(options),
       snapshots_(options_.snapshot_root),
       search_pool_(std::make_unique<WorkerPool>(std::max<size_t>(options_.search_threads, 1))),
+      recall_checker_(std::make_unique<RecallChecker>(options_.recall_check_fraction,
+                                                      kRecallCheckQueue, metrics_)),
       upsert_pool_(std::make_unique<WorkerPool>(std::max<size_t>(options_.upsert_threads, 1))) {
   for (const auto& collection : engine_->List()) {
     UpdateVectorGauge(*collection);
@@ -345,9 +349,9 @@ absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
   RETURN_IF_ERROR(ValidateFinite(AsSpan(request.query()), "query"));
   ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
   ASSIGN_OR_RETURN(const SearchDevice device, DeviceFromProto(request.device()));
-  ASSIGN_OR_RETURN(const SearchOutcome outcome, RunSearch(*collection, AsSpan(request.query()),
-                                                          static_cast<uint32_t>(query_dims), 1,
-                                                          request.k(), budget, device, nullptr));
+  ASSIGN_OR_RETURN(const SearchOutcome outcome,
+                   RunSearch(collection, AsSpan(request.query()), static_cast<uint32_t>(query_dims),
+                             1, request.k(), budget, device, nullptr));
   ResultToProto(outcome.results.front(), outcome, response);
   return absl::OkStatus();
 }
@@ -384,7 +388,7 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   ASSIGN_OR_RETURN(index::Budget budget, BudgetFromProto(request.budget()));
   ASSIGN_OR_RETURN(const SearchDevice device, DeviceFromProto(request.device()));
   ASSIGN_OR_RETURN(const SearchOutcome outcome,
-                   RunSearch(*collection, AsSpan(request.queries()), query_dims, n, request.k(),
+                   RunSearch(collection, AsSpan(request.queries()), query_dims, n, request.k(),
                              budget, device, search_pool_.get(), abandoned));
   for (const index::SearchResult& result : outcome.results) {
     ResultToProto(result, outcome, response->add_results());
@@ -392,16 +396,16 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   return absl::OkStatus();
 }
 
-absl::StatusOr<SearchOutcome> AdannsService::RunSearch(const Collection& collection,
-                                                       std::span<const float> queries,
-                                                       uint32_t query_dims, size_t n, uint32_t k,
-                                                       const index::Budget& budget,
-                                                       SearchDevice device, WorkerPool* pool,
-                                                       const std::function<bool()>& abandoned) {
+absl::StatusOr<SearchOutcome> AdannsService::RunSearch(
+    const std::shared_ptr<Collection>& collection, std::span<const float> queries,
+    uint32_t query_dims, size_t n, uint32_t k, const index::Budget& budget, SearchDevice device,
+    WorkerPool* pool, const std::function<bool()>& abandoned) {
   absl::StatusOr<SearchOutcome> outcome =
-      collection.Search(queries, query_dims, n, k, budget, device, pool, abandoned);
+      collection->Search(queries, query_dims, n, k, budget, device, pool, abandoned);
   if (absl::IsResourceExhausted(outcome.status())) metrics_->RecordBudgetLimit("rejected");
   if (!outcome.ok()) return outcome;
+  collection->ObserveSearch(queries, query_dims, n);
+  recall_checker_->Offer(collection, queries, query_dims, k, budget, *outcome);
   if (outcome->clamped) metrics_->RecordBudgetLimit("clamped");
   if (outcome->device != "cpu") {
     metrics_->RecordGpuSearch(n, outcome->gpu_seconds, outcome->gpu_memory_bytes);
@@ -424,6 +428,24 @@ absl::Status AdannsService::DoCalibrate(const v1::CalibrateRequest& request,
   calibration.query_vectors.assign(request.query_vectors().begin(), request.query_vectors().end());
   calibration.ks.assign(request.ks().begin(), request.ks().end());
   calibration.seed = request.seed();
+  switch (request.source()) {
+    case v1::CALIBRATION_SOURCE_SAMPLED:
+      calibration.source = CalibrationQueries::kSampled;
+      break;
+    case v1::CALIBRATION_SOURCE_RESERVOIR:
+      calibration.source = CalibrationQueries::kReservoir;
+      break;
+    case v1::CALIBRATION_SOURCE_AUTO:
+      calibration.source = CalibrationQueries::kAuto;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("source must be a CalibrationSource, got ", request.source()));
+  }
+  if (!calibration.query_vectors.empty() && request.source() != v1::CALIBRATION_SOURCE_AUTO) {
+    return absl::InvalidArgumentError("query_vectors and source are exclusive: give one");
+  }
+  calibration.reason = "asked for (Calibrate)";
   ASSIGN_OR_RETURN(const CalibrationStatus status,
                    collection->StartCalibration(std::move(calibration)));
   CalibrationToProto(status, response);

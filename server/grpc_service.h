@@ -10,6 +10,7 @@
 #include "server/auth.h"
 #include "server/engine.h"
 #include "server/metrics.h"
+#include "server/recall_checker.h"
 #include "server/snapshots.h"
 #include "server/upsert_stream.h"
 #include "server/worker_pool.h"
@@ -35,6 +36,9 @@ struct ServiceOptions {
   // beyond this many wait their turn).
   // Default: 4.
   size_t upsert_threads = 4;
+  // Fraction of searched queries re-run exactly in the background (RecallChecker); 0 = none.
+  // Default: 0.005.
+  double recall_check_fraction = 0.005;
 };
 
 // Upsert is a raw callback method (upsert_stream.h); every other RPC uses the sync API.
@@ -102,7 +106,7 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
   absl::Status DoDropIndex(const v1::DropIndexRequest& request);
   absl::Status DoCalibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response);
   // Collection::Search, with its budget and limit metrics.
-  absl::StatusOr<SearchOutcome> RunSearch(const Collection& collection,
+  absl::StatusOr<SearchOutcome> RunSearch(const std::shared_ptr<Collection>& collection,
                                           std::span<const float> queries, uint32_t query_dims,
                                           size_t n, uint32_t k, const index::Budget& budget,
                                           SearchDevice device, WorkerPool* pool,
@@ -122,6 +126,7 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
   ServiceOptions options_;
   Snapshots snapshots_;
   std::unique_ptr<WorkerPool> search_pool_;  // options_.search_threads workers
+  std::unique_ptr<RecallChecker> recall_checker_;
   // Runs Upsert streams' messages; declared last so it is joined first, while the rest is alive.
   std::unique_ptr<WorkerPool> upsert_pool_;
 };

@@ -50,10 +50,10 @@ BuildRequest MakeIvfBuild(const index::IvfBuildParams& params, Metric metric) {
     return absl::OkStatus();
   };
   request.build = [params, metric](const index::TableAccess& access, int threads,
-                                   const index::Progress& progress,
-                                   const std::atomic<bool>* cancel) {
+                                   const index::Progress& progress, const std::atomic<bool>* cancel,
+                                   const index::HeldOutRows& held_out) {
     omp_set_num_threads(std::max(1, threads));
-    return Upcast(index::IvfIndex::Build(access, metric, params, progress, cancel));
+    return Upcast(index::IvfIndex::Build(access, metric, params, progress, cancel, held_out));
   };
   return request;
 }
@@ -71,9 +71,10 @@ BuildRequest MakeHnswBuild(const index::HnswBuildParams& params, Metric metric) 
     return absl::OkStatus();
   };
   request.build = [params, metric](const index::TableAccess& access, int threads,
-                                   const index::Progress& progress,
-                                   const std::atomic<bool>* cancel) {
-    return Upcast(index::HnswIndex::Build(access, metric, params, threads, progress, cancel));
+                                   const index::Progress& progress, const std::atomic<bool>* cancel,
+                                   const index::HeldOutRows& held_out) {
+    return Upcast(
+        index::HnswIndex::Build(access, metric, params, threads, progress, cancel, held_out));
   };
   return request;
 }
@@ -82,11 +83,11 @@ BuildRequest MakeDefaultGraphBuild(const index::HnswBuildParams& params, Metric 
   BuildRequest request = MakeHnswBuild(params, metric);
   request.encoded_params = absl::StrCat(kDefaultGraphTag, request.encoded_params);
   request.build = [params, metric](const index::TableAccess& access, int threads,
-                                   const index::Progress& progress,
-                                   const std::atomic<bool>* cancel) {
+                                   const index::Progress& progress, const std::atomic<bool>* cancel,
+                                   const index::HeldOutRows& held_out) {
     index::GraphChoice choice;
-    absl::StatusOr<std::unique_ptr<index::HnswIndex>> graph =
-        index::BuildDefaultGraph(access, metric, params, threads, progress, cancel, &choice);
+    absl::StatusOr<std::unique_ptr<index::HnswIndex>> graph = index::BuildDefaultGraph(
+        access, metric, params, threads, progress, cancel, &choice, held_out);
     if (graph.ok() && choice.full_latency_us > 0) {
       spdlog::info(
           "default graph: {}-dim prefix graph {:.1f} us at recall@10 {:.3f}, full-dim graph {:.1f} "
@@ -116,10 +117,10 @@ BuildRequest MakeOpqBuild(const quant::OpqBuildParams& params, Metric metric) {
     return absl::OkStatus();
   };
   request.build = [params, metric](const index::TableAccess& access, int threads,
-                                   const index::Progress& progress,
-                                   const std::atomic<bool>* cancel) {
+                                   const index::Progress& progress, const std::atomic<bool>* cancel,
+                                   const index::HeldOutRows& held_out) {
     omp_set_num_threads(std::max(1, threads));
-    return Upcast(quant::OpqIndex::Build(access, metric, params, progress, cancel));
+    return Upcast(quant::OpqIndex::Build(access, metric, params, progress, cancel, held_out));
   };
   return request;
 }

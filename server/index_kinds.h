@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/metric.h"
+#include "index/held_out.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_index.h"
 #include "index/served_index.h"
@@ -35,10 +36,10 @@ struct BuildRequest {
   std::string encoded_params;  // kept while the build runs, to restart it after a crash
   // Checked against the collection before the build starts (so the request fails, not the build).
   std::function<absl::Status(uint32_t dim, size_t vectors)> check;
-  // Runs the build with at most `threads` threads.
+  // Runs the build with at most `threads` threads, leaving the held-out rows out.
   std::function<absl::StatusOr<std::unique_ptr<index::ServedIndex>>(
       const index::TableAccess& access, int threads, const index::Progress& progress,
-      const std::atomic<bool>* cancel)>
+      const std::atomic<bool>* cancel, const index::HeldOutRows& held_out)>
       build;
 };
 

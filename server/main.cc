@@ -45,8 +45,17 @@ ABSL_FLAG(uint64_t, max_memory_mb, 0,
           "Refuse upserts (RESOURCE_EXHAUSTED) while the server's resident memory is above this "
           "many MiB; searches and deletes go on. 0 = no limit");
 ABSL_FLAG(uint32_t, calibration_queries, 200,
-          "Stored vectors sampled as queries by each calibration (1..10000)");
-ABSL_FLAG(bool, auto_calibrate, true, "Calibrate after every finished index build and drop");
+          "Queries every calibrated plan runs on (1..10000); plans near a common recall target run "
+          "on up to four times as many");
+ABSL_FLAG(bool, auto_calibrate, true,
+          "Calibrate every finished index build on rows it held out, and recalibrate when the "
+          "collection grows by a fifth or its queries drift");
+ABSL_FLAG(double, recall_check_fraction, 0.005,
+          "Fraction of searched queries re-run exactly in the background at the lowest priority "
+          "to export the recall budgets really get (adanns_budget_observed_recall); 0 = none");
+ABSL_FLAG(uint32_t, calibration_reservoir, 1000,
+          "Recent full-dim search queries kept (in memory) per collection for calibration and the "
+          "drift check (0..100000; 0 = none)");
 ABSL_FLAG(double, max_query_mflops, 0,
           "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none");
 ABSL_FLAG(uint32_t, max_k, 10000, "Most hits one query may ask for (1..10000)");
@@ -103,6 +112,11 @@ int main(int argc, char** argv) {
   const int threads = absl::GetFlag(FLAGS_search_threads);
   options.service.search_threads =
       threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  options.service.recall_check_fraction = absl::GetFlag(FLAGS_recall_check_fraction);
+  if (!(options.service.recall_check_fraction >= 0 && options.service.recall_check_fraction <= 1)) {
+    spdlog::error("bad flags: --recall_check_fraction must be in [0, 1]");
+    return 1;
+  }
 
   if (const std::string keys_file = absl::GetFlag(FLAGS_api_keys_file); !keys_file.empty()) {
     absl::StatusOr<adanns::server::ApiKeys> keys = adanns::server::ApiKeys::Load(keys_file);
@@ -127,16 +141,18 @@ int main(int argc, char** argv) {
   }
   options.calibration_queries = absl::GetFlag(FLAGS_calibration_queries);
   options.auto_calibrate = absl::GetFlag(FLAGS_auto_calibrate);
+  options.calibration_reservoir = absl::GetFlag(FLAGS_calibration_reservoir);
   options.limits.max_mflops = absl::GetFlag(FLAGS_max_query_mflops);
   options.limits.max_k = absl::GetFlag(FLAGS_max_k);
   options.limits.max_rerank_candidates = absl::GetFlag(FLAGS_max_rerank_candidates);
   const std::string over_limit = absl::GetFlag(FLAGS_over_limit);
   if ((over_limit != "reject" && over_limit != "clamp") || options.limits.max_k == 0 ||
       options.limits.max_k > 10000 || options.calibration_queries == 0 ||
-      options.calibration_queries > 10000 || !(options.limits.max_mflops >= 0)) {
+      options.calibration_queries > 10000 || !(options.limits.max_mflops >= 0) ||
+      options.calibration_reservoir > 100000) {
     spdlog::error(
         "bad flags: --over_limit must be reject or clamp, --max_k and --calibration_queries in "
-        "1..10000, --max_query_mflops >= 0");
+        "1..10000, --max_query_mflops >= 0, --calibration_reservoir in 0..100000");
     return 1;
   }
   options.limits.clamp = over_limit == "clamp";

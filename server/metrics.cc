@@ -126,6 +126,21 @@ Metrics::Metrics()
                              "and searches on the CPU) or cpu_fallback (one search ran on the "
                              "CPU, e.g. out of device memory)")
                        .Register(*registry_)),
+      recall_checks_(&prometheus::BuildCounter()
+                          .Name("adanns_budget_checks_total")
+                          .Help("Live searches sampled for the online recall check, by outcome: "
+                                "checked (re-run exactly) or skipped (the check queue was full)")
+                          .Register(*registry_)),
+      observed_recall_(&prometheus::BuildGauge()
+                            .Name("adanns_budget_observed_recall")
+                            .Help("Mean recall@k against exact search of the last checked live "
+                                  "searches, per collection and plan index")
+                            .Register(*registry_)),
+      target_misses_(&prometheus::BuildCounter()
+                          .Name("adanns_budget_target_misses_total")
+                          .Help("Checked live searches with a target_recall whose recall@k fell "
+                                "below it")
+                          .Register(*registry_)),
       ingest_vectors_(&prometheus::BuildCounter()
                            .Name("adanns_ingest_vectors_total")
                            .Help("Vectors committed by Upsert, per collection")
@@ -154,6 +169,20 @@ Metrics::Metrics()
                            .Help("Resident memory of the server process")
                            .Register(*registry_)
                            .Add({})) {}
+
+void Metrics::RecordRecallCheck(const std::string& collection, const std::string& index,
+                                double observed_recall, bool missed_target) {
+  std::lock_guard lock(mutex_);
+  recall_checks_->Add({{"collection", collection}, {"outcome", "checked"}}).Increment();
+  observed_recall_->Add({{"collection", collection}, {"index", index}}).Set(observed_recall);
+  auto& misses = target_misses_->Add({{"collection", collection}});
+  if (missed_target) misses.Increment();
+}
+
+void Metrics::RecordRecallCheckSkipped(const std::string& collection) {
+  std::lock_guard lock(mutex_);
+  recall_checks_->Add({{"collection", collection}, {"outcome", "skipped"}}).Increment();
+}
 
 void Metrics::RecordIngest(const std::string& collection, double vectors, double bytes) {
   std::lock_guard lock(mutex_);

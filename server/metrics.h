@@ -59,6 +59,14 @@ class Metrics {
   void RecordGpuSearch(size_t queries, double seconds, double device_bytes);
   // adanns_gpu_errors_total{action}: a failed GPU call, "dropped" or "cpu_fallback".
   void RecordGpuError(const std::string& action);
+  // The online recall check (RecallChecker): adanns_budget_checks_total{collection, outcome}
+  // ("checked", or "skipped" when its queue was full), adanns_budget_observed_recall{collection,
+  // index} (mean recall@k of that plan index's last checked searches against exact search) and
+  // adanns_budget_target_misses_total{collection} (checked searches with a target_recall whose
+  // recall fell below it).
+  void RecordRecallCheck(const std::string& collection, const std::string& index,
+                         double observed_recall, bool missed_target);
+  void RecordRecallCheckSkipped(const std::string& collection);
   // adanns_ingest_vectors_total{collection} and adanns_ingest_bytes_total{collection}.
   void RecordIngest(const std::string& collection, double vectors, double bytes);
   // adanns_rocksdb_size_bytes, adanns_rocksdb_pending_compaction_bytes,
@@ -86,6 +94,9 @@ class Metrics {
   prometheus::Histogram* gpu_seconds_;
   prometheus::Gauge* gpu_memory_;
   prometheus::Family<prometheus::Counter>* gpu_errors_;
+  prometheus::Family<prometheus::Counter>* recall_checks_;
+  prometheus::Family<prometheus::Gauge>* observed_recall_;
+  prometheus::Family<prometheus::Counter>* target_misses_;
   prometheus::Family<prometheus::Counter>* ingest_vectors_;
   prometheus::Family<prometheus::Counter>* ingest_bytes_;
   prometheus::Gauge* store_bytes_;

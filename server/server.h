@@ -38,9 +38,12 @@ struct ServerOptions {
   // Calibration queries sampled per calibration.
   // Default: 200.
   uint32_t calibration_queries = 200;
-  // Calibrate after every finished build and index drop.
+  // Calibrate every finished build on rows it held out, and again on growth and query drift.
   // Default: true.
   bool auto_calibrate = true;
+  // Recent full-dim search queries kept per collection for calibration (0 = none).
+  // Default: 1000.
+  size_t calibration_reservoir = 1000;
   // Limits on what one search may ask for (MFLOPs, k, re-rank depth) and what happens above them.
   // Default: no MFLOPs or re-rank caps, k up to 10000, over-limit requests rejected.
   SearchLimits limits;

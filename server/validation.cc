@@ -219,6 +219,10 @@ void CalibrationToProto(const CalibrationStatus& status, v1::CalibrationInfo* ou
   out->set_progress(status.progress);
   out->set_error(status.error);
   out->set_seconds(status.seconds);
+  out->set_source(status.source);
+  out->set_age_seconds(status.age_seconds);
+  out->set_reservoir_queries(static_cast<uint32_t>(status.reservoir_queries));
+  out->set_recalibration_reason(status.recalibration_reason);
   if (status.frontier == nullptr) return;
   out->set_queries(status.frontier->queries);
   for (const index::Frontier& frontier : status.frontier->frontiers) {
@@ -231,6 +235,9 @@ void CalibrationToProto(const CalibrationStatus& status, v1::CalibrationInfo* ou
       p->set_recall_stderr(point.recall_stderr);
       p->set_mflops(point.mflops);
       p->set_latency_us(point.latency_us);
+      p->set_queries(point.queries);
+      p->set_source(std::string(index::SourceName(point.source)));
+      p->set_measured_unix_seconds(point.measured_unix_seconds);
     }
   }
 }

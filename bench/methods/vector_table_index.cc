@@ -4,6 +4,7 @@
 #include <span>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "bench/harness/params.h"
 #include "index/budget_planner.h"
@@ -78,7 +79,14 @@ std::string PlanAsTheServerText(const index::Budget& budget, const index::Vector
                                 const index::Calibration* calibration) {
   absl::StatusOr<index::PlanChoice> choice =
       PlanAsTheServer(budget, table, metric, nesting_dims, k, ready, calibration);
-  return choice.ok() ? PlanText(choice->plan) : std::string();
+  if (!choice.ok()) return "";
+  std::string text = PlanText(choice->plan);
+  if (choice->estimate.has_value()) {
+    absl::StrAppendFormat(&text, " [calibrated %.4f, bound %.4f, %u queries]",
+                          choice->estimate->recall, choice->estimate->recall_lower_bound,
+                          choice->estimate->queries);
+  }
+  return text;
 }
 
 void ReportResult(const index::SearchResult& result, uint32_t k, int64_t* ids, QueryWork* work) {

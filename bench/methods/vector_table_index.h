@@ -27,7 +27,8 @@ index::SearchResult SearchAsTheServer(const index::Budget& budget, const index::
                                       std::span<const index::ServedIndex* const> ready,
                                       const index::Calibration* calibration);
 
-// The plan PlanSearch gives `budget` for k, as text (PlanText); empty when it cannot be planned.
+// The plan PlanSearch gives `budget` for k, as text (PlanText, then what calibration measured for
+// it: recall, its lower bound, queries); empty when it cannot be planned.
 std::string PlanAsTheServerText(const index::Budget& budget, const index::VectorTable& table,
                                 Metric metric, std::span<const uint32_t> nesting_dims, uint32_t k,
                                 std::span<const index::ServedIndex* const> ready,

@@ -15,7 +15,6 @@
 #include "client/progress.h"
 
 namespace adanns::client {
-namespace {
 
 absl::StatusOr<v1::CalibrationInfo> DescribeCalibration(Client& client,
                                                         const std::string& collection) {
@@ -25,19 +24,45 @@ absl::StatusOr<v1::CalibrationInfo> DescribeCalibration(Client& client,
   return info.calibration();
 }
 
+absl::StatusOr<v1::CalibrationInfo> WaitForCalibration(Client& client,
+                                                       const std::string& collection,
+                                                       v1::CalibrationInfo info) {
+  ProgressOptions options;
+  options.unit = "percent";
+  options.verb = "calibrated";
+  ProgressReporter progress(100, std::cerr, options);
+  while (info.state() == "calibrating") {
+    progress.Update(static_cast<uint64_t>(100 * info.progress()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSIGN_OR_RETURN(info, DescribeCalibration(client, collection));
+  }
+  progress.EndLine();
+  return info;
+}
+
+namespace {
+
 void PrintFrontiers(const v1::CalibrationInfo& info, uint32_t only_k) {
   std::printf("calibration: %s", info.state().c_str());
   if (info.state() == "calibrating") std::printf(" (%.0f%%)", 100 * info.progress());
   if (!info.error().empty()) std::printf(" (%s)", info.error().c_str());
   if (info.seconds() > 0) std::printf(", last took %.1f s", info.seconds());
-  std::printf(", %u queries\n", info.queries());
+  std::printf(", up to %u queries a plan", info.queries());
+  if (!info.source().empty()) {
+    std::printf(", from %s, %.0f s old", info.source().c_str(), info.age_seconds());
+  }
+  std::printf("; reservoir %u queries\n", info.reservoir_queries());
+  if (!info.recalibration_reason().empty()) {
+    std::printf("due for a new calibration: %s\n", info.recalibration_reason().c_str());
+  }
   for (const v1::Frontier& frontier : info.frontiers()) {
     if (only_k != 0 && frontier.k() != only_k) continue;
-    std::printf("k=%u\n  %10s %8s %12s  %s\n", frontier.k(), "MFLOPs", "recall", "latency_us",
-                "plan");
+    std::printf("k=%u\n  %10s %8s %8s %8s %12s %-9s  %s\n", frontier.k(), "MFLOPs", "recall",
+                "bound", "queries", "latency_us", "source", "plan");
     for (const v1::FrontierPoint& point : frontier.points()) {
-      std::printf("  %10.4g %8.4f %12.1f  %s\n", point.mflops(), point.recall(), point.latency_us(),
-                  PlanText(point.plan()).c_str());
+      std::printf("  %10.4g %8.4f %8.4f %8u %12.1f %-9s  %s\n", point.mflops(), point.recall(),
+                  point.recall() - 1.645 * point.recall_stderr(), point.queries(),
+                  point.latency_us(), point.source().c_str(), PlanText(point.plan()).c_str());
     }
   }
 }
@@ -86,6 +111,7 @@ absl::Status WriteFrontierPng(const std::string& collection, const v1::Calibrati
 
 struct CalibrateArgs {
   std::string collection;
+  std::string source = "auto";
   uint32_t queries = 0;
   std::vector<uint32_t> ks;
   uint64_t seed = 0;
@@ -99,8 +125,15 @@ void AddCalibrate(CLI::App& parent, CliContext& context) {
       "Measure the collection's recall-vs-MFLOPs frontier over its ready indexes (the budget "
       "planner's ground truth); builds do this on their own");
   calibrate->add_option("--collection", args->collection, "Collection name")->required();
+  calibrate
+      ->add_option("--source", args->source,
+                   "auto: the reservoir of recent queries once it holds 100, else stored vectors "
+                   "for the flat plans (indexes keep their held-out build calibration); sampled: "
+                   "stored vectors for every plan (index plans read optimistic); reservoir")
+      ->check(CLI::IsMember({"auto", "sampled", "reservoir"}));
   calibrate->add_option("--queries", args->queries,
-                        "Stored vectors sampled as queries (default: the server's, 200)");
+                        "Queries every plan runs on (default: the server's, 200; plans near a "
+                        "common target run on up to 4x)");
   calibrate->add_option("--ks", args->ks, "Values of k to calibrate (default: 1,10,100)")
       ->delimiter(',');
   calibrate->add_option("--seed", args->seed, "Seed of the query sample (default: 1234)");
@@ -113,17 +146,13 @@ void AddCalibrate(CLI::App& parent, CliContext& context) {
       request.set_queries(args->queries);
       for (const uint32_t k : args->ks) request.add_ks(k);
       request.set_seed(args->seed);
+      request.set_source(args->source == "sampled"     ? v1::CALIBRATION_SOURCE_SAMPLED
+                         : args->source == "reservoir" ? v1::CALIBRATION_SOURCE_RESERVOIR
+                                                       : v1::CALIBRATION_SOURCE_AUTO);
       ASSIGN_OR_RETURN(v1::CalibrationInfo info, client->Calibrate(request));
-      ProgressOptions options;
-      options.unit = "percent";
-      options.verb = "calibrated";
-      ProgressReporter progress(100, std::cerr, options);
-      while (!args->no_wait && info.state() == "calibrating") {
-        progress.Update(static_cast<uint64_t>(100 * info.progress()));
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        ASSIGN_OR_RETURN(info, DescribeCalibration(*client, args->collection));
+      if (!args->no_wait) {
+        ASSIGN_OR_RETURN(info, WaitForCalibration(*client, args->collection, std::move(info)));
       }
-      progress.EndLine();
       PrintFrontiers(info, 0);
       if (!args->no_wait && info.state() != "ready") {
         return absl::AbortedError(absl::StrCat("calibration ", info.state(), ": ", info.error()));

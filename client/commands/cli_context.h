@@ -48,5 +48,12 @@ void PrintIndexInfo(const v1::IndexInfo& index);
 std::string PlanText(const v1::Plan& plan);
 // index calibrate | frontier
 void AddCalibrationCommands(CLI::App& index_group, CliContext& context);
+// The collection's calibration state, and the same once it has left "calibrating" (polled, with
+// a progress bar on stderr).
+absl::StatusOr<v1::CalibrationInfo> DescribeCalibration(Client& client,
+                                                        const std::string& collection);
+absl::StatusOr<v1::CalibrationInfo> WaitForCalibration(Client& client,
+                                                       const std::string& collection,
+                                                       v1::CalibrationInfo info);
 
 }  // namespace adanns::client

@@ -114,7 +114,9 @@ void AddBuild(CLI::App& parent, CliContext& context) {
                     "IVF: vectors sampled for k-means (default: min(N, 256*nlist))");
   build->add_option("--seed", args->seed,
                     "Seed (IVF, OPQ: sample and k-means, default 1234; HNSW: levels, default 100)");
-  build->add_flag("--no-wait", args->no_wait, "Return once the build has started");
+  build->add_flag("--no-wait", args->no_wait,
+                  "Return once the build has started (without it: wait for the build, then for "
+                  "the calibration that follows it)");
   build->callback([args, &context] {
     context.run = [args](CliContext& run_context) -> absl::Status {
       v1::BuildIndexRequest request;
@@ -168,6 +170,19 @@ void AddBuild(CLI::App& parent, CliContext& context) {
           outcome = absl::AbortedError(
               absl::StrCat("index ", done.name(), " build ", done.state(), ": ", done.error()));
         }
+      }
+      if (args->no_wait || !outcome.ok()) return outcome;
+      // The last build to finish starts the calibration before it reports itself ready.
+      ASSIGN_OR_RETURN(v1::CalibrationInfo calibration,
+                       DescribeCalibration(*client, args->collection));
+      ASSIGN_OR_RETURN(calibration,
+                       WaitForCalibration(*client, args->collection, std::move(calibration)));
+      if (calibration.state() == "none") return outcome;  // the server does not auto-calibrate
+      std::printf("calibration: %s, from %s, up to %u queries a plan\n",
+                  calibration.state().c_str(), calibration.source().c_str(), calibration.queries());
+      if (calibration.state() != "ready") {
+        return absl::AbortedError(absl::StrCat("the index is built but its calibration ",
+                                               calibration.state(), ": ", calibration.error()));
       }
       return outcome;
     };

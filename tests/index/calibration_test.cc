@@ -4,12 +4,15 @@
 #include "index/calibration.h"
 
 #include <cmath>
+#include <functional>
+#include <iostream>
 #include <random>
 #include <set>
 
 #include "base/blob_io.h"
 #include "gtest/gtest.h"
 #include "index/flat_search.h"
+#include "index/held_out.h"
 #include "index/ivf_index.h"
 #include "index/reference_distance.h"
 #include "tests/index/clustered_data.h"
@@ -140,8 +143,10 @@ TEST_F(CalibrateTest, FrontiersAreMonotoneAndPredictHeldOutRecall) {
   ASSERT_TRUE(calibration.ok()) << calibration.status();
   EXPECT_TRUE(monotone);
   EXPECT_EQ(last_progress, 1.0);
-  ASSERT_EQ(calibration->frontiers.size(), 2u);
-  for (const Frontier& frontier : calibration->frontiers) {
+  // Stored per plan group (flat, ivf); the planner's frontier merges them.
+  const Calibration merged = MergedFrontier(*calibration);
+  ASSERT_EQ(merged.frontiers.size(), 2u);
+  for (const Frontier& frontier : merged.frontiers) {
     ASSERT_FALSE(frontier.points.empty());
     for (size_t i = 1; i < frontier.points.size(); ++i) {
       EXPECT_GE(frontier.points[i].mflops, frontier.points[i - 1].mflops);
@@ -154,14 +159,14 @@ TEST_F(CalibrateTest, FrontiersAreMonotoneAndPredictHeldOutRecall) {
     // a plan that misses on some queries has one.
     for (const CalibrationPoint& point : frontier.points) {
       const double r = point.recall;
-      EXPECT_LE(point.recall_stderr, std::sqrt(r * (1 - r) / (options.queries - 1)) + 1e-12);
+      EXPECT_LE(point.recall_stderr, std::sqrt(r * (1 - r) / (point.queries - 1)) + 1e-12);
       if (r < 0.999) {
         EXPECT_GT(point.recall_stderr, 0.0) << point.plan.index;
       }
     }
   }
   // The cheapest plan calibrated at >= 0.9 for k = 10, run on queries calibration never saw.
-  const Frontier& k10 = calibration->frontiers[1];
+  const Frontier& k10 = merged.frontiers[1];
   const CalibrationPoint* chosen = CheapestReaching(k10, 0.9);
   ASSERT_NE(chosen, nullptr);
   EXPECT_LT(chosen->mflops, k10.points.back().mflops);  // cheaper than exact search
@@ -278,6 +283,163 @@ TEST(CalibrationTest, VersionOneBlobLoadsWithTheWorstCaseStandardError) {
   EXPECT_EQ(point.recall, 0.9);
   EXPECT_EQ(point.mflops, 2.5);
   EXPECT_DOUBLE_EQ(point.recall_stderr, std::sqrt(0.9 * 0.1 / 100));
+}
+
+// An IVF built without 200 held-out rows, calibrated on them: every query comes from those rows,
+// the truth leaves all of them out (the index cannot return them), so the exhaustive IVF plan
+// (every list, re-ranked at the full dim) finds the whole truth; then each point says where its
+// queries came from.
+TEST(HeldOutCalibrationTest, QueriesComeFromRowsTheIndexLacksAndLeaveTheTruth) {
+  constexpr uint32_t kDim = 32;
+  VectorTable table(kDim);
+  FillClustered(table, 3000, 0);
+  const HeldOutRows held_out = SampleLiveRows(table, 200, 7);
+  ASSERT_EQ(held_out.size(), 200u);
+  IvfBuildParams params;
+  params.nlist = 20;
+  params.coarse_dims = 16;
+  params.search_dims = 16;
+  params.kmeans_iterations = 6;
+  auto access = [&table](const std::function<void(const VectorTable&)>& read) { read(table); };
+  auto built = IvfIndex::Build(access, Metric::kL2, params, nullptr, nullptr, held_out);
+  ASSERT_TRUE(built.ok()) << built.status();
+  const std::vector<const ServedIndex*> ready = {built->get()};
+  const std::vector<uint32_t> nesting = {8, 16, 32};
+  const CollectionShape shape{kDim, nesting, table.size()};
+  // The held-out rows are in no list: an exhaustive IVF search of one finds it only if it is.
+  Plan everything;
+  everything.index = "ivf";
+  everything.nprobe = params.nlist;
+  everything.rerank_dims = kDim;
+  everything.rerank_candidates = 3000;
+  Budget budget;
+  budget.plan = everything;
+  absl::StatusOr<Plan> exhaustive = ChoosePlan(budget, shape, 10, ready);
+  ASSERT_TRUE(exhaustive.ok()) << exhaustive.status();
+  for (const RowId row : held_out.rows()) {
+    const std::span<const float> query(table.RowData(row), kDim);
+    for (const Hit& hit : RunPlan(*exhaustive, table, Metric::kL2, query, 10, ready).hits) {
+      ASSERT_NE(hit.id, table.IdOf(row));
+    }
+  }
+  CalibrationOptions options;
+  options.queries = 100;
+  options.held_out = &held_out;
+  options.flat_plans = false;
+  options.ks = {10};
+  absl::StatusOr<Calibration> calibration = Calibrate(table, Metric::kL2, ready, shape, options);
+  ASSERT_TRUE(calibration.ok()) << calibration.status();
+  const Frontier& frontier = calibration->frontiers.at(0);
+  ASSERT_FALSE(frontier.points.empty());
+  for (const CalibrationPoint& point : frontier.points) {
+    EXPECT_EQ(point.plan.index, "ivf");
+    EXPECT_EQ(point.source, CalibrationSource::kHeldOut);
+    EXPECT_EQ(point.queries, 100u);
+    EXPECT_GT(point.measured_unix_seconds, 0);
+  }
+  // The grid's widest IVF plan probes every list: with the held-out rows out of the truth too,
+  // it finds all of it.
+  EXPECT_DOUBLE_EQ(frontier.points.back().recall, 1.0);
+  // Flat plans would scan the held-out rows: refused with them.
+  options.flat_plans = true;
+  EXPECT_EQ(Calibrate(table, Metric::kL2, ready, shape, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The adaptive sample: with 40 queries for every plan and up to 160, the plans whose recall lies
+// within kAdaptiveZ standard errors of a common target get the 160, the others stay at 40.
+TEST_F(CalibrateTest, PlansNearACommonTargetGetMoreQueries) {
+  CalibrationOptions options;
+  options.queries = 40;
+  options.max_queries = 160;
+  options.ks = {10};
+  absl::StatusOr<Calibration> calibration = Calibrate(table_, Metric::kL2, ready_, shape_, options);
+  ASSERT_TRUE(calibration.ok()) << calibration.status();
+  size_t more = 0, base = 0;
+  for (const CalibrationPoint& point : calibration->frontiers.at(0).points) {
+    ASSERT_TRUE(point.queries == 40 || point.queries == 160) << point.queries;
+    if (point.queries == 160) {
+      ++more;
+      continue;
+    }
+    ++base;
+    for (const double target : kCommonTargets) {  // measured on 40: far from every target
+      EXPECT_GT(std::abs(point.recall - target), kAdaptiveZ * point.recall_stderr) << target;
+    }
+  }
+  std::cout << "[calibration] adaptive sample: " << more << " points on 160 queries, " << base
+            << " on 40\n";
+  EXPECT_GT(more, 0u);
+  EXPECT_GT(base, 0u);  // the exact plan (recall 1, no spread) never needs more
+}
+
+CalibrationPoint PlanPoint(const std::string& index, const std::string& codebook, double mflops,
+                           double recall) {
+  CalibrationPoint point = Point(mflops, recall);
+  point.plan.index = index;
+  point.plan.codebook = codebook;
+  point.queries = 100;
+  return point;
+}
+
+// Points are kept per plan group; an index's points can be replaced or dropped without touching
+// the others', and the planner's view is the Pareto frontier of them all.
+TEST(CalibrationTest, GroupsAreReplacedAloneAndMergedForThePlanner) {
+  EXPECT_TRUE(PlanUsesIndex(PlanPoint("ivf", "", 1, 1).plan, "ivf"));
+  EXPECT_TRUE(PlanUsesIndex(PlanPoint("ivf_opq", "opq8x8", 1, 1).plan, "ivf"));
+  EXPECT_TRUE(PlanUsesIndex(PlanPoint("ivf_opq", "opq8x8", 1, 1).plan, "opq8x8"));
+  EXPECT_TRUE(PlanUsesIndex(PlanPoint("opq", "opq8x8", 1, 1).plan, "opq8x8"));
+  EXPECT_FALSE(PlanUsesIndex(PlanPoint("opq", "opq8x8", 1, 1).plan, "opq16x8"));
+  EXPECT_FALSE(PlanUsesIndex(PlanPoint("flat", "", 1, 1).plan, "flat"));
+  EXPECT_FALSE(PlanUsesIndex(PlanPoint("hnsw", "", 1, 1).plan, "ivf"));
+
+  Calibration stored;
+  stored.frontiers.push_back(
+      {10,
+       {PlanPoint("hnsw", "", 1, 0.8), PlanPoint("ivf", "", 2, 0.7), PlanPoint("hnsw", "", 3, 0.95),
+        PlanPoint("ivf", "", 4, 0.9), PlanPoint("flat", "", 50, 1.0)}});
+  const Calibration merged = MergedFrontier(stored);
+  ASSERT_EQ(merged.frontiers.at(0).points.size(), 3u);  // ivf's points are beaten by hnsw's
+  EXPECT_EQ(merged.frontiers[0].points[0].plan.index, "hnsw");
+  EXPECT_EQ(merged.frontiers[0].points[2].plan.index, "flat");
+
+  // Dropping the graph: the IVF's points, dominated until now, are the frontier.
+  const Calibration dropped =
+      Replaced(stored, {}, [](const Plan& plan) { return PlanUsesIndex(plan, "hnsw"); });
+  const Calibration after_drop = MergedFrontier(dropped);
+  ASSERT_EQ(after_drop.frontiers.at(0).points.size(), 3u);
+  EXPECT_EQ(after_drop.frontiers[0].points[0].plan.index, "ivf");
+  EXPECT_EQ(after_drop.frontiers[0].points[1].recall, 0.9);
+
+  // A new measurement of the IVF at k 10 and 100 replaces its points only.
+  Calibration measured;
+  measured.frontiers.push_back({10, {PlanPoint("ivf", "", 2.5, 0.85)}});
+  measured.frontiers.push_back({100, {PlanPoint("ivf", "", 9, 0.9)}});
+  const Calibration replaced =
+      Replaced(stored, measured, [](const Plan& plan) { return PlanUsesIndex(plan, "ivf"); });
+  ASSERT_EQ(replaced.frontiers.size(), 2u);
+  EXPECT_EQ(replaced.frontiers[0].points.size(), 4u);  // 2 graph, 1 ivf, 1 flat
+  EXPECT_EQ(replaced.frontiers[1].k, 100u);
+  for (size_t i = 1; i < replaced.frontiers[0].points.size(); ++i) {
+    EXPECT_LE(replaced.frontiers[0].points[i - 1].mflops, replaced.frontiers[0].points[i].mflops);
+  }
+}
+
+TEST(CalibrationTest, BlobKeepsEachPointsQueriesSourceAndTime) {
+  Calibration calibration;
+  CalibrationPoint point = PlanPoint("hnsw", "", 1, 0.9);
+  point.queries = 321;
+  point.source = CalibrationSource::kReservoir;
+  point.measured_unix_seconds = 1'790'000'000;
+  calibration.queries = 321;
+  calibration.frontiers.push_back({10, {point}});
+  absl::StatusOr<Calibration> read = DeserializeCalibration(SerializeCalibration(calibration));
+  ASSERT_TRUE(read.ok()) << read.status();
+  const CalibrationPoint& back = read->frontiers.at(0).points.at(0);
+  EXPECT_EQ(back.queries, 321u);
+  EXPECT_EQ(back.source, CalibrationSource::kReservoir);
+  EXPECT_EQ(back.measured_unix_seconds, 1'790'000'000);
+  EXPECT_EQ(SourceName(back.source), "reservoir");
 }
 
 TEST_F(CalibrateTest, RefusesWhatItCannotMeasure) {

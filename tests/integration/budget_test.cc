@@ -75,7 +75,9 @@ TEST_F(BudgetServingTest, TargetRecallIsRefusedUntilCalibrated) {
 TEST_F(BudgetServingTest, FrontierIsMonotoneAndTopsAtExact) {
   EnsureCalibrated();
   const v1::CalibrationInfo info = Describe().calibration();
-  EXPECT_EQ(info.queries(), 100u);
+  // Every plan on 100 queries; plans near a common target on up to 400 (the adaptive sample).
+  EXPECT_GE(info.queries(), 100u);
+  EXPECT_LE(info.queries(), 400u);
   ASSERT_EQ(info.frontiers_size(), 1);
   const v1::Frontier& frontier = info.frontiers(0);
   EXPECT_EQ(frontier.k(), kK);

@@ -46,6 +46,7 @@ class PrometheusTest : public InProcessServerTest {
  protected:
   void Configure(server::ServerOptions& options) override {
     options.metrics_listen = "127.0.0.1:0";
+    options.service.recall_check_fraction = 1.0;  // every search checked: the families have samples
   }
 
   void SetUp() override {
@@ -81,6 +82,22 @@ class PrometheusTest : public InProcessServerTest {
     return "http://127.0.0.1:" + std::to_string(server_->metrics_port()) + "/metrics";
   }
 };
+
+// The search above was re-run exactly in the background: the flat plan's recall is 1.
+TEST_F(PrometheusTest, TheOnlineRecallCheckIsExported) {
+  std::string text;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ASSERT_EQ(Shell("curl -sf " + MetricsUrl(), &text), 0) << text;
+    if (text.find("adanns_budget_observed_recall{") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(text.find("adanns_budget_observed_recall{collection=\"c\",index=\"flat\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("adanns_budget_checks_total{collection=\"c\",outcome=\"checked\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("adanns_budget_target_misses_total{collection=\"c\"} 0"), std::string::npos);
+}
 
 TEST_F(PrometheusTest, ExpositionPassesPromtool) {
   std::string exposition;

@@ -225,7 +225,8 @@ class IndexesTest(ServerTest):
         self.assertEqual(int(hit.ids[0]), 42)
         self.assertEqual(hit.plan["index"], "ivf")
 
-        calibration = self.client.calibrate("i", ks=[10], sample=40, timeout=120)
+        calibration = self.client.calibrate("i", ks=[10], sample=40, source="sampled",
+                                            timeout=120)
         self.assertEqual(calibration["state"], "ready")
         self.assertEqual(calibration["ks"], [10])
         frontier = self.client.frontier("i", k=10)

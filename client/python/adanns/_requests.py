@@ -220,10 +220,19 @@ def build_index_request(collection: str, kind: Optional[str],
     return request
 
 
+CALIBRATION_SOURCES = {"auto": pb2.CALIBRATION_SOURCE_AUTO,
+                       "sampled": pb2.CALIBRATION_SOURCE_SAMPLED,
+                       "reservoir": pb2.CALIBRATION_SOURCE_RESERVOIR}
+
+
 def calibrate_request(collection: str, queries: Any, ks: Optional[Iterable[int]],
-                      sample: Optional[int], seed: Optional[int]) -> "pb2.CalibrateRequest":
+                      sample: Optional[int], seed: Optional[int],
+                      source: Optional[str] = None) -> "pb2.CalibrateRequest":
+    if source is not None and source not in CALIBRATION_SOURCES:
+        raise InvalidArgument(f"source must be one of {sorted(CALIBRATION_SOURCES)}; got {source!r}")
     request = pb2.CalibrateRequest(collection=collection, ks=list(ks or []),
-                                   queries=int(sample or 0), seed=int(seed or 0))
+                                   queries=int(sample or 0), seed=int(seed or 0),
+                                   source=CALIBRATION_SOURCES[source or "auto"])
     if queries is not None:
         request.query_vectors.extend(as_rows(queries, "queries").ravel().tolist())
     return request

@@ -135,7 +135,10 @@ def calibration_dict(calibration: "pb2.CalibrationInfo") -> Dict[str, Any]:
     return {"state": calibration.state, "progress": calibration.progress,
             "error": calibration.error, "seconds": calibration.seconds,
             "queries": calibration.queries,
-            "ks": [frontier.k for frontier in calibration.frontiers]}
+            "ks": [frontier.k for frontier in calibration.frontiers],
+            "source": calibration.source, "age_seconds": calibration.age_seconds,
+            "reservoir_queries": calibration.reservoir_queries,
+            "recalibration_reason": calibration.recalibration_reason}
 
 
 @dataclass

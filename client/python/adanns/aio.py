@@ -141,9 +141,10 @@ class Client:
 
     async def calibrate(self, collection: str, *, queries: Any = None,
                         sample: Optional[int] = None, ks: Optional[Iterable[int]] = None,
-                        seed: Optional[int] = None, wait: bool = True,
-                        progress: ProgressArg = None, timeout: Optional[float] = None) -> dict:
-        request = requests.calibrate_request(collection, queries, ks, sample, seed)
+                        seed: Optional[int] = None, source: Optional[str] = None,
+                        wait: bool = True, progress: ProgressArg = None,
+                        timeout: Optional[float] = None) -> dict:
+        request = requests.calibrate_request(collection, queries, ks, sample, seed, source)
         calibration = await self._call(self._stub.Calibrate, request)
         if wait:
             calibration = (await self._wait(

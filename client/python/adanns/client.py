@@ -159,12 +159,14 @@ class Client:
 
     def calibrate(self, collection: str, *, queries: Any = None, sample: Optional[int] = None,
                   ks: Optional[Iterable[int]] = None, seed: Optional[int] = None,
-                  wait: bool = True, progress: ProgressArg = None,
-                  timeout: Optional[float] = None) -> dict:
+                  source: Optional[str] = None, wait: bool = True,
+                  progress: ProgressArg = None, timeout: Optional[float] = None) -> dict:
         """Measures the recall-compute frontier the budgets plan with: on `queries` (n x dim,
-        e.g. real traffic) or on `sample` stored vectors (default: the server's). Returns the
-        calibration's state (ready, with `wait`)."""
-        request = requests.calibrate_request(collection, queries, ks, sample, seed)
+        e.g. real traffic), or per `source`: "auto" (default: the server's reservoir of recent
+        queries once it holds 100, else stored vectors for the flat plans while indexes keep
+        the points their build measured on held-out rows), "sampled" (`sample` stored vectors
+        for every plan) or "reservoir". Returns the calibration's state (ready, with `wait`)."""
+        request = requests.calibrate_request(collection, queries, ks, sample, seed, source)
         calibration = self._call(self._stub.Calibrate, request)
         if wait:
             calibration = self._wait(

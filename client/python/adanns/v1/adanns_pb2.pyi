@@ -4,6 +4,9 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
+CALIBRATION_SOURCE_AUTO: CalibrationSource
+CALIBRATION_SOURCE_RESERVOIR: CalibrationSource
+CALIBRATION_SOURCE_SAMPLED: CalibrationSource
 COSINE: Metric
 DESCRIPTOR: _descriptor.FileDescriptor
 DEVICE_AUTO: Device
@@ -44,34 +47,44 @@ class BuildIndexResponse(_message.Message):
     def __init__(self, indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ...) -> None: ...
 
 class CalibrateRequest(_message.Message):
-    __slots__ = ["collection", "ks", "queries", "query_vectors", "seed"]
+    __slots__ = ["collection", "ks", "queries", "query_vectors", "seed", "source"]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     KS_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     QUERY_VECTORS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     collection: str
     ks: _containers.RepeatedScalarFieldContainer[int]
     queries: int
     query_vectors: _containers.RepeatedScalarFieldContainer[float]
     seed: int
-    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[int] = ..., query_vectors: _Optional[_Iterable[float]] = ..., ks: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ...) -> None: ...
+    source: CalibrationSource
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[int] = ..., query_vectors: _Optional[_Iterable[float]] = ..., ks: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., source: _Optional[_Union[CalibrationSource, str]] = ...) -> None: ...
 
 class CalibrationInfo(_message.Message):
-    __slots__ = ["error", "frontiers", "progress", "queries", "seconds", "state"]
+    __slots__ = ["age_seconds", "error", "frontiers", "progress", "queries", "recalibration_reason", "reservoir_queries", "seconds", "source", "state"]
+    AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FRONTIERS_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
+    RECALIBRATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    RESERVOIR_QUERIES_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    age_seconds: float
     error: str
     frontiers: _containers.RepeatedCompositeFieldContainer[Frontier]
     progress: float
     queries: int
+    recalibration_reason: str
+    reservoir_queries: int
     seconds: float
+    source: str
     state: str
-    def __init__(self, state: _Optional[str] = ..., progress: _Optional[float] = ..., error: _Optional[str] = ..., seconds: _Optional[float] = ..., queries: _Optional[int] = ..., frontiers: _Optional[_Iterable[_Union[Frontier, _Mapping]]] = ...) -> None: ...
+    def __init__(self, state: _Optional[str] = ..., progress: _Optional[float] = ..., error: _Optional[str] = ..., seconds: _Optional[float] = ..., queries: _Optional[int] = ..., frontiers: _Optional[_Iterable[_Union[Frontier, _Mapping]]] = ..., source: _Optional[str] = ..., age_seconds: _Optional[float] = ..., reservoir_queries: _Optional[int] = ..., recalibration_reason: _Optional[str] = ...) -> None: ...
 
 class CodebookSpec(_message.Message):
     __slots__ = ["m", "prefix_dims"]
@@ -184,18 +197,24 @@ class Frontier(_message.Message):
     def __init__(self, k: _Optional[int] = ..., points: _Optional[_Iterable[_Union[FrontierPoint, _Mapping]]] = ...) -> None: ...
 
 class FrontierPoint(_message.Message):
-    __slots__ = ["latency_us", "mflops", "plan", "recall", "recall_stderr"]
+    __slots__ = ["latency_us", "measured_unix_seconds", "mflops", "plan", "queries", "recall", "recall_stderr", "source"]
     LATENCY_US_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_UNIX_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MFLOPS_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
     RECALL_FIELD_NUMBER: _ClassVar[int]
     RECALL_STDERR_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     latency_us: float
+    measured_unix_seconds: int
     mflops: float
     plan: Plan
+    queries: int
     recall: float
     recall_stderr: float
-    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ..., recall: _Optional[float] = ..., recall_stderr: _Optional[float] = ..., mflops: _Optional[float] = ..., latency_us: _Optional[float] = ...) -> None: ...
+    source: str
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ..., recall: _Optional[float] = ..., recall_stderr: _Optional[float] = ..., mflops: _Optional[float] = ..., latency_us: _Optional[float] = ..., queries: _Optional[int] = ..., source: _Optional[str] = ..., measured_unix_seconds: _Optional[int] = ...) -> None: ...
 
 class GetRequest(_message.Message):
     __slots__ = ["collection", "ids"]
@@ -441,6 +460,9 @@ class Vector(_message.Message):
     def __init__(self, id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Metric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class CalibrationSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class Device(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

@@ -170,7 +170,11 @@ class AdannsServicer(object):
         """Starts background index builds (an IVF or a graph, and/or codebooks) and returns at once
         with each started index (state "building"). Searches keep using the previous index of that
         name, or exact search, until the new one is published. FAILED_PRECONDITION while a build of
-        the same name runs; nothing starts when any requested index is refused.
+        the same name runs; nothing starts when any requested index is refused. With auto-calibration
+        on (the default), a build sets aside a random sample of the collection (0.5%, at least 200 and
+        at most 2000 rows, at most a fifth of it; none under 250 rows), builds without it, calibrates
+        its index on it against exact truth over the rest, then inserts it before publishing: the
+        index's frontier points come from queries it has never seen.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -184,10 +188,11 @@ class AdannsServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Calibrate(self, request, context):
-        """Starts measuring the collection's accuracy-compute frontier in the background (every finished
-        index build also starts one) and returns at once (state "calibrating"). A calibration already
-        running is cancelled and replaced. FAILED_PRECONDITION when the collection holds too few
-        vectors for the ks asked.
+        """Starts measuring the collection's accuracy-compute frontier in the background and returns at
+        once (state "calibrating"), on the queries CalibrateRequest names (its source). Finished index builds calibrate their own index on held-out rows, then the flat plans on
+        sampled stored vectors; growth by a fifth or drift of the reservoir's queries starts an
+        automatic one (CALIBRATION_SOURCE_AUTO). A calibration already running is cancelled and
+        replaced. FAILED_PRECONDITION when the collection holds too few vectors for the ks asked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,143 @@
+#include "server/recall_checker.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace adanns::server {
+
+RecallChecker::RecallChecker(double fraction, size_t queue, Metrics* metrics, uint64_t seed)
+    : fraction_(fraction), capacity_(queue), metrics_(metrics), rng_(seed) {
+  if (fraction_ > 0) worker_ = std::thread(&RecallChecker::Loop, this);
+}
+
+RecallChecker::~RecallChecker() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void RecallChecker::Offer(const std::shared_ptr<Collection>& collection,
+                          std::span<const float> queries, uint32_t query_dims, uint32_t k,
+                          const index::Budget& budget, const SearchOutcome& outcome) {
+  if (fraction_ <= 0 || query_dims == 0) return;
+  bool queued = false;
+  for (size_t q = 0; q < outcome.results.size(); ++q) {
+    std::unique_lock lock(mutex_);
+    if (std::uniform_real_distribution<double>(0, 1)(rng_) >= fraction_) continue;
+    if (queue_.size() >= capacity_) {
+      ++skipped_;
+      lock.unlock();
+      metrics_->RecordRecallCheckSkipped(collection->meta().name);
+      continue;
+    }
+    const index::SearchResult& result = outcome.results[q];
+    Job job;
+    job.collection = collection;
+    job.query.assign(queries.begin() + q * query_dims, queries.begin() + (q + 1) * query_dims);
+    job.k = k;
+    job.index = result.plan.index;
+    for (const index::Hit& hit : result.hits) job.served.push_back(hit.id);
+    job.target = budget.target_recall;
+    queue_.push_back(std::move(job));
+    queued = true;
+  }
+  if (queued) wake_.notify_one();
+}
+
+void RecallChecker::Loop() {
+  // The lowest priority: the checks use what the searches leave.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      busy_ = false;
+      idle_.notify_all();
+      wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+    }
+    Check(job);
+  }
+}
+
+void RecallChecker::Check(const Job& job) {
+  const std::shared_ptr<Collection> collection = job.collection.lock();
+  if (collection == nullptr) return;  // dropped meanwhile
+  index::Plan exact;
+  exact.index = "flat";
+  exact.search_dims = static_cast<uint32_t>(job.query.size());
+  index::Budget budget;
+  budget.plan = exact;
+  const absl::StatusOr<SearchOutcome> truth =
+      collection->Search(job.query, static_cast<uint32_t>(job.query.size()), 1, job.k, budget,
+                         SearchDevice::kCpu, nullptr);
+  if (!truth.ok()) {
+    spdlog::warn("collection {}: recall check failed: {}", collection->meta().name,
+                 truth.status().ToString());
+    return;
+  }
+  const std::vector<index::Hit>& nearest = truth->results.front().hits;
+  const size_t depth = std::min<size_t>(job.k, nearest.size());
+  if (depth == 0) return;
+  size_t found = 0;
+  for (const uint64_t id : job.served) {
+    found += std::any_of(nearest.begin(), nearest.begin() + depth,
+                         [id](const index::Hit& hit) { return hit.id == id; });
+  }
+  const double recall = double(found) / double(depth);
+  const bool missed = job.target.has_value() && recall < *job.target;
+  double mean = 0;
+  {
+    std::lock_guard lock(mutex_);
+    std::deque<double>& window = windows_[absl::StrCat(collection->meta().name, "/", job.index)];
+    window.push_back(recall);
+    if (window.size() > kRecallWindow) window.pop_front();
+    mean = std::accumulate(window.begin(), window.end(), 0.0) / double(window.size());
+    ++checked_;
+    target_misses_ += missed;
+  }
+  metrics_->RecordRecallCheck(collection->meta().name, job.index, mean, missed);
+}
+
+bool RecallChecker::Drain(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_.wait_for(lock, timeout, [this] { return queue_.empty() && !busy_; });
+}
+
+uint64_t RecallChecker::checked() const {
+  std::lock_guard lock(mutex_);
+  return checked_;
+}
+
+uint64_t RecallChecker::skipped() const {
+  std::lock_guard lock(mutex_);
+  return skipped_;
+}
+
+uint64_t RecallChecker::target_misses() const {
+  std::lock_guard lock(mutex_);
+  return target_misses_;
+}
+
+std::optional<double> RecallChecker::ObservedRecall(const std::string& collection,
+                                                    const std::string& index) const {
+  std::lock_guard lock(mutex_);
+  const auto it = windows_.find(absl::StrCat(collection, "/", index));
+  if (it == windows_.end() || it->second.empty()) return std::nullopt;
+  return std::accumulate(it->second.begin(), it->second.end(), 0.0) / double(it->second.size());
+}
+
+}  // namespace adanns::server

@@ -1,0 +1,116 @@
+// The online recall check: sampled searches are re-run exactly in the background; a weak graph
+// plan's recall is measured below its target (a miss), exact search's at 1; a full queue skips
+// rather than blocks, and nothing is checked at fraction 0.
+#include "server/recall_checker.h"
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "server/engine.h"
+#include "tests/common/temp_dir.h"
+
+namespace adanns::server {
+namespace {
+
+constexpr uint32_t kDim = 16;
+
+class RecallCheckerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CollectionOptions options;
+    options.auto_calibrate = false;
+    auto engine = Engine::Open(dir_.path(), {}, options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = std::move(*engine);
+    storage::CollectionMeta meta;
+    meta.name = "checked";
+    meta.dim = kDim;
+    meta.metric = Metric::kL2;
+    auto created = engine_->CreateCollection(meta);
+    ASSERT_TRUE(created.ok());
+    collection_ = *created;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal;
+    std::vector<uint64_t> ids;
+    for (uint64_t id = 0; id < 3000; ++id) {
+      ids.push_back(id);
+      for (uint32_t j = 0; j < kDim; ++j) rows_.push_back(normal(rng));
+    }
+    ASSERT_TRUE(collection_->Upsert(ids, rows_).ok());
+    ASSERT_TRUE(collection_
+                    ->StartBuild(
+                        MakeHnswBuild({.graph_dims = 4, .m = 4, .ef_construction = 8}, Metric::kL2))
+                    .ok());
+    for (int attempt = 0; attempt < 3000; ++attempt) {
+      bool ready = false;
+      for (const IndexStatus& status : collection_->Indexes()) {
+        ready |= status.name == "hnsw" && status.state == "ready";
+      }
+      if (ready) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "the graph was not built";
+  }
+
+  // Searches 50 random queries with `plan` and offers them to `checker` with `budget`.
+  void SearchAndOffer(RecallChecker& checker, const index::Plan& plan,
+                      const index::Budget& offered) {
+    std::mt19937 rng(8);
+    std::normal_distribution<float> normal;
+    std::vector<float> queries(50 * kDim);
+    for (float& x : queries) x = normal(rng);
+    index::Budget budget;
+    budget.plan = plan;
+    auto outcome = collection_->Search(queries, kDim, 50, 10, budget, SearchDevice::kCpu, nullptr);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    checker.Offer(collection_, queries, kDim, 10, offered, *outcome);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Engine> engine_;
+  std::shared_ptr<Collection> collection_;
+  std::vector<float> rows_;
+  Metrics metrics_;
+};
+
+TEST_F(RecallCheckerTest, WeakPlansMissTheirTargetExactSearchDoesNot) {
+  RecallChecker checker(1.0, 64, &metrics_);
+  index::Plan weak;  // a 4-dim graph, beam 10, no re-rank: far from recall 0.99
+  weak.index = "hnsw";
+  weak.ef = 10;
+  index::Budget target;
+  target.target_recall = 0.99f;
+  SearchAndOffer(checker, weak, target);
+  ASSERT_TRUE(checker.Drain(std::chrono::seconds(60)));
+  EXPECT_EQ(checker.checked(), 50u);
+  const std::optional<double> weak_recall = checker.ObservedRecall("checked", "hnsw");
+  ASSERT_TRUE(weak_recall.has_value());
+  EXPECT_LT(*weak_recall, 0.9);
+  EXPECT_GT(checker.target_misses(), 25u);
+  index::Plan exact;
+  exact.index = "flat";
+  SearchAndOffer(checker, exact, target);
+  ASSERT_TRUE(checker.Drain(std::chrono::seconds(60)));
+  EXPECT_EQ(checker.ObservedRecall("checked", "flat"), 1.0);
+  EXPECT_EQ(checker.checked(), 100u);
+}
+
+TEST_F(RecallCheckerTest, AFullQueueSkipsAndFractionZeroChecksNothing) {
+  RecallChecker off(0.0, 64, &metrics_);
+  index::Plan exact;
+  exact.index = "flat";
+  SearchAndOffer(off, exact, {});
+  EXPECT_TRUE(off.Drain(std::chrono::seconds(1)));
+  EXPECT_EQ(off.checked(), 0u);
+  RecallChecker small(1.0, 4, &metrics_);
+  SearchAndOffer(small, exact, {});  // 50 sampled at once, at most 4 wait: the rest are skipped
+  ASSERT_TRUE(small.Drain(std::chrono::seconds(60)));
+  EXPECT_GE(small.checked(), 4u);
+  EXPECT_GT(small.skipped(), 0u);
+  EXPECT_EQ(small.checked() + small.skipped(), 50u);
+}
+
+}  // namespace
+}  // namespace adanns::server
