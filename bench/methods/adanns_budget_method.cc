@@ -62,11 +62,21 @@ class BudgetIndex : public BuiltIndex {
         oracle_(std::move(oracle)),
         nesting_(DefaultNesting(table_->dim())) {
     for (const auto& served : indexes_) ready_.push_back(served.get());
+    // The same frontiers planned by their mean recall (no standard error): the choice the 95%
+    // bound replaced, to price it.
+    for (index::Calibration calibration : calibrations_) {
+      for (index::Frontier& frontier : calibration.frontiers) {
+        for (index::CalibrationPoint& point : frontier.points) point.recall_stderr = 0;
+      }
+      by_mean_.push_back(std::move(calibration));
+    }
   }
 
   absl::Status SetSearchParams(const Params& search) override {
-    RETURN_IF_ERROR(CheckParamKeys(search, {"target_recall", "max_mflops", "oracle", "seed"},
+    RETURN_IF_ERROR(CheckParamKeys(search,
+                                   {"target_recall", "max_mflops", "oracle", "seed", "mean_rule"},
                                    "adanns-budget search"));
+    ASSIGN_OR_RETURN(const uint32_t mean_rule, UintParam(search, "mean_rule", 0, 0, 1));
     ASSIGN_OR_RETURN(const uint32_t oracle, UintParam(search, "oracle", 0, 0, 1));
     if (oracle == 1 && !oracle_.has_value()) {
       return absl::InvalidArgumentError("adanns-budget search: oracle needs the build's oracle_k");
@@ -74,7 +84,7 @@ class BudgetIndex : public BuiltIndex {
     ASSIGN_OR_RETURN(
         const uint32_t seed,
         UintParam(search, "seed", 0, 0, static_cast<uint32_t>(calibrations_.size() - 1)));
-    planning_ = oracle == 1 ? &*oracle_ : &calibrations_[seed];
+    planning_ = oracle == 1 ? &*oracle_ : mean_rule == 1 ? &by_mean_[seed] : &calibrations_[seed];
     const auto recall = search.find("target_recall");
     const auto mflops = search.find("max_mflops");
     if ((recall == search.end()) == (mflops == search.end())) {
@@ -107,6 +117,7 @@ class BudgetIndex : public BuiltIndex {
   std::vector<std::unique_ptr<index::ServedIndex>> indexes_;
   std::vector<const index::ServedIndex*> ready_;
   std::vector<index::Calibration> calibrations_;  // one per seed
+  std::vector<index::Calibration> by_mean_;       // the same without standard errors
   std::optional<index::Calibration> oracle_;      // calibrated on the test queries
   const index::Calibration* planning_ = nullptr;
   std::vector<uint32_t> nesting_;
@@ -131,7 +142,10 @@ class AdannsBudgetMethod : public Method {
     }
     for (const double target : {0.8, 0.9, 0.95, 0.99}) {
       for (uint32_t seed = 0; seed < kDefaultSeeds; ++seed) {
-        grid.searches.push_back({{"target_recall", target}, {"seed", seed}});
+        for (const double mean_rule : {0, 1}) {
+          grid.searches.push_back(
+              {{"target_recall", target}, {"seed", seed}, {"mean_rule", mean_rule}});
+        }
       }
       grid.searches.push_back({{"target_recall", target}, {"oracle", 1}});
     }
