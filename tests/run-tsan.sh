@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # ThreadSanitizer run of the concurrency tests: searches during writes, index builds, cancellations
-# and drops (engine_test), the index unit tests and the shared search worker pool. Our code is
+# and drops (engine_test), builds calibrating while searches and drops go on, the reservoir and the
+# drift-started calibration (calibration_lifecycle_test), the background recall check, the index
+# unit tests and the shared search worker pool. Our code is
 # instrumented; Debian's libraries
 # (RocksDB, OpenBLAS, FAISS, libgomp) are not, so tests/tsan.supp silences reports whose racing
 # accesses lie inside them. OpenMP's barriers are invisible to TSAN, so code inside OpenMP worker
@@ -12,7 +14,8 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DADANNS_BUILD_BENCH=OFF \
   -DADANNS_WITH_CUDA=OFF -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
-cmake --build build-tsan -j "$(nproc)" --target engine_test index_test worker_pool_test
+cmake --build build-tsan -j "$(nproc)" --target engine_test index_test worker_pool_test \
+  calibration_lifecycle_test recall_checker_test query_reservoir_test
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
 # One OpenMP thread: libgomp's uninstrumented barriers would otherwise be reported inside FAISS.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
@@ -27,4 +30,7 @@ TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" ./build-tsan/tests/server/engine
 TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" \
   ./build-tsan/tests/index/index_test --gtest_filter='*Ivf*:*Hnsw*:-*ParallelBuild*'
 ./build-tsan/tests/server/worker_pool_test
+TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" ./build-tsan/tests/server/calibration_lifecycle_test
+TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" ./build-tsan/tests/server/recall_checker_test
+./build-tsan/tests/server/query_reservoir_test
 echo "tsan: no data races reported"

@@ -137,6 +137,15 @@ absl::StatusOr<BenchData> LoadBenchData(const std::string& path, size_t max_quer
     }
     ASSIGN_OR_RETURN(data, LoadHdf5(path, max_queries));
   }
+  if (max_queries > 0 && data.queries.rows > max_queries) {
+    const uint64_t cols = data.queries.cols;
+    const uint64_t spare = std::min<uint64_t>(data.queries.rows - max_queries, kMaxSpareQueries);
+    data.spare_queries.rows = spare;
+    data.spare_queries.cols = cols;
+    const auto first =
+        data.queries.values.begin() + static_cast<std::ptrdiff_t>(max_queries * cols);
+    data.spare_queries.values.assign(first, first + static_cast<std::ptrdiff_t>(spare * cols));
+  }
   if (max_queries > 0) KeepRows(data.queries, max_queries);
   KeepRows(data.groundtruth, data.queries.rows);
   RETURN_IF_ERROR(CheckGroundTruth(data, path));

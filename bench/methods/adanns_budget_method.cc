@@ -4,7 +4,10 @@
 // way the build param `calibration` says: 1 (the server's way) the indexes are built without
 // seeds x calibration_queries rows set aside, each seed's index points are measured on its own
 // disjoint share of them and its flat points on sampled stored vectors, then the rows are inserted;
-// 0 every plan on sampled stored vectors (self-queries, index nodes), the seed varying the sample.
+// 0 every plan on sampled stored vectors (self-queries, index nodes), the seed varying the sample;
+// 2 every plan on a reservoir of test-like queries (the data file's queries after the measured
+// ones, BenchData::spare_queries: a disjoint share per seed), as the server calibrates on the
+// reservoir of its recent queries.
 // Each search point's budget — `target_recall` or `max_mflops` — is planned from the calibration of
 // its `seed` by index::PlanSearch exactly as the server plans it. The harness then measures recall
 // on the real test queries, which calibration never saw; bench/scripts/budget_miss_rate.py turns
@@ -37,6 +40,10 @@ namespace adanns::bench {
 namespace {
 
 constexpr uint32_t kDefaultSeeds = 10;
+// Build param `calibration`: where the calibration queries come from.
+constexpr uint32_t kSelfSource = 0;
+constexpr uint32_t kHeldOutSource = 1;
+constexpr uint32_t kReservoirSource = 2;
 constexpr uint64_t kHeldOutSeed = 0x1d0u;
 constexpr uint64_t kCalibrationSeed = 1234;
 
@@ -130,11 +137,12 @@ class AdannsBudgetMethod : public Method {
 
   Grid DefaultGrid(const BenchData& /*data*/) const override {
     Grid grid;
-    // Held-out calibration (the server's) and self-queries, ten seeds each; k = 10.
-    for (const double calibration : {1, 0}) {
+    // Held-out calibration (the server's after a build), the reservoir (its later ones, here
+    // test-like queries the run does not measure) and self-queries, ten seeds each; k = 10.
+    for (const uint32_t calibration : {kHeldOutSource, kReservoirSource, kSelfSource}) {
       grid.builds.push_back({{"ivf", 1},
                              {"hnsw", 1},
-                             {"calibration", calibration},
+                             {"calibration", static_cast<double>(calibration)},
                              {"seeds", kDefaultSeeds},
                              {"calibration_k", 10},
                              {"calibration_queries", 200},
@@ -161,7 +169,8 @@ class AdannsBudgetMethod : public Method {
                                    {"ivf", "hnsw", "default_graph", "calibration_queries",
                                     "oracle_k", "calibration", "seeds", "calibration_k"},
                                    "adanns-budget build"));
-    ASSIGN_OR_RETURN(const uint32_t held_out_mode, UintParam(build, "calibration", 1, 0, 1));
+    ASSIGN_OR_RETURN(const uint32_t source, UintParam(build, "calibration", 1, 0, 2));
+    const bool held_out_mode = source == kHeldOutSource;
     ASSIGN_OR_RETURN(const uint32_t seeds, UintParam(build, "seeds", 1, 1, 100));
     ASSIGN_OR_RETURN(const uint32_t calibration_k, UintParam(build, "calibration_k", 0, 0, 100));
     ASSIGN_OR_RETURN(const uint32_t default_graph, UintParam(build, "default_graph", 0, 0, 1));
@@ -176,7 +185,13 @@ class AdannsBudgetMethod : public Method {
     // The rows set aside: seeds disjoint shares of seeds x queries rows (a seeded shuffle).
     index::HeldOutRows held_out;
     std::vector<index::HeldOutRows> shares;
-    if (held_out_mode == 1) {
+    if (source == kReservoirSource && data.spare_queries.rows < uint64_t{seeds} * queries) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("adanns-budget build: calibration=2 needs ", uint64_t{seeds} * queries,
+                       " spare queries (the data file's queries after --queries); it has ",
+                       data.spare_queries.rows));
+    }
+    if (held_out_mode) {
       held_out = index::SampleLiveRows(*table, size_t{seeds} * queries, kHeldOutSeed);
       std::vector<index::RowId> rows(held_out.rows().begin(), held_out.rows().end());
       std::mt19937_64 rng(kHeldOutSeed);
@@ -236,7 +251,13 @@ class AdannsBudgetMethod : public Method {
       options.queries = queries;
       options.seed = kCalibrationSeed + s;
       if (calibration_k > 0) options.ks = {calibration_k};
-      if (held_out_mode == 0) {
+      if (source == kReservoirSource) {
+        const size_t floats = size_t{queries} * dim;
+        options.queries_given =
+            std::span<const float>(data.spare_queries.values).subspan(size_t{s} * floats, floats);
+        options.given_source = index::CalibrationSource::kReservoir;
+      }
+      if (!held_out_mode) {
         ASSIGN_OR_RETURN(index::Calibration measured,
                          index::Calibrate(*table, data.metric, ready, shape, options));
         calibrations.push_back(index::MergedFrontier(measured));

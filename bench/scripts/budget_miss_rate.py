@@ -14,7 +14,7 @@ import json
 import statistics
 import sys
 
-SOURCES = {1: "held-out rows", 0: "self-queries"}
+SOURCES = {1: "held-out rows", 2: "reservoir (test-like)", 0: "self-queries"}
 
 
 def main(paths):
@@ -42,7 +42,7 @@ def main(paths):
               "QPS (median) | oracle MFLOPs |")
         print("|---|---|---|---|---|---|---|---|")
         for (source, rule, target), points in sorted(
-                groups.items(), key=lambda kv: (-kv[0][0], kv[0][2], kv[0][1])):
+                groups.items(), key=lambda kv: ([1, 2, 0].index(kv[0][0]), kv[0][2], kv[0][1])):
             recalls = [p["recall"] for p in points]
             misses = sum(r < target for r in recalls)
             mflops = statistics.mean(p["mflops_per_query"] for p in points)
