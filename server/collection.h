@@ -334,7 +334,8 @@ class Collection {
   // holds of kTableRowsPerHold rows.
   absl::Status CatchUp(IndexSlot& slot, index::ServedIndex& built);
   // Measures the plans of `built` (not yet served) on the rows its build held out, which it does
-  // not hold, against exact truth over the rest; then inserts those rows into it.
+  // not hold, against exact truth over the rest; then inserts those rows into it (also when the
+  // measurement failed; not when cancelled).
   absl::StatusOr<index::Calibration> CalibrateHeldOut(IndexSlot& slot, index::ServedIndex& built,
                                                       const index::HeldOutRows& held_out);
   // Publishes a finished build: persists the blob, replays the writes made meanwhile, swaps it in.

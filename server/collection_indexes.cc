@@ -157,11 +157,18 @@ void Collection::RunBuild(IndexSlot* slot, BuildRequest request, index::HeldOutR
   absl::Status status = built.status();
   absl::StatusOr<index::Calibration> measured = absl::UnknownError("not measured");
   if (status.ok() && calibrate) {
+    // A calibration that fails (not cancelled) leaves the build standing: it is then calibrated
+    // on sampled vectors after publishing, like a build too small to hold rows out.
     measured = CalibrateHeldOut(*slot, **built, held_out);
-    status = measured.status();
+    if (absl::IsCancelled(measured.status())) {
+      status = measured.status();
+    } else if (!measured.ok()) {
+      spdlog::warn("collection {}: {} not calibrated on its held-out rows: {}", meta_.name,
+                   slot->name, measured.status().ToString());
+    }
   }
   if (status.ok()) status = Publish(*slot, std::move(*built));
-  if (status.ok() && calibrate) {
+  if (status.ok() && measured.ok()) {
     const std::string name = slot->name;
     if (absl::Status folded = FoldCalibration(
             *measured,
@@ -192,7 +199,7 @@ void Collection::RunBuild(IndexSlot* slot, BuildRequest request, index::HeldOutR
     }
     // Before the build says it is ready, so that whoever waited for it finds the calibration
     // that follows already running.
-    CalibrateAfterBuild(calibrate, slot);
+    CalibrateAfterBuild(measured.ok(), slot);
     SetBuildState(*slot, "ready", "");
   } else if (absl::IsCancelled(status)) {
     SetBuildState(*slot, "cancelled", std::string(status.message()));
@@ -257,11 +264,15 @@ absl::StatusOr<index::Calibration> Collection::CalibrateHeldOut(
   const index::Progress progress = [&slot](double f) {
     slot.progress = kBuildShare + f * (0.95 - kBuildShare);
   };
-  ASSIGN_OR_RETURN(index::Calibration measured,
-                   index::Calibrate(access, meta_.metric, options, progress, &slot.cancel));
-  spdlog::info("collection {}: {} calibrated on {} held-out rows", meta_.name, name,
-               held_out.size());
-  // Then the held-out rows join the index like any write made during the build.
+  absl::StatusOr<index::Calibration> measured =
+      index::Calibrate(access, meta_.metric, options, progress, &slot.cancel);
+  if (absl::IsCancelled(measured.status())) return measured.status();
+  if (measured.ok()) {
+    spdlog::info("collection {}: {} calibrated on {} held-out rows", meta_.name, name,
+                 held_out.size());
+  }
+  // Then the held-out rows join the index like any write made during the build, whether or not
+  // the calibration succeeded (the index must hold every row).
   for (size_t begin = 0; begin < held_out.size(); begin += kHeldOutRowsPerHold) {
     if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
     std::shared_lock table_lock(table_mutex_);
