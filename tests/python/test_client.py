@@ -277,8 +277,10 @@ class TransportErrorsTest(unittest.TestCase):
             self.assertEqual(client.describe("r").vector_count, 0)
             rows = random_rows(3000, 14, dim=256)
             client.upsert("r", range(3000), rows, message_bytes=500_000)
-            with self.assertRaises(adanns.DeadlineExceeded):  # a graph build takes seconds
-                client.build_index("r", "hnsw", m=32, ef_construction=400, timeout=0.001)
+            # A graph build this wide takes many seconds (cancelled when the server stops), so
+            # even a loaded machine polls it before it ends.
+            with self.assertRaises(adanns.DeadlineExceeded):
+                client.build_index("r", "hnsw", m=48, ef_construction=4000, timeout=0.001)
             with self.assertRaises(adanns.DeadlineExceeded):
                 adanns.Client(server.address, timeout=1e-6).list_collections()
 
