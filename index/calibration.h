@@ -76,6 +76,8 @@ Calibration MergedFrontier(const Calibration& stored);
 Calibration Replaced(const Calibration& stored, const Calibration& measured,
                      const std::function<bool(const Plan&)>& replaced);
 
+// Sorts by increasing MFLOPs, the higher recall first among equals (stable).
+void SortByCost(std::vector<CalibrationPoint>& points);
 // Keeps the Pareto-optimal points: sorted by MFLOPs, each with strictly more recall than every
 // cheaper one.
 std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points);
