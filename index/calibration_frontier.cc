@@ -9,6 +9,7 @@
 #include "base/blob_io.h"
 #include "base/status_macros.h"
 #include "index/calibration.h"
+#include "index/flat_search.h"
 
 namespace adanns::index {
 namespace {
@@ -177,6 +178,8 @@ absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes) {
     Frontier frontier;
     uint32_t points = 0;
     if (!reader.Get(&frontier.k) || !reader.Get(&points)) return corrupt("truncated frontier");
+    // The planner divides by k and scales plans by it.
+    if (frontier.k == 0 || frontier.k > kMaxK) return corrupt("frontier k out of range");
     for (uint32_t p = 0; p < points; ++p) {
       CalibrationPoint point;
       if (!GetString(reader, &point.plan.index) || !GetString(reader, &point.plan.codebook)) {
@@ -192,6 +195,12 @@ absl::StatusOr<Calibration> DeserializeCalibration(std::string_view bytes) {
       if (!reader.Get(&point.recall) || (has_stderr && !reader.Get(&point.recall_stderr)) ||
           !reader.Get(&point.mflops) || !reader.Get(&point.latency_us)) {
         return corrupt("truncated point");
+      }
+      if (!(point.recall >= 0 && point.recall <= 1) || !(point.recall_stderr >= 0) ||
+          !std::isfinite(point.recall_stderr) || !(point.mflops >= 0) ||
+          !std::isfinite(point.mflops) || !(point.latency_us >= 0) ||
+          !std::isfinite(point.latency_us)) {
+        return corrupt("point out of range");
       }
       if (!has_stderr) {
         const double r = std::clamp(point.recall, 0.0, 1.0);
