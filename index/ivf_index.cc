@@ -222,18 +222,40 @@ void IvfIndex::Append(const VectorTable& table, RowId row, uint32_t list) {
   target.vectors.insert(target.vectors.end(), data, data + params_.search_dims);
 }
 
+namespace {
+struct PreparedList final : PreparedUpsert {
+  uint32_t list = 0;
+};
+}  // namespace
+
 void IvfIndex::Upsert(const VectorTable& table, RowId row) {
-  const uint32_t nearest = NearestList(table.RowData(row));
-  if (row < location_.size() && location_[row].list == nearest) {
+  Place(table, row, NearestList(table.RowData(row)));
+}
+
+std::unique_ptr<PreparedUpsert> IvfIndex::PrepareUpsert(const VectorTable& table, RowId row) {
+  auto prepared = std::make_unique<PreparedList>();
+  prepared->list = NearestList(table.RowData(row));
+  return prepared;
+}
+
+void IvfIndex::ApplyUpsert(const VectorTable& table, RowId row,
+                           std::unique_ptr<PreparedUpsert> prepared) {
+  if (prepared == nullptr) return Upsert(table, row);
+  // Should the row have changed since Prepare, the list may be stale; the change queued another
+  // insert of the row, which places it again.
+  Place(table, row, static_cast<const PreparedList&>(*prepared).list);
+}
+
+void IvfIndex::Place(const VectorTable& table, RowId row, uint32_t list) {
+  if (row < location_.size() && location_[row].list == list) {
     // Same list: refresh the stored prefix in place.
     const float* data = table.RowData(row);
-    std::copy(
-        data, data + params_.search_dims,
-        lists_[nearest].vectors.begin() + size_t{location_[row].position} * params_.search_dims);
+    std::copy(data, data + params_.search_dims,
+              lists_[list].vectors.begin() + size_t{location_[row].position} * params_.search_dims);
     return;
   }
   RemoveRow(row);
-  Append(table, row, nearest);
+  Append(table, row, list);
 }
 
 void IvfIndex::RemoveRow(RowId row) {

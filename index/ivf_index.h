@@ -74,6 +74,11 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   // goes into its nearest list, a replaced row moves, a removed row leaves its list.
   void Upsert(const VectorTable& table, RowId row) override;
   void Remove(RowId row, uint64_t id) override { RemoveRow(row); }
+  // The insert split like a graph's: Prepare ranks the centroids (reads only, beside searches),
+  // Apply moves the row into that list (a copy of its search prefix).
+  std::unique_ptr<PreparedUpsert> PrepareUpsert(const VectorTable& table, RowId row) override;
+  void ApplyUpsert(const VectorTable& table, RowId row,
+                   std::unique_ptr<PreparedUpsert> prepared) override;
 
   // Fills the IVF defaults (coarse_dims = d_c, search_dims = d_s, nprobe = max(1, nlist / 16);
   // re-rank at the full dim with max(10k, 100) candidates when d_s < dim) and validates the plan
@@ -129,6 +134,8 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   std::vector<ScoredRow> ProbeLists(std::span<const float> query, const Plan& resolved) const;
   void RemoveRow(RowId row);
   void Append(const VectorTable& table, RowId row, uint32_t list);
+  // Puts `row` in `list` (refreshing its prefix when it is there already).
+  void Place(const VectorTable& table, RowId row, uint32_t list);
 
   Metric metric_;
   uint32_t dim_;

@@ -266,6 +266,35 @@ void OpqIndex::Upsert(const index::VectorTable& table, RowId row) {
   EncodeRange(table, row, row + 1);
 }
 
+namespace {
+struct PreparedCode final : index::PreparedUpsert {
+  std::vector<uint8_t> code;
+  uint32_t prefix_crc = 0;
+};
+}  // namespace
+
+std::unique_ptr<index::PreparedUpsert> OpqIndex::PrepareUpsert(const index::VectorTable& table,
+                                                               RowId row) {
+  std::vector<float> prefix(params_.spec.prefix_dims);
+  PreparePrefix(table.RowData(row), prefix.data());
+  auto prepared = std::make_unique<PreparedCode>();
+  prepared->code.resize(params_.spec.m);
+  codebook_.Encode(prefix.data(), 1, prepared->code.data());
+  prepared->prefix_crc = PrefixCrc(prefix);
+  return prepared;
+}
+
+void OpqIndex::ApplyUpsert(const index::VectorTable& table, RowId row,
+                           std::unique_ptr<index::PreparedUpsert> prepared) {
+  if (prepared == nullptr) return Upsert(table, row);
+  // Should the row have changed since Prepare, this code is stale; the change queued another
+  // insert of the row, which encodes it again.
+  const auto& code = static_cast<const PreparedCode&>(*prepared);
+  Reserve(size_t{row} + 1);
+  std::memcpy(codes_.data() + size_t{row} * params_.spec.m, code.code.data(), params_.spec.m);
+  Stamp(row, table.IdOf(row), code.prefix_crc);
+}
+
 void OpqIndex::Remove(RowId row, uint64_t /*id*/) {
   if (row < coded_.size()) coded_[row] = 0;
 }

@@ -77,6 +77,12 @@ class OpqIndex : public index::ServedIndex, public index::CandidateScorer {
 
   void Upsert(const index::VectorTable& table, index::RowId row) override;
   void Remove(index::RowId row, uint64_t id) override;
+  // The insert split like a graph's: Prepare encodes the row (reads only, beside searches), Apply
+  // stores its code.
+  std::unique_ptr<index::PreparedUpsert> PrepareUpsert(const index::VectorTable& table,
+                                                       index::RowId row) override;
+  void ApplyUpsert(const index::VectorTable& table, index::RowId row,
+                   std::unique_ptr<index::PreparedUpsert> prepared) override;
 
   // Codebook and (id, prefix checksum, code) per vector: a load re-encodes only the vectors
   // written after the blob.

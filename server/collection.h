@@ -55,9 +55,10 @@ inline constexpr double kRebuildAdvisedGrowth = 0.2;
 // Writes never hold the table against searches for long: each exclusive hold applies at most this
 // many rows to the table (a copy, the GPU mirror's upload, a delete, a build's replayed write) ...
 inline constexpr size_t kTableRowsPerHold = 256;
-// ... and the absorber finishes at most this many rows' index inserts per hold. A graph insert's
-// beam search at ef_construction runs before, under a shared hold; the hold links the node (the
-// neighbour heuristic on at most 2M lists). Index kinds without that split insert whole here.
+// ... and the absorber finishes at most this many rows' index inserts per hold. The costly part
+// of an insert runs before, under a shared hold (a graph's beam search at ef_construction, an
+// IVF's centroid ranking, a codebook's encode); the hold only links the node (the neighbour
+// heuristic on at most 2M lists), moves the row into its list or stores its code.
 inline constexpr size_t kIndexRowsPerHold = 4;
 
 // Test hook: the most work one exclusive table hold has done so far.

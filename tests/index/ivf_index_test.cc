@@ -122,6 +122,34 @@ TEST_P(IvfIndexTest, WritesAfterTheBuild) {
   EXPECT_EQ(ivf_->stats().vectors, table_.size());
 }
 
+// The absorber's split insert (ranking under a shared hold, the move under the exclusive one)
+// places a row where the whole insert does; a Prepare made before the row changed leaves it in the
+// stale list until the change's own insert moves it.
+TEST_P(IvfIndexTest, SplitInsertsPlaceRowsLikeWholeInserts) {
+  Plan plan;
+  plan.nprobe = 1;
+  const float scale = GetParam() == Metric::kL2 ? 1.0f : 10.0f;
+  auto scaled = [&](const std::vector<float>& query) {
+    std::vector<float> v = query;
+    for (float& x : v) x *= scale;
+    return v;
+  };
+  const RowId added = table_.Upsert(99999, scaled(queries_[3]));
+  std::unique_ptr<PreparedUpsert> work = ivf_->PrepareUpsert(table_, added);
+  ASSERT_NE(work, nullptr);
+  ivf_->ApplyUpsert(table_, added, std::move(work));
+  EXPECT_EQ(RunIvf(queries_[3], plan).hits[0].id, 99999u);
+  EXPECT_EQ(ivf_->stats().vectors, table_.size());
+
+  std::unique_ptr<PreparedUpsert> stale = ivf_->PrepareUpsert(table_, added);
+  const RowId moved = table_.Upsert(99999, scaled(queries_[7]));
+  ASSERT_EQ(moved, added);
+  ivf_->ApplyUpsert(table_, moved, std::move(stale));
+  ivf_->ApplyUpsert(table_, moved, ivf_->PrepareUpsert(table_, moved));
+  EXPECT_EQ(RunIvf(queries_[7], plan).hits[0].id, 99999u);
+  EXPECT_EQ(ivf_->stats().vectors, table_.size());
+}
+
 TEST_P(IvfIndexTest, SerializationRoundTripAndCorruption) {
   const std::string blob = *ivf_->Serialize();
   auto loaded = IvfIndex::Deserialize(blob, table_, GetParam());

@@ -199,6 +199,22 @@ TEST_P(OpqIndexTest, WritesAfterTheBuildAreEncodedAndDeletesNeverReturned) {
   }
 }
 
+// The absorber's split insert (the encode under a shared hold, storing the code under the
+// exclusive one) gives the code the whole insert gives.
+TEST_P(OpqIndexTest, SplitInsertsStoreTheWholeInsertsCodes) {
+  const index::RowId row = table_.Upsert(1, Scaled(queries_[3]));
+  std::unique_ptr<index::PreparedUpsert> work = opq_->PrepareUpsert(table_, row);
+  ASSERT_NE(work, nullptr);
+  opq_->ApplyUpsert(table_, row, std::move(work));
+  Plan no_rerank;
+  no_rerank.rerank_candidates = 0;
+  const std::vector<uint64_t> split = Ids(Run(queries_[3], no_rerank));
+  EXPECT_EQ(Run(queries_[3], {}).hits.at(0).id, 1u);
+  opq_->Upsert(table_, row);
+  EXPECT_EQ(Ids(Run(queries_[3], no_rerank)), split);
+  EXPECT_EQ(opq_->stats().coded_vectors, table_.size());
+}
+
 TEST_P(OpqIndexTest, BlobRoundTripKeepsCodesAndReencodesChangedVectors) {
   absl::StatusOr<std::string> blob = opq_->Serialize();
   ASSERT_TRUE(blob.ok());
