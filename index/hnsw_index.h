@@ -77,7 +77,8 @@ class HnswIndex : public ServedIndex {
   // A new id while no node is marked deleted: Prepare runs the insert's layer searches at
   // ef_construction, Apply allocates the node and links it. Other cases (a changed id, reuse of a
   // deleted node, the first node) are left whole to Apply.
-  std::unique_ptr<PreparedUpsert> PrepareUpsert(const VectorTable& table, RowId row) override;
+  std::unique_ptr<PreparedUpsert> PrepareUpsert(uint64_t id,
+                                                std::span<const float> vector) override;
   // A graph nearly full grows: its arrays are copied into bigger ones a few MB per step, and the
   // next insert swaps them in.
   bool UpkeepStep() override;

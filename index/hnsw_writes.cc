@@ -148,9 +148,9 @@ struct HnswIndex::PreparedLink : PreparedUpsert {
   std::vector<std::vector<std::pair<float, tableint>>> candidates;
 };
 
-std::unique_ptr<PreparedUpsert> HnswIndex::PrepareUpsert(const VectorTable& table, RowId row) {
+std::unique_ptr<PreparedUpsert> HnswIndex::PrepareUpsert(uint64_t id,
+                                                         std::span<const float> vector) {
   HnswGraph& graph = *graph_->hnsw;
-  const uint64_t id = table.IdOf(row);
   if (graph.enterpoint_node_ == static_cast<tableint>(-1) || graph.num_deleted_ > 0 ||
       graph.label_lookup_.contains(id)) {
     return nullptr;
@@ -158,7 +158,7 @@ std::unique_ptr<PreparedUpsert> HnswIndex::PrepareUpsert(const VectorTable& tabl
   auto link = std::make_unique<PreparedLink>();
   link->id = id;
   link->prefix.resize(params_.graph_dims);
-  PreparePrefix(table.RowData(row), link->prefix.data());
+  PreparePrefix(vector.data(), link->prefix.data());
   link->level = graph.getRandomLevel(graph.mult_);
   link->graph_max_level = graph.maxlevel_;
   link->graph_entry_point = graph.enterpoint_node_;

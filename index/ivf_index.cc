@@ -232,9 +232,10 @@ void IvfIndex::Upsert(const VectorTable& table, RowId row) {
   Place(table, row, NearestList(table.RowData(row)));
 }
 
-std::unique_ptr<PreparedUpsert> IvfIndex::PrepareUpsert(const VectorTable& table, RowId row) {
+std::unique_ptr<PreparedUpsert> IvfIndex::PrepareUpsert(uint64_t /*id*/,
+                                                        std::span<const float> vector) {
   auto prepared = std::make_unique<PreparedList>();
-  prepared->list = NearestList(table.RowData(row));
+  prepared->list = NearestList(vector.data());
   return prepared;
 }
 

@@ -76,7 +76,8 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   void Remove(RowId row, uint64_t id) override { RemoveRow(row); }
   // The insert split like a graph's: Prepare ranks the centroids (reads only, beside searches),
   // Apply moves the row into that list (a copy of its search prefix).
-  std::unique_ptr<PreparedUpsert> PrepareUpsert(const VectorTable& table, RowId row) override;
+  std::unique_ptr<PreparedUpsert> PrepareUpsert(uint64_t id,
+                                                std::span<const float> vector) override;
   void ApplyUpsert(const VectorTable& table, RowId row,
                    std::unique_ptr<PreparedUpsert> prepared) override;
 

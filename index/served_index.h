@@ -61,14 +61,21 @@ class ServedIndex {
   virtual void Upsert(const VectorTable& table, RowId row) = 0;
   virtual void Remove(RowId row, uint64_t id) = 0;
 
-  // Upsert split in two so that searches need not wait for its costly part. PrepareUpsert only
-  // reads (a graph's neighbour search): it runs under a shared hold, beside searches. ApplyUpsert
-  // finishes the insert under the exclusive hold (linking the node: bounded work). Both are called
-  // by the one thread that maintains the index, so between them the index changes only through
-  // Remove, which Apply must tolerate. Null from Prepare: Apply does the whole Upsert.
-  virtual std::unique_ptr<PreparedUpsert> PrepareUpsert(const VectorTable& /*table*/,
-                                                        RowId /*row*/) {
+  // Upsert split in two so that searches need not wait for its costly part. PrepareUpsert gets
+  // the new row's id and values (copied): it reads only them and the index's own state, with no
+  // table hold, beside searches (which only read too). ApplyUpsert finishes the insert under the
+  // exclusive hold (linking the node: bounded work). Both are called by the one thread that
+  // inserts into the index, and the caller keeps every other change of the index (Remove) out
+  // while Prepare runs. If the row changed or the index saw a Remove in between, Apply must still
+  // leave a valid index (the change queues another insert). Null from Prepare: Apply does the
+  // whole Upsert.
+  virtual std::unique_ptr<PreparedUpsert> PrepareUpsert(uint64_t /*id*/,
+                                                        std::span<const float> /*vector*/) {
     return nullptr;
+  }
+  // PrepareUpsert of a row read in place (the caller keeps the table still meanwhile).
+  std::unique_ptr<PreparedUpsert> PrepareUpsertOfRow(const VectorTable& table, RowId row) {
+    return PrepareUpsert(table.IdOf(row), {table.RowData(row), table.dim()});
   }
   // Bounded background work the index wants before its next insert (a graph growing its node
   // arrays), by the same thread, each step under its own shared hold so that writers and searches

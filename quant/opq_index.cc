@@ -273,10 +273,10 @@ struct PreparedCode final : index::PreparedUpsert {
 };
 }  // namespace
 
-std::unique_ptr<index::PreparedUpsert> OpqIndex::PrepareUpsert(const index::VectorTable& table,
-                                                               RowId row) {
+std::unique_ptr<index::PreparedUpsert> OpqIndex::PrepareUpsert(uint64_t /*id*/,
+                                                               std::span<const float> vector) {
   std::vector<float> prefix(params_.spec.prefix_dims);
-  PreparePrefix(table.RowData(row), prefix.data());
+  PreparePrefix(vector.data(), prefix.data());
   auto prepared = std::make_unique<PreparedCode>();
   prepared->code.resize(params_.spec.m);
   codebook_.Encode(prefix.data(), 1, prepared->code.data());

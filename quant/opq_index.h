@@ -79,8 +79,8 @@ class OpqIndex : public index::ServedIndex, public index::CandidateScorer {
   void Remove(index::RowId row, uint64_t id) override;
   // The insert split like a graph's: Prepare encodes the row (reads only, beside searches), Apply
   // stores its code.
-  std::unique_ptr<index::PreparedUpsert> PrepareUpsert(const index::VectorTable& table,
-                                                       index::RowId row) override;
+  std::unique_ptr<index::PreparedUpsert> PrepareUpsert(uint64_t id,
+                                                       std::span<const float> vector) override;
   void ApplyUpsert(const index::VectorTable& table, index::RowId row,
                    std::unique_ptr<index::PreparedUpsert> prepared) override;
 

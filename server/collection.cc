@@ -18,6 +18,7 @@
 #include "index/flat_search.h"
 #include "index/plan_chooser.h"
 #include "index/stage_scorer.h"
+#include "server/thread_priority.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -96,7 +97,7 @@ absl::StatusOr<uint64_t> Collection::CommitUpsert(UpsertBatch batch) {
   std::lock_guard write_lock(write_mutex_);
   RETURN_IF_ERROR(CheckNotDropped());
   RETURN_IF_ERROR(CheckFitsGpuStorage(batch));
-  RETURN_IF_ERROR(WaitForFreshRoom());
+  RETURN_IF_ERROR(WaitForFreshRoom(batch.ids.size()));
   {
     std::unique_lock lock(apply_mutex_);
     apply_wake_.wait(lock, [this] { return apply_stop_ || to_apply_.size() < kMaxPendingApplies; });
@@ -124,6 +125,7 @@ std::unique_lock<std::mutex> Collection::LockWritersApplied() {
 }
 
 void Collection::ApplyLoop() {
+  LowerThisThreadPriority(kWriterNice);
   for (;;) {
     const PendingApply* next;
     {
@@ -186,6 +188,7 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
   for (size_t begin = 0; begin < present.size(); begin += kTableRowsPerHold) {
     const size_t end = std::min(present.size(), begin + kTableRowsPerHold);
     rows.clear();
+    std::lock_guard maintenance_lock(index_maintenance_mutex_);  // Remove changes the indexes
     std::unique_lock table_lock(table_mutex_);
     for (size_t i = begin; i < end; ++i) {
       rows.push_back(*table_.RowOf(present[i]));
@@ -198,10 +201,11 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
   return present.size();
 }
 
-absl::Status Collection::WaitForFreshRoom() {
+absl::Status Collection::WaitForFreshRoom(size_t rows) {
   std::unique_lock lock(absorb_mutex_);
-  const bool room = fresh_room_.wait_for(lock, options_.fresh_rows_wait, [this] {
-    return absorb_stop_ || fresh_count_.load() < options_.fresh_rows_cap;
+  const bool room = fresh_room_.wait_for(lock, options_.fresh_rows_wait, [&] {
+    const size_t backlog = fresh_count_.load();
+    return absorb_stop_ || backlog == 0 || backlog + rows <= options_.fresh_rows_cap;
   });
   if (room) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
@@ -217,12 +221,23 @@ void Collection::WakeAbsorber() {
 }
 
 void Collection::AbsorbLoop() {
-  // A fresh row with, per slot, the index it was prepared for and what its PrepareUpsert did.
+  // Index maintenance uses what searches leave of the cores. Its exclusive holds are short and its
+  // costly part holds no lock a search or writer waits for (below), so a preempted absorber
+  // delays only itself.
+  LowerThisThreadPriority(kAbsorberNice);
+  // A fresh row with, per slot, the index (and its generation) it was prepared for and what its
+  // PrepareUpsert did.
+  struct PreparedSlot {
+    index::ServedIndex* served = nullptr;
+    uint64_t generation = 0;
+    std::unique_ptr<index::PreparedUpsert> work;
+  };
   struct PreparedRow {
     FreshRow fresh;
-    std::vector<std::pair<const index::ServedIndex*, std::unique_ptr<index::PreparedUpsert>>> slots;
+    std::vector<PreparedSlot> slots;
   };
   std::vector<PreparedRow> batch;
+  std::vector<float> vector(meta_.dim);
   for (;;) {
     {
       std::unique_lock lock(absorb_mutex_);
@@ -232,21 +247,30 @@ void Collection::AbsorbLoop() {
     }
     if (IndexUpkeepStep()) continue;  // no insert until the indexes' upkeep is done
     batch.clear();
-    // The costly part of an insert (a graph's beam search at ef_construction) only reads: it runs
-    // under a shared hold, beside searches, one row per hold so that a writer waiting for its
-    // exclusive hold (and the searches queued behind it) waits for one row's search at most. This
-    // thread is the indexes' only writer, so what it found still holds when it links below
-    // (Remove aside, which indexes tolerate).
+    // The costly part of an insert (a graph's beam search at ef_construction, a centroid ranking,
+    // an encode) reads only the index's own state and the row, copied in a short shared hold: it
+    // runs with no table hold at all, so a writer waiting for its exclusive hold (and the searches
+    // queued behind it) never waits for it. This thread is the indexes' only inserter; whatever
+    // else changes or replaces a served index (a delete's Remove, a publish, a drop) takes
+    // index_maintenance_mutex_ first, so what Prepare read still holds when the row is linked.
     for (size_t i = 0; i < kIndexRowsPerHold; ++i) {
-      std::shared_lock table_lock(table_mutex_);
-      if (i >= fresh_.size()) break;
-      PreparedRow& prepared = batch.emplace_back();
-      prepared.fresh = fresh_[i];
-      const index::RowId row = prepared.fresh.row;
-      if (!table_.IsLive(row) || table_.IdOf(row) != prepared.fresh.id) continue;
-      for (const std::unique_ptr<IndexSlot>& slot : slots_) {
-        index::ServedIndex* served = slot->served.get();
-        prepared.slots.emplace_back(served, served ? served->PrepareUpsert(table_, row) : nullptr);
+      std::lock_guard maintenance_lock(index_maintenance_mutex_);
+      PreparedRow* prepared = nullptr;
+      {
+        std::shared_lock table_lock(table_mutex_);
+        if (i >= fresh_.size()) break;
+        prepared = &batch.emplace_back();
+        prepared->fresh = fresh_[i];
+        const index::RowId row = prepared->fresh.row;
+        if (!table_.IsLive(row) || table_.IdOf(row) != prepared->fresh.id) continue;
+        std::copy_n(table_.RowData(row), meta_.dim, vector.data());
+        for (const std::unique_ptr<IndexSlot>& slot : slots_) {
+          prepared->slots.push_back({slot->served.get(), slot->served_generation, nullptr});
+        }
+      }
+      for (PreparedSlot& slot : prepared->slots) {
+        if (slot.served == nullptr) continue;
+        slot.work = slot.served->PrepareUpsert(prepared->fresh.id, vector);
       }
     }
     {
@@ -267,8 +291,9 @@ void Collection::AbsorbLoop() {
           if (served == nullptr) continue;
           // An index published since Prepare gets the whole insert here.
           std::unique_ptr<index::PreparedUpsert> work;
-          if (s < prepared.slots.size() && prepared.slots[s].first == served) {
-            work = std::move(prepared.slots[s].second);
+          if (s < prepared.slots.size() && prepared.slots[s].served == served &&
+              prepared.slots[s].generation == slots_[s]->served_generation) {
+            work = std::move(prepared.slots[s].work);
           }
           served->ApplyUpsert(table_, fresh.row, std::move(work));
         }

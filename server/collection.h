@@ -75,6 +75,13 @@ struct UpsertBatch {
   std::shared_ptr<const void> owner;
 };
 
+// Nice values of the threads that maintain the collection behind its writes: the absorber (index
+// inserts) at the lowest priority, and the applier (with the server's upsert workers) below the
+// searches. Searches then keep their latency under a write stream; the write rate is what the
+// searches leave (acknowledgements slow down, as the fresh-row cap already makes them).
+inline constexpr int kAbsorberNice = 19;
+inline constexpr int kWriterNice = 10;
+
 // Committed upserts the applier has not taken into the table yet, at most: a writer that commits
 // further waits, so a fast stream cannot queue unbounded memory ahead of the table.
 inline constexpr size_t kMaxPendingApplies = 2;
@@ -196,12 +203,14 @@ struct CollectionOptions {
   // Called when a GPU call fails: action "dropped" (the collection left the GPU for good) or
   // "cpu_fallback" (one search ran on the CPU, e.g. out of device memory); may be empty.
   std::function<void(const std::string& collection, const std::string& action)> on_gpu_error;
-  // Acknowledged rows the served indexes have not absorbed yet, above which an Upsert waits for
-  // the absorber: every index search scans these rows exactly (at 784 dims, 4096 rows cost about
-  // 3.2 MFLOPs a query, some 50 graph searches' worth), so the backlog must stay small. A message
-  // is admitted while the backlog is below the cap, so it can exceed the cap by one message.
-  // Default: 4096.
-  size_t fresh_rows_cap = 4096;
+  // Acknowledged rows the served indexes may have still to absorb. Every index search scans them
+  // exactly at the plan's final prefix (at 784 dims 1024 rows cost 1.6 MFLOPs a query, about a
+  // default graph search's own cost), so the cap bounds what a write stream adds to each search;
+  // under a steady stream the backlog sits at the cap, and the upsert rate is the indexes' insert
+  // rate whatever the cap. A message is admitted when it fits under the cap or the backlog is
+  // empty (a message larger than the cap goes alone); the kMaxPendingApplies committed messages
+  // the table has not taken yet come on top. Default: 1024.
+  size_t fresh_rows_cap = 1024;
   // How long an Upsert waits for the backlog to fall below the cap before RESOURCE_EXHAUSTED.
   // Default: 5 s.
   std::chrono::milliseconds fresh_rows_wait{5000};
@@ -305,12 +314,13 @@ class Collection {
   struct IndexSlot {
     std::string name;
     std::string kind;
-    std::unique_ptr<index::ServedIndex> served;  // guarded by table_mutex_
-    bool log_writes = false;                     // guarded by table_mutex_
-    std::vector<LoggedWrite> written;            // guarded by table_mutex_
-    std::string state;                           // guarded by build_mutex_; "" = never built
-    std::string error;                           // guarded by build_mutex_
-    double build_seconds = 0;                    // guarded by build_mutex_
+    std::unique_ptr<index::ServedIndex> served;  // guarded by table_mutex_ (and see below)
+    uint64_t served_generation = 0;    // guarded by table_mutex_; bumped whenever `served` changes
+    bool log_writes = false;           // guarded by table_mutex_
+    std::vector<LoggedWrite> written;  // guarded by table_mutex_
+    std::string state;                 // guarded by build_mutex_; "" = never built
+    std::string error;                 // guarded by build_mutex_
+    double build_seconds = 0;          // guarded by build_mutex_
     std::atomic<double> progress{0};
     std::atomic<bool> cancel{false};
     std::thread thread;   // joined by StopBuild
@@ -371,9 +381,9 @@ class Collection {
   void LoadDefaultBudget();
   // A deleted row: out of every served index, logged for running builds; exclusive hold.
   void ApplyRemoveLocked(index::RowId row, uint64_t id);
-  // Waits (holding write_mutex_) until the absorber's backlog is below the cap; RESOURCE_EXHAUSTED
-  // after fresh_rows_wait.
-  absl::Status WaitForFreshRoom();
+  // Waits (holding write_mutex_) until `rows` more fit in the absorber's backlog under the cap, or
+  // the backlog is empty; RESOURCE_EXHAUSTED after fresh_rows_wait.
+  absl::Status WaitForFreshRoom(size_t rows);
   // write_mutex_, once every committed write is in the table: the caller then sees storage and
   // table agree (Delete reads the table for ids, Publish replays what was applied).
   std::unique_lock<std::mutex> LockWritersApplied();
@@ -450,6 +460,11 @@ class Collection {
   // Set by a search (under a shared hold) whose GPU call failed: gpu_ is no longer used, and the
   // next exclusive hold frees it.
   mutable std::atomic<bool> gpu_failed_{false};
+
+  // Held by the absorber while it prepares inserts with no table hold, and taken (before the
+  // exclusive table hold) by whatever else changes or destroys a served index: a delete's Remove,
+  // a publish, a drop. Never taken by searches or by the applier.
+  std::mutex index_maintenance_mutex_;
 
   // Serialises StartBuild, DropIndex, MarkDropped and slot additions (never taken by a build
   // thread).

@@ -218,9 +218,11 @@ absl::Status Collection::Publish(IndexSlot& slot, std::unique_ptr<index::ServedI
   // so searches go on meanwhile; the swap takes one short exclusive hold.
   const std::unique_lock write_lock = LockWritersApplied();
   RETURN_IF_ERROR(CatchUp(slot, *built));
+  std::lock_guard maintenance_lock(index_maintenance_mutex_);  // the old index is destroyed
   std::unique_lock table_lock(table_mutex_);
   if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
   slot.served = std::move(built);
+  ++slot.served_generation;
   return absl::OkStatus();
 }
 
@@ -344,7 +346,9 @@ absl::Status Collection::LoadIndexes() {
         LoadIndex(slot.kind, *blob, table_, meta_.metric);
     std::lock_guard build_lock(build_mutex_);
     if (loaded.ok()) {
+      // Before any write: the absorber has nothing to prepare, so no maintenance hold is needed.
       slot.served = std::move(*loaded);
+      ++slot.served_generation;
       slot.state = "ready";
       slot.progress = 1.0;
     } else {
@@ -377,8 +381,10 @@ absl::Status Collection::DropIndex(std::string_view name) {
   StopBuild(*slot);
   RETURN_IF_ERROR(store_->DeleteIndexBlob(meta_.id, slot->name));
   {
+    std::lock_guard maintenance_lock(index_maintenance_mutex_);
     std::unique_lock table_lock(table_mutex_);
     slot->served.reset();
+    ++slot->served_generation;
   }
   {
     std::lock_guard build_lock(build_mutex_);

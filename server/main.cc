@@ -56,6 +56,10 @@ ABSL_FLAG(double, recall_check_fraction, 0.005,
 ABSL_FLAG(uint32_t, calibration_reservoir, 1000,
           "Recent full-dim search queries kept (in memory) per collection for calibration and the "
           "drift check (0..100000; 0 = none)");
+ABSL_FLAG(uint32_t, fresh_rows_cap, 1024,
+          "Acknowledged vectors a collection's indexes may have still to absorb (every index "
+          "search scans them exactly); an upsert that would pass it waits for the indexes, then "
+          "gets RESOURCE_EXHAUSTED (1..1000000)");
 ABSL_FLAG(double, max_query_mflops, 0,
           "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none");
 ABSL_FLAG(uint32_t, max_k, 10000, "Most hits one query may ask for (1..10000)");
@@ -142,6 +146,7 @@ int main(int argc, char** argv) {
   options.calibration_queries = absl::GetFlag(FLAGS_calibration_queries);
   options.auto_calibrate = absl::GetFlag(FLAGS_auto_calibrate);
   options.calibration_reservoir = absl::GetFlag(FLAGS_calibration_reservoir);
+  options.fresh_rows_cap = absl::GetFlag(FLAGS_fresh_rows_cap);
   options.limits.max_mflops = absl::GetFlag(FLAGS_max_query_mflops);
   options.limits.max_k = absl::GetFlag(FLAGS_max_k);
   options.limits.max_rerank_candidates = absl::GetFlag(FLAGS_max_rerank_candidates);
@@ -149,10 +154,12 @@ int main(int argc, char** argv) {
   if ((over_limit != "reject" && over_limit != "clamp") || options.limits.max_k == 0 ||
       options.limits.max_k > 10000 || options.calibration_queries == 0 ||
       options.calibration_queries > 10000 || !(options.limits.max_mflops >= 0) ||
-      options.calibration_reservoir > 100000) {
+      options.calibration_reservoir > 100000 || options.fresh_rows_cap == 0 ||
+      options.fresh_rows_cap > 1000000) {
     spdlog::error(
         "bad flags: --over_limit must be reject or clamp, --max_k and --calibration_queries in "
-        "1..10000, --max_query_mflops >= 0, --calibration_reservoir in 0..100000");
+        "1..10000, --max_query_mflops >= 0, --calibration_reservoir in 0..100000, "
+        "--fresh_rows_cap in 1..1000000");
     return 1;
   }
   options.limits.clamp = over_limit == "clamp";

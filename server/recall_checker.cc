@@ -1,13 +1,10 @@
 #include "server/recall_checker.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "server/thread_priority.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -56,7 +53,7 @@ void RecallChecker::Offer(const std::shared_ptr<Collection>& collection,
 
 void RecallChecker::Loop() {
   // The lowest priority: the checks use what the searches leave.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+  LowerThisThreadPriority(19);
   for (;;) {
     Job job;
     {

@@ -62,6 +62,7 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   collection_options.calibration_queries = options.calibration_queries;
   collection_options.auto_calibrate = options.auto_calibrate;
   collection_options.calibration_reservoir = options.calibration_reservoir;
+  collection_options.fresh_rows_cap = options.fresh_rows_cap;
   collection_options.limits = options.limits;
   collection_options.gpu = options.gpu;
   Metrics* metrics = server->metrics_.get();

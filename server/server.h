@@ -44,6 +44,9 @@ struct ServerOptions {
   // Recent full-dim search queries kept per collection for calibration (0 = none).
   // Default: 1000.
   size_t calibration_reservoir = 1000;
+  // Acknowledged vectors a collection's indexes may have still to absorb (CollectionOptions).
+  // Default: 1024.
+  size_t fresh_rows_cap = 1024;
   // Limits on what one search may ask for (MFLOPs, k, re-rank depth) and what happens above them.
   // Default: no MFLOPs or re-rank caps, k up to 10000, over-limit requests rejected.
   SearchLimits limits;

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <latch>
 
+#include "server/thread_priority.h"
+
 namespace adanns::server {
 
-WorkerPool::WorkerPool(size_t threads) {
+WorkerPool::WorkerPool(size_t threads, int nice) {
   workers_.reserve(std::max<size_t>(threads, 1));
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i)
-    workers_.emplace_back([this] { Work(); });
+    workers_.emplace_back([this, nice] { Work(nice); });
 }
 
 WorkerPool::~WorkerPool() {
@@ -48,7 +50,8 @@ size_t WorkerPool::max_running() const {
   return max_running_;
 }
 
-void WorkerPool::Work() {
+void WorkerPool::Work(int nice) {
+  if (nice > 0) LowerThisThreadPriority(nice);
   std::unique_lock lock(mutex_);
   for (;;) {
     ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });

@@ -16,8 +16,8 @@ namespace adanns::server {
 
 class WorkerPool {
  public:
-  // `threads` >= 1 workers, started now.
-  explicit WorkerPool(size_t threads);
+  // `threads` >= 1 workers, started now, each at nice value `nice` (0 = the process's).
+  explicit WorkerPool(size_t threads, int nice = 0);
   // Runs every task already posted, then joins the workers.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
@@ -38,7 +38,7 @@ class WorkerPool {
   size_t max_running() const;
 
  private:
-  void Work();
+  void Work(int nice);
 
   mutable std::mutex mutex_;
   std::condition_variable ready_;

@@ -317,7 +317,7 @@ TEST_P(HnswIndexTest, PreparedInsertsFindNeighboursAsWholeInsertsDo) {
     const RowId split_row = split_table->Upsert(id, values);
     while ((*split)->UpkeepStep()) {
     }
-    std::unique_ptr<PreparedUpsert> work = (*split)->PrepareUpsert(*split_table, split_row);
+    std::unique_ptr<PreparedUpsert> work = (*split)->PrepareUpsertOfRow(*split_table, split_row);
     prepared += work != nullptr;
     (*split)->ApplyUpsert(*split_table, split_row, std::move(work));
     (*whole)->Upsert(*whole_table, whole_table->Upsert(id, values));
@@ -347,7 +347,7 @@ TEST_P(HnswIndexTest, PreparedInsertsFindNeighboursAsWholeInsertsDo) {
 // writer): a neighbour found by the prepared search may be deleted by the time the node links.
 TEST_P(HnswIndexTest, PreparedInsertToleratesDeletesBeforeItLinks) {
   const RowId row = table_.Upsert(1'000'000, BestMatchOf(queries_[0]));
-  std::unique_ptr<PreparedUpsert> work = graph_->PrepareUpsert(table_, row);
+  std::unique_ptr<PreparedUpsert> work = graph_->PrepareUpsertOfRow(table_, row);
   ASSERT_NE(work, nullptr);
   for (const uint64_t id : Ids(RunExact(queries_[0], 5))) {
     if (id == 1'000'000) continue;
@@ -360,7 +360,7 @@ TEST_P(HnswIndexTest, PreparedInsertToleratesDeletesBeforeItLinks) {
   EXPECT_EQ(result.hits[0].id, 1'000'000u);
   // With deleted nodes present the next insert is not split: Apply does all of it.
   const RowId next = table_.Upsert(1'000'001, BestMatchOf(queries_[1]));
-  EXPECT_EQ(graph_->PrepareUpsert(table_, next), nullptr);
+  EXPECT_EQ(graph_->PrepareUpsertOfRow(table_, next), nullptr);
   graph_->ApplyUpsert(table_, next, nullptr);
   EXPECT_EQ(Run(queries_[1], {}).hits[0].id, 1'000'001u);
 }
@@ -385,7 +385,7 @@ TEST_P(HnswIndexTest, GrowthKeepsDeletesMadeWhileItCopies) {
     if (more) continue;
     const RowId row = table_.Upsert(next_id, queries_[next_id % queries_.size()]);
     ++next_id;
-    graph_->ApplyUpsert(table_, row, graph_->PrepareUpsert(table_, row));
+    graph_->ApplyUpsert(table_, row, graph_->PrepareUpsertOfRow(table_, row));
   }
   EXPECT_TRUE(deleted);
   EXPECT_EQ(graph_->stats().growths_in_hold, 0u);

@@ -135,17 +135,17 @@ TEST_P(IvfIndexTest, SplitInsertsPlaceRowsLikeWholeInserts) {
     return v;
   };
   const RowId added = table_.Upsert(99999, scaled(queries_[3]));
-  std::unique_ptr<PreparedUpsert> work = ivf_->PrepareUpsert(table_, added);
+  std::unique_ptr<PreparedUpsert> work = ivf_->PrepareUpsertOfRow(table_, added);
   ASSERT_NE(work, nullptr);
   ivf_->ApplyUpsert(table_, added, std::move(work));
   EXPECT_EQ(RunIvf(queries_[3], plan).hits[0].id, 99999u);
   EXPECT_EQ(ivf_->stats().vectors, table_.size());
 
-  std::unique_ptr<PreparedUpsert> stale = ivf_->PrepareUpsert(table_, added);
+  std::unique_ptr<PreparedUpsert> stale = ivf_->PrepareUpsertOfRow(table_, added);
   const RowId moved = table_.Upsert(99999, scaled(queries_[7]));
   ASSERT_EQ(moved, added);
   ivf_->ApplyUpsert(table_, moved, std::move(stale));
-  ivf_->ApplyUpsert(table_, moved, ivf_->PrepareUpsert(table_, moved));
+  ivf_->ApplyUpsert(table_, moved, ivf_->PrepareUpsertOfRow(table_, moved));
   EXPECT_EQ(RunIvf(queries_[7], plan).hits[0].id, 99999u);
   EXPECT_EQ(ivf_->stats().vectors, table_.size());
 }

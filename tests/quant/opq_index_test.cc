@@ -203,7 +203,7 @@ TEST_P(OpqIndexTest, WritesAfterTheBuildAreEncodedAndDeletesNeverReturned) {
 // exclusive one) gives the code the whole insert gives.
 TEST_P(OpqIndexTest, SplitInsertsStoreTheWholeInsertsCodes) {
   const index::RowId row = table_.Upsert(1, Scaled(queries_[3]));
-  std::unique_ptr<index::PreparedUpsert> work = opq_->PrepareUpsert(table_, row);
+  std::unique_ptr<index::PreparedUpsert> work = opq_->PrepareUpsertOfRow(table_, row);
   ASSERT_NE(work, nullptr);
   opq_->ApplyUpsert(table_, row, std::move(work));
   Plan no_rerank;
