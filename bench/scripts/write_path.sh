@@ -51,7 +51,8 @@ for rep in $(seq "$reps"); do
     ingest)
       dd_line=$(dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fdatasync 2>&1 | tail -1)
       rm -f "$work/dd.bin"
-      dd_mbs=$(awk '{print $(NF-1)}' <<< "$dd_line")
+      # dd prints "... 493 MB/s" or "... 1.1 GB/s".
+      dd_mbs=$(awk '{v = $(NF-1); if ($NF == "GB/s") v *= 1000; print v}' <<< "$dd_line")
       start_server
       $cli collection create wp --dim "$dim" --metric l2 > /dev/null
       line=$($cli ingest --collection wp "$data/base.npy" 2>&1 | tail -1)
