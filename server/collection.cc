@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -31,7 +30,6 @@ Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
       options_(std::move(options)),
       table_(meta_.dim),
       reservoir_(options_.calibration_reservoir, meta_.dim, /*seed=*/0x5eed) {
-  preparer_ = std::make_unique<WorkerPool>(1, kAbsorberNice);
   absorber_ = std::thread(&Collection::AbsorbLoop, this);
   applier_ = std::thread(&Collection::ApplyLoop, this);
 }
@@ -127,6 +125,7 @@ std::unique_lock<std::mutex> Collection::LockWritersApplied() {
 }
 
 void Collection::ApplyLoop() {
+  LowerThisThreadPriority(kWriterNice);
   for (;;) {
     const PendingApply* next;
     {
@@ -222,11 +221,10 @@ void Collection::WakeAbsorber() {
 }
 
 void Collection::AbsorbLoop() {
-  // Index maintenance uses what searches leave of the cores: its costly part runs on preparer_ at
-  // the lowest priority and holds no lock a search or writer waits for (below), so when it is
-  // preempted it delays only itself. This thread, at the process's priority, only waits for it
-  // and takes the short exclusive holds: a hold that searches queue behind is never preempted in
-  // favour of less urgent work.
+  // Index maintenance uses what searches leave of the cores. Its exclusive holds are short and its
+  // costly part holds no lock a search or writer waits for (below), so a preempted absorber
+  // delays only itself.
+  LowerThisThreadPriority(kAbsorberNice);
   // A fresh row with, per slot, the index (and its generation) it was prepared for and what its
   // PrepareUpsert did.
   struct PreparedSlot {
@@ -255,31 +253,26 @@ void Collection::AbsorbLoop() {
     // queued behind it) never waits for it. This thread is the indexes' only inserter; whatever
     // else changes or replaces a served index (a delete's Remove, a publish, a drop) takes
     // index_maintenance_mutex_ first, so what Prepare read still holds when the row is linked.
-    std::promise<void> prepared_all;
-    preparer_->Post([&] {
-      for (size_t i = 0; i < kIndexRowsPerHold; ++i) {
-        std::lock_guard maintenance_lock(index_maintenance_mutex_);
-        PreparedRow* prepared = nullptr;
-        {
-          std::shared_lock table_lock(table_mutex_);
-          if (i >= fresh_.size()) break;
-          prepared = &batch.emplace_back();
-          prepared->fresh = fresh_[i];
-          const index::RowId row = prepared->fresh.row;
-          if (!table_.IsLive(row) || table_.IdOf(row) != prepared->fresh.id) continue;
-          std::copy_n(table_.RowData(row), meta_.dim, vector.data());
-          for (const std::unique_ptr<IndexSlot>& slot : slots_) {
-            prepared->slots.push_back({slot->served.get(), slot->served_generation, nullptr});
-          }
-        }
-        for (PreparedSlot& slot : prepared->slots) {
-          if (slot.served == nullptr) continue;
-          slot.work = slot.served->PrepareUpsert(prepared->fresh.id, vector);
+    for (size_t i = 0; i < kIndexRowsPerHold; ++i) {
+      std::lock_guard maintenance_lock(index_maintenance_mutex_);
+      PreparedRow* prepared = nullptr;
+      {
+        std::shared_lock table_lock(table_mutex_);
+        if (i >= fresh_.size()) break;
+        prepared = &batch.emplace_back();
+        prepared->fresh = fresh_[i];
+        const index::RowId row = prepared->fresh.row;
+        if (!table_.IsLive(row) || table_.IdOf(row) != prepared->fresh.id) continue;
+        std::copy_n(table_.RowData(row), meta_.dim, vector.data());
+        for (const std::unique_ptr<IndexSlot>& slot : slots_) {
+          prepared->slots.push_back({slot->served.get(), slot->served_generation, nullptr});
         }
       }
-      prepared_all.set_value();
-    });
-    prepared_all.get_future().wait();
+      for (PreparedSlot& slot : prepared->slots) {
+        if (slot.served == nullptr) continue;
+        slot.work = slot.served->PrepareUpsert(prepared->fresh.id, vector);
+      }
+    }
     {
       std::unique_lock table_lock(table_mutex_);
       size_t inserted = 0;

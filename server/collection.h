@@ -75,13 +75,10 @@ struct UpsertBatch {
   std::shared_ptr<const void> owner;
 };
 
-// Nice values of the work behind writes that holds no lock searches wait for: index inserts'
-// costly part (the absorber's preparer) at the lowest priority, the server's upsert workers
-// (parse, synced commit) below the searches. Searches then keep their latency under a write
-// stream; the write rate is what the searches leave (acknowledgements slow down, as the
-// fresh-row cap already makes them). The threads that take exclusive table holds (the applier,
-// the absorber's linking) stay at the process's priority: a hold searches queue behind must not
-// be preempted in favour of less urgent work.
+// Nice values of the threads that maintain the collection behind its writes: the absorber (index
+// inserts) at the lowest priority, and the applier (with the server's upsert workers) below the
+// searches. Searches then keep their latency under a write stream; the write rate is what the
+// searches leave (acknowledgements slow down, as the fresh-row cap already makes them).
 inline constexpr int kAbsorberNice = 19;
 inline constexpr int kWriterNice = 10;
 
@@ -515,8 +512,6 @@ class Collection {
   std::atomic<uint64_t> searches_{0};
   std::atomic<int64_t> last_auto_calibration_ms_{0};
 
-  // Runs the absorber's prepare step at kAbsorberNice (one thread).
-  std::unique_ptr<WorkerPool> preparer_;
   std::thread absorber_;  // last: started once everything above exists
   std::thread applier_;
 };
