@@ -168,7 +168,17 @@ Metrics::Metrics()
                            .Name("adanns_process_resident_bytes")
                            .Help("Resident memory of the server process")
                            .Register(*registry_)
-                           .Add({})) {}
+                           .Add({})),
+      malloc_in_use_(&prometheus::BuildGauge()
+                          .Name("adanns_malloc_in_use_bytes")
+                          .Help("Bytes the allocator has handed out (glibc mallinfo2)")
+                          .Register(*registry_)
+                          .Add({})),
+      malloc_free_(&prometheus::BuildGauge()
+                        .Name("adanns_malloc_free_bytes")
+                        .Help("Bytes free inside the allocator's arenas, kept for reuse")
+                        .Register(*registry_)
+                        .Add({})) {}
 
 void Metrics::RecordRecallCheck(const std::string& collection, const std::string& index,
                                 double observed_recall, bool missed_target) {
@@ -190,12 +200,13 @@ void Metrics::RecordIngest(const std::string& collection, double vectors, double
   ingest_bytes_->Add({{"collection", collection}}).Increment(bytes);
 }
 
-void Metrics::SetResourceUsage(double store_bytes, double pending_compaction_bytes,
-                               double rocksdb_memory, double resident_bytes) {
-  store_bytes_->Set(store_bytes);
-  pending_compaction_->Set(pending_compaction_bytes);
-  rocksdb_memory_->Set(rocksdb_memory);
-  resident_bytes_->Set(resident_bytes);
+void Metrics::SetResourceUsage(const ResourceUsage& usage) {
+  store_bytes_->Set(usage.store_bytes);
+  pending_compaction_->Set(usage.pending_compaction_bytes);
+  rocksdb_memory_->Set(usage.rocksdb_memory);
+  resident_bytes_->Set(usage.resident_bytes);
+  malloc_in_use_->Set(usage.malloc_in_use_bytes);
+  malloc_free_->Set(usage.malloc_free_bytes);
 }
 
 Metrics::~Metrics() = default;

@@ -69,10 +69,18 @@ class Metrics {
   void RecordRecallCheckSkipped(const std::string& collection);
   // adanns_ingest_vectors_total{collection} and adanns_ingest_bytes_total{collection}.
   void RecordIngest(const std::string& collection, double vectors, double bytes);
-  // adanns_rocksdb_size_bytes, adanns_rocksdb_pending_compaction_bytes,
-  // adanns_rocksdb_memory_bytes, adanns_process_resident_bytes.
-  void SetResourceUsage(double store_bytes, double pending_compaction_bytes, double rocksdb_memory,
-                        double resident_bytes);
+  // What the server's 5-second sampler reads.
+  struct ResourceUsage {
+    double store_bytes = 0;               // adanns_rocksdb_size_bytes
+    double pending_compaction_bytes = 0;  // adanns_rocksdb_pending_compaction_bytes
+    double rocksdb_memory = 0;            // adanns_rocksdb_memory_bytes
+    double resident_bytes = 0;            // adanns_process_resident_bytes
+    // glibc's mallinfo2: bytes handed out (uordblks + hblkhd) and bytes free inside its arenas
+    // (fordblks): what resident memory holds besides live allocations.
+    double malloc_in_use_bytes = 0;  // adanns_malloc_in_use_bytes
+    double malloc_free_bytes = 0;    // adanns_malloc_free_bytes
+  };
+  void SetResourceUsage(const ResourceUsage& usage);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -103,6 +111,8 @@ class Metrics {
   prometheus::Gauge* pending_compaction_;
   prometheus::Gauge* rocksdb_memory_;
   prometheus::Gauge* resident_bytes_;
+  prometheus::Gauge* malloc_in_use_;
+  prometheus::Gauge* malloc_free_;
   std::mutex mutex_;  // guards the lazily created per-label metrics below
   absl::flat_hash_map<std::string, prometheus::Histogram*> latency_by_method_;
   absl::flat_hash_map<std::string, prometheus::Gauge*> vectors_by_collection_;

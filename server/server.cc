@@ -2,6 +2,7 @@
 // once every collection is loaded.
 #include "server/server.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -108,10 +109,16 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   server->sampler_ = std::thread([raw] {
     std::unique_lock lock(raw->sampler_mutex_);
     do {
-      const storage::RocksStore::Usage usage = raw->engine_->store().usage();
-      raw->metrics_->SetResourceUsage(
-          static_cast<double>(usage.bytes), static_cast<double>(usage.pending_compaction_bytes),
-          static_cast<double>(usage.memory_bytes), ProcessResidentBytes());
+      const storage::RocksStore::Usage store = raw->engine_->store().usage();
+      const struct mallinfo2 allocator = mallinfo2();
+      raw->metrics_->SetResourceUsage({
+          .store_bytes = static_cast<double>(store.bytes),
+          .pending_compaction_bytes = static_cast<double>(store.pending_compaction_bytes),
+          .rocksdb_memory = static_cast<double>(store.memory_bytes),
+          .resident_bytes = ProcessResidentBytes(),
+          .malloc_in_use_bytes = static_cast<double>(allocator.uordblks + allocator.hblkhd),
+          .malloc_free_bytes = static_cast<double>(allocator.fordblks),
+      });
     } while (!raw->sampler_stop_.wait_for(lock, kSampleEvery, [raw] { return raw->stopping_; }));
   });
   spdlog::info("adanns-server listening on {} (port {}, {}{})", options.listen, server->port_,

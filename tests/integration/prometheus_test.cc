@@ -107,7 +107,8 @@ TEST_F(PrometheusTest, ExpositionPassesPromtool) {
         "adanns_collection_vectors", "adanns_ingest_vectors_total", "adanns_ingest_bytes_total",
         "adanns_search_mflops_bucket", "adanns_search_vectors_scanned_bucket",
         "adanns_search_dims_bucket", "adanns_rocksdb_size_bytes",
-        "adanns_rocksdb_pending_compaction_bytes", "adanns_process_resident_bytes"}) {
+        "adanns_rocksdb_pending_compaction_bytes", "adanns_process_resident_bytes",
+        "adanns_malloc_in_use_bytes", "adanns_malloc_free_bytes"}) {
     EXPECT_NE(exposition.find(family), std::string::npos) << family;
   }
   std::string report;

@@ -161,14 +161,16 @@ TEST(SoakTest, BoundedLoadHasNoErrorsAndLevelMemory) {
   const double start_mib = ResidentMiB(server.pid());
   load.Start();
   // own_MiB: resident minus RocksDB's peak so far.
-  std::printf("%8s %9s %9s %9s %9s %12s %12s %12s\n", "seconds", "rss_MiB", "rocks_MiB", "own_MiB",
-              "requests", "upsert_p99_ms", "delete_p99_ms", "search_p99_ms");
+  // malloc_MiB / free_MiB: what the allocator has handed out / keeps free in its arenas.
+  std::printf("%8s %9s %9s %9s %10s %8s %9s %12s %12s %12s\n", "seconds", "rss_MiB", "rocks_MiB",
+              "own_MiB", "malloc_MiB", "free_MiB", "requests", "upsert_p99_ms", "delete_p99_ms",
+              "search_p99_ms");
   std::printf("%8d %9.1f\n", 0, start_mib);
   double last_mib = start_mib;
   double max_mib = start_mib;
   // (minutes, MiB resident and not RocksDB's) over the second half, from the server's own gauges
   // (sampled together, every 5 s).
-  std::vector<std::pair<double, double>> own_second_half;
+  std::vector<std::pair<double, double>> own_second_half, malloc_second_half;
   constexpr double kMiB = 1 << 20;
   double rocks_peak = 0;
   for (int elapsed = interval; elapsed <= seconds && load.errors() == 0; elapsed += interval) {
@@ -180,11 +182,16 @@ TEST(SoakTest, BoundedLoadHasNoErrorsAndLevelMemory) {
     const double rocks = ScrapeGauge(metrics_port, "adanns_rocksdb_memory_bytes") / kMiB;
     ASSERT_GT(rss, 0) << "no adanns_process_resident_bytes on port " << metrics_port;
     ASSERT_GE(rocks, 0) << "no adanns_rocksdb_memory_bytes on port " << metrics_port;
+    const double in_use = ScrapeGauge(metrics_port, "adanns_malloc_in_use_bytes") / kMiB;
+    const double arena_free = ScrapeGauge(metrics_port, "adanns_malloc_free_bytes") / kMiB;
     rocks_peak = std::max(rocks_peak, rocks);
-    if (2 * elapsed > seconds) own_second_half.emplace_back(elapsed / 60.0, rss - rocks_peak);
+    if (2 * elapsed > seconds) {
+      own_second_half.emplace_back(elapsed / 60.0, rss - rocks_peak);
+      malloc_second_half.emplace_back(elapsed / 60.0, in_use);
+    }
     std::printf(
-        "%8d %9.1f %9.1f %9.1f %9zu %12.2f %12.2f %12.2f\n", elapsed, last_mib, rocks,
-        rss - rocks_peak,
+        "%8d %9.1f %9.1f %9.1f %10.1f %8.1f %9zu %12.2f %12.2f %12.2f\n", elapsed, last_mib, rocks,
+        rss - rocks_peak, in_use, arena_free,
         latencies.upsert_us.size() + latencies.delete_us.size() + latencies.search_us.size(),
         Percentile(latencies.upsert_us, 99) / 1000, Percentile(latencies.delete_us, 99) / 1000,
         Percentile(latencies.search_us, 99) / 1000);
@@ -202,6 +209,9 @@ TEST(SoakTest, BoundedLoadHasNoErrorsAndLevelMemory) {
   const double own_slope = Slope(own_second_half);
   std::cout << "soak: over the second half, memory not RocksDB's grows " << own_slope
             << " MiB a minute\n";
+  std::cout << "soak: over the second half, memory handed out by the allocator (RocksDB's "
+               "included) grows "
+            << Slope(malloc_second_half) << " MiB a minute\n";
   if (seconds >= kSlopeCheckedFromSeconds) EXPECT_LT(own_slope, kMaxOwnGrowthMiBPerMinute);
 
   // The soak's writes are all there too.
