@@ -48,6 +48,12 @@ constexpr double kMaxRssGrowthMiB = 160;
 // about 180k requests a minute on the 2-core dev machine).
 constexpr double kMaxOwnGrowthMiBPerMinute = 4;
 constexpr int kSlopeCheckedFromSeconds = 300;
+// The same for what the allocator has handed out minus what RocksDB reports (glibc's mallinfo2
+// against RocksDB's own properties, sampled together): free arena memory and RocksDB's memtable
+// cycles are out of it, so it is our live allocations. The 10-minute run measured it flat (22.3
+// MiB from the first sample to the last); 1 MiB a minute still catches a leak of 6 bytes per
+// request at the soak's rate.
+constexpr double kMaxAllocatedGrowthMiBPerMinute = 1;
 
 // A free loopback port for the server's metrics endpoint (the kernel may hand it out again before
 // the server binds it; the server then fails to start, loudly).
@@ -187,7 +193,7 @@ TEST(SoakTest, BoundedLoadHasNoErrorsAndLevelMemory) {
     rocks_peak = std::max(rocks_peak, rocks);
     if (2 * elapsed > seconds) {
       own_second_half.emplace_back(elapsed / 60.0, rss - rocks_peak);
-      malloc_second_half.emplace_back(elapsed / 60.0, in_use);
+      malloc_second_half.emplace_back(elapsed / 60.0, in_use - rocks);
     }
     std::printf(
         "%8d %9.1f %9.1f %9.1f %10.1f %8.1f %9zu %12.2f %12.2f %12.2f\n", elapsed, last_mib, rocks,
@@ -209,10 +215,14 @@ TEST(SoakTest, BoundedLoadHasNoErrorsAndLevelMemory) {
   const double own_slope = Slope(own_second_half);
   std::cout << "soak: over the second half, memory not RocksDB's grows " << own_slope
             << " MiB a minute\n";
-  std::cout << "soak: over the second half, memory handed out by the allocator (RocksDB's "
-               "included) grows "
-            << Slope(malloc_second_half) << " MiB a minute\n";
-  if (seconds >= kSlopeCheckedFromSeconds) EXPECT_LT(own_slope, kMaxOwnGrowthMiBPerMinute);
+  const double allocated_slope = Slope(malloc_second_half);
+  std::cout << "soak: over the second half, memory the allocator handed out besides RocksDB's "
+               "grows "
+            << allocated_slope << " MiB a minute\n";
+  if (seconds >= kSlopeCheckedFromSeconds) {
+    EXPECT_LT(own_slope, kMaxOwnGrowthMiBPerMinute);
+    EXPECT_LT(allocated_slope, kMaxAllocatedGrowthMiBPerMinute);
+  }
 
   // The soak's writes are all there too.
   std::map<uint64_t, std::vector<float>> stored;
