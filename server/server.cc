@@ -26,10 +26,12 @@ constexpr std::chrono::seconds kSampleEvery{5};
 // (64 MiB write buffers, filled by the writing threads, freed after a flush) and the receive
 // buffers of 4 MB messages leave up to ~120 MiB free in the arenas (a 10-minute soak: the
 // allocator's free bytes rose from 59 to 123 MiB while what it had handed out, RocksDB's share
-// aside, stayed at 22.3 MiB). Above this much free the sampler hands it back to the OS
-// (malloc_trim: a walk over the arenas at most every kSampleEvery; the next large allocations
-// fault their pages in again, which is why small amounts are left alone).
-constexpr size_t kMallocTrimAboveBytes = size_t{64} << 20;
+// aside, stayed at 22.3 MiB). When the resident memory beyond what the allocator has handed out
+// has grown by this much since the last trim, the sampler hands the free pages back to the OS
+// (malloc_trim). Trimmed pages stay free chunks (mallinfo2's free bytes do not drop), so the
+// trigger is the resident slack, not the free bytes; the next large allocations fault their pages
+// in again, which is why small amounts are left alone.
+constexpr double kMallocTrimAfterSlackGrowthBytes = double{64 << 20};
 
 // Plaintext, TLS, or mutual TLS, as the options' PEM files say.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
@@ -116,18 +118,23 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   AdannsServer* raw = server.get();
   server->sampler_ = std::thread([raw] {
     std::unique_lock lock(raw->sampler_mutex_);
+    double slack_after_trim = 0;  // resident bytes beyond the allocator's handed-out ones
     do {
       const storage::RocksStore::Usage store = raw->engine_->store().usage();
-      struct mallinfo2 allocator = mallinfo2();
-      if (allocator.fordblks > kMallocTrimAboveBytes && malloc_trim(0) == 1) {
-        allocator = mallinfo2();
+      const struct mallinfo2 allocator = mallinfo2();
+      const double in_use = static_cast<double>(allocator.uordblks + allocator.hblkhd);
+      double resident = ProcessResidentBytes();
+      if (resident - in_use > slack_after_trim + kMallocTrimAfterSlackGrowthBytes) {
+        malloc_trim(0);
+        resident = ProcessResidentBytes();
+        slack_after_trim = resident - in_use;
       }
       raw->metrics_->SetResourceUsage({
           .store_bytes = static_cast<double>(store.bytes),
           .pending_compaction_bytes = static_cast<double>(store.pending_compaction_bytes),
           .rocksdb_memory = static_cast<double>(store.memory_bytes),
-          .resident_bytes = ProcessResidentBytes(),
-          .malloc_in_use_bytes = static_cast<double>(allocator.uordblks + allocator.hblkhd),
+          .resident_bytes = resident,
+          .malloc_in_use_bytes = in_use,
           .malloc_free_bytes = static_cast<double>(allocator.fordblks),
       });
     } while (!raw->sampler_stop_.wait_for(lock, kSampleEvery, [raw] { return raw->stopping_; }));
