@@ -221,9 +221,10 @@ void Collection::WakeAbsorber() {
 }
 
 void Collection::AbsorbLoop() {
-  // Index maintenance uses what searches leave of the cores. Its exclusive holds are short and its
-  // costly part holds no lock a search or writer waits for (below), so a preempted absorber
-  // delays only itself.
+  // Index maintenance uses what searches leave of the cores. Its costly part holds no lock a
+  // search or writer waits for (below); only a preemption inside its short exclusive hold (at
+  // most kIndexRowsPerHold links) can delay searches. Running those holds at normal priority on
+  // another thread was measured worse (the write path then took more of the 2 cores).
   LowerThisThreadPriority(kAbsorberNice);
   // A fresh row with, per slot, the index (and its generation) it was prepared for and what its
   // PrepareUpsert did.

@@ -3,6 +3,7 @@ budgets and plans, and every error class from a real failing call."""
 
 from __future__ import annotations
 
+import socket
 import unittest
 
 import numpy as np
@@ -281,8 +282,15 @@ class TransportErrorsTest(unittest.TestCase):
             # even a loaded machine polls it before it ends.
             with self.assertRaises(adanns.DeadlineExceeded):
                 client.build_index("r", "hnsw", m=48, ef_construction=4000, timeout=0.001)
-            with self.assertRaises(adanns.DeadlineExceeded):
-                adanns.Client(server.address, timeout=1e-6).list_collections()
+        # gRPC rounds deadlines to whole milliseconds, so a 1-us timeout on loopback can still
+        # succeed; a listener that never answers keeps the call waiting until its deadline.
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(8)
+            host, port = silent.getsockname()
+            with adanns.Client(f"{host}:{port}", timeout=0.5) as client:
+                with self.assertRaises(adanns.DeadlineExceeded):
+                    client.list_collections()
 
 
 if __name__ == "__main__":
