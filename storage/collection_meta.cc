@@ -1,5 +1,9 @@
 // Versioned little-endian encoding of CollectionMeta:
-//   u8 version | u32 name_len | name | u32 id | u32 dim | u8 metric | u32 n | n x u32 nesting dim
+//   version 1: u8 version | u32 name_len | name | u32 id | u32 dim | u8 metric
+//              | u32 n | n x u32 nesting dim
+//   version 2: the same, then | u32 resident_dims | u8 resident precision
+// Version 1 is still written for a collection without memory tiers (and always read, as
+// resident_dims 0 and float32), so stores that do not use tiers stay readable by older builds.
 #include "storage/collection_meta.h"
 
 #include <cstddef>
@@ -12,7 +16,9 @@
 namespace adanns::storage {
 namespace {
 
-constexpr uint8_t kMetaEncodingVersion = 1;
+// Versions this build reads; it writes the oldest one that can hold the collection.
+constexpr uint8_t kMetaEncodingV1 = 1;
+constexpr uint8_t kMetaEncodingV2 = 2;  // adds resident_dims and resident_precision
 
 void PutU32(uint32_t value, std::string* out) {
   for (int shift = 0; shift < 32; shift += 8) {
@@ -58,10 +64,19 @@ absl::Status Truncated(absl::string_view field) {
 
 }  // namespace
 
+std::optional<ResidentPrecision> ResidentPrecisionFromCode(uint8_t code) {
+  if (code <= static_cast<uint8_t>(ResidentPrecision::kInt8)) {
+    return static_cast<ResidentPrecision>(code);
+  }
+  return std::nullopt;
+}
+
 std::string EncodeCollectionMeta(const CollectionMeta& meta) {
+  const bool tiered =
+      meta.resident_dims != 0 || meta.resident_precision != ResidentPrecision::kFloat32;
   std::string out;
-  out.reserve(1 + 4 + meta.name.size() + 4 + 4 + 1 + 4 + 4 * meta.nesting_dims.size());
-  out.push_back(static_cast<char>(kMetaEncodingVersion));
+  out.reserve(1 + 4 + meta.name.size() + 4 + 4 + 1 + 4 + 4 * meta.nesting_dims.size() + 4 + 1);
+  out.push_back(static_cast<char>(tiered ? kMetaEncodingV2 : kMetaEncodingV1));
   PutU32(static_cast<uint32_t>(meta.name.size()), &out);
   out.append(meta.name);
   PutU32(meta.id, &out);
@@ -69,6 +84,10 @@ std::string EncodeCollectionMeta(const CollectionMeta& meta) {
   out.push_back(static_cast<char>(meta.metric));
   PutU32(static_cast<uint32_t>(meta.nesting_dims.size()), &out);
   for (uint32_t nesting_dim : meta.nesting_dims) PutU32(nesting_dim, &out);
+  if (tiered) {
+    PutU32(meta.resident_dims, &out);
+    out.push_back(static_cast<char>(meta.resident_precision));
+  }
   return out;
 }
 
@@ -76,10 +95,11 @@ absl::StatusOr<CollectionMeta> DecodeCollectionMeta(std::string_view bytes) {
   Reader reader(bytes);
   const std::optional<uint8_t> version = reader.U8();
   if (!version) return Truncated("the encoding version");
-  if (*version != kMetaEncodingVersion) {
+  if (*version != kMetaEncodingV1 && *version != kMetaEncodingV2) {
     return absl::DataLossError(absl::StrCat(
         "collection metadata has unknown encoding version ", static_cast<int>(*version),
-        " (this build reads version ", static_cast<int>(kMetaEncodingVersion), ")"));
+        " (this build reads versions ", static_cast<int>(kMetaEncodingV1), " to ",
+        static_cast<int>(kMetaEncodingV2), ")"));
   }
   CollectionMeta meta;
   const std::optional<uint32_t> name_size = reader.U32();
@@ -107,6 +127,24 @@ absl::StatusOr<CollectionMeta> DecodeCollectionMeta(std::string_view bytes) {
   if (reader.remaining() / 4 < *nesting_count) return Truncated("the nesting dims");
   meta.nesting_dims.reserve(*nesting_count);
   for (uint32_t i = 0; i < *nesting_count; ++i) meta.nesting_dims.push_back(*reader.U32());
+  if (*version >= kMetaEncodingV2) {
+    const std::optional<uint32_t> resident_dims = reader.U32();
+    if (!resident_dims) return Truncated("the resident dims");
+    if (*resident_dims > meta.dim) {
+      return absl::DataLossError(absl::StrCat("collection metadata has resident_dims ",
+                                              *resident_dims, " above its dim ", meta.dim));
+    }
+    meta.resident_dims = *resident_dims;
+    const std::optional<uint8_t> precision_code = reader.U8();
+    if (!precision_code) return Truncated("the resident precision");
+    const std::optional<ResidentPrecision> precision = ResidentPrecisionFromCode(*precision_code);
+    if (!precision) {
+      return absl::DataLossError(
+          absl::StrCat("collection metadata has invalid resident precision code ",
+                       static_cast<int>(*precision_code)));
+    }
+    meta.resident_precision = *precision;
+  }
   if (reader.remaining() != 0) {
     return absl::DataLossError(
         absl::StrCat("collection metadata has ", reader.remaining(), " unexpected trailing bytes"));

@@ -20,9 +20,11 @@
 #include "storage/collection_meta.h"
 
 namespace rocksdb {
+class Cache;
 class DB;
 class ColumnFamilyHandle;
 class Env;
+class Statistics;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -41,6 +43,21 @@ struct StoreOptions {
   // Create the data directory when it does not exist.
   // Default: true.
   bool create_if_missing = true;
+  // Capacity of the one LRU block cache all column families share. It holds the vectors' data
+  // blocks that re-ranking reads by point lookup, and also every index and filter block
+  // (cache_index_and_filter_blocks), so RocksDB's read-side memory is bounded by this number.
+  // Index plus bloom filter cost about 25 bytes per stored vector of 720+ dims (one vector per
+  // ~3-4 KiB data block; measured), so 256 MiB keeps the metadata of a few million vectors and
+  // still leaves most of the cache for ~70k hot rows of 768 floats; raise it for larger
+  // collections or hot sets. It is small next to the full vectors it fronts (1M x 768 float32 =
+  // 3 GiB), which is the point of keeping only a prefix resident.
+  // Default: 256 MiB.
+  size_t block_cache_bytes = size_t{256} << 20;
+  // Read SST files with O_DIRECT, bypassing the OS page cache, so that the block cache is the
+  // only cache and a small block_cache_bytes really means disk reads (benchmarks). Writes are
+  // unaffected. Open fails when the file system refuses O_DIRECT.
+  // Default: false.
+  bool use_direct_reads = false;
 };
 
 class RocksStore {
@@ -68,11 +85,32 @@ class RocksStore {
                              std::span<const float* const> rows);
   // Deletes the ids as one atomic batch (ids that are absent are no-ops).
   absl::Status DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids);
+  // Point lookups of full vectors (the re-rank stage), as ONE RocksDB MultiGet over the distinct
+  // keys, sorted. `ids` may come in any order and repeat. For each i, ids[i]'s `dim` floats are
+  // written at out[i * dim, (i + 1) * dim) and found[i] is set to 1; an id that is absent (never
+  // written, deleted, or of a dropped collection) gets found[i] = 0 and a zero-filled row.
+  // Consistent: every row is read as of one moment. INVALID_ARGUMENT when dim is 0 or `out` /
+  // `found` are not ids.size() * dim / ids.size() long; DATA_LOSS when a stored value is not
+  // dim * 4 bytes; other RocksDB errors mapped by status code. On error the outputs are undefined.
+  absl::Status GetVectors(uint32_t collection_id, uint32_t dim, std::span<const uint64_t> ids,
+                          std::span<float> out, std::span<uint8_t> found) const;
+  // Rows GetVectors has found since Open, counting every requested position (repeats included).
+  uint64_t vectors_fetched() const { return vectors_fetched_.load(std::memory_order_relaxed); }
+
   // Calls `visit` for every vector of the collection in id order. DATA_LOSS if a stored value is
-  // not `dim` floats long.
+  // not `dim` floats long. Reads through an iterator, so as of the moment of the call (an implicit
+  // snapshot: later writes are not seen) and in bounded memory (one block at a time, plus
+  // RocksDB's readahead). The scan does not fill the block cache: a full scan would otherwise
+  // evict the hot blocks of the re-rank lookups for rows read once.
   absl::Status ScanVectors(
       uint32_t collection_id, uint32_t dim,
       const std::function<void(uint64_t id, std::span<const float> values)>& visit) const;
+  // ScanVectors handing `visit` only the first prefix_dims floats of each vector (index builds of
+  // a collection with memory tiers). The stored values are still checked to be `dim` floats.
+  // INVALID_ARGUMENT unless 1 <= prefix_dims <= dim.
+  absl::Status ScanVectorPrefixes(
+      uint32_t collection_id, uint32_t dim, uint32_t prefix_dims,
+      const std::function<void(uint64_t id, std::span<const float> prefix)>& visit) const;
 
   // Index blobs (serialized trained state), one per (collection, index name), synced.
   absl::Status PutIndexBlob(uint32_t collection_id, const std::string& name,
@@ -89,12 +127,35 @@ class RocksStore {
   // a store gives back exactly what was committed before the call.
   absl::Status Checkpoint(const std::string& dir) const;
 
+  // Writes every memtable to SST files and waits: later reads come from the files (through the
+  // block cache), as they do for data written long ago. Benchmarks call it after a bulk load.
+  absl::Status Flush();
+
+  // The shared block cache. Cheap to read (no property walk): a few atomic loads.
+  struct BlockCacheStats {
+    uint64_t capacity_bytes = 0;  // StoreOptions::block_cache_bytes
+    // Charged to the cache now (data, index and filter blocks), and the part of it pinned (L0
+    // index/filter blocks, blocks held by running reads). Usage may exceed capacity while pinned.
+    uint64_t usage_bytes = 0;
+    uint64_t pinned_bytes = 0;
+    // Cumulative since Open, all block kinds (RocksDB tickers BLOCK_CACHE_HIT / _MISS).
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    // The data blocks alone (BLOCK_CACHE_DATA_HIT / _MISS): the rows themselves, i.e. how often
+    // a re-rank lookup was served from memory.
+    uint64_t data_hits = 0;
+    uint64_t data_misses = 0;
+  };
+  BlockCacheStats block_cache_stats() const;
+
   struct Usage {
     uint64_t bytes = 0;                     // SST files plus memtables, all column families
     uint64_t pending_compaction_bytes = 0;  // RocksDB's estimate
-    // Memory RocksDB reports holding: memtables, table readers (index and filter blocks) and the
-    // block cache.
+    // Memory RocksDB reports holding: memtables, table readers and the block cache (which holds
+    // the index and filter blocks too).
     uint64_t memory_bytes = 0;
+    BlockCacheStats block_cache;
+    uint64_t vectors_fetched = 0;  // vectors_fetched()
   };
   Usage usage() const;
 
@@ -105,10 +166,14 @@ class RocksStore {
   absl::Status Commit(rocksdb::WriteBatch& batch, absl::string_view context);
   bool HasRoomToResume() const;
 
+  // Declared before db_ so that they outlive it (db_ is destroyed first).
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned by db_; closed in the destructor
   bool sync_writes_ = true;
   std::atomic<bool> resume_before_write_{false};  // a write found the disk full
+  mutable std::atomic<uint64_t> vectors_fetched_{0};
   // Serializes CreateCollection/DropCollection: the name check and the write must be atomic.
   std::mutex catalog_mu_;
 };
