@@ -29,9 +29,10 @@ Plan ScaledToK(Plan plan, uint32_t calibrated_k, uint32_t k) {
   return plan;
 }
 
-// The frontier's points that resolve on the ready indexes for k within max_dims, by increasing
-// MFLOPs (and recall); only those of plan index `only_index` when it is not empty. Points of a
-// dropped index, or refused for this k, are left out.
+// The frontier's points that resolve on the ready indexes for k within max_dims, in frontier
+// order (increasing cost on its axis, MFLOPs or latency, and increasing recall); only those of plan
+// index `only_index` when it is not empty. Points of a dropped index, or refused for this k, are
+// left out.
 std::vector<Candidate> Resolvable(const Frontier& frontier, const CollectionShape& shape,
                                   uint32_t k, std::span<const ServedIndex* const> ready,
                                   uint32_t max_dims, std::string_view only_index = {}) {
@@ -75,9 +76,7 @@ std::optional<RecallEstimate> LookUp(const Plan& resolved, const Calibration* ca
 std::optional<Plan> FlatWithin(double max_mflops, const CollectionShape& shape, uint32_t k,
                                uint32_t dims, double* cheapest) {
   std::vector<Plan> plans;
-  Plan exact;
-  exact.search_dims = dims;
-  plans.push_back(exact);
+  plans.push_back(ExactWithin(dims, shape.resident_dims));
   for (auto it = shape.nesting_dims.rbegin(); it != shape.nesting_dims.rend(); ++it) {
     if (*it >= dims) continue;
     Plan funnel;
@@ -86,7 +85,7 @@ std::optional<Plan> FlatWithin(double max_mflops, const CollectionShape& shape, 
     plans.push_back(funnel);
   }
   for (const Plan& requested : plans) {
-    absl::StatusOr<Plan> resolved = ResolveFlatPlan(requested, shape.dim, k);
+    absl::StatusOr<Plan> resolved = ResolveFlatPlan(requested, shape.dim, k, shape.resident_dims);
     if (!resolved.ok()) continue;
     const double mflops = FlatCost(*resolved, shape.metric, shape.live_vectors).mflops;
     *cheapest = std::min(*cheapest, mflops);
@@ -142,10 +141,10 @@ absl::StatusOr<PlanChoice> ReachingRecall(float target, const CollectionShape& s
   const std::vector<Candidate> candidates = Resolvable(*frontier, shape, k, ready, max_dims);
   PlanChoice choice;
   if (candidates.empty() && max_dims < shape.dim) {
-    // Every calibrated plan reads more than max_dims: exact search at that prefix, unmeasured.
-    Plan exact;
-    exact.search_dims = max_dims;
-    ASSIGN_OR_RETURN(choice.plan, ResolveFlatPlan(exact, shape.dim, k));
+    // Every calibrated plan reads more than max_dims: exact search at that prefix (the funnel
+    // above the resident prefix), unmeasured.
+    ASSIGN_OR_RETURN(choice.plan, ResolveFlatPlan(ExactWithin(max_dims, shape.resident_dims),
+                                                  shape.dim, k, shape.resident_dims));
     choice.target_met = false;
     return choice;
   }
@@ -199,9 +198,8 @@ absl::StatusOr<PlanChoice> PlanSearch(const Budget& budget, const CollectionShap
           absl::StrCat("the plan reads ", resolved.QueryDimsNeeded(),
                        " dims in one of its stages, more than budget.max_dims = ", max_dims));
     }
-    Plan exact;
-    exact.search_dims = max_dims;
-    ASSIGN_OR_RETURN(resolved, ResolveFlatPlan(exact, shape.dim, k));
+    ASSIGN_OR_RETURN(resolved, ResolveFlatPlan(ExactWithin(max_dims, shape.resident_dims),
+                                               shape.dim, k, shape.resident_dims));
   }
   PlanChoice choice;
   choice.estimate = LookUp(resolved, calibration, shape, k, ready);

@@ -32,6 +32,9 @@ constexpr size_t kQueriesPerStep = 16;
 constexpr double kStepMflops = 20;
 // Rows of the exact truth scanned per step (16384 x 768 floats: about 50 MB, a few ms).
 constexpr size_t kTruthRowsPerStep = 16384;
+// A tiered table's step reads its rows' full vectors from storage first: fewer per step, so the
+// read (one MultiGet) stays short and its buffer small (2048 x 768 floats = 6 MiB).
+constexpr size_t kTieredTruthRowsPerStep = 2048;
 // Stored twins of a self-query (IsTwin) the truth scan looks past; a query with more keeps the
 // rest in its truth.
 constexpr size_t kMaxTwins = 8;
@@ -93,10 +96,14 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
   std::vector<Plan> grid;
   // Re-rank prefixes: the full dim, and the longest nesting prefix below it when it is longer
   // than what the scan read (cheaper, at some recall against full-dim truth).
+  // On a tiered table a re-rank above the resident prefix reads each candidate's full vector from
+  // storage whatever its prefix: a shorter one saves FLOPs but not the read, which dominates, so
+  // only the full dim is calibrated there.
   std::vector<uint32_t> rerank_dims = {shape.dim};
+  const uint32_t resident = shape.resident_dims == 0 ? shape.dim : shape.resident_dims;
   for (auto it = shape.nesting_dims.rbegin(); it != shape.nesting_dims.rend(); ++it) {
     if (*it < shape.dim) {
-      rerank_dims.push_back(*it);
+      if (*it <= resident || resident == shape.dim) rerank_dims.push_back(*it);
       break;
     }
   }
@@ -111,8 +118,18 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
     }
   };
   if (flat_plans) grid.push_back(Named("flat"));  // exact
+  // Funnels from each nesting prefix a flat scan may read (on a tiered table, those within the
+  // resident prefix, and the resident prefix itself).
+  std::vector<uint32_t> funnel_dims;
   for (const uint32_t dims : shape.nesting_dims) {
-    if (dims >= shape.dim || !flat_plans) continue;
+    if (dims < shape.dim && dims <= resident) funnel_dims.push_back(dims);
+  }
+  if (resident < shape.dim &&
+      std::find(funnel_dims.begin(), funnel_dims.end(), resident) == funnel_dims.end()) {
+    funnel_dims.push_back(resident);
+  }
+  for (const uint32_t dims : funnel_dims) {
+    if (!flat_plans) break;
     Plan funnel = Named("flat");
     funnel.search_dims = dims;
     add_reranked(funnel);
@@ -205,9 +222,13 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   std::vector<std::vector<Plan>> grids;
   absl::Status status;
   const size_t wanted = std::max<size_t>(options.queries, options.max_queries);
+  uint32_t full_dim = 0;
+  bool tiered = false;
   access([&](const CalibrationView& view) {
     const VectorTable& table = view.table;
     const uint32_t dim = table.dim();
+    full_dim = dim;
+    tiered = table.tiered();
     if (table.size() <= max_k) {
       status = absl::FailedPreconditionError(
           absl::StrCat("calibrating k = ", max_k, " needs more than ", max_k,
@@ -241,11 +262,15 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
         }
       }
       const size_t sampled = std::min(wanted, live.size());
-      sampled_values.resize(sampled * dim);
       std::mt19937_64 rng(options.seed);
+      for (size_t i = 0; i < sampled; ++i) std::swap(live[i], live[i + rng() % (live.size() - i)]);
+      live.resize(sampled);
+      sampled_values.resize(sampled * dim);
+      std::vector<uint8_t> found;
+      status = table.ReadFullRows(live, sampled_values.data(), found);
+      if (!status.ok()) return;
       for (size_t i = 0; i < sampled; ++i) {
-        std::swap(live[i], live[i + rng() % (live.size() - i)]);
-        std::memcpy(&sampled_values[i * dim], table.RowData(live[i]), dim * sizeof(float));
+        if (!found[i]) continue;  // deleted from storage, not yet from the table
         Query query;
         query.values = {&sampled_values[i * dim], dim};
         query.sampled = true;
@@ -270,46 +295,98 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   const size_t count = queries.size();
   const size_t base = std::min<size_t>(count, std::max<uint32_t>(1, options.queries));
 
-  // Exact truth at the full dim, kTruthRowsPerStep rows per step: a writer waiting for its
-  // exclusive hold behind a long step would hold up every search queued behind it. Rows written
-  // between steps are seen by the steps after; an id moved meanwhile is counted once. Computed for
-  // the base sample first, for the rest when the adaptive sample first needs it.
+  // Exact truth at the full dim, in steps of about kTruthRowsPerStep rows' work: a writer waiting
+  // for its exclusive hold behind a long step would hold up every search queued behind it. Rows
+  // written between steps are seen by the steps after; an id moved meanwhile is counted once.
+  // Computed for the base sample first, for the rest when the adaptive sample first needs it; one
+  // pass over the rows for all of a sample's queries (a tiered table reads each step's full
+  // vectors from storage once).
   struct Near {
     float distance;
     uint64_t id;
     double reference;  // ReferenceDistance
     bool twin;
   };
-  std::vector<Near> nearest;  // over the steps so far
+  const auto nearer = [](const Near& a, const Near& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+  };
   size_t truth_done = 0;
+  // A tiered table's step: its rows' full vectors, read from storage in one batch.
+  std::vector<RowId> step_rows;
+  std::vector<float> step_values;
+  std::vector<uint8_t> step_found;
   auto compute_truth = [&](size_t end) -> absl::Status {
-    for (; truth_done < end; ++truth_done) {
-      Query& query = queries[truth_done];
-      nearest.clear();
-      const size_t keep = max_k + 2 + (query.sampled ? kMaxTwins : 0) +
-                          std::min(held_out_ids.size(), kMaxHeldOutNeighbours);
-      for (size_t begin = 0, rows = 1; begin < rows; begin += kTruthRowsPerStep) {
-        if (cancelled()) return absl::CancelledError("calibration cancelled");
-        access([&](const CalibrationView& view) {
-          const VectorTable& table = view.table;
-          rows = table.row_count();
-          StageScorer scorer(metric, query.values, view.shape.dim);
-          for (const ScoredRow& row : ScanRowRange(table, scorer, keep, begin,
-                                                   std::min(rows, begin + kTruthRowsPerStep))) {
+    const size_t first = truth_done;
+    if (first >= end) return absl::OkStatus();
+    std::vector<std::vector<Near>> nearest(end - first);  // per query, over the steps so far
+    // Per query: once `nearest` was cut to its best, the farthest of them (later rows beyond it
+    // cannot enter).
+    std::vector<float> kept_bound(end - first, HUGE_VALF);
+    // Each step scores every query of the batch: its rows shrink with the batch, so that one hold
+    // does about kTruthRowsPerStep rows' work (a multiple of the scorer's block).
+    const size_t truth_rows_per_step =
+        std::min(tiered ? kTieredTruthRowsPerStep : kTruthRowsPerStep,
+                 std::max(kScorerBlockRows,
+                          kTruthRowsPerStep / (end - first) / kScorerBlockRows * kScorerBlockRows));
+    std::vector<StageScorer> scorers;
+    scorers.reserve(end - first);
+    for (size_t q = first; q < end; ++q) scorers.emplace_back(metric, queries[q].values, full_dim);
+    absl::Status read_status;
+    for (size_t begin = 0, rows = 1; begin < rows; begin += truth_rows_per_step) {
+      if (cancelled()) return absl::CancelledError("calibration cancelled");
+      access([&](const CalibrationView& view) {
+        const VectorTable& table = view.table;
+        rows = table.row_count();
+        const size_t stop = std::min(rows, begin + truth_rows_per_step);
+        if (table.tiered()) {
+          step_rows.resize(stop - begin);
+          for (size_t i = 0; i < step_rows.size(); ++i) step_rows[i] = RowId(begin + i);
+          step_values.resize(step_rows.size() * full_dim);
+          read_status = table.ReadFullRows(step_rows, step_values.data(), step_found);
+          if (!read_status.ok()) return;
+        }
+        // Row r's full vector, and whether it counts (live, still stored).
+        auto values_of = [&](RowId row) {
+          return table.tiered() ? step_values.data() + (row - begin) * full_dim
+                                : table.RowData(row);
+        };
+        const size_t stride = table.tiered() ? full_dim : table.resident_dims();
+        auto usable = [&](RowId row) {
+          return table.IsLive(row) && (!table.tiered() || step_found[row - begin] != 0);
+        };
+        for (size_t q = 0; q < scorers.size(); ++q) {
+          const Query& query = queries[first + q];
+          const size_t keep = max_k + 2 + (query.sampled ? kMaxTwins : 0) +
+                              std::min(held_out_ids.size(), kMaxHeldOutNeighbours);
+          TopK top(keep);
+          for (size_t block = begin; block < stop; block += kScorerBlockRows) {
+            ScoreBlockInto(scorers[q], values_of(RowId(block)), stride,
+                           std::min(kScorerBlockRows, stop - block), RowId(block), usable, top);
+          }
+          std::vector<Near>& near = nearest[q];
+          for (const ScoredRow& row : top.TakeSorted()) {
+            if (row.distance > kept_bound[q]) break;  // no nearer than what earlier steps kept
             const uint64_t id = table.IdOf(row.row);
             if (held_out_ids.contains(id)) continue;
-            const float* values = table.RowData(row.row);
-            nearest.push_back(
-                {row.distance, id,
-                 ReferenceDistance(query.values.data(), values, view.shape.dim, metric),
-                 query.sampled && IsTwin(query.values.data(), values, view.shape.dim)});
+            const float* values = values_of(row.row);
+            near.push_back({row.distance, id,
+                            ReferenceDistance(query.values.data(), values, full_dim, metric),
+                            query.sampled && IsTwin(query.values.data(), values, full_dim)});
           }
-        });
-      }
-      std::sort(nearest.begin(), nearest.end(), [](const Near& a, const Near& b) {
-        return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+          // Small steps would pile up every step's best: keep the `keep` nearest so far.
+          if (near.size() >= 2 * keep) {
+            std::nth_element(near.begin(), near.begin() + keep - 1, near.end(), nearer);
+            near.resize(keep);
+            kept_bound[q] = near[keep - 1].distance;
+          }
+        }
       });
-      for (const Near& near : nearest) {
+      RETURN_IF_ERROR(read_status);
+    }
+    for (size_t q = 0; q < nearest.size(); ++q) {
+      Query& query = queries[first + q];
+      std::sort(nearest[q].begin(), nearest[q].end(), nearer);
+      for (const Near& near : nearest[q]) {
         if (near.twin && !query.Excludes(near.id)) query.excluded.push_back(near.id);
         if (query.Excludes(near.id) || query.truth.size() == max_k ||
             std::find(query.truth.begin(), query.truth.end(), near.id) != query.truth.end()) {
@@ -322,6 +399,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
       query.extra = static_cast<uint32_t>(query.excluded.size()) -
                     (query.sampled && options.held_out != nullptr ? 1 : 0);
     }
+    truth_done = end;
     return absl::OkStatus();
   };
   RETURN_IF_ERROR(compute_truth(base));
@@ -334,6 +412,8 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   };
   // Measures `requested` for k on queries [begin, end) in steps of kQueriesPerStep, adding to the
   // plan's sums; false when the plan no longer resolves (its index went away).
+  std::vector<float> other_values;
+  std::vector<uint8_t> other_found;
   auto measure = [&](const Plan& requested, uint32_t k, size_t begin, size_t end, Sums& sums) {
     bool resolved_ok = true;
     for (size_t first = begin; first < end && resolved_ok;) {
@@ -376,6 +456,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
               depth > 0 ? query.truth_distances[depth - 1] + kTieEpsilon : -HUGE_VAL;
           const auto top_k = query.truth.begin() + depth;
           size_t found = 0, kept = 0;
+          std::vector<RowId> others;  // hits beyond the true top k: the tie rule decides
           for (const Hit& hit : result.hits) {
             if (query.Excludes(hit.id) || held_out_ids.contains(hit.id) || kept == k) continue;
             ++kept;
@@ -383,10 +464,19 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
               ++found;  // a true neighbour: within the threshold by definition
               continue;
             }
-            const std::optional<RowId> row = view.table.RowOf(hit.id);
-            found +=
-                row.has_value() && ReferenceDistance(query.values.data(), view.table.RowData(*row),
-                                                     view.shape.dim, metric) <= threshold;
+            if (const std::optional<RowId> row = view.table.RowOf(hit.id)) others.push_back(*row);
+          }
+          if (!others.empty()) {
+            other_values.resize(others.size() * view.shape.dim);
+            // A failed read counts those hits as misses (and is in the fetch ledger).
+            if (view.table.ReadFullRows(others, other_values.data(), other_found).ok()) {
+              for (size_t i = 0; i < others.size(); ++i) {
+                found +=
+                    other_found[i] &&
+                    ReferenceDistance(query.values.data(), other_values.data() + i * view.shape.dim,
+                                      view.shape.dim, metric) <= threshold;
+              }
+            }
           }
           const double recall = double(found) / k;
           sums.point.recall += recall;
@@ -476,7 +566,8 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
       groups[PlanGroup(point.plan)].push_back(std::move(point));
     Frontier frontier{k, {}};
     for (auto& [group, members] : groups) {
-      for (CalibrationPoint& point : ParetoFrontier(std::move(members))) {
+      for (CalibrationPoint& point :
+           ParetoFrontier(std::move(members), tiered ? CostAxis::kLatency : CostAxis::kMflops)) {
         calibration.queries = std::max(calibration.queries, point.queries);
         frontier.points.push_back(std::move(point));
       }

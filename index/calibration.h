@@ -70,17 +70,24 @@ bool PlanUsesIndex(const Plan& plan, std::string_view index_name);
 // or the flat plans) compete only among themselves there, so that dropping an index or measuring
 // one again leaves the points of the others whole.
 std::string PlanGroup(const Plan& plan);
+// What a frontier ranks plans by. MFLOPs (counted work: machine-independent, the cost model's)
+// by default; measured latency on a tiered table, whose re-rank reads full vectors from storage:
+// a read costs about 5-12 us against 0.2 us for scoring the row in memory (measured on
+// Fashion-MNIST, 784 dims, block cache hits), so MFLOPs would rank fetch-heavy plans as cheap.
+enum class CostAxis { kMflops, kLatency };
+
 // The planner's view of a stored calibration: per k, the Pareto frontier of every group's points.
-Calibration MergedFrontier(const Calibration& stored);
+Calibration MergedFrontier(const Calibration& stored, CostAxis axis = CostAxis::kMflops);
 // `stored` with the points `replaced` selects taken out and `measured`'s points added (per k).
 Calibration Replaced(const Calibration& stored, const Calibration& measured,
                      const std::function<bool(const Plan&)>& replaced);
 
-// Sorts by increasing MFLOPs, the higher recall first among equals (stable).
-void SortByCost(std::vector<CalibrationPoint>& points);
-// Keeps the Pareto-optimal points: sorted by MFLOPs, each with strictly more recall than every
-// cheaper one.
-std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points);
+// Sorts by increasing cost on `axis`, the higher recall first among equals (stable).
+void SortByCost(std::vector<CalibrationPoint>& points, CostAxis axis = CostAxis::kMflops);
+// Keeps the Pareto-optimal points: sorted by cost on `axis`, each with strictly more recall than
+// every cheaper one.
+std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points,
+                                             CostAxis axis = CostAxis::kMflops);
 // The cheapest point whose recall_lower_bound() reaches target; null when none does.
 const CalibrationPoint* CheapestReaching(const Frontier& frontier, double target);
 // The highest-recall point with MFLOPs <= max_mflops; null when none fits.

@@ -40,10 +40,13 @@ bool GetString(BlobReader& reader, std::string* value) {
 
 }  // namespace
 
-void SortByCost(std::vector<CalibrationPoint>& points) {
+void SortByCost(std::vector<CalibrationPoint>& points, CostAxis axis) {
+  const auto cost = [axis](const CalibrationPoint& point) {
+    return axis == CostAxis::kLatency ? point.latency_us : point.mflops;
+  };
   std::stable_sort(points.begin(), points.end(),
-                   [](const CalibrationPoint& a, const CalibrationPoint& b) {
-                     return a.mflops < b.mflops || (a.mflops == b.mflops && a.recall > b.recall);
+                   [&cost](const CalibrationPoint& a, const CalibrationPoint& b) {
+                     return cost(a) < cost(b) || (cost(a) == cost(b) && a.recall > b.recall);
                    });
 }
 
@@ -73,11 +76,11 @@ std::string PlanGroup(const Plan& plan) {
   return plan.codebook.empty() ? plan.index : absl::StrCat(plan.index, ":", plan.codebook);
 }
 
-Calibration MergedFrontier(const Calibration& stored) {
+Calibration MergedFrontier(const Calibration& stored, CostAxis axis) {
   Calibration merged;
   merged.queries = stored.queries;
   for (const Frontier& frontier : stored.frontiers) {
-    merged.frontiers.push_back({frontier.k, ParetoFrontier(frontier.points)});
+    merged.frontiers.push_back({frontier.k, ParetoFrontier(frontier.points, axis)});
   }
   return merged;
 }
@@ -106,8 +109,8 @@ Calibration Replaced(const Calibration& stored, const Calibration& measured,
   return result;
 }
 
-std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points) {
-  SortByCost(points);
+std::vector<CalibrationPoint> ParetoFrontier(std::vector<CalibrationPoint> points, CostAxis axis) {
+  SortByCost(points, axis);
   std::vector<CalibrationPoint> frontier;
   for (CalibrationPoint& point : points) {
     if (frontier.empty() || point.recall > frontier.back().recall) {

@@ -44,6 +44,11 @@ uint32_t CpuBatchScorer::max_k() const { return kMaxK; }
 absl::StatusOr<BatchTopK> CpuBatchScorer::Scan(const QueryBatch& queries, uint32_t dims, uint32_t k,
                                                size_t row_limit) {
   if (absl::Status status = CheckBatchRequest(*this, queries, dims, k); !status.ok()) return status;
+  if (dims > table_->resident_dims()) {  // a tiered table scans its resident prefix only
+    return absl::InvalidArgumentError(absl::StrCat("dims must be in 1..", table_->resident_dims(),
+                                                   " (the resident prefix) for a scan, got ",
+                                                   dims));
+  }
   BatchTopK out;
   out.Reset(queries.count, k);
   const size_t rows = std::min(row_limit, table_->row_count());

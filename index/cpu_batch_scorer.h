@@ -14,6 +14,8 @@ class CpuBatchScorer : public BatchScorer {
   CpuBatchScorer(const VectorTable* table, Metric metric) : table_(table), metric_(metric) {}
 
   std::string device_name() const override { return "cpu"; }
+  // Any prefix for candidate scoring (a tiered table reads the full vectors from storage); Scan
+  // is limited to the table's resident prefix.
   uint32_t resident_dims() const override { return table_->dim(); }
   uint32_t max_k() const override;
 

@@ -70,17 +70,20 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> BuildDefaultGraph(const TableAccess& 
                                                              const std::atomic<bool>* cancel,
                                                              GraphChoice* choice,
                                                              const HeldOutRows& held_out) {
-  uint32_t dim = 0;
+  uint32_t dim = 0, resident_dims = 0;
   size_t vectors = 0;
   access([&](const VectorTable& table) {
     dim = table.dim();
+    resident_dims = table.resident_dims();
     vectors = table.size();
   });
-  params.graph_dims = std::clamp(params.graph_dims, 1u, dim);
+  // On a tiered table the graph stays within the resident prefix, and there is no full-dim graph
+  // to compare with (it would copy every full vector into memory).
+  params.graph_dims = std::clamp(params.graph_dims, 1u, resident_dims);
   GraphChoice measured;
   measured.prefix_dims = params.graph_dims;
   measured.chosen_dims = params.graph_dims;
-  const bool compare = params.graph_dims < dim && vectors > kComparedK;
+  const bool compare = params.graph_dims < dim && resident_dims == dim && vectors > kComparedK;
   ASSIGN_OR_RETURN(
       std::unique_ptr<HnswIndex> prefix,
       HnswIndex::Build(access, metric, params, threads,

@@ -16,7 +16,8 @@ constexpr uint32_t kMaxRerankCandidates = 1'000'000;
 
 }  // namespace
 
-absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32_t k) {
+absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32_t k,
+                                     uint32_t resident_dims) {
   if (k == 0 || k > kMaxK) {
     return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", kMaxK, ", got ", k));
   }
@@ -24,15 +25,27 @@ absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32
     return absl::InvalidArgumentError(
         "plan.coarse_dims and plan.nprobe are IVF parameters; index 'flat' does not use them");
   }
+  const uint32_t resident = resident_dims == 0 ? dim : std::min(resident_dims, dim);
   Plan plan = requested;
   plan.index = "flat";
-  plan.search_dims = requested.search_dims.value_or(dim);
+  plan.search_dims = requested.search_dims.value_or(resident);
   if (*plan.search_dims == 0 || *plan.search_dims > dim) {
     return absl::InvalidArgumentError(absl::StrCat("plan.search_dims must be in 1..", dim,
                                                    " (the collection's dim), got ",
                                                    *plan.search_dims));
   }
-  if (!requested.has_rerank()) return plan;
+  if (*plan.search_dims > resident) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "plan.search_dims = ", *plan.search_dims,
+        " is above this collection's resident_dims = ", resident,
+        ": a flat scan reads every row, and only the resident prefix is in memory; scan at "
+        "most ",
+        resident, " dims and re-rank higher (rerank_dims)"));
+  }
+  // A tiered collection's default flat plan is the funnel: the resident prefix scanned, the full
+  // vectors of the shortlist read from storage for the exact re-rank.
+  const bool funnel_by_default = resident < dim && !requested.search_dims.has_value();
+  if (!requested.has_rerank() && !funnel_by_default) return plan;
 
   plan.rerank_dims = requested.rerank_dims.value_or(dim);
   plan.rerank_candidates = requested.rerank_candidates.value_or(std::max(10 * k, 100u));
@@ -45,6 +58,17 @@ absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32
     return absl::InvalidArgumentError(
         absl::StrCat("plan.rerank_candidates must be in ", k, "..", kMaxRerankCandidates, " (k..",
                      kMaxRerankCandidates, "), got ", *plan.rerank_candidates));
+  }
+  return plan;
+}
+
+Plan ExactWithin(uint32_t max_dims, uint32_t resident_dims) {
+  Plan plan;
+  if (resident_dims == 0 || max_dims <= resident_dims) {
+    plan.search_dims = max_dims;
+  } else {
+    plan.search_dims = resident_dims;
+    plan.rerank_dims = max_dims;
   }
   return plan;
 }

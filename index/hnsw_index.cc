@@ -56,12 +56,11 @@ bool GetParams(BlobReader& reader, HnswBuildParams* params) {
          reader.Get(&params->ef_construction) && reader.Get(&params->seed);
 }
 
-absl::StatusOr<HnswBuildParams> ResolveParams(HnswBuildParams params, uint32_t dim) {
-  if (params.graph_dims == 0) params.graph_dims = std::min(dim, kDefaultGraphDims);
-  if (params.graph_dims > dim) {
-    return absl::InvalidArgumentError(absl::StrCat("hnsw.graph_dims must be in 1..", dim,
-                                                   " (0 = default), got ", params.graph_dims));
-  }
+// graph_dims defaults within the table's resident prefix (`resident_dims`).
+absl::StatusOr<HnswBuildParams> ResolveParams(HnswBuildParams params, uint32_t dim,
+                                              uint32_t resident_dims) {
+  if (params.graph_dims == 0) params.graph_dims = std::min(resident_dims, kDefaultGraphDims);
+  RETURN_IF_ERROR(CheckBuildPrefix("hnsw.graph_dims", params.graph_dims, dim, resident_dims));
   if (params.m < 2 || params.m > kMaxM) {
     return absl::InvalidArgumentError(
         absl::StrCat("hnsw.M must be in 2..", kMaxM, ", got ", params.m));
@@ -105,14 +104,15 @@ HnswIndex::~HnswIndex() = default;
 absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(
     const TableAccess& access, Metric metric, const HnswBuildParams& requested, int threads,
     const Progress& progress, const std::atomic<bool>* cancel, const HeldOutRows& held_out) {
-  uint32_t dim = 0;
+  uint32_t dim = 0, resident_dims = 0;
   size_t rows = 0, live = 0;
   access([&](const VectorTable& table) {
     dim = table.dim();
+    resident_dims = table.resident_dims();
     rows = table.row_count();
     live = table.size();
   });
-  ASSIGN_OR_RETURN(const HnswBuildParams params, ResolveParams(requested, dim));
+  ASSIGN_OR_RETURN(const HnswBuildParams params, ResolveParams(requested, dim, resident_dims));
   std::unique_ptr<HnswIndex> index(new HnswIndex(metric, dim, params));
   index->trained_vectors_ = live;
   try {
@@ -397,7 +397,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(std::string_vi
   if (!GetParams(reader, &params) || !reader.Get(&trained) || !reader.Get(&graph_size)) {
     return corrupt("truncated header");
   }
-  if (!ResolveParams(params, dim).ok() || params.graph_dims == 0) {
+  if (!ResolveParams(params, dim, table.resident_dims()).ok() || params.graph_dims == 0) {
     return corrupt("parameters do not match the collection");
   }
   std::string_view graph_bytes;

@@ -33,8 +33,9 @@ void GatherPrefixes(const VectorTable& table, std::span<const RowId> rows, uint3
   }
 }
 
+// Prefixes default within the table's resident prefix (`resident_dims`).
 absl::StatusOr<IvfBuildParams> ResolveBuildParams(IvfBuildParams params, uint32_t dim,
-                                                  size_t vectors) {
+                                                  uint32_t resident_dims, size_t vectors) {
   if (vectors == 0) return absl::FailedPreconditionError("cannot build an IVF on no vectors");
   if (params.nlist == 0) {
     params.nlist = std::max<uint32_t>(1, std::lround(4.0 * std::sqrt(double(vectors))));
@@ -43,13 +44,10 @@ absl::StatusOr<IvfBuildParams> ResolveBuildParams(IvfBuildParams params, uint32_
     return absl::InvalidArgumentError(absl::StrCat(
         "ivf.nlist (", params.nlist, ") exceeds the number of vectors (", vectors, ")"));
   }
-  if (params.coarse_dims == 0) params.coarse_dims = std::min(dim, 64u);
-  if (params.search_dims == 0) params.search_dims = std::min(dim, 128u);
-  if (params.coarse_dims > dim || params.search_dims > dim) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ivf.coarse_dims and ivf.search_dims must be in 1..", dim, ", got ",
-                     params.coarse_dims, " and ", params.search_dims));
-  }
+  if (params.coarse_dims == 0) params.coarse_dims = std::min(resident_dims, 64u);
+  if (params.search_dims == 0) params.search_dims = std::min(resident_dims, 128u);
+  RETURN_IF_ERROR(CheckBuildPrefix("ivf.coarse_dims", params.coarse_dims, dim, resident_dims));
+  RETURN_IF_ERROR(CheckBuildPrefix("ivf.search_dims", params.search_dims, dim, resident_dims));
   if (params.kmeans_iterations == 0) {
     return absl::InvalidArgumentError("ivf.kmeans_iterations must be at least 1");
   }
@@ -123,7 +121,7 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& acc
   access([&](const VectorTable& table) {
     dim = table.dim();
     vectors_at_start = table.size();
-    resolved = ResolveBuildParams(requested, table.dim(), table.size());
+    resolved = ResolveBuildParams(requested, table.dim(), table.resident_dims(), table.size());
     if (!resolved.ok()) return;
     std::vector<RowId> sample;
     sample.reserve(table.size());

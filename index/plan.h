@@ -48,6 +48,8 @@ struct Cost {
   double mflops = 0;
   uint64_t vectors_scanned = 0;
   bool capped = false;  // the scan stopped early at the plan's max_mflops
+  // Vectors read from storage (a tiered table's stages above its resident prefix).
+  uint64_t vectors_fetched = 0;
 };
 
 struct Hit {

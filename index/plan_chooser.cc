@@ -72,6 +72,22 @@ absl::StatusOr<Plan> ResolveCodebookPlan(const Plan& requested, uint32_t k,
   return codebook->candidate_scorer()->ResolvePlan(requested, k, *ivf->candidate_source());
 }
 
+SearchResult RunResolved(const Plan& resolved, const VectorTable& table, Metric metric,
+                         std::span<const float> query, uint32_t k,
+                         std::span<const ServedIndex* const> ready) {
+  if (resolved.index == kCodebookKind || resolved.index == kIvfCodebookPlan) {
+    // A resolved plan always names its codebook; this lookup allocates nothing (per query).
+    const ServedIndex* codebook = FindCodebookNamed(ready, resolved.codebook);
+    if (resolved.index == kCodebookKind) return codebook->Search(table, query, k, resolved);
+    return codebook->candidate_scorer()->Search(table, query, k, resolved,
+                                                *FindKind(ready, "ivf")->candidate_source());
+  }
+  if (const ServedIndex* index = FindKind(ready, resolved.index)) {
+    return index->Search(table, query, k, resolved);
+  }
+  return FlatSearch(table, metric, query, k, resolved);
+}
+
 }  // namespace
 
 absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& shape, uint32_t k,
@@ -84,7 +100,7 @@ absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& sha
   if (budget.plan.has_value()) {
     const std::string& name = budget.plan->index;
     if (name == "flat" || (name.empty() && preferred == nullptr)) {
-      return ResolveFlatPlan(*budget.plan, shape.dim, k);
+      return ResolveFlatPlan(*budget.plan, shape.dim, k, shape.resident_dims);
     }
     if (name.empty()) return preferred->ResolvePlan(*budget.plan, k);
     if (name == kCodebookKind || name == kIvfCodebookPlan) {
@@ -108,23 +124,18 @@ absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& sha
     return std::move(choice.plan);
   }
   if (preferred != nullptr) return preferred->ResolvePlan({}, k);
-  return ResolveFlatPlan({}, shape.dim, k);
+  return ResolveFlatPlan({}, shape.dim, k, shape.resident_dims);
 }
 
 SearchResult RunPlan(const Plan& resolved, const VectorTable& table, Metric metric,
                      std::span<const float> query, uint32_t k,
                      std::span<const ServedIndex* const> ready) {
-  if (resolved.index == kCodebookKind || resolved.index == kIvfCodebookPlan) {
-    // A resolved plan always names its codebook; this lookup allocates nothing (per query).
-    const ServedIndex* codebook = FindCodebookNamed(ready, resolved.codebook);
-    if (resolved.index == kCodebookKind) return codebook->Search(table, query, k, resolved);
-    return codebook->candidate_scorer()->Search(table, query, k, resolved,
-                                                *FindKind(ready, "ivf")->candidate_source());
-  }
-  if (const ServedIndex* index = FindKind(ready, resolved.index)) {
-    return index->Search(table, query, k, resolved);
-  }
-  return FlatSearch(table, metric, query, k, resolved);
+  // Whatever the plan, its reads from storage go through VectorTable::ReadFullRows, which counts
+  // them on this thread.
+  const uint64_t fetched_before = tls_fetch_ledger.rows;
+  SearchResult result = RunResolved(resolved, table, metric, query, k, ready);
+  result.cost.vectors_fetched = tls_fetch_ledger.rows - fetched_before;
+  return result;
 }
 
 }  // namespace adanns::index

@@ -22,6 +22,8 @@ struct CollectionShape {
   size_t live_vectors = 0;
   // What a flat plan's table rows cost (TableRowFlops).
   Metric metric = Metric::kL2;
+  // The table's resident prefix (VectorTable::resident_dims); 0 = dim (every vector whole in RAM).
+  uint32_t resident_dims = 0;
 };
 
 // `ready` holds the collection's ready indexes (any order).

@@ -46,7 +46,7 @@ double DriftReference::NearestAnchor(std::span<const float> query) const {
 DriftReference MakeDriftReference(const VectorTable& table, Metric metric,
                                   std::span<const float> queries, uint64_t seed) {
   DriftReference reference;
-  reference.prefix = std::min(kDriftPrefix, table.dim());
+  reference.prefix = std::min(kDriftPrefix, table.resident_dims());
   reference.metric = metric;
   reference.vectors = table.size();
   std::vector<RowId> live;

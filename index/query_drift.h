@@ -30,7 +30,7 @@ inline constexpr double kDriftRelative = 0.10;
 inline constexpr double kGrowthFraction = 0.20;
 
 struct DriftReference {
-  uint32_t prefix = 0;  // dims compared: min(kDriftPrefix, dim)
+  uint32_t prefix = 0;  // dims compared: min(kDriftPrefix, the resident prefix)
   Metric metric = Metric::kL2;
   std::vector<float> anchors;  // kDriftAnchors (or fewer) x prefix
   double mean = 0, sd = 0;     // nearest-anchor distance over the calibration's queries

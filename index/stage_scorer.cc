@@ -65,24 +65,47 @@ std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, s
 std::vector<ScoredRow> ScanRowRange(const VectorTable& table, StageScorer& scorer, size_t keep,
                                     size_t first, size_t rows) {
   assert(first % kScorerBlockRows == 0);
+  assert(scorer.dims() <= table.resident_dims());  // plans never scan above the resident prefix
   TopK top(keep);
   // Each block starts at a multiple of kScorerBlockRows, so its rows are contiguous in the table.
   static_assert(VectorTable::kContiguousRows % kScorerBlockRows == 0);
-  std::array<float, kScorerBlockRows> distances;
+  const auto live = [&table](RowId row) { return table.IsLive(row); };
   for (size_t begin = first; begin < rows; begin += kScorerBlockRows) {
     const size_t n = std::min(kScorerBlockRows, rows - begin);
-    scorer.Score(table.RowData(static_cast<RowId>(begin)), table.dim(), n, distances.data());
-    const float threshold = top.threshold();
-    for (size_t i = 0; i < n; ++i) {
-      const RowId row = static_cast<RowId>(begin + i);
-      if (distances[i] <= threshold && table.IsLive(row)) top.Push(distances[i], row);
-    }
+    const auto row = static_cast<RowId>(begin);
+    ScoreBlockInto(scorer, table.RowData(row), table.resident_dims(), n, row, live, top);
   }
   return top.TakeSorted();
 }
 
+namespace {
+
+// A re-rank above the resident prefix: the candidates' full vectors in one read from storage,
+// then scored from that buffer. A candidate storage no longer holds (deleted meanwhile) drops out;
+// a failed read leaves no candidates (the failure is in tls_fetch_ledger for the caller).
+std::vector<ScoredRow> RerankFetched(const VectorTable& table, StageScorer& scorer,
+                                     std::span<const ScoredRow> candidates, size_t keep) {
+  std::vector<RowId> rows(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) rows[i] = candidates[i].row;
+  const uint32_t dim = table.dim();
+  std::vector<float> vectors(rows.size() * size_t{dim});
+  std::vector<uint8_t> found;
+  TopK top(keep);
+  if (!table.ReadFullRows(rows, vectors.data(), found).ok()) return top.TakeSorted();
+  float distance;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!found[i]) continue;
+    scorer.Score(vectors.data() + i * dim, dim, 1, &distance);
+    top.Push(distance, rows[i]);
+  }
+  return top.TakeSorted();
+}
+
+}  // namespace
+
 std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
                                   std::span<const ScoredRow> candidates, size_t keep) {
+  if (scorer.dims() > table.resident_dims()) return RerankFetched(table, scorer, candidates, keep);
   // Candidates are scattered rows: request the next ones' prefixes while scoring this one.
   constexpr size_t kAhead = 2;
   auto prefetch = [&](size_t i) {
@@ -93,7 +116,7 @@ std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
   float distance;
   for (size_t i = 0; i < candidates.size(); ++i) {
     prefetch(i + kAhead);
-    scorer.Score(table.RowData(candidates[i].row), table.dim(), 1, &distance);
+    scorer.Score(table.RowData(candidates[i].row), table.resident_dims(), 1, &distance);
     top.Push(distance, candidates[i].row);
   }
   return top.TakeSorted();

@@ -45,15 +45,31 @@ class StageScorer {
   std::array<float, kScorerBlockRows> norms_{};
 };
 
-// Exact scan of table rows [0, rows) with `scorer`: the best `keep` live rows, best first.
+// Scores n <= kScorerBlockRows rows numbered first.. (row i's values at rows + i * stride) and
+// pushes those `usable(row)` accepts into `top` (checked only for rows under its threshold).
+template <typename Usable>
+void ScoreBlockInto(StageScorer& scorer, const float* rows, size_t stride, size_t n, RowId first,
+                    const Usable& usable, TopK& top) {
+  std::array<float, kScorerBlockRows> distances;
+  scorer.Score(rows, stride, n, distances.data());
+  const float threshold = top.threshold();
+  for (size_t i = 0; i < n; ++i) {
+    const RowId row = first + static_cast<RowId>(i);
+    if (distances[i] <= threshold && usable(row)) top.Push(distances[i], row);
+  }
+}
+
+// Exact scan of table rows [0, rows) with `scorer` (at most the table's resident_dims): the best
+// `keep` live rows, best first.
 std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, size_t keep,
                                 size_t rows);
 // The same over rows [begin, end); `begin` is a multiple of kScorerBlockRows.
 std::vector<ScoredRow> ScanRowRange(const VectorTable& table, StageScorer& scorer, size_t keep,
                                     size_t begin, size_t end);
 
-// Exact re-rank: scores each candidate's full row in `table` with `scorer` (at its dims) and keeps
-// the best `keep`, best first.
+// Exact re-rank: scores each candidate's row in `table` with `scorer` (at its dims) and keeps the
+// best `keep`, best first. Above the table's resident prefix the rows are read from storage in one
+// batch (VectorTable::ReadFullRows); a candidate deleted meanwhile drops out.
 std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
                                   std::span<const ScoredRow> candidates, size_t keep);
 

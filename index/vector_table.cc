@@ -5,6 +5,7 @@
 #include <bit>
 #include <cassert>
 
+#include "absl/strings/str_cat.h"
 #include "index/huge_pages.h"
 
 namespace adanns::index {
@@ -25,19 +26,22 @@ uint32_t SegmentShift(uint32_t dim) {
 
 }  // namespace
 
-VectorTable::VectorTable(uint32_t dim)
-    : dim_(dim), segment_shift_(SegmentShift(dim)), segment_mask_(segment_rows() - 1) {}
+VectorTable::VectorTable(uint32_t dim, uint32_t resident_dims)
+    : dim_(dim),
+      resident_dims_(resident_dims == 0 || resident_dims > dim ? dim : resident_dims),
+      segment_shift_(SegmentShift(resident_dims_)),
+      segment_mask_(segment_rows() - 1) {}
 
 void VectorTable::AddSegment() {
   // A segment is at least 8 MiB, so the allocator takes its huge-page path (aligned_alloc, advised
   // before any touch), which FreeSegment's free() matches.
-  const size_t floats = segment_rows() * dim_;
+  const size_t floats = segment_rows() * resident_dims_;
   assert(floats * sizeof(float) >= kHugePageBytes);
   segments_.emplace_back(HugePageAllocator<float>().allocate(floats));
 }
 
 RowId VectorTable::Upsert(uint64_t id, std::span<const float> values) {
-  assert(values.size() == dim_);
+  assert(values.size() >= resident_dims_);
   RowId row;
   if (auto it = id_to_row_.find(id); it != id_to_row_.end()) {
     row = it->second;
@@ -54,8 +58,49 @@ RowId VectorTable::Upsert(uint64_t id, std::span<const float> values) {
   }
   row_ids_[row] = id;
   live_[row] = 1;
-  std::copy(values.begin(), values.end(), MutableRow(row));
+  std::copy_n(values.begin(), resident_dims_, MutableRow(row));
   return row;
+}
+
+absl::Status VectorTable::ReadFullRows(std::span<const RowId> rows, float* out,
+                                       std::vector<uint8_t>& found) const {
+  found.assign(rows.size(), 0);
+  if (!tiered()) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i] >= row_count() || !IsLive(rows[i])) continue;
+      std::copy_n(RowData(rows[i]), dim_, out + i * dim_);
+      found[i] = 1;
+    }
+    return absl::OkStatus();
+  }
+  if (stored_ == nullptr) {
+    return absl::FailedPreconditionError("a tiered vector table needs its stored rows to read");
+  }
+  std::vector<uint64_t> ids;
+  std::vector<size_t> positions;  // of the live rows, in `rows`
+  ids.reserve(rows.size());
+  positions.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= row_count() || !IsLive(rows[i])) continue;
+    ids.push_back(IdOf(rows[i]));
+    positions.push_back(i);
+  }
+  if (ids.empty()) return absl::OkStatus();
+  // Read compactly, then spread to the callers' positions (back to front: a position is never
+  // below its compact index, so nothing is overwritten before it is moved).
+  std::vector<uint8_t> read_found;
+  const absl::Status status = stored_->Read(ids, out, read_found);
+  tls_fetch_ledger.rows += ids.size();
+  if (!status.ok()) {
+    if (tls_fetch_ledger.error.ok()) tls_fetch_ledger.error = status;
+    return status;
+  }
+  for (size_t j = ids.size(); j-- > 0;) {
+    const size_t i = positions[j];
+    if (i != j) std::copy_n(out + j * dim_, dim_, out + i * dim_);
+    found[i] = read_found[j];
+  }
+  return absl::OkStatus();
 }
 
 bool VectorTable::Remove(uint64_t id) {
@@ -72,6 +117,19 @@ std::optional<RowId> VectorTable::RowOf(uint64_t id) const {
   auto it = id_to_row_.find(id);
   if (it == id_to_row_.end()) return std::nullopt;
   return it->second;
+}
+
+absl::Status CheckBuildPrefix(absl::string_view field, uint32_t value, uint32_t dim,
+                              uint32_t resident_dims) {
+  if (value >= 1 && value <= resident_dims) return absl::OkStatus();
+  if (resident_dims < dim && value <= dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " = ", value, " is above the collection's resident_dims = ", resident_dims,
+        ": an index build copies its prefix into memory, which holds only the first ",
+        resident_dims, " dims of each vector"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be in 1..", dim, " (0 = default), got ", value));
 }
 
 }  // namespace adanns::index

@@ -203,6 +203,9 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAcce
     dim = table.dim();
     vectors = table.size();
     checked = ValidateCodebookSpec(params.spec, dim);
+    if (checked.ok()) {
+      checked = index::CheckBuildPrefix("opq prefix_dims", dims, dim, table.resident_dims());
+    }
     if (!checked.ok()) return;
     std::vector<RowId> live;
     live.reserve(table.size());

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -28,8 +29,13 @@ Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
     : meta_(std::move(meta)),
       store_(store),
       options_(std::move(options)),
-      table_(meta_.dim),
+      stored_vectors_(store_, meta_.id, meta_.dim,
+                      [this](size_t rows, double seconds) {
+                        if (options_.on_fetch) options_.on_fetch(meta_.name, rows, seconds);
+                      }),
+      table_(meta_.dim, meta_.resident_dims),
       reservoir_(options_.calibration_reservoir, meta_.dim, /*seed=*/0x5eed) {
+  table_.set_stored_rows(&stored_vectors_);
   absorber_ = std::thread(&Collection::AbsorbLoop, this);
   applier_ = std::thread(&Collection::ApplyLoop, this);
 }
@@ -238,7 +244,8 @@ void Collection::AbsorbLoop() {
     std::vector<PreparedSlot> slots;
   };
   std::vector<PreparedRow> batch;
-  std::vector<float> vector(meta_.dim);
+  // The row's resident prefix: all an index build may read (CheckBuildPrefix).
+  std::vector<float> vector(table_.resident_dims());
   for (;;) {
     {
       std::unique_lock lock(absorb_mutex_);
@@ -264,7 +271,7 @@ void Collection::AbsorbLoop() {
         prepared->fresh = fresh_[i];
         const index::RowId row = prepared->fresh.row;
         if (!table_.IsLive(row) || table_.IdOf(row) != prepared->fresh.id) continue;
-        std::copy_n(table_.RowData(row), meta_.dim, vector.data());
+        std::copy_n(table_.RowData(row), vector.size(), vector.data());
         for (const std::unique_ptr<IndexSlot>& slot : slots_) {
           prepared->slots.push_back({slot->served.get(), slot->served_generation, nullptr});
         }
@@ -368,7 +375,9 @@ void Collection::MergeFreshLocked(std::span<const float> query, uint32_t k, cons
       result.cost.capped = true;
     }
   }
+  const uint64_t fetched_before = index::tls_fetch_ledger.rows;
   const std::vector<index::ScoredRow> best = index::RerankRows(table_, scorer, rows, k);
+  result.cost.vectors_fetched += index::tls_fetch_ledger.rows - fetched_before;
   result.cost.mflops += static_cast<double>(rows.size()) * scorer.flops_per_row() / 1e6;
   result.cost.vectors_scanned += rows.size();
   // An index hit of an id written since the index saw it scored its old vector: the scan has the
@@ -387,18 +396,32 @@ void Collection::MergeFreshLocked(std::span<const float> query, uint32_t k, cons
   for (const auto& [distance, id] : merged) result.hits.push_back({id, scorer.ToScore(distance)});
 }
 
-void Collection::Get(std::span<const uint64_t> ids,
-                     std::vector<std::pair<uint64_t, std::vector<float>>>* found,
-                     std::vector<uint64_t>* missing) const {
+absl::Status Collection::Get(std::span<const uint64_t> ids,
+                             std::vector<std::pair<uint64_t, std::vector<float>>>* found,
+                             std::vector<uint64_t>* missing) const {
   std::shared_lock lock(table_mutex_);
+  std::vector<index::RowId> rows;
+  std::vector<uint64_t> present;
   for (uint64_t id : ids) {
     if (auto row = table_.RowOf(id)) {
-      const float* data = table_.RowData(*row);
-      found->emplace_back(id, std::vector<float>(data, data + meta_.dim));
+      rows.push_back(*row);
+      present.push_back(id);
     } else {
       missing->push_back(id);
     }
   }
+  std::vector<float> values(rows.size() * meta_.dim);
+  std::vector<uint8_t> read;
+  RETURN_IF_ERROR(table_.ReadFullRows(rows, values.data(), read));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!read[i]) {  // deleted from storage, not yet from the table
+      missing->push_back(present[i]);
+      continue;
+    }
+    const float* data = values.data() + i * meta_.dim;
+    found->emplace_back(present[i], std::vector<float>(data, data + meta_.dim));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
@@ -438,7 +461,7 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   }
 
   std::shared_lock lock(table_mutex_);
-  const index::CollectionShape shape{meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric};
+  const index::CollectionShape shape = ShapeLocked();
   const std::vector<const index::ServedIndex*> ready = ReadyLocked();
   absl::StatusOr<index::PlanChoice> planned =
       index::PlanSearch(budget, shape, k, ready, calibration.get());
@@ -490,6 +513,8 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   // A flat plan scans the table, fresh rows included; an index plan must add them.
   const bool merge_fresh = plan.index != "flat" && !fresh_.empty();
   std::atomic<bool> gave_up{false};
+  std::mutex fetch_error_mutex;
+  absl::Status fetch_error;  // guarded by fetch_error_mutex
   auto run_range = [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end && !gave_up; ++q) {
       if (abandoned && abandoned()) {
@@ -497,8 +522,14 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
         break;
       }
       const std::span<const float> query = queries.subspan(q * query_dims, query_dims);
+      index::tls_fetch_ledger.error = absl::OkStatus();
       results[q] = index::RunPlan(plan, table_, meta_.metric, query, k, ready);
       if (merge_fresh) MergeFreshLocked(query, k, plan, results[q]);
+      if (!index::tls_fetch_ledger.error.ok()) {  // a read from storage failed: no partial result
+        std::lock_guard error_lock(fetch_error_mutex);
+        if (fetch_error.ok()) fetch_error = index::tls_fetch_ledger.error;
+        gave_up = true;
+      }
     }
   };
   // The pool's workers read under this call's shared hold, which lasts until they all return.
@@ -506,6 +537,11 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
     run_range(0, num_queries);
   } else {
     pool->ParallelFor(num_queries, run_range);
+  }
+  if (!fetch_error.ok()) {
+    return absl::Status(fetch_error.code(),
+                        absl::StrCat("reading full vectors from storage for the re-rank failed: ",
+                                     fetch_error.message()));
   }
   if (gave_up) {
     return absl::CancelledError("search abandoned: the client cancelled or its deadline passed");

@@ -32,6 +32,7 @@
 #include "index/vector_table.h"
 #include "server/index_kinds.h"
 #include "server/query_reservoir.h"
+#include "server/stored_vectors.h"
 #include "server/worker_pool.h"
 #include "storage/collection_meta.h"
 #include "storage/rocks_store.h"
@@ -214,6 +215,9 @@ struct CollectionOptions {
   // How long an Upsert waits for the backlog to fall below the cap before RESOURCE_EXHAUSTED.
   // Default: 5 s.
   std::chrono::milliseconds fresh_rows_wait{5000};
+  // Called after every read of full vectors from storage (a tiered collection's re-rank,
+  // calibration); may be empty.
+  std::function<void(const std::string& collection, size_t rows, double seconds)> on_fetch;
 };
 
 class Collection {
@@ -228,7 +232,14 @@ class Collection {
 
   const storage::CollectionMeta& meta() const { return meta_; }
   size_t size() const;
+  // Bytes of the in-memory table (the resident prefixes on a tiered collection).
   size_t vector_memory_bytes() const;
+  // The table's resident prefix (dim when every vector is whole in memory).
+  uint32_t resident_dims() const { return table_.resident_dims(); }
+  // The store's block cache (shared by every collection of the server).
+  storage::RocksStore::BlockCacheStats block_cache_stats() const {
+    return store_->block_cache_stats();
+  }
 
   // Commits ids.size() vectors (row-major in `values`, already validated) as one synced batch,
   // then applies them to the table in holds of kTableRowsPerHold rows; the served indexes absorb
@@ -246,10 +257,11 @@ class Collection {
   // Deletes the ids that exist (one synced batch, applied in holds of kTableRowsPerHold rows);
   // returns how many did.
   absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids);
-  // Copies stored vectors; `missing` receives absent ids. Both in request order.
-  void Get(std::span<const uint64_t> ids,
-           std::vector<std::pair<uint64_t, std::vector<float>>>* found,
-           std::vector<uint64_t>* missing) const;
+  // Copies stored vectors; `missing` receives absent ids. Both in request order. A tiered
+  // collection reads them from storage (one batch; its error is returned).
+  absl::Status Get(std::span<const uint64_t> ids,
+                   std::vector<std::pair<uint64_t, std::vector<float>>>* found,
+                   std::vector<uint64_t>* missing) const;
 
   // Plans the budget once (with the calibration in use) and runs the plan for each of
   // `num_queries` queries of `query_dims` floats, within the options' SearchLimits. Flat plans run
@@ -356,6 +368,15 @@ class Collection {
   IndexStatus StatusLocked(const IndexSlot& slot) const;  // needs build_mutex_ and a table hold
   // The ready indexes, for the plan chooser; needs a table hold.
   std::vector<const index::ServedIndex*> ReadyLocked() const;
+  // What the planner ranks calibrated plans by: latency on a tiered collection (its re-rank reads
+  // dominate its time, not its FLOPs), MFLOPs otherwise (index::CostAxis).
+  index::CostAxis CostAxis() const {
+    return table_.tiered() ? index::CostAxis::kLatency : index::CostAxis::kMflops;
+  }
+  // What the planner knows of the collection now; needs a table hold.
+  index::CollectionShape ShapeLocked() const {
+    return {meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric, table_.resident_dims()};
+  }
   void RunCalibration(CalibrationRequest request);
   // Cancels and joins a running calibration; needs calibration_lifecycle_mutex_.
   void StopCalibrationLocked();
@@ -454,6 +475,8 @@ class Collection {
   // Searches share, writers apply under exclusive hold (only after the synced commit); a waiting
   // writer goes before new searches (see WriterPriorityMutex).
   mutable WriterPriorityMutex table_mutex_;
+  // The full vectors a tiered table reads above its resident prefix.
+  StoredVectors stored_vectors_;
   index::VectorTable table_;
   // Rows resident on the GPU, or null (guarded by table_mutex_; the scorer serialises its calls).
   std::unique_ptr<index::BatchScorer> gpu_;

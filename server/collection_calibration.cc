@@ -175,7 +175,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
     std::erase_if(ready, [&](const index::ServedIndex* served) {
       return std::find(kept.begin(), kept.end(), served->name()) != kept.end();
     });
-    step({table_, ready, {meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric}});
+    step({table_, ready, ShapeLocked()});
   };
   index::CalibrationOptions options;
   options.queries = request.queries;
@@ -252,7 +252,7 @@ absl::Status Collection::FoldCalibration(const index::Calibration& measured,
     RETURN_IF_ERROR(
         store_->PutIndexBlob(meta_.id, kCalibrationBlob, index::SerializeCalibration(stored)));
     calibration_.frontier =
-        std::make_shared<const index::Calibration>(index::MergedFrontier(stored));
+        std::make_shared<const index::Calibration>(index::MergedFrontier(stored, CostAxis()));
   }
   stored_calibration_ = std::move(stored);
   if (calibration_.state == "none") calibration_.state = "ready";
@@ -268,10 +268,13 @@ void Collection::RecordDriftReference(std::span<const float> queries) {
       // The calibration sampled stored vectors: so does the reference.
       const index::HeldOutRows rows =
           index::SampleLiveRows(table_, kDriftReferenceQueries, kDefaultSeed);
-      for (const index::RowId row : rows.rows()) {
-        sampled.insert(sampled.end(), table_.RowData(row), table_.RowData(row) + meta_.dim);
+      sampled.resize(rows.rows().size() * meta_.dim);
+      std::vector<uint8_t> found;
+      if (absl::Status read = table_.ReadFullRows(rows.rows(), sampled.data(), found); !read.ok()) {
+        spdlog::error("collection {}: drift reference not made: {}", meta_.name, read.ToString());
+        return;
       }
-      queries = sampled;
+      queries = sampled;  // a row deleted meanwhile reads as zeros: one odd anchor query at most
     }
     reference = index::MakeDriftReference(table_, meta_.metric, queries, kDefaultSeed);
   }
@@ -385,7 +388,7 @@ void Collection::LoadCalibration() {
     return;
   }
   calibration_.frontier =
-      std::make_shared<const index::Calibration>(index::MergedFrontier(*calibration));
+      std::make_shared<const index::Calibration>(index::MergedFrontier(*calibration, CostAxis()));
   stored_calibration_ = *std::move(calibration);
   calibration_.state = "ready";
 }

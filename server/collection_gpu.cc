@@ -38,8 +38,9 @@ std::vector<index::Hit> HitsOf(const index::BatchTopK& top, size_t q,
 absl::StatusOr<std::unique_ptr<index::BatchScorer>> Collection::MakeGpuScorer() const {
   index::gpu::ScorerOptions scorer_options;
   scorer_options.metric = meta_.metric;
-  scorer_options.dim = meta_.dim;
-  scorer_options.resident_dims = std::min(meta_.dim, kMaxResidentDims);
+  // The mirror takes the table's rows as they are: a tiered table's resident prefix only.
+  scorer_options.dim = table_.resident_dims();
+  scorer_options.resident_dims = std::min(table_.resident_dims(), kMaxResidentDims);
   scorer_options.storage = options_.gpu.storage;
   scorer_options.memory_budget_bytes = options_.gpu.memory_budget_bytes;
   if (options_.gpu.make_scorer) return options_.gpu.make_scorer(scorer_options);
@@ -98,11 +99,12 @@ bool Collection::GpuUsableLocked() {
 void Collection::MirrorRowsLocked(std::span<const index::RowId> rows) {
   if (!GpuUsableLocked() || rows.empty()) return;
   std::vector<float> values;
-  values.reserve(rows.size() * meta_.dim);
+  const uint32_t width = table_.resident_dims();
+  values.reserve(rows.size() * width);
   for (const index::RowId row : rows) {
-    values.insert(values.end(), table_.RowData(row), table_.RowData(row) + meta_.dim);
+    values.insert(values.end(), table_.RowData(row), table_.RowData(row) + width);
   }
-  if (absl::Status status = gpu_->SetRows(rows, values.data(), meta_.dim); !status.ok()) {
+  if (absl::Status status = gpu_->SetRows(rows, values.data(), width); !status.ok()) {
     DropGpuLocked(status);
   }
 }
@@ -194,6 +196,10 @@ absl::Status Collection::SearchOnGpuLocked(const index::Plan& plan, std::span<co
     outcome.results[q].plan = plan;
     outcome.results[q].cost = index::FlatCost(plan, meta_.metric, rows, candidates[q]);
     outcome.results[q].cost.capped = scan.capped;
+    // A re-rank above the table's resident prefix read each candidate from storage.
+    if (plan.has_rerank() && *plan.rerank_dims > table_.resident_dims()) {
+      outcome.results[q].cost.vectors_fetched = candidates[q];
+    }
     outcome.results[q].hits = HitsOf(top, q, table_, meta_.metric);
   }
   outcome.device = gpu_->device_name();

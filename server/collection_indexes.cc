@@ -99,7 +99,7 @@ absl::StatusOr<std::vector<IndexStatus>> Collection::StartBuilds(
       return absl::FailedPreconditionError(
           absl::StrCat("collection '", meta_.name, "' is empty; upsert vectors before BuildIndex"));
     }
-    RETURN_IF_ERROR(requests[i].check(meta_.dim, table_.size()));
+    RETURN_IF_ERROR(requests[i].check(meta_.dim, table_.resident_dims(), table_.size()));
   }
   // One calibration sample for the batch: no index of it holds those rows until it is measured.
   index::HeldOutRows held_out;
@@ -254,7 +254,7 @@ absl::StatusOr<index::Calibration> Collection::CalibrateHeldOut(
     std::vector<const index::ServedIndex*> ready = ReadyLocked();
     std::erase_if(ready, [&](const index::ServedIndex* served) { return served->name() == name; });
     ready.push_back(&built);  // in place of the index it replaces
-    step({table_, ready, {meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric}});
+    step({table_, ready, ShapeLocked()});
   };
   index::CalibrationOptions options;
   options.queries = options_.calibration_queries;

@@ -220,7 +220,7 @@ absl::Status AdannsService::DoGet(const v1::GetRequest& request, v1::GetResponse
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
   std::vector<std::pair<uint64_t, std::vector<float>>> found;
   std::vector<uint64_t> missing;
-  collection->Get(AsSpan(request.ids()), &found, &missing);
+  RETURN_IF_ERROR(collection->Get(AsSpan(request.ids()), &found, &missing));
   for (auto& [id, values] : found) {
     v1::Vector* v = response->add_vectors();
     v->set_id(id);
@@ -291,7 +291,8 @@ absl::Status AdannsService::DoBuildIndex(const v1::BuildIndexRequest& request,
     builds.push_back(MakeIvfBuild(params, meta.metric));
   } else if (!request.has_opq()) {
     index::HnswBuildParams params;
-    params.graph_dims = index::DefaultGraphDims(meta.dim, meta.nesting_dims);
+    params.graph_dims =
+        std::min(index::DefaultGraphDims(meta.dim, meta.nesting_dims), collection->resident_dims());
     builds.push_back(MakeDefaultGraphBuild(params, meta.metric));
   }
   if (request.has_opq()) {

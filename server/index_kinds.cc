@@ -23,6 +23,13 @@ absl::StatusOr<std::unique_ptr<index::ServedIndex>> Upcast(
   return std::unique_ptr<index::ServedIndex>(std::move(*built));
 }
 
+// A build's prefix parameter: 0 (the default, chosen within the resident prefix) or in
+// 1..resident_dims.
+absl::Status CheckPrefixParam(absl::string_view field, uint32_t value, uint32_t dim,
+                              uint32_t resident_dims) {
+  return value == 0 ? absl::OkStatus() : index::CheckBuildPrefix(field, value, dim, resident_dims);
+}
+
 }  // namespace
 
 std::optional<std::string> KindOfIndexName(std::string_view name) {
@@ -38,16 +45,13 @@ BuildRequest MakeIvfBuild(const index::IvfBuildParams& params, Metric metric) {
   request.kind = kIvfIndexName;
   request.name = kIvfIndexName;
   request.encoded_params = index::EncodeBuildParams(params);
-  request.check = [params](uint32_t dim, size_t vectors) -> absl::Status {
+  request.check = [params](uint32_t dim, uint32_t resident_dims, size_t vectors) -> absl::Status {
     if (params.nlist > vectors) {
       return absl::InvalidArgumentError(absl::StrCat(
           "ivf.nlist (", params.nlist, ") exceeds the collection's vectors (", vectors, ")"));
     }
-    if (params.coarse_dims > dim || params.search_dims > dim) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ivf.coarse_dims and ivf.search_dims must be in 1..", dim, " (0 = default)"));
-    }
-    return absl::OkStatus();
+    RETURN_IF_ERROR(CheckPrefixParam("ivf.coarse_dims", params.coarse_dims, dim, resident_dims));
+    return CheckPrefixParam("ivf.search_dims", params.search_dims, dim, resident_dims);
   };
   request.build = [params, metric](const index::TableAccess& access, int threads,
                                    const index::Progress& progress, const std::atomic<bool>* cancel,
@@ -63,12 +67,8 @@ BuildRequest MakeHnswBuild(const index::HnswBuildParams& params, Metric metric) 
   request.kind = kHnswIndexName;
   request.name = kHnswIndexName;
   request.encoded_params = index::EncodeHnswBuildParams(params);
-  request.check = [params](uint32_t dim, size_t /*vectors*/) -> absl::Status {
-    if (params.graph_dims > dim) {
-      return absl::InvalidArgumentError(absl::StrCat("hnsw.graph_dims must be in 1..", dim,
-                                                     " (0 = default), got ", params.graph_dims));
-    }
-    return absl::OkStatus();
+  request.check = [params](uint32_t dim, uint32_t resident_dims, size_t /*vectors*/) {
+    return CheckPrefixParam("hnsw.graph_dims", params.graph_dims, dim, resident_dims);
   };
   request.build = [params, metric](const index::TableAccess& access, int threads,
                                    const index::Progress& progress, const std::atomic<bool>* cancel,
@@ -105,8 +105,10 @@ BuildRequest MakeOpqBuild(const quant::OpqBuildParams& params, Metric metric) {
   request.kind = kOpqIndexKind;
   request.name = CodebookName(params.spec);
   request.encoded_params = quant::EncodeOpqBuildParams(params);
-  request.check = [params](uint32_t dim, size_t vectors) -> absl::Status {
+  request.check = [params](uint32_t dim, uint32_t resident_dims, size_t vectors) -> absl::Status {
     RETURN_IF_ERROR(ValidateCodebookSpec(params.spec, dim));
+    RETURN_IF_ERROR(
+        index::CheckBuildPrefix("opq prefix_dims", params.spec.prefix_dims, dim, resident_dims));
     if (vectors < kCentroidsPerSubspace) {
       return absl::FailedPreconditionError(absl::StrCat(
           "codebook ", CodebookName(params.spec), " needs at least ", kCentroidsPerSubspace,

@@ -35,7 +35,8 @@ struct BuildRequest {
   std::string name;            // what it is served, stored and dropped under
   std::string encoded_params;  // kept while the build runs, to restart it after a crash
   // Checked against the collection before the build starts (so the request fails, not the build).
-  std::function<absl::Status(uint32_t dim, size_t vectors)> check;
+  // Prefixes must fit the table's resident prefix (resident_dims; dim when not tiered).
+  std::function<absl::Status(uint32_t dim, uint32_t resident_dims, size_t vectors)> check;
   // Runs the build with at most `threads` threads, leaving the held-out rows out.
   std::function<absl::StatusOr<std::unique_ptr<index::ServedIndex>>(
       const index::TableAccess& access, int threads, const index::Progress& progress,

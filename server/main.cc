@@ -60,6 +60,14 @@ ABSL_FLAG(uint32_t, fresh_rows_cap, 1024,
           "Acknowledged vectors a collection's indexes may have still to absorb (every index "
           "search scans them exactly); an upsert that would pass it waits for the indexes, then "
           "gets RESOURCE_EXHAUSTED (1..1000000)");
+ABSL_FLAG(uint32_t, block_cache_mb, 256,
+          "RocksDB block cache in MiB, shared by every collection: the full vectors a tiered "
+          "collection's re-rank reads, plus every SST's index and bloom filter blocks (about 25 "
+          "bytes per stored vector); 256 holds the metadata of several million vectors and ~70k "
+          "hot 768-d rows (1..1048576)");
+ABSL_FLAG(bool, direct_reads, false,
+          "Read SST files with O_DIRECT, bypassing the page cache, so the block cache is the only "
+          "cache of full vectors (benchmarks of tiered collections)");
 ABSL_FLAG(double, max_query_mflops, 0,
           "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none");
 ABSL_FLAG(uint32_t, max_k, 10000, "Most hits one query may ask for (1..10000)");
@@ -147,6 +155,9 @@ int main(int argc, char** argv) {
   options.auto_calibrate = absl::GetFlag(FLAGS_auto_calibrate);
   options.calibration_reservoir = absl::GetFlag(FLAGS_calibration_reservoir);
   options.fresh_rows_cap = absl::GetFlag(FLAGS_fresh_rows_cap);
+  const uint32_t block_cache_mb = absl::GetFlag(FLAGS_block_cache_mb);
+  options.store.block_cache_bytes = size_t{block_cache_mb} << 20;
+  options.store.use_direct_reads = absl::GetFlag(FLAGS_direct_reads);
   options.limits.max_mflops = absl::GetFlag(FLAGS_max_query_mflops);
   options.limits.max_k = absl::GetFlag(FLAGS_max_k);
   options.limits.max_rerank_candidates = absl::GetFlag(FLAGS_max_rerank_candidates);
@@ -155,11 +166,11 @@ int main(int argc, char** argv) {
       options.limits.max_k > 10000 || options.calibration_queries == 0 ||
       options.calibration_queries > 10000 || !(options.limits.max_mflops >= 0) ||
       options.calibration_reservoir > 100000 || options.fresh_rows_cap == 0 ||
-      options.fresh_rows_cap > 1000000) {
+      options.fresh_rows_cap > 1000000 || block_cache_mb == 0 || block_cache_mb > 1048576) {
     spdlog::error(
         "bad flags: --over_limit must be reject or clamp, --max_k and --calibration_queries in "
         "1..10000, --max_query_mflops >= 0, --calibration_reservoir in 0..100000, "
-        "--fresh_rows_cap in 1..1000000");
+        "--fresh_rows_cap in 1..1000000, --block_cache_mb in 1..1048576");
     return 1;
   }
   options.limits.clamp = over_limit == "clamp";

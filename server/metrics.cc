@@ -178,7 +178,35 @@ Metrics::Metrics()
                         .Name("adanns_malloc_free_bytes")
                         .Help("Bytes free inside the allocator's arenas, kept for reuse")
                         .Register(*registry_)
-                        .Add({})) {}
+                        .Add({})),
+      storage_fetches_(&prometheus::BuildCounter()
+                            .Name("adanns_storage_fetches_total")
+                            .Help("Full vectors read from RocksDB by searches, per collection")
+                            .Register(*registry_)),
+      // One batched read: a re-rank's candidates (tens to thousands of rows).
+      fetch_seconds_(
+          &prometheus::BuildHistogram()
+               .Name("adanns_storage_fetch_seconds")
+               .Help("Wall time of one batched read of full vectors from RocksDB")
+               .Register(*registry_)
+               .Add({}, prometheus::Histogram::BucketBoundaries{1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3,
+                                                                1e-2, 3e-2, 0.1, 0.3, 1})),
+      block_cache_usage_(&prometheus::BuildGauge()
+                              .Name("adanns_block_cache_usage_bytes")
+                              .Help("Bytes charged to RocksDB's block cache")
+                              .Register(*registry_)
+                              .Add({})),
+      block_cache_hit_ratio_(&prometheus::BuildGauge()
+                                  .Name("adanns_block_cache_hit_ratio")
+                                  .Help("Block cache hits over lookups since the server started")
+                                  .Register(*registry_)
+                                  .Add({})) {}
+
+void Metrics::RecordFetch(const std::string& collection, double rows, double seconds) {
+  std::lock_guard lock(mutex_);
+  storage_fetches_->Add({{"collection", collection}}).Increment(rows);
+  fetch_seconds_->Observe(seconds);
+}
 
 void Metrics::RecordRecallCheck(const std::string& collection, const std::string& index,
                                 double observed_recall, bool missed_target) {
@@ -207,6 +235,8 @@ void Metrics::SetResourceUsage(const ResourceUsage& usage) {
   resident_bytes_->Set(usage.resident_bytes);
   malloc_in_use_->Set(usage.malloc_in_use_bytes);
   malloc_free_->Set(usage.malloc_free_bytes);
+  block_cache_usage_->Set(usage.block_cache_usage_bytes);
+  block_cache_hit_ratio_->Set(usage.block_cache_hit_ratio);
 }
 
 Metrics::~Metrics() = default;

@@ -69,6 +69,10 @@ class Metrics {
   void RecordRecallCheckSkipped(const std::string& collection);
   // adanns_ingest_vectors_total{collection} and adanns_ingest_bytes_total{collection}.
   void RecordIngest(const std::string& collection, double vectors, double bytes);
+  // adanns_storage_fetches_total{collection} (full vectors read from RocksDB by a tiered
+  // collection's stages above its resident prefix) and adanns_storage_fetch_seconds (one batched
+  // read, histogram).
+  void RecordFetch(const std::string& collection, double rows, double seconds);
   // What the server's 5-second sampler reads.
   struct ResourceUsage {
     double store_bytes = 0;               // adanns_rocksdb_size_bytes
@@ -79,6 +83,10 @@ class Metrics {
     // (fordblks): what resident memory holds besides live allocations.
     double malloc_in_use_bytes = 0;  // adanns_malloc_in_use_bytes
     double malloc_free_bytes = 0;    // adanns_malloc_free_bytes
+    // The block cache: adanns_block_cache_usage_bytes, and adanns_block_cache_hit_ratio (hits over
+    // lookups since start, all block kinds; 0 before the first lookup).
+    double block_cache_usage_bytes = 0;
+    double block_cache_hit_ratio = 0;
   };
   void SetResourceUsage(const ResourceUsage& usage);
 
@@ -113,6 +121,10 @@ class Metrics {
   prometheus::Gauge* resident_bytes_;
   prometheus::Gauge* malloc_in_use_;
   prometheus::Gauge* malloc_free_;
+  prometheus::Family<prometheus::Counter>* storage_fetches_;
+  prometheus::Histogram* fetch_seconds_;
+  prometheus::Gauge* block_cache_usage_;
+  prometheus::Gauge* block_cache_hit_ratio_;
   std::mutex mutex_;  // guards the lazily created per-label metrics below
   absl::flat_hash_map<std::string, prometheus::Histogram*> latency_by_method_;
   absl::flat_hash_map<std::string, prometheus::Gauge*> vectors_by_collection_;

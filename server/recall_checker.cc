@@ -73,6 +73,9 @@ void RecallChecker::Loop() {
 void RecallChecker::Check(const Job& job) {
   const std::shared_ptr<Collection> collection = job.collection.lock();
   if (collection == nullptr) return;  // dropped meanwhile
+  // A tiered collection keeps no full vectors in memory: exact search would read every one of
+  // them from storage for each check, so its served recall is not checked online.
+  if (collection->resident_dims() < collection->meta().dim) return;
   index::Plan exact;
   exact.index = "flat";
   exact.search_dims = static_cast<uint32_t>(job.query.size());

@@ -86,7 +86,12 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
                                               const std::string& action) {
     metrics->RecordGpuError(action);
   };
-  ASSIGN_OR_RETURN(server->engine_, Engine::Open(options.data_dir, {}, collection_options));
+  collection_options.on_fetch = [metrics](const std::string& collection, size_t rows,
+                                          double seconds) {
+    metrics->RecordFetch(collection, static_cast<double>(rows), seconds);
+  };
+  ASSIGN_OR_RETURN(server->engine_,
+                   Engine::Open(options.data_dir, options.store, collection_options));
   size_t vectors = 0;
   const auto collections = server->engine_->List();
   for (const auto& collection : collections) vectors += collection->size();
@@ -122,6 +127,7 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
     do {
       const storage::RocksStore::Usage store = raw->engine_->store().usage();
       const struct mallinfo2 allocator = mallinfo2();
+      const double lookups = double(store.block_cache.hits + store.block_cache.misses);
       const double in_use = static_cast<double>(allocator.uordblks + allocator.hblkhd);
       double resident = ProcessResidentBytes();
       if (resident - in_use > slack_after_trim + kMallocTrimAfterSlackGrowthBytes) {
@@ -136,6 +142,8 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
           .resident_bytes = resident,
           .malloc_in_use_bytes = in_use,
           .malloc_free_bytes = static_cast<double>(allocator.fordblks),
+          .block_cache_usage_bytes = static_cast<double>(store.block_cache.usage_bytes),
+          .block_cache_hit_ratio = lookups > 0 ? double(store.block_cache.hits) / lookups : 0.0,
       });
     } while (!raw->sampler_stop_.wait_for(lock, kSampleEvery, [raw] { return raw->stopping_; }));
   });

@@ -26,6 +26,9 @@ struct ServerOptions {
   // RocksDB directory, created when missing.
   // Default: ./data.
   std::string data_dir = "./data";
+  // RocksDB options: the block cache (full vectors re-ranks read on tiered collections) and
+  // direct reads. Default: storage::StoreOptions' (256 MiB cache, buffered reads).
+  storage::StoreOptions store;
   // Prometheus endpoint address; empty disables it.
   // Default: 127.0.0.1:9464.
   std::string metrics_listen = "127.0.0.1:9464";

@@ -82,6 +82,26 @@ absl::StatusOr<storage::CollectionMeta> MetaFromCreateRequest(
     meta.nesting_dims.push_back(d);
     previous = d;
   }
+  const v1::StorageOptions& storage = request.storage();
+  if (storage.resident_dims() > request.dim()) {
+    return absl::InvalidArgumentError(absl::StrCat("storage.resident_dims must be in 1..dim (",
+                                                   request.dim(), "), or 0 for every dim; got ",
+                                                   storage.resident_dims()));
+  }
+  switch (storage.resident_precision()) {
+    case v1::PRECISION_FP32:
+      break;
+    case v1::PRECISION_FP16:
+    case v1::PRECISION_INT8:
+      return absl::UnimplementedError(
+          "storage.resident_precision: only PRECISION_FP32 is implemented in this version");
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("storage.resident_precision must be a Precision value, got ",
+                       static_cast<int>(storage.resident_precision())));
+  }
+  // resident_dims = dim keeps every vector whole: stored as 0, the untiered encoding.
+  meta.resident_dims = storage.resident_dims() == request.dim() ? 0 : storage.resident_dims();
   return meta;
 }
 
@@ -202,6 +222,7 @@ void ResultToProto(const index::SearchResult& result, const SearchOutcome& outco
   out->mutable_cost()->set_mflops(result.cost.mflops);
   out->mutable_cost()->set_vectors_scanned(result.cost.vectors_scanned);
   out->mutable_cost()->set_capped(result.cost.capped);
+  out->mutable_cost()->set_vectors_fetched(result.cost.vectors_fetched);
   out->set_device(outcome.device);
   if (outcome.estimate.has_value()) {
     v1::RecallEstimate* estimate = out->mutable_estimate();
@@ -343,11 +364,29 @@ void FillCollectionInfo(const Collection& collection, v1::CollectionInfo* out) {
   out->set_dim(meta.dim);
   out->set_metric(MetricToProto(meta.metric));
   for (uint32_t d : meta.nesting_dims) out->add_nesting_dims(d);
-  out->set_vector_count(collection.size());
+  const size_t vectors = collection.size();
+  out->set_vector_count(vectors);
   out->set_vector_memory_bytes(collection.vector_memory_bytes());
+  out->mutable_storage()->set_resident_dims(collection.resident_dims());
+  out->mutable_storage()->set_resident_precision(v1::PRECISION_FP32);
+  auto add_memory = [&](const std::string& name, uint64_t bytes) {
+    v1::MemoryComponent* component = out->add_memory();
+    component->set_name(name);
+    component->set_bytes(bytes);
+    component->set_bytes_per_vector(vectors > 0 ? double(bytes) / double(vectors) : 0.0);
+  };
+  add_memory("table", collection.vector_memory_bytes());
   for (const IndexStatus& status : collection.Indexes()) {
     IndexStatusToProto(status, out->add_indexes());
+    if (status.kind != "flat" && status.state == "ready")
+      add_memory(status.name, status.memory_bytes);
   }
+  const storage::RocksStore::BlockCacheStats cache = collection.block_cache_stats();
+  v1::BlockCacheInfo* block_cache = out->mutable_block_cache();
+  block_cache->set_capacity_bytes(cache.capacity_bytes);
+  block_cache->set_usage_bytes(cache.usage_bytes);
+  block_cache->set_hits(cache.hits);
+  block_cache->set_misses(cache.misses);
   CalibrationToProto(collection.calibration_status(), out->mutable_calibration());
   if (const std::string budget = collection.default_budget_encoded(); !budget.empty()) {
     out->mutable_default_budget()->ParseFromString(budget);

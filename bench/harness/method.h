@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ struct BuildStats {
 struct QueryWork {
   double flops = 0;
   uint64_t vectors_scanned = 0;
+  uint64_t vectors_fetched = 0;  // full vectors read from storage (tiered tables)
+};
+
+// Block cache lookups so far (cumulative), for methods that read through one.
+struct BlockCacheCounters {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
 };
 
 // One built index. Search must be safe to call from several threads at once between two
@@ -63,6 +71,9 @@ class BuiltIndex {
   // naming a plan: its row stays in the report with the plan it got, even when an earlier
   // budget of the same build got the same plan.
   virtual bool PointIsBudget() const { return false; }
+  // The block cache the method reads through (tiered tables), or nullopt: the harness reports the
+  // hit ratio of each point's measured queries.
+  virtual std::optional<BlockCacheCounters> block_cache_counters() const { return std::nullopt; }
 
   // Floats per query row; the harness sets it right after Build (the default SearchBatch strides
   // by it), so methods need not.

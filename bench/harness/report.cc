@@ -90,6 +90,8 @@ void WritePoint(const PointResult& point, JsonWriter& json) {
       {"p99_us_max", point.p99_us_max},
       {"mflops_per_query", point.mflops_per_query},
       {"vectors_scanned_per_query", point.vectors_scanned_per_query},
+      {"vectors_fetched_per_query", point.vectors_fetched_per_query},
+      {"block_cache_hit_ratio", point.block_cache_hit_ratio},
       {"build_s", point.build.build_s},
       {"train_s", point.build.train_s},
       {"encode_s", point.build.encode_s},
@@ -160,7 +162,7 @@ std::string ReportJson(const RunMeta& meta, const std::vector<PointResult>& poin
 std::string ReportCsv(const std::vector<PointResult>& points) {
   std::string csv =
       "method,params,recall,id_recall,qps,p50_us,p99_us,mflops_per_query,vectors_scanned_per_query,"
-      "build_s,"
+      "vectors_fetched_per_query,block_cache_hit_ratio,build_s,"
       "train_s,encode_s,bytes_per_vector_total,queries,repeats,qps_min,qps_max,plan\n";
   for (const PointResult& point : points) {
     const auto total = point.build.bytes_per_vector.find("total");
@@ -168,7 +170,9 @@ std::string ReportCsv(const std::vector<PointResult>& points) {
                     CsvNumber(point.recall), ",", CsvNumber(point.id_recall), ",",
                     CsvNumber(point.qps), ",", CsvNumber(point.p50_us), ",",
                     CsvNumber(point.p99_us), ",", CsvNumber(point.mflops_per_query), ",",
-                    CsvNumber(point.vectors_scanned_per_query), ",", CsvNumber(point.build.build_s),
+                    CsvNumber(point.vectors_scanned_per_query), ",",
+                    CsvNumber(point.vectors_fetched_per_query), ",",
+                    CsvNumber(point.block_cache_hit_ratio), ",", CsvNumber(point.build.build_s),
                     ",", CsvNumber(point.build.train_s), ",", CsvNumber(point.build.encode_s), ",",
                     CsvNumber(total == point.build.bytes_per_vector.end() ? NAN : total->second),
                     ",", point.queries, ",", point.repeats, ",", CsvNumber(point.qps_min), ",",

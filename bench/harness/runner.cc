@@ -295,6 +295,7 @@ PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
     slices[t].first = total * t / threads;
     slices[t].last = total * (t + 1) / threads;
   }
+  const std::optional<BlockCacheCounters> cache_before = index.block_cache_counters();
   const auto begin = Clock::now();
   const auto run = [&](Slice& slice) {
     RunSlice(index, data, options, batch, begin, ids.data(), work.data(), slice);
@@ -321,6 +322,7 @@ PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
   double id_recall_sum = 0;
   double flops_sum = 0;
   double scanned_sum = 0;
+  double fetched_sum = 0;
   for (const size_t i : measured) {
     const int64_t* returned = ids.data() + i * options.k;
     recall_sum += DistanceRecallAtK(returned, data.groundtruth.row(i), options.k,
@@ -328,6 +330,7 @@ PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
     id_recall_sum += RecallAtK(returned, data.groundtruth.row(i), options.k);
     flops_sum += work[i].flops;
     scanned_sum += static_cast<double>(work[i].vectors_scanned);
+    fetched_sum += static_cast<double>(work[i].vectors_fetched);
   }
   const auto count = static_cast<double>(std::max<size_t>(done, 1));
   m.recall = recall_sum / count;
@@ -337,6 +340,13 @@ PointMeasurement MeasurePoint(const BuiltIndex& index, const BenchData& data,
   m.p99_us = Percentile(latencies_us, 0.99);
   m.mflops_per_query = flops_sum / count / 1e6;
   m.vectors_scanned_per_query = scanned_sum / count;
+  m.vectors_fetched_per_query = fetched_sum / count;
+  if (const std::optional<BlockCacheCounters> after = index.block_cache_counters();
+      after.has_value() && cache_before.has_value()) {
+    const double hits = double(after->hits - cache_before->hits);
+    const double lookups = hits + double(after->misses - cache_before->misses);
+    m.block_cache_hit_ratio = lookups > 0 ? hits / lookups : NAN;
+  }
   m.qps_min = m.qps_max = m.qps;
   m.p50_us_min = m.p50_us_max = m.p50_us;
   m.p99_us_min = m.p99_us_max = m.p99_us;
@@ -366,7 +376,8 @@ PointMeasurement MedianOf(const std::vector<PointMeasurement>& runs) {
   for (double PointMeasurement::*field :
        {&PointMeasurement::recall, &PointMeasurement::id_recall, &PointMeasurement::qps,
         &PointMeasurement::p50_us, &PointMeasurement::p99_us, &PointMeasurement::mflops_per_query,
-        &PointMeasurement::vectors_scanned_per_query}) {
+        &PointMeasurement::vectors_scanned_per_query, &PointMeasurement::vectors_fetched_per_query,
+        &PointMeasurement::block_cache_hit_ratio}) {
     m.*field = median(field);
   }
   spread(&PointMeasurement::qps, &m.qps_min, &m.qps_max);

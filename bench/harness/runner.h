@@ -61,6 +61,9 @@ struct PointMeasurement {
   double p99_us = 0;
   double mflops_per_query = 0;
   double vectors_scanned_per_query = 0;
+  double vectors_fetched_per_query = 0;
+  // Block cache hits over lookups during the measured queries; NaN for methods without one.
+  double block_cache_hit_ratio = NAN;
   // With repeats, the fields above are medians and these the spread; one run: min = max = value.
   int repeats = 1;
   double qps_min = 0, qps_max = 0;

@@ -25,10 +25,11 @@ absl::Status VectorTableIndex::SetSearchParams(const Params& search) {
   } else {
     RETURN_IF_ERROR(CheckParamKeys(search, {"search_dims"}, "flat search"));
   }
-  ASSIGN_OR_RETURN(plan.search_dims, UintParam(search, "search_dims", dim, 1, dim));
+  ASSIGN_OR_RETURN(plan.search_dims,
+                   UintParam(search, "search_dims", table_->resident_dims(), 1, dim));
   plan.index = "flat";
   // Checked once here (k = 1) for a clear error; each query resolves it again with its k.
-  RETURN_IF_ERROR(index::ResolveFlatPlan(plan, dim, /*k=*/1).status());
+  RETURN_IF_ERROR(index::ResolveFlatPlan(plan, dim, /*k=*/1, table_->resident_dims()).status());
   budget_ = {};
   budget_.plan = plan;
   return absl::OkStatus();
@@ -42,7 +43,8 @@ absl::StatusOr<index::PlanChoice> PlanAsTheServer(const index::Budget& budget,
                                                   uint32_t k,
                                                   std::span<const index::ServedIndex* const> ready,
                                                   const index::Calibration* calibration) {
-  const index::CollectionShape shape{table.dim(), nesting_dims, table.size(), metric};
+  const index::CollectionShape shape{table.dim(), nesting_dims, table.size(), metric,
+                                     table.resident_dims()};
   return index::PlanSearch(budget, shape, k, ready, calibration);
 }
 
@@ -96,6 +98,7 @@ void ReportResult(const index::SearchResult& result, uint32_t k, int64_t* ids, Q
   }
   work->flops = result.cost.mflops * 1e6;
   work->vectors_scanned = result.cost.vectors_scanned;
+  work->vectors_fetched = result.cost.vectors_fetched;
 }
 
 void VectorTableIndex::Search(const float* query, uint32_t k, int64_t* ids, QueryWork* work) const {

@@ -96,7 +96,24 @@ void PrintCollection(const v1::CollectionInfo& info) {
   std::printf("metric:        %s\n", MetricName(info.metric()).c_str());
   std::printf("nesting dims:  %s\n", absl::StrJoin(info.nesting_dims(), ",").c_str());
   std::printf("vectors:       %llu\n", static_cast<unsigned long long>(info.vector_count()));
+  const v1::StorageOptions& storage = info.storage();
+  if (storage.resident_dims() > 0 && storage.resident_dims() < info.dim()) {
+    std::printf("resident:      first %u of %u dims, fp32 (full vectors read from storage)\n",
+                storage.resident_dims(), info.dim());
+  } else {
+    std::printf("resident:      every dim, fp32\n");
+  }
   std::printf("vector memory: %s\n", FormatBytes(info.vector_memory_bytes()).c_str());
+  std::printf("memory:        %-24s %14s %14s\n", "COMPONENT", "BYTES", "BYTES/VECTOR");
+  for (const v1::MemoryComponent& component : info.memory()) {
+    std::printf("               %-24s %14s %14.1f\n", component.name().c_str(),
+                FormatBytes(component.bytes()).c_str(), component.bytes_per_vector());
+  }
+  const v1::BlockCacheInfo& cache = info.block_cache();
+  const uint64_t lookups = cache.hits() + cache.misses();
+  std::printf("block cache:   %s of %s used (server-wide), hit ratio %s\n",
+              FormatBytes(cache.usage_bytes()).c_str(), FormatBytes(cache.capacity_bytes()).c_str(),
+              lookups > 0 ? absl::StrCat(double(cache.hits()) / double(lookups)).c_str() : "-");
   std::printf("default budget: %s\n", info.has_default_budget()
                                           ? BudgetText(info.default_budget()).c_str()
                                           : "none (automatic plan)");
@@ -110,6 +127,8 @@ struct CreateArgs {
   uint32_t dim = 0;
   std::string metric;
   std::vector<uint32_t> nesting_dims;
+  uint32_t resident_dims = 0;
+  std::string resident_precision = "fp32";
 };
 
 void AddCreate(CLI::App& parent, CliContext& context) {
@@ -125,6 +144,13 @@ void AddCreate(CLI::App& parent, CliContext& context) {
                    "Prefix lengths the embedding was trained for, e.g. 8,16,32 (default: powers "
                    "of two from 8, plus dim)")
       ->delimiter(',');
+  create->add_option("--resident-dims", args->resident_dims,
+                     "Memory tiers: keep only this many leading dims of each vector in memory; the "
+                     "re-rank reads full vectors from storage (default: every dim)");
+  create
+      ->add_option("--resident-precision", args->resident_precision,
+                   "Precision of the resident prefix (fp32; fp16 and int8 are not implemented yet)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
   create->callback([args, &context] {
     context.run = [args](CliContext& run_context) -> absl::Status {
       v1::CreateCollectionRequest request;
@@ -133,6 +159,11 @@ void AddCreate(CLI::App& parent, CliContext& context) {
       ASSIGN_OR_RETURN(v1::Metric metric, ParseMetric(args->metric));
       request.set_metric(metric);
       request.mutable_nesting_dims()->Add(args->nesting_dims.begin(), args->nesting_dims.end());
+      request.mutable_storage()->set_resident_dims(args->resident_dims);
+      request.mutable_storage()->set_resident_precision(
+          args->resident_precision == "fp16"   ? v1::PRECISION_FP16
+          : args->resident_precision == "int8" ? v1::PRECISION_INT8
+                                               : v1::PRECISION_FP32);
       ASSIGN_OR_RETURN(Client * client, run_context.client());
       ASSIGN_OR_RETURN(v1::CollectionInfo info, client->CreateCollection(request));
       std::printf("created collection %s\n", info.name().c_str());

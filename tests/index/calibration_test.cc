@@ -42,6 +42,27 @@ TEST(CalibrationTest, ParetoFrontierDropsDominatedPoints) {
   EXPECT_EQ(BestWithin(f, 0.5), nullptr);
 }
 
+// On a tiered table the frontier ranks by measured latency: a plan that re-ranks many candidates
+// from storage is cheap in MFLOPs but slow, and a dearer scan with a short re-rank beats it.
+TEST(CalibrationTest, LatencyFrontierRanksByMeasuredTime) {
+  CalibrationPoint fetch_heavy = Point(1, 0.9);  // few MFLOPs, many reads
+  fetch_heavy.latency_us = 900;
+  CalibrationPoint scan_heavy = Point(2, 0.95);
+  scan_heavy.latency_us = 300;
+  const std::vector<CalibrationPoint> by_mflops = ParetoFrontier({fetch_heavy, scan_heavy});
+  ASSERT_EQ(by_mflops.size(), 2u);
+  EXPECT_EQ(by_mflops[0].latency_us, 900);
+  const std::vector<CalibrationPoint> by_latency =
+      ParetoFrontier({fetch_heavy, scan_heavy}, CostAxis::kLatency);
+  ASSERT_EQ(by_latency.size(), 1u);
+  EXPECT_EQ(by_latency[0].latency_us, 300);
+  Calibration stored;
+  stored.frontiers.push_back({10, {fetch_heavy, scan_heavy}});
+  const Calibration merged = MergedFrontier(stored, CostAxis::kLatency);
+  ASSERT_EQ(merged.frontiers.size(), 1u);
+  EXPECT_EQ(CheapestReaching(merged.frontiers[0], 0.85)->latency_us, 300);
+}
+
 // A target is met by the cheapest plan whose lower confidence bound reaches it, not its mean: a
 // cheap plan with a noisy 0.91 loses to a dearer one whose bound clears 0.9.
 TEST(CalibrationTest, CheapestReachingUsesTheLowerConfidenceBound) {

@@ -22,8 +22,10 @@ class FmnistServerTest : public ::testing::Test {
   static constexpr uint32_t kDim = 784;
   static constexpr uint32_t kK = 10;
 
-  // Loads the data, starts the server with `server_flags`, creates "fmnist" and ingests it.
-  static void StartWithData(const std::vector<std::string>& server_flags = {}) {
+  // Loads the data, starts the server with `server_flags`, creates "fmnist" (with the CLI's
+  // `create_flags` added) and ingests it.
+  static void StartWithData(const std::vector<std::string>& server_flags = {},
+                            const std::string& create_flags = "") {
     const std::string data = ADANNS_FMNIST_DIR;
     auto base = readers::ReadNpy(data + "/base.npy");
     auto queries = readers::ReadNpy(data + "/queries.npy");
@@ -37,7 +39,7 @@ class FmnistServerTest : public ::testing::Test {
 
     dir_ = new TempDir();
     server_ = new ServerProcess(dir_->path() + "/data", server_flags);
-    Cli("collection create fmnist --dim 784 --metric l2");
+    Cli("collection create fmnist --dim 784 --metric l2 " + create_flags);
     const std::string out = Cli("ingest --collection fmnist " + data + "/base.npy");
     std::cout << "[ingest] " << out.substr(out.find_last_of('\n', out.size() - 2) + 1);
   }

@@ -60,7 +60,7 @@ class CollectionsTest(ServerTest):
         with self.assertRaises(adanns.InvalidArgument):
             self.client.create_collection("../m", DIM, "l2")  # refused by the server
         with self.assertRaises(adanns.InvalidArgument) as raised:
-            self.client.create_collection("m", DIM, "l2", resident_dims=8)
+            self.client.create_collection("m", DIM, "l2", resident_dims=DIM + 1)
         self.assertIn("storage", raised.exception.message)
         self.assertNotIn("m", [c.name for c in self.client.list_collections()])
 

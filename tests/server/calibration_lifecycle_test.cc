@@ -3,7 +3,9 @@
 // drop takes out only its index's points, the reservoir keeps a bounded sample of full-dim
 // queries and calibrates on them, drifted queries and growth start a new calibration, and a
 // restart keeps every point's source.
+#include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -230,6 +232,90 @@ TEST_F(CalibrationLifecycleTest, GrowthIsDueAndARestartKeepsSources) {
   EXPECT_EQ(status.source, source);
   EXPECT_NE(status.recalibration_reason.find("grew"), std::string::npos);
   EXPECT_EQ(status.reservoir_queries, 0u);  // the reservoir lives in memory only
+}
+
+// A tiered collection (8 of 16 dims resident) calibrates as well: its held-out and flat points are
+// measured against full-dim truth read from storage, every re-rank point is at the full dim (the
+// only one worth its read), and a target-recall search gets a plan that reaches the target on
+// exact truth the test computes itself.
+TEST(TieredCalibrationTest, BuildsCalibrateAgainstFullDimTruthFromStorage) {
+  testing::TempDir dir;
+  CollectionOptions options;
+  options.calibration_queries = 60;
+  options.calibration_reservoir = 0;
+  auto engine = Engine::Open(dir.path(), {}, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  storage::CollectionMeta meta;
+  meta.name = "tiered";
+  meta.dim = kDim;
+  meta.metric = Metric::kL2;
+  meta.resident_dims = 8;
+  auto created = (*engine)->CreateCollection(meta);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Collection& collection = **created;
+  const std::vector<float> rows = Rows(0, kRows, 1);
+  std::vector<uint64_t> ids(kRows);
+  for (uint64_t id = 0; id < kRows; ++id) ids[id] = id;
+  ASSERT_TRUE(collection.Upsert(ids, rows).ok());
+  EXPECT_EQ(collection.vector_memory_bytes(), kRows * 8 * sizeof(float));
+  index::IvfBuildParams ivf;
+  ivf.nlist = 16;
+  ivf.coarse_dims = 4;
+  std::vector<BuildRequest> builds;
+  builds.push_back(MakeIvfBuild(ivf, Metric::kL2));
+  ASSERT_TRUE(collection.StartBuilds(std::move(builds)).ok());
+  for (int attempt = 0; attempt < 6000 && !AllBuildsReady(collection); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(AllBuildsReady(collection));
+  const CalibrationStatus status = WaitFor(collection, HasFlatPoints);
+  EXPECT_EQ(status.source, "held_out+self");
+  size_t points = 0;
+  for (const uint32_t k : {1u, 10u, 100u}) {
+    for (const index::CalibrationPoint& point : Points(status, k)) {
+      ++points;
+      EXPECT_LE(point.plan.search_dims.value_or(8), 8u) << point.plan.index;
+      if (point.plan.has_rerank()) EXPECT_EQ(*point.plan.rerank_dims, kDim);
+    }
+  }
+  EXPECT_GT(points, 0u);
+
+  // A target of 0.9 at k = 10 over 100 fresh queries, against exact full-dim truth.
+  constexpr uint32_t kK = 10;
+  const std::vector<float> queries = Rows(kRows, 100, 7);
+  index::Budget budget;
+  budget.target_recall = 0.9f;
+  const absl::StatusOr<SearchOutcome> outcome =
+      collection.Search(queries, kDim, 100, kK, budget, SearchDevice::kCpu, nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  double found = 0;
+  for (size_t q = 0; q < 100; ++q) {
+    std::vector<std::pair<double, uint64_t>> exact;
+    for (uint64_t id = 0; id < kRows; ++id) {
+      double d = 0;
+      for (uint32_t j = 0; j < kDim; ++j) {
+        const double diff = double(queries[q * kDim + j]) - rows[id * kDim + j];
+        d += diff * diff;
+      }
+      exact.emplace_back(d, id);
+    }
+    std::partial_sort(exact.begin(), exact.begin() + kK, exact.end());
+    for (const index::Hit& hit : outcome->results[q].hits) {
+      for (uint32_t i = 0; i < kK; ++i) found += exact[i].second == hit.id;
+    }
+    if (outcome->results[q].plan.has_rerank()) {
+      EXPECT_GT(outcome->results[q].cost.vectors_fetched, 0u);
+    }
+  }
+  const double recall = found / (100.0 * kK);
+  const index::Plan& chosen = outcome->results[0].plan;
+  std::cout << "[tiered calibration] plan " << chosen.index << " nprobe "
+            << chosen.nprobe.value_or(0) << " coarse " << chosen.coarse_dims.value_or(0)
+            << " search " << chosen.search_dims.value_or(0) << " rerank "
+            << chosen.rerank_dims.value_or(0) << "x" << chosen.rerank_candidates.value_or(0)
+            << " estimate " << (outcome->estimate ? outcome->estimate->recall : -1) << " recall@10 "
+            << recall << "\n";
+  EXPECT_GE(recall, 0.85);  // the target, less what 100 queries' sampling error allows
 }
 
 }  // namespace

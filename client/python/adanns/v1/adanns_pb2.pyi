@@ -15,6 +15,21 @@ DEVICE_GPU: Device
 INNER_PRODUCT: Metric
 L2: Metric
 METRIC_UNSPECIFIED: Metric
+PRECISION_FP16: Precision
+PRECISION_FP32: Precision
+PRECISION_INT8: Precision
+
+class BlockCacheInfo(_message.Message):
+    __slots__ = ["capacity_bytes", "hits", "misses", "usage_bytes"]
+    CAPACITY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    MISSES_FIELD_NUMBER: _ClassVar[int]
+    USAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    capacity_bytes: int
+    hits: int
+    misses: int
+    usage_bytes: int
+    def __init__(self, capacity_bytes: _Optional[int] = ..., usage_bytes: _Optional[int] = ..., hits: _Optional[int] = ..., misses: _Optional[int] = ...) -> None: ...
 
 class Budget(_message.Message):
     __slots__ = ["max_dims", "max_mflops", "plan", "target_recall"]
@@ -95,48 +110,58 @@ class CodebookSpec(_message.Message):
     def __init__(self, prefix_dims: _Optional[int] = ..., m: _Optional[int] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ["calibration", "default_budget", "dim", "indexes", "metric", "name", "nesting_dims", "vector_count", "vector_memory_bytes"]
+    __slots__ = ["block_cache", "calibration", "default_budget", "dim", "indexes", "memory", "metric", "name", "nesting_dims", "storage", "vector_count", "vector_memory_bytes"]
+    BLOCK_CACHE_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_BUDGET_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
     INDEXES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     NESTING_DIMS_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     VECTOR_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    block_cache: BlockCacheInfo
     calibration: CalibrationInfo
     default_budget: Budget
     dim: int
     indexes: _containers.RepeatedCompositeFieldContainer[IndexInfo]
+    memory: _containers.RepeatedCompositeFieldContainer[MemoryComponent]
     metric: Metric
     name: str
     nesting_dims: _containers.RepeatedScalarFieldContainer[int]
+    storage: StorageOptions
     vector_count: int
     vector_memory_bytes: int
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., vector_count: _Optional[int] = ..., indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ..., vector_memory_bytes: _Optional[int] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., default_budget: _Optional[_Union[Budget, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., vector_count: _Optional[int] = ..., indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ..., vector_memory_bytes: _Optional[int] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., default_budget: _Optional[_Union[Budget, _Mapping]] = ..., storage: _Optional[_Union[StorageOptions, _Mapping]] = ..., memory: _Optional[_Iterable[_Union[MemoryComponent, _Mapping]]] = ..., block_cache: _Optional[_Union[BlockCacheInfo, _Mapping]] = ...) -> None: ...
 
 class Cost(_message.Message):
-    __slots__ = ["capped", "mflops", "vectors_scanned"]
+    __slots__ = ["capped", "mflops", "vectors_fetched", "vectors_scanned"]
     CAPPED_FIELD_NUMBER: _ClassVar[int]
     MFLOPS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FETCHED_FIELD_NUMBER: _ClassVar[int]
     VECTORS_SCANNED_FIELD_NUMBER: _ClassVar[int]
     capped: bool
     mflops: float
+    vectors_fetched: int
     vectors_scanned: int
-    def __init__(self, mflops: _Optional[float] = ..., vectors_scanned: _Optional[int] = ..., capped: bool = ...) -> None: ...
+    def __init__(self, mflops: _Optional[float] = ..., vectors_scanned: _Optional[int] = ..., capped: bool = ..., vectors_fetched: _Optional[int] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ["dim", "metric", "name", "nesting_dims"]
+    __slots__ = ["dim", "metric", "name", "nesting_dims", "storage"]
     DIM_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     NESTING_DIMS_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_FIELD_NUMBER: _ClassVar[int]
     dim: int
     metric: Metric
     name: str
     nesting_dims: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ...) -> None: ...
+    storage: StorageOptions
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., storage: _Optional[_Union[StorageOptions, _Mapping]] = ...) -> None: ...
 
 class CreateSnapshotRequest(_message.Message):
     __slots__ = ["name"]
@@ -319,6 +344,16 @@ class ListSnapshotsResponse(_message.Message):
     snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotInfo]
     def __init__(self, snapshots: _Optional[_Iterable[_Union[SnapshotInfo, _Mapping]]] = ...) -> None: ...
 
+class MemoryComponent(_message.Message):
+    __slots__ = ["bytes", "bytes_per_vector", "name"]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_PER_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    bytes: int
+    bytes_per_vector: float
+    name: str
+    def __init__(self, name: _Optional[str] = ..., bytes: _Optional[int] = ..., bytes_per_vector: _Optional[float] = ...) -> None: ...
+
 class OpqParams(_message.Message):
     __slots__ = ["codebooks", "opq_iterations", "seed", "training_sample"]
     CODEBOOKS_FIELD_NUMBER: _ClassVar[int]
@@ -429,6 +464,14 @@ class SnapshotInfo(_message.Message):
     path: str
     def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., created_unix_seconds: _Optional[int] = ...) -> None: ...
 
+class StorageOptions(_message.Message):
+    __slots__ = ["resident_dims", "resident_precision"]
+    RESIDENT_DIMS_FIELD_NUMBER: _ClassVar[int]
+    RESIDENT_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    resident_dims: int
+    resident_precision: Precision
+    def __init__(self, resident_dims: _Optional[int] = ..., resident_precision: _Optional[_Union[Precision, str]] = ...) -> None: ...
+
 class UpdateCollectionRequest(_message.Message):
     __slots__ = ["default_budget", "name"]
     DEFAULT_BUDGET_FIELD_NUMBER: _ClassVar[int]
@@ -460,6 +503,9 @@ class Vector(_message.Message):
     def __init__(self, id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Metric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Precision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class CalibrationSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
