@@ -32,7 +32,8 @@ Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
       stored_vectors_(store_, meta_.id, meta_.dim,
                       [this](size_t rows, double seconds) {
                         if (options_.on_fetch) options_.on_fetch(meta_.name, rows, seconds);
-                      }),
+                      },
+                      options_.fetch_pool),
       table_(meta_.dim, meta_.resident_dims),
       reservoir_(options_.calibration_reservoir, meta_.dim, /*seed=*/0x5eed) {
   table_.set_stored_rows(&stored_vectors_);

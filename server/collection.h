@@ -218,6 +218,9 @@ struct CollectionOptions {
   // Called after every read of full vectors from storage (a tiered collection's re-rank,
   // calibration); may be empty.
   std::function<void(const std::string& collection, size_t rows, double seconds)> on_fetch;
+  // Workers that split a large fetch into parallel reads (StoredVectors); null = one MultiGet.
+  // Not owned. Default: null.
+  WorkerPool* fetch_pool = nullptr;
 };
 
 class Collection {

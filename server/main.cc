@@ -65,6 +65,11 @@ ABSL_FLAG(uint32_t, block_cache_mb, 256,
           "collection's re-rank reads, plus every SST's index and bloom filter blocks (about 25 "
           "bytes per stored vector); 256 holds the metadata of several million vectors and ~70k "
           "hot 768-d rows (1..1048576)");
+ABSL_FLAG(
+    uint32_t, fetch_threads, 8,
+    "Parallel reads one fetch of full vectors (a tiered collection's re-rank) may issue, each "
+    "a MultiGet of its share; they wait on the disk, not the cores (1..256; 1 = one "
+    "MultiGet)");
 ABSL_FLAG(bool, direct_reads, false,
           "Read SST files with O_DIRECT, bypassing the page cache, so the block cache is the only "
           "cache of full vectors (benchmarks of tiered collections)");
@@ -158,6 +163,7 @@ int main(int argc, char** argv) {
   const uint32_t block_cache_mb = absl::GetFlag(FLAGS_block_cache_mb);
   options.store.block_cache_bytes = size_t{block_cache_mb} << 20;
   options.store.use_direct_reads = absl::GetFlag(FLAGS_direct_reads);
+  options.fetch_threads = absl::GetFlag(FLAGS_fetch_threads);
   options.limits.max_mflops = absl::GetFlag(FLAGS_max_query_mflops);
   options.limits.max_k = absl::GetFlag(FLAGS_max_k);
   options.limits.max_rerank_candidates = absl::GetFlag(FLAGS_max_rerank_candidates);
@@ -166,11 +172,13 @@ int main(int argc, char** argv) {
       options.limits.max_k > 10000 || options.calibration_queries == 0 ||
       options.calibration_queries > 10000 || !(options.limits.max_mflops >= 0) ||
       options.calibration_reservoir > 100000 || options.fresh_rows_cap == 0 ||
-      options.fresh_rows_cap > 1000000 || block_cache_mb == 0 || block_cache_mb > 1048576) {
+      options.fresh_rows_cap > 1000000 || block_cache_mb == 0 || block_cache_mb > 1048576 ||
+      options.fetch_threads == 0 || options.fetch_threads > 256) {
     spdlog::error(
         "bad flags: --over_limit must be reject or clamp, --max_k and --calibration_queries in "
         "1..10000, --max_query_mflops >= 0, --calibration_reservoir in 0..100000, "
-        "--fresh_rows_cap in 1..1000000, --block_cache_mb in 1..1048576");
+        "--fresh_rows_cap in 1..1000000, --block_cache_mb in 1..1048576, --fetch_threads in "
+        "1..256");
     return 1;
   }
   options.limits.clamp = over_limit == "clamp";

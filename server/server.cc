@@ -86,6 +86,8 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
                                               const std::string& action) {
     metrics->RecordGpuError(action);
   };
+  server->fetch_pool_ = std::make_unique<WorkerPool>(std::max<size_t>(1, options.fetch_threads));
+  collection_options.fetch_pool = server->fetch_pool_.get();
   collection_options.on_fetch = [metrics](const std::string& collection, size_t rows,
                                           double seconds) {
     metrics->RecordFetch(collection, static_cast<double>(rows), seconds);

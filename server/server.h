@@ -26,6 +26,10 @@ struct ServerOptions {
   // RocksDB directory, created when missing.
   // Default: ./data.
   std::string data_dir = "./data";
+  // Reads one fetch of full vectors (a tiered collection's re-rank) may run at once, each a
+  // MultiGet of its share (threads that wait on the disk, not on the cores). 1 = one MultiGet.
+  // Default: 8.
+  size_t fetch_threads = 8;
   // RocksDB options: the block cache (full vectors re-ranks read on tiered collections) and
   // direct reads. Default: storage::StoreOptions' (256 MiB cache, buffered reads).
   storage::StoreOptions store;
@@ -82,6 +86,8 @@ class AdannsServer {
   AdannsServer() = default;
 
   std::unique_ptr<Metrics> metrics_;
+  // Parallel reads of full vectors for tiered collections (StoredVectors); outlives engine_.
+  std::unique_ptr<WorkerPool> fetch_pool_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<AdannsService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "index/stored_rows.h"
+#include "server/worker_pool.h"
 #include "storage/rocks_store.h"
 
 namespace adanns::server {
@@ -16,12 +17,23 @@ namespace adanns::server {
 // Told of every read: rows asked for and its wall time.
 using FetchObserver = std::function<void(size_t rows, double seconds)>;
 
+// Rows one parallel read takes at least: below twice this, a fetch is one MultiGet.
+inline constexpr size_t kMinRowsPerParallelRead = 16;
+
 class StoredVectors : public index::StoredRows {
  public:
-  // `store` outlives this object; `observe` may be empty.
+  // `store` (and `readers`, when not null) outlive this object; `observe` may be empty. With
+  // `readers`, a fetch of many rows is split into up to readers->size() MultiGets run at once: a
+  // MultiGet reads its missing blocks one after the other (this RocksDB has no io_uring), and a
+  // re-rank that misses the block cache then waits for ~100 disk reads in a row; in parallel the
+  // disk serves them at its queue depth. The readers sleep on I/O, not on the cores.
   StoredVectors(const storage::RocksStore* store, uint32_t collection_id, uint32_t dim,
-                FetchObserver observe)
-      : store_(store), collection_id_(collection_id), dim_(dim), observe_(std::move(observe)) {}
+                FetchObserver observe, WorkerPool* readers = nullptr)
+      : store_(store),
+        collection_id_(collection_id),
+        dim_(dim),
+        observe_(std::move(observe)),
+        readers_(readers) {}
 
   absl::Status Read(std::span<const uint64_t> ids, float* out,
                     std::vector<uint8_t>& found) const override;
@@ -31,6 +43,7 @@ class StoredVectors : public index::StoredRows {
   uint32_t collection_id_;
   uint32_t dim_;
   FetchObserver observe_;
+  WorkerPool* readers_;
 };
 
 }  // namespace adanns::server

@@ -58,8 +58,9 @@ absl::StatusOr<std::unique_ptr<TempStore>> OpenTempStore(size_t block_cache_byte
 // once (the harness merges them).
 class TieredIndex : public BuiltIndex {
  public:
-  TieredIndex(std::unique_ptr<TempStore> store, std::unique_ptr<server::StoredVectors> stored)
-      : store_(std::move(store)), stored_(std::move(stored)) {}
+  TieredIndex(std::unique_ptr<TempStore> store, std::unique_ptr<server::WorkerPool> readers,
+              std::unique_ptr<server::StoredVectors> stored)
+      : store_(std::move(store)), readers_(std::move(readers)), stored_(std::move(stored)) {}
   void set_served(std::unique_ptr<BuiltIndex> served, std::vector<std::string> foreign_keys) {
     served_ = std::move(served);
     foreign_keys_ = std::move(foreign_keys);
@@ -82,6 +83,7 @@ class TieredIndex : public BuiltIndex {
  private:
   // Destroyed last to first: the served table reads through stored_, which reads store_.
   std::unique_ptr<TempStore> store_;
+  std::unique_ptr<server::WorkerPool> readers_;
   std::unique_ptr<server::StoredVectors> stored_;
   std::unique_ptr<BuiltIndex> served_;
   std::vector<std::string> foreign_keys_;
@@ -125,8 +127,8 @@ class AdannsTieredMethod : public Method {
   absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData& data, const Params& build,
                                                     int threads, BuildStats* stats) const override {
     RETURN_IF_ERROR(CheckParamKeys(build,
-                                   {"resident_dims", "cache_fraction", "index", "nlist",
-                                    "coarse_dims", "M", "ef_construction"},
+                                   {"resident_dims", "cache_fraction", "fetch_threads", "index",
+                                    "nlist", "coarse_dims", "M", "ef_construction"},
                                    "adanns-tiered build"));
     const auto dim = static_cast<uint32_t>(data.base.cols);
     const uint64_t rows = data.base.rows;
@@ -161,13 +163,17 @@ class AdannsTieredMethod : public Method {
           meta.id, dim, ids, std::span<const float>(data.base.row(first), n * dim)));
     }
     RETURN_IF_ERROR(store->store->Flush());  // reads come from SST files, as for old data
+    // The server's reader pool (--fetch_threads, default 8).
+    ASSIGN_OR_RETURN(const uint32_t fetch_threads, UintParam(build, "fetch_threads", 8, 1, 256));
+    auto readers = std::make_unique<server::WorkerPool>(fetch_threads);
     auto stored = std::make_unique<server::StoredVectors>(store->store.get(), meta.id, dim,
-                                                          server::FetchObserver());
+                                                          server::FetchObserver(), readers.get());
     table->set_stored_rows(stored.get());
     const double load_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    auto tiered = std::make_unique<TieredIndex>(std::move(store), std::move(stored));
+    auto tiered =
+        std::make_unique<TieredIndex>(std::move(store), std::move(readers), std::move(stored));
     stats->bytes_per_vector["resident_table"] = double(table->memory_bytes()) / double(rows);
     stats->bytes_per_vector["block_cache"] = double(cache_bytes) / double(rows);
     const auto index_start = std::chrono::steady_clock::now();
