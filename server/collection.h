@@ -373,7 +373,7 @@ class Collection {
   std::vector<const index::ServedIndex*> ReadyLocked() const;
   // What the planner ranks calibrated plans by: latency on a tiered collection (its re-rank reads
   // dominate its time, not its FLOPs), MFLOPs otherwise (index::CostAxis).
-  index::CostAxis CostAxis() const {
+  index::CostAxis PlannerCostAxis() const {
     return table_.tiered() ? index::CostAxis::kLatency : index::CostAxis::kMflops;
   }
   // What the planner knows of the collection now; needs a table hold.

@@ -251,8 +251,8 @@ absl::Status Collection::FoldCalibration(const index::Calibration& measured,
   } else {
     RETURN_IF_ERROR(
         store_->PutIndexBlob(meta_.id, kCalibrationBlob, index::SerializeCalibration(stored)));
-    calibration_.frontier =
-        std::make_shared<const index::Calibration>(index::MergedFrontier(stored, CostAxis()));
+    calibration_.frontier = std::make_shared<const index::Calibration>(
+        index::MergedFrontier(stored, PlannerCostAxis()));
   }
   stored_calibration_ = std::move(stored);
   if (calibration_.state == "none") calibration_.state = "ready";
@@ -387,8 +387,8 @@ void Collection::LoadCalibration() {
         absl::StrCat("stored calibration could not be loaded: ", calibration.status().message());
     return;
   }
-  calibration_.frontier =
-      std::make_shared<const index::Calibration>(index::MergedFrontier(*calibration, CostAxis()));
+  calibration_.frontier = std::make_shared<const index::Calibration>(
+      index::MergedFrontier(*calibration, PlannerCostAxis()));
   stored_calibration_ = *std::move(calibration);
   calibration_.state = "ready";
 }

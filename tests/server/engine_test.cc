@@ -71,7 +71,7 @@ TEST(EngineTest, ReopenRestoresCollectionsAndVectors) {
   EXPECT_EQ(all[0]->size(), 498u);
   std::vector<std::pair<uint64_t, std::vector<float>>> found;
   std::vector<uint64_t> missing;
-  all[0]->Get(std::vector<uint64_t>{6, 7, 499}, &found, &missing);
+  EXPECT_TRUE(all[0]->Get(std::vector<uint64_t>{6, 7, 499}, &found, &missing).ok());
   ASSERT_EQ(found.size(), 2u);
   EXPECT_EQ(found[1].second, Values(499));
   EXPECT_EQ(missing, std::vector<uint64_t>{7});
@@ -114,7 +114,7 @@ TEST(EngineTest, CommittedWritesReachTheTableInCommitOrder) {
   auto value_of = [](Collection& collection, uint64_t id) -> std::optional<float> {
     std::vector<std::pair<uint64_t, std::vector<float>>> found;
     std::vector<uint64_t> missing;
-    collection.Get(std::vector<uint64_t>{id}, &found, &missing);
+    EXPECT_TRUE(collection.Get(std::vector<uint64_t>{id}, &found, &missing).ok());
     if (found.empty()) return std::nullopt;
     return found[0].second[0];
   };
@@ -183,7 +183,7 @@ TEST(EngineTest, AFullDiskRefusesWritesUntilSpaceReturns) {
     EXPECT_EQ(results->results.front().hits.size(), 10u);
     std::vector<std::pair<uint64_t, std::vector<float>>> found;
     std::vector<uint64_t> missing;
-    collection.Get(std::vector<uint64_t>{1, 120}, &found, &missing);
+    EXPECT_TRUE(collection.Get(std::vector<uint64_t>{1, 120}, &found, &missing).ok());
     EXPECT_EQ(found.size(), 1u);
     EXPECT_EQ(missing, std::vector<uint64_t>{120});
 
@@ -422,7 +422,7 @@ TEST_F(FreshRowsTest, ABacklogAtTheCapRefusesUpsertsWithoutWritingThem) {
       << refused;
   std::vector<std::pair<uint64_t, std::vector<float>>> found;
   std::vector<uint64_t> missing;
-  collection_->Get(std::vector<uint64_t>{30000, 20149}, &found, &missing);
+  EXPECT_TRUE(collection_->Get(std::vector<uint64_t>{30000, 20149}, &found, &missing).ok());
   EXPECT_EQ(missing, std::vector<uint64_t>{30000});
   collection_->PauseIndexMaintenance(false);
   // Admitted once the 10 fit under the cap.
