@@ -76,7 +76,7 @@ std::optional<RecallEstimate> LookUp(const Plan& resolved, const Calibration* ca
 std::optional<Plan> FlatWithin(double max_mflops, const CollectionShape& shape, uint32_t k,
                                uint32_t dims, double* cheapest) {
   std::vector<Plan> plans;
-  plans.push_back(ExactWithin(dims, shape.resident_dims));
+  plans.push_back(ExactWithin(dims, shape.resident_dims, shape.quantized));
   for (auto it = shape.nesting_dims.rbegin(); it != shape.nesting_dims.rend(); ++it) {
     if (*it >= dims) continue;
     Plan funnel;
@@ -85,7 +85,8 @@ std::optional<Plan> FlatWithin(double max_mflops, const CollectionShape& shape, 
     plans.push_back(funnel);
   }
   for (const Plan& requested : plans) {
-    absl::StatusOr<Plan> resolved = ResolveFlatPlan(requested, shape.dim, k, shape.resident_dims);
+    absl::StatusOr<Plan> resolved =
+        ResolveFlatPlan(requested, shape.dim, k, shape.resident_dims, shape.quantized);
     if (!resolved.ok()) continue;
     const double mflops = FlatCost(*resolved, shape.metric, shape.live_vectors).mflops;
     *cheapest = std::min(*cheapest, mflops);
@@ -143,8 +144,9 @@ absl::StatusOr<PlanChoice> ReachingRecall(float target, const CollectionShape& s
   if (candidates.empty() && max_dims < shape.dim) {
     // Every calibrated plan reads more than max_dims: exact search at that prefix (the funnel
     // above the resident prefix), unmeasured.
-    ASSIGN_OR_RETURN(choice.plan, ResolveFlatPlan(ExactWithin(max_dims, shape.resident_dims),
-                                                  shape.dim, k, shape.resident_dims));
+    ASSIGN_OR_RETURN(choice.plan,
+                     ResolveFlatPlan(ExactWithin(max_dims, shape.resident_dims, shape.quantized),
+                                     shape.dim, k, shape.resident_dims, shape.quantized));
     choice.target_met = false;
     return choice;
   }
@@ -198,8 +200,9 @@ absl::StatusOr<PlanChoice> PlanSearch(const Budget& budget, const CollectionShap
           absl::StrCat("the plan reads ", resolved.QueryDimsNeeded(),
                        " dims in one of its stages, more than budget.max_dims = ", max_dims));
     }
-    ASSIGN_OR_RETURN(resolved, ResolveFlatPlan(ExactWithin(max_dims, shape.resident_dims),
-                                               shape.dim, k, shape.resident_dims));
+    ASSIGN_OR_RETURN(resolved,
+                     ResolveFlatPlan(ExactWithin(max_dims, shape.resident_dims, shape.quantized),
+                                     shape.dim, k, shape.resident_dims, shape.quantized));
   }
   PlanChoice choice;
   choice.estimate = LookUp(resolved, calibration, shape, k, ready);

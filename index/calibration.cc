@@ -98,12 +98,14 @@ std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
   // than what the scan read (cheaper, at some recall against full-dim truth).
   // On a tiered table a re-rank above the resident prefix reads each candidate's full vector from
   // storage whatever its prefix: a shorter one saves FLOPs but not the read, which dominates, so
-  // only the full dim is calibrated there.
+  // only the full dim is calibrated there (and on a quantised table, where every re-rank reads).
   std::vector<uint32_t> rerank_dims = {shape.dim};
   const uint32_t resident = shape.resident_dims == 0 ? shape.dim : shape.resident_dims;
   for (auto it = shape.nesting_dims.rbegin(); it != shape.nesting_dims.rend(); ++it) {
     if (*it < shape.dim) {
-      if (*it <= resident || resident == shape.dim) rerank_dims.push_back(*it);
+      if (!shape.quantized && (*it <= resident || resident == shape.dim)) {
+        rerank_dims.push_back(*it);
+      }
       break;
     }
   }
@@ -348,7 +350,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
         // Row r's full vector, and whether it counts (live, still stored).
         auto values_of = [&](RowId row) {
           return table.tiered() ? step_values.data() + (row - begin) * full_dim
-                                : table.RowData(row);
+                                : table.RowPrefix(row, full_dim, nullptr);  // fp32, in place
         };
         const size_t stride = table.tiered() ? full_dim : table.resident_dims();
         auto usable = [&](RowId row) {

@@ -1,6 +1,7 @@
 // Exact flat search and the MRL funnel (prefix shortlist, then exact re-rank at a longer prefix).
 #include "index/flat_search.h"
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -17,7 +18,7 @@ constexpr uint32_t kMaxRerankCandidates = 1'000'000;
 }  // namespace
 
 absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32_t k,
-                                     uint32_t resident_dims) {
+                                     uint32_t resident_dims, bool quantized) {
   if (k == 0 || k > kMaxK) {
     return absl::InvalidArgumentError(absl::StrCat("k must be in 1..", kMaxK, ", got ", k));
   }
@@ -44,7 +45,8 @@ absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32
   }
   // A tiered collection's default flat plan is the funnel: the resident prefix scanned, the full
   // vectors of the shortlist read from storage for the exact re-rank.
-  const bool funnel_by_default = resident < dim && !requested.search_dims.has_value();
+  const bool funnel_by_default =
+      (resident < dim || quantized) && !requested.search_dims.has_value();
   if (!requested.has_rerank() && !funnel_by_default) return plan;
 
   plan.rerank_dims = requested.rerank_dims.value_or(dim);
@@ -62,12 +64,12 @@ absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32
   return plan;
 }
 
-Plan ExactWithin(uint32_t max_dims, uint32_t resident_dims) {
+Plan ExactWithin(uint32_t max_dims, uint32_t resident_dims, bool quantized) {
   Plan plan;
-  if (resident_dims == 0 || max_dims <= resident_dims) {
+  if (!quantized && (resident_dims == 0 || max_dims <= resident_dims)) {
     plan.search_dims = max_dims;
   } else {
-    plan.search_dims = resident_dims;
+    plan.search_dims = resident_dims == 0 ? max_dims : std::min(max_dims, resident_dims);
     plan.rerank_dims = max_dims;
   }
   return plan;

@@ -18,13 +18,15 @@ inline constexpr uint32_t kMaxK = 10000;
 // rerank_dims = dim and rerank_candidates = max(10k, 100)) and validates it. INVALID_ARGUMENT
 // names the offending field. On a tiered table (resident_dims < dim; 0 = dim) the scan may read at
 // most resident_dims, search_dims defaults to it, and without search_dims the plan is the funnel
-// (a re-rank at dim from storage).
+// (a re-rank at dim from storage). A `quantized` resident prefix (fp16, int8) is tiered too, even
+// when it holds every dim: its scans score decoded values, so the default is the funnel as well.
 absl::StatusOr<Plan> ResolveFlatPlan(const Plan& requested, uint32_t dim, uint32_t k,
-                                     uint32_t resident_dims = 0);
+                                     uint32_t resident_dims = 0, bool quantized = false);
 
 // The most exact flat plan that reads at most `max_dims` (unresolved): a scan at max_dims, or
-// when that is above the resident prefix (resident_dims > 0), the funnel from it to max_dims.
-Plan ExactWithin(uint32_t max_dims, uint32_t resident_dims);
+// when that is above the resident prefix (resident_dims > 0) or the prefix is `quantized`, the
+// funnel from the resident prefix (at most max_dims) to an exact re-rank at max_dims.
+Plan ExactWithin(uint32_t max_dims, uint32_t resident_dims, bool quantized = false);
 
 // Cost of a resolved flat plan that scores `rows` table rows (live and freed alike: the scan
 // reads both) and re-ranks `reranked` candidates (default: min(R, rows), the most it can):

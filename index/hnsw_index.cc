@@ -127,6 +127,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(
   const uint32_t dims = params.graph_dims;
   std::vector<uint64_t> ids;
   std::vector<float> prefixes;
+  std::vector<float> scratch(dims);
   size_t inserted = 0;
   for (size_t begin = 0; begin < rows; begin += kBuildChunkRows) {
     if (cancel != nullptr && cancel->load()) return absl::CancelledError("HNSW build cancelled");
@@ -139,7 +140,8 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Build(
         if (!held_out.Keeps(table, row)) continue;
         ids.push_back(table.IdOf(row));
         prefixes.resize(prefixes.size() + dims);
-        index->PreparePrefix(table.RowData(row), prefixes.data() + prefixes.size() - dims);
+        index->PreparePrefix(table.RowPrefix(row, dims, scratch.data()),
+                             prefixes.data() + prefixes.size() - dims);
       }
     });
     size_t first = 0;
@@ -438,10 +440,11 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Deserialize(std::string_vi
     }
   }
   std::vector<float> prefix(params.graph_dims);
+  std::vector<float> scratch(params.graph_dims);
   for (size_t r = 0; r < table.row_count(); ++r) {
     const auto row = static_cast<RowId>(r);
     if (!table.IsLive(row)) continue;
-    index->PreparePrefix(table.RowData(row), prefix.data());
+    index->PreparePrefix(table.RowPrefix(row, params.graph_dims, scratch.data()), prefix.data());
     const auto it = graph.label_lookup_.find(table.IdOf(row));
     if (it == graph.label_lookup_.end() || graph.isMarkedDeleted(it->second) ||
         std::memcmp(graph.getDataByInternalId(it->second), prefix.data(),

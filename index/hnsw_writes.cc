@@ -132,7 +132,8 @@ void HnswIndex::Link(const float* prefix, uint64_t id) {
 
 void HnswIndex::Upsert(const VectorTable& table, RowId row) {
   std::vector<float> prefix(params_.graph_dims);
-  PreparePrefix(table.RowData(row), prefix.data());
+  std::vector<float> scratch(params_.graph_dims);
+  PreparePrefix(table.RowPrefix(row, params_.graph_dims, scratch.data()), prefix.data());
   Link(prefix.data(), table.IdOf(row));
 }
 

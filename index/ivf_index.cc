@@ -28,8 +28,9 @@ constexpr uint32_t kAssignChunkRows = 16384;
 // Copies the `dims` prefix of each row (normalised for cosine) into a contiguous buffer.
 void GatherPrefixes(const VectorTable& table, std::span<const RowId> rows, uint32_t dims,
                     Metric metric, float* out) {
+  std::vector<float> scratch(dims);
   for (size_t i = 0; i < rows.size(); ++i) {
-    CopyPrefix(table.RowData(rows[i]), dims, metric, out + i * dims);
+    CopyPrefix(table.RowPrefix(rows[i], dims, scratch.data()), dims, metric, out + i * dims);
   }
 }
 
@@ -216,8 +217,11 @@ void IvfIndex::Append(const VectorTable& table, RowId row, uint32_t list) {
   List& target = lists_[list];
   location_[row] = {list, static_cast<uint32_t>(target.rows.size())};
   target.rows.push_back(row);
-  const float* data = table.RowData(row);
-  target.vectors.insert(target.vectors.end(), data, data + params_.search_dims);
+  const size_t at = target.vectors.size();
+  target.vectors.resize(at + params_.search_dims);
+  float* prefix = target.vectors.data() + at;
+  const float* data = table.RowPrefix(row, params_.search_dims, prefix);
+  if (data != prefix) std::copy_n(data, params_.search_dims, prefix);
 }
 
 namespace {
@@ -227,7 +231,8 @@ struct PreparedList final : PreparedUpsert {
 }  // namespace
 
 void IvfIndex::Upsert(const VectorTable& table, RowId row) {
-  Place(table, row, NearestList(table.RowData(row)));
+  std::vector<float> scratch(params_.coarse_dims);
+  Place(table, row, NearestList(table.RowPrefix(row, params_.coarse_dims, scratch.data())));
 }
 
 std::unique_ptr<PreparedUpsert> IvfIndex::PrepareUpsert(uint64_t /*id*/,
@@ -248,9 +253,10 @@ void IvfIndex::ApplyUpsert(const VectorTable& table, RowId row,
 void IvfIndex::Place(const VectorTable& table, RowId row, uint32_t list) {
   if (row < location_.size() && location_[row].list == list) {
     // Same list: refresh the stored prefix in place.
-    const float* data = table.RowData(row);
-    std::copy(data, data + params_.search_dims,
-              lists_[list].vectors.begin() + size_t{location_[row].position} * params_.search_dims);
+    float* prefix =
+        lists_[list].vectors.data() + size_t{location_[row].position} * params_.search_dims;
+    const float* data = table.RowPrefix(row, params_.search_dims, prefix);
+    if (data != prefix) std::copy_n(data, params_.search_dims, prefix);
     return;
   }
   RemoveRow(row);

@@ -100,7 +100,7 @@ absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& sha
   if (budget.plan.has_value()) {
     const std::string& name = budget.plan->index;
     if (name == "flat" || (name.empty() && preferred == nullptr)) {
-      return ResolveFlatPlan(*budget.plan, shape.dim, k, shape.resident_dims);
+      return ResolveFlatPlan(*budget.plan, shape.dim, k, shape.resident_dims, shape.quantized);
     }
     if (name.empty()) return preferred->ResolvePlan(*budget.plan, k);
     if (name == kCodebookKind || name == kIvfCodebookPlan) {
@@ -124,7 +124,7 @@ absl::StatusOr<Plan> ChoosePlan(const Budget& budget, const CollectionShape& sha
     return std::move(choice.plan);
   }
   if (preferred != nullptr) return preferred->ResolvePlan({}, k);
-  return ResolveFlatPlan({}, shape.dim, k, shape.resident_dims);
+  return ResolveFlatPlan({}, shape.dim, k, shape.resident_dims, shape.quantized);
 }
 
 SearchResult RunPlan(const Plan& resolved, const VectorTable& table, Metric metric,

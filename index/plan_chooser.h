@@ -24,6 +24,8 @@ struct CollectionShape {
   Metric metric = Metric::kL2;
   // The table's resident prefix (VectorTable::resident_dims); 0 = dim (every vector whole in RAM).
   uint32_t resident_dims = 0;
+  // Whether the resident prefix is quantised (VectorTable::quantized).
+  bool quantized = false;
 };
 
 // `ready` holds the collection's ready indexes (any order).

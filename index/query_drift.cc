@@ -57,8 +57,12 @@ DriftReference MakeDriftReference(const VectorTable& table, Metric metric,
   const size_t anchors = std::min<size_t>(kDriftAnchors, live.size());
   for (size_t i = 0; i < anchors; ++i) {
     std::swap(live[i], live[i + rng() % (live.size() - i)]);
-    const float* row = table.RowData(live[i]);
-    reference.anchors.insert(reference.anchors.end(), row, row + reference.prefix);
+    const size_t at = reference.anchors.size();
+    reference.anchors.resize(at + reference.prefix);
+    const float* row = table.RowPrefix(live[i], reference.prefix, reference.anchors.data() + at);
+    if (row != reference.anchors.data() + at) {
+      std::copy_n(row, reference.prefix, reference.anchors.data() + at);
+    }
   }
   const size_t dim = table.dim();
   std::vector<double> distances;

@@ -73,9 +73,11 @@ class ServedIndex {
                                                         std::span<const float> /*vector*/) {
     return nullptr;
   }
-  // PrepareUpsert of a row read in place (the caller keeps the table still meanwhile).
+  // PrepareUpsert of a row's resident prefix (the caller keeps the table still meanwhile).
   std::unique_ptr<PreparedUpsert> PrepareUpsertOfRow(const VectorTable& table, RowId row) {
-    return PrepareUpsert(table.IdOf(row), {table.RowData(row), table.dim()});
+    std::vector<float> scratch(table.resident_dims());
+    const float* prefix = table.RowPrefix(row, table.resident_dims(), scratch.data());
+    return PrepareUpsert(table.IdOf(row), {prefix, table.resident_dims()});
   }
   // Bounded background work the index wants before its next insert (a graph growing its node
   // arrays), by the same thread, each step under its own shared hold so that writers and searches

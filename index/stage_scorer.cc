@@ -70,10 +70,16 @@ std::vector<ScoredRow> ScanRowRange(const VectorTable& table, StageScorer& score
   // Each block starts at a multiple of kScorerBlockRows, so its rows are contiguous in the table.
   static_assert(VectorTable::kContiguousRows % kScorerBlockRows == 0);
   const auto live = [&table](RowId row) { return table.IsLive(row); };
+  // A quantised table's block is decoded here first (kDecodeBlockRows x dims stays in cache).
+  static_assert(kScorerBlockRows <= kDecodeBlockRows);
+  std::vector<float> decoded(
+      table.stored_precision() == Precision::kFloat32 ? 0 : kScorerBlockRows * scorer.dims());
   for (size_t begin = first; begin < rows; begin += kScorerBlockRows) {
     const size_t n = std::min(kScorerBlockRows, rows - begin);
     const auto row = static_cast<RowId>(begin);
-    ScoreBlockInto(scorer, table.RowData(row), table.resident_dims(), n, row, live, top);
+    size_t stride = 0;
+    const float* block = table.BlockPrefix(row, n, scorer.dims(), decoded.data(), stride);
+    ScoreBlockInto(scorer, block, stride, n, row, live, top);
   }
   return top.TakeSorted();
 }
@@ -105,18 +111,24 @@ std::vector<ScoredRow> RerankFetched(const VectorTable& table, StageScorer& scor
 
 std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
                                   std::span<const ScoredRow> candidates, size_t keep) {
-  if (scorer.dims() > table.resident_dims()) return RerankFetched(table, scorer, candidates, keep);
-  // Candidates are scattered rows: request the next ones' prefixes while scoring this one.
+  if (table.RerankReadsStorage(scorer.dims())) {
+    return RerankFetched(table, scorer, candidates, keep);
+  }
+  // Candidates are scattered rows: request the next ones' prefixes while scoring this one (the
+  // table holds fp32 here: RerankReadsStorage is true on every quantised table).
   constexpr size_t kAhead = 2;
   auto prefetch = [&](size_t i) {
-    if (i < candidates.size()) PrefetchPrefix(table.RowData(candidates[i].row), scorer.dims());
+    if (i < candidates.size()) {
+      PrefetchPrefix(table.RowPrefix(candidates[i].row, scorer.dims(), nullptr), scorer.dims());
+    }
   };
   for (size_t i = 0; i < kAhead; ++i) prefetch(i);
   TopK top(keep);
   float distance;
   for (size_t i = 0; i < candidates.size(); ++i) {
     prefetch(i + kAhead);
-    scorer.Score(table.RowData(candidates[i].row), table.resident_dims(), 1, &distance);
+    scorer.Score(table.RowPrefix(candidates[i].row, scorer.dims(), nullptr), scorer.dims(), 1,
+                 &distance);
     top.Push(distance, candidates[i].row);
   }
   return top.TakeSorted();

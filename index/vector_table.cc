@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "index/huge_pages.h"
@@ -16,8 +17,8 @@ namespace {
 // are only touched as rows arrive, so a small table does not pay for a whole segment.
 constexpr size_t kSegmentTargetBytes = size_t{16} << 20;
 
-uint32_t SegmentShift(uint32_t dim) {
-  const size_t row_bytes = std::max<size_t>(1, size_t{dim} * sizeof(float));
+uint32_t SegmentShift(size_t row_bytes) {
+  row_bytes = std::max<size_t>(1, row_bytes);
   const size_t rows =
       std::max(VectorTable::kContiguousRows,
                std::bit_floor(std::max<size_t>(1, kSegmentTargetBytes / row_bytes)));
@@ -26,18 +27,112 @@ uint32_t SegmentShift(uint32_t dim) {
 
 }  // namespace
 
-VectorTable::VectorTable(uint32_t dim, uint32_t resident_dims)
+VectorTable::VectorTable(uint32_t dim, uint32_t resident_dims, Precision precision)
     : dim_(dim),
       resident_dims_(resident_dims == 0 || resident_dims > dim ? dim : resident_dims),
-      segment_shift_(SegmentShift(resident_dims_)),
-      segment_mask_(segment_rows() - 1) {}
+      precision_(precision) {
+  // int8 starts as fp32 until it has learned its parameters (MaybeLearnInt8).
+  SetStoredPrecision(precision == Precision::kInt8 ? Precision::kFloat32 : precision);
+}
+
+void VectorTable::SetStoredPrecision(Precision precision) {
+  assert(segments_.empty());
+  stored_precision_ = precision;
+  row_bytes_ = size_t{resident_dims_} * BytesPerValue(precision);
+  segment_shift_ = SegmentShift(row_bytes_);
+  segment_mask_ = segment_rows() - 1;
+}
 
 void VectorTable::AddSegment() {
   // A segment is at least 8 MiB, so the allocator takes its huge-page path (aligned_alloc, advised
   // before any touch), which FreeSegment's free() matches.
-  const size_t floats = segment_rows() * resident_dims_;
-  assert(floats * sizeof(float) >= kHugePageBytes);
-  segments_.emplace_back(HugePageAllocator<float>().allocate(floats));
+  const size_t bytes = segment_rows() * row_bytes_;
+  assert(bytes >= kHugePageBytes);
+  segments_.emplace_back(HugePageAllocator<uint8_t>().allocate(bytes));
+}
+
+void VectorTable::Encode(const float* values, uint8_t* out) const {
+  switch (stored_precision_) {
+    case Precision::kFloat32:
+      std::memcpy(out, values, row_bytes_);
+      return;
+    case Precision::kFloat16:
+      EncodeFloat16(values, resident_dims_, reinterpret_cast<uint16_t*>(out));
+      return;
+    case Precision::kInt8:
+      EncodeInt8(values, resident_dims_, int8_params_, out);
+      return;
+  }
+}
+
+const float* VectorTable::RowPrefix(RowId row, uint32_t dims, float* scratch) const {
+  assert(dims <= resident_dims_);
+  if (stored_precision_ == Precision::kFloat32) {
+    return reinterpret_cast<const float*>(RowBytes(row));
+  }
+  DecodeRows(stored_precision_, RowBytes(row), row_bytes_, 1, dims, &int8_params_, scratch);
+  return scratch;
+}
+
+const float* VectorTable::BlockPrefix(RowId first, size_t n, uint32_t dims, float* scratch,
+                                      size_t& stride) const {
+  assert(first % kContiguousRows == 0 && n <= kContiguousRows && dims <= resident_dims_);
+  if (stored_precision_ == Precision::kFloat32) {
+    stride = resident_dims_;
+    return reinterpret_cast<const float*>(RowBytes(first));
+  }
+  stride = dims;
+  DecodeRows(stored_precision_, RowBytes(first), row_bytes_, n, dims, &int8_params_, scratch);
+  return scratch;
+}
+
+void VectorTable::Reencode(Precision precision) {
+  std::vector<Segment> old = std::move(segments_);
+  const size_t old_shift = segment_shift_;
+  const size_t old_mask = segment_mask_;
+  const size_t old_row_bytes = row_bytes_;
+  const Precision old_precision = stored_precision_;
+  segments_.clear();
+  SetStoredPrecision(precision);
+  std::vector<float> values(resident_dims_);
+  for (size_t row = 0; row < row_count(); ++row) {
+    if ((row >> segment_shift_) == segments_.size()) AddSegment();
+    const uint8_t* from = old[row >> old_shift].get() + (row & old_mask) * old_row_bytes;
+    DecodeRows(old_precision, from, old_row_bytes, 1, resident_dims_, &int8_params_, values.data());
+    Encode(values.data(), MutableRowBytes(static_cast<RowId>(row)));
+  }
+}
+
+void VectorTable::MaybeLearnInt8() {
+  if (precision_ != Precision::kInt8 || stored_precision_ == Precision::kInt8 ||
+      size() < kInt8LearnRows) {
+    return;
+  }
+  // Rows are fp32 here: learn from the live ones, gathered densely.
+  std::vector<float> live;
+  live.reserve(size() * resident_dims_);
+  for (size_t row = 0; row < row_count(); ++row) {
+    if (!live_[row]) continue;
+    const auto* values = reinterpret_cast<const float*>(RowBytes(static_cast<RowId>(row)));
+    live.insert(live.end(), values, values + resident_dims_);
+  }
+  int8_params_ = LearnInt8Params(live.data(), size(), resident_dims_, resident_dims_);
+  Reencode(Precision::kInt8);
+}
+
+absl::Status VectorTable::SetInt8Params(Int8Params params) {
+  if (precision_ != Precision::kInt8) {
+    return absl::InvalidArgumentError("int8 parameters given to a table that is not int8");
+  }
+  if (params.dims() < resident_dims_ || params.scale.size() != params.offset.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("int8 parameters cover ", params.dims(),
+                                                   " dims; the table keeps ", resident_dims_));
+  }
+  // A re-encode decodes with the current parameters: fp32 rows first, then the new ones.
+  if (stored_precision_ == Precision::kInt8) Reencode(Precision::kFloat32);
+  int8_params_ = std::move(params);
+  Reencode(Precision::kInt8);
+  return absl::OkStatus();
 }
 
 RowId VectorTable::Upsert(uint64_t id, std::span<const float> values) {
@@ -58,7 +153,8 @@ RowId VectorTable::Upsert(uint64_t id, std::span<const float> values) {
   }
   row_ids_[row] = id;
   live_[row] = 1;
-  std::copy_n(values.begin(), resident_dims_, MutableRow(row));
+  Encode(values.data(), MutableRowBytes(row));
+  MaybeLearnInt8();
   return row;
 }
 
@@ -68,7 +164,7 @@ absl::Status VectorTable::ReadFullRows(std::span<const RowId> rows, float* out,
   if (!tiered()) {
     for (size_t i = 0; i < rows.size(); ++i) {
       if (rows[i] >= row_count() || !IsLive(rows[i])) continue;
-      std::copy_n(RowData(rows[i]), dim_, out + i * dim_);
+      std::memcpy(out + i * dim_, RowBytes(rows[i]), row_bytes_);
       found[i] = 1;
     }
     return absl::OkStatus();

@@ -168,8 +168,9 @@ void OpqIndex::EncodeRange(const index::VectorTable& table, RowId begin, RowId e
     if (held_out.Keeps(table, row)) rows.push_back(row);
   }
   std::vector<float> prefixes(rows.size() * dims);
+  std::vector<float> scratch(dims);
   for (size_t i = 0; i < rows.size(); ++i) {
-    PreparePrefix(table.RowData(rows[i]), prefixes.data() + i * dims);
+    PreparePrefix(table.RowPrefix(rows[i], dims, scratch.data()), prefixes.data() + i * dims);
   }
   std::vector<uint8_t> codes(rows.size() * m);
   codebook_.Encode(prefixes.data(), rows.size(), codes.data());
@@ -222,8 +223,10 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAcce
       std::swap(live[i], live[i + rng() % (live.size() - i)]);
     }
     train.resize(n * dims);
+    std::vector<float> scratch(dims);
     for (size_t i = 0; i < n; ++i) {
-      CopyPrefix(table.RowData(live[i]), dims, metric, train.data() + i * dims);
+      CopyPrefix(table.RowPrefix(live[i], dims, scratch.data()), dims, metric,
+                 train.data() + i * dims);
     }
   });
   RETURN_IF_ERROR(checked);
@@ -507,10 +510,12 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Deserialize(std::string_view
   index->trained_vectors_ = trained;
   index->Reserve(table.row_count());
   std::vector<float> prefix(params.spec.prefix_dims);
+  std::vector<float> scratch(params.spec.prefix_dims);
   for (size_t r = 0; r < table.row_count(); ++r) {
     const auto row = static_cast<RowId>(r);
     if (!table.IsLive(row)) continue;
-    index->PreparePrefix(table.RowData(row), prefix.data());
+    index->PreparePrefix(table.RowPrefix(row, params.spec.prefix_dims, scratch.data()),
+                         prefix.data());
     const uint32_t crc = PrefixCrc(prefix);
     const auto it = stored.find(table.IdOf(row));
     if (it != stored.end() && it->second.prefix_crc == crc) {

@@ -23,18 +23,34 @@
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
+namespace {
+
+index::Precision TablePrecision(storage::ResidentPrecision precision) {
+  switch (precision) {
+    case storage::ResidentPrecision::kFloat16:
+      return index::Precision::kFloat16;
+    case storage::ResidentPrecision::kInt8:
+      return index::Precision::kInt8;
+    case storage::ResidentPrecision::kFloat32:
+      break;
+  }
+  return index::Precision::kFloat32;
+}
+
+}  // namespace
 
 Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
                        CollectionOptions options)
     : meta_(std::move(meta)),
       store_(store),
       options_(std::move(options)),
-      stored_vectors_(store_, meta_.id, meta_.dim,
-                      [this](size_t rows, double seconds) {
-                        if (options_.on_fetch) options_.on_fetch(meta_.name, rows, seconds);
-                      },
-                      options_.fetch_pool),
-      table_(meta_.dim, meta_.resident_dims),
+      stored_vectors_(
+          store_, meta_.id, meta_.dim,
+          [this](size_t rows, double seconds) {
+            if (options_.on_fetch) options_.on_fetch(meta_.name, rows, seconds);
+          },
+          options_.fetch_pool),
+      table_(meta_.dim, meta_.resident_dims, TablePrecision(meta_.resident_precision)),
       reservoir_(options_.calibration_reservoir, meta_.dim, /*seed=*/0x5eed) {
   table_.set_stored_rows(&stored_vectors_);
   absorber_ = std::thread(&Collection::AbsorbLoop, this);
@@ -65,9 +81,12 @@ Collection::~Collection() {
 
 absl::Status Collection::Load() {
   std::unique_lock lock(table_mutex_);
-  RETURN_IF_ERROR(store_->ScanVectors(
-      meta_.id, meta_.dim,
-      [this](uint64_t id, std::span<const float> values) { table_.Upsert(id, values); }));
+  RETURN_IF_ERROR(LoadInt8Params());
+  // Only the resident prefix is read from each stored vector into memory.
+  RETURN_IF_ERROR(store_->ScanVectorPrefixes(
+      meta_.id, meta_.dim, table_.resident_dims(),
+      [this](uint64_t id, std::span<const float> prefix) { table_.Upsert(id, prefix); }));
+  PersistInt8ParamsIfLearned();
   AttachGpuLocked();
   LoadCalibration();
   LoadDefaultBudget();
@@ -103,7 +122,7 @@ absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const f
 absl::StatusOr<uint64_t> Collection::CommitUpsert(UpsertBatch batch) {
   std::lock_guard write_lock(write_mutex_);
   RETURN_IF_ERROR(CheckNotDropped());
-  RETURN_IF_ERROR(CheckFitsGpuStorage(batch));
+  RETURN_IF_ERROR(CheckFitsFloat16Storage(batch));
   RETURN_IF_ERROR(WaitForFreshRoom(batch.ids.size()));
   {
     std::unique_lock lock(apply_mutex_);
@@ -142,6 +161,7 @@ void Collection::ApplyLoop() {
       next = &to_apply_.front();  // stays put: writers only push at the back
     }
     ApplyToTable(next->batch);
+    PersistInt8ParamsIfLearned();
     {
       std::lock_guard lock(apply_mutex_);
       applied_ticket_ = next->ticket;
@@ -272,7 +292,8 @@ void Collection::AbsorbLoop() {
         prepared->fresh = fresh_[i];
         const index::RowId row = prepared->fresh.row;
         if (!table_.IsLive(row) || table_.IdOf(row) != prepared->fresh.id) continue;
-        std::copy_n(table_.RowData(row), vector.size(), vector.data());
+        const float* prefix = table_.RowPrefix(row, table_.resident_dims(), vector.data());
+        if (prefix != vector.data()) std::copy_n(prefix, vector.size(), vector.data());
         for (const std::unique_ptr<IndexSlot>& slot : slots_) {
           prepared->slots.push_back({slot->served.get(), slot->served_generation, nullptr});
         }

@@ -43,6 +43,8 @@ namespace adanns::server {
 inline constexpr char kCalibrationBlob[] = "calibration";
 inline constexpr char kDefaultBudgetBlob[] = "default_budget";
 inline constexpr char kDriftReferenceBlob[] = "calibration_drift";
+// The int8 resident prefix's learned parameters (derived from the data, like the calibration).
+inline constexpr char kResidentInt8Blob[] = "resident_int8";
 // The adaptive calibration sample's limit, as a multiple of the queries every plan runs on.
 inline constexpr uint32_t kAdaptiveQueriesFactor = 4;
 // The ks calibrated by default: 1, 10 and 100, those below the collection's size.
@@ -378,7 +380,8 @@ class Collection {
   }
   // What the planner knows of the collection now; needs a table hold.
   index::CollectionShape ShapeLocked() const {
-    return {meta_.dim, meta_.nesting_dims, table_.size(), meta_.metric, table_.resident_dims()};
+    return {meta_.dim,    meta_.nesting_dims,     table_.size(),
+            meta_.metric, table_.resident_dims(), table_.quantized()};
   }
   void RunCalibration(CalibrationRequest request);
   // Cancels and joins a running calibration; needs calibration_lifecycle_mutex_.
@@ -440,8 +443,15 @@ class Collection {
   void DropGpuLocked(const absl::Status& why);
   // Whether the mirror can take writes; frees one a failed search marked (exclusive hold).
   bool GpuUsableLocked();
-  // INVALID_ARGUMENT naming the vector when a value does not fit the GPU's fp16 storage.
-  absl::Status CheckFitsGpuStorage(const UpsertBatch& batch) const;
+  // Memory tiers (collection_tiers.cc). INVALID_ARGUMENT naming the vector when a value does not
+  // fit fp16: the rule of the GPU's fp16 storage and of an fp16 resident prefix alike.
+  absl::Status CheckFitsFloat16Storage(const UpsertBatch& batch) const;
+  // Installs persisted int8 parameters before the rows load (an unreadable blob is logged and the
+  // parameters learned again from the data).
+  absl::Status LoadInt8Params();
+  // Persists the table's int8 parameters once learned (applier thread, and after Load); a failed
+  // write is logged and tried again after the next apply.
+  void PersistInt8ParamsIfLearned();
   // After a failed GPU search (any table hold): an out-of-memory answer sends only this search to
   // the CPU; any other error marks the mirror failed (searches go on, on the CPU; the next write
   // frees it). Returns the error a search that asked for DEVICE_GPU gets, OK for DEVICE_AUTO.
@@ -461,7 +471,8 @@ class Collection {
   // Serialises writers' commits; the applier then takes them into the table in the same order, so
   // RocksDB order and table order agree.
   mutable std::mutex write_mutex_;
-  bool dropped_ = false;  // guarded by write_mutex_
+  bool dropped_ = false;                // guarded by write_mutex_
+  bool int8_params_persisted_ = false;  // the applier thread's (and Load's, before it runs)
 
   struct PendingApply {
     uint64_t ticket;

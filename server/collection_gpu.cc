@@ -98,11 +98,12 @@ bool Collection::GpuUsableLocked() {
 
 void Collection::MirrorRowsLocked(std::span<const index::RowId> rows) {
   if (!GpuUsableLocked() || rows.empty()) return;
-  std::vector<float> values;
   const uint32_t width = table_.resident_dims();
-  values.reserve(rows.size() * width);
-  for (const index::RowId row : rows) {
-    values.insert(values.end(), table_.RowData(row), table_.RowData(row) + width);
+  std::vector<float> values(rows.size() * width);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    float* out = values.data() + i * width;
+    const float* prefix = table_.RowPrefix(rows[i], width, out);
+    if (prefix != out) std::copy_n(prefix, width, out);
   }
   if (absl::Status status = gpu_->SetRows(rows, values.data(), width); !status.ok()) {
     DropGpuLocked(status);
@@ -112,22 +113,6 @@ void Collection::MirrorRowsLocked(std::span<const index::RowId> rows) {
 void Collection::MirrorClearLocked(std::span<const index::RowId> rows) {
   if (!GpuUsableLocked() || rows.empty()) return;
   if (absl::Status status = gpu_->ClearRows(rows); !status.ok()) DropGpuLocked(status);
-}
-
-absl::Status Collection::CheckFitsGpuStorage(const UpsertBatch& batch) const {
-  if (options_.gpu.storage != index::gpu::Storage::kFloat16) return absl::OkStatus();
-  const std::span<const uint64_t> ids = batch.ids;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const std::span<const float> vector(batch.rows[i], meta_.dim);
-    if (const auto at = index::FirstOutsideFloat16(vector)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "vector id ", ids[i], " has ", vector[*at], " at index ", *at,
-          ": this server keeps rows on the GPU as fp16 (--gpu_storage=fp16), which holds "
-          "values up to ",
-          index::kFloat16Max, " in magnitude"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::Status Collection::FallBackFromGpu(const absl::Status& gpu_error, SearchDevice device) const {
@@ -184,7 +169,9 @@ absl::Status Collection::SearchOnGpuLocked(const index::Plan& plan, std::span<co
     for (size_t q = 0; q < num_queries; ++q) {
       lists.Add({top.rows.data() + q * top.k, top.counts[q]});
     }
-    if (*plan.rerank_dims <= gpu_->resident_dims()) {
+    // The mirror holds a quantised table's decoded values: its re-ranks read storage on the CPU.
+    if (*plan.rerank_dims <= gpu_->resident_dims() &&
+        !table_.RerankReadsStorage(*plan.rerank_dims)) {
       ASSIGN_OR_RETURN(top, gpu_->ScoreCandidates(batch, *plan.rerank_dims, lists, k));
     } else {
       index::CpuBatchScorer cpu(&table_, meta_.metric);
@@ -196,8 +183,9 @@ absl::Status Collection::SearchOnGpuLocked(const index::Plan& plan, std::span<co
     outcome.results[q].plan = plan;
     outcome.results[q].cost = index::FlatCost(plan, meta_.metric, rows, candidates[q]);
     outcome.results[q].cost.capped = scan.capped;
-    // A re-rank above the table's resident prefix read each candidate from storage.
-    if (plan.has_rerank() && *plan.rerank_dims > table_.resident_dims()) {
+    // A re-rank above the table's resident prefix (or on a quantised table) read each candidate
+    // from storage.
+    if (plan.has_rerank() && table_.RerankReadsStorage(*plan.rerank_dims)) {
       outcome.results[q].cost.vectors_fetched = candidates[q];
     }
     outcome.results[q].hits = HitsOf(top, q, table_, meta_.metric);

@@ -323,7 +323,7 @@ absl::Status Collection::LoadIndexes() {
   ASSIGN_OR_RETURN(const std::vector<std::string> names, store_->ListIndexBlobs(meta_.id));
   for (const std::string& blob_name : names) {
     if (blob_name == kCalibrationBlob || blob_name == kDefaultBudgetBlob ||
-        blob_name == kDriftReferenceBlob) {
+        blob_name == kDriftReferenceBlob || blob_name == kResidentInt8Blob) {
       continue;  // not indexes
     }
     const bool pending = absl::EndsWith(blob_name, kPendingSuffix);

@@ -90,11 +90,14 @@ absl::StatusOr<storage::CollectionMeta> MetaFromCreateRequest(
   }
   switch (storage.resident_precision()) {
     case v1::PRECISION_FP32:
+      meta.resident_precision = storage::ResidentPrecision::kFloat32;
       break;
     case v1::PRECISION_FP16:
+      meta.resident_precision = storage::ResidentPrecision::kFloat16;
+      break;
     case v1::PRECISION_INT8:
-      return absl::UnimplementedError(
-          "storage.resident_precision: only PRECISION_FP32 is implemented in this version");
+      meta.resident_precision = storage::ResidentPrecision::kInt8;
+      break;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("storage.resident_precision must be a Precision value, got ",
@@ -368,7 +371,10 @@ void FillCollectionInfo(const Collection& collection, v1::CollectionInfo* out) {
   out->set_vector_count(vectors);
   out->set_vector_memory_bytes(collection.vector_memory_bytes());
   out->mutable_storage()->set_resident_dims(collection.resident_dims());
-  out->mutable_storage()->set_resident_precision(v1::PRECISION_FP32);
+  out->mutable_storage()->set_resident_precision(
+      meta.resident_precision == storage::ResidentPrecision::kFloat16 ? v1::PRECISION_FP16
+      : meta.resident_precision == storage::ResidentPrecision::kInt8  ? v1::PRECISION_INT8
+                                                                      : v1::PRECISION_FP32);
   auto add_memory = [&](const std::string& name, uint64_t bytes) {
     v1::MemoryComponent* component = out->add_memory();
     component->set_name(name);

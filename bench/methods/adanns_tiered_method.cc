@@ -127,12 +127,15 @@ class AdannsTieredMethod : public Method {
   absl::StatusOr<std::unique_ptr<BuiltIndex>> Build(const BenchData& data, const Params& build,
                                                     int threads, BuildStats* stats) const override {
     RETURN_IF_ERROR(CheckParamKeys(build,
-                                   {"resident_dims", "cache_fraction", "fetch_threads", "index",
-                                    "nlist", "coarse_dims", "M", "ef_construction"},
+                                   {"resident_dims", "precision", "cache_fraction", "fetch_threads",
+                                    "index", "nlist", "coarse_dims", "M", "ef_construction"},
                                    "adanns-tiered build"));
     const auto dim = static_cast<uint32_t>(data.base.cols);
     const uint64_t rows = data.base.rows;
     ASSIGN_OR_RETURN(const uint32_t resident, UintParam(build, "resident_dims", 64, 1, dim));
+    // 0 fp32, 1 fp16, 2 int8 (index::Precision's values).
+    ASSIGN_OR_RETURN(const uint32_t precision_code, UintParam(build, "precision", 0, 0, 2));
+    const auto precision = static_cast<index::Precision>(precision_code);
     const double cache_fraction = build.count("cache_fraction") ? build.at("cache_fraction") : 0.1;
     if (!(cache_fraction > 0 && cache_fraction <= 10)) {
       return absl::InvalidArgumentError("adanns-tiered build: cache_fraction must be in (0, 10]");
@@ -150,7 +153,7 @@ class AdannsTieredMethod : public Method {
     meta.metric = data.metric;
     meta.resident_dims = resident == dim ? 0 : resident;
     ASSIGN_OR_RETURN(meta, store->store->CreateCollection(meta));
-    auto table = std::make_unique<index::VectorTable>(dim, resident);
+    auto table = std::make_unique<index::VectorTable>(dim, resident, precision);
     std::vector<uint64_t> ids;
     for (uint64_t first = 0; first < rows; first += kLoadBatchRows) {
       const uint64_t n = std::min<uint64_t>(kLoadBatchRows, rows - first);

@@ -29,7 +29,9 @@ absl::Status VectorTableIndex::SetSearchParams(const Params& search) {
                    UintParam(search, "search_dims", table_->resident_dims(), 1, dim));
   plan.index = "flat";
   // Checked once here (k = 1) for a clear error; each query resolves it again with its k.
-  RETURN_IF_ERROR(index::ResolveFlatPlan(plan, dim, /*k=*/1, table_->resident_dims()).status());
+  RETURN_IF_ERROR(
+      index::ResolveFlatPlan(plan, dim, /*k=*/1, table_->resident_dims(), table_->quantized())
+          .status());
   budget_ = {};
   budget_.plan = plan;
   return absl::OkStatus();
@@ -43,8 +45,8 @@ absl::StatusOr<index::PlanChoice> PlanAsTheServer(const index::Budget& budget,
                                                   uint32_t k,
                                                   std::span<const index::ServedIndex* const> ready,
                                                   const index::Calibration* calibration) {
-  const index::CollectionShape shape{table.dim(), nesting_dims, table.size(), metric,
-                                     table.resident_dims()};
+  const index::CollectionShape shape{table.dim(), nesting_dims,          table.size(),
+                                     metric,      table.resident_dims(), table.quantized()};
   return index::PlanSearch(budget, shape, k, ready, calibration);
 }
 

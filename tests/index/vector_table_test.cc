@@ -1,5 +1,6 @@
 // VectorTable keeps ids, rows and free rows consistent through upserts, replacements, deletes;
-// a tiered table keeps only the resident prefix and reads full rows from its stored rows.
+// a tiered table keeps only the resident prefix and reads full rows from its stored rows; a
+// quantised one holds fp16 or learned int8 values, decodes them for scans and re-ranks exactly.
 #include "index/vector_table.h"
 
 #include <vector>
@@ -7,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "gtest/gtest.h"
 #include "index/flat_search.h"
+#include "index/float16.h"
 #include "index/stage_scorer.h"
 
 namespace adanns::index {
@@ -145,6 +147,109 @@ TEST(VectorTableTest, TieredFlatPlansScanThePrefixAndRerankExactlyFromStorage) {
     for (uint32_t j = 0; j < kDim; ++j) exact += (double(query[j]) - row[j]) * (query[j] - row[j]);
     EXPECT_NEAR(from_storage.hits[i].score, exact, 1e-4 * std::max(1.0, exact));
   }
+}
+
+TEST(VectorTableTest, Float16TableHoldsRoundedPrefixesAndReranksFromStorage) {
+  constexpr uint32_t kDim = 8, kResident = 8, kRows = 300;
+  VectorTable table(kDim, kResident, Precision::kFloat16);
+  MapStoredRows stored(kDim);
+  table.set_stored_rows(&stored);
+  // A quantised table is tiered even when every dim is resident: exact values are in storage.
+  EXPECT_TRUE(table.quantized());
+  EXPECT_TRUE(table.tiered());
+  EXPECT_TRUE(table.RerankReadsStorage(4));
+  for (uint64_t id = 0; id < kRows; ++id) {
+    table.Upsert(id, Row(id, kDim));
+    stored.Put(id, Row(id, kDim));
+  }
+  EXPECT_EQ(table.memory_bytes(), kRows * kResident * sizeof(uint16_t));
+  // One row decoded, and a block decoded, give fp16's rounding of each value.
+  std::vector<float> scratch(VectorTable::kContiguousRows * kResident);
+  const float* row = table.RowPrefix(*table.RowOf(7), 5, scratch.data());
+  for (uint32_t j = 0; j < 5; ++j) EXPECT_EQ(row[j], RoundToFloat16(Row(7, kDim)[j])) << j;
+  size_t stride = 0;
+  const float* block = table.BlockPrefix(0, 10, 3, scratch.data(), stride);
+  EXPECT_EQ(stride, 3u);
+  for (RowId r = 0; r < 10; ++r) {
+    for (uint32_t j = 0; j < 3; ++j) {
+      EXPECT_EQ(block[r * stride + j], RoundToFloat16(Row(table.IdOf(r), kDim)[j]));
+    }
+  }
+  // Full rows come from storage, exact.
+  std::vector<float> full(kDim);
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(table.ReadFullRows(std::vector<RowId>{*table.RowOf(11)}, full.data(), found).ok());
+  EXPECT_EQ(full, Row(11, kDim));
+
+  // The default flat plan is the funnel, whose re-rank reads storage: exact full-dim scores.
+  const std::vector<float> query = Row(5000, kDim);
+  const absl::StatusOr<Plan> funnel = ResolveFlatPlan({}, kDim, 5, kResident, /*quantized=*/true);
+  ASSERT_TRUE(funnel.ok()) << funnel.status();
+  ASSERT_TRUE(funnel->has_rerank());
+  VectorTable whole(kDim);
+  for (uint64_t id = 0; id < kRows; ++id) whole.Upsert(id, Row(id, kDim));
+  const int reads_before = stored.reads;
+  const SearchResult quantised = FlatSearch(table, Metric::kL2, query, 5, *funnel);
+  EXPECT_EQ(stored.reads, reads_before + 1);
+  Plan exact;
+  exact.search_dims = kDim;
+  const SearchResult reference = FlatSearch(whole, Metric::kL2, query, 5, exact);
+  ASSERT_EQ(quantised.hits.size(), reference.hits.size());
+  for (size_t i = 0; i < reference.hits.size(); ++i) {
+    EXPECT_EQ(quantised.hits[i].id, reference.hits[i].id) << i;
+    EXPECT_FLOAT_EQ(quantised.hits[i].score, reference.hits[i].score) << i;
+  }
+}
+
+TEST(VectorTableTest, Int8TableHoldsFloat32UntilItLearnsThenEncodes) {
+  constexpr uint32_t kDim = 6, kResident = 4;
+  VectorTable table(kDim, kResident, Precision::kInt8);
+  const size_t learn = VectorTable::kInt8LearnRows;
+  for (uint64_t id = 0; id + 1 < learn; ++id) table.Upsert(id, Row(id, kDim));
+  // Below the threshold: fp32, exact, 4 bytes a value.
+  EXPECT_EQ(table.stored_precision(), Precision::kFloat32);
+  EXPECT_EQ(table.int8_params(), nullptr);
+  EXPECT_EQ(table.memory_bytes(), (learn - 1) * kResident * sizeof(float));
+  EXPECT_EQ(table.RowData(*table.RowOf(3))[2], Row(3, kDim)[2]);
+  // The threshold's row learns the parameters and re-encodes every row: 1 byte a value, each
+  // value within half a step of its original.
+  table.Upsert(learn - 1, Row(learn - 1, kDim));
+  ASSERT_EQ(table.stored_precision(), Precision::kInt8);
+  ASSERT_NE(table.int8_params(), nullptr);
+  EXPECT_EQ(table.memory_bytes(), learn * kResident);
+  const Int8Params learned = *table.int8_params();
+  std::vector<float> scratch(kResident);
+  for (const uint64_t id : {uint64_t{0}, uint64_t{3}, uint64_t{learn - 1}}) {
+    const float* row = table.RowPrefix(*table.RowOf(id), kResident, scratch.data());
+    for (uint32_t j = 0; j < kResident; ++j) {
+      EXPECT_NEAR(row[j], Row(id, kDim)[j], learned.scale[j] / 2 * 1.001f) << id << " " << j;
+    }
+  }
+  // Later rows encode with the learned parameters; a value outside the range clamps.
+  std::vector<float> outside = Row(1, kDim);
+  outside[0] = 1e6f;
+  table.Upsert(99999999, outside);
+  const float* clamped = table.RowPrefix(*table.RowOf(99999999), kResident, scratch.data());
+  EXPECT_NEAR(clamped[0], learned.offset[0] + 255 * learned.scale[0], 1e-3f);
+
+  // Start-up installs persisted parameters before the rows: rows encode with them directly.
+  VectorTable restarted(kDim, kResident, Precision::kInt8);
+  ASSERT_TRUE(restarted.SetInt8Params(learned).ok());
+  EXPECT_EQ(restarted.stored_precision(), Precision::kInt8);
+  restarted.Upsert(3, Row(3, kDim));
+  std::vector<float> again(kResident);
+  const float* first = table.RowPrefix(*table.RowOf(3), kResident, scratch.data());
+  EXPECT_EQ(std::vector<float>(first, first + kResident),
+            std::vector<float>(
+                restarted.RowPrefix(*restarted.RowOf(3), kResident, again.data()),
+                restarted.RowPrefix(*restarted.RowOf(3), kResident, again.data()) + kResident));
+  // Parameters that do not cover the prefix, or a table that is not int8, are refused.
+  Int8Params short_params = learned;
+  short_params.offset.pop_back();
+  short_params.scale.pop_back();
+  EXPECT_EQ(restarted.SetInt8Params(short_params).code(), absl::StatusCode::kInvalidArgument);
+  VectorTable fp32(kDim, kResident);
+  EXPECT_EQ(fp32.SetInt8Params(learned).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -61,12 +61,13 @@ class FmnistServerTest : public ::testing::Test {
     return output;
   }
 
-  // Every query in one SearchBatch; `plan` null = the automatic plan.
-  static v1::SearchBatchResponse SearchAll(const v1::Plan* plan) {
+  // Every query (or the first `queries`) in one SearchBatch; `plan` null = the automatic plan.
+  static v1::SearchBatchResponse SearchAll(const v1::Plan* plan, size_t queries = 0) {
     v1::SearchBatchRequest request;
     request.set_collection("fmnist");
     request.set_query_dims(kDim);
-    request.mutable_queries()->Add(queries_->values.begin(), queries_->values.end());
+    const size_t values = queries == 0 ? queries_->values.size() : queries * kDim;
+    request.mutable_queries()->Add(queries_->values.begin(), queries_->values.begin() + values);
     request.set_k(kK);
     if (plan) *request.mutable_budget()->mutable_plan() = *plan;
     v1::SearchBatchResponse response;
@@ -103,6 +104,15 @@ class FmnistServerTest : public ::testing::Test {
     build.mutable_ivf()->set_kmeans_iterations(10);
     grpc::ClientContext context;
     return server_->NewStub()->BuildIndex(&context, build, started);
+  }
+
+  // Every query on the suites' IVF: nprobe lists, the best `rerank_candidates` re-ranked.
+  static v1::SearchBatchResponse SearchIvf(uint32_t nprobe, uint32_t rerank_candidates) {
+    v1::Plan plan;
+    plan.set_index("ivf");
+    plan.set_nprobe(nprobe);
+    plan.set_rerank_candidates(rerank_candidates);
+    return SearchAll(&plan);
   }
 
   // Polls DescribeCollection (bounded) until the index leaves "building".

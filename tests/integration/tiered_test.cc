@@ -133,7 +133,7 @@ TEST_F(TieredServingTest, PlansAndBuildsAboveTheResidentPrefixAreRefused) {
   for (const auto& [resident, precision, code] :
        std::vector<std::tuple<uint32_t, v1::Precision, grpc::StatusCode>>{
            {785, v1::PRECISION_FP32, grpc::StatusCode::INVALID_ARGUMENT},
-           {64, v1::PRECISION_FP16, grpc::StatusCode::UNIMPLEMENTED},
+           {64, static_cast<v1::Precision>(-1), grpc::StatusCode::INVALID_ARGUMENT},
            {64, static_cast<v1::Precision>(9), grpc::StatusCode::INVALID_ARGUMENT}}) {
     v1::CreateCollectionRequest create;
     create.set_name("bad");
@@ -177,11 +177,7 @@ TEST_F(TieredServingTest, WritesBuildsAndRestartsKeepTheTiersConsistent) {
   v1::BuildIndexResponse started;
   ASSERT_TRUE(StartIvfBuild(&started).ok());
   ASSERT_EQ(WaitForBuild(), "ready");
-  v1::Plan plan;
-  plan.set_index("ivf");
-  plan.set_nprobe(16);
-  plan.set_rerank_candidates(100);
-  const v1::SearchBatchResponse ivf = SearchAll(&plan);
+  const v1::SearchBatchResponse ivf = SearchIvf(16, 100);
   const double ivf_recall = Recall(ivf);
   std::cout << "[tiered] ivf d_c=32 d_s=64 nprobe=16 R=100 recall@10=" << ivf_recall
             << " fetched=" << ivf.results(0).cost().vectors_fetched() << "\n";
