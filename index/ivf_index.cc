@@ -95,12 +95,16 @@ absl::StatusOr<IvfBuildParams> DecodeBuildParams(std::string_view bytes) {
   return params;
 }
 
-IvfIndex::IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids)
+IvfIndex::IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids,
+                   Precision table_precision)
     : metric_(metric),
       dim_(dim),
       params_(params),
       centroids_(std::move(centroids)),
-      lists_(params.nlist) {}
+      lists_(params.nlist),
+      list_precision_(table_precision == Precision::kFloat16 ? Precision::kFloat16
+                                                             : Precision::kFloat32),
+      value_bytes_(BytesPerValue(list_precision_)) {}
 
 absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const VectorTable& table, Metric metric,
                                                           const IvfBuildParams& params,
@@ -118,9 +122,11 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& acc
   absl::StatusOr<IvfBuildParams> resolved;
   uint32_t dim = 0;
   uint64_t vectors_at_start = 0;
+  Precision table_precision = Precision::kFloat32;
   std::vector<float> training;
   access([&](const VectorTable& table) {
     dim = table.dim();
+    table_precision = table.precision();
     vectors_at_start = table.size();
     resolved = ResolveBuildParams(requested, table.dim(), table.resident_dims(), table.size());
     if (!resolved.ok()) return;
@@ -150,7 +156,8 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& acc
       TrainKMeans(training.data(), params.training_sample, params.coarse_dims, kmeans));
   training = {};
 
-  std::unique_ptr<IvfIndex> index(new IvfIndex(metric, dim, params, std::move(centroids)));
+  std::unique_ptr<IvfIndex> index(
+      new IvfIndex(metric, dim, params, std::move(centroids), table_precision));
   index->trained_vectors_ = vectors_at_start;
   // Assignment in chunks, each under its own short hold of the table.
   for (RowId begin = 0;; begin += kAssignChunkRows) {
@@ -168,8 +175,18 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Build(const TableAccess& acc
     if (begin + kAssignChunkRows >= row_count) break;
     if (progress) progress(0.7 + 0.3 * double(begin + kAssignChunkRows) / row_count);
   }
+  index->TrimLists();
   if (progress) progress(1.0);
   return index;
+}
+
+void IvfIndex::TrimLists() {
+  // Growth by appends leaves up to half of each list's capacity unused; a built index is mostly
+  // read, and a later append reallocates one list.
+  for (List& list : lists_) {
+    list.rows.shrink_to_fit();
+    list.values.shrink_to_fit();
+  }
 }
 
 absl::Status IvfIndex::AssignRange(const VectorTable& table, RowId begin, RowId end,
@@ -217,11 +234,22 @@ void IvfIndex::Append(const VectorTable& table, RowId row, uint32_t list) {
   List& target = lists_[list];
   location_[row] = {list, static_cast<uint32_t>(target.rows.size())};
   target.rows.push_back(row);
-  const size_t at = target.vectors.size();
-  target.vectors.resize(at + params_.search_dims);
-  float* prefix = target.vectors.data() + at;
-  const float* data = table.RowPrefix(row, params_.search_dims, prefix);
-  if (data != prefix) std::copy_n(data, params_.search_dims, prefix);
+  const size_t slot_bytes = params_.search_dims * value_bytes_;
+  target.values.resize(target.values.size() + slot_bytes);
+  StorePrefix(table, row, target.values.data() + target.values.size() - slot_bytes);
+}
+
+void IvfIndex::StorePrefix(const VectorTable& table, RowId row, uint8_t* slot) const {
+  const uint32_t dims = params_.search_dims;
+  if (list_precision_ == Precision::kFloat32) {
+    auto* prefix = reinterpret_cast<float*>(slot);
+    const float* data = table.RowPrefix(row, dims, prefix);
+    if (data != prefix) std::copy_n(data, dims, prefix);
+    return;
+  }
+  std::vector<float> scratch(dims);
+  EncodeFloat16(table.RowPrefix(row, dims, scratch.data()), dims,
+                reinterpret_cast<uint16_t*>(slot));
 }
 
 namespace {
@@ -253,10 +281,9 @@ void IvfIndex::ApplyUpsert(const VectorTable& table, RowId row,
 void IvfIndex::Place(const VectorTable& table, RowId row, uint32_t list) {
   if (row < location_.size() && location_[row].list == list) {
     // Same list: refresh the stored prefix in place.
-    float* prefix =
-        lists_[list].vectors.data() + size_t{location_[row].position} * params_.search_dims;
-    const float* data = table.RowPrefix(row, params_.search_dims, prefix);
-    if (data != prefix) std::copy_n(data, params_.search_dims, prefix);
+    StorePrefix(table, row,
+                lists_[list].values.data() +
+                    size_t{location_[row].position} * params_.search_dims * value_bytes_);
     return;
   }
   RemoveRow(row);
@@ -272,12 +299,13 @@ void IvfIndex::RemoveRow(RowId row) {
     // Swap the last member into the hole.
     const RowId moved = list.rows[last];
     list.rows[where.position] = moved;
-    std::copy_n(list.vectors.begin() + size_t{last} * params_.search_dims, params_.search_dims,
-                list.vectors.begin() + size_t{where.position} * params_.search_dims);
+    const size_t slot_bytes = params_.search_dims * value_bytes_;
+    std::copy_n(list.values.begin() + size_t{last} * slot_bytes, slot_bytes,
+                list.values.begin() + size_t{where.position} * slot_bytes);
     location_[moved].position = where.position;
   }
   list.rows.pop_back();
-  list.vectors.resize(list.vectors.size() - params_.search_dims);
+  list.values.resize(list.values.size() - params_.search_dims * value_bytes_);
   location_[row] = {};
 }
 
@@ -365,6 +393,10 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
   StageScorer scan(metric_, query, *resolved.search_dims);
   const size_t keep = resolved.has_rerank() ? *resolved.rerank_candidates : k;
   TopK best(keep);
+  // fp16 lists are decoded a block at a time, then scored by the fp32 kernels.
+  std::vector<float> decoded(
+      list_precision_ == Precision::kFloat32 ? 0 : kScorerBlockRows * params_.search_dims);
+  const size_t slot_bytes = params_.search_dims * value_bytes_;
   uint64_t scanned = 0;
   const uint64_t row_cap =
       ScanRowCap(resolved, coarse_flops + RerankFlops(resolved, metric_), scan.flops_per_row());
@@ -376,8 +408,14 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
     scanned += members;
     for (size_t begin = 0; begin < members; begin += kScorerBlockRows) {
       const size_t n = std::min(kScorerBlockRows, members - begin);
-      scan.Score(list.vectors.data() + begin * params_.search_dims, params_.search_dims, n,
-                 distances.data());
+      const uint8_t* block = list.values.data() + begin * slot_bytes;
+      const float* values = reinterpret_cast<const float*>(block);
+      if (list_precision_ != Precision::kFloat32) {
+        DecodeRows(list_precision_, block, slot_bytes, n, params_.search_dims, nullptr,
+                   decoded.data());
+        values = decoded.data();
+      }
+      scan.Score(values, params_.search_dims, n, distances.data());
       const float threshold = best.threshold();
       for (size_t i = 0; i < n; ++i) {
         if (distances[i] <= threshold) best.Push(distances[i], list.rows[begin + i]);
@@ -405,7 +443,7 @@ IvfStats IvfIndex::stats() const {
   for (const List& list : lists_) {
     stats.vectors += list.rows.size();
     stats.largest_list = std::max(stats.largest_list, list.rows.size());
-    stats.list_vector_bytes += list.vectors.capacity() * sizeof(float);
+    stats.list_vector_bytes += list.values.capacity();
     stats.list_id_bytes += list.rows.capacity() * sizeof(RowId);
   }
   return stats;
@@ -460,13 +498,15 @@ absl::StatusOr<std::unique_ptr<IvfIndex>> IvfIndex::Deserialize(std::string_view
     return corrupt("truncated centroids");
   }
   if (!reader.done()) return corrupt("trailing bytes");
-  std::unique_ptr<IvfIndex> index(new IvfIndex(metric, dim, params, std::move(centroids)));
+  std::unique_ptr<IvfIndex> index(
+      new IvfIndex(metric, dim, params, std::move(centroids), table.precision()));
   index->trained_vectors_ = trained;
   for (RowId begin = 0; begin < table.row_count(); begin += kAssignChunkRows) {
     RETURN_IF_ERROR(index->AssignRange(
         table, begin,
         static_cast<RowId>(std::min<size_t>(table.row_count(), size_t{begin} + kAssignChunkRows))));
   }
+  index->TrimLists();
   return index;
 }
 

@@ -1,6 +1,7 @@
 // AdANNS-IVF: k-means on the coarse_dims prefix (d_c), inverted lists holding each member's
-// search_dims prefix (d_s) contiguously, and an exact re-rank from the full vectors. d_c and d_s
-// are independent; a query may rank centroids on a shorter prefix than d_c (AdANNS-IVF-D).
+// search_dims prefix (d_s) contiguously (fp16 on an fp16 table, whose values they copy exactly;
+// else fp32), and an exact re-rank from the full vectors. d_c and d_s are independent; a query
+// may rank centroids on a shorter prefix than d_c (AdANNS-IVF-D).
 #pragma once
 
 #include <atomic>
@@ -117,7 +118,8 @@ class IvfIndex : public ServedIndex, public CandidateSource {
  private:
   struct List {
     std::vector<RowId> rows;
-    std::vector<float> vectors;  // search_dims floats per member, in rows' order
+    // search_dims values per member, in rows' order, at list_precision_ (value_bytes_ each).
+    std::vector<uint8_t> values;
   };
   struct Location {
     uint32_t list = kNoList;
@@ -125,7 +127,8 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   };
   static constexpr uint32_t kNoList = UINT32_MAX;
 
-  IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids);
+  IvfIndex(Metric metric, uint32_t dim, IvfBuildParams params, std::vector<float> centroids,
+           Precision table_precision);
 
   // Assigns the live rows in [begin, end) to their nearest lists (batched, BLAS).
   absl::Status AssignRange(const VectorTable& table, RowId begin, RowId end,
@@ -134,7 +137,11 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   // The plan's nprobe lists nearest the query's coarse prefix, nearest first.
   std::vector<ScoredRow> ProbeLists(std::span<const float> query, const Plan& resolved) const;
   void RemoveRow(RowId row);
+  // Gives back the lists' unused capacity (after a build or load).
+  void TrimLists();
   void Append(const VectorTable& table, RowId row, uint32_t list);
+  // Writes the row's search_dims prefix into a list slot, encoded at list_precision_.
+  void StorePrefix(const VectorTable& table, RowId row, uint8_t* slot) const;
   // Puts `row` in `list` (refreshing its prefix when it is there already).
   void Place(const VectorTable& table, RowId row, uint32_t list);
 
@@ -145,6 +152,10 @@ class IvfIndex : public ServedIndex, public CandidateSource {
   std::vector<List> lists_;
   std::vector<Location> location_;  // by RowId
   uint64_t trained_vectors_ = 0;
+  // fp16 on an fp16 table (its values are in fp16's range and already rounded: the copy loses
+  // nothing), else fp32.
+  Precision list_precision_;
+  size_t value_bytes_;
 };
 
 }  // namespace adanns::index

@@ -166,6 +166,13 @@ TEST_F(Float16TierTest, RefusesValuesOutsideFp16AndBuildsAnIvfOnTheDecodedPrefix
   std::cout << "[tiered fp16] ivf d_c=32 d_s=64 nprobe=16 R=100 recall@10=" << recall << "\n";
   EXPECT_GE(recall, 0.98);
   EXPECT_GE(ivf.results(0).cost().vectors_fetched(), 100u);
+  // Its lists hold fp16 prefixes: less than fp32 copies of the prefixes alone would take.
+  const v1::CollectionInfo info = Describe();
+  const v1::IndexInfo* index = FindIndex(info, "ivf");
+  ASSERT_NE(index, nullptr);
+  std::cout << "[tiered fp16] ivf memory " << index->memory_bytes() / double(kBase)
+            << " B/vector\n";
+  EXPECT_LT(index->memory_bytes(), kBase * kResident * sizeof(float));
   ExpectRestartKeepsAnswers();
 }
 
