@@ -114,21 +114,34 @@ std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
   if (table.RerankReadsStorage(scorer.dims())) {
     return RerankFetched(table, scorer, candidates, keep);
   }
-  // Candidates are scattered rows: request the next ones' prefixes while scoring this one (the
-  // table holds fp32 here: RerankReadsStorage is true on every quantised table).
+  return ShortlistRows(table, scorer, candidates, keep);
+}
+
+std::vector<ScoredRow> ShortlistRows(const VectorTable& table, StageScorer& scorer,
+                                     std::span<const ScoredRow> candidates, size_t keep) {
+  const uint32_t dims = scorer.dims();
+  assert(dims <= table.resident_dims());
+  TopK top(keep);
+  float distance;
+  if (table.stored_precision() != Precision::kFloat32) {
+    std::vector<float> decoded(dims);
+    for (const ScoredRow& candidate : candidates) {
+      scorer.Score(table.RowPrefix(candidate.row, dims, decoded.data()), dims, 1, &distance);
+      top.Push(distance, candidate.row);
+    }
+    return top.TakeSorted();
+  }
+  // Candidates are scattered rows: request the next ones' prefixes while scoring this one.
   constexpr size_t kAhead = 2;
   auto prefetch = [&](size_t i) {
     if (i < candidates.size()) {
-      PrefetchPrefix(table.RowPrefix(candidates[i].row, scorer.dims(), nullptr), scorer.dims());
+      PrefetchPrefix(table.RowPrefix(candidates[i].row, dims, nullptr), dims);
     }
   };
   for (size_t i = 0; i < kAhead; ++i) prefetch(i);
-  TopK top(keep);
-  float distance;
   for (size_t i = 0; i < candidates.size(); ++i) {
     prefetch(i + kAhead);
-    scorer.Score(table.RowPrefix(candidates[i].row, scorer.dims(), nullptr), scorer.dims(), 1,
-                 &distance);
+    scorer.Score(table.RowPrefix(candidates[i].row, dims, nullptr), dims, 1, &distance);
     top.Push(distance, candidates[i].row);
   }
   return top.TakeSorted();

@@ -67,9 +67,15 @@ std::vector<ScoredRow> ScanRows(const VectorTable& table, StageScorer& scorer, s
 std::vector<ScoredRow> ScanRowRange(const VectorTable& table, StageScorer& scorer, size_t keep,
                                     size_t begin, size_t end);
 
+// Scores each candidate's resident prefix in memory with `scorer` (dims <= resident_dims; decoded
+// values on a quantised table) and keeps the best `keep`, best first. No storage read.
+std::vector<ScoredRow> ShortlistRows(const VectorTable& table, StageScorer& scorer,
+                                     std::span<const ScoredRow> candidates, size_t keep);
+
 // Exact re-rank: scores each candidate's row in `table` with `scorer` (at its dims) and keeps the
-// best `keep`, best first. Above the table's resident prefix the rows are read from storage in one
-// batch (VectorTable::ReadFullRows); a candidate deleted meanwhile drops out.
+// best `keep`, best first. When the table does not hold those dims exactly
+// (VectorTable::RerankReadsStorage) the rows are read from storage in one batch
+// (VectorTable::ReadFullRows); a candidate deleted meanwhile drops out.
 std::vector<ScoredRow> RerankRows(const VectorTable& table, StageScorer& scorer,
                                   std::span<const ScoredRow> candidates, size_t keep);
 

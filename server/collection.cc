@@ -397,11 +397,21 @@ void Collection::MergeFreshLocked(std::span<const float> query, uint32_t k, cons
       result.cost.capped = true;
     }
   }
+  result.cost.vectors_scanned += rows.size();
+  // Where the final dims are read from storage (a tiered table), the fresh rows are first
+  // shortlisted on the resident prefix in memory, so a backlog of up to fresh_rows_cap rows costs
+  // a few reads, not one per row.
+  const size_t shortlist = std::max<size_t>(kFreshShortlistPerK * k, kFreshShortlistMin);
+  if (table_.RerankReadsStorage(dims) && rows.size() > shortlist) {
+    const uint32_t prefix_dims = std::min(dims, table_.resident_dims());
+    index::StageScorer prefix(meta_.metric, query.first(prefix_dims), prefix_dims);
+    result.cost.mflops += static_cast<double>(rows.size()) * prefix.flops_per_row() / 1e6;
+    rows = index::ShortlistRows(table_, prefix, rows, shortlist);
+  }
   const uint64_t fetched_before = index::tls_fetch_ledger.rows;
   const std::vector<index::ScoredRow> best = index::RerankRows(table_, scorer, rows, k);
   result.cost.vectors_fetched += index::tls_fetch_ledger.rows - fetched_before;
   result.cost.mflops += static_cast<double>(rows.size()) * scorer.flops_per_row() / 1e6;
-  result.cost.vectors_scanned += rows.size();
   // An index hit of an id written since the index saw it scored its old vector: the scan has the
   // new one.
   std::vector<std::pair<float, uint64_t>> merged;  // (distance, id): smaller is better

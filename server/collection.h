@@ -45,6 +45,10 @@ inline constexpr char kDefaultBudgetBlob[] = "default_budget";
 inline constexpr char kDriftReferenceBlob[] = "calibration_drift";
 // The int8 resident prefix's learned parameters (derived from the data, like the calibration).
 inline constexpr char kResidentInt8Blob[] = "resident_int8";
+// The fresh rows a tiered collection's search reads from storage at most: the best of them on the
+// resident prefix, max(kFreshShortlistPerK * k, kFreshShortlistMin) (the default funnel's depth).
+inline constexpr size_t kFreshShortlistPerK = 10;
+inline constexpr size_t kFreshShortlistMin = 100;
 // The adaptive calibration sample's limit, as a multiple of the queries every plan runs on.
 inline constexpr uint32_t kAdaptiveQueriesFactor = 4;
 // The ks calibrated by default: 1, 10 and 100, those below the collection's size.

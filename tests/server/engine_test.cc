@@ -291,12 +291,15 @@ void WaitForBuilds(const Collection& collection) {
 // A collection of 2000 clustered vectors with an IVF, a graph and a codebook, all ready.
 class FreshRowsTest : public ::testing::Test {
  protected:
-  void Open(CollectionOptions options = {}) {
+  // `resident_dims` 0: every dim in memory; else a tiered collection (every index fits in 8).
+  void Open(CollectionOptions options = {}, uint32_t resident_dims = 0) {
     options.auto_calibrate = false;
     auto engine = Engine::Open(dir_.path(), {}, options);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
-    auto created = engine_->CreateCollection(Meta("fresh"));
+    storage::CollectionMeta meta = Meta("fresh");
+    meta.resident_dims = resident_dims;
+    auto created = engine_->CreateCollection(meta);
     ASSERT_TRUE(created.ok());
     collection_ = *created;
     std::vector<uint64_t> ids;
@@ -337,6 +340,38 @@ class FreshRowsTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
   std::shared_ptr<Collection> collection_;
 };
+
+// On a tiered collection a backlog of fresh rows is shortlisted on the resident prefix before the
+// exact re-rank: a search reads at most the index's candidates plus the shortlist from storage,
+// and still finds a fresh row exactly.
+TEST_F(FreshRowsTest, ATieredCollectionReadsOnlyAShortlistOfItsFreshRows) {
+  constexpr uint32_t kResident = 8;
+  Open({}, kResident);
+  ASSERT_EQ(collection_->resident_dims(), kResident);
+  collection_->PauseIndexMaintenance(true);
+  constexpr uint64_t kFresh = 600;
+  std::vector<uint64_t> ids;
+  std::vector<float> values;
+  for (uint64_t i = 0; i < kFresh; ++i) {
+    ids.push_back(10000 + i);
+    const std::vector<float> v = ClusteredValues(10000 + i, 2);
+    values.insert(values.end(), v.begin(), v.end());
+  }
+  ASSERT_TRUE(collection_->Upsert(ids, values).ok());
+  ASSERT_EQ(collection_->fresh_rows(), kFresh);
+  const std::vector<float> query(values.begin() + 123 * kDim, values.begin() + 124 * kDim);
+  absl::StatusOr<index::SearchResult> result = Search(query, PlanOn(kIvfIndexName, 4));
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_FALSE(result->hits.empty());
+  EXPECT_EQ(result->hits[0].id, 10123u);
+  EXPECT_EQ(result->hits[0].score, 0.f);
+  EXPECT_GE(result->cost.vectors_scanned, kFresh);  // every fresh row scored, on the prefix
+  // The IVF's 50 re-rank candidates and the shortlist of max(10 k, 100) fresh rows.
+  EXPECT_GT(result->cost.vectors_fetched, 0u);
+  EXPECT_LE(result->cost.vectors_fetched,
+            50u + std::max<size_t>(kFreshShortlistPerK * 10, kFreshShortlistMin));
+  collection_->PauseIndexMaintenance(false);
+}
 
 // Lists probed (IVF), beam width (graph) or re-rank candidates (codebook) for a k = 10 search.
 uint32_t Breadth(std::string_view kind) {
