@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <string>
@@ -151,6 +152,29 @@ class FmnistServerTest : public ::testing::Test {
     EXPECT_TRUE(server_->NewStub()->Search(&context, request, &response).ok());
     return response;
   }
+
+  // VmRSS of the server process, bytes.
+  static uint64_t ServerRss() {
+    std::ifstream status("/proc/" + std::to_string(server_->pid()) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    }
+    return 0;
+  }
+
+  // What a server holding only "fmnist" may keep resident: what the collection reports in memory
+  // (its table and each index), what the block cache holds, and kServerBaseRss.
+  static uint64_t MemoryBound(const v1::CollectionInfo& info) {
+    uint64_t bytes = info.block_cache().usage_bytes() + kServerBaseRss;
+    for (const v1::MemoryComponent& component : info.memory()) bytes += component.bytes();
+    return bytes;
+  }
+  // 192 MiB: an empty server's RSS (about 32 MiB measured: code, gRPC and RocksDB threads),
+  // RocksDB's memtables (at most 2 x 64 MiB: RocksDB's default max_write_buffer_number and
+  // write_buffer_size, which the store keeps) and 32 MiB of allocator slack after a build's
+  // temporary buffers.
+  static constexpr uint64_t kServerBaseRss = uint64_t{192} << 20;
 
   static double Recall(const v1::SearchBatchResponse& response) {
     double hits = 0;

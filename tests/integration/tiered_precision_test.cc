@@ -173,6 +173,11 @@ TEST_F(Float16TierTest, RefusesValuesOutsideFp16AndBuildsAnIvfOnTheDecodedPrefix
   std::cout << "[tiered fp16] ivf memory " << index->memory_bytes() / double(kBase)
             << " B/vector\n";
   EXPECT_LT(index->memory_bytes(), kBase * kResident * sizeof(float));
+  // After the build: resident prefixes, the index, the cache and a constant (the fixture's).
+  const uint64_t rss = ServerRss();
+  std::cout << "[tiered fp16] RSS after the build " << rss / 1e6 << " MB (bound "
+            << MemoryBound(info) / 1e6 << " MB)\n";
+  EXPECT_LE(rss, MemoryBound(info));
   ExpectRestartKeepsAnswers();
 }
 
