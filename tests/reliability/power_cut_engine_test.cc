@@ -3,7 +3,9 @@
 // goes off at a seeded random moment (some cycles: at a random sync, so a write is cut between its
 // WAL append and the sync), unsynced bytes are thrown away, and the engine reopens. Every
 // acknowledged upsert must be back with identical bytes, every acknowledged delete gone, every
-// write in flight at the cut whole or absent, and the IVF ready again.
+// write in flight at the cut whole or absent, and the IVF ready again. The same for a collection
+// with every vector in memory and for tiered ones (an fp16 or int8 prefix of half the dims in
+// memory, full vectors read from storage: Get and the IVF's re-rank).
 // ADANNS_POWER_CUT_CYCLES sets the number of cuts (the `long` ctest runs 20).
 #include <chrono>
 #include <cstdlib>
@@ -67,7 +69,14 @@ server::BuildRequest IvfBuild(uint64_t seed) {
   return server::MakeIvfBuild(params, Metric::kL2);
 }
 
-class PowerCutEngineTest : public ::testing::Test {
+// How the collection holds its vectors in memory.
+struct Residency {
+  const char* name;
+  uint32_t resident_dims;  // 0: every dim
+  storage::ResidentPrecision precision;
+};
+
+class PowerCutEngineTest : public ::testing::TestWithParam<Residency> {
  protected:
   // Writes until the power goes off; acknowledged writes go to the ledger, the one cut off is in
   // flight. Any failure while the power is on is an error.
@@ -108,7 +117,7 @@ class PowerCutEngineTest : public ::testing::Test {
   std::atomic<int64_t> acknowledged_writes_{0};
 };
 
-TEST_F(PowerCutEngineTest, AcknowledgedWritesSurviveRepeatedPowerCuts) {
+TEST_P(PowerCutEngineTest, AcknowledgedWritesSurviveRepeatedPowerCuts) {
   const int cycles = CyclesFromEnv();
   std::mt19937_64 rng(kSeed);
   size_t lost = 0;
@@ -121,10 +130,14 @@ TEST_F(PowerCutEngineTest, AcknowledgedWritesSurviveRepeatedPowerCuts) {
       storage::CollectionMeta meta;
       meta.name = "powercut";
       meta.dim = kDim;
+      meta.resident_dims = GetParam().resident_dims;
+      meta.resident_precision = GetParam().precision;
       ASSERT_TRUE(engine.CreateCollection(meta).ok());
     }
     absl::StatusOr<std::shared_ptr<Collection>> collection = engine.Find("powercut");
     ASSERT_TRUE(collection.ok()) << "after cut " << cycle;
+    EXPECT_EQ((*collection)->resident_dims(),
+              GetParam().resident_dims == 0 ? kDim : GetParam().resident_dims);
     if (cycle > 0) {
       const std::vector<uint64_t> ids = ledger_.TouchedIds();
       std::vector<std::pair<uint64_t, std::vector<float>>> found;
@@ -138,7 +151,9 @@ TEST_F(PowerCutEngineTest, AcknowledgedWritesSurviveRepeatedPowerCuts) {
       std::cout << "after cut " << cycle << ": " << report.acknowledged
                 << " acknowledged vectors back, " << report.lost << " lost, " << report.resurrected
                 << " deletes undone, " << report.in_flight_landed << " of " << report.in_flight
-                << " in-flight writes landed whole; ivf " << ivf << "\n";
+                << " in-flight writes landed whole; ivf " << ivf << "; table "
+                << (*collection)->vector_memory_bytes() << " bytes for " << (*collection)->size()
+                << " vectors\n";
       // Old or new: an IVF once ready stays ready; a build the cut stopped is resumed.
       EXPECT_TRUE(ivf == "ready" || (ivf.empty() && !ivf_was_ready)) << ivf << " after " << cycle;
       ivf_was_ready |= ivf == "ready";
@@ -182,6 +197,14 @@ TEST_F(PowerCutEngineTest, AcknowledgedWritesSurviveRepeatedPowerCuts) {
     EXPECT_TRUE(ivf_was_ready);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Residencies, PowerCutEngineTest,
+    ::testing::Values(Residency{"whole", 0, storage::ResidentPrecision::kFloat32},
+                      Residency{"tiered_fp16", kDim / 2, storage::ResidentPrecision::kFloat16},
+                      // Past 8,192 vectors: learns its parameters during the run.
+                      Residency{"tiered_int8", kDim / 2, storage::ResidentPrecision::kInt8}),
+    [](const ::testing::TestParamInfo<Residency>& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace adanns::testing
