@@ -3,7 +3,8 @@
 // calibration or a snapshot, and restarted on the same data dir. After every restart: each
 // acknowledged upsert is back with identical bytes, each acknowledged delete is gone, each
 // message in flight at the kill is whole or absent, the IVF is ready and keeps its recall, the
-// calibration survives, and every listed snapshot restores.
+// calibration survives, and every listed snapshot restores. Run for a collection held whole and
+// for a tiered one (an fp16 prefix of half the dims in memory; reads and re-ranks from storage).
 // ADANNS_CRASH_CYCLES sets the number of kills (the `long` ctest runs 24).
 #include <chrono>
 #include <cstdlib>
@@ -73,7 +74,13 @@ grpc::Status ListSnapshots(v1::Adanns::Stub& stub, v1::ListSnapshotsResponse* re
   return stub.ListSnapshots(&context, v1::ListSnapshotsRequest(), response);
 }
 
-class CrashLoopTest : public ::testing::Test {
+struct Residency {
+  const char* name;
+  uint32_t resident_dims;  // 0: every dim
+  v1::Precision precision;
+};
+
+class CrashLoopTest : public ::testing::TestWithParam<Residency> {
  protected:
   std::string data_dir() const { return dir_.path() + "/data"; }
   std::vector<std::string> ServerFlags() const {
@@ -140,7 +147,7 @@ class CrashLoopTest : public ::testing::Test {
   size_t acknowledged_ = 0;
 };
 
-TEST_F(CrashLoopTest, AcknowledgedWritesIndexesAndSnapshotsSurviveSigkillUnderLoad) {
+TEST_P(CrashLoopTest, AcknowledgedWritesIndexesAndSnapshotsSurviveSigkillUnderLoad) {
   const int cycles = CyclesFromEnv();
   std::mt19937_64 rng(kSeed);
   WorkloadState state(kWriters);
@@ -156,7 +163,10 @@ TEST_F(CrashLoopTest, AcknowledgedWritesIndexesAndSnapshotsSurviveSigkillUnderLo
     ServerProcess server(data_dir(), ServerFlags());
     auto stub = server.NewStub();
     if (cycle == 0) {
-      ASSERT_TRUE(CreateCollection(*stub, kCollection, kDim).ok());
+      v1::StorageOptions storage;
+      storage.set_resident_dims(GetParam().resident_dims);
+      storage.set_resident_precision(GetParam().precision);
+      ASSERT_TRUE(CreateCollection(*stub, kCollection, kDim, storage).ok());
       SeedVectors(*stub, 100);
       ASSERT_TRUE(BuildIvf(*stub, kCollection, kNlist, 1).ok());
       ASSERT_EQ(WaitForIndex(*stub, kCollection, "ivf", kIndexWait), "ready");
@@ -230,6 +240,13 @@ TEST_F(CrashLoopTest, AcknowledgedWritesIndexesAndSnapshotsSurviveSigkillUnderLo
   EXPECT_EQ(lost_, 0u);
   EXPECT_GT(acknowledged_, 2000u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Residencies, CrashLoopTest,
+                         ::testing::Values(Residency{"whole", 0, v1::PRECISION_FP32},
+                                           Residency{"tiered_fp16", kDim / 2, v1::PRECISION_FP16}),
+                         [](const ::testing::TestParamInfo<Residency>& info) {
+                           return std::string(info.param.name);
+                         });
 
 }  // namespace
 }  // namespace adanns::testing

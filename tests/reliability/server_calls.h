@@ -11,7 +11,9 @@
 
 namespace adanns::testing {
 
-grpc::Status CreateCollection(v1::Adanns::Stub& stub, const std::string& name, uint32_t dim);
+// An L2 collection; `storage` sets its memory tiers (default: every vector whole in memory).
+grpc::Status CreateCollection(v1::Adanns::Stub& stub, const std::string& name, uint32_t dim,
+                              const v1::StorageOptions& storage = {});
 grpc::Status Describe(v1::Adanns::Stub& stub, const std::string& name, v1::CollectionInfo* info);
 // Starts a background IVF build (returns at once); 0 iterations = the server's default.
 grpc::Status BuildIvf(v1::Adanns::Stub& stub, const std::string& collection, uint32_t nlist,
@@ -29,8 +31,9 @@ std::string WaitForIndex(v1::Adanns::Stub& stub, const std::string& collection,
 std::string WaitForCalibration(v1::Adanns::Stub& stub, const std::string& collection,
                                std::chrono::seconds timeout);
 
-// Mean recall@k of the IVF (probing `nprobe` lists) against exact flat search, over `queries`
-// seeded random queries; a negative value when a search failed.
+// Mean recall@k of the IVF (probing `nprobe` lists) against flat search with the same re-rank
+// depth (exact when every dim is in memory; the funnel from the resident prefix on a tiered
+// collection), over `queries` seeded random queries; a negative value when a search failed.
 double IvfRecall(v1::Adanns::Stub& stub, const std::string& collection, uint32_t dim,
                  uint32_t nprobe, int queries, uint64_t seed);
 
