@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numbers>
 #include <utility>
 
@@ -83,7 +84,9 @@ std::vector<double> SpectrumScale(const SyntheticOptions& options) {
   return scale;
 }
 
-absl::Status Validate(const SyntheticOptions& options) {
+}  // namespace
+
+absl::Status ValidateSyntheticOptions(const SyntheticOptions& options) {
   if (options.n < 1 || options.n > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
     return absl::InvalidArgumentError(
         absl::StrCat("--n ", options.n, " must be in [1, 2^31 - 1] (ground-truth ids are int32)"));
@@ -109,8 +112,6 @@ absl::Status Validate(const SyntheticOptions& options) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 uint32_t SyntheticClusters(const SyntheticOptions& options) {
   if (options.clusters > 0) return options.clusters;
@@ -173,6 +174,15 @@ void GenerateSyntheticRows(const SyntheticOptions& options, const FloatMatrix& c
   }
 }
 
+RowChunkSource SyntheticRowSource(const SyntheticOptions& options, bool queries) {
+  auto centres = std::make_shared<const FloatMatrix>(SyntheticCentres(options));
+  return [options, centres, queries](uint64_t first, uint64_t count, std::vector<float>& scratch) {
+    scratch.resize(count * options.dim);
+    GenerateSyntheticRows(options, *centres, queries, first, count, scratch.data());
+    return static_cast<const float*>(scratch.data());
+  };
+}
+
 SpectrumCheck CheckSpectrum(const FloatMatrix& vectors) {
   const size_t dim = vectors.cols;
   std::vector<double> sum(dim, 0.0);
@@ -224,7 +234,7 @@ SpectrumCheck CheckSpectrum(const FloatMatrix& vectors) {
 absl::StatusOr<PreparedDataset> GenerateSynthetic(const SyntheticOptions& options,
                                                   const StepObserver& on_step,
                                                   uint64_t* full_rescans) {
-  RETURN_IF_ERROR(Validate(options));
+  RETURN_IF_ERROR(ValidateSyntheticOptions(options));
   const uint32_t clusters = SyntheticClusters(options);
   PreparedDataset dataset;
   dataset.name = "synthetic-mrl";

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/datasets/ground_truth.h"
 #include "bench/datasets/matrix.h"
 #include "bench/datasets/prepared_dataset.h"
 
@@ -40,6 +41,9 @@ struct SyntheticOptions {
   double noise = 1.2;
 };
 
+// INVALID_ARGUMENT naming the flag when `options` are out of range.
+absl::Status ValidateSyntheticOptions(const SyntheticOptions& options);
+
 // The cluster count `options` resolves to.
 uint32_t SyntheticClusters(const SyntheticOptions& options);
 
@@ -52,6 +56,10 @@ void GenerateSyntheticRows(const SyntheticOptions& options, const FloatMatrix& c
 // clusters x dim centres, each dim rescaled to mean 0 and standard deviation (j + 1)^(-decay / 2)
 // over the centres, so the spectrum holds exactly rather than only in expectation.
 FloatMatrix SyntheticCentres(const SyntheticOptions& options);
+
+// The base (or query) stream of `options` as a RowChunkSource for StreamedL2GroundTruth: rows are
+// generated on demand from the seed (the same bytes GenerateSyntheticRows gives), never stored.
+RowChunkSource SyntheticRowSource(const SyntheticOptions& options, bool queries);
 
 // Per-dim variance of `vectors`, and the fraction of the total in each power-of-two prefix.
 struct SpectrumCheck {

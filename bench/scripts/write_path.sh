@@ -20,16 +20,8 @@ port=${PORT:-50071}
 metrics_port=${METRICS_PORT:-9465}
 cli="$build/client/adanns --server 127.0.0.1:$port"
 mkdir -p "$work"
-server_pid=""
-
-stop_server() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-  fi
-}
-trap stop_server EXIT
+# shellcheck source=bench/scripts/server_process.sh
+source "$(dirname "$0")/server_process.sh"
 
 start_server() {
   stop_server

@@ -22,6 +22,7 @@
 #include "base/metric.h"
 #include "base/status_macros.h"
 #include "bench/datasets/prepared_dataset.h"
+#include "bench/serve_load/server_calls.h"
 #include "bench/threads.h"
 #include "client/client.h"
 #include "index/flat_search.h"
@@ -38,9 +39,7 @@ using Clock = std::chrono::steady_clock;
 // No timed loop runs more requests per thread than this, whatever --seconds says.
 constexpr uint64_t kMaxRequestsPerThread = 50'000'000;
 // Longest wait for a server-side IVF build.
-constexpr auto kMaxIndexBuildWait = std::chrono::minutes(30);
-// Seconds after an index is ready within which the calibration it starts shows as running.
-constexpr double kCalibrationStartGrace = 3;
+constexpr auto kMaxIndexBuildWait = std::chrono::seconds(30 * 60);
 
 double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -50,20 +49,6 @@ double Percentile(std::vector<double>& values, double p) {
   const size_t rank = static_cast<size_t>(p * static_cast<double>(values.size() - 1));
   std::nth_element(values.begin(), values.begin() + static_cast<ptrdiff_t>(rank), values.end());
   return values[rank];
-}
-
-// Splits "host:port" or "[v6]:port"; the host, with the port in `port` (empty when missing).
-std::string HostOf(const std::string& target, std::string* port) {
-  if (!target.empty() && target.front() == '[') {
-    const size_t close = target.find(']');
-    if (close == std::string::npos) return "";
-    if (close + 1 < target.size() && target[close + 1] == ':') *port = target.substr(close + 2);
-    return target.substr(1, close - 1);
-  }
-  const size_t colon = target.rfind(':');
-  if (colon == std::string::npos) return target;
-  *port = target.substr(colon + 1);
-  return target.substr(0, colon);
 }
 
 v1::Plan ProtoPlan(const ServeLoadOptions& options) {
@@ -145,36 +130,10 @@ absl::Status Ingest(client::Client& client, const ServeLoadOptions& options,
   if (kind == "ivf") build.mutable_ivf();  // naming only the collection builds the default index
   ASSIGN_OR_RETURN(const v1::BuildIndexResponse started, client.BuildIndex(build));
   const std::string name = started.indexes().empty() ? "" : started.indexes(0).name();
-  const auto build_start = Clock::now();
-  bool calibration_seen = false;
-  while (Clock::now() - build_start < kMaxIndexBuildWait) {
-    ASSIGN_OR_RETURN(const v1::CollectionInfo info, client.DescribeCollection(describe));
-    for (const v1::IndexInfo& index : info.indexes()) {
-      if (index.name() != name) continue;
-      if (index.state() == "failed") {
-        return absl::InternalError(absl::StrCat(name, " build failed: ", index.error()));
-      }
-      if (index.state() == "ready" && !report.index_build_seconds) {
-        report.index_build_seconds = Seconds(Clock::now() - build_start);
-        std::fprintf(stderr, "%s index ready after %.2f s\n", name.c_str(),
-                     *report.index_build_seconds);
-      }
-    }
-    // A finished build starts a calibration (unless the server runs with --auto_calibrate=false)
-    // a moment after the index shows "ready"; its queries compete for the cores, so nothing is
-    // measured before it has finished.
-    const bool calibrating = info.calibration().state() == "calibrating";
-    calibration_seen = calibration_seen || calibrating;
-    if (report.index_build_seconds && !calibrating &&
-        (calibration_seen || Seconds(Clock::now() - build_start) >
-                                 *report.index_build_seconds + kCalibrationStartGrace)) {
-      std::fprintf(stderr, "calibration %s after %.2f s\n", info.calibration().state().c_str(),
-                   Seconds(Clock::now() - build_start));
-      return absl::OkStatus();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return absl::DeadlineExceededError(absl::StrCat(name, " build did not finish in 30 minutes"));
+  ASSIGN_OR_RETURN(const IndexBuildWait wait,
+                   AwaitIndexBuild(client, options.collection, name, kMaxIndexBuildWait));
+  report.index_build_seconds = wait.ready_seconds;
+  return absl::OkStatus();
 }
 
 // One request of a timed loop: returns the queries it answered.
@@ -397,23 +356,6 @@ absl::StatusOr<MixedLoad> RunMixedLoad(const std::vector<std::unique_ptr<client:
 }
 
 }  // namespace
-
-absl::Status CheckLoopbackTarget(const std::string& target) {
-  std::string port;
-  const std::string host = target == "::1" ? target : HostOf(target, &port);
-  const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1";
-  const bool port_ok =
-      !port.empty() && port.size() <= 5 &&
-      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-      std::stoi(port) >= 1 && std::stoi(port) <= 65535;
-  if (!loopback || !port_ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--server must be a loopback HOST:PORT (127.0.0.1, localhost or [::1] with "
-                     "a port 1..65535), got '",
-                     target, "'"));
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<ServeLoadReport> RunServeLoad(const ServeLoadOptions& options) {
   RETURN_IF_ERROR(CheckLoopbackTarget(options.server));

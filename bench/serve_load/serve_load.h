@@ -86,10 +86,6 @@ struct ServeLoadReport {
   std::optional<MixedLoad> mixed;
 };
 
-// OK when `target` is HOST:PORT with HOST 127.0.0.1, localhost or ::1 ([::1]); else
-// INVALID_ARGUMENT.
-absl::Status CheckLoopbackTarget(const std::string& target);
-
 // Runs the whole load test; progress goes to stderr.
 absl::StatusOr<ServeLoadReport> RunServeLoad(const ServeLoadOptions& options);
 

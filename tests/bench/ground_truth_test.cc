@@ -1,7 +1,9 @@
 #include "bench/datasets/ground_truth.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -60,6 +62,80 @@ TEST(GroundTruthTest, KAsLargeAsTheBaseScansEverything) {
   std::vector<int32_t> ids(truth->neighbors.row(1), truth->neighbors.row(1) + 30);
   std::sort(ids.begin(), ids.end());
   for (int32_t i = 0; i < 30; ++i) EXPECT_EQ(ids[i], i);
+}
+
+// Rows of `base` served chunk by chunk through scratch copies, counting the rows read in chunks.
+RowChunkSource Streamed(const FloatMatrix& base, uint64_t* chunk_rows_read) {
+  return [&base, chunk_rows_read](uint64_t first, uint64_t count, std::vector<float>& scratch) {
+    if (count > 1) *chunk_rows_read += count;
+    scratch.assign(base.row(first), base.row(first) + count * base.cols);
+    return static_cast<const float*>(scratch.data());
+  };
+}
+
+void ExpectSameTruth(const GroundTruth& a, const GroundTruth& b) {
+  EXPECT_EQ(a.neighbors.values, b.neighbors.values);
+  EXPECT_EQ(a.squared_distances.values, b.squared_distances.values);
+}
+
+TEST(GroundTruthTest, StreamedInChunksMatchesInMemory) {
+  const FloatMatrix base = Uniform(5000, 32, 11);
+  const FloatMatrix queries = Uniform(25, 32, 12);
+  absl::StatusOr<GroundTruth> whole = ExactL2GroundTruth(base, queries, 20);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  uint64_t read = 0;
+  StreamedTruthOptions options;
+  options.rows_per_chunk = 777;  // leaves a short last chunk (5000 = 6 x 777 + 338)
+  absl::StatusOr<GroundTruth> streamed =
+      StreamedL2GroundTruth(base.rows, base.cols, Streamed(base, &read), queries, 20, options);
+  ASSERT_TRUE(streamed.ok()) << streamed.status();
+  ExpectSameTruth(*whole, *streamed);
+  EXPECT_EQ(read, base.rows);
+  // Chunks smaller than the shortlist (40 rows) still keep every query's best rows.
+  options.rows_per_chunk = 13;
+  streamed =
+      StreamedL2GroundTruth(base.rows, base.cols, Streamed(base, &read), queries, 20, options);
+  ASSERT_TRUE(streamed.ok()) << streamed.status();
+  ExpectSameTruth(*whole, *streamed);
+}
+
+TEST(GroundTruthTest, StreamedPassResumesFromItsCheckpoint) {
+  const FloatMatrix base = Uniform(4000, 16, 21);
+  const FloatMatrix queries = Uniform(10, 16, 22);
+  absl::StatusOr<GroundTruth> whole = ExactL2GroundTruth(base, queries, 10);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  const std::string checkpoint =
+      (std::filesystem::path(::testing::TempDir()) / "truth_resume.ckpt").string();
+  std::filesystem::remove(checkpoint);
+  StreamedTruthOptions options;
+  options.rows_per_chunk = 500;
+  options.checkpoint_path = checkpoint;
+  options.checkpoint_every = 100;  // only a stop saves
+  // Runs the pass over `q` stopping after `stop_after` rows (0: to the end); `read` counts the
+  // rows it streamed.
+  uint64_t read = 0;
+  auto run = [&](const FloatMatrix& q, uint64_t stop_after) {
+    read = 0;
+    options.stop_after_rows = stop_after;
+    return StreamedL2GroundTruth(base.rows, base.cols, Streamed(base, &read), q, 10, options);
+  };
+  EXPECT_EQ(run(queries, 1500).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(read, 1500u);
+  ASSERT_TRUE(std::filesystem::exists(checkpoint));
+  EXPECT_EQ(run(queries, 2000).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(read, 500u);  // resumed at row 1500
+
+  // Other queries do not resume this checkpoint's shortlists: they start at row 0.
+  EXPECT_EQ(run(Uniform(10, 16, 23), 500).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(read, 500u);
+
+  // That run replaced the checkpoint, so these queries start over: stop at 1500 again, resume.
+  ASSERT_EQ(run(queries, 1500).status().code(), absl::StatusCode::kCancelled);
+  absl::StatusOr<GroundTruth> resumed = run(queries, 0);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(read, 2500u);  // rows 1500..3999 only
+  ExpectSameTruth(*whole, *resumed);
+  EXPECT_FALSE(std::filesystem::exists(checkpoint));  // removed when complete
 }
 
 TEST(GroundTruthTest, RejectsBadShapes) {
