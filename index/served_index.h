@@ -73,6 +73,10 @@ class ServedIndex {
                                                         std::span<const float> /*vector*/) {
     return nullptr;
   }
+  // Leading dims of the values PrepareUpsert reads (0: the table's resident prefix suffices). Above
+  // the resident prefix (a codebook longer than it) the inserter reads the full vector from
+  // storage first, with no table hold.
+  virtual uint32_t upsert_dims() const { return 0; }
   // PrepareUpsert of a row's resident prefix (the caller keeps the table still meanwhile).
   std::unique_ptr<PreparedUpsert> PrepareUpsertOfRow(const VectorTable& table, RowId row) {
     std::vector<float> scratch(table.resident_dims());

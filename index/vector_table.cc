@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "index/huge_pages.h"
 
 namespace adanns::index {
@@ -207,6 +208,27 @@ bool VectorTable::Remove(uint64_t id) {
   live_[row] = 0;
   free_rows_.push_back(row);
   return true;
+}
+
+absl::Status VectorTable::ReadPrefixes(std::span<const RowId> rows, uint32_t dims, float* out,
+                                       std::vector<uint8_t>& found) const {
+  if (dims <= resident_dims_) {
+    found.assign(rows.size(), 0);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i] >= row_count() || !IsLive(rows[i])) continue;
+      float* dst = out + i * dims;
+      const float* prefix = RowPrefix(rows[i], dims, dst);
+      if (prefix != dst) std::copy_n(prefix, dims, dst);
+      found[i] = 1;
+    }
+    return absl::OkStatus();
+  }
+  std::vector<float> full(rows.size() * size_t{dim_});
+  RETURN_IF_ERROR(ReadFullRows(rows, full.data(), found));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (found[i]) std::copy_n(full.data() + i * dim_, dims, out + i * dims);
+  }
+  return absl::OkStatus();
 }
 
 std::optional<RowId> VectorTable::RowOf(uint64_t id) const {

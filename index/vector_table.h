@@ -107,6 +107,11 @@ class VectorTable {
   // holds. FAILED_PRECONDITION for a tiered table without stored rows.
   absl::Status ReadFullRows(std::span<const RowId> rows, float* out,
                             std::vector<uint8_t>& found) const;
+  // The first `dims` (1..dim) values of `rows` (at out + i * dims): RowPrefix's values when dims
+  // <= resident_dims, else cut from ReadFullRows (one batched read: what a codebook above the
+  // resident prefix pays to train and encode). found[i] as ReadFullRows.
+  absl::Status ReadPrefixes(std::span<const RowId> rows, uint32_t dims, float* out,
+                            std::vector<uint8_t>& found) const;
 
  private:
   struct FreeSegment {

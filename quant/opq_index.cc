@@ -159,19 +159,26 @@ void OpqIndex::Stamp(RowId row, uint64_t id, uint32_t prefix_crc) {
   coded_[row] = 1;
 }
 
-void OpqIndex::EncodeRange(const index::VectorTable& table, RowId begin, RowId end,
-                           const index::HeldOutRows& held_out) {
+absl::Status OpqIndex::EncodeRange(const index::VectorTable& table, RowId begin, RowId end,
+                                   const index::HeldOutRows& held_out) {
   const uint32_t dims = params_.spec.prefix_dims, m = params_.spec.m;
   Reserve(end);
   std::vector<RowId> rows;
   for (RowId row = begin; row < end; ++row) {
     if (held_out.Keeps(table, row)) rows.push_back(row);
   }
+  std::vector<float> values(rows.size() * dims);
+  std::vector<uint8_t> found;
+  RETURN_IF_ERROR(table.ReadPrefixes(rows, dims, values.data(), found));
   std::vector<float> prefixes(rows.size() * dims);
-  std::vector<float> scratch(dims);
+  size_t kept = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
-    PreparePrefix(table.RowPrefix(rows[i], dims, scratch.data()), prefixes.data() + i * dims);
+    if (!found[i]) continue;
+    rows[kept] = rows[i];
+    PreparePrefix(values.data() + i * dims, prefixes.data() + kept * dims);
+    ++kept;
   }
+  rows.resize(kept);
   std::vector<uint8_t> codes(rows.size() * m);
   codebook_.Encode(prefixes.data(), rows.size(), codes.data());
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -179,6 +186,7 @@ void OpqIndex::EncodeRange(const index::VectorTable& table, RowId begin, RowId e
     Stamp(rows[i], table.IdOf(rows[i]),
           PrefixCrc(std::span<const float>(prefixes.data() + i * dims, dims)));
   }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAccess& access,
@@ -195,18 +203,18 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAcce
   OpqBuildParams params = requested;
   const uint32_t dims = params.spec.prefix_dims;
 
-  // Sample the training rows and copy their prefixes in one short hold.
+  // Sample the training rows in one short hold, then copy their prefixes kEncodeChunkRows rows per
+  // hold: from the table, or read from storage for a codebook above the resident prefix (a row
+  // deleted or taken by another id in between is left out).
   uint32_t dim = 0;
   uint64_t vectors = 0;
-  std::vector<float> train;
+  std::vector<RowId> sample;
+  std::vector<uint64_t> sample_ids;
   absl::Status checked;
   access([&](const index::VectorTable& table) {
     dim = table.dim();
     vectors = table.size();
     checked = ValidateCodebookSpec(params.spec, dim);
-    if (checked.ok()) {
-      checked = index::CheckBuildPrefix("opq prefix_dims", dims, dim, table.resident_dims());
-    }
     if (!checked.ok()) return;
     std::vector<RowId> live;
     live.reserve(table.size());
@@ -222,13 +230,35 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAcce
     for (size_t i = 0; i < n; ++i) {  // partial Fisher-Yates
       std::swap(live[i], live[i + rng() % (live.size() - i)]);
     }
-    train.resize(n * dims);
-    std::vector<float> scratch(dims);
-    for (size_t i = 0; i < n; ++i) {
-      CopyPrefix(table.RowPrefix(live[i], dims, scratch.data()), dims, metric,
-                 train.data() + i * dims);
-    }
+    sample.assign(live.begin(), live.begin() + static_cast<ptrdiff_t>(n));
+    for (const RowId row : sample) sample_ids.push_back(table.IdOf(row));
   });
+  RETURN_IF_ERROR(checked);
+  std::vector<float> train(sample.size() * dims);
+  size_t kept = 0;
+  for (size_t begin = 0; begin < sample.size(); begin += kEncodeChunkRows) {
+    if (cancelled()) return absl::CancelledError("OPQ build cancelled");
+    const size_t end = std::min<size_t>(sample.size(), begin + kEncodeChunkRows);
+    access([&](const index::VectorTable& table) {
+      std::vector<RowId> rows;
+      for (size_t i = begin; i < end; ++i) {
+        if (table.IsLive(sample[i]) && table.IdOf(sample[i]) == sample_ids[i]) {
+          rows.push_back(sample[i]);
+        }
+      }
+      std::vector<float> values(rows.size() * dims);
+      std::vector<uint8_t> found;
+      checked = table.ReadPrefixes(rows, dims, values.data(), found);
+      if (!checked.ok()) return;
+      for (size_t j = 0; j < rows.size(); ++j) {
+        if (!found[j]) continue;
+        CopyPrefix(values.data() + j * dims, dims, metric, train.data() + kept * dims);
+        ++kept;
+      }
+    });
+    RETURN_IF_ERROR(checked);
+  }
+  train.resize(kept * dims);
   RETURN_IF_ERROR(checked);
   if (cancelled()) return absl::CancelledError("OPQ build cancelled");
 
@@ -250,10 +280,11 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::TableAcce
     access([&](const index::VectorTable& table) {
       rows = table.row_count();
       if (begin >= rows) return;
-      index->EncodeRange(
+      checked = index->EncodeRange(
           table, begin,
           static_cast<RowId>(std::min<size_t>(rows, size_t{begin} + kEncodeChunkRows)), held_out);
     });
+    RETURN_IF_ERROR(checked);
     if (size_t{begin} + kEncodeChunkRows >= rows) break;
     report(kTrainShare + (1 - kTrainShare) * double(begin) / double(rows));
   }
@@ -269,7 +300,10 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Build(const index::VectorTab
 }
 
 void OpqIndex::Upsert(const index::VectorTable& table, RowId row) {
-  EncodeRange(table, row, row + 1);
+  // Only a codebook above the resident prefix reads storage here; should that read fail, the row
+  // keeps no code (ADC plans skip it; exact and other index plans still find it) until it is
+  // written again or the codebook rebuilt.
+  EncodeRange(table, row, row + 1).IgnoreError();
 }
 
 namespace {
@@ -281,6 +315,7 @@ struct PreparedCode final : index::PreparedUpsert {
 
 std::unique_ptr<index::PreparedUpsert> OpqIndex::PrepareUpsert(uint64_t /*id*/,
                                                                std::span<const float> vector) {
+  if (vector.size() < params_.spec.prefix_dims) return nullptr;  // Apply reads the row itself
   std::vector<float> prefix(params_.spec.prefix_dims);
   PreparePrefix(vector.data(), prefix.data());
   auto prepared = std::make_unique<PreparedCode>();
@@ -509,20 +544,32 @@ absl::StatusOr<std::unique_ptr<OpqIndex>> OpqIndex::Deserialize(std::string_view
   std::unique_ptr<OpqIndex> index(new OpqIndex(metric, dim, params, std::move(codebook)));
   index->trained_vectors_ = trained;
   index->Reserve(table.row_count());
-  std::vector<float> prefix(params.spec.prefix_dims);
-  std::vector<float> scratch(params.spec.prefix_dims);
-  for (size_t r = 0; r < table.row_count(); ++r) {
-    const auto row = static_cast<RowId>(r);
-    if (!table.IsLive(row)) continue;
-    index->PreparePrefix(table.RowPrefix(row, params.spec.prefix_dims, scratch.data()),
-                         prefix.data());
-    const uint32_t crc = PrefixCrc(prefix);
-    const auto it = stored.find(table.IdOf(row));
-    if (it != stored.end() && it->second.prefix_crc == crc) {
-      std::memcpy(index->codes_.data() + r * m, it->second.code.data(), m);
-      index->Stamp(row, table.IdOf(row), crc);
-    } else {  // written after the blob: encode it now
-      index->EncodeRange(table, row, row + 1);
+  // Codes are kept where the row's prefix still has the checksum it was encoded from; the others
+  // were written after the blob and are encoded now. Above the resident prefix this reads every
+  // row from storage once (in batches): the start-up cost of such a codebook.
+  const uint32_t dims = params.spec.prefix_dims;
+  std::vector<float> values(size_t{kEncodeChunkRows} * dims);
+  std::vector<float> prefix(dims);
+  std::vector<uint8_t> found;
+  std::vector<RowId> rows;
+  for (size_t begin = 0; begin < table.row_count(); begin += kEncodeChunkRows) {
+    rows.clear();
+    for (size_t r = begin; r < std::min(table.row_count(), begin + kEncodeChunkRows); ++r) {
+      if (table.IsLive(static_cast<RowId>(r))) rows.push_back(static_cast<RowId>(r));
+    }
+    RETURN_IF_ERROR(table.ReadPrefixes(rows, dims, values.data(), found));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!found[i]) continue;
+      const RowId row = rows[i];
+      index->PreparePrefix(values.data() + i * dims, prefix.data());
+      const uint32_t crc = PrefixCrc(prefix);
+      const auto it = stored.find(table.IdOf(row));
+      if (it != stored.end() && it->second.prefix_crc == crc) {
+        std::memcpy(index->codes_.data() + size_t{row} * m, it->second.code.data(), m);
+        index->Stamp(row, table.IdOf(row), crc);
+      } else {  // written after the blob: encode it now
+        RETURN_IF_ERROR(index->EncodeRange(table, row, row + 1));
+      }
     }
   }
   return index;

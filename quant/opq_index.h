@@ -78,7 +78,8 @@ class OpqIndex : public index::ServedIndex, public index::CandidateScorer {
   void Upsert(const index::VectorTable& table, index::RowId row) override;
   void Remove(index::RowId row, uint64_t id) override;
   // The insert split like a graph's: Prepare encodes the row (reads only, beside searches), Apply
-  // stores its code.
+  // stores its code. Prepare needs the codebook's prefix, which may exceed the resident one.
+  uint32_t upsert_dims() const override { return params_.spec.prefix_dims; }
   std::unique_ptr<index::PreparedUpsert> PrepareUpsert(uint64_t id,
                                                        std::span<const float> vector) override;
   void ApplyUpsert(const index::VectorTable& table, index::RowId row,
@@ -105,9 +106,10 @@ class OpqIndex : public index::ServedIndex, public index::CandidateScorer {
   void Reserve(size_t rows);
   void Stamp(index::RowId row, uint64_t id, uint32_t prefix_crc);
   size_t BookkeepingBytes() const;
-  // Encodes rows [begin, end) of `table` (dead rows get no code).
-  void EncodeRange(const index::VectorTable& table, index::RowId begin, index::RowId end,
-                   const index::HeldOutRows& held_out = {});
+  // Encodes rows [begin, end) of `table` (dead rows get no code); a prefix above the resident
+  // one is read from storage (its error returned).
+  absl::Status EncodeRange(const index::VectorTable& table, index::RowId begin, index::RowId end,
+                           const index::HeldOutRows& held_out = {});
   // The codebook's input for one row or query: its prefix, normalised for cosine.
   void PreparePrefix(const float* vector, float* out) const;
   absl::StatusOr<index::Plan> ResolveRerank(index::Plan plan, uint32_t k) const;

@@ -265,8 +265,12 @@ void Collection::AbsorbLoop() {
     std::vector<PreparedSlot> slots;
   };
   std::vector<PreparedRow> batch;
-  // The row's resident prefix: all an index build may read (CheckBuildPrefix).
+  // The row's resident prefix: what the indexes of that prefix read.
   std::vector<float> vector(table_.resident_dims());
+  // The row's full vector, read from storage (keyed by id: no table hold) only for an index above
+  // the resident prefix (a longer codebook).
+  std::vector<float> full(table_.dim());
+  std::vector<uint8_t> full_found;
   for (;;) {
     {
       std::unique_lock lock(absorb_mutex_);
@@ -298,9 +302,23 @@ void Collection::AbsorbLoop() {
           prepared->slots.push_back({slot->served.get(), slot->served_generation, nullptr});
         }
       }
+      bool full_tried = false;
+      bool full_read = false;
       for (PreparedSlot& slot : prepared->slots) {
         if (slot.served == nullptr) continue;
-        slot.work = slot.served->PrepareUpsert(prepared->fresh.id, vector);
+        std::span<const float> values = vector;
+        if (slot.served->upsert_dims() > vector.size()) {
+          if (!full_tried) {
+            full_tried = true;
+            const uint64_t id = prepared->fresh.id;
+            full_read =
+                stored_vectors_.Read({&id, 1}, full.data(), full_found).ok() && full_found[0] != 0;
+          }
+          // Unread (deleted meanwhile, or a read error): Apply does the whole insert instead.
+          if (!full_read) continue;
+          values = full;
+        }
+        slot.work = slot.served->PrepareUpsert(prepared->fresh.id, values);
       }
     }
     {

@@ -106,9 +106,9 @@ BuildRequest MakeOpqBuild(const quant::OpqBuildParams& params, Metric metric) {
   request.name = CodebookName(params.spec);
   request.encoded_params = quant::EncodeOpqBuildParams(params);
   request.check = [params](uint32_t dim, uint32_t resident_dims, size_t vectors) -> absl::Status {
+    // A codebook may cover more than the resident prefix: its codes (m bytes a vector) are what
+    // stays in memory, and training, encoding and start-up read the prefix from storage.
     RETURN_IF_ERROR(ValidateCodebookSpec(params.spec, dim));
-    RETURN_IF_ERROR(
-        index::CheckBuildPrefix("opq prefix_dims", params.spec.prefix_dims, dim, resident_dims));
     if (vectors < kCentroidsPerSubspace) {
       return absl::FailedPreconditionError(absl::StrCat(
           "codebook ", CodebookName(params.spec), " needs at least ", kCentroidsPerSubspace,

@@ -10,6 +10,7 @@
 #include "index/flat_search.h"
 #include "index/float16.h"
 #include "index/stage_scorer.h"
+#include "tests/index/map_stored_rows.h"
 
 namespace adanns::index {
 namespace {
@@ -39,33 +40,6 @@ TEST(VectorTableTest, UpsertReplaceRemoveReuse) {
   EXPECT_TRUE(table.IsLive(reused));
   EXPECT_EQ(*table.RowOf(42), reused);
 }
-
-// Full vectors kept beside the table, as the server's RocksDB keeps them: reads count their rows.
-class MapStoredRows : public StoredRows {
- public:
-  explicit MapStoredRows(uint32_t dim) : dim_(dim) {}
-  void Put(uint64_t id, std::vector<float> values) { rows_[id] = std::move(values); }
-  void Erase(uint64_t id) { rows_.erase(id); }
-  absl::Status Read(std::span<const uint64_t> ids, float* out,
-                    std::vector<uint8_t>& found) const override {
-    ++reads;
-    if (fail) return absl::UnavailableError("disk gone");
-    found.assign(ids.size(), 0);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      const auto it = rows_.find(ids[i]);
-      if (it == rows_.end()) continue;
-      std::copy(it->second.begin(), it->second.end(), out + i * dim_);
-      found[i] = 1;
-    }
-    return absl::OkStatus();
-  }
-  mutable int reads = 0;
-  bool fail = false;
-
- private:
-  uint32_t dim_;
-  absl::flat_hash_map<uint64_t, std::vector<float>> rows_;
-};
 
 std::vector<float> Row(uint64_t id, uint32_t dim) {
   std::vector<float> values(dim);

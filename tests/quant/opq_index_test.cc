@@ -11,6 +11,7 @@
 #include "index/flat_search.h"
 #include "index/ivf_index.h"
 #include "tests/index/clustered_data.h"
+#include "tests/index/map_stored_rows.h"
 
 namespace adanns::quant {
 namespace {
@@ -316,6 +317,63 @@ TEST(OpqIndexBuildTest, CancelledBuildStopsAndBadSpecsFail) {
   params.spec = {32, 8};
   EXPECT_EQ(OpqIndex::Build(tiny, Metric::kL2, params).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// A codebook longer than a tiered table's resident prefix reads that prefix from storage to train,
+// encode, load and insert, and ends with the same bytes as on the whole table.
+TEST(OpqIndexTieredTest, ACodebookAboveTheResidentPrefixMatchesTheWholeTable) {
+  index::VectorTable whole(kDim);
+  index::FillClustered(whole, 1000, 0);
+  index::VectorTable tiered(kDim, /*resident_dims=*/16);
+  index::MapStoredRows stored(kDim);
+  tiered.set_stored_rows(&stored);
+  auto copy_row = [&](uint64_t id, std::vector<float> values) {
+    stored.Put(id, values);
+    return tiered.Upsert(id, values);
+  };
+  for (size_t r = 0; r < whole.row_count(); ++r) {
+    const auto row = static_cast<index::RowId>(r);
+    copy_row(whole.IdOf(row), std::vector<float>(whole.RowData(row), whole.RowData(row) + kDim));
+  }
+  OpqBuildParams params;
+  params.spec = {32, 8};
+  params.opq_iterations = 2;
+  absl::StatusOr<std::unique_ptr<OpqIndex>> on_whole = OpqIndex::Build(whole, Metric::kL2, params);
+  absl::StatusOr<std::unique_ptr<OpqIndex>> on_tiered =
+      OpqIndex::Build(tiered, Metric::kL2, params);
+  ASSERT_TRUE(on_whole.ok()) << on_whole.status();
+  ASSERT_TRUE(on_tiered.ok()) << on_tiered.status();
+  const std::string blob = *(*on_whole)->Serialize();
+  EXPECT_EQ(*(*on_tiered)->Serialize(), blob);  // codebook, codes and prefix checksums
+  EXPECT_GT(stored.reads, 0);
+
+  // A load checks every code against the stored prefix: all kept.
+  const int reads_before_load = stored.reads;
+  absl::StatusOr<std::unique_ptr<OpqIndex>> loaded =
+      OpqIndex::Deserialize(blob, tiered, Metric::kL2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_GT(stored.reads, reads_before_load);
+  EXPECT_EQ(*(*loaded)->Serialize(), blob);
+
+  // Inserts: the split one given the full vector, and the whole one reading it back.
+  std::vector<float> first(kDim), second(kDim);
+  for (uint32_t j = 0; j < kDim; ++j) {
+    first[j] = 0.5f * static_cast<float>(j % 7);
+    second[j] = -0.25f * static_cast<float>(j % 5);
+  }
+  (*on_whole)->Upsert(whole, whole.Upsert(90001, first));
+  (*on_whole)->Upsert(whole, whole.Upsert(90002, second));
+  EXPECT_EQ((*loaded)->upsert_dims(), 32u);
+  EXPECT_EQ((*loaded)->PrepareUpsert(90001, std::span<const float>(first).first(16)), nullptr);
+  const index::RowId first_row = copy_row(90001, first);
+  (*loaded)->ApplyUpsert(tiered, first_row, (*loaded)->PrepareUpsert(90001, first));
+  (*loaded)->Upsert(tiered, copy_row(90002, second));
+  EXPECT_EQ(*(*loaded)->Serialize(), *(*on_whole)->Serialize());
+
+  // A storage error fails the build instead of training on less.
+  stored.fail = true;
+  EXPECT_EQ(OpqIndex::Build(tiered, Metric::kL2, params).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
