@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "bench/datasets/ground_truth.h"
+#include "bench/harness/recall.h"
 #include "bench/serve_load/server_calls.h"
 #include "client/client.h"
 #include "client/readers/npy_reader.h"
@@ -74,18 +75,6 @@ absl::StatusOr<v1::CollectionInfo> OpenCollection(client::Client& client,
   create.mutable_storage()->set_resident_dims(options.resident_dims);
   create.mutable_storage()->set_resident_precision(precision);
   return client.CreateCollection(create);
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values.empty() ? 0 : values[values.size() / 2];
-}
-
-double Percentile(std::vector<double>& values, double p) {
-  if (values.empty()) return 0;
-  const size_t rank = static_cast<size_t>(p * static_cast<double>(values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<ptrdiff_t>(rank), values.end());
-  return values[rank];
 }
 
 // One pass of every query under one plan.
@@ -329,11 +318,11 @@ absl::StatusOr<std::vector<ScaleSearchPoint>> RunScaleSearch(const ScaleSearchOp
     point.recall = passes[p].front().recall;
     point.vectors_fetched = passes[p].front().vectors_fetched;
     point.mflops = passes[p].front().mflops;
-    point.qps = Median(qps);
+    point.qps = Percentile(qps, 0.5);
     point.qps_min = *std::min_element(qps.begin(), qps.end());
     point.qps_max = *std::max_element(qps.begin(), qps.end());
-    point.p50_us = Median(p50);
-    point.p99_us = Median(p99);
+    point.p50_us = Percentile(p50, 0.5);
+    point.p99_us = Percentile(p99, 0.5);
     point.p99_us_min = *std::min_element(p99.begin(), p99.end());
     point.p99_us_max = *std::max_element(p99.begin(), p99.end());
     points.push_back(point);
