@@ -9,6 +9,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "cluster/node_membership.h"
+#include "cluster/role_options.h"
 #include "index/cuda/gpu.h"
 #include "server/server.h"
 #include "server/snapshots.h"
@@ -91,6 +93,21 @@ ABSL_FLAG(uint64_t, gpu_memory_mb, 0,
 ABSL_FLAG(std::string, over_limit, "reject",
           "A search over --max_query_mflops, --max_k or --max_rerank_candidates: 'reject' "
           "(RESOURCE_EXHAUSTED) or 'clamp' (lowered to the limit, then searched)");
+ABSL_FLAG(std::string, role, "standalone",
+          "standalone (one server, today's behaviour), data (a cluster data node: registers in "
+          "etcd), router or data,router (cluster mode is being built: the router is not yet "
+          "available)");
+ABSL_FLAG(std::string, etcd, "",
+          "HOST:PORT[,HOST:PORT...] of the etcd members; required for data and router, an error "
+          "for standalone");
+ABSL_FLAG(std::string, cluster, "adanns", "Cluster name: the etcd key prefix /<cluster>/");
+ABSL_FLAG(std::string, node_id, "", "This node's name in the cluster; default: --advertise");
+ABSL_FLAG(std::string, advertise, "",
+          "HOST:PORT other nodes dial; default: the --listen host with the port bound (required "
+          "when --listen is a wildcard address)");
+ABSL_FLAG(int, lease_seconds, 5,
+          "TTL of this node's etcd lease (2..300): a node that stops renewing it leaves the "
+          "cluster this long after");
 
 namespace {
 
@@ -119,6 +136,26 @@ int main(int argc, char** argv) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+
+  adanns::cluster::RoleFlags role_flags;
+  role_flags.role = absl::GetFlag(FLAGS_role);
+  role_flags.etcd = absl::GetFlag(FLAGS_etcd);
+  role_flags.cluster = absl::GetFlag(FLAGS_cluster);
+  role_flags.node_id = absl::GetFlag(FLAGS_node_id);
+  role_flags.advertise = absl::GetFlag(FLAGS_advertise);
+  role_flags.lease_seconds = absl::GetFlag(FLAGS_lease_seconds);
+  absl::StatusOr<adanns::cluster::RoleOptions> role = adanns::cluster::ParseRoleFlags(role_flags);
+  if (!role.ok()) {
+    spdlog::error("bad flags: {}", std::string(role.status().message()));
+    return 1;
+  }
+  if (role->router) {
+    spdlog::error(
+        "--role={}: the router is not available yet (cluster mode, part 1, is being "
+        "built; data nodes register in etcd)",
+        role_flags.role);
+    return 1;
+  }
 
   adanns::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -216,12 +253,31 @@ int main(int argc, char** argv) {
     std::ofstream(port_file + ".tmp") << (*server)->port() << "\n";
     std::rename((port_file + ".tmp").c_str(), port_file.c_str());  // readers never see half
   }
+  std::unique_ptr<adanns::cluster::NodeMembership> membership;
+  if (role->data) {
+    absl::Status resolved =
+        adanns::cluster::ResolveAdvertise(options.listen, (*server)->port(), &*role);
+    absl::StatusOr<std::unique_ptr<adanns::cluster::NodeMembership>> joined =
+        resolved.ok() ? adanns::cluster::NodeMembership::Start(*role)
+                      : absl::StatusOr<std::unique_ptr<adanns::cluster::NodeMembership>>(resolved);
+    if (!joined.ok()) {
+      spdlog::error("cannot join cluster {}: {}", role->cluster,
+                    std::string(joined.status().message()));
+      (*server)->Shutdown();
+      (*server)->Wait();
+      return 1;
+    }
+    membership = std::move(*joined);
+    spdlog::info("data node {} at {} joining cluster {} (etcd {})", role->node_id, role->advertise,
+                 role->cluster, role_flags.etcd);
+  }
 
   std::thread signal_waiter([&] {
     int signal = 0;
     while (read(stop_pipe[0], &signal, sizeof(signal)) < 0 && errno == EINTR) {
     }
     spdlog::info("signal {} received, shutting down", signal);
+    membership.reset();  // leave the cluster before the shards stop answering
     (*server)->Shutdown();
   });
   (*server)->Wait();

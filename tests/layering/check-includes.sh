@@ -3,7 +3,8 @@
 #   base/            includes only the standard library, Abseil and base/ (zlib in blob_io.cc);
 #   index/, quant/   never include gRPC, protobuf, RocksDB or prometheus headers, nor storage/,
 #                    server/, client/ or the generated proto;
-#   storage/, client/ never include index/ or quant/ (their shared words live in base/).
+#   storage/, client/ never include index/ or quant/ (their shared words live in base/);
+#   cluster/         never includes index/, quant/ or server/ (it routes and coordinates).
 # Prints every violation and exits 1 when there is one.
 set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -23,12 +24,13 @@ check() {
   fi
 }
 
-for dir in base index quant storage client; do
+for dir in base index quant storage client cluster; do
   [ -d "$dir" ] || { echo "layering: $root has no $dir/"; exit 2; }
 done
 check "index quant" 'grpc|grpcpp/|google/protobuf|rocksdb/|prometheus/|storage/|server/|client/|adanns/v1/' \
   "index/ and quant/ are pure compute"
 check "storage client" 'index/|quant/' "storage/ and client/ take shared words from base/, not index/"
+check "cluster" 'index/|quant/|server/' "cluster/ routes and coordinates: no compute, no server internals"
 base_bad=$(grep -rnE --include='*.h' --include='*.cc' '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' base |
   grep -vE '#[[:space:]]*include[[:space:]]*"(absl/|base/)')
 if [ -n "$base_bad" ]; then

@@ -1,0 +1,49 @@
+// What --role and the cluster flags ask of this process, validated; the advertised address and the
+// node id are settled once the listening port is known.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace adanns::cluster {
+
+// The flags as given (main() reads them; everything here is testable without flags).
+struct RoleFlags {
+  std::string role = "standalone";
+  std::string etcd;
+  std::string cluster = "adanns";
+  std::string node_id;
+  std::string advertise;
+  int lease_seconds = 5;
+};
+
+struct RoleOptions {
+  // Hosts shards and registers in etcd.
+  bool data = false;
+  // Serves the public API by routing to the data nodes.
+  bool router = false;
+  bool standalone() const { return !data && !router; }
+  std::vector<std::string> etcd_endpoints;
+  std::string cluster;
+  // Empty until ResolveAdvertise when the flags left them to their defaults.
+  std::string node_id;
+  std::string advertise;
+  absl::Duration lease_ttl;
+};
+
+// INVALID_ARGUMENT naming the flag: an unknown role, --etcd missing for data/router or given
+// for standalone, a bad --etcd list or --cluster name, --lease_seconds outside 2..300, a bad
+// --advertise.
+absl::StatusOr<RoleOptions> ParseRoleFlags(const RoleFlags& flags);
+
+// Once the server is bound: --advertise defaults to the listen host with the port actually
+// bound (INVALID_ARGUMENT asking for --advertise when that host is a wildcard such as 0.0.0.0,
+// which others cannot dial), and --node_id to the advertised HOST:PORT.
+absl::Status ResolveAdvertise(absl::string_view listen, int bound_port, RoleOptions* options);
+
+}  // namespace adanns::cluster

@@ -1,0 +1,96 @@
+#include "cluster/shard_map.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace adanns::cluster {
+namespace {
+
+constexpr size_t kMaxClusterNameLength = 64;
+
+bool ClusterNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-'; }
+
+// FNV-1a, 64-bit (offset basis and prime from the FNV specification).
+uint64_t Fnv1a64(absl::string_view bytes) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+}  // namespace
+
+absl::StatusOr<ClusterKeys> ClusterKeys::Create(absl::string_view cluster) {
+  if (cluster.empty() || cluster.size() > kMaxClusterNameLength ||
+      !std::all_of(cluster.begin(), cluster.end(), ClusterNameChar)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cluster: '", cluster, "' is not 1-64 characters from [A-Za-z0-9_.-]"));
+  }
+  return ClusterKeys(absl::StrCat("/", cluster, "/"));
+}
+
+uint64_t IdHash(uint64_t id) {
+  uint64_t z = id + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint32_t ShardOfId(uint64_t id, uint32_t shard_count) {
+  return static_cast<uint32_t>(IdHash(id) % shard_count);
+}
+
+absl::StatusOr<std::vector<std::string>> PlaceShards(absl::string_view collection,
+                                                     uint32_t shard_count,
+                                                     std::vector<std::string> live_nodes) {
+  std::sort(live_nodes.begin(), live_nodes.end());
+  live_nodes.erase(std::unique(live_nodes.begin(), live_nodes.end()), live_nodes.end());
+  if (live_nodes.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("collection ", collection, ": no live data node to place its shards on"));
+  }
+  const uint64_t start = Fnv1a64(collection) % live_nodes.size();
+  std::vector<std::string> placement;
+  placement.reserve(shard_count);
+  for (uint32_t shard = 0; shard < shard_count; ++shard) {
+    placement.push_back(live_nodes[(start + shard) % live_nodes.size()]);
+  }
+  return placement;
+}
+
+adanns::v1::ShardMapRecord MakeShardMap(const adanns::v1::CreateCollectionRequest& spec,
+                                        const std::vector<std::string>& shard_nodes) {
+  adanns::v1::ShardMapRecord record;
+  *record.mutable_spec() = spec;
+  for (uint32_t shard = 0; shard < shard_nodes.size(); ++shard) {
+    adanns::v1::ShardAssignment* assignment = record.add_shards();
+    assignment->set_shard(shard);
+    assignment->set_node_id(shard_nodes[shard]);
+  }
+  return record;
+}
+
+absl::StatusOr<adanns::v1::ShardMapRecord> ParseShardMap(absl::string_view key,
+                                                         absl::string_view bytes) {
+  adanns::v1::ShardMapRecord record;
+  if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InternalError(absl::StrCat("etcd key ", key, ": not a shard map record"));
+  }
+  if (record.shards_size() == 0) {
+    return absl::InternalError(absl::StrCat("etcd key ", key, ": shard map without shards"));
+  }
+  for (int shard = 0; shard < record.shards_size(); ++shard) {
+    if (record.shards(shard).shard() != static_cast<uint32_t>(shard) ||
+        record.shards(shard).node_id().empty()) {
+      return absl::InternalError(
+          absl::StrCat("etcd key ", key, ": shard ", shard, " missing or out of order"));
+    }
+  }
+  return record;
+}
+
+}  // namespace adanns::cluster

@@ -1,0 +1,45 @@
+// Runs Debian's etcd binary as a child process on loopback ephemeral ports, in a temp data
+// directory, for the cluster tests. Every wait is bounded.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "cluster/etcd_client.h"
+
+namespace adanns::testing {
+
+class EtcdProcess {
+ public:
+  // Starts a one-member etcd with its data under `data_dir` and waits until it answers.
+  explicit EtcdProcess(std::string data_dir);
+  ~EtcdProcess();
+  EtcdProcess(const EtcdProcess&) = delete;
+  EtcdProcess& operator=(const EtcdProcess&) = delete;
+
+  // HOST:PORT of the client endpoint.
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
+  std::unique_ptr<cluster::EtcdClient> NewClient() const;
+  bool running() const { return pid_ > 0; }
+
+  // SIGTERM and wait (bounded; SIGKILL after 10 s).
+  void Stop();
+  // Starts again on the same ports and data (after Stop).
+  void Restart();
+
+ private:
+  // Launches etcd; false when it exited during start-up (e.g. a port taken meanwhile).
+  bool Launch();
+
+  std::string data_dir_;
+  int client_port_ = 0;
+  int peer_port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A loopback TCP port that was free a moment ago (bound to port 0, then released).
+int FreeLoopbackPort();
+
+}  // namespace adanns::testing
