@@ -92,4 +92,16 @@ absl::Status ResolveAdvertise(absl::string_view listen, int bound_port, RoleOpti
   return absl::OkStatus();
 }
 
+absl::Status CheckInternalServiceExposure(absl::string_view listen, bool mutual_tls) {
+  absl::string_view host;
+  uint32_t port = 0;
+  const bool loopback = SplitHostPort(listen, &host, &port) &&
+                        (host == "127.0.0.1" || host == "localhost" || host == "[::1]");
+  if (loopback || mutual_tls) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--listen=", listen,
+                   ": a data node's internal shard service on a non-loopback address "
+                   "needs mutual TLS (--tls_cert, --tls_key and --tls_client_ca)"));
+}
+
 }  // namespace adanns::cluster

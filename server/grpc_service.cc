@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "index/default_graph.h"
 #include "index/flat_search.h"
+#include "server/grpc_status.h"
 #include "server/validation.h"
 
 namespace adanns::server {
@@ -17,11 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // Sampled searches waiting for the recall check; more are skipped (and counted).
 constexpr size_t kRecallCheckQueue = 64;
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 std::string CodeName(const absl::Status& status) { return absl::StatusCodeToString(status.code()); }
 
@@ -258,6 +254,16 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* AdannsService::Upsert(
                                 std::chrono::duration<double>(Clock::now() - start).count());
       },
       response);
+}
+
+absl::Status AdannsService::DoUpsertOne(const v1::UpsertRequest& message,
+                                        v1::UpsertResponse* response) {
+  UpsertProgress progress;
+  RETURN_IF_ERROR(UpsertMessage(std::make_shared<const v1::UpsertRequest>(message), progress));
+  progress.collection->WaitApplied(progress.last_ticket);  // searchable when answered
+  UpdateVectorGauge(*progress.collection);
+  response->set_upserted(progress.committed);
+  return absl::OkStatus();
 }
 
 grpc::Status AdannsService::Get(grpc::ServerContext* context, const v1::GetRequest* request,

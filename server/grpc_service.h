@@ -86,16 +86,16 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
   grpc::Status ListSnapshots(grpc::ServerContext* context, const v1::ListSnapshotsRequest* request,
                              v1::ListSnapshotsResponse* response) override;
 
- private:
+  // The request handling without the transport: validation, the engine call, conversion. The
+  // RPCs above wrap these; a data node's ShardService calls them on the service of one shard.
   absl::Status DoCreateCollection(const v1::CreateCollectionRequest& request,
                                   v1::CollectionInfo* response);
   absl::Status DoDescribeCollection(const std::string& name, v1::CollectionInfo* response);
   absl::Status DoDropCollection(const std::string& name, v1::DropCollectionResponse* response);
   absl::Status DoUpdateCollection(const v1::UpdateCollectionRequest& request,
                                   v1::CollectionInfo* response);
-  // Validates and commits one message of an Upsert stream.
-  absl::Status UpsertMessage(std::shared_ptr<const v1::UpsertRequest> message,
-                             UpsertProgress& progress);
+  // One message as its own call: committed, then waited for until searches see it.
+  absl::Status DoUpsertOne(const v1::UpsertRequest& message, v1::UpsertResponse* response);
   absl::Status DoGet(const v1::GetRequest& request, v1::GetResponse* response);
   absl::Status DoDelete(const v1::DeleteRequest& request, v1::DeleteResponse* response);
   absl::Status DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response);
@@ -105,13 +105,17 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
   absl::Status DoBuildIndex(const v1::BuildIndexRequest& request, v1::BuildIndexResponse* response);
   absl::Status DoDropIndex(const v1::DropIndexRequest& request);
   absl::Status DoCalibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response);
+
+ private:
   // Collection::Search, with its budget and limit metrics.
   absl::StatusOr<SearchOutcome> RunSearch(const std::shared_ptr<Collection>& collection,
                                           std::span<const float> queries, uint32_t query_dims,
                                           size_t n, uint32_t k, const index::Budget& budget,
                                           SearchDevice device, WorkerPool* pool,
                                           const std::function<bool()>& abandoned = nullptr);
-
+  // Validates and commits one message of an Upsert stream.
+  absl::Status UpsertMessage(std::shared_ptr<const v1::UpsertRequest> message,
+                             UpsertProgress& progress);
   // OK when API keys are off or the caller's key allows `role`.
   absl::Status Authorize(const grpc::ServerContextBase& context, Role role) const;
   // Runs `call` when Authorize allows it, records the request in metrics and maps the status to

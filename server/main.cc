@@ -94,8 +94,8 @@ ABSL_FLAG(std::string, over_limit, "reject",
           "A search over --max_query_mflops, --max_k or --max_rerank_candidates: 'reject' "
           "(RESOURCE_EXHAUSTED) or 'clamp' (lowered to the limit, then searched)");
 ABSL_FLAG(std::string, role, "standalone",
-          "standalone (one server, today's behaviour), data (a cluster data node: registers in "
-          "etcd), router or data,router (cluster mode is being built: the router is not yet "
+          "standalone (one server, today's behaviour), data (a cluster data node: hosts shards "
+          "under --data_dir/shards, serves the internal ShardService, registers in etcd), router or data,router (cluster mode is being built: the router is not yet "
           "available)");
 ABSL_FLAG(std::string, etcd, "",
           "HOST:PORT[,HOST:PORT...] of the etcd members; required for data and router, an error "
@@ -183,6 +183,15 @@ int main(int argc, char** argv) {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.data_node = role->data;
+  if (role->data) {
+    if (absl::Status exposed = adanns::cluster::CheckInternalServiceExposure(
+            options.listen, !options.tls_client_ca_file.empty());
+        !exposed.ok()) {
+      spdlog::error("bad flags: {}", std::string(exposed.message()));
+      return 1;
+    }
+  }
   options.service.snapshot_root = absl::GetFlag(FLAGS_snapshot_dir);
   options.service.max_resident_bytes = absl::GetFlag(FLAGS_max_memory_mb) << 20;
   if (const std::string from = absl::GetFlag(FLAGS_restore_from); !from.empty()) {

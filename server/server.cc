@@ -12,6 +12,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "rocksdb/cache.h"
 #include "server/parse_errors.h"
 #include "server/text_file.h"
 #include "spdlog/spdlog.h"
@@ -92,18 +93,33 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
                                           double seconds) {
     metrics->RecordFetch(collection, static_cast<double>(rows), seconds);
   };
-  ASSIGN_OR_RETURN(server->engine_,
-                   Engine::Open(options.data_dir, options.store, collection_options));
-  size_t vectors = 0;
-  const auto collections = server->engine_->List();
-  for (const auto& collection : collections) vectors += collection->size();
-  spdlog::info(
-      "loaded {} collections, {} vectors from {} in {:.2f} s", collections.size(), vectors,
-      options.data_dir,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
-
-  server->service_ = std::make_unique<AdannsService>(server->engine_.get(), server->metrics_.get(),
-                                                     options.service);
+  if (options.data_node) {
+    ShardHostOptions host;
+    host.root = options.data_dir + "/shards";
+    host.store = options.store;
+    host.store.block_cache = rocksdb::NewLRUCache(options.store.block_cache_bytes);
+    host.collection = collection_options;
+    host.service = options.service;
+    host.metrics = server->metrics_.get();
+    ASSIGN_OR_RETURN(server->shard_host_, ShardHost::Open(std::move(host)));
+    server->shard_service_ = std::make_unique<ShardServiceImpl>(server->shard_host_.get());
+    spdlog::info("data node: {} shards loaded from {}/shards in {:.2f} s",
+                 server->shard_host_->List().size(), options.data_dir,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start)
+                     .count());
+  } else {
+    ASSIGN_OR_RETURN(server->engine_,
+                     Engine::Open(options.data_dir, options.store, collection_options));
+    size_t vectors = 0;
+    const auto collections = server->engine_->List();
+    for (const auto& collection : collections) vectors += collection->size();
+    spdlog::info(
+        "loaded {} collections, {} vectors from {} in {:.2f} s", collections.size(), vectors,
+        options.data_dir,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+    server->service_ = std::make_unique<AdannsService>(server->engine_.get(),
+                                                       server->metrics_.get(), options.service);
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -112,7 +128,8 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  builder.RegisterService(server->service_.get());
+  if (server->service_ != nullptr) builder.RegisterService(server->service_.get());
+  if (server->shard_service_ != nullptr) builder.RegisterService(server->shard_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -127,7 +144,7 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
     std::unique_lock lock(raw->sampler_mutex_);
     double slack_after_trim = 0;  // resident bytes beyond the allocator's handed-out ones
     do {
-      const storage::RocksStore::Usage store = raw->engine_->store().usage();
+      const storage::RocksStore::Usage store = raw->StoreUsage();
       const struct mallinfo2 allocator = mallinfo2();
       const double lookups = double(store.block_cache.hits + store.block_cache.misses);
       const double in_use = static_cast<double>(allocator.uordblks + allocator.hblkhd);
@@ -161,6 +178,20 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
 
 AdannsServer::~AdannsServer() { Shutdown(); }
 
+storage::RocksStore::Usage AdannsServer::StoreUsage() const {
+  if (engine_ != nullptr) return engine_->store().usage();
+  storage::RocksStore::Usage total;
+  for (const auto& shard : shard_host_->List()) {
+    const storage::RocksStore::Usage usage = shard->engine().store().usage();
+    total.bytes += usage.bytes;
+    total.pending_compaction_bytes += usage.pending_compaction_bytes;
+    total.memory_bytes += usage.memory_bytes;
+    total.vectors_fetched += usage.vectors_fetched;
+    total.block_cache = usage.block_cache;  // one cache shared by every shard
+  }
+  return total;
+}
+
 void AdannsServer::Wait() {
   if (grpc_server_) grpc_server_->Wait();
 }
@@ -179,6 +210,8 @@ void AdannsServer::Shutdown() {
   grpc_server_.reset();
   service_.reset();
   engine_.reset();  // closes RocksDB cleanly
+  shard_service_.reset();
+  shard_host_.reset();
   spdlog::info("adanns-server stopped");
 }
 

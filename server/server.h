@@ -12,6 +12,8 @@
 #include "server/engine.h"
 #include "server/grpc_service.h"
 #include "server/metrics.h"
+#include "server/shard_host.h"
+#include "server/shard_service.h"
 
 namespace grpc {
 class Server;
@@ -68,6 +70,10 @@ struct ServerOptions {
   std::string tls_client_ca_file;
   // Service options (search threads, API keys, ...).
   ServiceOptions service;
+  // A cluster data node: hosts shards under <data_dir>/shards (each its own RocksDB, sharing one
+  // block cache) and serves the internal ShardService instead of the public service.
+  // Default: false (a standalone server).
+  bool data_node = false;
 };
 
 class AdannsServer {
@@ -84,12 +90,16 @@ class AdannsServer {
 
  private:
   AdannsServer() = default;
+  // The store's usage, or the sum over the hosted shards' stores on a data node.
+  storage::RocksStore::Usage StoreUsage() const;
 
   std::unique_ptr<Metrics> metrics_;
   // Parallel reads of full vectors for tiered collections (StoredVectors); outlives engine_.
   std::unique_ptr<WorkerPool> fetch_pool_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Engine> engine_;  // standalone only
   std::unique_ptr<AdannsService> service_;
+  std::unique_ptr<ShardHost> shard_host_;  // data node only
+  std::unique_ptr<ShardServiceImpl> shard_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
   // Samples store size and process memory into the metrics every few seconds until Shutdown.

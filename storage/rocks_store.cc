@@ -162,7 +162,9 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   store->statistics_ = rocksdb::CreateDBStatistics();
   store->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
   db_options.statistics = store->statistics_;
-  store->block_cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
+  store->block_cache_ = options.block_cache != nullptr
+                            ? options.block_cache
+                            : rocksdb::NewLRUCache(options.block_cache_bytes);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, SmallColumnFamilyOptions(store->block_cache_)},

@@ -53,6 +53,10 @@ struct StoreOptions {
   // 3 GiB), which is the point of keeping only a prefix resident.
   // Default: 256 MiB.
   size_t block_cache_bytes = size_t{256} << 20;
+  // A cache to use instead of a new one of block_cache_bytes: the shards of a data node, each its
+  // own store, share one cache (and so one memory bound).
+  // Default: null (the store makes its own).
+  std::shared_ptr<rocksdb::Cache> block_cache;
   // Read SST files with O_DIRECT, bypassing the OS page cache, so that the block cache is the
   // only cache and a small block_cache_bytes really means disk reads (benchmarks). Writes are
   // unaffected. Open fails when the file system refuses O_DIRECT.

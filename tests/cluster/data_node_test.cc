@@ -83,7 +83,7 @@ TEST(DataNodeFlagsTest, BadClusterFlagsStopTheServerWithAClearMessage) {
       {"--role=data", "needs --etcd"},
       {"--role=primary --etcd=127.0.0.1:2379", "--role"},
       {"--role=data --etcd=nohost", "HOST:PORT"},
-      {"--role=data --etcd=127.0.0.1:2379 --listen=0.0.0.0:0", "set --advertise"},
+      {"--role=data --etcd=127.0.0.1:2379 --listen=0.0.0.0:0", "needs mutual TLS"},
   };
   for (const Case& c : cases) {
     std::string output;

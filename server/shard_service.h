@@ -1,0 +1,44 @@
+// adanns.v1.ShardService, the data node's internal service: finds the named shard and hands the
+// wrapped public request to that shard's AdannsService, so every shard behaves as a standalone
+// collection (same validation, statuses, plans and cost accounting).
+#pragma once
+
+#include "adanns/v1/cluster.grpc.pb.h"
+#include "server/shard_host.h"
+
+namespace adanns::server {
+
+class ShardServiceImpl final : public v1::ShardService::Service {
+ public:
+  explicit ShardServiceImpl(ShardHost* host) : host_(host) {}
+
+  grpc::Status CreateShard(grpc::ServerContext* context, const v1::CreateShardRequest* request,
+                           v1::CollectionInfo* response) override;
+  grpc::Status DropShard(grpc::ServerContext* context, const v1::ShardRequest* request,
+                         v1::DropCollectionResponse* response) override;
+  grpc::Status DescribeShard(grpc::ServerContext* context, const v1::ShardRequest* request,
+                             v1::CollectionInfo* response) override;
+  grpc::Status UpdateShard(grpc::ServerContext* context, const v1::ShardUpdateRequest* request,
+                           v1::CollectionInfo* response) override;
+  grpc::Status Upsert(grpc::ServerContext* context, const v1::ShardUpsertRequest* request,
+                      v1::UpsertResponse* response) override;
+  grpc::Status Get(grpc::ServerContext* context, const v1::ShardGetRequest* request,
+                   v1::GetResponse* response) override;
+  grpc::Status Delete(grpc::ServerContext* context, const v1::ShardDeleteRequest* request,
+                      v1::DeleteResponse* response) override;
+  grpc::Status Search(grpc::ServerContext* context, const v1::ShardSearchRequest* request,
+                      v1::SearchResponse* response) override;
+  grpc::Status SearchBatch(grpc::ServerContext* context, const v1::ShardSearchBatchRequest* request,
+                           v1::SearchBatchResponse* response) override;
+  grpc::Status BuildIndex(grpc::ServerContext* context, const v1::ShardBuildIndexRequest* request,
+                          v1::BuildIndexResponse* response) override;
+  grpc::Status DropIndex(grpc::ServerContext* context, const v1::ShardDropIndexRequest* request,
+                         v1::DropIndexResponse* response) override;
+  grpc::Status Calibrate(grpc::ServerContext* context, const v1::ShardCalibrateRequest* request,
+                         v1::CalibrationInfo* response) override;
+
+ private:
+  ShardHost* const host_;
+};
+
+}  // namespace adanns::server
