@@ -34,6 +34,7 @@ AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions op
     : engine_(engine),
       metrics_(metrics),
       options_(options),
+      gate_(options_.api_keys, metrics_),
       snapshots_(options_.snapshot_root),
       search_pool_(std::make_unique<WorkerPool>(std::max<size_t>(options_.search_threads, 1))),
       recall_checker_(std::make_unique<RecallChecker>(options_.recall_check_fraction,
@@ -52,23 +53,13 @@ AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions op
 }
 
 absl::Status AdannsService::Authorize(const grpc::ServerContextBase& context, Role role) const {
-  if (options_.api_keys == nullptr) return absl::OkStatus();
-  const auto& metadata = context.client_metadata();
-  const auto found = metadata.find("authorization");
-  const std::string_view authorization =
-      found == metadata.end() ? std::string_view()
-                              : std::string_view(found->second.data(), found->second.size());
-  return options_.api_keys->Check(authorization, role);
+  return gate_.Authorize(context, role);
 }
 
 grpc::Status AdannsService::Finish(const char* method, Clock::time_point start,
                                    const grpc::ServerContextBase& context, Role role,
                                    const std::function<absl::Status()>& call) {
-  absl::Status status = Authorize(context, role);
-  if (status.ok()) status = call();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  metrics_->RecordRequest(method, CodeName(status), seconds);
-  return ToGrpc(status);
+  return gate_.Finish(method, start, context, role, call);
 }
 
 void AdannsService::UpdateVectorGauge(const Collection& collection) {
@@ -79,6 +70,11 @@ void AdannsService::UpdateVectorGauge(const Collection& collection) {
 
 absl::Status AdannsService::DoCreateCollection(const v1::CreateCollectionRequest& request,
                                                v1::CollectionInfo* response) {
+  if (request.shards() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shards = ", request.shards(),
+        ": a standalone server holds a collection in one shard (sharding needs cluster mode)"));
+  }
   ASSIGN_OR_RETURN(storage::CollectionMeta meta, MetaFromCreateRequest(request));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection,
                    engine_->CreateCollection(std::move(meta)));

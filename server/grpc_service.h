@@ -8,6 +8,7 @@
 
 #include "adanns/v1/adanns.grpc.pb.h"
 #include "server/auth.h"
+#include "server/call_gate.h"
 #include "server/engine.h"
 #include "server/metrics.h"
 #include "server/recall_checker.h"
@@ -128,6 +129,7 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
   Engine* engine_;
   Metrics* metrics_;
   ServiceOptions options_;
+  CallGate gate_;
   Snapshots snapshots_;
   std::unique_ptr<WorkerPool> search_pool_;  // options_.search_threads workers
   std::unique_ptr<RecallChecker> recall_checker_;

@@ -95,8 +95,10 @@ ABSL_FLAG(std::string, over_limit, "reject",
           "(RESOURCE_EXHAUSTED) or 'clamp' (lowered to the limit, then searched)");
 ABSL_FLAG(std::string, role, "standalone",
           "standalone (one server, today's behaviour), data (a cluster data node: hosts shards "
-          "under --data_dir/shards, serves the internal ShardService, registers in etcd), router or data,router (cluster mode is being built: the router is not yet "
-          "available)");
+          "under --data_dir/shards, serves the internal ShardService, registers in etcd), router "
+          "(serves the public API by routing to the data nodes; stores nothing) or data,router");
+ABSL_FLAG(uint32_t, default_shards, 4,
+          "Router: shards of a collection created without `shards` (1..1024)");
 ABSL_FLAG(std::string, etcd, "",
           "HOST:PORT[,HOST:PORT...] of the etcd members; required for data and router, an error "
           "for standalone");
@@ -149,14 +151,6 @@ int main(int argc, char** argv) {
     spdlog::error("bad flags: {}", std::string(role.status().message()));
     return 1;
   }
-  if (role->router) {
-    spdlog::error(
-        "--role={}: the router is not available yet (cluster mode, part 1, is being "
-        "built; data nodes register in etcd)",
-        role_flags.role);
-    return 1;
-  }
-
   adanns::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
@@ -184,6 +178,14 @@ int main(int argc, char** argv) {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.data_node = role->data;
+  if (role->router) {
+    adanns::server::RouterOptions router;
+    router.etcd_endpoints = role->etcd_endpoints;
+    router.cluster = role->cluster;
+    router.default_shards = absl::GetFlag(FLAGS_default_shards);
+    router.max_message_bytes = options.max_message_bytes;
+    options.router = std::move(router);
+  }
   if (role->data) {
     if (absl::Status exposed = adanns::cluster::CheckInternalServiceExposure(
             options.listen, !options.tls_client_ca_file.empty());

@@ -103,11 +103,17 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
     host.metrics = server->metrics_.get();
     ASSIGN_OR_RETURN(server->shard_host_, ShardHost::Open(std::move(host)));
     server->shard_service_ = std::make_unique<ShardServiceImpl>(server->shard_host_.get());
-    spdlog::info("data node: {} shards loaded from {}/shards in {:.2f} s",
-                 server->shard_host_->List().size(), options.data_dir,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start)
-                     .count());
-  } else {
+    spdlog::info(
+        "data node: {} shards loaded from {}/shards in {:.2f} s",
+        server->shard_host_->List().size(), options.data_dir,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+  }
+  if (options.router.has_value()) {
+    ASSIGN_OR_RETURN(server->router_, Router::Start(*options.router));
+    server->router_service_ = std::make_unique<RouterService>(
+        server->router_.get(), server->metrics_.get(), options.service.api_keys);
+  }
+  if (!options.data_node && !options.router.has_value()) {
     ASSIGN_OR_RETURN(server->engine_,
                      Engine::Open(options.data_dir, options.store, collection_options));
     size_t vectors = 0;
@@ -130,6 +136,7 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   if (server->service_ != nullptr) builder.RegisterService(server->service_.get());
   if (server->shard_service_ != nullptr) builder.RegisterService(server->shard_service_.get());
+  if (server->router_service_ != nullptr) builder.RegisterService(server->router_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -181,6 +188,7 @@ AdannsServer::~AdannsServer() { Shutdown(); }
 storage::RocksStore::Usage AdannsServer::StoreUsage() const {
   if (engine_ != nullptr) return engine_->store().usage();
   storage::RocksStore::Usage total;
+  if (shard_host_ == nullptr) return total;  // a router stores nothing
   for (const auto& shard : shard_host_->List()) {
     const storage::RocksStore::Usage usage = shard->engine().store().usage();
     total.bytes += usage.bytes;
@@ -212,6 +220,8 @@ void AdannsServer::Shutdown() {
   engine_.reset();  // closes RocksDB cleanly
   shard_service_.reset();
   shard_host_.reset();
+  router_service_.reset();
+  router_.reset();
   spdlog::info("adanns-server stopped");
 }
 

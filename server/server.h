@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -12,6 +13,8 @@
 #include "server/engine.h"
 #include "server/grpc_service.h"
 #include "server/metrics.h"
+#include "server/router.h"
+#include "server/router_service.h"
 #include "server/shard_host.h"
 #include "server/shard_service.h"
 
@@ -74,6 +77,9 @@ struct ServerOptions {
   // block cache) and serves the internal ShardService instead of the public service.
   // Default: false (a standalone server).
   bool data_node = false;
+  // A cluster router: serves the public API by routing to the data nodes (with data_node, both).
+  // Default: unset.
+  std::optional<RouterOptions> router;
 };
 
 class AdannsServer {
@@ -100,6 +106,8 @@ class AdannsServer {
   std::unique_ptr<AdannsService> service_;
   std::unique_ptr<ShardHost> shard_host_;  // data node only
   std::unique_ptr<ShardServiceImpl> shard_service_;
+  std::unique_ptr<Router> router_;  // router only
+  std::unique_ptr<RouterService> router_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
   // Samples store size and process memory into the metrics every few seconds until Shutdown.

@@ -26,6 +26,7 @@ namespace adanns::server {
 // What a stream has done so far.
 struct UpsertProgress {
   std::shared_ptr<Collection> collection;  // named by the first message
+  std::string collection_name;             // the same, on a router (which holds no Collection)
   uint64_t committed = 0;                  // vectors of the messages committed
   size_t messages = 0;                     // messages committed
   uint64_t last_ticket = 0;  // Collection::CommitUpsert's ticket of the last message committed

@@ -226,6 +226,8 @@ void ResultToProto(const index::SearchResult& result, const SearchOutcome& outco
   out->mutable_cost()->set_vectors_scanned(result.cost.vectors_scanned);
   out->mutable_cost()->set_capped(result.cost.capped);
   out->mutable_cost()->set_vectors_fetched(result.cost.vectors_fetched);
+  out->set_shards_answered(1);  // one collection, one store (a router overwrites both)
+  out->set_shards_total(1);
   out->set_device(outcome.device);
   if (outcome.estimate.has_value()) {
     v1::RecallEstimate* estimate = out->mutable_estimate();

@@ -110,7 +110,7 @@ class CodebookSpec(_message.Message):
     def __init__(self, prefix_dims: _Optional[int] = ..., m: _Optional[int] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ["block_cache", "calibration", "default_budget", "dim", "indexes", "memory", "metric", "name", "nesting_dims", "storage", "vector_count", "vector_memory_bytes"]
+    __slots__ = ["block_cache", "calibration", "default_budget", "dim", "indexes", "memory", "metric", "name", "nesting_dims", "shards", "storage", "vector_count", "vector_memory_bytes"]
     BLOCK_CACHE_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_BUDGET_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class CollectionInfo(_message.Message):
     METRIC_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     NESTING_DIMS_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
     STORAGE_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     VECTOR_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -132,10 +133,11 @@ class CollectionInfo(_message.Message):
     metric: Metric
     name: str
     nesting_dims: _containers.RepeatedScalarFieldContainer[int]
+    shards: _containers.RepeatedCompositeFieldContainer[ShardInfo]
     storage: StorageOptions
     vector_count: int
     vector_memory_bytes: int
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., vector_count: _Optional[int] = ..., indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ..., vector_memory_bytes: _Optional[int] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., default_budget: _Optional[_Union[Budget, _Mapping]] = ..., storage: _Optional[_Union[StorageOptions, _Mapping]] = ..., memory: _Optional[_Iterable[_Union[MemoryComponent, _Mapping]]] = ..., block_cache: _Optional[_Union[BlockCacheInfo, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., vector_count: _Optional[int] = ..., indexes: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ..., vector_memory_bytes: _Optional[int] = ..., calibration: _Optional[_Union[CalibrationInfo, _Mapping]] = ..., default_budget: _Optional[_Union[Budget, _Mapping]] = ..., storage: _Optional[_Union[StorageOptions, _Mapping]] = ..., memory: _Optional[_Iterable[_Union[MemoryComponent, _Mapping]]] = ..., block_cache: _Optional[_Union[BlockCacheInfo, _Mapping]] = ..., shards: _Optional[_Iterable[_Union[ShardInfo, _Mapping]]] = ...) -> None: ...
 
 class Cost(_message.Message):
     __slots__ = ["capped", "mflops", "vectors_fetched", "vectors_scanned"]
@@ -150,18 +152,20 @@ class Cost(_message.Message):
     def __init__(self, mflops: _Optional[float] = ..., vectors_scanned: _Optional[int] = ..., capped: bool = ..., vectors_fetched: _Optional[int] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ["dim", "metric", "name", "nesting_dims", "storage"]
+    __slots__ = ["dim", "metric", "name", "nesting_dims", "shards", "storage"]
     DIM_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     NESTING_DIMS_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
     STORAGE_FIELD_NUMBER: _ClassVar[int]
     dim: int
     metric: Metric
     name: str
     nesting_dims: _containers.RepeatedScalarFieldContainer[int]
+    shards: int
     storage: StorageOptions
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., storage: _Optional[_Union[StorageOptions, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., storage: _Optional[_Union[StorageOptions, _Mapping]] = ..., shards: _Optional[int] = ...) -> None: ...
 
 class CreateSnapshotRequest(_message.Message):
     __slots__ = ["name"]
@@ -401,20 +405,22 @@ class RecallEstimate(_message.Message):
     def __init__(self, recall: _Optional[float] = ..., k: _Optional[int] = ..., mflops: _Optional[float] = ..., recall_lower_bound: _Optional[float] = ..., queries: _Optional[int] = ...) -> None: ...
 
 class SearchBatchRequest(_message.Message):
-    __slots__ = ["budget", "collection", "device", "k", "queries", "query_dims"]
+    __slots__ = ["allow_partial", "budget", "collection", "device", "k", "queries", "query_dims"]
+    ALLOW_PARTIAL_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     QUERY_DIMS_FIELD_NUMBER: _ClassVar[int]
+    allow_partial: bool
     budget: Budget
     collection: str
     device: Device
     k: int
     queries: _containers.RepeatedScalarFieldContainer[float]
     query_dims: int
-    def __init__(self, collection: _Optional[str] = ..., query_dims: _Optional[int] = ..., queries: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., query_dims: _Optional[int] = ..., queries: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., allow_partial: bool = ...) -> None: ...
 
 class SearchBatchResponse(_message.Message):
     __slots__ = ["results"]
@@ -423,34 +429,54 @@ class SearchBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ["budget", "collection", "device", "k", "query"]
+    __slots__ = ["allow_partial", "budget", "collection", "device", "k", "query"]
+    ALLOW_PARTIAL_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
+    allow_partial: bool
     budget: Budget
     collection: str
     device: Device
     k: int
     query: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, collection: _Optional[str] = ..., query: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., query: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., allow_partial: bool = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ["cost", "device", "estimate", "hits", "plan", "target_missed"]
+    __slots__ = ["cost", "device", "estimate", "hits", "plan", "shards_answered", "shards_total", "target_missed"]
     COST_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     TARGET_MISSED_FIELD_NUMBER: _ClassVar[int]
     cost: Cost
     device: str
     estimate: RecallEstimate
     hits: _containers.RepeatedCompositeFieldContainer[Hit]
     plan: Plan
+    shards_answered: int
+    shards_total: int
     target_missed: bool
-    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., cost: _Optional[_Union[Cost, _Mapping]] = ..., estimate: _Optional[_Union[RecallEstimate, _Mapping]] = ..., target_missed: bool = ..., device: _Optional[str] = ...) -> None: ...
+    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., cost: _Optional[_Union[Cost, _Mapping]] = ..., estimate: _Optional[_Union[RecallEstimate, _Mapping]] = ..., target_missed: bool = ..., device: _Optional[str] = ..., shards_answered: _Optional[int] = ..., shards_total: _Optional[int] = ...) -> None: ...
+
+class ShardInfo(_message.Message):
+    __slots__ = ["error", "node_id", "shard", "state", "vector_count"]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    node_id: str
+    shard: int
+    state: str
+    vector_count: int
+    def __init__(self, shard: _Optional[int] = ..., node_id: _Optional[str] = ..., state: _Optional[str] = ..., vector_count: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
 
 class SnapshotInfo(_message.Message):
     __slots__ = ["bytes", "created_unix_seconds", "name", "path"]

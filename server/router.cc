@@ -1,0 +1,500 @@
+// Router: start-up, shard resolution, collections and vector writes (searches: router_search.cc).
+#include "server/router.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "index/float16.h"
+#include "server/shard_fanout.h"
+#include "server/validation.h"
+#include "spdlog/spdlog.h"
+
+namespace adanns::server {
+namespace {
+
+// Shards one collection may have: a shard is a RocksDB with its own threads on some node.
+constexpr uint32_t kMaxShards = 1024;
+// How long a router waits for its watch to show its own write (the record it just created).
+constexpr absl::Duration kOwnWriteVisible = absl::Seconds(5);
+
+// Values an fp16 resident prefix cannot hold: refused before the message is split, so that a bad
+// message writes nothing on any shard (each shard would refuse only its own part).
+absl::Status CheckFitsFloat16Prefix(const v1::UpsertRequest& message,
+                                    const v1::CreateCollectionRequest& spec) {
+  if (spec.storage().resident_precision() != v1::PRECISION_FP16) return absl::OkStatus();
+  const uint32_t resident =
+      spec.storage().resident_dims() == 0 ? spec.dim() : spec.storage().resident_dims();
+  for (const v1::Vector& vector : message.vectors()) {
+    const std::span<const float> prefix(vector.values().data(),
+                                        std::min<size_t>(resident, vector.values_size()));
+    if (const auto at = index::FirstOutsideFloat16(prefix)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("vector id ", vector.id(), " has ", prefix[*at], " at index ", *at,
+                       ": collection '", spec.name(),
+                       "' keeps its resident prefix as fp16 (resident_precision FP16), which "
+                       "holds values up to ",
+                       index::kFloat16Max, " in magnitude"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The first verdict a shard gave on the request (every shard validates alike), else UNAVAILABLE
+// naming the first shard that could not answer; OK when all answered OK.
+template <typename Response>
+absl::Status CombineReplies(const std::vector<ShardReply<Response>>& replies,
+                            const Router::Route& route) {
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const grpc::Status& status = replies[i].status;
+    if (!status.ok() && !ShardUnreachable(status)) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    }
+  }
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (!replies[i].status.ok()) {
+      return ShardUnavailable(route.record.spec().name(), i, route.node_ids[i], replies[i].status);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The same shard request (the public request with the shard number) to every shard of `route`;
+// `call(stub, context, request, response, done)` starts one call.
+template <typename ShardRequest, typename Response, typename Request, typename Call>
+std::vector<ShardReply<Response>> ToEveryShard(const Router::Route& route, const Request& request,
+                                               Router::Deadline deadline, Call call) {
+  std::vector<ShardRequest> requests(route.shard_count());
+  for (uint32_t shard = 0; shard < route.shard_count(); ++shard) {
+    requests[shard].set_shard(shard);
+    *requests[shard].mutable_request() = request;
+  }
+  return FanOut<Response>(route.shard_count(), deadline,
+                          [&](size_t i, grpc::ClientContext* context, Response* response,
+                              std::function<void(grpc::Status)> done) {
+                            if (route.stubs[i] == nullptr) {
+                              done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+                              return;
+                            }
+                            call(*route.stubs[i], context, &requests[i], response, std::move(done));
+                          });
+}
+
+// The request's ids split by shard (each part keeps the request's order), sent to the shards
+// that got some; `call(stub, context, part, reply, done)` starts one call.
+template <typename ShardRequest, typename Response, typename Request, typename Call>
+std::vector<ShardReply<Response>> SendIdsByShard(const Router::Route& route, const Request& request,
+                                                 Router::Deadline deadline, Call call) {
+  std::vector<ShardRequest> parts(route.shard_count());
+  for (uint64_t id : request.ids()) {
+    const uint32_t shard = cluster::ShardOfId(id, route.shard_count());
+    parts[shard].set_shard(shard);
+    parts[shard].mutable_request()->set_collection(request.collection());
+    parts[shard].mutable_request()->add_ids(id);
+  }
+  return FanOut<Response>(route.shard_count(), deadline,
+                          [&](size_t i, grpc::ClientContext* context, Response* reply,
+                              std::function<void(grpc::Status)> done) {
+                            if (parts[i].request().ids_size() == 0) {
+                              done(grpc::Status::OK);
+                            } else if (route.stubs[i] == nullptr) {
+                              done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+                            } else {
+                              call(*route.stubs[i], context, &parts[i], reply, std::move(done));
+                            }
+                          });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Router>> Router::Start(RouterOptions options) {
+  ASSIGN_OR_RETURN(cluster::ClusterKeys keys, cluster::ClusterKeys::Create(options.cluster));
+  cluster::EtcdOptions etcd;
+  etcd.endpoints = options.etcd_endpoints;
+  ASSIGN_OR_RETURN(std::unique_ptr<cluster::EtcdClient> client,
+                   cluster::EtcdClient::Create(std::move(etcd)));
+  if (options.default_shards == 0 || options.default_shards > kMaxShards) {
+    return absl::InvalidArgumentError(absl::StrCat("--default_shards must be in 1..", kMaxShards));
+  }
+  return std::unique_ptr<Router>(
+      new Router(std::move(options), std::move(keys), std::move(client)));
+}
+
+Router::Router(RouterOptions options, cluster::ClusterKeys keys,
+               std::unique_ptr<cluster::EtcdClient> etcd)
+    : options_(std::move(options)), keys_(std::move(keys)), etcd_(std::move(etcd)) {
+  nodes_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.NodesPrefix());
+  collections_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.CollectionsPrefix());
+}
+
+Router::Deadline Router::DefaultDeadline() const {
+  return std::chrono::system_clock::now() + absl::ToChronoSeconds(options_.shard_deadline);
+}
+
+std::map<std::string, std::string> Router::LiveNodes() const {
+  std::map<std::string, std::string> live;
+  for (const auto& [key, kv] : nodes_->Current()) {
+    v1::NodeRecord record;
+    if (record.ParseFromString(kv.value) && !record.address().empty()) {
+      live.emplace(record.node_id(), record.address());
+    }
+  }
+  return live;
+}
+
+std::shared_ptr<v1::ShardService::Stub> Router::StubFor(const std::string& address) {
+  std::lock_guard lock(stubs_mutex_);
+  std::shared_ptr<v1::ShardService::Stub>& stub = stubs_[address];
+  if (stub == nullptr) {
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxReceiveMessageSize(options_.max_message_bytes);
+    arguments.SetMaxSendMessageSize(options_.max_message_bytes);
+    // A restarted data node is dialled again within a second or two.
+    arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
+    stub = v1::ShardService::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments));
+  }
+  return stub;
+}
+
+absl::StatusOr<Router::Route> Router::Resolve(const std::string& name) const {
+  const std::string key = keys_.Collection(name);
+  std::optional<cluster::EtcdKeyValue> found;
+  if (collections_->AwaitSynced(absl::ZeroDuration()).ok()) {
+    cluster::EtcdPrefixWatch::Snapshot snapshot = collections_->Current();
+    if (auto it = snapshot.find(key); it != snapshot.end()) found = it->second;
+  }
+  if (!found.has_value()) {
+    // Not (yet) in the watched copy: ask etcd, so a collection another router created a moment
+    // ago is found (read-your-writes across routers).
+    ASSIGN_OR_RETURN(found, etcd_->Get(key));
+    if (!found.has_value()) {
+      return absl::NotFoundError(absl::StrCat("collection '", name, "' does not exist"));
+    }
+  }
+  Route route;
+  ASSIGN_OR_RETURN(route.record, cluster::ParseShardMap(key, found->value));
+  const std::map<std::string, std::string> live = LiveNodes();
+  for (const v1::ShardAssignment& assignment : route.record.shards()) {
+    route.node_ids.push_back(assignment.node_id());
+    const auto node = live.find(assignment.node_id());
+    route.stubs.push_back(node == live.end() ? nullptr
+                                             : const_cast<Router*>(this)->StubFor(node->second));
+  }
+  return route;
+}
+
+// --- Collections ---------------------------------------------------------------------------
+
+absl::Status Router::CreateCollection(const v1::CreateCollectionRequest& request,
+                                      v1::CollectionInfo* response, Deadline deadline) {
+  RETURN_IF_ERROR(MetaFromCreateRequest(request).status());  // the standalone checks
+  const uint32_t shards = request.shards() == 0 ? options_.default_shards : request.shards();
+  if (shards > kMaxShards) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shards must be in 1..", kMaxShards, ", got ", shards));
+  }
+  const std::string key = keys_.Collection(request.name());
+  bool created = false;
+  if (absl::StatusOr<Route> existing = Resolve(request.name()); !existing.ok()) {
+    if (!absl::IsNotFound(existing.status())) return existing.status();
+    RETURN_IF_ERROR(nodes_->AwaitSynced(absl::Seconds(2)));
+    std::vector<std::string> live;
+    for (const auto& [node_id, address] : LiveNodes()) live.push_back(node_id);
+    ASSIGN_OR_RETURN(const std::vector<std::string> placement,
+                     cluster::PlaceShards(request.name(), shards, std::move(live)));
+    v1::CreateCollectionRequest spec = request;
+    spec.set_shards(shards);
+    ASSIGN_OR_RETURN(
+        created,
+        etcd_->CompareAndPut(key, cluster::MakeShardMap(spec, placement).SerializeAsString(), 0));
+    if (created) {
+      ASSIGN_OR_RETURN(const std::optional<cluster::EtcdKeyValue> written, etcd_->Get(key));
+      if (written.has_value()) {
+        (void)collections_->AwaitRevision(written->mod_revision, kOwnWriteVisible);
+      }
+    }
+  }
+  // Create every shard (idempotent on the data nodes): a new collection's, or an existing one's
+  // that a failed earlier attempt left incomplete.
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.name()));
+  std::vector<v1::CreateShardRequest> requests(route.shard_count());
+  const auto replies = FanOut<v1::CollectionInfo>(
+      route.shard_count(), deadline,
+      [&](size_t i, grpc::ClientContext* context, v1::CollectionInfo* info,
+          std::function<void(grpc::Status)> done) {
+        requests[i].set_shard(static_cast<uint32_t>(i));
+        *requests[i].mutable_spec() = route.record.spec();
+        if (route.stubs[i] == nullptr) {
+          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+          return;
+        }
+        route.stubs[i]->async()->CreateShard(context, &requests[i], info, std::move(done));
+      });
+  if (!created) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("collection '", request.name(), "' already exists"));
+  }
+  if (absl::Status status = CombineReplies(replies, route); !status.ok()) {
+    return absl::Status(status.code(), absl::StrCat(status.message(),
+                                                    " (the collection is recorded; call "
+                                                    "CreateCollection again to create the "
+                                                    "missing shards)"));
+  }
+  return DescribeCollection(request.name(), response, deadline);
+}
+
+absl::Status Router::DescribeCollection(const std::string& name, v1::CollectionInfo* response,
+                                        Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(name, "name"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(name));
+  std::vector<v1::ShardRequest> requests(route.shard_count());
+  const auto replies = FanOut<v1::CollectionInfo>(
+      route.shard_count(), deadline,
+      [&](size_t i, grpc::ClientContext* context, v1::CollectionInfo* info,
+          std::function<void(grpc::Status)> done) {
+        requests[i].set_collection(name);
+        requests[i].set_shard(static_cast<uint32_t>(i));
+        if (route.stubs[i] == nullptr) {
+          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+          return;
+        }
+        route.stubs[i]->async()->DescribeShard(context, &requests[i], info, std::move(done));
+      });
+  uint64_t vectors = 0;
+  bool any = false;
+  std::vector<v1::ShardInfo> shards;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    v1::ShardInfo shard;
+    shard.set_shard(static_cast<uint32_t>(i));
+    shard.set_node_id(route.node_ids[i]);
+    if (replies[i].status.ok()) {
+      shard.set_state("serving");
+      shard.set_vector_count(replies[i].response.vector_count());
+      vectors += replies[i].response.vector_count();
+      if (!any) *response = replies[i].response;
+      any = true;
+    } else {
+      shard.set_state("unavailable");
+      shard.set_error(replies[i].status.error_message());
+    }
+    shards.push_back(std::move(shard));
+  }
+  if (!any) return CombineReplies(replies, route);
+  response->set_vector_count(vectors);
+  response->clear_shards();
+  for (v1::ShardInfo& shard : shards) *response->add_shards() = std::move(shard);
+  return absl::OkStatus();
+}
+
+absl::Status Router::ListCollections(v1::ListCollectionsResponse* response, Deadline deadline) {
+  RETURN_IF_ERROR(collections_->AwaitSynced(absl::Seconds(2)));
+  const std::string prefix = keys_.CollectionsPrefix();
+  for (const auto& [key, kv] : collections_->Current()) {
+    RETURN_IF_ERROR(
+        DescribeCollection(key.substr(prefix.size()), response->add_collections(), deadline));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Router::DropCollection(const std::string& name, v1::DropCollectionResponse* response,
+                                    Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(name, "name"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(name));
+  // The record goes first: no router routes to the collection any more, even if a shard's node
+  // is down now (its directory is then left on that node).
+  ASSIGN_OR_RETURN(const int64_t deleted, etcd_->Delete(keys_.Collection(name)));
+  if (deleted == 0)
+    return absl::NotFoundError(absl::StrCat("collection '", name, "' does not exist"));
+  std::vector<v1::ShardRequest> requests(route.shard_count());
+  const auto replies = FanOut<v1::DropCollectionResponse>(
+      route.shard_count(), deadline,
+      [&](size_t i, grpc::ClientContext* context, v1::DropCollectionResponse* dropped,
+          std::function<void(grpc::Status)> done) {
+        requests[i].set_collection(name);
+        requests[i].set_shard(static_cast<uint32_t>(i));
+        if (route.stubs[i] == nullptr) {
+          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+          return;
+        }
+        route.stubs[i]->async()->DropShard(context, &requests[i], dropped, std::move(done));
+      });
+  uint64_t vectors = 0;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].status.ok()) {
+      vectors += replies[i].response.dropped_vectors();
+    } else {
+      spdlog::warn(
+          "drop of collection {}: shard {} on node {} not dropped ({}); its directory "
+          "stays on that node",
+          name, i, route.node_ids[i], replies[i].status.error_message());
+    }
+  }
+  response->set_dropped_vectors(vectors);
+  return absl::OkStatus();
+}
+
+absl::Status Router::UpdateCollection(const v1::UpdateCollectionRequest& request,
+                                      v1::CollectionInfo* response, Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.name(), "name"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.name()));
+  const auto replies = ToEveryShard<v1::ShardUpdateRequest, v1::CollectionInfo>(
+      route, request, deadline,
+      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+         const v1::ShardUpdateRequest* part, v1::CollectionInfo* reply,
+         std::function<void(grpc::Status)> done) {
+        stub.async()->UpdateShard(context, part, reply, std::move(done));
+      });
+  RETURN_IF_ERROR(CombineReplies(replies, route));
+  return DescribeCollection(request.name(), response, deadline);
+}
+
+// --- Vectors -------------------------------------------------------------------------------
+
+absl::Status Router::UpsertMessage(const v1::UpsertRequest& message, uint64_t* committed,
+                                   Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(message.collection(), "collection"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(message.collection()));
+  RETURN_IF_ERROR(ValidateUpsertVectors(message, route.record.spec().dim()));
+  RETURN_IF_ERROR(CheckFitsFloat16Prefix(message, route.record.spec()));
+  // Each shard's part keeps the message's order, so a repeated id (always on one shard) still
+  // ends with its last value.
+  std::vector<v1::ShardUpsertRequest> parts(route.shard_count());
+  for (uint32_t shard = 0; shard < route.shard_count(); ++shard) {
+    parts[shard].set_shard(shard);
+    parts[shard].mutable_request()->set_collection(message.collection());
+  }
+  for (const v1::Vector& vector : message.vectors()) {
+    *parts[cluster::ShardOfId(vector.id(), route.shard_count())].mutable_request()->add_vectors() =
+        vector;
+  }
+  const auto replies = FanOut<v1::UpsertResponse>(
+      route.shard_count(), deadline,
+      [&](size_t i, grpc::ClientContext* context, v1::UpsertResponse* response,
+          std::function<void(grpc::Status)> done) {
+        if (parts[i].request().vectors_size() == 0) {
+          done(grpc::Status::OK);
+        } else if (route.stubs[i] == nullptr) {
+          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+        } else {
+          route.stubs[i]->async()->Upsert(context, &parts[i], response, std::move(done));
+        }
+      });
+  std::vector<size_t> committed_shards;
+  uint64_t vectors = 0;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].status.ok() && parts[i].request().vectors_size() > 0) {
+      committed_shards.push_back(i);
+      vectors += static_cast<uint64_t>(parts[i].request().vectors_size());
+    }
+  }
+  *committed = vectors;
+  absl::Status status = CombineReplies(replies, route);
+  if (status.ok()) return status;
+  return absl::Status(
+      status.code(),
+      absl::StrCat(status.message(), "; committed: ", vectors,
+                   " vectors of this message, on shards [", absl::StrJoin(committed_shards, ","),
+                   "] (a message is atomic per shard, not across shards)"));
+}
+
+absl::Status Router::Get(const v1::GetRequest& request, v1::GetResponse* response,
+                         Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  RETURN_IF_ERROR(ValidateIdCount(request.ids_size(), "ids"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  const auto replies = SendIdsByShard<v1::ShardGetRequest, v1::GetResponse>(
+      route, request, deadline,
+      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+         const v1::ShardGetRequest* part, v1::GetResponse* reply,
+         std::function<void(grpc::Status)> done) {
+        stub.async()->Get(context, part, reply, std::move(done));
+      });
+  RETURN_IF_ERROR(CombineReplies(replies, route));
+  // Back in request order.
+  std::unordered_map<uint64_t, const v1::Vector*> found;
+  for (const auto& reply : replies) {
+    for (const v1::Vector& vector : reply.response.vectors()) found.emplace(vector.id(), &vector);
+  }
+  for (uint64_t id : request.ids()) {
+    const auto it = found.find(id);
+    if (it == found.end()) {
+      response->add_missing_ids(id);
+    } else {
+      *response->add_vectors() = *it->second;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Router::Delete(const v1::DeleteRequest& request, v1::DeleteResponse* response,
+                            Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  RETURN_IF_ERROR(ValidateIdCount(request.ids_size(), "ids"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  const auto replies = SendIdsByShard<v1::ShardDeleteRequest, v1::DeleteResponse>(
+      route, request, deadline,
+      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+         const v1::ShardDeleteRequest* part, v1::DeleteResponse* reply,
+         std::function<void(grpc::Status)> done) {
+        stub.async()->Delete(context, part, reply, std::move(done));
+      });
+  uint64_t deleted = 0;
+  for (const auto& reply : replies) deleted += reply.response.deleted();
+  response->set_deleted(deleted);
+  return CombineReplies(replies, route);
+}
+
+// --- Indexes -------------------------------------------------------------------------------
+
+absl::Status Router::BuildIndex(const v1::BuildIndexRequest& request,
+                                v1::BuildIndexResponse* response, Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  auto replies = ToEveryShard<v1::ShardBuildIndexRequest, v1::BuildIndexResponse>(
+      route, request, deadline,
+      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+         const v1::ShardBuildIndexRequest* part, v1::BuildIndexResponse* reply,
+         std::function<void(grpc::Status)> done) {
+        stub.async()->BuildIndex(context, part, reply, std::move(done));
+      });
+  RETURN_IF_ERROR(CombineReplies(replies, route));
+  *response = std::move(replies.front().response);
+  return absl::OkStatus();
+}
+
+absl::Status Router::DropIndex(const v1::DropIndexRequest& request, Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  const auto replies = ToEveryShard<v1::ShardDropIndexRequest, v1::DropIndexResponse>(
+      route, request, deadline,
+      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+         const v1::ShardDropIndexRequest* part, v1::DropIndexResponse* reply,
+         std::function<void(grpc::Status)> done) {
+        stub.async()->DropIndex(context, part, reply, std::move(done));
+      });
+  return CombineReplies(replies, route);
+}
+
+absl::Status Router::Calibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response,
+                               Deadline deadline) {
+  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  auto replies = ToEveryShard<v1::ShardCalibrateRequest, v1::CalibrationInfo>(
+      route, request, deadline,
+      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+         const v1::ShardCalibrateRequest* part, v1::CalibrationInfo* reply,
+         std::function<void(grpc::Status)> done) {
+        stub.async()->Calibrate(context, part, reply, std::move(done));
+      });
+  RETURN_IF_ERROR(CombineReplies(replies, route));
+  *response = std::move(replies.front().response);
+  return absl::OkStatus();
+}
+
+}  // namespace adanns::server

@@ -1,0 +1,117 @@
+// The router of a cluster: serves the public API by routing each request to the data nodes that
+// hold the collection's shards (adanns.v1.ShardService) and merging their answers. Stateless: the
+// live nodes and the shard maps are watched in etcd; nothing is stored here, so routers can be
+// added, restarted or replaced at will. Sharding follows Elasticsearch, Milvus and Qdrant: a fixed
+// shard count per collection, one independent index per shard, the full k asked of every shard,
+// and the answers merged by exact score (approximate scores are not comparable across shards).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "adanns/v1/cluster.grpc.pb.h"
+#include "cluster/etcd_client.h"
+#include "cluster/etcd_watch.h"
+#include "cluster/shard_map.h"
+
+namespace adanns::server {
+
+struct RouterOptions {
+  std::vector<std::string> etcd_endpoints;
+  // Cluster name (etcd key prefix).
+  std::string cluster = "adanns";
+  // Shards of a collection created without `shards`.
+  // Default: 4.
+  uint32_t default_shards = 4;
+  // Deadline of a call to a shard when the client's call has none.
+  // Default: 30 s.
+  absl::Duration shard_deadline = absl::Seconds(30);
+  // Largest message sent to or received from a data node.
+  // Default: 64 MiB.
+  int max_message_bytes = 64 << 20;
+};
+
+class Router {
+ public:
+  // Starts following the cluster's nodes and collections in etcd. Does not wait for etcd: until
+  // it answers, calls fail with UNAVAILABLE naming it (and the watches keep retrying).
+  static absl::StatusOr<std::unique_ptr<Router>> Start(RouterOptions options);
+
+  // Each mirrors the standalone service's handler: same validation and statuses. `deadline` is
+  // the client's (or now + shard_deadline).
+  using Deadline = std::chrono::system_clock::time_point;
+  absl::Status CreateCollection(const v1::CreateCollectionRequest& request,
+                                v1::CollectionInfo* response, Deadline deadline);
+  absl::Status DescribeCollection(const std::string& name, v1::CollectionInfo* response,
+                                  Deadline deadline);
+  absl::Status ListCollections(v1::ListCollectionsResponse* response, Deadline deadline);
+  absl::Status DropCollection(const std::string& name, v1::DropCollectionResponse* response,
+                              Deadline deadline);
+  absl::Status UpdateCollection(const v1::UpdateCollectionRequest& request,
+                                v1::CollectionInfo* response, Deadline deadline);
+  // One message of an Upsert stream: validated whole, split by shard, acknowledged when every
+  // shard has synced its part. Not atomic across shards: when a shard fails, the error names the
+  // shards whose parts were committed.
+  absl::Status UpsertMessage(const v1::UpsertRequest& message, uint64_t* committed,
+                             Deadline deadline);
+  absl::Status Get(const v1::GetRequest& request, v1::GetResponse* response, Deadline deadline);
+  absl::Status Delete(const v1::DeleteRequest& request, v1::DeleteResponse* response,
+                      Deadline deadline);
+  absl::Status Search(const v1::SearchRequest& request, v1::SearchResponse* response,
+                      Deadline deadline);
+  absl::Status SearchBatch(const v1::SearchBatchRequest& request, v1::SearchBatchResponse* response,
+                           Deadline deadline);
+  absl::Status BuildIndex(const v1::BuildIndexRequest& request, v1::BuildIndexResponse* response,
+                          Deadline deadline);
+  absl::Status DropIndex(const v1::DropIndexRequest& request, Deadline deadline);
+  absl::Status Calibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response,
+                         Deadline deadline);
+
+  Deadline DefaultDeadline() const;
+
+  // Where a collection's shards are: its record and, per shard, the stub of its node (null when
+  // the node is not live).
+  struct Route {
+    v1::ShardMapRecord record;
+    std::vector<std::string> node_ids;
+    std::vector<std::shared_ptr<v1::ShardService::Stub>> stubs;
+    uint32_t shard_count() const { return static_cast<uint32_t>(node_ids.size()); }
+  };
+
+ private:
+  Router(RouterOptions options, cluster::ClusterKeys keys,
+         std::unique_ptr<cluster::EtcdClient> etcd);
+
+  // NOT_FOUND (the standalone message) when absent; UNAVAILABLE until etcd has been listed.
+  absl::StatusOr<Route> Resolve(const std::string& name) const;
+  // Node id -> address of the live data nodes.
+  std::map<std::string, std::string> LiveNodes() const;
+  std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address);
+  // Shard sizes for splitting an MFLOPs cap, refreshed at most every few seconds.
+  std::vector<uint64_t> ShardSizes(const std::string& name, const Route& route, Deadline deadline);
+
+  const RouterOptions options_;
+  const cluster::ClusterKeys keys_;
+  const std::unique_ptr<cluster::EtcdClient> etcd_;
+  std::unique_ptr<cluster::EtcdPrefixWatch> nodes_;
+  std::unique_ptr<cluster::EtcdPrefixWatch> collections_;
+
+  std::mutex stubs_mutex_;
+  std::map<std::string, std::shared_ptr<v1::ShardService::Stub>> stubs_;
+  struct Sizes {
+    std::vector<uint64_t> counts;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex sizes_mutex_;
+  std::map<std::string, Sizes> sizes_;
+};
+
+}  // namespace adanns::server

@@ -1,0 +1,69 @@
+// Calls to many shards at once, over gRPC's callback API (no thread per call), and the rule that
+// turns their failures into one status.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "grpcpp/grpcpp.h"
+
+namespace adanns::server {
+
+template <typename Response>
+struct ShardReply {
+  grpc::Status status;
+  Response response;
+};
+
+// Starts `start(i, context, response, done)` for i in [0, n) (each must call `done` exactly once,
+// e.g. by passing it to a stub's async() method) and waits for all of them.
+template <typename Response>
+std::vector<ShardReply<Response>> FanOut(
+    size_t n, std::chrono::system_clock::time_point deadline,
+    const std::function<void(size_t, grpc::ClientContext*, Response*,
+                             std::function<void(grpc::Status)>)>& start) {
+  std::vector<ShardReply<Response>> replies(n);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts(n);
+  absl::BlockingCounter pending(static_cast<int>(n));
+  for (size_t i = 0; i < n; ++i) {
+    contexts[i] = std::make_unique<grpc::ClientContext>();
+    contexts[i]->set_deadline(deadline);
+    start(i, contexts[i].get(), &replies[i].response, [&replies, &pending, i](grpc::Status status) {
+      replies[i].status = std::move(status);
+      pending.DecrementCount();
+    });
+  }
+  pending.Wait();
+  return replies;
+}
+
+// A shard that could not answer (its node down, slow or without the shard) as opposed to one that
+// answered with a verdict on the request (INVALID_ARGUMENT, OUT_OF_RANGE, ...), which every shard
+// gives alike since they validate with the same code.
+inline bool ShardUnreachable(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::NOT_FOUND:      // the node does not hold the shard
+    case grpc::StatusCode::UNIMPLEMENTED:  // not a data node
+      return true;
+    default:
+      return false;
+  }
+}
+
+// UNAVAILABLE naming the shard and its node, for a shard that could not answer.
+inline absl::Status ShardUnavailable(const std::string& collection, size_t shard,
+                                     const std::string& node_id, const grpc::Status& status) {
+  return absl::UnavailableError(absl::StrCat("collection '", collection, "' shard ", shard,
+                                             " (node ", node_id, "): ", status.error_message()));
+}
+
+}  // namespace adanns::server

@@ -1,0 +1,228 @@
+// A router over two real data nodes and a real etcd, against a standalone server holding the same
+// vectors: exact searches agree (ids and scores), Get/Delete by id route to the right shard, bad
+// input gets the standalone status and writes nothing, a down node fails searches (or answers
+// partially when allowed).
+#include <random>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cluster/etcd_process.h"
+#include "tests/cluster/eventually.h"
+#include "tests/common/temp_dir.h"
+#include "tests/integration/server_process.h"
+
+namespace adanns::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr uint32_t kDim = 8;
+constexpr uint64_t kVectors = 300;
+
+std::vector<float> Row(uint64_t id) {
+  std::mt19937 random(static_cast<uint32_t>(id) * 7919u + 1u);
+  std::normal_distribution<float> normal;
+  std::vector<float> row(kDim);
+  for (float& value : row) value = normal(random);
+  return row;
+}
+
+v1::UpsertRequest Message(uint64_t begin, uint64_t end) {
+  v1::UpsertRequest message;
+  message.set_collection("docs");
+  for (uint64_t id = begin; id < end; ++id) {
+    v1::Vector* vector = message.add_vectors();
+    vector->set_id(id);
+    const std::vector<float> row = Row(id);
+    vector->mutable_values()->Add(row.begin(), row.end());
+  }
+  return message;
+}
+
+v1::SearchResponse ExactSearch(v1::Adanns::Stub& stub, uint64_t query_id, bool allow_partial,
+                               grpc::Status* status) {
+  v1::SearchRequest request;
+  request.set_collection("docs");
+  request.set_k(10);
+  const std::vector<float> query = Row(query_id + 100000);
+  request.mutable_query()->Add(query.begin(), query.end());
+  request.mutable_budget()->mutable_plan()->set_index("flat");
+  request.set_allow_partial(allow_partial);
+  grpc::ClientContext context;
+  v1::SearchResponse response;
+  *status = stub.Search(&context, request, &response);
+  return response;
+}
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::vector<std::string> cluster = {"--etcd=" + etcd_.endpoint(), "--cluster=t",
+                                              "--lease_seconds=2"};
+    for (int n = 0; n < 2; ++n) {
+      std::vector<std::string> flags = cluster;
+      flags.push_back("--role=data");
+      nodes_.push_back(
+          std::make_unique<ServerProcess>(dir_.path() + "/node" + std::to_string(n), flags));
+    }
+    std::vector<std::string> flags = cluster;
+    flags.push_back("--role=router");
+    router_ = std::make_unique<ServerProcess>(dir_.path() + "/router", flags);
+    standalone_ = std::make_unique<ServerProcess>(dir_.path() + "/standalone");
+    routed_ = router_->NewStub();
+    alone_ = standalone_->NewStub();
+    auto etcd = etcd_.NewClient();
+    ASSERT_TRUE(Eventually(
+        [&] {
+          auto nodes = etcd->GetPrefix("/t/nodes/");
+          return nodes.ok() && nodes->kvs.size() == 2;
+        },
+        std::chrono::seconds(10)));
+    for (v1::Adanns::Stub* stub : {routed_.get(), alone_.get()}) {
+      v1::CreateCollectionRequest create;
+      create.set_name("docs");
+      create.set_dim(kDim);
+      create.set_metric(v1::L2);
+      if (stub == routed_.get()) create.set_shards(3);  // more shards than nodes
+      grpc::ClientContext context;
+      v1::CollectionInfo info;
+      const grpc::Status created = stub->CreateCollection(&context, create, &info);
+      ASSERT_TRUE(created.ok()) << created.error_message();
+      ASSERT_TRUE(
+          UpsertStream(*stub, {Message(0, kVectors / 2), Message(kVectors / 2, kVectors)}).ok());
+    }
+  }
+
+  TempDir dir_;
+  EtcdProcess etcd_{dir_.path()};
+  std::vector<std::unique_ptr<ServerProcess>> nodes_;
+  std::unique_ptr<ServerProcess> router_;
+  std::unique_ptr<ServerProcess> standalone_;
+  std::unique_ptr<v1::Adanns::Stub> routed_;
+  std::unique_ptr<v1::Adanns::Stub> alone_;
+};
+
+TEST_F(RouterTest, ExactSearchesEqualAStandaloneServers) {
+  for (uint64_t q = 0; q < 20; ++q) {
+    grpc::Status routed_status;
+    grpc::Status alone_status;
+    const v1::SearchResponse routed = ExactSearch(*routed_, q, false, &routed_status);
+    const v1::SearchResponse alone = ExactSearch(*alone_, q, false, &alone_status);
+    ASSERT_TRUE(routed_status.ok()) << routed_status.error_message();
+    ASSERT_TRUE(alone_status.ok());
+    ASSERT_EQ(routed.hits_size(), 10);
+    ASSERT_EQ(alone.hits_size(), 10);
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_EQ(routed.hits(i).id(), alone.hits(i).id()) << "query " << q << " rank " << i;
+      EXPECT_FLOAT_EQ(routed.hits(i).score(), alone.hits(i).score());
+    }
+    EXPECT_EQ(routed.shards_answered(), 3u);
+    EXPECT_EQ(routed.shards_total(), 3u);
+    EXPECT_EQ(alone.shards_total(), 1u);
+    EXPECT_EQ(routed.cost().vectors_scanned(), kVectors);  // every shard scanned its part
+  }
+  grpc::ClientContext context;
+  v1::DescribeCollectionRequest describe;
+  describe.set_name("docs");
+  v1::CollectionInfo info;
+  ASSERT_TRUE(routed_->DescribeCollection(&context, describe, &info).ok());
+  EXPECT_EQ(info.vector_count(), kVectors);
+  ASSERT_EQ(info.shards_size(), 3);
+  uint64_t sum = 0;
+  for (const v1::ShardInfo& shard : info.shards()) {
+    EXPECT_EQ(shard.state(), "serving");
+    EXPECT_GT(shard.vector_count(), 0u);
+    sum += shard.vector_count();
+  }
+  EXPECT_EQ(sum, kVectors);
+}
+
+TEST_F(RouterTest, GetAndDeleteByIdRouteToTheirShards) {
+  v1::GetRequest get;
+  get.set_collection("docs");
+  for (uint64_t id : {7ULL, 999999ULL, 123ULL, 0ULL}) get.add_ids(id);
+  v1::GetResponse got;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(routed_->Get(&context, get, &got).ok());
+  }
+  ASSERT_EQ(got.vectors_size(), 3);
+  EXPECT_EQ(got.vectors(0).id(), 7u);
+  EXPECT_EQ(got.vectors(1).id(), 123u);
+  EXPECT_EQ(got.vectors(2).id(), 0u);
+  EXPECT_EQ(std::vector<float>(got.vectors(1).values().begin(), got.vectors(1).values().end()),
+            Row(123));
+  ASSERT_EQ(got.missing_ids_size(), 1);
+  EXPECT_EQ(got.missing_ids(0), 999999u);
+
+  v1::DeleteRequest del;
+  del.set_collection("docs");
+  for (uint64_t id = 0; id < 30; ++id) del.add_ids(id);
+  del.add_ids(999999);
+  grpc::ClientContext context;
+  v1::DeleteResponse deleted;
+  ASSERT_TRUE(routed_->Delete(&context, del, &deleted).ok());
+  EXPECT_EQ(deleted.deleted(), 30u);
+  grpc::ClientContext again;
+  v1::GetResponse after;
+  ASSERT_TRUE(routed_->Get(&again, get, &after).ok());
+  EXPECT_EQ(after.vectors_size(), 1);  // only 123 is left
+}
+
+TEST_F(RouterTest, BadInputGetsTheStandaloneStatusAndWritesNothing) {
+  v1::UpsertRequest bad = Message(5000, 5010);
+  bad.mutable_vectors(7)->mutable_values()->RemoveLast();  // one vector of dim - 1
+  for (v1::Adanns::Stub* stub : {routed_.get(), alone_.get()}) {
+    const grpc::Status status = UpsertStream(*stub, {bad});
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("vectors[7] (id 5007) has 7 values"));
+  }
+  v1::GetRequest get;
+  get.set_collection("docs");
+  for (uint64_t id = 5000; id < 5010; ++id) get.add_ids(id);
+  grpc::ClientContext context;
+  v1::GetResponse got;
+  ASSERT_TRUE(routed_->Get(&context, get, &got).ok());
+  EXPECT_EQ(got.vectors_size(), 0);  // no shard took its part
+
+  grpc::ClientContext create_context;
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  create.set_dim(kDim);
+  create.set_metric(v1::L2);
+  v1::CollectionInfo info;
+  EXPECT_EQ(routed_->CreateCollection(&create_context, create, &info).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  grpc::ClientContext missing_context;
+  v1::SearchRequest missing;
+  missing.set_collection("nope");
+  missing.set_k(1);
+  missing.add_query(1);
+  v1::SearchResponse response;
+  const grpc::Status not_found = routed_->Search(&missing_context, missing, &response);
+  EXPECT_EQ(not_found.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(not_found.error_message(), HasSubstr("collection 'nope' does not exist"));
+}
+
+TEST_F(RouterTest, ADownNodeFailsSearchesUnlessPartialAnswersAreAllowed) {
+  nodes_[1]->Kill();
+  auto etcd = etcd_.NewClient();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto nodes = etcd->GetPrefix("/t/nodes/");
+        return nodes.ok() && nodes->kvs.size() == 1;
+      },
+      std::chrono::seconds(10)));
+  grpc::Status status;
+  ExactSearch(*routed_, 1, false, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("collection 'docs' shard"));
+  const v1::SearchResponse partial = ExactSearch(*routed_, 1, true, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(partial.shards_total(), 3u);
+  EXPECT_GE(partial.shards_answered(), 1u);
+  EXPECT_LT(partial.shards_answered(), 3u);
+}
+
+}  // namespace
+}  // namespace adanns::testing
