@@ -52,6 +52,13 @@ EtcdPrefixWatch::Snapshot EtcdPrefixWatch::Current() const {
   return snapshot_;
 }
 
+std::optional<EtcdKeyValue> EtcdPrefixWatch::Find(absl::string_view key) const {
+  absl::MutexLock lock(&mutex_);
+  const auto found = snapshot_.find(key);
+  if (found == snapshot_.end()) return std::nullopt;
+  return found->second;
+}
+
 void EtcdPrefixWatch::Publish(int64_t revision) {
   revision_ = std::max(revision_, revision);
   synced_ = true;

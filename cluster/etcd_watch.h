@@ -6,10 +6,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cluster/etcd_client.h"
@@ -36,6 +38,8 @@ class EtcdPrefixWatch {
   // Waits until the copy reflects etcd's store at `revision` or later (e.g. one's own write).
   absl::Status AwaitRevision(int64_t revision, absl::Duration timeout);
   Snapshot Current() const;
+  // One key of the copy (no copy of the rest: routers look one up per request).
+  std::optional<EtcdKeyValue> Find(absl::string_view key) const;
 
  private:
   void Run();

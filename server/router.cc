@@ -146,7 +146,7 @@ std::map<std::string, std::string> Router::LiveNodes() const {
   return live;
 }
 
-std::shared_ptr<v1::ShardService::Stub> Router::StubFor(const std::string& address) {
+std::shared_ptr<v1::ShardService::Stub> Router::StubFor(const std::string& address) const {
   std::lock_guard lock(stubs_mutex_);
   std::shared_ptr<v1::ShardService::Stub>& stub = stubs_[address];
   if (stub == nullptr) {
@@ -165,10 +165,7 @@ std::shared_ptr<v1::ShardService::Stub> Router::StubFor(const std::string& addre
 absl::StatusOr<Router::Route> Router::Resolve(const std::string& name) const {
   const std::string key = keys_.Collection(name);
   std::optional<cluster::EtcdKeyValue> found;
-  if (collections_->AwaitSynced(absl::ZeroDuration()).ok()) {
-    cluster::EtcdPrefixWatch::Snapshot snapshot = collections_->Current();
-    if (auto it = snapshot.find(key); it != snapshot.end()) found = it->second;
-  }
+  if (collections_->AwaitSynced(absl::ZeroDuration()).ok()) found = collections_->Find(key);
   if (!found.has_value()) {
     // Not (yet) in the watched copy: ask etcd, so a collection another router created a moment
     // ago is found (read-your-writes across routers).
@@ -183,8 +180,7 @@ absl::StatusOr<Router::Route> Router::Resolve(const std::string& name) const {
   for (const v1::ShardAssignment& assignment : route.record.shards()) {
     route.node_ids.push_back(assignment.node_id());
     const auto node = live.find(assignment.node_id());
-    route.stubs.push_back(node == live.end() ? nullptr
-                                             : const_cast<Router*>(this)->StubFor(node->second));
+    route.stubs.push_back(node == live.end() ? nullptr : StubFor(node->second));
   }
   return route;
 }

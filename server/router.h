@@ -94,7 +94,7 @@ class Router {
   absl::StatusOr<Route> Resolve(const std::string& name) const;
   // Node id -> address of the live data nodes.
   std::map<std::string, std::string> LiveNodes() const;
-  std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address);
+  std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address) const;
   // Shard sizes for splitting an MFLOPs cap, refreshed at most every few seconds.
   std::vector<uint64_t> ShardSizes(const std::string& name, const Route& route, Deadline deadline);
 
@@ -104,8 +104,9 @@ class Router {
   std::unique_ptr<cluster::EtcdPrefixWatch> nodes_;
   std::unique_ptr<cluster::EtcdPrefixWatch> collections_;
 
-  std::mutex stubs_mutex_;
-  std::map<std::string, std::shared_ptr<v1::ShardService::Stub>> stubs_;
+  // A cache of channels (one per data node address), filled as nodes are first routed to.
+  mutable std::mutex stubs_mutex_;
+  mutable std::map<std::string, std::shared_ptr<v1::ShardService::Stub>> stubs_;
   struct Sizes {
     std::vector<uint64_t> counts;
     std::chrono::steady_clock::time_point at;
