@@ -418,7 +418,7 @@ SearchResult IvfIndex::Search(const VectorTable& table, std::span<const float> q
       scan.Score(values, params_.search_dims, n, distances.data());
       const float threshold = best.threshold();
       for (size_t i = 0; i < n; ++i) {
-        if (distances[i] <= threshold) best.Push(distances[i], list.rows[begin + i]);
+        if (TopK::Admits(distances[i], threshold)) best.Push(distances[i], list.rows[begin + i]);
       }
     }
     if (result.cost.capped) break;

@@ -55,7 +55,7 @@ void ScoreBlockInto(StageScorer& scorer, const float* rows, size_t stride, size_
   const float threshold = top.threshold();
   for (size_t i = 0; i < n; ++i) {
     const RowId row = first + static_cast<RowId>(i);
-    if (distances[i] <= threshold && usable(row)) top.Push(distances[i], row);
+    if (TopK::Admits(distances[i], threshold) && usable(row)) top.Push(distances[i], row);
   }
 }
 

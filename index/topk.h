@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -20,10 +21,16 @@ class TopK {
  public:
   explicit TopK(size_t k) : k_(k) { heap_.reserve(k); }
 
-  // Distance a new entry must beat to enter (infinity while fewer than k are held).
+  // Distance a new entry must beat to enter (infinity while fewer than k are held). Test it with
+  // Admits, not `<=`: the threshold or the distance may be NaN.
   float threshold() const {
     return heap_.size() < k_ ? std::numeric_limits<float>::infinity() : heap_.front().distance;
   }
+
+  // Whether a distance may enter a selection whose threshold() is `threshold`. NaN distances
+  // are admitted (Push ranks them last, as the GPU's kNanKey does) and a NaN threshold admits
+  // everything, since any number ranks before it.
+  static bool Admits(float distance, float threshold) { return !(distance > threshold); }
 
   void Push(float distance, RowId row) {
     if (heap_.size() < k_) {
@@ -46,8 +53,13 @@ class TopK {
  private:
   // Order of selection: by distance, equal distances by row (the lower row is better), so which
   // of several tied rows is kept does not depend on the order they were pushed in (and the GPU's
-  // selection, which orders by (key, row), agrees).
+  // selection, which orders by (key, row), agrees). A NaN distance (an overflowed inner product)
+  // ranks after every number, NaNs among themselves by row: a strict weak order, as the heap and
+  // sort need, and the GPU's order.
   static bool Worse(const ScoredRow& a, const ScoredRow& b) {
+    const bool a_nan = std::isnan(a.distance);
+    const bool b_nan = std::isnan(b.distance);
+    if (a_nan || b_nan) return a_nan && (!b_nan || a.row > b.row);
     return a.distance > b.distance || (a.distance == b.distance && a.row > b.row);
   }
   // Heap order: the worst entry at the front.

@@ -112,7 +112,7 @@ class OpqIndex::Query {
       const float threshold = best_.threshold();
       for (size_t i = 0; i < count; ++i) {
         const RowId row = block_rows != nullptr ? block_rows[i] : first + begin + i;
-        if (distances_[i] <= threshold && live(row)) best_.Push(distances_[i], row);
+        if (index::TopK::Admits(distances_[i], threshold) && live(row)) best_.Push(distances_[i], row);
       }
     }
     scanned_ += n;

@@ -79,11 +79,11 @@ ABSL_FLAG(double, max_query_mflops, 0,
           "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none");
 ABSL_FLAG(uint32_t, max_k, 10000, "Most hits one query may ask for (1..10000)");
 ABSL_FLAG(uint32_t, max_rerank_candidates, 0, "Most re-rank candidates a plan may keep; 0 = none");
-// Default off until `adanns-gpu check` has passed on real hardware (README, GPU section).
-ABSL_FLAG(std::string, gpu, "off",
-          "off (default): CPU only; auto: keep collections resident on the GPU when one is usable "
-          "(flat plans run there; the kernels have not yet been checked on hardware); emulate: a "
-          "host-memory stand-in for the GPU (tests)");
+// Default auto since `adanns-gpu check` passed on an H200 (2026-12-04; README, GPU section).
+ABSL_FLAG(std::string, gpu, "auto",
+          "auto (default): keep collections resident on the GPU when one is usable at start-up "
+          "(flat plans run there; without one everything runs on the CPU); off: CPU only; "
+          "emulate: a host-memory stand-in for the GPU (tests)");
 ABSL_FLAG(std::string, gpu_storage, "fp32",
           "Element type of rows on the GPU: fp32 or fp16 (fp16 refuses upserts with values "
           "beyond +-65504); needs --gpu=auto or emulate");

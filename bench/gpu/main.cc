@@ -3,6 +3,7 @@
 //   adanns-gpu info
 //   adanns-gpu check [--json FILE] [--seed S]      GPU-vs-CPU agreement; exit 1 on any failure
 //   adanns-gpu bench [--json FILE] [--rows N] [--cpu-kmeans]
+//                    [--dims D] [--batch B] [--dtype fp32|fp16] [--skip-kmeans]   one point only
 #include <omp.h>
 
 #include <chrono>
@@ -30,6 +31,11 @@ struct Args {
   uint64_t seed = 42;
   size_t rows = 1'000'000;
   bool cpu_kmeans = false;
+  // Restrict the scan sweep to one point (0 / empty = every value), e.g. to profile one kernel.
+  uint32_t only_dim = 0;
+  size_t only_batch = 0;
+  std::string only_dtype;
+  bool skip_kmeans = false;
 };
 
 Args Parse(int argc, char** argv) {
@@ -46,6 +52,14 @@ Args Parse(int argc, char** argv) {
       args.rows = std::stoull(value), ++i;
     } else if (flag == "--cpu-kmeans") {
       args.cpu_kmeans = true;
+    } else if (flag == "--dims") {
+      args.only_dim = static_cast<uint32_t>(std::stoul(value)), ++i;
+    } else if (flag == "--batch") {
+      args.only_batch = std::stoull(value), ++i;
+    } else if (flag == "--dtype") {
+      args.only_dtype = value, ++i;
+    } else if (flag == "--skip-kmeans") {
+      args.skip_kmeans = true;
     } else {
       std::cerr << "unknown flag " << flag << "\n";
       std::exit(2);
@@ -149,8 +163,10 @@ int Bench(const Args& args) {
   std::cerr << "device-to-device copy: " << *copy / 1e9 << " GB/s (read + write)\n";
   bool first = true;
   for (const uint32_t dim : {64u, 256u, 768u}) {
+    if (args.only_dim != 0 && dim != args.only_dim) continue;
     const std::vector<float> rows = FastRows(args.rows, dim, args.seed + dim);
     for (const bool half : {false, true}) {
+      if (!args.only_dtype.empty() && args.only_dtype != (half ? "fp16" : "fp32")) continue;
       index::gpu::ScorerOptions options;
       options.metric = Metric::kInnerProduct;
       options.dim = dim;
@@ -176,6 +192,7 @@ int Bench(const Args& args) {
         return 1;
       }
       for (const size_t batch : {size_t{1}, size_t{16}, size_t{256}, size_t{4096}}) {
+        if (args.only_batch != 0 && batch != args.only_batch) continue;
         const std::vector<float> queries = FastRows(batch, dim, args.seed + 7);
         const index::QueryBatch query_batch{queries.data(), batch, dim};
         absl::Status scan_status;
@@ -203,6 +220,11 @@ int Bench(const Args& args) {
     }
   }
   json << "]";
+  if (args.skip_kmeans) {
+    json << "}";
+    Emit(args, json.str());
+    return 0;
+  }
   // k-means: 1M x 256 -> 4096, 10 iterations (the reference shape).
   const size_t kmeans_rows = std::min<size_t>(args.rows, 1'000'000);
   const std::vector<float> points = FastRows(kmeans_rows, 256, args.seed + 99);
@@ -245,7 +267,8 @@ int main(int argc, char** argv) {
   }
   if (args.command == "check") return Check(args);
   if (args.command == "bench") return Bench(args);
-  std::cerr << "usage: adanns-gpu info | check [--json F] [--seed S] | bench [--json F] "
-               "[--rows N] [--cpu-kmeans]\n";
+  std::cerr
+      << "usage: adanns-gpu info | check [--json F] [--seed S] | bench [--json F] "
+         "[--rows N] [--cpu-kmeans] [--dims D] [--batch B] [--dtype fp32|fp16] [--skip-kmeans]\n";
   return 2;
 }

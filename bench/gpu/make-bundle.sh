@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds adanns-gpu and batch_scorer_test and packs them, stripped, with the Debian shared
+# Builds adanns-gpu, batch_scorer_test and device_test (the server's GPU mirror over loopback)
+# and packs them, stripped, with the Debian shared
 # libraries they need into .bundle/adanns-gpu-bundle.tar.xz for the device tool to carry:
 #   bench/gpu/make-bundle.sh && run(carry=[".bundle"], command="bench/gpu/run-on-device.sh")
 # CUDA's own libraries never travel (cuBLAS alone is 541 MB): run-on-device.sh finds the device's.
@@ -8,12 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD_DIR:-build}
 limit_bytes=$((48 * 1000 * 1000))
-cmake --build "$build" --target adanns-gpu batch_scorer_test
+cmake --build "$build" --target adanns-gpu batch_scorer_test device_test
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/lib"
-cp "$build/bench/gpu/adanns-gpu" "$build/tests/index/batch_scorer_test" "$stage/"
-for binary in "$stage/adanns-gpu" "$stage/batch_scorer_test"; do
+cp "$build/bench/gpu/adanns-gpu" "$build/tests/index/batch_scorer_test" \
+  "$build/tests/integration/device_test" "$stage/"
+for binary in "$stage/adanns-gpu" "$stage/batch_scorer_test" "$stage/device_test"; do
   ldd "$binary" | awk '/=> \// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
       libcublas* | libcudart* | libc.so* | libm.so* | libdl.so* | librt.so* | libpthread.so* | \
@@ -22,7 +24,8 @@ for binary in "$stage/adanns-gpu" "$stage/batch_scorer_test"; do
     esac
   done
 done
-strip --strip-unneeded "$stage"/adanns-gpu "$stage"/batch_scorer_test "$stage"/lib/*
+strip --strip-unneeded "$stage"/adanns-gpu "$stage"/batch_scorer_test "$stage"/device_test \
+  "$stage"/lib/*
 rm -rf .bundle && mkdir -p .bundle
 tar -C "$stage" -cJf .bundle/adanns-gpu-bundle.tar.xz .
 size=$(stat -c %s .bundle/adanns-gpu-bundle.tar.xz)

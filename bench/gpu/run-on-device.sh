@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine (device tool) with .bundle/ carried (bench/gpu/make-bundle.sh): the
-# agreement and edge checks, the GPU tests, the scan / k-means benchmark, and the torch baseline
+# agreement and edge checks, the GPU tests (the scorer's, then the server's mirror), the scan / k-means benchmark, and the torch baseline
 # in the same run. Every step has a timeout; summary.json under $OUT is rewritten as each step
 # ends, so a run cut short still says what finished.
-#   ADANNS_BENCH_ROWS (default 1000000) sets the benchmark's row count.
+#   ADANNS_BENCH_ROWS (default 1000000) sets the benchmark's row count; ADANNS_DEVICE_QUICK=1 runs
+#   only the checks and tests.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/adanns-gpu-out}
@@ -76,8 +77,10 @@ library_path_for() {
 }
 gpu_path=$(library_path_for "$work/adanns-gpu") || exit 3
 test_path=$(library_path_for "$work/batch_scorer_test") || exit 3
+server_test_path=$(library_path_for "$work/device_test") || exit 3
 echo "adanns-gpu libraries: $gpu_path"
 echo "batch_scorer_test libraries: $test_path"
+echo "device_test libraries: $server_test_path"
 
 status=0
 # run_step NAME SECONDS COMMAND...: runs under a timeout, appends the step to summary.json.
@@ -102,8 +105,24 @@ run_step check 120 env LD_LIBRARY_PATH="$gpu_path" "$work/adanns-gpu" check \
 grep -c '^PASS' "$out/check.log"; grep '^FAIL' "$out/check.log"; tail -n 3 "$out/check.log"
 run_step test 90 env LD_LIBRARY_PATH="$test_path" "$work/batch_scorer_test" \
   --gtest_output="json:$out/batch_scorer_test.json"
+run_step server_test 120 env LD_LIBRARY_PATH="$server_test_path" "$work/device_test" \
+  --gtest_output="json:$out/device_test.json"
+if [ "${ADANNS_DEVICE_QUICK:-0}" = 1 ]; then
+  cat "$out/summary.json"
+  exit $status
+fi
 run_step bench 300 env LD_LIBRARY_PATH="$gpu_path" "$work/adanns-gpu" bench --rows "$rows" \
   --cpu-kmeans --json "$out/bench.json"
 run_step torch 240 python3 bench/gpu/torch_baseline.py --rows "$rows" --json "$out/torch.json"
+# Nsight Compute on one batched scan (d=256 fp16, batch 256: where the SIMT kernel trails torch
+# most), the launch after the warm-up. Where the machine's runtime hides the counters this step
+# fails and says so in profile.txt; nothing else depends on it.
+ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
+if [ -n "$ncu_bin" ]; then
+  run_step profile 120 env LD_LIBRARY_PATH="$gpu_path" "$ncu_bin" --kernel-name regex:ScanKernel \
+    --launch-skip 1 --launch-count 1 --set basic --section MemoryWorkloadAnalysis \
+    --section ComputeWorkloadAnalysis --section Occupancy "$work/adanns-gpu" bench \
+    --rows "$rows" --dims 256 --batch 256 --dtype fp16 --skip-kmeans > "$out/profile.txt" 2>&1
+fi
 cat "$out/summary.json"
 exit $status

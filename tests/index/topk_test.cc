@@ -3,6 +3,8 @@
 #include "index/topk.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -33,6 +35,32 @@ TEST(TopKTest, TiesKeepTheLowestRowsInAnyPushOrder) {
       EXPECT_EQ(best[i].row, i - 10) << "trial " << trial;
     }
   }
+}
+
+TEST(TopKTest, NanDistancesRankLastByRowAndNeverBlockBetterOnes) {
+  // What an overflowed inner product gives (inf + -inf): NaN of either sign, pushed first so
+  // that the threshold is NaN while better rows arrive.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  TopK top(4);
+  for (RowId row : {9u, 3u, 7u}) {
+    const float distance = row == 3 ? -nan : nan;
+    if (TopK::Admits(distance, top.threshold())) top.Push(distance, row);
+  }
+  for (RowId row : {20u, 21u}) {
+    if (TopK::Admits(1.0f, top.threshold())) top.Push(1.0f, row);
+  }
+  if (TopK::Admits(std::numeric_limits<float>::infinity(), top.threshold())) {
+    top.Push(std::numeric_limits<float>::infinity(), 30);
+  }
+  EXPECT_FALSE(TopK::Admits(2.0f, 1.0f));
+  const std::vector<ScoredRow> best = top.TakeSorted();
+  ASSERT_EQ(best.size(), 4u);
+  EXPECT_EQ(best[0].row, 20u);
+  EXPECT_EQ(best[1].row, 21u);
+  EXPECT_EQ(best[2].row, 30u);
+  EXPECT_EQ(best[2].distance, std::numeric_limits<float>::infinity());
+  EXPECT_EQ(best[3].row, 3u);  // the lowest NaN row
+  EXPECT_TRUE(std::isnan(best[3].distance));
 }
 
 }  // namespace
