@@ -123,6 +123,15 @@ void PrintCollection(const v1::CollectionInfo& info) {
                                           ? BudgetText(info.default_budget()).c_str()
                                           : "none (automatic plan)");
   std::printf("calibration:   %s\n", info.calibration().state().c_str());
+  if (info.shards_size() > 0) {
+    std::printf("shards:        %-6s %-24s %-12s %12s\n", "SHARD", "NODE", "STATE", "VECTORS");
+    for (const v1::ShardInfo& shard : info.shards()) {
+      std::printf("               %-6u %-24s %-12s %12llu%s%s\n", shard.shard(),
+                  shard.node_id().c_str(), shard.state().c_str(),
+                  static_cast<unsigned long long>(shard.vector_count()),
+                  shard.error().empty() ? "" : "  ", shard.error().c_str());
+    }
+  }
   std::printf("indexes:\n");
   for (const v1::IndexInfo& index : info.indexes()) PrintIndexInfo(index);
 }
@@ -134,6 +143,7 @@ struct CreateArgs {
   std::vector<uint32_t> nesting_dims;
   uint32_t resident_dims = 0;
   std::string resident_precision = "fp32";
+  uint32_t shards = 0;
 };
 
 void AddCreate(CLI::App& parent, CliContext& context) {
@@ -159,6 +169,9 @@ void AddCreate(CLI::App& parent, CliContext& context) {
           "+-65504 refused) or int8 (a quarter; per-dimension ranges learned from the "
           "first 8,192 vectors)")
       ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+  create->add_option("--shards", args->shards,
+                     "Shards to spread the collection over (a cluster's router only; default: the "
+                     "router's --default_shards, 1 on a standalone server)");
   create->callback([args, &context] {
     context.run = [args](CliContext& run_context) -> absl::Status {
       v1::CreateCollectionRequest request;
@@ -167,6 +180,7 @@ void AddCreate(CLI::App& parent, CliContext& context) {
       ASSIGN_OR_RETURN(v1::Metric metric, ParseMetric(args->metric));
       request.set_metric(metric);
       request.mutable_nesting_dims()->Add(args->nesting_dims.begin(), args->nesting_dims.end());
+      request.set_shards(args->shards);
       request.mutable_storage()->set_resident_dims(args->resident_dims);
       request.mutable_storage()->set_resident_precision(
           args->resident_precision == "fp16"   ? v1::PRECISION_FP16
