@@ -452,6 +452,20 @@ absl::Status Router::BuildIndex(const v1::BuildIndexRequest& request,
                                 v1::BuildIndexResponse* response, Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  if (request.has_ivf() && request.ivf().nlist() > 0) {
+    // Each shard trains its own lists: refuse here, before any shard starts, when one shard
+    // holds fewer vectors than lists (a shard would refuse alone, naming only its own count).
+    v1::CollectionInfo info;
+    RETURN_IF_ERROR(DescribeCollection(request.collection(), &info, deadline));
+    for (const v1::ShardInfo& shard : info.shards()) {
+      if (shard.vector_count() < request.ivf().nlist()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ivf.nlist (", request.ivf().nlist(), ") exceeds the vectors of shard ", shard.shard(),
+            " (", shard.vector_count(), " of the collection's ", info.vector_count(),
+            "; each of its ", info.shards_size(), " shards trains its own lists)"));
+      }
+    }
+  }
   auto replies = ToEveryShard<v1::ShardBuildIndexRequest, v1::BuildIndexResponse>(
       route, request, deadline,
       [](v1::ShardService::Stub& stub, grpc::ClientContext* context,

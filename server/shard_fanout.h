@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "grpcpp/grpcpp.h"
+#include "server/grpc_status.h"
 
 namespace adanns::server {
 
@@ -51,9 +52,10 @@ inline bool ShardUnreachable(const grpc::Status& status) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::NOT_FOUND:      // the node does not hold the shard
     case grpc::StatusCode::UNIMPLEMENTED:  // not a data node
       return true;
+    case grpc::StatusCode::NOT_FOUND:  // the node does not hold the shard, or a verdict
+      return status.error_details() == kShardNotHeldDetail;
     default:
       return false;
   }

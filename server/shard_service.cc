@@ -10,7 +10,10 @@ template <typename Handle>
 grpc::Status OnShard(ShardHost* host, const std::string& collection, uint32_t shard,
                      Handle&& handle) {
   absl::StatusOr<std::shared_ptr<HostedShard>> hosted = host->Find(collection, shard);
-  if (!hosted.ok()) return ToGrpc(hosted.status());
+  if (!hosted.ok()) {
+    return grpc::Status(static_cast<grpc::StatusCode>(hosted.status().code()),
+                        std::string(hosted.status().message()), kShardNotHeldDetail);
+  }
   return ToGrpc(handle(**hosted));
 }
 

@@ -1,5 +1,7 @@
 // Every RPC given bad input answers a precise status and message, writes nothing, and the server
-// keeps serving. Runs against a real gRPC server on loopback with real RocksDB.
+// keeps serving. Runs against a real gRPC server on loopback with real RocksDB, and again through
+// a cluster router (a real etcd, one data node holding the router's default 4 shards): the same
+// corpus must get the same statuses and messages there.
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -8,7 +10,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/cluster/etcd_process.h"
+#include "tests/cluster/eventually.h"
 #include "tests/integration/in_process_server.h"
+#include "tests/integration/server_process.h"
 
 namespace adanns::testing {
 namespace {
@@ -17,13 +22,40 @@ using ::testing::HasSubstr;
 
 constexpr uint32_t kDim = 8;
 
-class BadInputTest : public InProcessServerTest {
+enum class Topology { kStandalone, kRouted };
+
+class BadInputTest : public InProcessServerTest, public ::testing::WithParamInterface<Topology> {
  protected:
   void SetUp() override {
     InProcessServerTest::SetUp();
+    if (GetParam() == Topology::kRouted) StartCluster();
     ASSERT_EQ(Create("c", kDim, v1::L2), grpc::StatusCode::OK);
     ASSERT_TRUE(UpsertMessages({MakeMessage("c", 0, 10)}).ok());
   }
+
+  // etcd, a data node and a router (real processes); stub_ then talks to the router.
+  void StartCluster() {
+    etcd_ = std::make_unique<EtcdProcess>(dir_.path() + "/etcd");
+    const std::vector<std::string> cluster = {"--etcd=" + etcd_->endpoint(), "--cluster=b",
+                                              "--lease_seconds=2"};
+    std::vector<std::string> flags = cluster;
+    flags.push_back("--role=data");
+    node_ = std::make_unique<ServerProcess>(dir_.path() + "/node", flags);
+    flags = cluster;
+    flags.push_back("--role=router");
+    router_ = std::make_unique<ServerProcess>(dir_.path() + "/router", flags);
+    auto etcd = etcd_->NewClient();
+    ASSERT_TRUE(Eventually(
+        [&] {
+          auto nodes = etcd->GetPrefix("/b/nodes/");
+          return nodes.ok() && nodes->kvs.size() == 1;
+        },
+        std::chrono::seconds(10)));
+    stub_ = router_->NewStub();
+  }
+
+  // The port of the server under test (the router when routed).
+  int port() const { return router_ != nullptr ? router_->port() : server_->port(); }
 
   static v1::UpsertRequest MakeMessage(const std::string& collection, uint64_t first_id,
                                        size_t count, size_t dim = kDim) {
@@ -71,14 +103,25 @@ class BadInputTest : public InProcessServerTest {
     request.set_k(k);
     return request;
   }
+
+  std::unique_ptr<EtcdProcess> etcd_;
+  std::unique_ptr<ServerProcess> node_;
+  std::unique_ptr<ServerProcess> router_;
 };
+
+INSTANTIATE_TEST_SUITE_P(On, BadInputTest,
+                         ::testing::Values(Topology::kStandalone, Topology::kRouted),
+                         [](const ::testing::TestParamInfo<Topology>& param_info) {
+                           return param_info.param == Topology::kStandalone ? "Standalone"
+                                                                            : "Router";
+                         });
 
 void ExpectStatus(const grpc::Status& status, grpc::StatusCode code, const std::string& text) {
   EXPECT_EQ(status.error_code(), code) << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr(text));
 }
 
-TEST_F(BadInputTest, CreateCollection) {
+TEST_P(BadInputTest, CreateCollection) {
   auto create = [&](const std::string& name, uint32_t dim, v1::Metric metric,
                     std::vector<uint32_t> nesting = {}) {
     v1::CreateCollectionRequest request;
@@ -111,7 +154,7 @@ TEST_F(BadInputTest, CreateCollection) {
   EXPECT_THAT(list.collections(1).nesting_dims(), ::testing::ElementsAre(8, 16, 32, 64, 100));
 }
 
-TEST_F(BadInputTest, DescribeAndDropUnknown) {
+TEST_P(BadInputTest, DescribeAndDropUnknown) {
   v1::DescribeCollectionRequest describe;
   describe.set_name("nope");
   v1::CollectionInfo info;
@@ -157,28 +200,28 @@ grpc::Status UpsertRawMessages(int port, const std::vector<std::string>& message
   return status;
 }
 
-TEST_F(BadInputTest, AnUnparsableMessageInsideAStreamFailsTheCallNamingIt) {
+TEST_P(BadInputTest, AnUnparsableMessageInsideAStreamFailsTheCallNamingIt) {
   const std::string first = MakeMessage("c", 100, 20).SerializeAsString();
   const std::string second = MakeMessage("c", 200, 20).SerializeAsString();
   const std::string corrupt = second.substr(0, second.size() / 2);  // cut mid-field
   for (const std::string& garbage : {corrupt, std::string("\xff\xff\xff\xff")}) {
-    ExpectStatus(UpsertRawMessages(server_->port(), {first, garbage, second}),
+    ExpectStatus(UpsertRawMessages(port(), {first, garbage, second}),
                  grpc::StatusCode::INVALID_ARGUMENT,
                  "message 1 of the stream rejected: it is not a valid adanns.v1.UpsertRequest");
   }
   // The message before the bad one stays committed (as documented), nothing after it is.
   EXPECT_EQ(VectorCount("c"), 30u);
   uint64_t upserted = 0;
-  ASSERT_TRUE(UpsertRawMessages(server_->port(), {first, second}, &upserted).ok());
+  ASSERT_TRUE(UpsertRawMessages(port(), {first, second}, &upserted).ok());
   EXPECT_EQ(upserted, 40u);
   EXPECT_EQ(VectorCount("c"), 50u);
   // A first message that does not parse commits nothing.
-  ExpectStatus(UpsertRawMessages(server_->port(), {std::string("\x0a\x05ab")}),
+  ExpectStatus(UpsertRawMessages(port(), {std::string("\x0a\x05ab")}),
                grpc::StatusCode::INVALID_ARGUMENT, "message 0 of the stream rejected");
   EXPECT_EQ(VectorCount("c"), 50u);
 }
 
-TEST_F(BadInputTest, UpsertRejectsBadMessagesWholly) {
+TEST_P(BadInputTest, UpsertRejectsBadMessagesWholly) {
   const auto kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
   ExpectStatus(UpsertMessages({MakeMessage("nope", 0, 1)}), grpc::StatusCode::NOT_FOUND, "nope");
   ExpectStatus(UpsertMessages({MakeMessage("c", 100, 3, kDim + 1)}), kInvalid, "has 9 values");
@@ -193,7 +236,7 @@ TEST_F(BadInputTest, UpsertRejectsBadMessagesWholly) {
   EXPECT_EQ(VectorCount("c"), 10u);  // none of the valid vectors of those messages landed
 }
 
-TEST_F(BadInputTest, StreamCommitsExactlyTheMessagesBeforeTheBadOne) {
+TEST_P(BadInputTest, StreamCommitsExactlyTheMessagesBeforeTheBadOne) {
   v1::UpsertRequest bad = MakeMessage("c", 300, 4);
   bad.mutable_vectors(2)->mutable_values()->RemoveLast();
   const grpc::Status status = UpsertMessages(
@@ -216,7 +259,7 @@ TEST_F(BadInputTest, StreamCommitsExactlyTheMessagesBeforeTheBadOne) {
   EXPECT_EQ(VectorCount("c"), 111u);
 }
 
-TEST_F(BadInputTest, GetAndDelete) {
+TEST_P(BadInputTest, GetAndDelete) {
   const auto kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
   v1::GetRequest get;
   get.set_collection("c");
@@ -246,7 +289,7 @@ TEST_F(BadInputTest, GetAndDelete) {
   EXPECT_EQ(VectorCount("c"), 9u);
 }
 
-TEST_F(BadInputTest, Search) {
+TEST_P(BadInputTest, Search) {
   const auto kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
   ExpectStatus(Search(Query(kDim, 0)), kInvalid, "k must be in 1..10000");
   ExpectStatus(Search(Query(kDim, 10001)), kInvalid, "k must be in 1..10000");
@@ -301,7 +344,7 @@ TEST_F(BadInputTest, Search) {
   EXPECT_EQ(response.hits_size(), 3);
 }
 
-TEST_F(BadInputTest, SearchBatch) {
+TEST_P(BadInputTest, SearchBatch) {
   auto batch = [&](uint32_t query_dims, size_t floats, uint32_t k) {
     v1::SearchBatchRequest request;
     request.set_collection("c");
@@ -323,7 +366,7 @@ TEST_F(BadInputTest, SearchBatch) {
   EXPECT_TRUE(batch(8, 16, 2).ok());
 }
 
-TEST_F(BadInputTest, BuildAndDropIndex) {
+TEST_P(BadInputTest, BuildAndDropIndex) {
   auto build = [&](const std::string& collection, uint32_t nlist, uint32_t coarse_dims,
                    uint32_t iterations = 0) {
     v1::BuildIndexRequest request;
@@ -345,7 +388,10 @@ TEST_F(BadInputTest, BuildAndDropIndex) {
   };
   const auto kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
   ExpectStatus(build("nope", 0, 0), grpc::StatusCode::NOT_FOUND, "nope");
-  ExpectStatus(build("c", 11, 0), kInvalid, "exceeds the collection's vectors (10)");
+  // Through a router each shard trains its own lists: the bound is the smallest shard's.
+  ExpectStatus(build("c", 11, 0), kInvalid,
+               GetParam() == Topology::kStandalone ? "exceeds the collection's vectors (10)"
+                                                   : "ivf.nlist (11) exceeds the vectors of shard");
   ExpectStatus(build("c", 2, kDim + 1), kInvalid, "coarse_dims");
   ExpectStatus(build("c", 2, 0, 5000), kInvalid, "kmeans_iterations");
   ASSERT_EQ(Create("empty", 4, v1::L2), grpc::StatusCode::OK);
