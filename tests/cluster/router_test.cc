@@ -1,8 +1,11 @@
 // A router over two real data nodes and a real etcd, against a standalone server holding the same
 // vectors: exact searches agree (ids and scores), Get/Delete by id route to the right shard, bad
 // input gets the standalone status and writes nothing, a down node fails searches (or answers
-// partially when allowed).
+// partially when allowed), a data node that is not registered in this cluster is never given a
+// shard, and a router started while etcd is down answers UNAVAILABLE naming etcd, then serves.
+#include <filesystem>
 #include <random>
+#include <set>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -222,6 +225,61 @@ TEST_F(RouterTest, ADownNodeFailsSearchesUnlessPartialAnswersAreAllowed) {
   EXPECT_EQ(partial.shards_total(), 3u);
   EXPECT_GE(partial.shards_answered(), 1u);
   EXPECT_LT(partial.shards_answered(), 3u);
+}
+
+TEST_F(RouterTest, ANodeNotRegisteredInTheClusterIsNeverGivenAShard) {
+  // A running data node whose registration is elsewhere (another cluster's key prefix).
+  ServerProcess stranger(dir_.path() + "/stranger",
+                         {"--etcd=" + etcd_.endpoint(), "--cluster=other", "--role=data"});
+  auto etcd = etcd_.NewClient();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto nodes = etcd->GetPrefix("/other/nodes/");
+        return nodes.ok() && nodes->kvs.size() == 1;
+      },
+      std::chrono::seconds(10)));
+  auto registered = etcd->GetPrefix("/t/nodes/");
+  ASSERT_TRUE(registered.ok());
+  std::set<std::string> members;
+  for (const auto& kv : registered->kvs)
+    members.insert(kv.key.substr(std::string("/t/nodes/").size()));
+  ASSERT_EQ(members.size(), 2u);
+  v1::CreateCollectionRequest create;
+  create.set_name("wide");
+  create.set_dim(kDim);
+  create.set_metric(v1::L2);
+  create.set_shards(8);
+  v1::CollectionInfo info;
+  grpc::ClientContext context;
+  ASSERT_TRUE(routed_->CreateCollection(&context, create, &info).ok());
+  ASSERT_EQ(info.shards_size(), 8);
+  for (const v1::ShardInfo& shard : info.shards()) {
+    EXPECT_EQ(members.count(shard.node_id()), 1u) << shard.node_id();
+    EXPECT_EQ(shard.state(), "serving");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/stranger/shards/wide"));
+}
+
+TEST(RouterStartTest, EtcdDownAtStartIsAClearErrorThenServes) {
+  TempDir dir;
+  EtcdProcess etcd(dir.path() + "/etcd");
+  etcd.Stop();
+  ServerProcess router(dir.path() + "/router",
+                       {"--etcd=" + etcd.endpoint(), "--cluster=t", "--role=router"});
+  auto stub = router.NewStub();
+  auto list = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ListCollectionsResponse listed;
+    return stub->ListCollections(&context, {}, &listed);
+  };
+  const grpc::Status down = list();
+  EXPECT_EQ(down.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(down.error_message(), HasSubstr("etcd")) << down.error_message();
+  ASSERT_TRUE(router.running());
+  etcd.Restart();
+  EXPECT_TRUE(Eventually([&] { return list().ok(); }, std::chrono::seconds(30)));
+  EXPECT_EQ(router.Stop(), 0);
 }
 
 }  // namespace
