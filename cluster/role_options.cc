@@ -92,16 +92,18 @@ absl::Status ResolveAdvertise(absl::string_view listen, int bound_port, RoleOpti
   return absl::OkStatus();
 }
 
-absl::Status CheckInternalServiceExposure(absl::string_view listen, bool mutual_tls) {
+absl::Status CheckInternalServiceExposure(absl::string_view listen, bool mutual_tls,
+                                          bool cluster_key) {
   absl::string_view host;
   uint32_t port = 0;
   const bool loopback = SplitHostPort(listen, &host, &port) &&
                         (host == "127.0.0.1" || host == "localhost" || host == "[::1]");
-  if (loopback || mutual_tls) return absl::OkStatus();
+  if (loopback || mutual_tls || cluster_key) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("--listen=", listen,
                    ": a data node's internal shard service on a non-loopback address "
-                   "needs mutual TLS (--tls_cert, --tls_key and --tls_client_ca)"));
+                   "needs mutual TLS (--tls_cert, --tls_key and --tls_client_ca) or a cluster "
+                   "key (--cluster_key_file)"));
 }
 
 }  // namespace adanns::cluster

@@ -46,9 +46,10 @@ absl::StatusOr<RoleOptions> ParseRoleFlags(const RoleFlags& flags);
 // which others cannot dial), and --node_id to the advertised HOST:PORT.
 absl::Status ResolveAdvertise(absl::string_view listen, int bound_port, RoleOptions* options);
 
-// A data node's internal ShardService carries no client credentials: on an address other than
-// loopback it needs mutual TLS (INVALID_ARGUMENT otherwise), so nothing internal is open by
-// default.
-absl::Status CheckInternalServiceExposure(absl::string_view listen, bool mutual_tls);
+// A data node's internal ShardService is open to whoever reaches it unless guarded: on an address
+// other than loopback it needs mutual TLS or a cluster key (INVALID_ARGUMENT otherwise), so
+// nothing internal is open by default.
+absl::Status CheckInternalServiceExposure(absl::string_view listen, bool mutual_tls,
+                                          bool cluster_key);
 
 }  // namespace adanns::cluster

@@ -12,6 +12,7 @@
 #include "cluster/node_membership.h"
 #include "cluster/role_options.h"
 #include "index/cuda/gpu.h"
+#include "server/cluster_key.h"
 #include "server/server.h"
 #include "server/snapshots.h"
 #include "spdlog/spdlog.h"
@@ -103,6 +104,10 @@ ABSL_FLAG(std::string, etcd, "",
           "HOST:PORT[,HOST:PORT...] of the etcd members; required for data and router, an error "
           "for standalone");
 ABSL_FLAG(std::string, cluster, "adanns", "Cluster name: the etcd key prefix /<cluster>/");
+ABSL_FLAG(std::string, cluster_key_file, "",
+          "File holding the cluster key (at least 16 bytes): a data node requires it on every "
+          "shard call, a router sends it; lets a data node listen beyond loopback without mutual "
+          "TLS (sent in the clear without TLS: for a trusted network)");
 ABSL_FLAG(std::string, node_id, "", "This node's name in the cluster; default: --advertise");
 ABSL_FLAG(std::string, advertise, "",
           "HOST:PORT other nodes dial; default: the --listen host with the port bound (required "
@@ -178,17 +183,32 @@ int main(int argc, char** argv) {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.data_node = role->data;
+  std::string cluster_key;
+  if (const std::string key_file = absl::GetFlag(FLAGS_cluster_key_file); !key_file.empty()) {
+    if (!role->data && !role->router) {
+      spdlog::error("bad flags: --cluster_key_file is for --role=data or router");
+      return 1;
+    }
+    absl::StatusOr<std::string> key = adanns::server::ReadClusterKey(key_file);
+    if (!key.ok()) {
+      spdlog::error("--cluster_key_file: {}", std::string(key.status().message()));
+      return 1;
+    }
+    cluster_key = *std::move(key);
+  }
+  if (role->data) options.cluster_key = cluster_key;
   if (role->router) {
     adanns::server::RouterOptions router;
     router.etcd_endpoints = role->etcd_endpoints;
     router.cluster = role->cluster;
     router.default_shards = absl::GetFlag(FLAGS_default_shards);
     router.max_message_bytes = options.max_message_bytes;
+    router.cluster_key = cluster_key;
     options.router = std::move(router);
   }
   if (role->data) {
     if (absl::Status exposed = adanns::cluster::CheckInternalServiceExposure(
-            options.listen, !options.tls_client_ca_file.empty());
+            options.listen, !options.tls_client_ca_file.empty(), !cluster_key.empty());
         !exposed.ok()) {
       spdlog::error("bad flags: {}", std::string(exposed.message()));
       return 1;

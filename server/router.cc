@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "index/float16.h"
+#include "server/cluster_key.h"
 #include "server/shard_fanout.h"
 #include "server/validation.h"
 #include "spdlog/spdlog.h"
@@ -156,8 +157,10 @@ std::shared_ptr<v1::ShardService::Stub> Router::StubFor(const std::string& addre
     // A restarted data node is dialled again within a second or two.
     arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
-    stub = v1::ShardService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments));
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> senders;
+    if (!options_.cluster_key.empty()) senders.push_back(ClusterKeySender(options_.cluster_key));
+    stub = v1::ShardService::NewStub(grpc::experimental::CreateCustomChannelWithInterceptors(
+        address, grpc::InsecureChannelCredentials(), arguments, std::move(senders)));
   }
   return stub;
 }

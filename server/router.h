@@ -37,6 +37,8 @@ struct RouterOptions {
   // Largest message sent to or received from a data node.
   // Default: 64 MiB.
   int max_message_bytes = 64 << 20;
+  // Sent on every call to a data node (server/cluster_key.h); empty = none.
+  std::string cluster_key;
 };
 
 class Router {

@@ -77,6 +77,9 @@ struct ServerOptions {
   // block cache) and serves the internal ShardService instead of the public service.
   // Default: false (a standalone server).
   bool data_node = false;
+  // Data node: the secret every ShardService call must carry (server/cluster_key.h; a router
+  // sends RouterOptions::cluster_key). Default: empty (none: loopback or mutual TLS only).
+  std::string cluster_key;
   // A cluster router: serves the public API by routing to the data nodes (with data_node, both).
   // Default: unset.
   std::optional<RouterOptions> router;

@@ -1,5 +1,6 @@
 #include "server/shard_service.h"
 
+#include "server/cluster_key.h"
 #include "server/grpc_status.h"
 
 namespace adanns::server {
@@ -19,61 +20,74 @@ grpc::Status OnShard(ShardHost* host, const std::string& collection, uint32_t sh
 
 }  // namespace
 
-grpc::Status ShardServiceImpl::CreateShard(grpc::ServerContext*,
+grpc::Status ShardServiceImpl::CreateShard(grpc::ServerContext* context,
                                            const v1::CreateShardRequest* request,
                                            v1::CollectionInfo* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   absl::StatusOr<std::shared_ptr<HostedShard>> hosted =
       host_->Create(request->spec(), request->shard());
   if (!hosted.ok()) return ToGrpc(hosted.status());
   return ToGrpc((*hosted)->service().DoDescribeCollection(request->spec().name(), response));
 }
 
-grpc::Status ShardServiceImpl::DropShard(grpc::ServerContext*, const v1::ShardRequest* request,
+grpc::Status ShardServiceImpl::DropShard(grpc::ServerContext* context,
+                                         const v1::ShardRequest* request,
                                          v1::DropCollectionResponse* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   absl::StatusOr<uint64_t> dropped = host_->Drop(request->collection(), request->shard());
   if (!dropped.ok()) return ToGrpc(dropped.status());
   response->set_dropped_vectors(*dropped);
   return grpc::Status::OK;
 }
 
-grpc::Status ShardServiceImpl::DescribeShard(grpc::ServerContext*, const v1::ShardRequest* request,
+grpc::Status ShardServiceImpl::DescribeShard(grpc::ServerContext* context,
+                                             const v1::ShardRequest* request,
                                              v1::CollectionInfo* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoDescribeCollection(request->collection(), response);
   });
 }
 
-grpc::Status ShardServiceImpl::UpdateShard(grpc::ServerContext*,
+grpc::Status ShardServiceImpl::UpdateShard(grpc::ServerContext* context,
                                            const v1::ShardUpdateRequest* request,
                                            v1::CollectionInfo* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().name(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoUpdateCollection(request->request(), response);
   });
 }
 
-grpc::Status ShardServiceImpl::Upsert(grpc::ServerContext*, const v1::ShardUpsertRequest* request,
+grpc::Status ShardServiceImpl::Upsert(grpc::ServerContext* context,
+                                      const v1::ShardUpsertRequest* request,
                                       v1::UpsertResponse* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoUpsertOne(request->request(), response);
   });
 }
 
-grpc::Status ShardServiceImpl::Get(grpc::ServerContext*, const v1::ShardGetRequest* request,
+grpc::Status ShardServiceImpl::Get(grpc::ServerContext* context, const v1::ShardGetRequest* request,
                                    v1::GetResponse* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoGet(request->request(), response);
   });
 }
 
-grpc::Status ShardServiceImpl::Delete(grpc::ServerContext*, const v1::ShardDeleteRequest* request,
+grpc::Status ShardServiceImpl::Delete(grpc::ServerContext* context,
+                                      const v1::ShardDeleteRequest* request,
                                       v1::DeleteResponse* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoDelete(request->request(), response);
   });
 }
 
-grpc::Status ShardServiceImpl::Search(grpc::ServerContext*, const v1::ShardSearchRequest* request,
+grpc::Status ShardServiceImpl::Search(grpc::ServerContext* context,
+                                      const v1::ShardSearchRequest* request,
                                       v1::SearchResponse* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoSearch(request->request(), response);
   });
@@ -82,31 +96,35 @@ grpc::Status ShardServiceImpl::Search(grpc::ServerContext*, const v1::ShardSearc
 grpc::Status ShardServiceImpl::SearchBatch(grpc::ServerContext* context,
                                            const v1::ShardSearchBatchRequest* request,
                                            v1::SearchBatchResponse* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoSearchBatch(request->request(), response,
                                          [context] { return context->IsCancelled(); });
   });
 }
 
-grpc::Status ShardServiceImpl::BuildIndex(grpc::ServerContext*,
+grpc::Status ShardServiceImpl::BuildIndex(grpc::ServerContext* context,
                                           const v1::ShardBuildIndexRequest* request,
                                           v1::BuildIndexResponse* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoBuildIndex(request->request(), response);
   });
 }
 
-grpc::Status ShardServiceImpl::DropIndex(grpc::ServerContext*,
+grpc::Status ShardServiceImpl::DropIndex(grpc::ServerContext* context,
                                          const v1::ShardDropIndexRequest* request,
                                          v1::DropIndexResponse*) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoDropIndex(request->request());
   });
 }
 
-grpc::Status ShardServiceImpl::Calibrate(grpc::ServerContext*,
+grpc::Status ShardServiceImpl::Calibrate(grpc::ServerContext* context,
                                          const v1::ShardCalibrateRequest* request,
                                          v1::CalibrationInfo* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoCalibrate(request->request(), response);
   });

@@ -3,6 +3,8 @@
 // collection (same validation, statuses, plans and cost accounting).
 #pragma once
 
+#include <string>
+
 #include "adanns/v1/cluster.grpc.pb.h"
 #include "server/shard_host.h"
 
@@ -10,7 +12,9 @@ namespace adanns::server {
 
 class ShardServiceImpl final : public v1::ShardService::Service {
  public:
-  explicit ShardServiceImpl(ShardHost* host) : host_(host) {}
+  // `cluster_key`: what every call must carry (server/cluster_key.h); empty = nothing.
+  ShardServiceImpl(ShardHost* host, std::string cluster_key)
+      : host_(host), cluster_key_(std::move(cluster_key)) {}
 
   grpc::Status CreateShard(grpc::ServerContext* context, const v1::CreateShardRequest* request,
                            v1::CollectionInfo* response) override;
@@ -39,6 +43,7 @@ class ShardServiceImpl final : public v1::ShardService::Service {
 
  private:
   ShardHost* const host_;
+  const std::string cluster_key_;
 };
 
 }  // namespace adanns::server

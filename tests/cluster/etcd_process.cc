@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/cluster/eventually.h"
+
 namespace adanns::testing {
 
 int FreeLoopbackPort() {
@@ -131,6 +133,17 @@ void EtcdProcess::Stop() {
 void EtcdProcess::Restart() {
   if (running()) return;
   if (!Launch()) throw std::runtime_error("etcd did not restart (see " + data_dir_ + "/etcd.log)");
+}
+
+bool AwaitRegisteredNodes(const EtcdProcess& etcd, const std::string& cluster, size_t count,
+                          std::chrono::milliseconds limit) {
+  auto client = etcd.NewClient();
+  return Eventually(
+      [&] {
+        auto nodes = client->GetPrefix("/" + cluster + "/nodes/");
+        return nodes.ok() && nodes->kvs.size() == count;
+      },
+      limit);
 }
 
 }  // namespace adanns::testing

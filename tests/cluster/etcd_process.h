@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -38,6 +39,10 @@ class EtcdProcess {
   int peer_port_ = 0;
   pid_t pid_ = -1;
 };
+
+// Polls (bounded) until exactly `count` data nodes are registered under /<cluster>/nodes/.
+bool AwaitRegisteredNodes(const EtcdProcess& etcd, const std::string& cluster, size_t count,
+                          std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 // A loopback TCP port that was free a moment ago (bound to port 0, then released).
 int FreeLoopbackPort();

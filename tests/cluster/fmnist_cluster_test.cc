@@ -43,13 +43,7 @@ class FmnistClusterTest : public ::testing::Test {
     for (int n = 0; n < kNodes; ++n) StartNode(n);
     StartRouter();
     standalone_ = new ServerProcess(dir_->path() + "/standalone", {"--auto_calibrate=false"});
-    auto etcd = etcd_->NewClient();
-    ASSERT_TRUE(Eventually(
-        [&] {
-          auto nodes = etcd->GetPrefix("/f/nodes/");
-          return nodes.ok() && nodes->kvs.size() == kNodes;
-        },
-        std::chrono::seconds(20)));
+    ASSERT_TRUE(AwaitRegisteredNodes(*etcd_, "f", kNodes, std::chrono::seconds(20)));
     for (ServerProcess* server : {router_, standalone_}) {
       Cli(*server, absl::StrCat("collection create fmnist --dim 784 --metric l2",
                                 server == router_ ? " --shards 4" : ""));

@@ -87,5 +87,15 @@ TEST(RoleOptionsTest, AdvertiseDefaultsToTheListenHostWithTheBoundPort) {
   }
 }
 
+TEST(RoleOptionsTest, ADataNodeBeyondLoopbackNeedsMutualTlsOrAClusterKey) {
+  EXPECT_TRUE(CheckInternalServiceExposure("127.0.0.1:7000", false, false).ok());
+  EXPECT_TRUE(CheckInternalServiceExposure("localhost:7000", false, false).ok());
+  const absl::Status open = CheckInternalServiceExposure("0.0.0.0:7000", false, false);
+  EXPECT_EQ(open.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(open.message()), HasSubstr("--cluster_key_file"));
+  EXPECT_TRUE(CheckInternalServiceExposure("0.0.0.0:7000", true, false).ok());
+  EXPECT_TRUE(CheckInternalServiceExposure("10.1.2.3:7000", false, true).ok());
+}
+
 }  // namespace
 }  // namespace adanns::cluster

@@ -4,9 +4,11 @@
 // partially when allowed), a data node that is not registered in this cluster is never given a
 // shard, and a router started while etcd is down answers UNAVAILABLE naming etcd, then serves.
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 
+#include "adanns/v1/cluster.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/etcd_process.h"
@@ -74,13 +76,7 @@ class RouterTest : public ::testing::Test {
     standalone_ = std::make_unique<ServerProcess>(dir_.path() + "/standalone");
     routed_ = router_->NewStub();
     alone_ = standalone_->NewStub();
-    auto etcd = etcd_.NewClient();
-    ASSERT_TRUE(Eventually(
-        [&] {
-          auto nodes = etcd->GetPrefix("/t/nodes/");
-          return nodes.ok() && nodes->kvs.size() == 2;
-        },
-        std::chrono::seconds(10)));
+    ASSERT_TRUE(AwaitRegisteredNodes(etcd_, "t", 2));
     for (v1::Adanns::Stub* stub : {routed_.get(), alone_.get()}) {
       v1::CreateCollectionRequest create;
       create.set_name("docs");
@@ -209,13 +205,7 @@ TEST_F(RouterTest, BadInputGetsTheStandaloneStatusAndWritesNothing) {
 
 TEST_F(RouterTest, ADownNodeFailsSearchesUnlessPartialAnswersAreAllowed) {
   nodes_[1]->Kill();
-  auto etcd = etcd_.NewClient();
-  ASSERT_TRUE(Eventually(
-      [&] {
-        auto nodes = etcd->GetPrefix("/t/nodes/");
-        return nodes.ok() && nodes->kvs.size() == 1;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(AwaitRegisteredNodes(etcd_, "t", 1));
   grpc::Status status;
   ExactSearch(*routed_, 1, false, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -231,18 +221,13 @@ TEST_F(RouterTest, ANodeNotRegisteredInTheClusterIsNeverGivenAShard) {
   // A running data node whose registration is elsewhere (another cluster's key prefix).
   ServerProcess stranger(dir_.path() + "/stranger",
                          {"--etcd=" + etcd_.endpoint(), "--cluster=other", "--role=data"});
-  auto etcd = etcd_.NewClient();
-  ASSERT_TRUE(Eventually(
-      [&] {
-        auto nodes = etcd->GetPrefix("/other/nodes/");
-        return nodes.ok() && nodes->kvs.size() == 1;
-      },
-      std::chrono::seconds(10)));
-  auto registered = etcd->GetPrefix("/t/nodes/");
+  ASSERT_TRUE(AwaitRegisteredNodes(etcd_, "other", 1));
+  auto registered = etcd_.NewClient()->GetPrefix("/t/nodes/");
   ASSERT_TRUE(registered.ok());
   std::set<std::string> members;
-  for (const auto& kv : registered->kvs)
+  for (const auto& kv : registered->kvs) {
     members.insert(kv.key.substr(std::string("/t/nodes/").size()));
+  }
   ASSERT_EQ(members.size(), 2u);
   v1::CreateCollectionRequest create;
   create.set_name("wide");
@@ -280,6 +265,73 @@ TEST(RouterStartTest, EtcdDownAtStartIsAClearErrorThenServes) {
   etcd.Restart();
   EXPECT_TRUE(Eventually([&] { return list().ok(); }, std::chrono::seconds(30)));
   EXPECT_EQ(router.Stop(), 0);
+}
+
+// With --cluster_key_file a data node's shard service answers only calls carrying the key: a
+// router with the same key works, one with another key or none is refused (UNAUTHENTICATED,
+// saying why), as is a direct call. (That the key lets a data node listen beyond loopback is
+// role_options_test's.)
+TEST(ClusterKeyTest, OnlyCallsWithTheKeyReachTheShards) {
+  TempDir dir;
+  EtcdProcess etcd(dir.path() + "/etcd");
+  auto write_key = [&](const std::string& name, const std::string& key) {
+    std::ofstream(dir.path() + "/" + name) << key << "\n";
+    return "--cluster_key_file=" + dir.path() + "/" + name;
+  };
+  const std::string key = write_key("key", "0123456789abcdef-cluster-secret");
+  const std::vector<std::string> cluster = {"--etcd=" + etcd.endpoint(), "--cluster=k"};
+  std::vector<std::string> flags = cluster;
+  flags.push_back("--role=data");
+  flags.push_back(key);
+  ServerProcess node(dir.path() + "/node", flags);
+  std::vector<std::string> router_flags = cluster;
+  router_flags.push_back("--role=router");
+  ServerProcess good(dir.path() + "/good", [&] {
+    auto f = router_flags;
+    f.push_back(key);
+    return f;
+  }());
+  ServerProcess wrong(dir.path() + "/wrong", [&] {
+    auto f = router_flags;
+    f.push_back(write_key("other", "another-key-of-enough-bytes"));
+    return f;
+  }());
+  ServerProcess keyless(dir.path() + "/keyless", router_flags);
+  ASSERT_TRUE(AwaitRegisteredNodes(etcd, "k", 1));
+
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  create.set_dim(kDim);
+  create.set_metric(v1::L2);
+  create.set_shards(2);
+  {
+    grpc::ClientContext context;
+    v1::CollectionInfo info;
+    const grpc::Status created = good.NewStub()->CreateCollection(&context, create, &info);
+    ASSERT_TRUE(created.ok()) << created.error_message();
+  }
+  auto good_stub = good.NewStub();
+  ASSERT_TRUE(UpsertStream(*good_stub, {Message(0, 50)}).ok());
+  grpc::Status status;
+  EXPECT_EQ(ExactSearch(*good_stub, 1, false, &status).hits_size(), 10);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  ExactSearch(*wrong.NewStub(), 1, false, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), HasSubstr("wrong cluster key"));
+  ExactSearch(*keyless.NewStub(), 1, false, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), HasSubstr("needs the cluster key"));
+
+  auto shards = v1::ShardService::NewStub(
+      grpc::CreateChannel(node.target(), grpc::InsecureChannelCredentials()));
+  v1::ShardRequest describe;
+  describe.set_collection("docs");
+  describe.set_shard(0);
+  grpc::ClientContext context;
+  v1::CollectionInfo info;
+  EXPECT_EQ(shards->DescribeShard(&context, describe, &info).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/etcd_process.h"
-#include "tests/cluster/eventually.h"
 #include "tests/integration/in_process_server.h"
 #include "tests/integration/server_process.h"
 
@@ -44,13 +43,7 @@ class BadInputTest : public InProcessServerTest, public ::testing::WithParamInte
     flags = cluster;
     flags.push_back("--role=router");
     router_ = std::make_unique<ServerProcess>(dir_.path() + "/router", flags);
-    auto etcd = etcd_->NewClient();
-    ASSERT_TRUE(Eventually(
-        [&] {
-          auto nodes = etcd->GetPrefix("/b/nodes/");
-          return nodes.ok() && nodes->kvs.size() == 1;
-        },
-        std::chrono::seconds(10)));
+    ASSERT_TRUE(AwaitRegisteredNodes(*etcd_, "b", 1));
     stub_ = router_->NewStub();
   }
 
