@@ -12,7 +12,7 @@ PACKAGES=(
   libhnswlib-dev libhdf5-dev gnuplot-nox
   libcli11-dev libspdlog-dev libfmt-dev
   dataset-fashion-mnist
-  python3 python3-grpcio python3-protobuf python3-numpy
+  python3 python3-grpcio python3-protobuf python3-numpy python3-yaml  # yaml: the k8s manifest check
   python3-venv python3-pip python3-setuptools python3-wheel  # the client package (client/python)
   openssl prometheus
   etcd-server etcd-client  # cluster coordination (cluster/; tests start Debian's etcd binary)
