@@ -39,9 +39,10 @@
 
 namespace adanns::server {
 
-// Names of the stored calibration and default budget among the collection's index blobs.
+// Names of the stored calibration among the collection's index blobs (derived state), and of
+// the default budget among its settings (replicated; storage/rocks_store.h).
 inline constexpr char kCalibrationBlob[] = "calibration";
-inline constexpr char kDefaultBudgetBlob[] = "default_budget";
+inline constexpr char kDefaultBudgetSetting[] = "default_budget";
 inline constexpr char kDriftReferenceBlob[] = "calibration_drift";
 // The int8 resident prefix's learned parameters (derived from the data, like the calibration).
 inline constexpr char kResidentInt8Blob[] = "resident_int8";

@@ -401,9 +401,9 @@ absl::Status Collection::SetDefaultBudget(std::optional<index::Budget> budget,
     RETURN_IF_ERROR(CheckNotDropped());
   }
   if (budget.has_value()) {
-    RETURN_IF_ERROR(store_->PutIndexBlob(meta_.id, kDefaultBudgetBlob, encoded));
+    RETURN_IF_ERROR(store_->PutSetting(meta_.id, kDefaultBudgetSetting, encoded));
   } else {
-    RETURN_IF_ERROR(store_->DeleteIndexBlob(meta_.id, kDefaultBudgetBlob));
+    RETURN_IF_ERROR(store_->DeleteSetting(meta_.id, kDefaultBudgetSetting));
     encoded.clear();
   }
   std::lock_guard calibration_lock(calibration_mutex_);
@@ -418,8 +418,15 @@ std::string Collection::default_budget_encoded() const {
 }
 
 void Collection::LoadDefaultBudget() {
+  // A user's setting, so replicated: in the settings column family. Stores of earlier builds
+  // kept it among the (never replicated) index blobs; move it once.
+  if (absl::StatusOr<bool> moved = store_->MoveIndexBlobToSetting(meta_.id, kDefaultBudgetSetting);
+      !moved.ok()) {
+    spdlog::error("collection {}: moving the default budget to the settings: {}", meta_.name,
+                  moved.status().ToString());
+  }
   absl::StatusOr<std::optional<std::string>> blob =
-      store_->GetIndexBlob(meta_.id, kDefaultBudgetBlob);
+      store_->GetSetting(meta_.id, kDefaultBudgetSetting);
   if (!blob.ok() || !blob->has_value()) return;
   v1::Budget proto;
   absl::StatusOr<index::Budget> budget = proto.ParseFromString(**blob)

@@ -322,7 +322,8 @@ void Collection::ResumeInterruptedBuilds() {
 absl::Status Collection::LoadIndexes() {
   ASSIGN_OR_RETURN(const std::vector<std::string> names, store_->ListIndexBlobs(meta_.id));
   for (const std::string& blob_name : names) {
-    if (blob_name == kCalibrationBlob || blob_name == kDefaultBudgetBlob ||
+    // (A default budget among the blobs is an earlier build's; LoadDefaultBudget moves it.)
+    if (blob_name == kCalibrationBlob || blob_name == kDefaultBudgetSetting ||
         blob_name == kDriftReferenceBlob || blob_name == kResidentInt8Blob) {
       continue;  // not indexes
     }

@@ -31,9 +31,11 @@ constexpr size_t kDefaultCf = 0;
 constexpr size_t kCollectionsCf = 1;
 constexpr size_t kVectorsCf = 2;
 constexpr size_t kIndexBlobsCf = 3;
+constexpr size_t kSettingsCf = 4;
 constexpr const char* kCollectionsCfName = "collections";
 constexpr const char* kVectorsCfName = "vectors";
 constexpr const char* kIndexBlobsCfName = "index_blobs";
+constexpr const char* kSettingsCfName = "settings";
 
 // Keys of the default column family.
 constexpr char kFormatVersionKey[] = "format_version";
@@ -170,14 +172,15 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
       {rocksdb::kDefaultColumnFamilyName, SmallColumnFamilyOptions(store->block_cache_)},
       {kCollectionsCfName, SmallColumnFamilyOptions(store->block_cache_)},
       {kVectorsCfName, VectorsColumnFamilyOptions(store->block_cache_)},
-      {kIndexBlobsCfName, SmallColumnFamilyOptions(store->block_cache_)}};
+      {kIndexBlobsCfName, SmallColumnFamilyOptions(store->block_cache_)},
+      {kSettingsCfName, SmallColumnFamilyOptions(store->block_cache_)}};
   // RocksDB refuses to open a store without naming all its column families; open any a newer
   // build added too, so that such a store reaches the format check below.
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
     for (const std::string& name : existing) {
       if (name != rocksdb::kDefaultColumnFamilyName && name != kCollectionsCfName &&
-          name != kVectorsCfName && name != kIndexBlobsCfName) {
+          name != kVectorsCfName && name != kIndexBlobsCfName && name != kSettingsCfName) {
         descriptors.emplace_back(name, SmallColumnFamilyOptions(store->block_cache_));
       }
     }
@@ -277,6 +280,8 @@ absl::Status RocksStore::DropCollection(const std::string& name) {
   const auto [blobs_begin, blobs_end] = IndexBlobKeyRange(meta.id);
   RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kIndexBlobsCf], blobs_begin, blobs_end),
                             "batching index blob delete"));
+  RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kSettingsCf], blobs_begin, blobs_end),
+                            "batching settings delete"));
   RETURN_IF_ERROR(Commit(batch, "dropping collection"));
 
   // The drop is committed; compaction only reclaims the disk space now rather than eventually.
@@ -440,34 +445,75 @@ absl::Status RocksStore::ScanVectorPrefixes(
   return FromRocks(it->status(), "scanning vectors");
 }
 
-absl::Status RocksStore::PutIndexBlob(uint32_t collection_id, const std::string& name,
-                                      std::string_view bytes) {
+absl::Status RocksStore::PutNamed(size_t cf, uint32_t collection_id, const std::string& name,
+                                  std::string_view bytes, absl::string_view what) {
   rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(FromRocks(batch.Put(handles_[kIndexBlobsCf], IndexBlobKey(collection_id, name),
+  RETURN_IF_ERROR(FromRocks(batch.Put(handles_[cf], IndexBlobKey(collection_id, name),
                                       rocksdb::Slice(bytes.data(), bytes.size())),
-                            "batching index blob"));
-  return Commit(batch, "writing index blob");
+                            absl::StrCat("batching ", what)));
+  return Commit(batch, absl::StrCat("writing ", what));
 }
 
-absl::StatusOr<std::optional<std::string>> RocksStore::GetIndexBlob(uint32_t collection_id,
-                                                                    const std::string& name) const {
+absl::StatusOr<std::optional<std::string>> RocksStore::GetNamed(size_t cf, uint32_t collection_id,
+                                                                const std::string& name,
+                                                                absl::string_view what) const {
   std::string bytes;
   rocksdb::ReadOptions read_options;
   // Read once per load, and possibly large: caching it would only evict hot vector blocks.
   read_options.fill_cache = false;
   const rocksdb::Status status =
-      db_->Get(read_options, handles_[kIndexBlobsCf], IndexBlobKey(collection_id, name), &bytes);
+      db_->Get(read_options, handles_[cf], IndexBlobKey(collection_id, name), &bytes);
   if (status.IsNotFound()) return std::nullopt;
-  RETURN_IF_ERROR(FromRocks(status, "reading index blob"));
+  RETURN_IF_ERROR(FromRocks(status, absl::StrCat("reading ", what)));
   return bytes;
 }
 
-absl::Status RocksStore::DeleteIndexBlob(uint32_t collection_id, const std::string& name) {
+absl::Status RocksStore::DeleteNamed(size_t cf, uint32_t collection_id, const std::string& name,
+                                     absl::string_view what) {
   rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(
-      FromRocks(batch.Delete(handles_[kIndexBlobsCf], IndexBlobKey(collection_id, name)),
-                "batching index blob delete"));
-  return Commit(batch, "deleting index blob");
+  RETURN_IF_ERROR(FromRocks(batch.Delete(handles_[cf], IndexBlobKey(collection_id, name)),
+                            absl::StrCat("batching ", what, " delete")));
+  return Commit(batch, absl::StrCat("deleting ", what));
+}
+
+absl::Status RocksStore::PutIndexBlob(uint32_t collection_id, const std::string& name,
+                                      std::string_view bytes) {
+  return PutNamed(kIndexBlobsCf, collection_id, name, bytes, "index blob");
+}
+
+absl::StatusOr<std::optional<std::string>> RocksStore::GetIndexBlob(uint32_t collection_id,
+                                                                    const std::string& name) const {
+  return GetNamed(kIndexBlobsCf, collection_id, name, "index blob");
+}
+
+absl::Status RocksStore::DeleteIndexBlob(uint32_t collection_id, const std::string& name) {
+  return DeleteNamed(kIndexBlobsCf, collection_id, name, "index blob");
+}
+
+absl::Status RocksStore::PutSetting(uint32_t collection_id, const std::string& name,
+                                    std::string_view bytes) {
+  return PutNamed(kSettingsCf, collection_id, name, bytes, "collection setting");
+}
+
+absl::StatusOr<std::optional<std::string>> RocksStore::GetSetting(uint32_t collection_id,
+                                                                  const std::string& name) const {
+  return GetNamed(kSettingsCf, collection_id, name, "collection setting");
+}
+
+absl::Status RocksStore::DeleteSetting(uint32_t collection_id, const std::string& name) {
+  return DeleteNamed(kSettingsCf, collection_id, name, "collection setting");
+}
+
+absl::StatusOr<bool> RocksStore::MoveIndexBlobToSetting(uint32_t collection_id,
+                                                        const std::string& name) {
+  ASSIGN_OR_RETURN(std::optional<std::string> blob, GetIndexBlob(collection_id, name));
+  if (!blob.has_value()) return false;
+  const std::string key = IndexBlobKey(collection_id, name);
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(FromRocks(batch.Put(handles_[kSettingsCf], key, *blob), "batching setting"));
+  RETURN_IF_ERROR(FromRocks(batch.Delete(handles_[kIndexBlobsCf], key), "batching blob delete"));
+  RETURN_IF_ERROR(Commit(batch, "moving an index blob to the settings"));
+  return true;
 }
 
 absl::StatusOr<std::vector<std::string>> RocksStore::ListIndexBlobs(uint32_t collection_id) const {

@@ -1,6 +1,14 @@
-// RocksDB-backed source of truth: collection metadata, full float32 vectors and index blobs, one
-// column family each. Every write is one WriteBatch, WAL-synced before the call returns (when
-// sync_writes is on).
+// RocksDB-backed source of truth: collection metadata, full float32 vectors, collection settings
+// and index blobs, one column family each. Every write is one WriteBatch, WAL-synced before the
+// call returns (when sync_writes is on).
+//
+// Replicated data and derived state are kept in different column families, so that a stream of
+// this store's WAL (a follower replica tailing its primary) can keep the first and drop the
+// second by column family id: "default" (format version, collection id counter), "collections"
+// (metadata), "vectors" and "settings" (what a user set on a collection: its default budget) are
+// the data every replica must hold; "index_blobs" holds what each replica derives from that data
+// for itself — trained indexes, pending-build records, calibration, the drift reference, the
+// int8 residency parameters — and is never replicated.
 #pragma once
 
 #include <atomic>
@@ -126,6 +134,16 @@ class RocksStore {
   // Names of the collection's index blobs, in name order.
   absl::StatusOr<std::vector<std::string>> ListIndexBlobs(uint32_t collection_id) const;
 
+  // Collection settings (replicated, unlike index blobs), one per (collection, name), synced.
+  absl::Status PutSetting(uint32_t collection_id, const std::string& name, std::string_view bytes);
+  // nullopt when the collection has no setting of that name.
+  absl::StatusOr<std::optional<std::string>> GetSetting(uint32_t collection_id,
+                                                        const std::string& name) const;
+  absl::Status DeleteSetting(uint32_t collection_id, const std::string& name);
+  // Moves the index blob `name` to a setting of the same name in one batch (stores written before
+  // settings had their own column family kept them among the blobs); false when there is none.
+  absl::StatusOr<bool> MoveIndexBlobToSetting(uint32_t collection_id, const std::string& name);
+
   // A consistent copy of the whole store (every column family, as of one moment) in `dir`, which
   // must not exist yet: hard links to the immutable files plus a flushed state. Opening `dir` as
   // a store gives back exactly what was committed before the call.
@@ -169,6 +187,14 @@ class RocksStore {
   // DB first; RESOURCE_EXHAUSTED while the disk stays full.
   absl::Status Commit(rocksdb::WriteBatch& batch, absl::string_view context);
   bool HasRoomToResume() const;
+  // One value of column family `cf` keyed by (collection, name); `what` names it in errors.
+  absl::Status PutNamed(size_t cf, uint32_t collection_id, const std::string& name,
+                        std::string_view bytes, absl::string_view what);
+  absl::StatusOr<std::optional<std::string>> GetNamed(size_t cf, uint32_t collection_id,
+                                                      const std::string& name,
+                                                      absl::string_view what) const;
+  absl::Status DeleteNamed(size_t cf, uint32_t collection_id, const std::string& name,
+                           absl::string_view what);
 
   // Declared before db_ so that they outlive it (db_ is destroyed first).
   std::shared_ptr<rocksdb::Cache> block_cache_;

@@ -346,5 +346,40 @@ TEST(RocksStoreIndexBlobTest, PutGetDeleteAndDropWithTheCollection) {
   EXPECT_FALSE((*store)->GetIndexBlob(id, "ivf")->has_value());
 }
 
+// Settings (replicated) and index blobs (derived, never replicated) are kept apart: the same name
+// in both is two values, blobs never list settings, an earlier build's setting stored among the
+// blobs moves over once, and settings persist and drop with the collection.
+TEST(RocksStoreSettingsTest, SettingsLiveApartFromIndexBlobsAndMoveOverOnce) {
+  adanns::testing::TempDir dir;
+  uint32_t id = 0;
+  {
+    auto store = RocksStore::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    CollectionMeta meta;
+    meta.name = "c";
+    meta.dim = 4;
+    auto created = (*store)->CreateCollection(meta);
+    ASSERT_TRUE(created.ok());
+    id = created->id;
+    ASSERT_TRUE((*store)->PutSetting(id, "budget", "set").ok());
+    ASSERT_TRUE((*store)->PutIndexBlob(id, "ivf", "index").ok());
+    EXPECT_FALSE((*store)->GetIndexBlob(id, "budget")->has_value());
+    EXPECT_FALSE((*store)->GetSetting(id, "ivf")->has_value());
+    EXPECT_EQ(*(*store)->ListIndexBlobs(id), std::vector<std::string>{"ivf"});
+    ASSERT_TRUE((*store)->PutIndexBlob(id, "old", "from an earlier build").ok());
+  }
+  auto store = RocksStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(**(*store)->GetSetting(id, "budget"), "set");
+  EXPECT_TRUE(*(*store)->MoveIndexBlobToSetting(id, "old"));
+  EXPECT_FALSE(*(*store)->MoveIndexBlobToSetting(id, "old"));
+  EXPECT_EQ(**(*store)->GetSetting(id, "old"), "from an earlier build");
+  EXPECT_FALSE((*store)->GetIndexBlob(id, "old")->has_value());
+  ASSERT_TRUE((*store)->DeleteSetting(id, "old").ok());
+  EXPECT_FALSE((*store)->GetSetting(id, "old")->has_value());
+  ASSERT_TRUE((*store)->DropCollection("c").ok());
+  EXPECT_FALSE((*store)->GetSetting(id, "budget")->has_value());
+}
+
 }  // namespace
 }  // namespace adanns::storage
