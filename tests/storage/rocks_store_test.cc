@@ -317,6 +317,17 @@ TEST_F(RocksStoreTest, MissingStoreWithoutCreateIfMissingFails) {
 namespace adanns::storage {
 namespace {
 
+constexpr uint32_t kNoCollection = UINT32_MAX;
+
+// Creates collection "c" (dim 4); its id, or kNoCollection on failure.
+uint32_t CreateCollectionC(RocksStore& store) {
+  CollectionMeta meta;
+  meta.name = "c";
+  meta.dim = 4;
+  auto created = store.CreateCollection(meta);
+  return created.ok() ? created->id : kNoCollection;
+}
+
 TEST(RocksStoreIndexBlobTest, PutGetDeleteAndDropWithTheCollection) {
   adanns::testing::TempDir dir;
   std::string blob(1000, '\0');
@@ -325,12 +336,8 @@ TEST(RocksStoreIndexBlobTest, PutGetDeleteAndDropWithTheCollection) {
   {
     auto store = RocksStore::Open(dir.path());
     ASSERT_TRUE(store.ok());
-    CollectionMeta meta;
-    meta.name = "c";
-    meta.dim = 4;
-    auto created = (*store)->CreateCollection(meta);
-    ASSERT_TRUE(created.ok());
-    id = created->id;
+    id = CreateCollectionC(**store);
+    ASSERT_NE(id, kNoCollection);
     EXPECT_FALSE((*store)->GetIndexBlob(id, "ivf")->has_value());
     ASSERT_TRUE((*store)->PutIndexBlob(id, "ivf", blob).ok());
     ASSERT_TRUE((*store)->PutIndexBlob(id, "ivf2", "other").ok());
@@ -355,12 +362,8 @@ TEST(RocksStoreSettingsTest, SettingsLiveApartFromIndexBlobsAndMoveOverOnce) {
   {
     auto store = RocksStore::Open(dir.path());
     ASSERT_TRUE(store.ok());
-    CollectionMeta meta;
-    meta.name = "c";
-    meta.dim = 4;
-    auto created = (*store)->CreateCollection(meta);
-    ASSERT_TRUE(created.ok());
-    id = created->id;
+    id = CreateCollectionC(**store);
+    ASSERT_NE(id, kNoCollection);
     ASSERT_TRUE((*store)->PutSetting(id, "budget", "set").ok());
     ASSERT_TRUE((*store)->PutIndexBlob(id, "ivf", "index").ok());
     EXPECT_FALSE((*store)->GetIndexBlob(id, "budget")->has_value());
