@@ -30,16 +30,7 @@ trap cleanup EXIT
 data=${FMNIST_DIR:-$work/fmnist}
 [[ -f "$data/base.npy" ]] || "$build/bench/adanns-bench" prepare fashion-mnist --out "$data" >/dev/null
 
-read -r standalone_port router_port etcd_port etcd_peer data_base < <(python3 - <<'PY'
-import socket
-found = []
-while len(found) < 5:
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-    if port + 2 < 65536 and all(abs(port - p) > 2 for p in found):
-        found.append(port)
-print(*found)
-PY
-)
+read -r standalone_port router_port etcd_port etcd_peer data_base < <(bench/scripts/free_ports.py 5)
 
 "$build/server/adanns-server" --listen="127.0.0.1:$standalone_port" --data_dir="$work/standalone" \
   --metrics_listen= --log_level=warn &

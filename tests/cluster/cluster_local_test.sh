@@ -21,17 +21,8 @@ fail() {
   exit 1
 }
 
-# Five ports that were free a moment ago; data nodes use DATA_BASE_PORT + 1 and + 2.
-read -r router_port etcd_client etcd_peer data_base < <(python3 - <<'PY'
-import socket
-found = []
-while len(found) < 4:
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-    if port + 2 < 65536 and all(abs(port - p) > 2 for p in found):
-        found.append(port)
-print(*found)
-PY
-)
+# Ports that were free a moment ago; data nodes use DATA_BASE_PORT + 1 and + 2.
+read -r router_port etcd_client etcd_peer data_base < <("$source_dir/bench/scripts/free_ports.py" 4)
 
 start_cluster() {
   ROUTER_PORT=$router_port CLUSTER_ETCD_PORT=$etcd_client CLUSTER_ETCD_PEER_PORT=$etcd_peer \
