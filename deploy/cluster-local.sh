@@ -42,7 +42,10 @@ stop_all() {
   done
   echo "cluster stopped"
 }
-trap stop_all INT TERM EXIT
+# A signal stops everything and ends the script (bash would otherwise resume where it was).
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap stop_all EXIT
 
 # wait_for_port PORT NAME: bounded (30 s) wait until something accepts on 127.0.0.1:PORT.
 wait_for_port() {

@@ -17,6 +17,7 @@
 #include "index/flat_search.h"
 #include "index/reference_distance.h"
 #include "index/stage_scorer.h"
+#include "index/topk.h"
 
 namespace adanns::index {
 namespace {
@@ -310,7 +311,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     bool twin;
   };
   const auto nearer = [](const Near& a, const Near& b) {
-    return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+    return RanksBefore(a.distance, a.id, b.distance, b.id);
   };
   size_t truth_done = 0;
   // A tiered table's step: its rows' full vectors, read from storage in one batch.

@@ -12,6 +12,18 @@
 
 namespace adanns::index {
 
+// The selection order over (distance, tie-break key) everywhere results are ranked: smaller
+// distance first, a NaN distance (an overflowed inner product) after every number, equal
+// distances and NaNs among themselves by the key. A strict weak order (sort, heaps, nth_element),
+// and the GPU's order (index/cuda/distance_key.h).
+template <typename Key>
+inline bool RanksBefore(float distance, Key key, float other_distance, Key other_key) {
+  const bool nan = std::isnan(distance);
+  const bool other_nan = std::isnan(other_distance);
+  if (nan || other_nan) return other_nan && (!nan || key < other_key);
+  return distance < other_distance || (distance == other_distance && key < other_key);
+}
+
 struct ScoredRow {
   float distance;
   RowId row;
@@ -57,10 +69,7 @@ class TopK {
   // ranks after every number, NaNs among themselves by row: a strict weak order, as the heap and
   // sort need, and the GPU's order.
   static bool Worse(const ScoredRow& a, const ScoredRow& b) {
-    const bool a_nan = std::isnan(a.distance);
-    const bool b_nan = std::isnan(b.distance);
-    if (a_nan || b_nan) return a_nan && (!b_nan || a.row > b.row);
-    return a.distance > b.distance || (a.distance == b.distance && a.row > b.row);
+    return RanksBefore(b.distance, b.row, a.distance, a.row);
   }
   // Heap order: the worst entry at the front.
   static bool WorseFirst(const ScoredRow& a, const ScoredRow& b) { return Worse(b, a); }

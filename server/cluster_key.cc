@@ -54,6 +54,16 @@ absl::StatusOr<std::string> ReadClusterKey(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   const std::string key(absl::StripAsciiWhitespace(text.str()));
+  // A plain (non "-bin") gRPC header carries printable ASCII only: gRPC refuses anything else
+  // at the first call, so refuse it here, at start-up (e.g. `openssl rand -hex 32` is fine).
+  for (size_t i = 0; i < key.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(key[i]);
+    if (byte < 0x20 || byte > 0x7E) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the cluster key in ", path, " has a byte outside printable ASCII at ", i,
+                       " (use printable characters, e.g. openssl rand -hex 32)"));
+    }
+  }
   if (key.size() < kMinClusterKeyBytes) {
     return absl::InvalidArgumentError(absl::StrCat("the cluster key in ", path, " has ", key.size(),
                                                    " bytes; at least ", kMinClusterKeyBytes,

@@ -17,8 +17,8 @@ namespace adanns::server {
 inline constexpr char kClusterKeyHeader[] = "x-adanns-cluster-key";
 inline constexpr size_t kMinClusterKeyBytes = 16;
 
-// The key in `path`, surrounding whitespace removed; INVALID_ARGUMENT when unreadable or shorter
-// than kMinClusterKeyBytes.
+// The key in `path`, surrounding whitespace removed; INVALID_ARGUMENT when unreadable, shorter
+// than kMinClusterKeyBytes, or holding bytes outside printable ASCII (a gRPC header's alphabet).
 absl::StatusOr<std::string> ReadClusterKey(const std::string& path);
 
 // OK when `key` is empty (no key configured) or the call carries it (compared in constant time);

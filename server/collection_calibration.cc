@@ -427,6 +427,9 @@ void Collection::LoadDefaultBudget() {
   }
   absl::StatusOr<std::optional<std::string>> blob =
       store_->GetSetting(meta_.id, kDefaultBudgetSetting);
+  if (blob.ok() && !blob->has_value()) {  // not moved (a full disk, say): read it where it is
+    blob = store_->GetIndexBlob(meta_.id, kDefaultBudgetSetting);
+  }
   if (!blob.ok() || !blob->has_value()) return;
   v1::Budget proto;
   absl::StatusOr<index::Budget> budget = proto.ParseFromString(**blob)

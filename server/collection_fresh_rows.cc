@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "index/stage_scorer.h"
+#include "index/topk.h"
 #include "server/collection.h"
 #include "server/thread_priority.h"
 
@@ -226,7 +227,9 @@ void Collection::MergeFreshLocked(std::span<const float> query, uint32_t k, cons
     }
   }
   for (const index::ScoredRow& row : best) merged.emplace_back(row.distance, table_.IdOf(row.row));
-  std::sort(merged.begin(), merged.end());
+  std::sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) {
+    return index::RanksBefore(a.first, a.second, b.first, b.second);  // NaN last
+  });
   if (merged.size() > k) merged.resize(k);
   result.hits.clear();
   for (const auto& [distance, id] : merged) result.hits.push_back({id, scorer.ToScore(distance)});

@@ -261,7 +261,9 @@ int main(int argc, char** argv) {
     spdlog::error("bad flags: --gpu_storage=fp16 needs --gpu=auto or --gpu=emulate");
     return 1;
   }
-  if (gpu == "auto") {
+  // A router holds no vectors: no GPU probe (it would open a CUDA context for nothing).
+  const bool holds_vectors = role->data || !role->router;
+  if (gpu == "auto" && holds_vectors) {
     const adanns::index::gpu::DeviceInfo device = adanns::index::gpu::Probe();
     if (device.available) {
       spdlog::info("GPU: {} ({} MiB): flat plans run there", device.name, device.total_bytes >> 20);

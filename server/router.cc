@@ -51,10 +51,7 @@ absl::Status CombineReplies(const std::vector<ShardReply<Response>>& replies,
                             const Router::Route& route) {
   for (size_t i = 0; i < replies.size(); ++i) {
     const grpc::Status& status = replies[i].status;
-    if (!status.ok() && !ShardUnreachable(status)) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
-    }
+    if (!status.ok() && !ShardUnreachable(status)) return ShardVerdict(route.node_ids[i], status);
   }
   for (size_t i = 0; i < replies.size(); ++i) {
     if (!replies[i].status.ok()) {
@@ -458,10 +455,13 @@ absl::Status Router::BuildIndex(const v1::BuildIndexRequest& request,
   if (request.has_ivf() && request.ivf().nlist() > 0) {
     // Each shard trains its own lists: refuse here, before any shard starts, when one shard
     // holds fewer vectors than lists (a shard would refuse alone, naming only its own count).
+    // The parameters' own checks come first; a shard that did not answer is left to the
+    // fan-out below, which reports it UNAVAILABLE.
+    RETURN_IF_ERROR(IvfParamsFromProto(request.ivf(), route.record.spec().dim()).status());
     v1::CollectionInfo info;
     RETURN_IF_ERROR(DescribeCollection(request.collection(), &info, deadline));
     for (const v1::ShardInfo& shard : info.shards()) {
-      if (shard.vector_count() < request.ivf().nlist()) {
+      if (shard.state() == "serving" && shard.vector_count() < request.ivf().nlist()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "ivf.nlist (", request.ivf().nlist(), ") exceeds the vectors of shard ", shard.shard(),
             " (", shard.vector_count(), " of the collection's ", info.vector_count(),

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "index/topk.h"
 #include "server/router.h"
 #include "server/shard_fanout.h"
 #include "server/validation.h"
@@ -34,10 +35,10 @@ void MergeAnswers(const std::vector<const v1::SearchResponse*>& answers, uint32_
     target_missed = target_missed || answer->target_missed();
   }
   const bool lower_is_better = metric == v1::L2;
+  // By distance (NaN last), ties by id: the order every shard ranked its own hits in.
   std::sort(hits.begin(), hits.end(), [lower_is_better](const v1::Hit& a, const v1::Hit& b) {
-    if (a.score() != b.score())
-      return lower_is_better ? a.score() < b.score() : a.score() > b.score();
-    return a.id() < b.id();
+    return index::RanksBefore(lower_is_better ? a.score() : -a.score(), a.id(),
+                              lower_is_better ? b.score() : -b.score(), b.id());
   });
   if (hits.size() > k) hits.resize(k);
   out->Clear();
@@ -62,10 +63,9 @@ void MergeAnswers(const std::vector<const v1::SearchResponse*>& answers, uint32_
 template <typename Response>
 absl::Status Admit(const std::vector<ShardReply<Response>>& replies, const Router::Route& route,
                    bool allow_partial, std::vector<size_t>* answered) {
-  for (const auto& reply : replies) {
-    if (!reply.status.ok() && !ShardUnreachable(reply.status)) {
-      return absl::Status(static_cast<absl::StatusCode>(reply.status.error_code()),
-                          reply.status.error_message());
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (!replies[i].status.ok() && !ShardUnreachable(replies[i].status)) {
+      return ShardVerdict(route.node_ids[i], replies[i].status);
     }
   }
   for (size_t i = 0; i < replies.size(); ++i) {

@@ -61,6 +61,17 @@ inline bool ShardUnreachable(const grpc::Status& status) {
   }
 }
 
+// A shard's verdict on the request, as the router's answer. UNAUTHENTICATED from a data node
+// means the router's cluster key is wrong — a misconfiguration of the cluster, not of the
+// client's credentials: INTERNAL, naming the node.
+inline absl::Status ShardVerdict(const std::string& node_id, const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    return absl::InternalError(
+        absl::StrCat("data node ", node_id, " refused this router: ", status.error_message()));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
 // UNAVAILABLE naming the shard and its node, for a shard that could not answer.
 inline absl::Status ShardUnavailable(const std::string& collection, size_t shard,
                                      const std::string& node_id, const grpc::Status& status) {

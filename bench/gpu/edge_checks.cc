@@ -91,9 +91,23 @@ CheckResult SameRanking(const std::string& name, const absl::StatusOr<BatchTopK>
                                    gpu->distances[base + i], " vs CPU ", expected));
       }
       if (gpu->rows[base + i] == cpu->rows[base + i]) continue;
-      const bool near_tie =
-          tolerance > 0 && ((i > 0 && close(cpu->distances[base + i - 1], expected)) ||
-                            (i + 1 < count && close(cpu->distances[base + i + 1], expected)));
+      // The run of CPU ranks around i whose neighbouring distances are that close: the GPU's row
+      // must be one of that run's rows, and appear once in its list.
+      uint32_t first = i;
+      uint32_t last = i;
+      while (first > 0 && close(cpu->distances[base + first - 1], cpu->distances[base + first])) {
+        --first;
+      }
+      while (last + 1 < count &&
+             close(cpu->distances[base + last + 1], cpu->distances[base + last])) {
+        ++last;
+      }
+      const auto in = [&](const std::vector<RowId>& rows, uint32_t from, uint32_t to) {
+        return std::count(rows.begin() + base + from, rows.begin() + base + to + 1,
+                          gpu->rows[base + i]);
+      };
+      const bool near_tie = tolerance > 0 && first < last && in(cpu->rows, first, last) == 1 &&
+                            in(gpu->rows, 0, count - 1) == 1;
       if (!near_tie) {
         return Result(
             name, false,

@@ -268,9 +268,9 @@ TEST(RouterStartTest, EtcdDownAtStartIsAClearErrorThenServes) {
 }
 
 // With --cluster_key_file a data node's shard service answers only calls carrying the key: a
-// router with the same key works, one with another key or none is refused (UNAUTHENTICATED,
-// saying why), as is a direct call. (That the key lets a data node listen beyond loopback is
-// role_options_test's.)
+// router with the same key works; one with another key or none gets INTERNAL naming the node and
+// the cause (a cluster misconfiguration, not the client's fault); a direct call without it gets
+// UNAUTHENTICATED. (That the key lets a data node listen beyond loopback is role_options_test's.)
 TEST(ClusterKeyTest, OnlyCallsWithTheKeyReachTheShards) {
   TempDir dir;
   EtcdProcess etcd(dir.path() + "/etcd");
@@ -316,11 +316,13 @@ TEST(ClusterKeyTest, OnlyCallsWithTheKeyReachTheShards) {
   EXPECT_EQ(ExactSearch(*good_stub, 1, false, &status).hits_size(), 10);
   EXPECT_TRUE(status.ok()) << status.error_message();
 
+  // The client's own credentials are not at fault: INTERNAL, naming the node and the cause.
   ExactSearch(*wrong.NewStub(), 1, false, &status);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_THAT(status.error_message(), HasSubstr("wrong cluster key"));
+  EXPECT_THAT(status.error_message(), HasSubstr("refused this router"));
   ExactSearch(*keyless.NewStub(), 1, false, &status);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_THAT(status.error_message(), HasSubstr("needs the cluster key"));
 
   auto shards = v1::ShardService::NewStub(
