@@ -267,6 +267,43 @@ TEST(RouterStartTest, EtcdDownAtStartIsAClearErrorThenServes) {
   EXPECT_EQ(router.Stop(), 0);
 }
 
+// One process can be both (--role=data,router): it registers, hosts the shards and routes to
+// itself; a second data node joins and takes its share of a new collection.
+TEST(CombinedRoleTest, ADataNodeThatIsAlsoARouterServesTheWholeApi) {
+  TempDir dir;
+  EtcdProcess etcd(dir.path() + "/etcd");
+  const std::vector<std::string> cluster = {"--etcd=" + etcd.endpoint(), "--cluster=c"};
+  std::vector<std::string> flags = cluster;
+  flags.push_back("--role=data,router");
+  ServerProcess both(dir.path() + "/both", flags);
+  flags = cluster;
+  flags.push_back("--role=data");
+  ServerProcess data(dir.path() + "/data", flags);
+  ASSERT_TRUE(AwaitRegisteredNodes(etcd, "c", 2));
+  auto stub = both.NewStub();
+  v1::CreateCollectionRequest create;
+  create.set_name("docs");
+  create.set_dim(kDim);
+  create.set_metric(v1::L2);
+  create.set_shards(4);
+  {
+    grpc::ClientContext context;
+    v1::CollectionInfo info;
+    const grpc::Status created = stub->CreateCollection(&context, create, &info);
+    ASSERT_TRUE(created.ok()) << created.error_message();
+    std::set<std::string> nodes;
+    for (const v1::ShardInfo& shard : info.shards()) nodes.insert(shard.node_id());
+    EXPECT_EQ(nodes.size(), 2u);
+  }
+  ASSERT_TRUE(UpsertStream(*stub, {Message(0, kVectors)}).ok());
+  grpc::Status status;
+  const v1::SearchResponse found = ExactSearch(*stub, 3, false, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(found.hits_size(), 10);
+  EXPECT_EQ(found.shards_answered(), 4u);
+  EXPECT_EQ(found.cost().vectors_scanned(), kVectors);
+}
+
 // With --cluster_key_file a data node's shard service answers only calls carrying the key: a
 // router with the same key works; one with another key or none gets INTERNAL naming the node and
 // the cause (a cluster misconfiguration, not the client's fault); a direct call without it gets
