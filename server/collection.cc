@@ -46,7 +46,7 @@ Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
       stored_vectors_(
           store_, meta_.id, meta_.dim,
           [this](size_t rows, double seconds) {
-            if (options_.on_fetch) options_.on_fetch(meta_.name, rows, seconds);
+            if (options_.on_fetch) options_.on_fetch(metrics_label(), rows, seconds);
           },
           options_.fetch_pool),
       table_(meta_.dim, meta_.resident_dims, TablePrecision(meta_.resident_precision)),

@@ -189,6 +189,9 @@ struct GpuOptions {
 };
 
 struct CollectionOptions {
+  // Appended to the collection's name in metric labels: a data node's shards of one collection
+  // ("docs/0", "docs/1") must not share gauges. Default: empty (a standalone server).
+  std::string metrics_label_suffix;
   // Threads one background build may use.
   // Default: 1.
   int build_threads = 1;
@@ -241,6 +244,8 @@ class Collection {
   absl::Status Load();
 
   const storage::CollectionMeta& meta() const { return meta_; }
+  // The `collection` label of its metrics: the name, plus the shard on a data node.
+  std::string metrics_label() const { return meta_.name + options_.metrics_label_suffix; }
   size_t size() const;
   // Bytes of the in-memory table (the resident prefixes on a tiered collection).
   size_t vector_memory_bytes() const;

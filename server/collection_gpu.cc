@@ -83,7 +83,7 @@ void Collection::ReportGpuDropped(const absl::Status& why) const {
       why.code() == absl::StatusCode::kResourceExhausted ? spdlog::level::warn : spdlog::level::err;
   spdlog::log(level, "collection '{}' leaves the GPU, searches go on on the CPU: {}", meta_.name,
               why.ToString());
-  if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "dropped");
+  if (options_.on_gpu_error) options_.on_gpu_error(metrics_label(), "dropped");
 }
 
 void Collection::DropGpuLocked(const absl::Status& why) {
@@ -118,7 +118,7 @@ void Collection::MirrorClearLocked(std::span<const index::RowId> rows) {
 absl::Status Collection::FallBackFromGpu(const absl::Status& gpu_error, SearchDevice device) const {
   if (gpu_error.code() == absl::StatusCode::kResourceExhausted) {
     spdlog::warn("collection '{}': a search runs on the CPU: {}", meta_.name, gpu_error.ToString());
-    if (options_.on_gpu_error) options_.on_gpu_error(meta_.name, "cpu_fallback");
+    if (options_.on_gpu_error) options_.on_gpu_error(metrics_label(), "cpu_fallback");
   } else if (!gpu_failed_.exchange(true)) {
     ReportGpuDropped(gpu_error);
   }

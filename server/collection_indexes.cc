@@ -408,7 +408,7 @@ void Collection::SetBuildState(IndexSlot& slot, const std::string& state,
     std::shared_lock table_lock(table_mutex_);
     status = StatusLocked(slot);
   }
-  if (options_.on_index_change) options_.on_index_change(meta_.name, status);
+  if (options_.on_index_change) options_.on_index_change(metrics_label(), status);
 }
 
 IndexStatus Collection::StatusLocked(const IndexSlot& slot) const {

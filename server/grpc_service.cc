@@ -45,8 +45,9 @@ AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions op
     UpdateVectorGauge(*collection);
     for (const IndexStatus& status : collection->Indexes()) {
       if (status.name != "flat") {
-        metrics_->SetIndexState(collection->meta().name, status.name, status.state, status.progress,
-                                status.build_seconds, static_cast<double>(status.memory_bytes));
+        metrics_->SetIndexState(collection->metrics_label(), status.name, status.state,
+                                status.progress, status.build_seconds,
+                                static_cast<double>(status.memory_bytes));
       }
     }
   }
@@ -63,7 +64,8 @@ grpc::Status AdannsService::Finish(const char* method, Clock::time_point start,
 }
 
 void AdannsService::UpdateVectorGauge(const Collection& collection) {
-  metrics_->SetCollectionVectors(collection.meta().name, static_cast<double>(collection.size()));
+  metrics_->SetCollectionVectors(collection.metrics_label(),
+                                 static_cast<double>(collection.size()));
 }
 
 // --- Collections ---------------------------------------------------------------------------
@@ -94,8 +96,11 @@ absl::Status AdannsService::DoDescribeCollection(const std::string& name,
 absl::Status AdannsService::DoDropCollection(const std::string& name,
                                              v1::DropCollectionResponse* response) {
   RETURN_IF_ERROR(ValidateCollectionName(name, "name"));
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(name));
+  const std::string label = collection->metrics_label();
+  collection.reset();
   ASSIGN_OR_RETURN(uint64_t dropped, engine_->Drop(name));
-  metrics_->RemoveCollection(name);
+  metrics_->RemoveCollection(label);
   response->set_dropped_vectors(dropped);
   return absl::OkStatus();
 }
@@ -199,7 +204,7 @@ absl::Status AdannsService::UpsertMessage(std::shared_ptr<const v1::UpsertReques
   const size_t count = batch.ids.size();
   batch.owner = std::move(owned);
   ASSIGN_OR_RETURN(progress.last_ticket, collection.CommitUpsert(std::move(batch)));
-  metrics_->RecordIngest(collection.meta().name, static_cast<double>(count),
+  metrics_->RecordIngest(collection.metrics_label(), static_cast<double>(count),
                          static_cast<double>(count * dim * sizeof(float)));
   progress.committed += count;
   ++progress.messages;
@@ -319,7 +324,7 @@ absl::Status AdannsService::DoDropIndex(const v1::DropIndexRequest& request) {
         "' cannot be dropped; droppable indexes: ivf, hnsw and codebooks (opq<prefix_dims>x<M>)"));
   }
   RETURN_IF_ERROR(collection->DropIndex(request.name()));
-  metrics_->SetIndexState(request.collection(), request.name(), "dropped", 0);
+  metrics_->SetIndexState(collection->metrics_label(), request.name(), "dropped", 0);
   return absl::OkStatus();
 }
 

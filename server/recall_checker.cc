@@ -34,7 +34,7 @@ void RecallChecker::Offer(const std::shared_ptr<Collection>& collection,
     if (queue_.size() >= capacity_) {
       ++skipped_;
       lock.unlock();
-      metrics_->RecordRecallCheckSkipped(collection->meta().name);
+      metrics_->RecordRecallCheckSkipped(collection->metrics_label());
       continue;
     }
     const index::SearchResult& result = outcome.results[q];
@@ -109,7 +109,7 @@ void RecallChecker::Check(const Job& job) {
     ++checked_;
     target_misses_ += missed;
   }
-  metrics_->RecordRecallCheck(collection->meta().name, job.index, mean, missed);
+  metrics_->RecordRecallCheck(collection->metrics_label(), job.index, mean, missed);
 }
 
 bool RecallChecker::Drain(std::chrono::milliseconds timeout) {

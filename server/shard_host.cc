@@ -78,7 +78,7 @@ absl::StatusOr<std::shared_ptr<HostedShard>> ShardHost::OpenShard(const std::str
                                                                   uint32_t shard) {
   const std::string path = ShardPath(collection, shard);
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
-                   Engine::Open(path, options_.store, options_.collection));
+                   Engine::Open(path, options_.store, CollectionOptionsFor(shard)));
   if (!engine->Find(collection).ok()) {
     // A directory whose collection was never created (a crash between the two steps): it holds
     // nothing, so a later CreateShard starts it afresh.
@@ -107,13 +107,19 @@ absl::StatusOr<std::shared_ptr<HostedShard>> ShardHost::Create(
     return absl::InternalError(absl::StrCat("cannot create ", path, ": ", error.message()));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
-                   Engine::Open(path, options_.store, options_.collection));
+                   Engine::Open(path, options_.store, CollectionOptionsFor(shard)));
   if (!engine->Find(meta.name).ok()) RETURN_IF_ERROR(engine->CreateCollection(meta).status());
   auto hosted = std::make_shared<HostedShard>(meta.name, shard, path, std::move(engine),
                                               options_.metrics, options_.service);
   std::lock_guard map_lock(map_mutex_);
   shards_.emplace(std::make_pair(meta.name, shard), hosted);
   return hosted;
+}
+
+CollectionOptions ShardHost::CollectionOptionsFor(uint32_t shard) const {
+  CollectionOptions options = options_.collection;
+  options.metrics_label_suffix = absl::StrCat("/", shard);
+  return options;
 }
 
 absl::StatusOr<std::shared_ptr<HostedShard>> ShardHost::Find(const std::string& collection,

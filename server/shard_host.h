@@ -71,6 +71,8 @@ class ShardHost {
  private:
   explicit ShardHost(ShardHostOptions options) : options_(std::move(options)) {}
   std::string ShardPath(const std::string& collection, uint32_t shard) const;
+  // The collection options of a shard: the node's, with the shard in its metric labels.
+  CollectionOptions CollectionOptionsFor(uint32_t shard) const;
   absl::StatusOr<std::shared_ptr<HostedShard>> OpenShard(const std::string& collection,
                                                          uint32_t shard);
 

@@ -16,6 +16,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr uint32_t kDim = 8;
 
@@ -37,10 +38,11 @@ std::vector<float> Row(uint64_t id) {
 
 class ShardServiceTest : public ::testing::Test {
  protected:
-  void StartNode() {
-    node_ = std::make_unique<ServerProcess>(
-        data_dir_, std::vector<std::string>{"--role=data", "--etcd=" + etcd_.endpoint(),
-                                            "--cluster=t", "--lease_seconds=2"});
+  void StartNode(std::vector<std::string> extra_flags = {}) {
+    std::vector<std::string> flags = {"--role=data", "--etcd=" + etcd_.endpoint(), "--cluster=t",
+                                      "--lease_seconds=2"};
+    flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+    node_ = std::make_unique<ServerProcess>(data_dir_, flags);
     shards_ = v1::ShardService::NewStub(
         grpc::CreateChannel(node_->target(), grpc::InsecureChannelCredentials()));
   }
@@ -186,6 +188,23 @@ TEST_F(ShardServiceTest, ARestartKeepsTheShardsAndDropShardDeletesOne) {
   Nearest(1, 1, 10, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(Nearest(0, 1, 10, &status), ElementsAre(1, 2));
+}
+
+// Two shards of one collection on one node keep their own gauges (label "docs/<shard>").
+TEST_F(ShardServiceTest, EachShardHasItsOwnMetrics) {
+  const int metrics_port = FreeLoopbackPort();
+  StartNode({"--metrics_listen=127.0.0.1:" + std::to_string(metrics_port)});
+  ASSERT_TRUE(Create(ShardSpec(0)).ok());
+  ASSERT_TRUE(Create(ShardSpec(1)).ok());
+  ASSERT_TRUE(Upsert(0, {1, 2}).ok());
+  ASSERT_TRUE(Upsert(1, {5}).ok());
+  std::string text;
+  ASSERT_EQ(
+      RunCommand("curl -sf http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics", &text),
+      0);
+  EXPECT_THAT(text, HasSubstr("adanns_collection_vectors{collection=\"docs/0\"} 2"));
+  EXPECT_THAT(text, HasSubstr("adanns_collection_vectors{collection=\"docs/1\"} 1"));
+  EXPECT_THAT(text, Not(HasSubstr("collection=\"docs\"}")));
 }
 
 }  // namespace
