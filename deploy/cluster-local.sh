@@ -66,6 +66,10 @@ peer_url="http://127.0.0.1:$etcd_peer_port"
 pids+=($!)
 wait_for_port "$etcd_client_port" etcd
 
+# No data node runs yet: records left by an unclean stop (alive until their lease ends) must not
+# count as this start's registrations below.
+ETCDCTL_API=3 "$etcdctl_bin" --endpoints="127.0.0.1:$etcd_client_port" del --prefix \
+  "/$cluster/nodes/" > /dev/null
 cluster_flags=(--etcd="127.0.0.1:$etcd_client_port" --cluster="$cluster" --metrics_listen=)
 for ((i = 1; i <= nodes; i++)); do
   port=$((data_base_port + i))

@@ -99,6 +99,17 @@ class K8sManifestsTest(unittest.TestCase):
             for probe in ("readinessProbe", "livenessProbe"):
                 self.assertEqual(probes[probe]["grpc"]["port"], 50051, workload["metadata"]["name"])
 
+    def test_network_policies_close_etcd_and_the_data_port(self):
+        etcd = find(self.docs, "NetworkPolicy", "adanns-etcd")
+        allowed = etcd["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]
+        self.assertEqual(set(allowed["values"]), {"adanns-etcd", "adanns-data", "adanns-router"})
+        data = find(self.docs, "NetworkPolicy", "adanns-data")
+        self.assertEqual(data["spec"]["podSelector"]["matchLabels"], {"app": "adanns-data"})
+        grpc_rule = data["spec"]["ingress"][0]
+        self.assertEqual(grpc_rule["from"][0]["podSelector"]["matchLabels"],
+                         find(self.docs, "Deployment", "adanns-router")["spec"]["selector"]["matchLabels"])
+        self.assertEqual([p["port"] for p in grpc_rule["ports"]], [50051])
+
     def test_mounted_secrets_are_named_consistently(self):
         names = set()
         for kind, name in [("StatefulSet", "adanns-data"), ("Deployment", "adanns-router")]:
