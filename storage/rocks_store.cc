@@ -22,30 +22,29 @@
 #include "rocksdb/write_batch.h"
 #include "storage/column_family_options.h"
 #include "storage/rocks_status.h"
+#include "storage/rocks_store_layout.h"
 
 namespace adanns::storage {
-namespace {
 
-// Positions in handles_; column families a newer build added are opened after these.
-constexpr size_t kDefaultCf = 0;
-constexpr size_t kCollectionsCf = 1;
-constexpr size_t kVectorsCf = 2;
-constexpr size_t kIndexBlobsCf = 3;
-constexpr size_t kSettingsCf = 4;
-constexpr const char* kCollectionsCfName = "collections";
-constexpr const char* kVectorsCfName = "vectors";
-constexpr const char* kIndexBlobsCfName = "index_blobs";
-constexpr const char* kSettingsCfName = "settings";
+using layout::AppendU32BigEndian;
+using layout::kCollectionsCf;
+using layout::kCollectionsCfName;
+using layout::kDefaultCf;
+using layout::kIndexBlobsCf;
+using layout::kIndexBlobsCfName;
+using layout::kSettingsCf;
+using layout::kSettingsCfName;
+using layout::kVectorsCf;
+using layout::kVectorsCfName;
+using layout::NamedKeyRange;
+
+namespace {
 
 // Keys of the default column family.
 constexpr char kFormatVersionKey[] = "format_version";
 constexpr char kNextCollectionIdKey[] = "next_collection_id";
 
 constexpr size_t kVectorKeySize = 12;
-
-void AppendU32BigEndian(uint32_t value, std::string* out) {
-  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
-}
 
 std::string EncodeU32LittleEndian(uint32_t value) {
   std::string out;
@@ -81,24 +80,6 @@ std::pair<std::string, std::string> VectorKeyRange(uint32_t collection_id) {
   AppendU32BigEndian(collection_id, &begin);
   std::string end = VectorKey(collection_id, UINT64_MAX);
   end.push_back('\0');
-  return {std::move(begin), std::move(end)};
-}
-
-// Index blobs of a collection: 4-byte big-endian collection id, then the index name.
-std::string IndexBlobKey(uint32_t collection_id, absl::string_view name) {
-  std::string key;
-  AppendU32BigEndian(collection_id, &key);
-  key.append(name.data(), name.size());
-  return key;
-}
-
-// [begin, end) holds every index blob key of the collection.
-std::pair<std::string, std::string> IndexBlobKeyRange(uint32_t collection_id) {
-  std::string begin;
-  AppendU32BigEndian(collection_id, &begin);
-  std::string end = begin;
-  end.push_back('\xff');
-  end.push_back('\xff');
   return {std::move(begin), std::move(end)};
 }
 
@@ -277,7 +258,7 @@ absl::Status RocksStore::DropCollection(const std::string& name) {
       FromRocks(batch.Delete(handles_[kCollectionsCf], name), "batching collection delete"));
   RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kVectorsCf], begin, end),
                             "batching vector range delete"));
-  const auto [blobs_begin, blobs_end] = IndexBlobKeyRange(meta.id);
+  const auto [blobs_begin, blobs_end] = NamedKeyRange(meta.id);
   RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kIndexBlobsCf], blobs_begin, blobs_end),
                             "batching index blob delete"));
   RETURN_IF_ERROR(FromRocks(batch.DeleteRange(handles_[kSettingsCf], blobs_begin, blobs_end),
@@ -443,91 +424,6 @@ absl::Status RocksStore::ScanVectorPrefixes(
     visit(id, std::span<const float>(row));
   }
   return FromRocks(it->status(), "scanning vectors");
-}
-
-absl::Status RocksStore::PutNamed(size_t cf, uint32_t collection_id, const std::string& name,
-                                  std::string_view bytes, absl::string_view what) {
-  rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(FromRocks(batch.Put(handles_[cf], IndexBlobKey(collection_id, name),
-                                      rocksdb::Slice(bytes.data(), bytes.size())),
-                            absl::StrCat("batching ", what)));
-  return Commit(batch, absl::StrCat("writing ", what));
-}
-
-absl::StatusOr<std::optional<std::string>> RocksStore::GetNamed(size_t cf, uint32_t collection_id,
-                                                                const std::string& name,
-                                                                absl::string_view what) const {
-  std::string bytes;
-  rocksdb::ReadOptions read_options;
-  // Read once per load, and possibly large: caching it would only evict hot vector blocks.
-  read_options.fill_cache = false;
-  const rocksdb::Status status =
-      db_->Get(read_options, handles_[cf], IndexBlobKey(collection_id, name), &bytes);
-  if (status.IsNotFound()) return std::nullopt;
-  RETURN_IF_ERROR(FromRocks(status, absl::StrCat("reading ", what)));
-  return bytes;
-}
-
-absl::Status RocksStore::DeleteNamed(size_t cf, uint32_t collection_id, const std::string& name,
-                                     absl::string_view what) {
-  rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(FromRocks(batch.Delete(handles_[cf], IndexBlobKey(collection_id, name)),
-                            absl::StrCat("batching ", what, " delete")));
-  return Commit(batch, absl::StrCat("deleting ", what));
-}
-
-absl::Status RocksStore::PutIndexBlob(uint32_t collection_id, const std::string& name,
-                                      std::string_view bytes) {
-  return PutNamed(kIndexBlobsCf, collection_id, name, bytes, "index blob");
-}
-
-absl::StatusOr<std::optional<std::string>> RocksStore::GetIndexBlob(uint32_t collection_id,
-                                                                    const std::string& name) const {
-  return GetNamed(kIndexBlobsCf, collection_id, name, "index blob");
-}
-
-absl::Status RocksStore::DeleteIndexBlob(uint32_t collection_id, const std::string& name) {
-  return DeleteNamed(kIndexBlobsCf, collection_id, name, "index blob");
-}
-
-absl::Status RocksStore::PutSetting(uint32_t collection_id, const std::string& name,
-                                    std::string_view bytes) {
-  return PutNamed(kSettingsCf, collection_id, name, bytes, "collection setting");
-}
-
-absl::StatusOr<std::optional<std::string>> RocksStore::GetSetting(uint32_t collection_id,
-                                                                  const std::string& name) const {
-  return GetNamed(kSettingsCf, collection_id, name, "collection setting");
-}
-
-absl::Status RocksStore::DeleteSetting(uint32_t collection_id, const std::string& name) {
-  return DeleteNamed(kSettingsCf, collection_id, name, "collection setting");
-}
-
-absl::StatusOr<bool> RocksStore::MoveIndexBlobToSetting(uint32_t collection_id,
-                                                        const std::string& name) {
-  ASSIGN_OR_RETURN(std::optional<std::string> blob, GetIndexBlob(collection_id, name));
-  if (!blob.has_value()) return false;
-  const std::string key = IndexBlobKey(collection_id, name);
-  rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(FromRocks(batch.Put(handles_[kSettingsCf], key, *blob), "batching setting"));
-  RETURN_IF_ERROR(FromRocks(batch.Delete(handles_[kIndexBlobsCf], key), "batching blob delete"));
-  RETURN_IF_ERROR(Commit(batch, "moving an index blob to the settings"));
-  return true;
-}
-
-absl::StatusOr<std::vector<std::string>> RocksStore::ListIndexBlobs(uint32_t collection_id) const {
-  const auto [begin, end] = IndexBlobKeyRange(collection_id);
-  rocksdb::ReadOptions read_options;
-  const rocksdb::Slice upper_bound(end);
-  read_options.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, handles_[kIndexBlobsCf]));
-  std::vector<std::string> names;
-  for (it->Seek(begin); it->Valid(); it->Next()) {
-    names.emplace_back(it->key().data() + begin.size(), it->key().size() - begin.size());
-  }
-  RETURN_IF_ERROR(FromRocks(it->status(), "listing index blobs"));
-  return names;
 }
 
 absl::Status RocksStore::Checkpoint(const std::string& dir) const {
