@@ -99,6 +99,9 @@ class Router {
   std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address) const;
   // Shard sizes for splitting an MFLOPs cap, refreshed at most every few seconds.
   std::vector<uint64_t> ShardSizes(const std::string& name, const Route& route, Deadline deadline);
+  // Each shard's budget for a search of `collection` (a max_mflops cap split by shard sizes).
+  std::vector<v1::Budget> ShardBudgetsFor(const std::string& collection, const v1::Budget& budget,
+                                          const Route& route, Deadline deadline);
 
   const RouterOptions options_;
   const cluster::ClusterKeys keys_;

@@ -120,30 +120,59 @@ std::vector<uint64_t> Router::ShardSizes(const std::string& name, const Route& r
   return counts;
 }
 
+std::vector<v1::Budget> Router::ShardBudgetsFor(const std::string& collection,
+                                                const v1::Budget& budget, const Route& route,
+                                                Deadline deadline) {
+  return ShardBudgets(budget, budget.limit_case() == v1::Budget::kMaxMflops
+                                  ? ShardSizes(collection, route, deadline)
+                                  : std::vector<uint64_t>(route.shard_count(), 0));
+}
+
+namespace {
+
+// The search `request` to every shard of `route`, each with its budget; `call(stub, context,
+// part, answer, done)` starts one call. The replies, and in *answered the shards to merge.
+template <typename ShardRequest, typename Response, typename Request, typename Call>
+absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
+    const Router::Route& route, const Request& request, const std::vector<v1::Budget>& budgets,
+    Router::Deadline deadline, Call call, std::vector<size_t>* answered) {
+  std::vector<ShardRequest> parts(route.shard_count());
+  auto replies =
+      FanOut<Response>(route.shard_count(), deadline,
+                       [&](size_t i, grpc::ClientContext* context, Response* answer,
+                           std::function<void(grpc::Status)> done) {
+                         parts[i].set_shard(static_cast<uint32_t>(i));
+                         *parts[i].mutable_request() = request;
+                         if (request.has_budget())
+                           *parts[i].mutable_request()->mutable_budget() = budgets[i];
+                         if (route.stubs[i] == nullptr) {
+                           done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+                           return;
+                         }
+                         call(*route.stubs[i], context, &parts[i], answer, std::move(done));
+                       });
+  RETURN_IF_ERROR(Admit(replies, route, request.allow_partial(), answered));
+  return replies;
+}
+
+}  // namespace
+
 absl::Status Router::Search(const v1::SearchRequest& request, v1::SearchResponse* response,
                             Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
-  const std::vector<v1::Budget> budgets =
-      ShardBudgets(request.budget(), request.budget().limit_case() == v1::Budget::kMaxMflops
-                                         ? ShardSizes(request.collection(), route, deadline)
-                                         : std::vector<uint64_t>(route.shard_count(), 0));
-  std::vector<v1::ShardSearchRequest> parts(route.shard_count());
-  const auto replies = FanOut<v1::SearchResponse>(
-      route.shard_count(), deadline,
-      [&](size_t i, grpc::ClientContext* context, v1::SearchResponse* answer,
-          std::function<void(grpc::Status)> done) {
-        parts[i].set_shard(static_cast<uint32_t>(i));
-        *parts[i].mutable_request() = request;
-        if (request.has_budget()) *parts[i].mutable_request()->mutable_budget() = budgets[i];
-        if (route.stubs[i] == nullptr) {
-          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-          return;
-        }
-        route.stubs[i]->async()->Search(context, &parts[i], answer, std::move(done));
-      });
   std::vector<size_t> answered;
-  RETURN_IF_ERROR(Admit(replies, route, request.allow_partial(), &answered));
+  ASSIGN_OR_RETURN(
+      const auto replies,
+      (SearchEveryShard<v1::ShardSearchRequest, v1::SearchResponse>(
+          route, request, ShardBudgetsFor(request.collection(), request.budget(), route, deadline),
+          deadline,
+          [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+             const v1::ShardSearchRequest* part, v1::SearchResponse* answer,
+             std::function<void(grpc::Status)> done) {
+            stub.async()->Search(context, part, answer, std::move(done));
+          },
+          &answered)));
   std::vector<const v1::SearchResponse*> answers;
   for (size_t i : answered) answers.push_back(&replies[i].response);
   MergeAnswers(answers, request.k(), route.record.spec().metric(), route.shard_count(), response);
@@ -154,26 +183,18 @@ absl::Status Router::SearchBatch(const v1::SearchBatchRequest& request,
                                  v1::SearchBatchResponse* response, Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
-  const std::vector<v1::Budget> budgets =
-      ShardBudgets(request.budget(), request.budget().limit_case() == v1::Budget::kMaxMflops
-                                         ? ShardSizes(request.collection(), route, deadline)
-                                         : std::vector<uint64_t>(route.shard_count(), 0));
-  std::vector<v1::ShardSearchBatchRequest> parts(route.shard_count());
-  const auto replies = FanOut<v1::SearchBatchResponse>(
-      route.shard_count(), deadline,
-      [&](size_t i, grpc::ClientContext* context, v1::SearchBatchResponse* answer,
-          std::function<void(grpc::Status)> done) {
-        parts[i].set_shard(static_cast<uint32_t>(i));
-        *parts[i].mutable_request() = request;
-        if (request.has_budget()) *parts[i].mutable_request()->mutable_budget() = budgets[i];
-        if (route.stubs[i] == nullptr) {
-          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-          return;
-        }
-        route.stubs[i]->async()->SearchBatch(context, &parts[i], answer, std::move(done));
-      });
   std::vector<size_t> answered;
-  RETURN_IF_ERROR(Admit(replies, route, request.allow_partial(), &answered));
+  ASSIGN_OR_RETURN(
+      const auto replies,
+      (SearchEveryShard<v1::ShardSearchBatchRequest, v1::SearchBatchResponse>(
+          route, request, ShardBudgetsFor(request.collection(), request.budget(), route, deadline),
+          deadline,
+          [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+             const v1::ShardSearchBatchRequest* part, v1::SearchBatchResponse* answer,
+             std::function<void(grpc::Status)> done) {
+            stub.async()->SearchBatch(context, part, answer, std::move(done));
+          },
+          &answered)));
   const int queries = replies[answered.front()].response.results_size();
   for (size_t i : answered) {
     if (replies[i].response.results_size() != queries) {
