@@ -107,6 +107,26 @@ std::vector<ShardReply<Response>> SendIdsByShard(const Router::Route& route, con
                           });
 }
 
+// A ShardRequest (collection and shard number) to every shard of `route`; `call(stub, context,
+// request, response, done)` starts one call.
+template <typename Response, typename Call>
+std::vector<ShardReply<Response>> ToEveryShardByName(const Router::Route& route,
+                                                     const std::string& collection,
+                                                     Router::Deadline deadline, Call call) {
+  std::vector<v1::ShardRequest> requests(route.shard_count());
+  return FanOut<Response>(route.shard_count(), deadline,
+                          [&](size_t i, grpc::ClientContext* context, Response* response,
+                              std::function<void(grpc::Status)> done) {
+                            requests[i].set_collection(collection);
+                            requests[i].set_shard(static_cast<uint32_t>(i));
+                            if (route.stubs[i] == nullptr) {
+                              done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+                              return;
+                            }
+                            call(*route.stubs[i], context, &requests[i], response, std::move(done));
+                          });
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Router>> Router::Start(RouterOptions options) {
@@ -249,18 +269,11 @@ absl::Status Router::DescribeCollection(const std::string& name, v1::CollectionI
                                         Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(name, "name"));
   ASSIGN_OR_RETURN(const Route route, Resolve(name));
-  std::vector<v1::ShardRequest> requests(route.shard_count());
-  const auto replies = FanOut<v1::CollectionInfo>(
-      route.shard_count(), deadline,
-      [&](size_t i, grpc::ClientContext* context, v1::CollectionInfo* info,
-          std::function<void(grpc::Status)> done) {
-        requests[i].set_collection(name);
-        requests[i].set_shard(static_cast<uint32_t>(i));
-        if (route.stubs[i] == nullptr) {
-          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-          return;
-        }
-        route.stubs[i]->async()->DescribeShard(context, &requests[i], info, std::move(done));
+  const auto replies = ToEveryShardByName<v1::CollectionInfo>(
+      route, name, deadline,
+      [](v1::ShardService::Stub& stub, grpc::ClientContext* context, const v1::ShardRequest* part,
+         v1::CollectionInfo* info, std::function<void(grpc::Status)> done) {
+        stub.async()->DescribeShard(context, part, info, std::move(done));
       });
   uint64_t vectors = 0;
   bool any = false;
@@ -307,18 +320,11 @@ absl::Status Router::DropCollection(const std::string& name, v1::DropCollectionR
   ASSIGN_OR_RETURN(const int64_t deleted, etcd_->Delete(keys_.Collection(name)));
   if (deleted == 0)
     return absl::NotFoundError(absl::StrCat("collection '", name, "' does not exist"));
-  std::vector<v1::ShardRequest> requests(route.shard_count());
-  const auto replies = FanOut<v1::DropCollectionResponse>(
-      route.shard_count(), deadline,
-      [&](size_t i, grpc::ClientContext* context, v1::DropCollectionResponse* dropped,
-          std::function<void(grpc::Status)> done) {
-        requests[i].set_collection(name);
-        requests[i].set_shard(static_cast<uint32_t>(i));
-        if (route.stubs[i] == nullptr) {
-          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-          return;
-        }
-        route.stubs[i]->async()->DropShard(context, &requests[i], dropped, std::move(done));
+  const auto replies = ToEveryShardByName<v1::DropCollectionResponse>(
+      route, name, deadline,
+      [](v1::ShardService::Stub& stub, grpc::ClientContext* context, const v1::ShardRequest* part,
+         v1::DropCollectionResponse* dropped, std::function<void(grpc::Status)> done) {
+        stub.async()->DropShard(context, part, dropped, std::move(done));
       });
   uint64_t vectors = 0;
   for (size_t i = 0; i < replies.size(); ++i) {
