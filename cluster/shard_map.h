@@ -27,6 +27,10 @@ class ClusterKeys {
   std::string Collection(absl::string_view name) const {
     return CollectionsPrefix() + std::string(name);
   }
+  std::string CalibrationsPrefix() const { return root_ + "calibration/"; }
+  std::string Calibration(absl::string_view name) const {
+    return CalibrationsPrefix() + std::string(name);
+  }
 
  private:
   explicit ClusterKeys(std::string root) : root_(std::move(root)) {}

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "index/flat_search.h"
+#include "index/held_out.h"
 #include "index/plan_chooser.h"
 #include "server/thread_priority.h"
 #include "spdlog/spdlog.h"
@@ -227,6 +228,15 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
   return present.size();
 }
 
+std::vector<uint64_t> Collection::SampleIds(size_t count, uint64_t seed) const {
+  std::shared_lock lock(table_mutex_);
+  const index::HeldOutRows rows = index::SampleLiveRows(table_, count, seed);
+  std::vector<uint64_t> ids;
+  ids.reserve(rows.size());
+  for (const index::RowId row : rows.rows()) ids.push_back(table_.IdOf(row));
+  return ids;
+}
+
 absl::Status Collection::Get(std::span<const uint64_t> ids,
                              std::vector<std::pair<uint64_t, std::vector<float>>>* found,
                              std::vector<uint64_t>* missing) const {
@@ -259,8 +269,10 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
                                                  uint32_t query_dims, size_t num_queries,
                                                  uint32_t k, index::Budget budget,
                                                  SearchDevice device, WorkerPool* pool,
-                                                 const std::function<bool()>& abandoned) const {
+                                                 const std::function<bool()>& abandoned,
+                                                 const ShardShareCap* shard_cap) const {
   const SearchLimits& limits = options_.limits;
+  const MflopsCap cap = BindingMflopsCap(limits, shard_cap);
   SearchOutcome outcome;
   // Over a limit: lowered to it (clamp) or refused.
   auto over_limit = [&](absl::string_view what, double asked, double limit) {
@@ -286,9 +298,13 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
     RETURN_IF_ERROR(over_limit("k", k, limits.max_k));
     k = limits.max_k;
   }
-  if (limits.max_mflops > 0 && budget.max_mflops.value_or(0) > limits.max_mflops) {
-    RETURN_IF_ERROR(over_limit("budget.max_mflops", *budget.max_mflops, limits.max_mflops));
-    budget.max_mflops = limits.max_mflops;
+  if (cap.limit > 0 && budget.max_mflops.value_or(0) > cap.limit) {
+    if (!cap.clamp) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("budget.max_mflops = ", *budget.max_mflops, " exceeds ", cap.name));
+    }
+    outcome.clamped = true;
+    budget.max_mflops = cap.limit;
   }
 
   std::shared_lock lock(table_mutex_);
@@ -320,9 +336,8 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
     plan.rerank_candidates = limits.max_rerank_candidates;
   }
   // The server's cap binds every plan; a request's own max_mflops is never above it here.
-  const bool server_cap_binds =
-      limits.max_mflops > 0 && plan.max_mflops.value_or(HUGE_VAL) > limits.max_mflops;
-  if (server_cap_binds) plan.max_mflops = limits.max_mflops;
+  const bool server_cap_binds = cap.limit > 0 && plan.max_mflops.value_or(HUGE_VAL) > cap.limit;
+  if (server_cap_binds) plan.max_mflops = cap.limit;
   if (query_dims < plan.QueryDimsNeeded()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "query has ", query_dims, " dims but the plan needs ", plan.QueryDimsNeeded(), " (",
@@ -336,7 +351,7 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   if (on_gpu) {
     const absl::Status gpu_status =
         SearchOnGpuLocked(plan, queries, query_dims, num_queries, k, outcome);
-    if (gpu_status.ok()) return CheckServerCap(outcome, server_cap_binds);
+    if (gpu_status.ok()) return CheckServerCap(outcome, cap, server_cap_binds);
     RETURN_IF_ERROR(FallBackFromGpu(gpu_status, device));
   }
   std::vector<index::SearchResult>& results = outcome.results;
@@ -377,21 +392,32 @@ absl::StatusOr<SearchOutcome> Collection::Search(std::span<const float> queries,
   if (gave_up) {
     return absl::CancelledError("search abandoned: the client cancelled or its deadline passed");
   }
-  return CheckServerCap(outcome, server_cap_binds);
+  return CheckServerCap(outcome, cap, server_cap_binds);
+}
+
+MflopsCap BindingMflopsCap(const SearchLimits& limits, const ShardShareCap* share) {
+  MflopsCap cap{limits.max_mflops, limits.clamp,
+                absl::StrCat("this server's limit of ", limits.max_mflops)};
+  if (share != nullptr && share->max_mflops > 0 &&
+      (cap.limit == 0 || share->max_mflops < cap.limit)) {
+    cap = MflopsCap{
+        share->max_mflops, share->clamp,
+        absl::StrCat("this shard's share (", share->max_mflops,
+                     ", by its size) of the cluster's limit of ", share->cluster_max_mflops)};
+  }
+  return cap;
 }
 
 absl::StatusOr<SearchOutcome> Collection::CheckServerCap(SearchOutcome& outcome,
-                                                         bool server_cap_binds) const {
-  const SearchLimits& limits = options_.limits;
+                                                         const MflopsCap& cap, bool binds) {
   const std::vector<index::SearchResult>& results = outcome.results;
   const bool stopped_by_server_cap =
-      server_cap_binds && std::any_of(results.begin(), results.end(),
-                                      [](const index::SearchResult& r) { return r.cost.capped; });
-  if (stopped_by_server_cap && !limits.clamp) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the plan (index '", results.front().plan.index,
-                     "') needs more than this server's limit of ", limits.max_mflops,
-                     " MFLOPs per query; ask for less (budget.max_mflops or a cheaper plan)"));
+      binds && std::any_of(results.begin(), results.end(),
+                           [](const index::SearchResult& r) { return r.cost.capped; });
+  if (stopped_by_server_cap && !cap.clamp) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the plan (index '", results.front().plan.index, "') needs more than ", cap.name,
+        " MFLOPs per query; ask for less (budget.max_mflops or a cheaper plan)"));
   }
   outcome.clamped |= stopped_by_server_cap;
   return std::move(outcome);

@@ -154,6 +154,22 @@ struct SearchLimits {
   bool clamp = false;
 };
 
+// A router's --max_query_mflops on one shard's part of a search: its share of the cluster's cap
+// (split by shard sizes). Binds like SearchLimits::max_mflops; the lower of the two applies.
+struct ShardShareCap {
+  double max_mflops = 0;  // this shard's share; 0 = none
+  double cluster_max_mflops = 0;
+  bool clamp = false;  // the router's --over_limit
+};
+
+// The MFLOPs cap that binds one search, its policy, and how a refusal names it.
+struct MflopsCap {
+  double limit = 0;  // 0 = none
+  bool clamp = false;
+  std::string name;  // "this server's limit of 50"
+};
+MflopsCap BindingMflopsCap(const SearchLimits& limits, const ShardShareCap* share);
+
 // Where a search may run (SearchRequest.device).
 enum class SearchDevice { kAuto, kCpu, kGpu };
 
@@ -272,6 +288,9 @@ class Collection {
   // Deletes the ids that exist (one synced batch, applied in holds of kTableRowsPerHold rows);
   // returns how many did.
   absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids);
+  // The ids of `count` stored vectors drawn uniformly without replacement (seeded); all of them
+  // when the collection holds fewer.
+  std::vector<uint64_t> SampleIds(size_t count, uint64_t seed) const;
   // Copies stored vectors; `missing` receives absent ids. Both in request order. A tiered
   // collection reads them from storage (one batch; its error is returned).
   absl::Status Get(std::span<const uint64_t> ids,
@@ -286,10 +305,12 @@ class Collection {
   // caller's thread). `abandoned` (may be empty) is polled between queries: once it returns true
   // (the client cancelled or its deadline passed) the remaining queries are skipped and CANCELLED
   // returned.
+  // `shard_cap` (may be null): a router's cap on this shard's part of the search.
   absl::StatusOr<SearchOutcome> Search(std::span<const float> queries, uint32_t query_dims,
                                        size_t num_queries, uint32_t k, index::Budget budget,
                                        SearchDevice device, WorkerPool* pool,
-                                       const std::function<bool()>& abandoned = nullptr) const;
+                                       const std::function<bool()>& abandoned = nullptr,
+                                       const ShardShareCap* shard_cap = nullptr) const;
 
   // Starts a background calibration (replacing a running one) and returns its status.
   // FAILED_PRECONDITION when the collection is too small for the ks; INVALID_ARGUMENT for bad
@@ -357,9 +378,10 @@ class Collection {
   };
 
   absl::Status CheckNotDropped() const;
-  // RESOURCE_EXHAUSTED when the server's MFLOPs cap stopped a query (and clamping is off);
-  // otherwise the outcome, marked clamped when it did.
-  absl::StatusOr<SearchOutcome> CheckServerCap(SearchOutcome& outcome, bool server_cap_binds) const;
+  // RESOURCE_EXHAUSTED when the binding MFLOPs cap (`binds`: it lowered the plan's) stopped a
+  // query and clamping is off; otherwise the outcome, marked clamped when it did.
+  static absl::StatusOr<SearchOutcome> CheckServerCap(SearchOutcome& outcome, const MflopsCap& cap,
+                                                      bool binds);
   absl::Status LoadIndexes();  // needs the exclusive hold
   IndexSlot* FindSlot(std::string_view name);
   // The slot `name`, added when missing; needs lifecycle_mutex_ (or the load's exclusive hold).

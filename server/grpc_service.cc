@@ -344,8 +344,8 @@ grpc::Status AdannsService::DropIndex(grpc::ServerContext* context,
 
 // --- Search --------------------------------------------------------------------------------
 
-absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
-                                     v1::SearchResponse* response) {
+absl::Status AdannsService::DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response,
+                                     const ShardShareCap* shard_cap) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   RETURN_IF_ERROR(ValidateK(request.k()));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
@@ -360,14 +360,15 @@ absl::Status AdannsService::DoSearch(const v1::SearchRequest& request,
   ASSIGN_OR_RETURN(const SearchDevice device, DeviceFromProto(request.device()));
   ASSIGN_OR_RETURN(const SearchOutcome outcome,
                    RunSearch(collection, AsSpan(request.query()), static_cast<uint32_t>(query_dims),
-                             1, request.k(), budget, device, nullptr));
+                             1, request.k(), budget, device, nullptr, nullptr, shard_cap));
   ResultToProto(outcome.results.front(), outcome, response);
   return absl::OkStatus();
 }
 
 absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
                                           v1::SearchBatchResponse* response,
-                                          const std::function<bool()>& abandoned) {
+                                          const std::function<bool()>& abandoned,
+                                          const ShardShareCap* shard_cap) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   RETURN_IF_ERROR(ValidateK(request.k()));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, engine_->Find(request.collection()));
@@ -398,7 +399,7 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
   ASSIGN_OR_RETURN(const SearchDevice device, DeviceFromProto(request.device()));
   ASSIGN_OR_RETURN(const SearchOutcome outcome,
                    RunSearch(collection, AsSpan(request.queries()), query_dims, n, request.k(),
-                             budget, device, search_pool_.get(), abandoned));
+                             budget, device, search_pool_.get(), abandoned, shard_cap));
   for (const index::SearchResult& result : outcome.results) {
     ResultToProto(result, outcome, response->add_results());
   }
@@ -408,9 +409,9 @@ absl::Status AdannsService::DoSearchBatch(const v1::SearchBatchRequest& request,
 absl::StatusOr<SearchOutcome> AdannsService::RunSearch(
     const std::shared_ptr<Collection>& collection, std::span<const float> queries,
     uint32_t query_dims, size_t n, uint32_t k, const index::Budget& budget, SearchDevice device,
-    WorkerPool* pool, const std::function<bool()>& abandoned) {
+    WorkerPool* pool, const std::function<bool()>& abandoned, const ShardShareCap* shard_cap) {
   absl::StatusOr<SearchOutcome> outcome =
-      collection->Search(queries, query_dims, n, k, budget, device, pool, abandoned);
+      collection->Search(queries, query_dims, n, k, budget, device, pool, abandoned, shard_cap);
   if (absl::IsResourceExhausted(outcome.status())) metrics_->RecordBudgetLimit("rejected");
   if (!outcome.ok()) return outcome;
   collection->ObserveSearch(queries, query_dims, n);

@@ -99,10 +99,13 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
   absl::Status DoUpsertOne(const v1::UpsertRequest& message, v1::UpsertResponse* response);
   absl::Status DoGet(const v1::GetRequest& request, v1::GetResponse* response);
   absl::Status DoDelete(const v1::DeleteRequest& request, v1::DeleteResponse* response);
-  absl::Status DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response);
+  // `shard_cap`: a router's cap on this shard's part (data nodes); null otherwise.
+  absl::Status DoSearch(const v1::SearchRequest& request, v1::SearchResponse* response,
+                        const ShardShareCap* shard_cap = nullptr);
   absl::Status DoSearchBatch(const v1::SearchBatchRequest& request,
                              v1::SearchBatchResponse* response,
-                             const std::function<bool()>& abandoned);
+                             const std::function<bool()>& abandoned,
+                             const ShardShareCap* shard_cap = nullptr);
   absl::Status DoBuildIndex(const v1::BuildIndexRequest& request, v1::BuildIndexResponse* response);
   absl::Status DoDropIndex(const v1::DropIndexRequest& request);
   absl::Status DoCalibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response);
@@ -113,7 +116,8 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
                                           std::span<const float> queries, uint32_t query_dims,
                                           size_t n, uint32_t k, const index::Budget& budget,
                                           SearchDevice device, WorkerPool* pool,
-                                          const std::function<bool()>& abandoned = nullptr);
+                                          const std::function<bool()>& abandoned = nullptr,
+                                          const ShardShareCap* shard_cap = nullptr);
   // Validates and commits one message of an Upsert stream.
   absl::Status UpsertMessage(std::shared_ptr<const v1::UpsertRequest> message,
                              UpsertProgress& progress);

@@ -77,7 +77,8 @@ ABSL_FLAG(bool, direct_reads, false,
           "Read SST files with O_DIRECT, bypassing the page cache, so the block cache is the only "
           "cache of full vectors (benchmarks of tiered collections)");
 ABSL_FLAG(double, max_query_mflops, 0,
-          "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none");
+          "Hard cap on the MFLOPs any one query may spend, whatever its budget; 0 = none. On a "
+          "router: the cap for the whole query, split over its shards by their sizes");
 ABSL_FLAG(uint32_t, max_k, 10000, "Most hits one query may ask for (1..10000)");
 ABSL_FLAG(uint32_t, max_rerank_candidates, 0, "Most re-rank candidates a plan may keep; 0 = none");
 // Default auto since `adanns-gpu check` passed on an H200 (2026-12-04; README, GPU section).
@@ -250,6 +251,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.limits.clamp = over_limit == "clamp";
+  if (options.router.has_value()) {  // the cluster-wide cap, split over a query's shards
+    options.router->max_query_mflops = options.limits.max_mflops;
+    options.router->clamp_over_limit = options.limits.clamp;
+  }
   const std::string gpu = absl::GetFlag(FLAGS_gpu);
   const std::string gpu_storage = absl::GetFlag(FLAGS_gpu_storage);
   if ((gpu != "auto" && gpu != "off" && gpu != "emulate") ||

@@ -107,26 +107,6 @@ std::vector<ShardReply<Response>> SendIdsByShard(const Router::Route& route, con
                           });
 }
 
-// A ShardRequest (collection and shard number) to every shard of `route`; `call(stub, context,
-// request, response, done)` starts one call.
-template <typename Response, typename Call>
-std::vector<ShardReply<Response>> ToEveryShardByName(const Router::Route& route,
-                                                     const std::string& collection,
-                                                     Router::Deadline deadline, Call call) {
-  std::vector<v1::ShardRequest> requests(route.shard_count());
-  return FanOut<Response>(route.shard_count(), deadline,
-                          [&](size_t i, grpc::ClientContext* context, Response* response,
-                              std::function<void(grpc::Status)> done) {
-                            requests[i].set_collection(collection);
-                            requests[i].set_shard(static_cast<uint32_t>(i));
-                            if (route.stubs[i] == nullptr) {
-                              done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-                              return;
-                            }
-                            call(*route.stubs[i], context, &requests[i], response, std::move(done));
-                          });
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Router>> Router::Start(RouterOptions options) {
@@ -147,7 +127,11 @@ Router::Router(RouterOptions options, cluster::ClusterKeys keys,
     : options_(std::move(options)), keys_(std::move(keys)), etcd_(std::move(etcd)) {
   nodes_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.NodesPrefix());
   collections_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.CollectionsPrefix());
+  calibrations_ =
+      std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.CalibrationsPrefix());
 }
+
+Router::~Router() { CancelAllMergedCalibrations(); }
 
 Router::Deadline Router::DefaultDeadline() const {
   return std::chrono::system_clock::now() + absl::ToChronoSeconds(options_.shard_deadline);
@@ -295,6 +279,7 @@ absl::Status Router::DescribeCollection(const std::string& name, v1::CollectionI
     shards.push_back(std::move(shard));
   }
   if (!any) return CombineReplies(replies, route);
+  ShowMergedCalibration(name, response->mutable_calibration());
   response->set_vector_count(vectors);
   response->clear_shards();
   for (v1::ShardInfo& shard : shards) *response->add_shards() = std::move(shard);
@@ -320,6 +305,12 @@ absl::Status Router::DropCollection(const std::string& name, v1::DropCollectionR
   ASSIGN_OR_RETURN(const int64_t deleted, etcd_->Delete(keys_.Collection(name)));
   if (deleted == 0)
     return absl::NotFoundError(absl::StrCat("collection '", name, "' does not exist"));
+  // Derived from the data being dropped: a collection created again under the name starts bare.
+  CancelMergedCalibration(name);
+  if (absl::Status status = etcd_->Delete(keys_.Calibration(name)).status(); !status.ok()) {
+    spdlog::warn("drop of collection {}: its merged calibration record stays ({})", name,
+                 status.ToString());
+  }
   const auto replies = ToEveryShardByName<v1::DropCollectionResponse>(
       route, name, deadline,
       [](v1::ShardService::Stub& stub, grpc::ClientContext* context, const v1::ShardRequest* part,
@@ -513,6 +504,8 @@ absl::Status Router::Calibrate(const v1::CalibrateRequest& request, v1::Calibrat
       });
   RETURN_IF_ERROR(CombineReplies(replies, route));
   *response = std::move(replies.front().response);
+  StartMergedCalibration(request);
+  ShowMergedCalibration(request.collection(), response);
   return absl::OkStatus();
 }
 

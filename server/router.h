@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct RouterOptions {
   int max_message_bytes = 64 << 20;
   // Sent on every call to a data node (server/cluster_key.h); empty = none.
   std::string cluster_key;
+  // Hard cap on the MFLOPs one query may spend over all shards (split by shard sizes); 0 = none.
+  double max_query_mflops = 0;
+  // A request over it: lowered to it (true) or RESOURCE_EXHAUSTED.
+  bool clamp_over_limit = false;
 };
 
 class Router {
@@ -79,6 +84,9 @@ class Router {
 
   Deadline DefaultDeadline() const;
 
+  // Cancels the merged calibrations running here (before the watches and stubs go).
+  ~Router();
+
   // Where a collection's shards are: its record and, per shard, the stub of its node (null when
   // the node is not live).
   struct Route {
@@ -86,6 +94,20 @@ class Router {
     std::vector<std::string> node_ids;
     std::vector<std::shared_ptr<v1::ShardService::Stub>> stubs;
     uint32_t shard_count() const { return static_cast<uint32_t>(node_ids.size()); }
+  };
+
+  // One shard's part of a search's budget and limits.
+  struct ShardShare {
+    v1::Budget budget;             // the request's, a max_mflops cap split by shard size
+    v1::ShardSearchLimits limits;  // the router's --max_query_mflops, split alike
+  };
+
+  // What a target_recall means on a collection with a merged calibration
+  // (router_calibration.cc): the target asked of every shard and the merged estimate.
+  struct MergedTarget {
+    double shard_target = 0;
+    v1::RecallEstimate estimate;
+    bool met = false;  // the estimate's lower bound reached the request's target
   };
 
  private:
@@ -99,15 +121,45 @@ class Router {
   std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address) const;
   // Shard sizes for splitting an MFLOPs cap, refreshed at most every few seconds.
   std::vector<uint64_t> ShardSizes(const std::string& name, const Route& route, Deadline deadline);
-  // Each shard's budget for a search of `collection` (a max_mflops cap split by shard sizes).
-  std::vector<v1::Budget> ShardBudgetsFor(const std::string& collection, const v1::Budget& budget,
-                                          const Route& route, Deadline deadline);
+
+  // Each shard's share of a search of `collection`; RESOURCE_EXHAUSTED when the request's
+  // max_mflops is over the router's cap (and clamping is off).
+  absl::StatusOr<std::vector<ShardShare>> ShareOut(const std::string& collection, v1::Budget budget,
+                                                   const Route& route, Deadline deadline);
+
+  // SearchBatch; `merged_targets` false asks every shard for a target_recall as it is (the
+  // merged calibration measures what that gives).
+  absl::Status SearchBatchAt(const v1::SearchBatchRequest& request,
+                             v1::SearchBatchResponse* response, Deadline deadline,
+                             bool merged_targets);
+  // A target_recall budget becomes the per-shard target of the merged calibration, when there is
+  // one (the merged estimate returned); other budgets are left as they are.
+  std::optional<MergedTarget> TranslateTarget(const std::string& collection, uint32_t k,
+                                              v1::Budget* budget) const;
+
+  // The merged calibration (router_calibration.cc): started by Calibrate once the shards accepted
+  // theirs; it waits for them, measures merged recall over a ladder of per-shard targets against
+  // exact global truth, and writes /<cluster>/calibration/<collection>.
+  struct MergedJob;
+  void StartMergedCalibration(const v1::CalibrateRequest& request);
+  void CancelMergedCalibration(const std::string& name);
+  void CancelAllMergedCalibrations();
+  absl::Status AwaitShardCalibrations(const std::string& name, const MergedJob& job);
+  absl::StatusOr<v1::MergedCalibrationRecord> MeasureMerged(const v1::CalibrateRequest& request,
+                                                            MergedJob& job);
+  std::optional<v1::MergedCalibrationRecord> MergedCalibrationOf(const std::string& name) const;
+  std::optional<MergedTarget> MergedTargetFor(const std::string& name, uint32_t k,
+                                              double target) const;
+  // A running or failed merged calibration shows in `info` (a collection's calibration), a
+  // finished one as "+merged" in its source.
+  void ShowMergedCalibration(const std::string& name, v1::CalibrationInfo* info) const;
 
   const RouterOptions options_;
   const cluster::ClusterKeys keys_;
   const std::unique_ptr<cluster::EtcdClient> etcd_;
   std::unique_ptr<cluster::EtcdPrefixWatch> nodes_;
   std::unique_ptr<cluster::EtcdPrefixWatch> collections_;
+  std::unique_ptr<cluster::EtcdPrefixWatch> calibrations_;
 
   // A cache of channels (one per data node address), filled as nodes are first routed to.
   mutable std::mutex stubs_mutex_;
@@ -118,6 +170,8 @@ class Router {
   };
   std::mutex sizes_mutex_;
   std::map<std::string, Sizes> sizes_;
+  mutable std::mutex jobs_mutex_;
+  std::map<std::string, std::shared_ptr<MergedJob>> jobs_;  // by collection
 };
 
 }  // namespace adanns::server

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "index/topk.h"
 #include "server/router.h"
 #include "server/shard_fanout.h"
@@ -16,10 +17,19 @@ namespace {
 // split only moves a little work between shards (the sum still never exceeds the cap).
 constexpr auto kSizesFresh = std::chrono::seconds(5);
 
+// One shard's answer to a query.
+struct ShardAnswer {
+  uint32_t shard;
+  const v1::SearchResponse* response;
+};
+
 // Merges the answers of the shards that answered into `out`: hits by score (best first, ties by
-// id), costs summed, the plan, estimate and device of the first shard.
-void MergeAnswers(const std::vector<const v1::SearchResponse*>& answers, uint32_t k,
-                  v1::Metric metric, uint32_t shards_total, v1::SearchResponse* out) {
+// id), costs summed, the plan, estimate and device of the first shard, and the plans of the
+// others where they differ.
+void MergeAnswers(const std::vector<ShardAnswer>& shard_answers, uint32_t k, v1::Metric metric,
+                  uint32_t shards_total, v1::SearchResponse* out) {
+  std::vector<const v1::SearchResponse*> answers;
+  for (const ShardAnswer& answer : shard_answers) answers.push_back(answer.response);
   std::vector<v1::Hit> hits;
   double mflops = 0;
   uint64_t scanned = 0;
@@ -47,6 +57,14 @@ void MergeAnswers(const std::vector<const v1::SearchResponse*>& answers, uint32_
     *out->mutable_plan() = answers.front()->plan();
     if (answers.front()->has_estimate()) *out->mutable_estimate() = answers.front()->estimate();
     out->set_device(answers.front()->device());
+    for (const ShardAnswer& answer : shard_answers) {
+      if (!google::protobuf::util::MessageDifferencer::Equals(answer.response->plan(),
+                                                              out->plan())) {
+        v1::ShardPlan* differs = out->add_shard_plans();
+        differs->set_shard(answer.shard);
+        *differs->mutable_plan() = answer.response->plan();
+      }
+    }
   }
   out->mutable_cost()->set_mflops(mflops);
   out->mutable_cost()->set_vectors_scanned(scanned);
@@ -81,19 +99,17 @@ absl::Status Admit(const std::vector<ShardReply<Response>>& replies, const Route
   return absl::OkStatus();
 }
 
-// Each shard's budget: the request's, with a max_mflops cap split in proportion to the shards'
-// sizes (evenly while they are unknown or all empty), so that the shards together stay within it.
-std::vector<v1::Budget> ShardBudgets(const v1::Budget& budget, const std::vector<uint64_t>& sizes) {
-  std::vector<v1::Budget> budgets(sizes.size(), budget);
-  if (budget.limit_case() != v1::Budget::kMaxMflops) return budgets;
+// Each shard's fraction of the collection: its size over the total (evenly while the sizes are
+// unknown or all zero). MFLOPs caps are split by these, so the shards together stay within them.
+std::vector<double> SizeFractions(const std::vector<uint64_t>& sizes) {
   uint64_t total = 0;
   for (uint64_t size : sizes) total += size;
+  std::vector<double> fractions(sizes.size());
   for (size_t i = 0; i < sizes.size(); ++i) {
-    const double share = total == 0 ? 1.0 / static_cast<double>(sizes.size())
-                                    : static_cast<double>(sizes[i]) / static_cast<double>(total);
-    budgets[i].set_max_mflops(budget.max_mflops() * share);
+    fractions[i] = total == 0 ? 1.0 / static_cast<double>(sizes.size())
+                              : static_cast<double>(sizes[i]) / static_cast<double>(total);
   }
-  return budgets;
+  return fractions;
 }
 
 }  // namespace
@@ -120,12 +136,34 @@ std::vector<uint64_t> Router::ShardSizes(const std::string& name, const Route& r
   return counts;
 }
 
-std::vector<v1::Budget> Router::ShardBudgetsFor(const std::string& collection,
-                                                const v1::Budget& budget, const Route& route,
-                                                Deadline deadline) {
-  return ShardBudgets(budget, budget.limit_case() == v1::Budget::kMaxMflops
-                                  ? ShardSizes(collection, route, deadline)
-                                  : std::vector<uint64_t>(route.shard_count(), 0));
+absl::StatusOr<std::vector<Router::ShardShare>> Router::ShareOut(const std::string& collection,
+                                                                 v1::Budget budget,
+                                                                 const Route& route,
+                                                                 Deadline deadline) {
+  // The router's --max_query_mflops bounds the whole query, as a standalone server's does.
+  const double cap = options_.max_query_mflops;
+  const bool capped_budget = budget.limit_case() == v1::Budget::kMaxMflops;
+  if (cap > 0 && capped_budget && budget.max_mflops() > cap) {
+    if (!options_.clamp_over_limit) {
+      return absl::ResourceExhaustedError(absl::StrCat("budget.max_mflops = ", budget.max_mflops(),
+                                                       " exceeds this server's limit of ", cap));
+    }
+    budget.set_max_mflops(cap);
+  }
+  const std::vector<double> fractions =
+      SizeFractions(cap > 0 || capped_budget ? ShardSizes(collection, route, deadline)
+                                             : std::vector<uint64_t>(route.shard_count(), 0));
+  std::vector<ShardShare> shares(route.shard_count());
+  for (size_t i = 0; i < shares.size(); ++i) {
+    shares[i].budget = budget;
+    if (capped_budget) shares[i].budget.set_max_mflops(budget.max_mflops() * fractions[i]);
+    if (cap > 0) {
+      shares[i].limits.set_max_mflops(cap * fractions[i]);
+      shares[i].limits.set_cluster_max_mflops(cap);
+      shares[i].limits.set_clamp(options_.clamp_over_limit);
+    }
+  }
+  return shares;
 }
 
 namespace {
@@ -134,8 +172,9 @@ namespace {
 // part, answer, done)` starts one call. The replies, and in *answered the shards to merge.
 template <typename ShardRequest, typename Response, typename Request, typename Call>
 absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
-    const Router::Route& route, const Request& request, const std::vector<v1::Budget>& budgets,
-    Router::Deadline deadline, Call call, std::vector<size_t>* answered) {
+    const Router::Route& route, const Request& request,
+    const std::vector<Router::ShardShare>& shares, Router::Deadline deadline, Call call,
+    std::vector<size_t>* answered) {
   std::vector<ShardRequest> parts(route.shard_count());
   auto replies =
       FanOut<Response>(route.shard_count(), deadline,
@@ -144,7 +183,8 @@ absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
                          parts[i].set_shard(static_cast<uint32_t>(i));
                          *parts[i].mutable_request() = request;
                          if (request.has_budget())
-                           *parts[i].mutable_request()->mutable_budget() = budgets[i];
+                           *parts[i].mutable_request()->mutable_budget() = shares[i].budget;
+                         *parts[i].mutable_limits() = shares[i].limits;
                          if (route.stubs[i] == nullptr) {
                            done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
                            return;
@@ -157,44 +197,77 @@ absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
 
 }  // namespace
 
+std::optional<Router::MergedTarget> Router::TranslateTarget(const std::string& collection,
+                                                            uint32_t k, v1::Budget* budget) const {
+  if (budget->limit_case() != v1::Budget::kTargetRecall) return std::nullopt;
+  std::optional<MergedTarget> merged = MergedTargetFor(collection, k, budget->target_recall());
+  if (merged.has_value()) budget->set_target_recall(static_cast<float>(merged->shard_target));
+  return merged;
+}
+
+namespace {
+
+// The merged calibration's estimate replaces the shards' own: theirs are of per-shard recall.
+void SetMergedEstimate(const std::optional<Router::MergedTarget>& merged,
+                       v1::SearchResponse* response) {
+  if (!merged.has_value()) return;
+  *response->mutable_estimate() = merged->estimate;
+  response->set_target_missed(!merged->met);
+}
+
+}  // namespace
+
 absl::Status Router::Search(const v1::SearchRequest& request, v1::SearchResponse* response,
                             Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  v1::Budget budget = request.budget();
+  const std::optional<MergedTarget> merged =
+      TranslateTarget(request.collection(), request.k(), &budget);
+  ASSIGN_OR_RETURN(const std::vector<ShardShare> shares,
+                   ShareOut(request.collection(), budget, route, deadline));
   std::vector<size_t> answered;
-  ASSIGN_OR_RETURN(
-      const auto replies,
-      (SearchEveryShard<v1::ShardSearchRequest, v1::SearchResponse>(
-          route, request, ShardBudgetsFor(request.collection(), request.budget(), route, deadline),
-          deadline,
-          [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-             const v1::ShardSearchRequest* part, v1::SearchResponse* answer,
-             std::function<void(grpc::Status)> done) {
-            stub.async()->Search(context, part, answer, std::move(done));
-          },
-          &answered)));
-  std::vector<const v1::SearchResponse*> answers;
-  for (size_t i : answered) answers.push_back(&replies[i].response);
+  ASSIGN_OR_RETURN(const auto replies,
+                   (SearchEveryShard<v1::ShardSearchRequest, v1::SearchResponse>(
+                       route, request, shares, deadline,
+                       [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+                          const v1::ShardSearchRequest* part, v1::SearchResponse* answer,
+                          std::function<void(grpc::Status)> done) {
+                         stub.async()->Search(context, part, answer, std::move(done));
+                       },
+                       &answered)));
+  std::vector<ShardAnswer> answers;
+  for (size_t i : answered) answers.push_back({static_cast<uint32_t>(i), &replies[i].response});
   MergeAnswers(answers, request.k(), route.record.spec().metric(), route.shard_count(), response);
+  SetMergedEstimate(merged, response);
   return absl::OkStatus();
 }
 
 absl::Status Router::SearchBatch(const v1::SearchBatchRequest& request,
                                  v1::SearchBatchResponse* response, Deadline deadline) {
+  return SearchBatchAt(request, response, deadline, /*merged_targets=*/true);
+}
+
+absl::Status Router::SearchBatchAt(const v1::SearchBatchRequest& request,
+                                   v1::SearchBatchResponse* response, Deadline deadline,
+                                   bool merged_targets) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  v1::Budget budget = request.budget();
+  const std::optional<MergedTarget> merged =
+      merged_targets ? TranslateTarget(request.collection(), request.k(), &budget) : std::nullopt;
+  ASSIGN_OR_RETURN(const std::vector<ShardShare> shares,
+                   ShareOut(request.collection(), budget, route, deadline));
   std::vector<size_t> answered;
-  ASSIGN_OR_RETURN(
-      const auto replies,
-      (SearchEveryShard<v1::ShardSearchBatchRequest, v1::SearchBatchResponse>(
-          route, request, ShardBudgetsFor(request.collection(), request.budget(), route, deadline),
-          deadline,
-          [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-             const v1::ShardSearchBatchRequest* part, v1::SearchBatchResponse* answer,
-             std::function<void(grpc::Status)> done) {
-            stub.async()->SearchBatch(context, part, answer, std::move(done));
-          },
-          &answered)));
+  ASSIGN_OR_RETURN(const auto replies,
+                   (SearchEveryShard<v1::ShardSearchBatchRequest, v1::SearchBatchResponse>(
+                       route, request, shares, deadline,
+                       [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+                          const v1::ShardSearchBatchRequest* part, v1::SearchBatchResponse* answer,
+                          std::function<void(grpc::Status)> done) {
+                         stub.async()->SearchBatch(context, part, answer, std::move(done));
+                       },
+                       &answered)));
   const int queries = replies[answered.front()].response.results_size();
   for (size_t i : answered) {
     if (replies[i].response.results_size() != queries) {
@@ -203,10 +276,14 @@ absl::Status Router::SearchBatch(const v1::SearchBatchRequest& request,
     }
   }
   for (int q = 0; q < queries; ++q) {
-    std::vector<const v1::SearchResponse*> answers;
-    for (size_t i : answered) answers.push_back(&replies[i].response.results(q));
+    std::vector<ShardAnswer> answers;
+    for (size_t i : answered) {
+      answers.push_back({static_cast<uint32_t>(i), &replies[i].response.results(q)});
+    }
+    v1::SearchResponse* merged_answer = response->add_results();
     MergeAnswers(answers, request.k(), route.record.spec().metric(), route.shard_count(),
-                 response->add_results());
+                 merged_answer);
+    SetMergedEstimate(merged, merged_answer);
   }
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "adanns/v1/cluster.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "server/grpc_status.h"
 
@@ -77,6 +78,27 @@ inline absl::Status ShardUnavailable(const std::string& collection, size_t shard
                                      const std::string& node_id, const grpc::Status& status) {
   return absl::UnavailableError(absl::StrCat("collection '", collection, "' shard ", shard,
                                              " (node ", node_id, "): ", status.error_message()));
+}
+
+// A ShardRequest (collection and shard number) to every shard of `route`; `call(stub, context,
+// request, response, done)` starts one call.
+template <typename Response, typename Route, typename Call>
+std::vector<ShardReply<Response>> ToEveryShardByName(const Route& route,
+                                                     const std::string& collection,
+                                                     std::chrono::system_clock::time_point deadline,
+                                                     Call call) {
+  std::vector<v1::ShardRequest> requests(route.shard_count());
+  return FanOut<Response>(route.shard_count(), deadline,
+                          [&](size_t i, grpc::ClientContext* context, Response* response,
+                              std::function<void(grpc::Status)> done) {
+                            requests[i].set_collection(collection);
+                            requests[i].set_shard(static_cast<uint32_t>(i));
+                            if (route.stubs[i] == nullptr) {
+                              done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+                              return;
+                            }
+                            call(*route.stubs[i], context, &requests[i], response, std::move(done));
+                          });
 }
 
 }  // namespace adanns::server

@@ -1,7 +1,10 @@
 #include "server/shard_service.h"
 
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "server/cluster_key.h"
 #include "server/grpc_status.h"
+#include "server/validation.h"
 
 namespace adanns::server {
 namespace {
@@ -16,6 +19,10 @@ grpc::Status OnShard(ShardHost* host, const std::string& collection, uint32_t sh
                         std::string(hosted.status().message()), kShardNotHeldDetail);
   }
   return ToGrpc(handle(**hosted));
+}
+
+ShardShareCap ShareCapOf(const v1::ShardSearchLimits& limits) {
+  return ShardShareCap{limits.max_mflops(), limits.cluster_max_mflops(), limits.clamp()};
 }
 
 }  // namespace
@@ -89,7 +96,8 @@ grpc::Status ShardServiceImpl::Search(grpc::ServerContext* context,
                                       v1::SearchResponse* response) {
   if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
-    return shard.service().DoSearch(request->request(), response);
+    const ShardShareCap cap = ShareCapOf(request->limits());
+    return shard.service().DoSearch(request->request(), response, &cap);
   });
 }
 
@@ -98,8 +106,9 @@ grpc::Status ShardServiceImpl::SearchBatch(grpc::ServerContext* context,
                                            v1::SearchBatchResponse* response) {
   if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
-    return shard.service().DoSearchBatch(request->request(), response,
-                                         [context] { return context->IsCancelled(); });
+    const ShardShareCap cap = ShareCapOf(request->limits());
+    return shard.service().DoSearchBatch(
+        request->request(), response, [context] { return context->IsCancelled(); }, &cap);
   });
 }
 
@@ -127,6 +136,25 @@ grpc::Status ShardServiceImpl::Calibrate(grpc::ServerContext* context,
   if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
     return shard.service().DoCalibrate(request->request(), response);
+  });
+}
+
+grpc::Status ShardServiceImpl::SampleVectors(grpc::ServerContext* context,
+                                             const v1::ShardSampleRequest* request,
+                                             v1::GetResponse* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
+  if (request->count() == 0 || request->count() > kMaxBatchQueries) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("count must be in 1..", kMaxBatchQueries, ", got ", request->count()));
+  }
+  return OnShard(host_, request->collection(), request->shard(), [&](HostedShard& shard) {
+    ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection,
+                     shard.engine().Find(request->collection()));
+    v1::GetRequest get;
+    get.set_collection(request->collection());
+    for (uint64_t id : collection->SampleIds(request->count(), request->seed())) get.add_ids(id);
+    return shard.service().DoGet(get, response);
   });
 }
 

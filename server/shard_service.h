@@ -40,6 +40,8 @@ class ShardServiceImpl final : public v1::ShardService::Service {
                          v1::DropIndexResponse* response) override;
   grpc::Status Calibrate(grpc::ServerContext* context, const v1::ShardCalibrateRequest* request,
                          v1::CalibrationInfo* response) override;
+  grpc::Status SampleVectors(grpc::ServerContext* context, const v1::ShardSampleRequest* request,
+                             v1::GetResponse* response) override;
 
  private:
   ShardHost* const host_;

@@ -1,7 +1,9 @@
 // Fashion-MNIST-PCA through a router over three data nodes and four shards (more shards than
 // nodes), against a standalone server holding the same 60,000 vectors, both fed by the `adanns`
 // CLI: exact searches give the standalone's hits (ids and scores, up to ties), IVF and automatic
-// plans reach its recall within 0.01, a restarted data node keeps its shards and data, and a
+// plans reach its recall within 0.01, target_recall holds for the merged answer once the router
+// has calibrated it (on queries it was not measured on), a restarted data node keeps its shards
+// and data, and a
 // restarted router (stateless) answers the same. One process runs the whole suite (the data is
 // ingested once).
 #include <cmath>
@@ -217,6 +219,87 @@ TEST_F(FmnistClusterTest, IvfAndAutomaticPlansReachTheStandaloneRecall) {
   const double alone = Recall(SearchAll(*standalone_, nullptr));
   std::cout << "[automatic] recall@10 routed " << routed << ", standalone " << alone << "\n";
   EXPECT_GE(routed, alone - 0.01);
+}
+
+// Every query in one SearchBatch with budget target_recall = `target` at k = 10 (no results when
+// the search is refused).
+v1::SearchBatchResponse SearchAtTarget(const ServerProcess& server, float target,
+                                       const readers::Matrix<float>& queries) {
+  v1::SearchBatchRequest request;
+  request.set_collection("fmnist");
+  request.set_query_dims(kDim);
+  request.mutable_queries()->Add(queries.values.begin(), queries.values.end());
+  request.set_k(kK);
+  request.mutable_budget()->set_target_recall(target);
+  v1::SearchBatchResponse response;
+  grpc::ClientContext context;
+  const grpc::Status status = server.NewStub()->SearchBatch(&context, request, &response);
+  if (!status.ok()) {
+    std::cout << "[target_recall] " << target << ": " << status.error_message() << "\n";
+    response.Clear();
+  }
+  return response;
+}
+
+double MeanMflops(const v1::SearchBatchResponse& response) {
+  double sum = 0;
+  for (const v1::SearchResponse& result : response.results()) sum += result.cost().mflops();
+  return sum / std::max(1, response.results_size());
+}
+
+TEST_F(FmnistClusterTest, TargetRecallMeansMergedRecallOnceCalibrated) {
+  // Through the router: every shard calibrates its own frontier, then the router measures merged
+  // recall@10 (200 sampled stored vectors, exact global truth) over a ladder of per-shard
+  // targets. The 300 test queries were never stored: the held-out check of what it promises.
+  v1::CalibrateRequest calibrate;
+  calibrate.set_collection("fmnist");
+  calibrate.add_ks(kK);
+  {
+    grpc::ClientContext context;
+    v1::CalibrationInfo info;
+    const grpc::Status status = router_->NewStub()->Calibrate(&context, calibrate, &info);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(info.state(), "calibrating");
+  }
+  v1::CalibrationInfo calibration;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        v1::DescribeCollectionRequest describe;
+        describe.set_name("fmnist");
+        grpc::ClientContext context;
+        v1::CollectionInfo info;
+        if (!router_->NewStub()->DescribeCollection(&context, describe, &info).ok()) return false;
+        calibration = info.calibration();
+        return calibration.state() != "calibrating";
+      },
+      std::chrono::minutes(5)));
+  ASSERT_EQ(calibration.state(), "ready") << calibration.error();
+  EXPECT_NE(calibration.source().find("+merged"), std::string::npos) << calibration.source();
+
+  double previous_mflops = 0;
+  for (const float target : {0.9f, 0.95f, 0.99f}) {
+    const v1::SearchBatchResponse response = SearchAtTarget(*router_, target, *queries_);
+    ASSERT_EQ(response.results_size(), static_cast<int>(queries_->rows));
+    const double recall = Recall(response);
+    const v1::SearchResponse& first = response.results(0);
+    ASSERT_TRUE(first.has_estimate());
+    EXPECT_EQ(first.estimate().k(), kK);
+    std::cout << "[target_recall] " << target << ": merged recall@10 " << recall << " at "
+              << MeanMflops(response) << " MFLOPs/query; estimate " << first.estimate().recall()
+              << " (lower bound " << first.estimate().recall_lower_bound() << ", "
+              << first.estimate().queries()
+              << " queries), plan of shard 0: " << first.plan().index()
+              << (first.target_missed() ? ", target missed" : "") << "\n";
+    if (!first.target_missed()) {
+      EXPECT_GE(first.estimate().recall_lower_bound(), target);
+      // The promise holds on queries it was not measured on (300 of them: a margin for their
+      // sampling error).
+      EXPECT_GE(recall, target - 0.02);
+    }
+    EXPECT_NEAR(first.estimate().recall(), recall, 0.05);
+    EXPECT_GE(MeanMflops(response), previous_mflops * 0.999);  // a higher target costs more
+    previous_mflops = MeanMflops(response);
+  }
 }
 
 TEST_F(FmnistClusterTest, ARestartedDataNodeKeepsItsShardsAndData) {

@@ -3,6 +3,8 @@
 // input gets the standalone status and writes nothing, a down node fails searches (or answers
 // partially when allowed), a data node that is not registered in this cluster is never given a
 // shard, and a router started while etcd is down answers UNAVAILABLE naming etcd, then serves.
+// The router's --max_query_mflops bounds whole queries, and shards that ran another plan than the
+// first are listed in the response.
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -215,6 +217,101 @@ TEST_F(RouterTest, ADownNodeFailsSearchesUnlessPartialAnswersAreAllowed) {
   EXPECT_EQ(partial.shards_total(), 3u);
   EXPECT_GE(partial.shards_answered(), 1u);
   EXPECT_LT(partial.shards_answered(), 3u);
+}
+
+// A search with `budget` through `stub`: its status, and the response in *response.
+grpc::Status Search(v1::Adanns::Stub& stub, const v1::Budget& budget,
+                    v1::SearchResponse* response) {
+  v1::SearchRequest request;
+  request.set_collection("docs");
+  request.set_k(10);
+  const std::vector<float> query = Row(100000);
+  request.mutable_query()->Add(query.begin(), query.end());
+  *request.mutable_budget() = budget;
+  grpc::ClientContext context;
+  return stub.Search(&context, request, response);
+}
+
+TEST_F(RouterTest, TheRoutersMflopsCapBoundsTheWholeQuery) {
+  // A full scan of the 300 rows at 8 dims costs 0.0024 MFLOPs; the cap is half of it.
+  constexpr double kCap = 0.0012;
+  std::vector<std::string> flags = {"--etcd=" + etcd_.endpoint(), "--cluster=t", "--role=router",
+                                    "--max_query_mflops=0.0012"};
+  ServerProcess rejecting(dir_.path() + "/rejecting", flags);
+  flags.push_back("--over_limit=clamp");
+  ServerProcess clamping(dir_.path() + "/clamping", flags);
+
+  v1::Budget over;
+  over.set_max_mflops(0.002);
+  v1::SearchResponse response;
+  grpc::Status status = Search(*rejecting.NewStub(), over, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("budget.max_mflops = 0.002 exceeds this server's limit of 0.0012"));
+
+  // A plan that must scan every row: each shard's part is over its share of the cap.
+  v1::Budget flat;
+  flat.mutable_plan()->set_index("flat");
+  status = Search(*rejecting.NewStub(), flat, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("of the cluster's limit of 0.0012"));
+
+  // Clamping: the plan runs within the router's cap (each shard's scan stops at its share).
+  status = Search(*clamping.NewStub(), flat, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_LE(response.cost().mflops(), kCap * (1 + 1e-9));
+  EXPECT_TRUE(response.cost().capped());
+  EXPECT_LT(response.cost().vectors_scanned(), kVectors);
+  EXPECT_EQ(response.hits_size(), 10);
+  // Without a cap the same flat plan scans everything.
+  status = Search(*routed_, flat, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.cost().vectors_scanned(), kVectors);
+  EXPECT_FALSE(response.cost().capped());
+  EXPECT_EQ(response.shard_plans_size(), 0);  // every shard ran the same plan
+}
+
+TEST_F(RouterTest, ShardsThatRanAnotherPlanAreListed) {
+  // A graph on shard 0 only (built through its node's ShardService): the automatic plan uses it
+  // there and scans the other shards.
+  v1::ShardBuildIndexRequest build;
+  build.set_shard(0);
+  build.mutable_request()->set_collection("docs");
+  build.mutable_request()->mutable_hnsw()->set_graph_dims(kDim);
+  std::unique_ptr<v1::ShardService::Stub> holder;
+  for (const auto& node : nodes_) {
+    auto shards = v1::ShardService::NewStub(
+        grpc::CreateChannel(node->target(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    v1::BuildIndexResponse built;
+    if (shards->BuildIndex(&context, build, &built).ok()) holder = std::move(shards);
+  }
+  ASSERT_NE(holder, nullptr);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        v1::ShardRequest describe;
+        describe.set_collection("docs");
+        describe.set_shard(0);
+        grpc::ClientContext context;
+        v1::CollectionInfo info;
+        if (!holder->DescribeShard(&context, describe, &info).ok()) return false;
+        for (const v1::IndexInfo& index : info.indexes()) {
+          if (index.name() == "hnsw") return index.state() == "ready";
+        }
+        return false;
+      },
+      std::chrono::seconds(60)));
+  v1::SearchResponse response;
+  const grpc::Status status = Search(*routed_, v1::Budget(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.shards_answered(), 3u);
+  EXPECT_EQ(response.plan().index(), "hnsw");  // shard 0's
+  std::set<uint32_t> listed;
+  for (const v1::ShardPlan& other : response.shard_plans()) {
+    EXPECT_EQ(other.plan().index(), "flat");
+    listed.insert(other.shard());
+  }
+  EXPECT_EQ(listed, (std::set<uint32_t>{1, 2}));
 }
 
 TEST_F(RouterTest, ANodeNotRegisteredInTheClusterIsNeverGivenAShard) {

@@ -445,7 +445,7 @@ class SearchRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., query: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., allow_partial: bool = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ["cost", "device", "estimate", "hits", "plan", "shards_answered", "shards_total", "target_missed"]
+    __slots__ = ["cost", "device", "estimate", "hits", "plan", "shard_plans", "shards_answered", "shards_total", "target_missed"]
     COST_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     ESTIMATE_FIELD_NUMBER: _ClassVar[int]
@@ -453,16 +453,18 @@ class SearchResponse(_message.Message):
     PLAN_FIELD_NUMBER: _ClassVar[int]
     SHARDS_ANSWERED_FIELD_NUMBER: _ClassVar[int]
     SHARDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    SHARD_PLANS_FIELD_NUMBER: _ClassVar[int]
     TARGET_MISSED_FIELD_NUMBER: _ClassVar[int]
     cost: Cost
     device: str
     estimate: RecallEstimate
     hits: _containers.RepeatedCompositeFieldContainer[Hit]
     plan: Plan
+    shard_plans: _containers.RepeatedCompositeFieldContainer[ShardPlan]
     shards_answered: int
     shards_total: int
     target_missed: bool
-    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., cost: _Optional[_Union[Cost, _Mapping]] = ..., estimate: _Optional[_Union[RecallEstimate, _Mapping]] = ..., target_missed: bool = ..., device: _Optional[str] = ..., shards_answered: _Optional[int] = ..., shards_total: _Optional[int] = ...) -> None: ...
+    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., cost: _Optional[_Union[Cost, _Mapping]] = ..., estimate: _Optional[_Union[RecallEstimate, _Mapping]] = ..., target_missed: bool = ..., device: _Optional[str] = ..., shards_answered: _Optional[int] = ..., shards_total: _Optional[int] = ..., shard_plans: _Optional[_Iterable[_Union[ShardPlan, _Mapping]]] = ...) -> None: ...
 
 class ShardInfo(_message.Message):
     __slots__ = ["error", "node_id", "shard", "state", "vector_count"]
@@ -477,6 +479,14 @@ class ShardInfo(_message.Message):
     state: str
     vector_count: int
     def __init__(self, shard: _Optional[int] = ..., node_id: _Optional[str] = ..., state: _Optional[str] = ..., vector_count: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ShardPlan(_message.Message):
+    __slots__ = ["plan", "shard"]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    shard: int
+    def __init__(self, shard: _Optional[int] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
 
 class SnapshotInfo(_message.Message):
     __slots__ = ["bytes", "created_unix_seconds", "name", "path"]

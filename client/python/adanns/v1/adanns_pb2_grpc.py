@@ -193,6 +193,8 @@ class AdannsServicer(object):
         sampled stored vectors; growth by a fifth or drift of the reservoir's queries starts an
         automatic one (CALIBRATION_SOURCE_AUTO). A calibration already running is cancelled and
         replaced. FAILED_PRECONDITION when the collection holds too few vectors for the ks asked.
+        Through a router: every shard calibrates, then the router measures the merged recall (state
+        "calibrating" until it is in; its source then ends in "+merged").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,395 @@
+// The merged calibration of a sharded collection (MergedCalibrationRecord in cluster.proto): what
+// per-shard target_recall makes the merged answer reach a request's target.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "index/calibration.h"
+#include "server/router.h"
+#include "server/shard_fanout.h"
+#include "server/validation.h"
+#include "spdlog/spdlog.h"
+
+namespace adanns::server {
+namespace {
+
+// The per-shard targets measured. Dense near the top, where merged recall moves fastest with cost.
+constexpr double kShardTargets[] = {0.5,  0.7,  0.8,  0.85, 0.9,   0.93,
+                                    0.95, 0.97, 0.98, 0.99, 0.995, 1.0};
+// Defaults of CalibrateRequest, as on a data node.
+constexpr uint32_t kDefaultQueries = 200;
+constexpr uint64_t kDefaultSeed = 1234;
+constexpr uint32_t kDefaultKs[] = {1, 10, 100};
+// Extra hits asked for with sampled queries, so that a query's own row and its stored twins can
+// be left out of its truth and results and k remain.
+constexpr uint32_t kSelfMargin = 5;
+// How long the merged calibration waits for the shards' own calibrations.
+constexpr auto kShardsCalibratedWithin = std::chrono::minutes(30);
+// Relative squared difference under which a stored vector is a twin of a sampled query (as
+// index::IsTwin), judged here from the exact score the shards return.
+constexpr double kTwinRelativeSquaredDifference = 1e-4;
+
+// Whether a hit of exact `score` is a stored twin of the query of squared norm `query_norm`:
+// L2 scores are squared distances; a cosine similarity c means a squared distance of 2 - 2c
+// between the normalised vectors. Inner products do not tell a twin apart (only the query's own
+// id is then left out).
+bool IsTwinByScore(v1::Metric metric, float score, double query_norm) {
+  switch (metric) {
+    case v1::L2:
+      return score <= kTwinRelativeSquaredDifference * query_norm;
+    case v1::COSINE:
+      return 2.0 - 2.0 * score <= kTwinRelativeSquaredDifference;
+    default:
+      return false;
+  }
+}
+
+// The measured queries: n x dim floats, and for sampled ones the id each was drawn from.
+struct MergedQueries {
+  std::vector<float> values;
+  std::vector<uint64_t> self_ids;  // empty for given queries
+  size_t count = 0;
+};
+
+// Mean and standard error of per-query recalls.
+std::pair<double, double> MeanAndStderr(const std::vector<double>& values) {
+  const double n = static_cast<double>(values.size());
+  const double mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
+  double squares = 0;
+  for (double v : values) squares += (v - mean) * (v - mean);
+  const double sd = values.size() > 1 ? std::sqrt(squares / (n - 1)) : 0.0;
+  return {mean, sd / std::sqrt(n)};
+}
+
+}  // namespace
+
+struct Router::MergedJob {
+  std::atomic<bool> cancelled{false};
+  std::thread thread;
+  mutable std::mutex mutex;
+  std::string state = "calibrating";  // guarded by mutex: then "ready", "failed", "cancelled"
+  std::string error;                  // guarded by mutex
+  double progress = 0;                // guarded by mutex
+};
+
+void Router::StartMergedCalibration(const v1::CalibrateRequest& request) {
+  auto job = std::make_shared<MergedJob>();
+  std::shared_ptr<MergedJob> previous;
+  {
+    std::lock_guard lock(jobs_mutex_);
+    std::shared_ptr<MergedJob>& slot = jobs_[request.collection()];
+    previous = std::move(slot);
+    slot = job;
+  }
+  if (previous != nullptr) {
+    previous->cancelled = true;
+    if (previous->thread.joinable()) previous->thread.join();
+  }
+  job->thread = std::thread([this, job, request] {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<v1::MergedCalibrationRecord> record = MeasureMerged(request, *job);
+    absl::Status status = record.status();
+    if (status.ok()) {
+      record->set_seconds(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      status =
+          etcd_->Put(keys_.Calibration(request.collection()), record->SerializeAsString()).status();
+    }
+    std::lock_guard lock(job->mutex);
+    if (job->cancelled) {
+      job->state = "cancelled";
+    } else if (status.ok()) {
+      job->state = "ready";
+      job->progress = 1;
+      spdlog::info("merged calibration of {}: ready ({} queries, {:.1f} s)", request.collection(),
+                   record->queries(), record->seconds());
+    } else {
+      job->state = "failed";
+      job->error = std::string(status.message());
+      spdlog::warn("merged calibration of {} failed: {}", request.collection(), job->error);
+    }
+  });
+}
+
+void Router::CancelMergedCalibration(const std::string& name) {
+  std::shared_ptr<MergedJob> job;
+  {
+    std::lock_guard lock(jobs_mutex_);
+    const auto found = jobs_.find(name);
+    if (found == jobs_.end()) return;
+    job = std::move(found->second);
+    jobs_.erase(found);
+  }
+  job->cancelled = true;
+  if (job->thread.joinable()) job->thread.join();
+}
+
+void Router::CancelAllMergedCalibrations() {
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(jobs_mutex_);
+    for (const auto& [name, job] : jobs_) names.push_back(name);
+  }
+  for (const std::string& name : names) CancelMergedCalibration(name);
+}
+
+void Router::ShowMergedCalibration(const std::string& name, v1::CalibrationInfo* info) const {
+  std::shared_ptr<MergedJob> job;
+  {
+    std::lock_guard lock(jobs_mutex_);
+    const auto found = jobs_.find(name);
+    if (found != jobs_.end()) job = found->second;
+  }
+  if (job != nullptr) {
+    std::lock_guard lock(job->mutex);
+    if (job->state == "calibrating" || job->state == "failed") {
+      // The shards' frontiers are not what target_recall searches use until the merged one is in.
+      info->set_state(job->state);
+      info->set_progress(job->progress);
+      info->set_error(job->error);
+      return;
+    }
+  }
+  if (MergedCalibrationOf(name).has_value()) info->set_source(info->source() + "+merged");
+}
+
+std::optional<v1::MergedCalibrationRecord> Router::MergedCalibrationOf(
+    const std::string& name) const {
+  if (!calibrations_->AwaitSynced(absl::ZeroDuration()).ok()) return std::nullopt;
+  const std::optional<cluster::EtcdKeyValue> found = calibrations_->Find(keys_.Calibration(name));
+  v1::MergedCalibrationRecord record;
+  if (!found.has_value() || !record.ParseFromString(found->value)) return std::nullopt;
+  return record;
+}
+
+std::optional<Router::MergedTarget> Router::MergedTargetFor(const std::string& name, uint32_t k,
+                                                            double target) const {
+  const std::optional<v1::MergedCalibrationRecord> record = MergedCalibrationOf(name);
+  if (!record.has_value() || record->curves_size() == 0) return std::nullopt;
+  // The nearest calibrated k at or above the request's, else the largest (as the planner does).
+  const v1::MergedCalibrationRecord::Curve* curve = &record->curves(record->curves_size() - 1);
+  for (const auto& candidate : record->curves()) {
+    if (candidate.k() >= k) {
+      curve = &candidate;
+      break;
+    }
+  }
+  const v1::MergedCalibrationRecord::Point* chosen = nullptr;
+  const v1::MergedCalibrationRecord::Point* best = nullptr;
+  auto lower_bound = [](const v1::MergedCalibrationRecord::Point& p) {
+    return p.recall() - index::kRecallConfidenceZ * p.recall_stderr();
+  };
+  for (const auto& point : curve->points()) {
+    if (lower_bound(point) >= target && (chosen == nullptr || point.mflops() < chosen->mflops())) {
+      chosen = &point;
+    }
+    if (best == nullptr || lower_bound(point) > lower_bound(*best)) best = &point;
+  }
+  if (best == nullptr) return std::nullopt;
+  const v1::MergedCalibrationRecord::Point& point = chosen != nullptr ? *chosen : *best;
+  MergedTarget merged;
+  merged.shard_target = point.shard_target();
+  merged.met = chosen != nullptr;
+  merged.estimate.set_recall(point.recall());
+  merged.estimate.set_k(curve->k());
+  merged.estimate.set_mflops(point.mflops());
+  merged.estimate.set_recall_lower_bound(lower_bound(point));
+  merged.estimate.set_queries(record->queries());
+  return merged;
+}
+
+absl::Status Router::AwaitShardCalibrations(const std::string& name, const MergedJob& job) {
+  const auto give_up = std::chrono::steady_clock::now() + kShardsCalibratedWithin;
+  std::string waiting_for;
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (job.cancelled) return absl::CancelledError("merged calibration cancelled");
+    ASSIGN_OR_RETURN(const Route route, Resolve(name));
+    const auto replies = ToEveryShardByName<v1::CollectionInfo>(
+        route, name, DefaultDeadline(),
+        [](v1::ShardService::Stub& stub, grpc::ClientContext* context, const v1::ShardRequest* part,
+           v1::CollectionInfo* info, std::function<void(grpc::Status)> done) {
+          stub.async()->DescribeShard(context, part, info, std::move(done));
+        });
+    waiting_for.clear();
+    for (size_t i = 0; i < replies.size(); ++i) {
+      const v1::CalibrationInfo& calibration = replies[i].response.calibration();
+      if (!replies[i].status.ok()) {
+        waiting_for = absl::StrCat("shard ", i, ": ", replies[i].status.error_message());
+      } else if (calibration.state() == "failed" || calibration.state() == "cancelled") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "shard ", i, "'s calibration ", calibration.state(), ": ", calibration.error()));
+      } else if (calibration.state() != "ready") {
+        waiting_for = absl::StrCat("shard ", i, " (", calibration.state(), ")");
+      }
+    }
+    if (waiting_for.empty()) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("the shards' calibrations did not finish in time; waiting for ", waiting_for));
+}
+
+namespace {
+
+// The queries of a merged calibration: the request's vectors, else stored vectors sampled from
+// every shard in proportion to its size.
+template <typename Sample>
+absl::StatusOr<MergedQueries> QueriesFor(const v1::CalibrateRequest& request, uint32_t dim,
+                                         const std::vector<uint64_t>& sizes, Sample sample) {
+  MergedQueries queries;
+  if (request.query_vectors_size() > 0) {
+    queries.values.assign(request.query_vectors().begin(), request.query_vectors().end());
+    queries.count = queries.values.size() / dim;
+    return queries;
+  }
+  const uint32_t wanted = request.queries() == 0 ? kDefaultQueries : request.queries();
+  const uint64_t total = std::accumulate(sizes.begin(), sizes.end(), uint64_t{0});
+  if (total == 0) return absl::FailedPreconditionError("the collection holds no vectors");
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    // Rounded up, so that every non-empty shard contributes and the sample is not short.
+    const uint32_t count = static_cast<uint32_t>(
+        std::min<uint64_t>(sizes[i], (uint64_t{wanted} * sizes[i] + total - 1) / total));
+    if (count == 0) continue;
+    ASSIGN_OR_RETURN(const v1::GetResponse drawn, sample(i, count));
+    for (const v1::Vector& vector : drawn.vectors()) {
+      queries.values.insert(queries.values.end(), vector.values().begin(), vector.values().end());
+      queries.self_ids.push_back(vector.id());
+    }
+  }
+  queries.count = queries.self_ids.size();
+  return queries;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::MergedCalibrationRecord> Router::MeasureMerged(
+    const v1::CalibrateRequest& request, MergedJob& job) {
+  const std::string& name = request.collection();
+  RETURN_IF_ERROR(AwaitShardCalibrations(name, job));
+  ASSIGN_OR_RETURN(const Route route, Resolve(name));
+  const v1::CreateCollectionRequest& spec = route.record.spec();
+  const uint32_t dim = spec.dim();
+  const std::vector<uint64_t> sizes = ShardSizes(name, route, DefaultDeadline());
+  const uint64_t total = std::accumulate(sizes.begin(), sizes.end(), uint64_t{0});
+  ASSIGN_OR_RETURN(
+      const MergedQueries queries,
+      QueriesFor(request, dim, sizes,
+                 [&](size_t shard, uint32_t count) -> absl::StatusOr<v1::GetResponse> {
+                   v1::ShardSampleRequest sample;
+                   sample.set_collection(name);
+                   sample.set_shard(static_cast<uint32_t>(shard));
+                   sample.set_count(count);
+                   sample.set_seed((request.seed() == 0 ? kDefaultSeed : request.seed()) + shard);
+                   if (route.stubs[shard] == nullptr) {
+                     return absl::UnavailableError(absl::StrCat("shard ", shard, " is not live"));
+                   }
+                   grpc::ClientContext context;
+                   context.set_deadline(DefaultDeadline());
+                   v1::GetResponse drawn;
+                   const grpc::Status status =
+                       route.stubs[shard]->SampleVectors(&context, sample, &drawn);
+                   if (!status.ok()) return ShardVerdict(route.node_ids[shard], status);
+                   return drawn;
+                 }));
+  if (queries.count == 0) return absl::FailedPreconditionError("no calibration queries");
+  std::vector<uint32_t> ks(request.ks().begin(), request.ks().end());
+  if (ks.empty()) {
+    for (uint32_t k : kDefaultKs) {
+      if (k < total) ks.push_back(k);
+    }
+  }
+  std::sort(ks.begin(), ks.end());
+  ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
+  if (ks.empty()) return absl::FailedPreconditionError("the collection is too small to calibrate");
+  const bool sampled = !queries.self_ids.empty();
+  const uint32_t margin = sampled ? kSelfMargin : 0;
+
+  // Runs every query with `budget` at k (+ margin) and returns, per query, the ids of its first k
+  // hits that are not the query itself or its twins; the mean MFLOPs in *mflops.
+  auto run = [&](const v1::Budget& budget, uint32_t k,
+                 double* mflops) -> absl::StatusOr<std::vector<std::vector<uint64_t>>> {
+    std::vector<std::vector<uint64_t>> kept(queries.count);
+    const size_t per_batch = std::max<size_t>(1, kMaxBatchHits / (k + margin));
+    double cost = 0;
+    for (size_t begin = 0; begin < queries.count; begin += per_batch) {
+      if (job.cancelled) return absl::CancelledError("merged calibration cancelled");
+      const size_t end = std::min(queries.count, begin + per_batch);
+      v1::SearchBatchRequest batch;
+      batch.set_collection(name);
+      batch.set_query_dims(dim);
+      batch.mutable_queries()->Add(queries.values.begin() + begin * dim,
+                                   queries.values.begin() + end * dim);
+      batch.set_k(k + margin);
+      *batch.mutable_budget() = budget;
+      v1::SearchBatchResponse answer;
+      // Every shard at the target as asked: this measures what the merged targets will mean.
+      RETURN_IF_ERROR(SearchBatchAt(batch, &answer, DefaultDeadline(), false));
+      for (size_t q = begin; q < end; ++q) {
+        const v1::SearchResponse& result = answer.results(static_cast<int>(q - begin));
+        cost += result.cost().mflops();
+        const float* query = queries.values.data() + q * dim;
+        const double norm = std::inner_product(query, query + dim, query, 0.0);
+        for (const v1::Hit& hit : result.hits()) {
+          if (kept[q].size() == k) break;
+          if (sampled && (hit.id() == queries.self_ids[q] ||
+                          IsTwinByScore(spec.metric(), hit.score(), norm))) {
+            continue;
+          }
+          kept[q].push_back(hit.id());
+        }
+      }
+    }
+    *mflops = cost / static_cast<double>(queries.count);
+    return kept;
+  };
+
+  v1::Budget exact;
+  exact.mutable_plan()->set_index("flat");
+  double unused = 0;
+  ASSIGN_OR_RETURN(const auto truth, run(exact, ks.back(), &unused));
+  v1::MergedCalibrationRecord record;
+  record.set_queries(static_cast<uint32_t>(queries.count));
+  record.set_source(sampled ? "self" : "given");
+  record.set_measured_unix_seconds(std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+  const size_t steps = ks.size() * std::size(kShardTargets);
+  size_t done = 0;
+  for (uint32_t k : ks) {
+    v1::MergedCalibrationRecord::Curve* curve = record.add_curves();
+    curve->set_k(k);
+    for (double shard_target : kShardTargets) {
+      v1::Budget budget;
+      budget.set_target_recall(static_cast<float>(shard_target));
+      double mflops = 0;
+      ASSIGN_OR_RETURN(const auto found, run(budget, k, &mflops));
+      std::vector<double> recalls(queries.count);
+      for (size_t q = 0; q < queries.count; ++q) {
+        const size_t relevant = std::min<size_t>(k, truth[q].size());
+        if (relevant == 0) {
+          recalls[q] = 1;
+          continue;
+        }
+        const std::set<uint64_t> wanted(truth[q].begin(), truth[q].begin() + relevant);
+        size_t hits = 0;
+        for (uint64_t id : found[q]) hits += wanted.count(id);
+        recalls[q] = static_cast<double>(hits) / static_cast<double>(relevant);
+      }
+      const auto [mean, stderr_] = MeanAndStderr(recalls);
+      v1::MergedCalibrationRecord::Point* point = curve->add_points();
+      point->set_shard_target(shard_target);
+      point->set_recall(mean);
+      point->set_recall_stderr(stderr_);
+      point->set_mflops(mflops);
+      std::lock_guard lock(job.mutex);
+      job.progress = static_cast<double>(++done) / static_cast<double>(steps);
+    }
+  }
+  return record;
+}
+
+}  // namespace adanns::server
