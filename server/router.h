@@ -25,7 +25,8 @@
 namespace adanns::server {
 
 struct RouterOptions {
-  std::vector<std::string> etcd_endpoints;
+  // Endpoints and credentials of etcd.
+  cluster::EtcdOptions etcd;
   // Cluster name (etcd key prefix).
   std::string cluster = "adanns";
   // Shards of a collection created without `shards`.
@@ -39,6 +40,9 @@ struct RouterOptions {
   int max_message_bytes = 64 << 20;
   // Sent on every call to a data node (server/cluster_key.h); empty = none.
   std::string cluster_key;
+  // How data nodes are dialled: TLS (cluster/tls_credentials.h) for nodes serving with --tls_cert.
+  // Default: null (plaintext).
+  std::shared_ptr<grpc::ChannelCredentials> shard_credentials;
 };
 
 class Router {
