@@ -23,9 +23,8 @@ absl::StatusOr<std::unique_ptr<NodeMembership>> NodeMembership::Start(const Role
     return absl::InvalidArgumentError("node membership: node id and address not resolved");
   }
   ASSIGN_OR_RETURN(const ClusterKeys keys, ClusterKeys::Create(options.cluster));
-  EtcdOptions etcd;
-  etcd.endpoints = options.etcd_endpoints;
-  ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client, EtcdClient::Create(std::move(etcd)));
+  ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client,
+                   EtcdClient::Create(options.EtcdClientOptions()));
   adanns::v1::NodeRecord record;
   record.set_node_id(options.node_id);
   record.set_address(options.advertise);

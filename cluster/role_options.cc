@@ -41,17 +41,26 @@ absl::StatusOr<RoleOptions> ParseRoleFlags(const RoleFlags& flags) {
         "--role: '", flags.role, "' is not one of standalone, data, router, data,router"));
   }
   if (options.standalone()) {
-    if (!flags.etcd.empty()) {
+    if (!flags.etcd.empty() || flags.etcd_tls.any()) {
       return absl::InvalidArgumentError(
-          "--etcd is for --role=data or router; a standalone server keeps no cluster state");
+          "--etcd is for --role=data or router, as are --etcd_ca, --etcd_cert and --etcd_key; a "
+          "standalone server keeps no cluster state");
     }
-    return options;
   }
+  if (!options.router && flags.shard_tls.any()) {
+    return absl::InvalidArgumentError(
+        "--shard_tls_ca, --shard_tls_cert and --shard_tls_key are for --role=router (how it "
+        "dials the data nodes)");
+  }
+  if (options.standalone()) return options;
   if (flags.etcd.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--role=", flags.role, " needs --etcd=HOST:PORT[,HOST:PORT...]"));
   }
   ASSIGN_OR_RETURN(options.etcd_endpoints, ParseEtcdEndpoints(flags.etcd));
+  ASSIGN_OR_RETURN(options.etcd_credentials, TlsClientCredentials(flags.etcd_tls, "--etcd_"));
+  ASSIGN_OR_RETURN(options.shard_credentials,
+                   TlsClientCredentials(flags.shard_tls, "--shard_tls_"));
   RETURN_IF_ERROR(ClusterKeys::Create(flags.cluster).status());
   options.cluster = flags.cluster;
   if (flags.lease_seconds < kMinLeaseSeconds || flags.lease_seconds > kMaxLeaseSeconds) {
@@ -73,6 +82,13 @@ absl::StatusOr<RoleOptions> ParseRoleFlags(const RoleFlags& flags) {
   }
   options.node_id = flags.node_id;
   return options;
+}
+
+EtcdOptions RoleOptions::EtcdClientOptions() const {
+  EtcdOptions etcd;
+  etcd.endpoints = etcd_endpoints;
+  etcd.credentials = etcd_credentials;
+  return etcd;
 }
 
 absl::Status ResolveAdvertise(absl::string_view listen, int bound_port, RoleOptions* options) {

@@ -2,6 +2,7 @@
 // node id are settled once the listening port is known.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "cluster/etcd_client.h"
+#include "cluster/tls_credentials.h"
+#include "grpcpp/grpcpp.h"
 
 namespace adanns::cluster {
 
@@ -20,6 +24,10 @@ struct RoleFlags {
   std::string node_id;
   std::string advertise;
   int lease_seconds = 5;
+  // --etcd_ca, --etcd_cert, --etcd_key: TLS to etcd (data and router).
+  TlsClientFiles etcd_tls;
+  // --shard_tls_ca, --shard_tls_cert, --shard_tls_key: TLS to the data nodes (router).
+  TlsClientFiles shard_tls;
 };
 
 struct RoleOptions {
@@ -34,11 +42,18 @@ struct RoleOptions {
   std::string node_id;
   std::string advertise;
   absl::Duration lease_ttl;
+  // TLS to etcd and (router) to the data nodes, built from the flags' files; null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> etcd_credentials;
+  std::shared_ptr<grpc::ChannelCredentials> shard_credentials;
+  // The endpoints with etcd_credentials.
+  EtcdOptions EtcdClientOptions() const;
 };
 
-// INVALID_ARGUMENT naming the flag: an unknown role, --etcd missing for data/router or given
-// for standalone, a bad --etcd list or --cluster name, --lease_seconds outside 2..300, a bad
-// --advertise.
+// INVALID_ARGUMENT naming the flag: an unknown role, --etcd missing for data/router, --etcd or
+// --etcd_ca/_cert/_key given for standalone, --shard_tls_* for a role without the router, a bad
+// --etcd list or --cluster name, --lease_seconds outside 2..300, a bad --advertise, a TLS
+// certificate without its key or CA. NOT_FOUND naming an unreadable TLS file (read here, so a
+// typo stops the process at start-up rather than at its first connection).
 absl::StatusOr<RoleOptions> ParseRoleFlags(const RoleFlags& flags);
 
 // Once the server is bound: --advertise defaults to the listen host with the port actually

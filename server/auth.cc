@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
-#include "server/text_file.h"
+#include "base/text_file.h"
 
 namespace adanns::server {
 namespace {

@@ -109,6 +109,20 @@ ABSL_FLAG(std::string, cluster_key_file, "",
           "File holding the cluster key (at least 16 bytes): a data node requires it on every "
           "shard call, a router sends it; lets a data node listen beyond loopback without mutual "
           "TLS (sent in the clear without TLS: for a trusted network)");
+ABSL_FLAG(std::string, etcd_ca, "",
+          "PEM CA that signs the etcd members' certificates: set, data nodes and routers reach "
+          "etcd over TLS (https:// client URLs)");
+ABSL_FLAG(std::string, etcd_cert, "",
+          "PEM client certificate shown to etcd (with --etcd_key and --etcd_ca), for an etcd "
+          "started with --client-cert-auth");
+ABSL_FLAG(std::string, etcd_key, "", "PEM private key of --etcd_cert");
+ABSL_FLAG(std::string, shard_tls_ca, "",
+          "Router: PEM CA that signs the data nodes' certificates (their --tls_cert): set, the "
+          "router dials data nodes over TLS");
+ABSL_FLAG(std::string, shard_tls_cert, "",
+          "Router: PEM client certificate shown to data nodes that require mutual TLS (their "
+          "--tls_client_ca); with --shard_tls_key and --shard_tls_ca");
+ABSL_FLAG(std::string, shard_tls_key, "", "Router: PEM private key of --shard_tls_cert");
 ABSL_FLAG(std::string, node_id, "", "This node's name in the cluster; default: --advertise");
 ABSL_FLAG(std::string, advertise, "",
           "HOST:PORT other nodes dial; default: the --listen host with the port bound (required "
@@ -152,6 +166,10 @@ int main(int argc, char** argv) {
   role_flags.node_id = absl::GetFlag(FLAGS_node_id);
   role_flags.advertise = absl::GetFlag(FLAGS_advertise);
   role_flags.lease_seconds = absl::GetFlag(FLAGS_lease_seconds);
+  role_flags.etcd_tls = {absl::GetFlag(FLAGS_etcd_ca), absl::GetFlag(FLAGS_etcd_cert),
+                         absl::GetFlag(FLAGS_etcd_key)};
+  role_flags.shard_tls = {absl::GetFlag(FLAGS_shard_tls_ca), absl::GetFlag(FLAGS_shard_tls_cert),
+                          absl::GetFlag(FLAGS_shard_tls_key)};
   absl::StatusOr<adanns::cluster::RoleOptions> role = adanns::cluster::ParseRoleFlags(role_flags);
   if (!role.ok()) {
     spdlog::error("bad flags: {}", std::string(role.status().message()));
@@ -200,11 +218,12 @@ int main(int argc, char** argv) {
   if (role->data) options.cluster_key = cluster_key;
   if (role->router) {
     adanns::server::RouterOptions router;
-    router.etcd_endpoints = role->etcd_endpoints;
+    router.etcd = role->EtcdClientOptions();
     router.cluster = role->cluster;
     router.default_shards = absl::GetFlag(FLAGS_default_shards);
     router.max_message_bytes = options.max_message_bytes;
     router.cluster_key = cluster_key;
+    router.shard_credentials = role->shard_credentials;
     options.router = std::move(router);
   }
   if (role->data) {

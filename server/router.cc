@@ -111,10 +111,8 @@ std::vector<ShardReply<Response>> SendIdsByShard(const Router::Route& route, con
 
 absl::StatusOr<std::unique_ptr<Router>> Router::Start(RouterOptions options) {
   ASSIGN_OR_RETURN(cluster::ClusterKeys keys, cluster::ClusterKeys::Create(options.cluster));
-  cluster::EtcdOptions etcd;
-  etcd.endpoints = options.etcd_endpoints;
   ASSIGN_OR_RETURN(std::unique_ptr<cluster::EtcdClient> client,
-                   cluster::EtcdClient::Create(std::move(etcd)));
+                   cluster::EtcdClient::Create(options.etcd));
   if (options.default_shards == 0 || options.default_shards > kMaxShards) {
     return absl::InvalidArgumentError(absl::StrCat("--default_shards must be in 1..", kMaxShards));
   }
@@ -160,8 +158,10 @@ std::shared_ptr<v1::ShardService::Stub> Router::StubFor(const std::string& addre
     arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
     std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> senders;
     if (!options_.cluster_key.empty()) senders.push_back(ClusterKeySender(options_.cluster_key));
+    std::shared_ptr<grpc::ChannelCredentials> credentials = options_.shard_credentials;
+    if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
     stub = v1::ShardService::NewStub(grpc::experimental::CreateCustomChannelWithInterceptors(
-        address, grpc::InsecureChannelCredentials(), arguments, std::move(senders)));
+        address, credentials, arguments, std::move(senders)));
   }
   return stub;
 }

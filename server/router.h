@@ -26,7 +26,8 @@
 namespace adanns::server {
 
 struct RouterOptions {
-  std::vector<std::string> etcd_endpoints;
+  // Endpoints and credentials of etcd.
+  cluster::EtcdOptions etcd;
   // Cluster name (etcd key prefix).
   std::string cluster = "adanns";
   // Shards of a collection created without `shards`.
@@ -44,6 +45,9 @@ struct RouterOptions {
   double max_query_mflops = 0;
   // A request over it: lowered to it (true) or RESOURCE_EXHAUSTED.
   bool clamp_over_limit = false;
+  // How data nodes are dialled: TLS (cluster/tls_credentials.h) for nodes serving with --tls_cert.
+  // Default: null (plaintext).
+  std::shared_ptr<grpc::ChannelCredentials> shard_credentials;
 };
 
 class Router {

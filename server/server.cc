@@ -9,12 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "base/text_file.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "rocksdb/cache.h"
 #include "server/parse_errors.h"
-#include "server/text_file.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {

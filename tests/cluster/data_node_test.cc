@@ -84,6 +84,12 @@ TEST(DataNodeFlagsTest, BadClusterFlagsStopTheServerWithAClearMessage) {
       {"--role=primary --etcd=127.0.0.1:2379", "--role"},
       {"--role=data --etcd=nohost", "HOST:PORT"},
       {"--role=data --etcd=127.0.0.1:2379 --listen=0.0.0.0:0", "needs mutual TLS"},
+      {"--etcd_ca=" + dir.path() + "/ca.pem", "--etcd_ca"},
+      {"--role=data --etcd=127.0.0.1:2379 --shard_tls_ca=/ca.pem", "are for --role=router"},
+      {"--role=router --etcd=127.0.0.1:2379 --etcd_ca=/ca.pem --etcd_key=/k.pem",
+       "--etcd_cert and --etcd_key go together"},
+      {"--role=router --etcd=127.0.0.1:2379 --shard_tls_ca=" + dir.path() + "/missing.pem",
+       "cannot read the --shard_tls_ca file " + dir.path() + "/missing.pem"},
   };
   for (const Case& c : cases) {
     std::string output;
@@ -91,7 +97,8 @@ TEST(DataNodeFlagsTest, BadClusterFlagsStopTheServerWithAClearMessage) {
         RunCommand(ServerBinary() + " --data_dir=" + dir.path() +
                        "/d --metrics_listen= --listen=127.0.0.1:0 " + c.flags + " 2>&1",
                    &output);
-    EXPECT_NE(code, 0) << c.flags;
+    EXPECT_EQ(code, 1) << c.flags;
+    EXPECT_THAT(output, HasSubstr("bad flags: ")) << c.flags;
     EXPECT_THAT(output, HasSubstr(c.message)) << c.flags;
   }
 }

@@ -51,7 +51,8 @@ bool PortAccepts(int port) {
 
 }  // namespace
 
-EtcdProcess::EtcdProcess(std::string data_dir) : data_dir_(std::move(data_dir)) {
+EtcdProcess::EtcdProcess(std::string data_dir, std::string tls_dir)
+    : data_dir_(std::move(data_dir)), tls_dir_(std::move(tls_dir)) {
   // Ports chosen free can be taken before etcd binds them: try a few pairs.
   for (int attempt = 0; attempt < 3; ++attempt) {
     client_port_ = FreeLoopbackPort();
@@ -63,17 +64,26 @@ EtcdProcess::EtcdProcess(std::string data_dir) : data_dir_(std::move(data_dir)) 
 
 EtcdProcess::~EtcdProcess() { Stop(); }
 
+cluster::TlsClientFiles EtcdProcess::ClientTls() const {
+  if (tls_dir_.empty()) return {};
+  return {tls_dir_ + "/ca.pem", tls_dir_ + "/client.pem", tls_dir_ + "/client.key"};
+}
+
 std::unique_ptr<cluster::EtcdClient> EtcdProcess::NewClient() const {
   cluster::EtcdOptions options;
   options.endpoints = {endpoint()};
   options.call_timeout = absl::Seconds(2);
+  auto credentials = cluster::TlsClientCredentials(ClientTls(), "--etcd_");
+  if (!credentials.ok()) throw std::runtime_error(credentials.status().ToString());
+  options.credentials = *std::move(credentials);
   auto client = cluster::EtcdClient::Create(options);
   if (!client.ok()) throw std::runtime_error(client.status().ToString());
   return std::move(*client);
 }
 
 bool EtcdProcess::Launch() {
-  const std::string client_url = "http://127.0.0.1:" + std::to_string(client_port_);
+  const std::string client_url = (tls_dir_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
+                                 std::to_string(client_port_);
   const std::string peer_url = "http://127.0.0.1:" + std::to_string(peer_port_);
   std::vector<std::string> args = {ADANNS_ETCD_BIN,
                                    "--name=test",
@@ -84,6 +94,11 @@ bool EtcdProcess::Launch() {
                                    "--initial-advertise-peer-urls=" + peer_url,
                                    "--initial-cluster=test=" + peer_url,
                                    "--log-level=warn"};
+  if (!tls_dir_.empty()) {
+    args.insert(args.end(), {"--cert-file=" + tls_dir_ + "/server.pem",
+                             "--key-file=" + tls_dir_ + "/server.key",
+                             "--trusted-ca-file=" + tls_dir_ + "/ca.pem", "--client-cert-auth"});
+  }
   pid_ = fork();
   if (pid_ == 0) {
     const int log = open((data_dir_ + "/etcd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -9,13 +9,16 @@
 #include <string>
 
 #include "cluster/etcd_client.h"
+#include "cluster/tls_credentials.h"
 
 namespace adanns::testing {
 
 class EtcdProcess {
  public:
-  // Starts a one-member etcd with its data under `data_dir` and waits until it answers.
-  explicit EtcdProcess(std::string data_dir);
+  // Starts a one-member etcd with its data under `data_dir` and waits until it answers. With a
+  // `tls_dir` (MakeTestCertificates' files), etcd serves its clients over TLS with server.pem and
+  // requires client certificates signed by ca.pem; NewClient presents client.pem.
+  explicit EtcdProcess(std::string data_dir, std::string tls_dir = "");
   ~EtcdProcess();
   EtcdProcess(const EtcdProcess&) = delete;
   EtcdProcess& operator=(const EtcdProcess&) = delete;
@@ -23,6 +26,8 @@ class EtcdProcess {
   // HOST:PORT of the client endpoint.
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
   std::unique_ptr<cluster::EtcdClient> NewClient() const;
+  // What a client of this etcd trusts and presents (all empty without TLS).
+  cluster::TlsClientFiles ClientTls() const;
   bool running() const { return pid_ > 0; }
 
   // SIGTERM and wait (bounded; SIGKILL after 10 s).
@@ -35,6 +40,7 @@ class EtcdProcess {
   bool Launch();
 
   std::string data_dir_;
+  std::string tls_dir_;
   int client_port_ = 0;
   int peer_port_ = 0;
   pid_t pid_ = -1;

@@ -1,8 +1,11 @@
 // --role and the cluster flags: validation and the defaults settled once the port is bound.
 #include "cluster/role_options.h"
 
+#include <fstream>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/temp_dir.h"
 
 namespace adanns::cluster {
 namespace {
@@ -60,6 +63,45 @@ TEST(RoleOptionsTest, ClusterRolesNeedEtcdAndValidateEveryFlag) {
   flags = Flags("data", "a:1");
   flags.node_id = "a/b";
   ExpectRejected(flags, "--node_id");
+}
+
+TEST(RoleOptionsTest, TlsFlagsAreCheckedAndTheirFilesReadAtStartUp) {
+  adanns::testing::TempDir dir;
+  const std::string pem = dir.path() + "/any.pem";
+  std::ofstream(pem) << "not checked until a handshake\n";
+  RoleFlags flags = Flags("data,router", "a:2379");
+  flags.etcd_tls = {pem, pem, pem};
+  flags.shard_tls = {pem, "", ""};
+  auto secure = ParseRoleFlags(flags);
+  ASSERT_TRUE(secure.ok()) << secure.status();
+  EXPECT_NE(secure->etcd_credentials, nullptr);
+  EXPECT_NE(secure->shard_credentials, nullptr);
+  EXPECT_EQ(secure->EtcdClientOptions().credentials, secure->etcd_credentials);
+  auto plaintext = ParseRoleFlags(Flags("router", "a:2379"));
+  ASSERT_TRUE(plaintext.ok());
+  EXPECT_EQ(plaintext->etcd_credentials, nullptr);
+  EXPECT_EQ(plaintext->shard_credentials, nullptr);
+
+  flags = Flags("standalone", "");
+  flags.etcd_tls.ca = pem;
+  ExpectRejected(flags, "--etcd_ca");
+  flags = Flags("data", "a:2379");
+  flags.shard_tls.ca = pem;
+  ExpectRejected(flags,
+                 "--shard_tls_ca, --shard_tls_cert and --shard_tls_key are for --role=router");
+  flags = Flags("data", "a:2379");
+  flags.etcd_tls = {pem, pem, ""};
+  ExpectRejected(flags, "--etcd_cert and --etcd_key go together");
+  flags = Flags("router", "a:2379");
+  flags.shard_tls = {"", pem, pem};
+  ExpectRejected(flags, "need --shard_tls_ca");
+
+  flags = Flags("router", "a:2379");
+  flags.shard_tls = {pem, pem, dir.path() + "/missing.key"};
+  const absl::Status unreadable = ParseRoleFlags(flags).status();
+  EXPECT_TRUE(absl::IsNotFound(unreadable)) << unreadable;
+  EXPECT_THAT(std::string(unreadable.message()),
+              HasSubstr("--shard_tls_key file " + dir.path() + "/missing.key"));
 }
 
 TEST(RoleOptionsTest, AdvertiseDefaultsToTheListenHostWithTheBoundPort) {

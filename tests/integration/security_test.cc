@@ -1,11 +1,9 @@
 // API keys and TLS over a real loopback server: calls without a key or with an unknown one are
 // UNAUTHENTICATED, a read key may only read, health checks stay open; TLS and mutual TLS with
 // certificates generated here by Debian's openssl, through the C++ client's options.
-#include <cstdlib>
-#include <fstream>
-
 #include "client/client.h"
 #include "gtest/gtest.h"
+#include "tests/common/test_certificates.h"
 #include "tests/integration/in_process_server.h"
 
 namespace adanns::testing {
@@ -89,51 +87,29 @@ TEST_F(ApiKeyTest, KeysDecideWhoMayReadAndWrite) {
   EXPECT_EQ(admin->Search(Query("c"))->hits_size(), 1);
 }
 
-// Writes `text` to `path`.
-void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
 class TlsTest : public InProcessServerTest {
  protected:
-  // A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, made once.
-  static void SetUpTestSuite() {
-    certs_ = new TempDir();
-    const std::string d = certs_->path();
-    WriteFile(d + "/server.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    const std::string script =
-        "cd " + d +
-        " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-        "-subj /CN=adanns-test-ca"
-        " && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
-        "-subj /CN=localhost"
-        " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-        "-out server.pem -days 2 -extfile server.ext"
-        " && openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr "
-        "-subj /CN=adanns-test-client"
-        " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-        "-out client.pem -days 2"
-        " > openssl.log 2>&1";
-    ASSERT_EQ(std::system(script.c_str()), 0) << "openssl failed; see " << d << "/openssl.log";
-  }
+  static void SetUpTestSuite() { certs_ = new TestCertificates(); }
   static void TearDownTestSuite() { delete certs_; }
 
   void Configure(server::ServerOptions& options) override {
-    options.tls_cert_file = certs_->path() + "/server.pem";
-    options.tls_key_file = certs_->path() + "/server.key";
-    if (mutual_) options.tls_client_ca_file = certs_->path() + "/ca.pem";
+    options.tls_cert_file = certs_->File("server.pem");
+    options.tls_key_file = certs_->File("server.key");
+    if (mutual_) options.tls_client_ca_file = certs_->File("ca.pem");
   }
 
   absl::StatusOr<std::unique_ptr<client::Client>> Connect(bool tls, bool client_cert) {
     client::ClientOptions options;
     options.connect_timeout = std::chrono::milliseconds(2000);
-    if (tls) options.tls_ca_file = certs_->path() + "/ca.pem";
+    if (tls) options.tls_ca_file = certs_->File("ca.pem");
     if (client_cert) {
-      options.tls_cert_file = certs_->path() + "/client.pem";
-      options.tls_key_file = certs_->path() + "/client.key";
+      options.tls_cert_file = certs_->File("client.pem");
+      options.tls_key_file = certs_->File("client.key");
     }
     return client::Client::Connect("127.0.0.1:" + std::to_string(server_->port()), options);
   }
 
-  static inline TempDir* certs_ = nullptr;
+  static inline TestCertificates* certs_ = nullptr;
   bool mutual_ = false;
 };
 

@@ -7,8 +7,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
-namespace adanns::server {
+namespace adanns {
 
 // NOT_FOUND naming `what` and the path when it cannot be read.
 inline absl::StatusOr<std::string> ReadTextFile(const std::string& path, absl::string_view what) {
@@ -19,4 +20,4 @@ inline absl::StatusOr<std::string> ReadTextFile(const std::string& path, absl::s
   return text.str();
 }
 
-}  // namespace adanns::server
+}  // namespace adanns
