@@ -18,7 +18,8 @@ constexpr absl::Duration kFirstRetry = absl::Milliseconds(200);
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<NodeMembership>> NodeMembership::Start(const RoleOptions& options) {
+absl::StatusOr<std::unique_ptr<NodeMembership>> NodeMembership::Start(
+    const RoleOptions& options, std::vector<adanns::v1::ShardMapRecord> restored_maps) {
   if (options.node_id.empty() || options.advertise.empty()) {
     return absl::InvalidArgumentError("node membership: node id and address not resolved");
   }
@@ -29,14 +30,23 @@ absl::StatusOr<std::unique_ptr<NodeMembership>> NodeMembership::Start(const Role
   record.set_node_id(options.node_id);
   record.set_address(options.advertise);
   record.set_started_unix_ms(absl::ToUnixMillis(absl::Now()));
+  std::vector<std::pair<std::string, std::string>> restored;
+  for (const adanns::v1::ShardMapRecord& map : restored_maps) {
+    restored.emplace_back(keys.Collection(map.spec().name()), map.SerializeAsString());
+  }
   return std::unique_ptr<NodeMembership>(
       new NodeMembership(std::move(client), keys.Node(options.node_id), record.SerializeAsString(),
-                         options.lease_ttl));
+                         options.lease_ttl, std::move(restored)));
 }
 
 NodeMembership::NodeMembership(std::unique_ptr<EtcdClient> client, std::string key,
-                               std::string record, absl::Duration ttl)
-    : client_(std::move(client)), key_(std::move(key)), record_(std::move(record)), ttl_(ttl) {
+                               std::string record, absl::Duration ttl,
+                               std::vector<std::pair<std::string, std::string>> restored)
+    : client_(std::move(client)),
+      key_(std::move(key)),
+      record_(std::move(record)),
+      ttl_(ttl),
+      restored_(std::move(restored)) {
   thread_ = std::thread([this] { Register(); });
 }
 
@@ -72,6 +82,9 @@ void NodeMembership::Register() {
     if (registration.ok()) {
       registration_ = std::move(*registration);
       spdlog::info("registered in etcd as {}", key_);
+      mutex_.Unlock();
+      RecordRestoredMaps();
+      mutex_.Lock();
       return;
     }
     last_error_ = registration.status();
@@ -79,6 +92,27 @@ void NodeMembership::Register() {
                  registration.status().ToString(), absl::FormatDuration(retry));
     mutex_.AwaitWithTimeout(absl::Condition(&stopping_), retry);
     retry = std::min(retry * 2, ttl_);
+  }
+}
+
+void NodeMembership::RecordRestoredMaps() {
+  for (const auto& [key, record] : restored_) {
+    absl::StatusOr<bool> recorded = client_->CompareAndPut(key, record, 0);
+    if (!recorded.ok()) {
+      spdlog::error("cannot record the restored collection {} in etcd: {}", key,
+                    recorded.status().ToString());
+    } else if (*recorded) {
+      spdlog::info("recorded the restored collection {} in etcd", key);
+    } else {
+      absl::StatusOr<std::optional<EtcdKeyValue>> present = client_->Get(key);
+      if (present.ok() && present->has_value() && (*present)->value != record) {
+        spdlog::warn(
+            "etcd already records {} with another shard map than the snapshot's: "
+            "routers follow etcd's (drop the collection before restoring to get the "
+            "snapshot's)",
+            key);
+      }
+    }
   }
 }
 

@@ -5,11 +5,14 @@
 
 #include <memory>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "adanns/v1/cluster.pb.h"
 #include "cluster/etcd_client.h"
 #include "cluster/lease_registration.h"
 #include "cluster/role_options.h"
@@ -19,8 +22,11 @@ namespace adanns::cluster {
 class NodeMembership {
  public:
   // `options` resolved (ResolveAdvertise done). Fails only on bad options; reaching etcd is the
-  // background thread's job.
-  static absl::StatusOr<std::unique_ptr<NodeMembership>> Start(const RoleOptions& options);
+  // background thread's job. `restored_maps`: the shard maps of a node restored from a cluster
+  // snapshot, recorded once registered where etcd has no record of the collection (create-only,
+  // so a collection recorded meanwhile is left as it is).
+  static absl::StatusOr<std::unique_ptr<NodeMembership>> Start(
+      const RoleOptions& options, std::vector<adanns::v1::ShardMapRecord> restored_maps = {});
   // Leaves the cluster at once (revokes the lease) and stops the thread.
   ~NodeMembership();
   NodeMembership(const NodeMembership&) = delete;
@@ -31,13 +37,15 @@ class NodeMembership {
 
  private:
   NodeMembership(std::unique_ptr<EtcdClient> client, std::string key, std::string record,
-                 absl::Duration ttl);
+                 absl::Duration ttl, std::vector<std::pair<std::string, std::string>> restored);
   void Register();
+  void RecordRestoredMaps();
 
   const std::unique_ptr<EtcdClient> client_;
   const std::string key_;
   const std::string record_;
   const absl::Duration ttl_;
+  const std::vector<std::pair<std::string, std::string>> restored_;  // etcd key, record
 
   absl::Mutex mutex_;
   std::unique_ptr<LeaseRegistration> registration_ ABSL_GUARDED_BY(mutex_);

@@ -27,6 +27,10 @@ class ClusterKeys {
   std::string Collection(absl::string_view name) const {
     return CollectionsPrefix() + std::string(name);
   }
+  std::string SnapshotsPrefix() const { return root_ + "snapshots/"; }
+  std::string Snapshot(absl::string_view name) const {
+    return SnapshotsPrefix() + std::string(name);
+  }
   std::string CalibrationsPrefix() const { return root_ + "calibration/"; }
   std::string Calibration(absl::string_view name) const {
     return CalibrationsPrefix() + std::string(name);

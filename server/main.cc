@@ -43,7 +43,8 @@ ABSL_FLAG(std::string, snapshot_dir, "./snapshots",
           "it); empty disables snapshots");
 ABSL_FLAG(std::string, restore_from, "",
           "Before serving, copy this snapshot directory into --data_dir, which must be empty or "
-          "absent");
+          "absent. A data node takes its part of a cluster snapshot (<its --snapshot_dir>/<name>) "
+          "and records the snapshot's collections in etcd where they are absent");
 ABSL_FLAG(uint64_t, max_memory_mb, 0,
           "Refuse upserts (RESOURCE_EXHAUSTED) while the server's resident memory is above this "
           "many MiB; searches and deletes go on. 0 = no limit");
@@ -236,9 +237,18 @@ int main(int argc, char** argv) {
   }
   options.service.snapshot_root = absl::GetFlag(FLAGS_snapshot_dir);
   options.service.max_resident_bytes = absl::GetFlag(FLAGS_max_memory_mb) << 20;
+  std::vector<adanns::v1::ShardMapRecord> restored_maps;  // a data node's, recorded when absent
   if (const std::string from = absl::GetFlag(FLAGS_restore_from); !from.empty()) {
-    if (absl::Status restored = adanns::server::RestoreSnapshot(from, options.data_dir);
-        !restored.ok()) {
+    absl::Status restored = absl::OkStatus();
+    if (role->data) {
+      absl::StatusOr<std::vector<adanns::v1::ShardMapRecord>> maps =
+          adanns::server::RestoreNodeSnapshot(from, options.data_dir);
+      restored = maps.status();
+      if (maps.ok()) restored_maps = *std::move(maps);
+    } else {
+      restored = adanns::server::RestoreSnapshot(from, options.data_dir);
+    }
+    if (!restored.ok()) {
       spdlog::error("--restore_from: {}", restored.ToString());
       return 1;
     }
@@ -315,7 +325,7 @@ int main(int argc, char** argv) {
     absl::Status resolved =
         adanns::cluster::ResolveAdvertise(options.listen, (*server)->port(), &*role);
     absl::StatusOr<std::unique_ptr<adanns::cluster::NodeMembership>> joined =
-        resolved.ok() ? adanns::cluster::NodeMembership::Start(*role)
+        resolved.ok() ? adanns::cluster::NodeMembership::Start(*role, std::move(restored_maps))
                       : absl::StatusOr<std::unique_ptr<adanns::cluster::NodeMembership>>(resolved);
     if (!joined.ok()) {
       spdlog::error("cannot join cluster {}: {}", role->cluster,

@@ -180,6 +180,7 @@ absl::StatusOr<Router::Route> Router::Resolve(const std::string& name) const {
   }
   Route route;
   ASSIGN_OR_RETURN(route.record, cluster::ParseShardMap(key, found->value));
+  route.created_revision = found->create_revision;
   const std::map<std::string, std::string> live = LiveNodes();
   for (const v1::ShardAssignment& assignment : route.record.shards()) {
     route.node_ids.push_back(assignment.node_id());
@@ -279,7 +280,7 @@ absl::Status Router::DescribeCollection(const std::string& name, v1::CollectionI
     shards.push_back(std::move(shard));
   }
   if (!any) return CombineReplies(replies, route);
-  ShowMergedCalibration(name, response->mutable_calibration());
+  ShowMergedCalibration(route, response->mutable_calibration());
   response->set_vector_count(vectors);
   response->clear_shards();
   for (v1::ShardInfo& shard : shards) *response->add_shards() = std::move(shard);
@@ -504,8 +505,8 @@ absl::Status Router::Calibrate(const v1::CalibrateRequest& request, v1::Calibrat
       });
   RETURN_IF_ERROR(CombineReplies(replies, route));
   *response = std::move(replies.front().response);
-  StartMergedCalibration(request);
-  ShowMergedCalibration(request.collection(), response);
+  StartMergedCalibration(request, route);
+  ShowMergedCalibration(route, response);
   return absl::OkStatus();
 }
 

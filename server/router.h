@@ -85,6 +85,12 @@ class Router {
   absl::Status DropIndex(const v1::DropIndexRequest& request, Deadline deadline);
   absl::Status Calibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response,
                          Deadline deadline);
+  // A cluster snapshot (router_snapshots.cc): a checkpoint of every shard of every collection on
+  // its node, each consistent on its own (not one moment across shards), recorded in etcd under
+  // /<cluster>/snapshots/<name> once all were taken.
+  absl::Status CreateSnapshot(const v1::CreateSnapshotRequest& request, v1::SnapshotInfo* response,
+                              Deadline deadline);
+  absl::Status ListSnapshots(v1::ListSnapshotsResponse* response);
 
   Deadline DefaultDeadline() const;
 
@@ -97,6 +103,8 @@ class Router {
     v1::ShardMapRecord record;
     std::vector<std::string> node_ids;
     std::vector<std::shared_ptr<v1::ShardService::Stub>> stubs;
+    // etcd's create revision of the record: tells a collection from one re-created under its name.
+    int64_t created_revision = 0;
     uint32_t shard_count() const { return static_cast<uint32_t>(node_ids.size()); }
   };
 
@@ -123,40 +131,45 @@ class Router {
   // Node id -> address of the live data nodes.
   std::map<std::string, std::string> LiveNodes() const;
   std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address) const;
-  // Shard sizes for splitting an MFLOPs cap, refreshed at most every few seconds.
+  // Shard sizes for splitting an MFLOPs cap, refreshed at most every few seconds; all zero (an
+  // even split) while some shard's is unknown.
   std::vector<uint64_t> ShardSizes(const std::string& name, const Route& route, Deadline deadline);
 
   // Each shard's share of a search of `collection`; RESOURCE_EXHAUSTED when the request's
-  // max_mflops is over the router's cap (and clamping is off).
+  // max_mflops is over the router's cap (and clamping is off). `router_cap` false: the router's
+  // --max_query_mflops is left out (the merged calibration's own searches).
   absl::StatusOr<std::vector<ShardShare>> ShareOut(const std::string& collection, v1::Budget budget,
-                                                   const Route& route, Deadline deadline);
+                                                   const Route& route, Deadline deadline,
+                                                   bool router_cap = true);
 
-  // SearchBatch; `merged_targets` false asks every shard for a target_recall as it is (the
-  // merged calibration measures what that gives).
+  // SearchBatch as the client asks it (`as_calibration` false), or as the merged calibration
+  // measures it (true): a target_recall is asked of every shard as it is, and the router's
+  // --max_query_mflops does not apply (a data node's own still does).
   absl::Status SearchBatchAt(const v1::SearchBatchRequest& request,
                              v1::SearchBatchResponse* response, Deadline deadline,
-                             bool merged_targets);
+                             bool as_calibration);
   // A target_recall budget becomes the per-shard target of the merged calibration, when there is
-  // one (the merged estimate returned); other budgets are left as they are.
-  std::optional<MergedTarget> TranslateTarget(const std::string& collection, uint32_t k,
+  // one for this incarnation of the collection and the search reads full vectors (the curve was
+  // measured at the full dim); the merged estimate is returned. Other budgets are left as they are.
+  std::optional<MergedTarget> TranslateTarget(const Route& route, uint32_t k, uint32_t query_dims,
                                               v1::Budget* budget) const;
 
   // The merged calibration (router_calibration.cc): started by Calibrate once the shards accepted
   // theirs; it waits for them, measures merged recall over a ladder of per-shard targets against
   // exact global truth, and writes /<cluster>/calibration/<collection>.
   struct MergedJob;
-  void StartMergedCalibration(const v1::CalibrateRequest& request);
+  void StartMergedCalibration(const v1::CalibrateRequest& request, const Route& route);
   void CancelMergedCalibration(const std::string& name);
   void CancelAllMergedCalibrations();
   absl::Status AwaitShardCalibrations(const std::string& name, const MergedJob& job);
   absl::StatusOr<v1::MergedCalibrationRecord> MeasureMerged(const v1::CalibrateRequest& request,
                                                             MergedJob& job);
-  std::optional<v1::MergedCalibrationRecord> MergedCalibrationOf(const std::string& name) const;
-  std::optional<MergedTarget> MergedTargetFor(const std::string& name, uint32_t k,
-                                              double target) const;
+  // The collection's merged calibration when it was measured on this incarnation of it.
+  std::optional<v1::MergedCalibrationRecord> MergedCalibrationOf(const Route& route) const;
+  std::optional<MergedTarget> MergedTargetFor(const Route& route, uint32_t k, double target) const;
   // A running or failed merged calibration shows in `info` (a collection's calibration), a
   // finished one as "+merged" in its source.
-  void ShowMergedCalibration(const std::string& name, v1::CalibrationInfo* info) const;
+  void ShowMergedCalibration(const Route& route, v1::CalibrationInfo* info) const;
 
   const RouterOptions options_;
   const cluster::ClusterKeys keys_;
@@ -176,6 +189,9 @@ class Router {
   std::map<std::string, Sizes> sizes_;
   mutable std::mutex jobs_mutex_;
   std::map<std::string, std::shared_ptr<MergedJob>> jobs_;  // by collection
+  // Cancelled jobs not yet joined (joined once finished, or at destruction): a request never
+  // waits for a job to stop.
+  std::vector<std::shared_ptr<MergedJob>> retired_;
 };
 
 }  // namespace adanns::server

@@ -1,6 +1,7 @@
 // Router searches: the full k asked of every shard, each shard's plan ending in an exact re-rank,
 // the answers merged by score; an MFLOPs cap split over the shards by their sizes.
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -112,6 +113,14 @@ std::vector<double> SizeFractions(const std::vector<uint64_t>& sizes) {
   return fractions;
 }
 
+// A shard's part of a cap: rounded down, so that the parts never add up to more than the cap,
+// and never 0, which would mean "no cap" (a shard empty when the sizes were read may have rows
+// by now; with a tiny share it refuses, or with clamping scans little, rather than run uncapped).
+double ShareOf(double cap, double fraction) {
+  constexpr double kLeast = 1e-12;  // MFLOPs: not one multiply-add
+  return std::max(kLeast, std::nextafter(cap * fraction, 0.0));
+}
+
 }  // namespace
 
 std::vector<uint64_t> Router::ShardSizes(const std::string& name, const Route& route,
@@ -126,10 +135,10 @@ std::vector<uint64_t> Router::ShardSizes(const std::string& name, const Route& r
   }
   v1::CollectionInfo info;
   std::vector<uint64_t> counts(route.shard_count(), 0);
-  if (DescribeCollection(name, &info, deadline).ok()) {
-    for (const v1::ShardInfo& shard : info.shards()) {
-      if (shard.shard() < counts.size()) counts[shard.shard()] = shard.vector_count();
-    }
+  if (!DescribeCollection(name, &info, deadline).ok()) return counts;  // not cached: ask again
+  for (const v1::ShardInfo& shard : info.shards()) {
+    if (shard.state() != "serving") return std::vector<uint64_t>(route.shard_count(), 0);
+    if (shard.shard() < counts.size()) counts[shard.shard()] = shard.vector_count();
   }
   std::lock_guard lock(sizes_mutex_);
   sizes_[name] = Sizes{counts, std::chrono::steady_clock::now()};
@@ -139,9 +148,10 @@ std::vector<uint64_t> Router::ShardSizes(const std::string& name, const Route& r
 absl::StatusOr<std::vector<Router::ShardShare>> Router::ShareOut(const std::string& collection,
                                                                  v1::Budget budget,
                                                                  const Route& route,
-                                                                 Deadline deadline) {
+                                                                 Deadline deadline,
+                                                                 bool router_cap) {
   // The router's --max_query_mflops bounds the whole query, as a standalone server's does.
-  const double cap = options_.max_query_mflops;
+  const double cap = router_cap ? options_.max_query_mflops : 0;
   const bool capped_budget = budget.limit_case() == v1::Budget::kMaxMflops;
   if (cap > 0 && capped_budget && budget.max_mflops() > cap) {
     if (!options_.clamp_over_limit) {
@@ -156,9 +166,9 @@ absl::StatusOr<std::vector<Router::ShardShare>> Router::ShareOut(const std::stri
   std::vector<ShardShare> shares(route.shard_count());
   for (size_t i = 0; i < shares.size(); ++i) {
     shares[i].budget = budget;
-    if (capped_budget) shares[i].budget.set_max_mflops(budget.max_mflops() * fractions[i]);
+    if (capped_budget) shares[i].budget.set_max_mflops(ShareOf(budget.max_mflops(), fractions[i]));
     if (cap > 0) {
-      shares[i].limits.set_max_mflops(cap * fractions[i]);
+      shares[i].limits.set_max_mflops(ShareOf(cap, fractions[i]));
       shares[i].limits.set_cluster_max_mflops(cap);
       shares[i].limits.set_clamp(options_.clamp_over_limit);
     }
@@ -197,22 +207,30 @@ absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
 
 }  // namespace
 
-std::optional<Router::MergedTarget> Router::TranslateTarget(const std::string& collection,
-                                                            uint32_t k, v1::Budget* budget) const {
+std::optional<Router::MergedTarget> Router::TranslateTarget(const Route& route, uint32_t k,
+                                                            uint32_t query_dims,
+                                                            v1::Budget* budget) const {
   if (budget->limit_case() != v1::Budget::kTargetRecall) return std::nullopt;
-  std::optional<MergedTarget> merged = MergedTargetFor(collection, k, budget->target_recall());
+  // The curve was measured on full-dim searches: a dimension budget below the full dim changes
+  // what every shard can reach, so the shards are asked for the target as it is.
+  const uint32_t dim = route.record.spec().dim();
+  if (query_dims < dim || (budget->has_max_dims() && budget->max_dims() < dim)) return std::nullopt;
+  std::optional<MergedTarget> merged = MergedTargetFor(route, k, budget->target_recall());
   if (merged.has_value()) budget->set_target_recall(static_cast<float>(merged->shard_target));
   return merged;
 }
 
 namespace {
 
-// The merged calibration's estimate replaces the shards' own: theirs are of per-shard recall.
+// The merged calibration's estimate replaces the shards' own (theirs are of per-shard recall);
+// the target counts as missed where the estimate does not cover the answer: some shard did not
+// answer, or a cap stopped a shard's plan.
 void SetMergedEstimate(const std::optional<Router::MergedTarget>& merged,
                        v1::SearchResponse* response) {
   if (!merged.has_value()) return;
   *response->mutable_estimate() = merged->estimate;
-  response->set_target_missed(!merged->met);
+  response->set_target_missed(!merged->met || response->cost().capped() ||
+                              response->shards_answered() < response->shards_total());
 }
 
 }  // namespace
@@ -223,7 +241,7 @@ absl::Status Router::Search(const v1::SearchRequest& request, v1::SearchResponse
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
   v1::Budget budget = request.budget();
   const std::optional<MergedTarget> merged =
-      TranslateTarget(request.collection(), request.k(), &budget);
+      TranslateTarget(route, request.k(), static_cast<uint32_t>(request.query_size()), &budget);
   ASSIGN_OR_RETURN(const std::vector<ShardShare> shares,
                    ShareOut(request.collection(), budget, route, deadline));
   std::vector<size_t> answered;
@@ -245,19 +263,20 @@ absl::Status Router::Search(const v1::SearchRequest& request, v1::SearchResponse
 
 absl::Status Router::SearchBatch(const v1::SearchBatchRequest& request,
                                  v1::SearchBatchResponse* response, Deadline deadline) {
-  return SearchBatchAt(request, response, deadline, /*merged_targets=*/true);
+  return SearchBatchAt(request, response, deadline, /*as_calibration=*/false);
 }
 
 absl::Status Router::SearchBatchAt(const v1::SearchBatchRequest& request,
                                    v1::SearchBatchResponse* response, Deadline deadline,
-                                   bool merged_targets) {
+                                   bool as_calibration) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
   v1::Budget budget = request.budget();
   const std::optional<MergedTarget> merged =
-      merged_targets ? TranslateTarget(request.collection(), request.k(), &budget) : std::nullopt;
+      as_calibration ? std::nullopt
+                     : TranslateTarget(route, request.k(), request.query_dims(), &budget);
   ASSIGN_OR_RETURN(const std::vector<ShardShare> shares,
-                   ShareOut(request.collection(), budget, route, deadline));
+                   ShareOut(request.collection(), budget, route, deadline, !as_calibration));
   std::vector<size_t> answered;
   ASSIGN_OR_RETURN(const auto replies,
                    (SearchEveryShard<v1::ShardSearchBatchRequest, v1::SearchBatchResponse>(

@@ -139,20 +139,18 @@ grpc::Status RouterService::Calibrate(grpc::ServerContext* context,
 }
 
 grpc::Status RouterService::CreateSnapshot(grpc::ServerContext* context,
-                                           const v1::CreateSnapshotRequest*, v1::SnapshotInfo*) {
-  return gate_.Finish("CreateSnapshot", Clock::now(), *context, Role::kAdmin, [] {
-    return absl::UnimplementedError(
-        "snapshots through a router are not available yet (cluster mode, part 1)");
+                                           const v1::CreateSnapshotRequest* request,
+                                           v1::SnapshotInfo* response) {
+  return gate_.Finish("CreateSnapshot", Clock::now(), *context, Role::kAdmin, [&] {
+    return router_->CreateSnapshot(*request, response, DeadlineOf(*context));
   });
 }
 
 grpc::Status RouterService::ListSnapshots(grpc::ServerContext* context,
                                           const v1::ListSnapshotsRequest*,
-                                          v1::ListSnapshotsResponse*) {
-  return gate_.Finish("ListSnapshots", Clock::now(), *context, Role::kRead, [] {
-    return absl::UnimplementedError(
-        "snapshots through a router are not available yet (cluster mode, part 1)");
-  });
+                                          v1::ListSnapshotsResponse* response) {
+  return gate_.Finish("ListSnapshots", Clock::now(), *context, Role::kAdmin,
+                      [&] { return router_->ListSnapshots(response); });
 }
 
 }  // namespace adanns::server

@@ -4,6 +4,7 @@
 #include "base/status_macros.h"
 #include "server/cluster_key.h"
 #include "server/grpc_status.h"
+#include "server/snapshots.h"
 #include "server/validation.h"
 
 namespace adanns::server {
@@ -155,6 +156,23 @@ grpc::Status ShardServiceImpl::SampleVectors(grpc::ServerContext* context,
     get.set_collection(request->collection());
     for (uint64_t id : collection->SampleIds(request->count(), request->seed())) get.add_ids(id);
     return shard.service().DoGet(get, response);
+  });
+}
+
+grpc::Status ShardServiceImpl::SnapshotShard(grpc::ServerContext* context,
+                                             const v1::ShardSnapshotRequest* request,
+                                             v1::ShardSnapshotInfo* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
+  const std::string& collection = request->map().spec().name();
+  return OnShard(host_, collection, request->shard(), [&](HostedShard& shard) -> absl::Status {
+    ASSIGN_OR_RETURN(const SnapshotInfo info,
+                     server::SnapshotShard(snapshot_root_, request->name(), shard.engine().store(),
+                                           request->map(), request->shard()));
+    response->set_collection(collection);
+    response->set_shard(request->shard());
+    response->set_path(info.path);
+    response->set_bytes(info.bytes);
+    return absl::OkStatus();
   });
 }
 

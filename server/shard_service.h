@@ -13,8 +13,11 @@ namespace adanns::server {
 class ShardServiceImpl final : public v1::ShardService::Service {
  public:
   // `cluster_key`: what every call must carry (server/cluster_key.h); empty = nothing.
-  ShardServiceImpl(ShardHost* host, std::string cluster_key)
-      : host_(host), cluster_key_(std::move(cluster_key)) {}
+  // `snapshot_root`: the node's --snapshot_dir (empty: snapshots disabled).
+  ShardServiceImpl(ShardHost* host, std::string cluster_key, std::string snapshot_root)
+      : host_(host),
+        cluster_key_(std::move(cluster_key)),
+        snapshot_root_(std::move(snapshot_root)) {}
 
   grpc::Status CreateShard(grpc::ServerContext* context, const v1::CreateShardRequest* request,
                            v1::CollectionInfo* response) override;
@@ -42,10 +45,13 @@ class ShardServiceImpl final : public v1::ShardService::Service {
                          v1::CalibrationInfo* response) override;
   grpc::Status SampleVectors(grpc::ServerContext* context, const v1::ShardSampleRequest* request,
                              v1::GetResponse* response) override;
+  grpc::Status SnapshotShard(grpc::ServerContext* context, const v1::ShardSnapshotRequest* request,
+                             v1::ShardSnapshotInfo* response) override;
 
  private:
   ShardHost* const host_;
   const std::string cluster_key_;
+  const std::string snapshot_root_;
 };
 
 }  // namespace adanns::server

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -25,21 +27,6 @@ constexpr char kCheckpointStagingSuffix[] = ".tmp";
 
 bool IsCheckpointStaging(const std::string& name) {
   return absl::EndsWith(name, kCheckpointStagingSuffix);
-}
-
-absl::Status ValidateSnapshotName(const std::string& name) {
-  const bool allowed =
-      !name.empty() && name.size() <= kMaxSnapshotName && name[0] != '.' &&
-      std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-      });
-  if (!allowed || IsCheckpointStaging(name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "snapshot name must be 1-", kMaxSnapshotName,
-        " characters of [A-Za-z0-9_.-], not starting with '.' nor ending with '",
-        kCheckpointStagingSuffix, "' (reserved for checkpoints in progress); got '", name, "'"));
-  }
-  return absl::OkStatus();
 }
 
 // A RocksDB store directory: it has the CURRENT file naming its manifest.
@@ -64,7 +51,50 @@ absl::StatusOr<SnapshotInfo> Describe(const fs::path& dir) {
   return info;
 }
 
-std::string TimestampName() {
+// Copies `from` into `data_dir` (absent or empty: FAILED_PRECONDITION otherwise) through a
+// sibling staging directory renamed at the end, so a failed copy never leaves a half data dir.
+absl::Status CopyIntoEmptyDataDir(const std::string& from, const std::string& data_dir) {
+  std::error_code error;
+  if (fs::exists(data_dir, error) && !fs::is_empty(data_dir, error)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("restore needs an empty data dir; ", data_dir, " already holds data"));
+  }
+  const fs::path staging = fs::path(data_dir).string() + ".restoring";
+  fs::remove_all(staging, error);
+  fs::create_directories(staging, error);
+  fs::copy(from, staging, fs::copy_options::recursive, error);
+  if (!error) {
+    fs::remove(data_dir, error);  // the empty directory, when there is one
+    error.clear();
+    fs::rename(staging, data_dir, error);
+  }
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot restore ", from, " into ", data_dir, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+constexpr char kShardMapFile[] = "shard_map.pb";
+
+}  // namespace
+
+absl::Status ValidateSnapshotName(const std::string& name) {
+  const bool allowed =
+      !name.empty() && name.size() <= kMaxSnapshotName && name[0] != '.' &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+      });
+  if (!allowed || IsCheckpointStaging(name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snapshot name must be 1-", kMaxSnapshotName,
+        " characters of [A-Za-z0-9_.-], not starting with '.' nor ending with '",
+        kCheckpointStagingSuffix, "' (reserved for checkpoints in progress); got '", name, "'"));
+  }
+  return absl::OkStatus();
+}
+
+std::string DefaultSnapshotName() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
@@ -73,15 +103,13 @@ std::string TimestampName() {
   return text;
 }
 
-}  // namespace
-
 absl::StatusOr<SnapshotInfo> Snapshots::Create(const storage::RocksStore& store,
                                                std::string name) const {
   if (root_.empty()) {
     return absl::FailedPreconditionError(
         "snapshots are disabled on this server (start it with --snapshot_dir)");
   }
-  if (name.empty()) name = TimestampName();
+  if (name.empty()) name = DefaultSnapshotName();
   RETURN_IF_ERROR(ValidateSnapshotName(name));
   std::error_code error;
   fs::create_directories(root_, error);
@@ -118,26 +146,50 @@ absl::Status RestoreSnapshot(const std::string& from, const std::string& data_di
   if (!IsStore(from)) {
     return absl::NotFoundError(absl::StrCat(from, " is not a snapshot (no RocksDB CURRENT file)"));
   }
-  std::error_code error;
-  if (fs::exists(data_dir, error) && !fs::is_empty(data_dir, error)) {
+  return CopyIntoEmptyDataDir(from, data_dir);
+}
+
+absl::StatusOr<SnapshotInfo> SnapshotShard(const std::string& root, const std::string& name,
+                                           const storage::RocksStore& store,
+                                           const v1::ShardMapRecord& map, uint32_t shard) {
+  if (root.empty()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("restore needs an empty data dir; ", data_dir, " already holds data"));
+        "snapshots are disabled on this data node (start it with --snapshot_dir)");
   }
-  // Copied into a sibling first and renamed, so a failed copy never leaves a half data dir.
-  const fs::path staging = fs::path(data_dir).string() + ".restoring";
-  fs::remove_all(staging, error);
-  fs::create_directories(staging, error);
-  fs::copy(from, staging, fs::copy_options::recursive, error);
-  if (!error) {
-    fs::remove(data_dir, error);  // the empty directory, when there is one
-    error.clear();
-    fs::rename(staging, data_dir, error);
+  RETURN_IF_ERROR(ValidateSnapshotName(name));
+  const fs::path collection_dir = fs::path(root) / name / "shards" / map.spec().name();
+  ASSIGN_OR_RETURN(SnapshotInfo info,
+                   Snapshots(collection_dir.string()).Create(store, std::to_string(shard)));
+  // Written after the checkpoint, through a temporary file: a restore finds it whole or not at all.
+  const fs::path map_file = collection_dir / kShardMapFile;
+  const std::string staging = map_file.string() + ".tmp";
+  if (!(std::ofstream(staging, std::ios::binary | std::ios::trunc) << map.SerializeAsString()) ||
+      std::rename(staging.c_str(), map_file.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot write ", map_file.string()));
   }
-  if (error) {
-    return absl::InternalError(
-        absl::StrCat("cannot restore ", from, " into ", data_dir, ": ", error.message()));
+  return info;
+}
+
+absl::StatusOr<std::vector<v1::ShardMapRecord>> RestoreNodeSnapshot(const std::string& from,
+                                                                    const std::string& data_dir) {
+  const fs::path shards = fs::path(from) / "shards";
+  std::error_code error;
+  if (!fs::is_directory(shards, error)) {
+    return absl::NotFoundError(
+        absl::StrCat(from, " is not a data node's snapshot (no shards directory)"));
   }
-  return absl::OkStatus();
+  std::vector<v1::ShardMapRecord> maps;
+  for (const fs::directory_entry& collection : fs::directory_iterator(shards, error)) {
+    std::ifstream in(collection.path() / kShardMapFile, std::ios::binary);
+    v1::ShardMapRecord map;
+    if (!in || !map.ParseFromIstream(&in)) {
+      return absl::DataLossError(absl::StrCat(collection.path().string(), " has no readable ",
+                                              kShardMapFile, " (the snapshot was cut off)"));
+    }
+    maps.push_back(std::move(map));
+  }
+  RETURN_IF_ERROR(CopyIntoEmptyDataDir(from, data_dir));
+  return maps;
 }
 
 }  // namespace adanns::server

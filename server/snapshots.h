@@ -1,6 +1,7 @@
 // Backups: consistent snapshots of the whole store (RocksDB checkpoints: every collection, its
 // vectors, index blobs and calibration, as of one moment) in directories under one server-side
-// root, and the offline restore that copies one into a fresh data dir.
+// root, and the offline restore that copies one into a fresh data dir. A data node's part of a
+// cluster snapshot: a checkpoint per shard.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "adanns/v1/cluster.pb.h"
 #include "storage/rocks_store.h"
 
 namespace adanns::server {
@@ -40,5 +42,22 @@ class Snapshots {
 // Copies the snapshot at `from` into `data_dir`, which must not exist or be empty
 // (FAILED_PRECONDITION otherwise); NOT_FOUND when `from` is not a snapshot.
 absl::Status RestoreSnapshot(const std::string& from, const std::string& data_dir);
+
+// Snapshot names: 1-128 of [A-Za-z0-9_.-], not starting with '.' nor ending with ".tmp";
+// INVALID_ARGUMENT naming the rule otherwise.
+absl::Status ValidateSnapshotName(const std::string& name);
+// "snapshot-<UTC time>", the name of a snapshot created without one.
+std::string DefaultSnapshotName();
+
+// Data nodes (a cluster snapshot is a set of per-shard checkpoints): checkpoints one shard's
+// `store` into root/name/shards/<collection>/<shard> and writes the collection's shard map beside
+// it (shard_map.pb). Statuses as Snapshots::Create.
+absl::StatusOr<SnapshotInfo> SnapshotShard(const std::string& root, const std::string& name,
+                                           const storage::RocksStore& store,
+                                           const v1::ShardMapRecord& map, uint32_t shard);
+// Copies a data node's snapshot (root/name of SnapshotShard) into `data_dir`, which must not
+// exist or be empty; returns the shard maps it holds (to be recorded in etcd again where absent).
+absl::StatusOr<std::vector<v1::ShardMapRecord>> RestoreNodeSnapshot(const std::string& from,
+                                                                    const std::string& data_dir);
 
 }  // namespace adanns::server

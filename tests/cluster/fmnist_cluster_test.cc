@@ -290,6 +290,8 @@ TEST_F(FmnistClusterTest, TargetRecallMeansMergedRecallOnceCalibrated) {
               << first.estimate().queries()
               << " queries), plan of shard 0: " << first.plan().index()
               << (first.target_missed() ? ", target missed" : "") << "\n";
+    // Reachable here (the IVF above reaches 0.999 on every shard); 0.99 may be missed.
+    if (target < 0.99f) EXPECT_FALSE(first.target_missed());
     if (!first.target_missed()) {
       EXPECT_GE(first.estimate().recall_lower_bound(), target);
       // The promise holds on queries it was not measured on (300 of them: a margin for their

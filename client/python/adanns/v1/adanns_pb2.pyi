@@ -488,17 +488,33 @@ class ShardPlan(_message.Message):
     shard: int
     def __init__(self, shard: _Optional[int] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
 
+class ShardSnapshotInfo(_message.Message):
+    __slots__ = ["bytes", "collection", "node_id", "path", "shard"]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    bytes: int
+    collection: str
+    node_id: str
+    path: str
+    shard: int
+    def __init__(self, collection: _Optional[str] = ..., shard: _Optional[int] = ..., node_id: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ...) -> None: ...
+
 class SnapshotInfo(_message.Message):
-    __slots__ = ["bytes", "created_unix_seconds", "name", "path"]
+    __slots__ = ["bytes", "created_unix_seconds", "name", "path", "shards"]
     BYTES_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_SECONDS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
     bytes: int
     created_unix_seconds: int
     name: str
     path: str
-    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., created_unix_seconds: _Optional[int] = ...) -> None: ...
+    shards: _containers.RepeatedCompositeFieldContainer[ShardSnapshotInfo]
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., created_unix_seconds: _Optional[int] = ..., shards: _Optional[_Iterable[_Union[ShardSnapshotInfo, _Mapping]]] = ...) -> None: ...
 
 class StorageOptions(_message.Message):
     __slots__ = ["resident_dims", "resident_precision"]
