@@ -10,6 +10,7 @@
 #include "base/status_macros.h"
 #include "index/float16.h"
 #include "server/cluster_key.h"
+#include "server/collection_info_merge.h"
 #include "server/shard_fanout.h"
 #include "server/validation.h"
 #include "spdlog/spdlog.h"
@@ -260,8 +261,7 @@ absl::Status Router::DescribeCollection(const std::string& name, v1::CollectionI
          v1::CollectionInfo* info, std::function<void(grpc::Status)> done) {
         stub.async()->DescribeShard(context, part, info, std::move(done));
       });
-  uint64_t vectors = 0;
-  bool any = false;
+  std::vector<const v1::CollectionInfo*> answered;
   std::vector<v1::ShardInfo> shards;
   for (size_t i = 0; i < replies.size(); ++i) {
     v1::ShardInfo shard;
@@ -270,18 +270,16 @@ absl::Status Router::DescribeCollection(const std::string& name, v1::CollectionI
     if (replies[i].status.ok()) {
       shard.set_state("serving");
       shard.set_vector_count(replies[i].response.vector_count());
-      vectors += replies[i].response.vector_count();
-      if (!any) *response = replies[i].response;
-      any = true;
+      answered.push_back(&replies[i].response);
     } else {
       shard.set_state("unavailable");
       shard.set_error(replies[i].status.error_message());
     }
     shards.push_back(std::move(shard));
   }
-  if (!any) return CombineReplies(replies, route);
+  if (answered.empty()) return CombineReplies(replies, route);
+  MergeCollectionInfos(answered, response);
   ShowMergedCalibration(route, response->mutable_calibration());
-  response->set_vector_count(vectors);
   response->clear_shards();
   for (v1::ShardInfo& shard : shards) *response->add_shards() = std::move(shard);
   return absl::OkStatus();
