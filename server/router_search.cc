@@ -166,7 +166,10 @@ absl::StatusOr<std::vector<Router::ShardShare>> Router::ShareOut(const std::stri
   std::vector<ShardShare> shares(route.shard_count());
   for (size_t i = 0; i < shares.size(); ++i) {
     shares[i].budget = budget;
-    if (capped_budget) shares[i].budget.set_max_mflops(ShareOf(budget.max_mflops(), fractions[i]));
+    // A non-positive or NaN cap goes as it is: every shard refuses it as a standalone server does.
+    if (capped_budget && budget.max_mflops() > 0) {
+      shares[i].budget.set_max_mflops(ShareOf(budget.max_mflops(), fractions[i]));
+    }
     if (cap > 0) {
       shares[i].limits.set_max_mflops(ShareOf(cap, fractions[i]));
       shares[i].limits.set_cluster_max_mflops(cap);
