@@ -204,7 +204,20 @@ absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
                          }
                          call(*route.stubs[i], context, &parts[i], answer, std::move(done));
                        });
-  RETURN_IF_ERROR(Admit(replies, route, request.allow_partial(), answered));
+  const absl::Status admitted = Admit(replies, route, request.allow_partial(), answered);
+  if (absl::IsOutOfRange(admitted) && request.budget().limit_case() == v1::Budget::kMaxMflops) {
+    // The shard's message speaks of its share and its rows; say how the share came about.
+    for (size_t i = 0; i < replies.size(); ++i) {
+      if (absl::IsOutOfRange(ShardVerdict(route.node_ids[i], replies[i].status))) {
+        return absl::OutOfRangeError(
+            absl::StrCat("shard ", i, " of ", replies.size(), ": ", admitted.message(),
+                         " (the request's max_mflops = ", request.budget().max_mflops(),
+                         " is split over the shards by their sizes; this shard's share was ",
+                         shares[i].budget.max_mflops(), ")"));
+      }
+    }
+  }
+  RETURN_IF_ERROR(admitted);
   return replies;
 }
 

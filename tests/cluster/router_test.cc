@@ -268,6 +268,16 @@ TEST_F(RouterTest, TheRoutersMflopsCapBoundsTheWholeQuery) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(), HasSubstr("of the cluster's limit of 0.0012"));
 
+  // A request cap below what some shard's share can buy: the shard's verdict, and how its share
+  // came about.
+  v1::Budget small;
+  small.set_max_mflops(0.001);
+  status = Search(*routed_, small, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(status.error_message(), HasSubstr("is below every plan"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("max_mflops = 0.001 is split over the shards by their sizes"));
+
   // Clamping: the plan runs within the router's cap (each shard's scan stops at its share).
   status = Search(*clamping.NewStub(), flat, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
