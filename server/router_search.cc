@@ -30,6 +30,7 @@ struct ShardAnswer {
 void MergeAnswers(const std::vector<ShardAnswer>& shard_answers, uint32_t k, v1::Metric metric,
                   uint32_t shards_total, v1::SearchResponse* out) {
   std::vector<const v1::SearchResponse*> answers;
+  answers.reserve(shard_answers.size());
   for (const ShardAnswer& answer : shard_answers) answers.push_back(answer.response);
   std::vector<v1::Hit> hits;
   double mflops = 0;
@@ -271,6 +272,7 @@ absl::Status Router::Search(const v1::SearchRequest& request, v1::SearchResponse
                        },
                        &answered)));
   std::vector<ShardAnswer> answers;
+  answers.reserve(answered.size());
   for (size_t i : answered) answers.push_back({static_cast<uint32_t>(i), &replies[i].response});
   MergeAnswers(answers, request.k(), route.record.spec().metric(), route.shard_count(), response);
   SetMergedEstimate(merged, response);
@@ -312,6 +314,7 @@ absl::Status Router::SearchBatchAt(const v1::SearchBatchRequest& request,
   }
   for (int q = 0; q < queries; ++q) {
     std::vector<ShardAnswer> answers;
+    answers.reserve(answered.size());
     for (size_t i : answered) {
       answers.push_back({static_cast<uint32_t>(i), &replies[i].response.results(q)});
     }
