@@ -74,7 +74,7 @@ cluster_flags=(--etcd="127.0.0.1:$etcd_client_port" --cluster="$cluster" --metri
 for ((i = 1; i <= nodes; i++)); do
   port=$((data_base_port + i))
   "$server" --role=data "${cluster_flags[@]}" --node_id="data$i" --listen="127.0.0.1:$port" \
-    --data_dir="$root/data$i" > "$root/logs/data$i.log" 2>&1 &
+    --data_dir="$root/data$i" --snapshot_dir="$root/snapshots" > "$root/logs/data$i.log" 2>&1 &
   pids+=($!)
 done
 for ((i = 1; i <= nodes; i++)); do wait_for_port $((data_base_port + i)) "data node $i"; done

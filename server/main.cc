@@ -242,7 +242,7 @@ int main(int argc, char** argv) {
     absl::Status restored = absl::OkStatus();
     if (role->data) {
       absl::StatusOr<std::vector<adanns::v1::ShardMapRecord>> maps =
-          adanns::server::RestoreNodeSnapshot(from, options.data_dir);
+          adanns::server::RestoreNodeSnapshot(from, options.data_dir, role->node_id);
       restored = maps.status();
       if (maps.ok()) restored_maps = *std::move(maps);
     } else {

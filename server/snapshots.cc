@@ -51,9 +51,11 @@ absl::StatusOr<SnapshotInfo> Describe(const fs::path& dir) {
   return info;
 }
 
-// Copies `from` into `data_dir` (absent or empty: FAILED_PRECONDITION otherwise) through a
-// sibling staging directory renamed at the end, so a failed copy never leaves a half data dir.
-absl::Status CopyIntoEmptyDataDir(const std::string& from, const std::string& data_dir) {
+// Copies each (source, destination relative to the data dir) into `data_dir` (absent or empty:
+// FAILED_PRECONDITION otherwise) through a sibling staging directory renamed at the end, so a
+// failed copy never leaves a half data dir.
+absl::Status CopyIntoEmptyDataDir(const std::vector<std::pair<fs::path, fs::path>>& copies,
+                                  const std::string& data_dir) {
   std::error_code error;
   if (fs::exists(data_dir, error) && !fs::is_empty(data_dir, error)) {
     return absl::FailedPreconditionError(
@@ -62,15 +64,26 @@ absl::Status CopyIntoEmptyDataDir(const std::string& from, const std::string& da
   const fs::path staging = fs::path(data_dir).string() + ".restoring";
   fs::remove_all(staging, error);
   fs::create_directories(staging, error);
-  fs::copy(from, staging, fs::copy_options::recursive, error);
+  for (const auto& [from, to] : copies) {
+    if (error) break;
+    const fs::path target = staging / to;
+    if (fs::is_directory(from, error)) {
+      fs::create_directories(target, error);
+      if (!error) fs::copy(from, target, fs::copy_options::recursive, error);
+    } else {
+      fs::create_directories(target.parent_path(), error);
+      if (!error) fs::copy_file(from, target, error);
+    }
+  }
   if (!error) {
     fs::remove(data_dir, error);  // the empty directory, when there is one
     error.clear();
     fs::rename(staging, data_dir, error);
   }
   if (error) {
+    fs::remove_all(staging, error);
     return absl::InternalError(
-        absl::StrCat("cannot restore ", from, " into ", data_dir, ": ", error.message()));
+        absl::StrCat("cannot restore into ", data_dir, ": ", error.message()));
   }
   return absl::OkStatus();
 }
@@ -146,7 +159,7 @@ absl::Status RestoreSnapshot(const std::string& from, const std::string& data_di
   if (!IsStore(from)) {
     return absl::NotFoundError(absl::StrCat(from, " is not a snapshot (no RocksDB CURRENT file)"));
   }
-  return CopyIntoEmptyDataDir(from, data_dir);
+  return CopyIntoEmptyDataDir({{from, ""}}, data_dir);
 }
 
 absl::StatusOr<SnapshotInfo> SnapshotShard(const std::string& root, const std::string& name,
@@ -160,9 +173,10 @@ absl::StatusOr<SnapshotInfo> SnapshotShard(const std::string& root, const std::s
   const fs::path collection_dir = fs::path(root) / name / "shards" / map.spec().name();
   ASSIGN_OR_RETURN(SnapshotInfo info,
                    Snapshots(collection_dir.string()).Create(store, std::to_string(shard)));
-  // Written after the checkpoint, through a temporary file: a restore finds it whole or not at all.
+  // Written after the checkpoint, through a temporary file (per shard: nodes may share the
+  // directory): a restore finds it whole or not at all.
   const fs::path map_file = collection_dir / kShardMapFile;
-  const std::string staging = map_file.string() + ".tmp";
+  const std::string staging = absl::StrCat(map_file.string(), ".", shard, ".tmp");
   if (!(std::ofstream(staging, std::ios::binary | std::ios::trunc) << map.SerializeAsString()) ||
       std::rename(staging.c_str(), map_file.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot write ", map_file.string()));
@@ -171,7 +185,13 @@ absl::StatusOr<SnapshotInfo> SnapshotShard(const std::string& root, const std::s
 }
 
 absl::StatusOr<std::vector<v1::ShardMapRecord>> RestoreNodeSnapshot(const std::string& from,
-                                                                    const std::string& data_dir) {
+                                                                    const std::string& data_dir,
+                                                                    const std::string& node_id) {
+  if (node_id.empty()) {
+    return absl::InvalidArgumentError(
+        "a data node restoring a cluster snapshot needs its --node_id: the snapshot's shard maps "
+        "name the node of every shard");
+  }
   const fs::path shards = fs::path(from) / "shards";
   std::error_code error;
   if (!fs::is_directory(shards, error)) {
@@ -179,16 +199,40 @@ absl::StatusOr<std::vector<v1::ShardMapRecord>> RestoreNodeSnapshot(const std::s
         absl::StrCat(from, " is not a data node's snapshot (no shards directory)"));
   }
   std::vector<v1::ShardMapRecord> maps;
+  std::vector<std::pair<fs::path, fs::path>> copies;
   for (const fs::directory_entry& collection : fs::directory_iterator(shards, error)) {
+    if (!collection.is_directory(error)) continue;
     std::ifstream in(collection.path() / kShardMapFile, std::ios::binary);
     v1::ShardMapRecord map;
     if (!in || !map.ParseFromIstream(&in)) {
       return absl::DataLossError(absl::StrCat(collection.path().string(), " has no readable ",
                                               kShardMapFile, " (the snapshot was cut off)"));
     }
-    maps.push_back(std::move(map));
+    // Only this node's shards: several nodes may have written into one directory.
+    const fs::path relative = fs::path("shards") / collection.path().filename();
+    bool held = false;
+    for (const v1::ShardAssignment& assignment : map.shards()) {
+      if (assignment.node_id() != node_id) continue;
+      const fs::path shard = collection.path() / std::to_string(assignment.shard());
+      if (!IsStore(shard)) {
+        return absl::DataLossError(absl::StrCat(
+            "the snapshot has no checkpoint of shard ", assignment.shard(), " of ",
+            map.spec().name(), ", which node ", node_id, " held (", shard.string(), ")"));
+      }
+      copies.emplace_back(shard, relative / std::to_string(assignment.shard()));
+      held = true;
+    }
+    if (held) {
+      copies.emplace_back(collection.path() / kShardMapFile, relative / kShardMapFile);
+      maps.push_back(std::move(map));
+    }
   }
-  RETURN_IF_ERROR(CopyIntoEmptyDataDir(from, data_dir));
+  if (copies.empty()) {
+    return absl::NotFoundError(absl::StrCat(from, " holds no shard of node ", node_id,
+                                            " (restore each node from its own "
+                                            "part, with the --node_id it had)"));
+  }
+  RETURN_IF_ERROR(CopyIntoEmptyDataDir(copies, data_dir));
   return maps;
 }
 

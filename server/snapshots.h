@@ -55,9 +55,12 @@ std::string DefaultSnapshotName();
 absl::StatusOr<SnapshotInfo> SnapshotShard(const std::string& root, const std::string& name,
                                            const storage::RocksStore& store,
                                            const v1::ShardMapRecord& map, uint32_t shard);
-// Copies a data node's snapshot (root/name of SnapshotShard) into `data_dir`, which must not
-// exist or be empty; returns the shard maps it holds (to be recorded in etcd again where absent).
+// Copies node `node_id`'s shards from a snapshot directory (root/name of SnapshotShard; nodes may
+// share it) into `data_dir`, which must not exist or be empty; returns the shard maps of the
+// collections it restored (to be recorded in etcd again where absent). INVALID_ARGUMENT without a
+// node id, NOT_FOUND when the snapshot holds none of its shards, DATA_LOSS when one is missing.
 absl::StatusOr<std::vector<v1::ShardMapRecord>> RestoreNodeSnapshot(const std::string& from,
-                                                                    const std::string& data_dir);
+                                                                    const std::string& data_dir,
+                                                                    const std::string& node_id);
 
 }  // namespace adanns::server

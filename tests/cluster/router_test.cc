@@ -491,12 +491,13 @@ TEST(ClusterSnapshotTest, PerShardCheckpointsRestoreNodeByNode) {
   EtcdProcess etcd(dir.path() + "/etcd");
   const std::vector<std::string> cluster = {"--etcd=" + etcd.endpoint(), "--cluster=s",
                                             "--lease_seconds=2"};
-  // Data node n: a fixed node id (the shard map names it) and its own snapshot directory.
+  // Data node n: a fixed node id (the shard map names it); both write their checkpoints into one
+  // snapshot directory (as on one machine), and each restores only its own shards from it.
   auto node = [&](int n, const std::string& data, const std::string& restore_from = "") {
     std::vector<std::string> flags = cluster;
     flags.push_back("--role=data");
     flags.push_back("--node_id=node" + std::to_string(n));
-    flags.push_back("--snapshot_dir=" + dir.path() + "/snap" + std::to_string(n));
+    flags.push_back("--snapshot_dir=" + dir.path() + "/snapshots");
     if (!restore_from.empty()) flags.push_back("--restore_from=" + restore_from);
     return std::make_unique<ServerProcess>(dir.path() + "/" + data + std::to_string(n), flags);
   };
@@ -565,9 +566,23 @@ TEST(ClusterSnapshotTest, PerShardCheckpointsRestoreNodeByNode) {
   // Each node restored from its own part into an empty data dir: the collection is recorded again
   // from the snapshot's shard map and answers as it did when the snapshot was taken.
   for (int n = 0; n < 2; ++n) {
-    nodes.push_back(node(n, "restored", dir.path() + "/snap" + std::to_string(n) + "/nightly"));
+    nodes.push_back(node(n, "restored", dir.path() + "/snapshots/nightly"));
   }
   ASSERT_TRUE(AwaitRegisteredNodes(etcd, "s", 2));
+  for (int n = 0; n < 2; ++n) {  // each took only the shards the map gives it
+    std::set<std::string> restored;
+    const std::string shards = dir.path() + "/restored" + std::to_string(n) + "/shards/docs";
+    for (const auto& entry : std::filesystem::directory_iterator(shards)) {
+      if (entry.is_directory()) restored.insert(entry.path().filename().string());
+    }
+    std::set<std::string> expected;
+    for (const v1::ShardInfo& shard : created.shards()) {
+      if (shard.node_id() == "node" + std::to_string(n)) {
+        expected.insert(std::to_string(shard.shard()));
+      }
+    }
+    EXPECT_EQ(restored, expected) << "node" << n;
+  }
   ASSERT_TRUE(Eventually(
       [&] {
         v1::DescribeCollectionRequest describe;
