@@ -4,16 +4,15 @@
 // partially when allowed), a data node that is not registered in this cluster is never given a
 // shard, and a router started while etcd is down answers UNAVAILABLE naming etcd, then serves.
 // The router's --max_query_mflops bounds whole queries, and shards that ran another plan than the
-// first are listed in the response. A cluster snapshot is per-shard checkpoints that restore node
-// by node.
+// first are listed in the response.
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <set>
 
 #include "adanns/v1/cluster.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/cluster/docs_collection.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/cluster/eventually.h"
 #include "tests/common/temp_dir.h"
@@ -23,55 +22,6 @@ namespace adanns::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-constexpr uint32_t kDim = 8;
-constexpr uint64_t kVectors = 300;
-
-std::vector<float> Row(uint64_t id) {
-  std::mt19937 random(static_cast<uint32_t>(id) * 7919u + 1u);
-  std::normal_distribution<float> normal;
-  std::vector<float> row(kDim);
-  for (float& value : row) value = normal(random);
-  return row;
-}
-
-v1::UpsertRequest Message(uint64_t begin, uint64_t end) {
-  v1::UpsertRequest message;
-  message.set_collection("docs");
-  for (uint64_t id = begin; id < end; ++id) {
-    v1::Vector* vector = message.add_vectors();
-    vector->set_id(id);
-    const std::vector<float> row = Row(id);
-    vector->mutable_values()->Add(row.begin(), row.end());
-  }
-  return message;
-}
-
-v1::SearchResponse ExactSearch(v1::Adanns::Stub& stub, uint64_t query_id, bool allow_partial,
-                               grpc::Status* status) {
-  v1::SearchRequest request;
-  request.set_collection("docs");
-  request.set_k(10);
-  const std::vector<float> query = Row(query_id + 100000);
-  request.mutable_query()->Add(query.begin(), query.end());
-  request.mutable_budget()->mutable_plan()->set_index("flat");
-  request.set_allow_partial(allow_partial);
-  grpc::ClientContext context;
-  v1::SearchResponse response;
-  *status = stub.Search(&context, request, &response);
-  return response;
-}
-
-// Creates the collection "docs" (kDim, L2) with `shards` shards; its info in *info.
-grpc::Status CreateDocs(v1::Adanns::Stub& stub, uint32_t shards, v1::CollectionInfo* info) {
-  v1::CreateCollectionRequest create;
-  create.set_name("docs");
-  create.set_dim(kDim);
-  create.set_metric(v1::L2);
-  create.set_shards(shards);
-  grpc::ClientContext context;
-  return stub.CreateCollection(&context, create, info);
-}
 
 class RouterTest : public ::testing::Test {
  protected:
@@ -484,123 +434,6 @@ TEST(ClusterKeyTest, OnlyCallsWithTheKeyReachTheShards) {
   v1::CollectionInfo info;
   EXPECT_EQ(shards->DescribeShard(&context, describe, &info).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-}
-
-TEST(ClusterSnapshotTest, PerShardCheckpointsRestoreNodeByNode) {
-  TempDir dir;
-  EtcdProcess etcd(dir.path() + "/etcd");
-  const std::vector<std::string> cluster = {"--etcd=" + etcd.endpoint(), "--cluster=s",
-                                            "--lease_seconds=2"};
-  // Data node n: a fixed node id (the shard map names it); both write their checkpoints into one
-  // snapshot directory (as on one machine), and each restores only its own shards from it.
-  auto node = [&](int n, const std::string& data, const std::string& restore_from = "") {
-    std::vector<std::string> flags = cluster;
-    flags.push_back("--role=data");
-    flags.push_back("--node_id=node" + std::to_string(n));
-    flags.push_back("--snapshot_dir=" + dir.path() + "/snapshots");
-    if (!restore_from.empty()) flags.push_back("--restore_from=" + restore_from);
-    return std::make_unique<ServerProcess>(dir.path() + "/" + data + std::to_string(n), flags);
-  };
-  std::vector<std::unique_ptr<ServerProcess>> nodes;
-  for (int n = 0; n < 2; ++n) nodes.push_back(node(n, "live"));
-  std::vector<std::string> router_flags = cluster;
-  router_flags.push_back("--role=router");
-  ServerProcess router(dir.path() + "/router", router_flags);
-  ASSERT_TRUE(AwaitRegisteredNodes(etcd, "s", 2));
-  auto stub = router.NewStub();
-  v1::CollectionInfo created;
-  ASSERT_TRUE(CreateDocs(*stub, 3, &created).ok());
-  ASSERT_TRUE(UpsertStream(*stub, {Message(0, kVectors)}).ok());
-  std::vector<v1::SearchResponse> before;
-  grpc::Status status;
-  for (uint64_t q = 0; q < 10; ++q) {
-    before.push_back(ExactSearch(*stub, q, false, &status));
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
-
-  auto snapshot = [&](const std::string& name, v1::SnapshotInfo* info) {
-    v1::CreateSnapshotRequest request;
-    request.set_name(name);
-    grpc::ClientContext context;
-    return stub->CreateSnapshot(&context, request, info);
-  };
-  v1::SnapshotInfo info;
-  status = snapshot("nightly", &info);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(info.name(), "nightly");
-  ASSERT_EQ(info.shards_size(), 3);
-  uint64_t bytes = 0;
-  for (const v1::ShardSnapshotInfo& shard : info.shards()) {
-    EXPECT_EQ(shard.collection(), "docs");
-    EXPECT_THAT(shard.node_id(), ::testing::AnyOf("node0", "node1"));
-    EXPECT_TRUE(std::filesystem::exists(shard.path() + "/CURRENT")) << shard.path();
-    bytes += shard.bytes();
-  }
-  EXPECT_EQ(info.bytes(), bytes);
-  EXPECT_GT(bytes, 0u);
-  v1::SnapshotInfo again;
-  EXPECT_EQ(snapshot("nightly", &again).error_code(), grpc::StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(snapshot("../up", &again).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  {
-    grpc::ClientContext context;
-    v1::ListSnapshotsResponse listed;
-    ASSERT_TRUE(stub->ListSnapshots(&context, v1::ListSnapshotsRequest(), &listed).ok());
-    ASSERT_EQ(listed.snapshots_size(), 1);
-    EXPECT_EQ(listed.snapshots(0).name(), "nightly");
-    EXPECT_EQ(listed.snapshots(0).shards_size(), 3);
-  }
-
-  // After the snapshot: more writes, then the collection is dropped and both nodes stop.
-  ASSERT_TRUE(UpsertStream(*stub, {Message(kVectors, kVectors + 50)}).ok());
-  {
-    grpc::ClientContext context;
-    v1::DropCollectionRequest drop;
-    drop.set_name("docs");
-    v1::DropCollectionResponse dropped;
-    ASSERT_TRUE(stub->DropCollection(&context, drop, &dropped).ok());
-  }
-  for (auto& live : nodes) EXPECT_EQ(live->Stop(), 0);
-  nodes.clear();
-  ASSERT_TRUE(AwaitRegisteredNodes(etcd, "s", 0));
-
-  // Each node restored from its own part into an empty data dir: the collection is recorded again
-  // from the snapshot's shard map and answers as it did when the snapshot was taken.
-  for (int n = 0; n < 2; ++n) {
-    nodes.push_back(node(n, "restored", dir.path() + "/snapshots/nightly"));
-  }
-  ASSERT_TRUE(AwaitRegisteredNodes(etcd, "s", 2));
-  for (int n = 0; n < 2; ++n) {  // each took only the shards the map gives it
-    std::set<std::string> restored;
-    const std::string shards = dir.path() + "/restored" + std::to_string(n) + "/shards/docs";
-    for (const auto& entry : std::filesystem::directory_iterator(shards)) {
-      if (entry.is_directory()) restored.insert(entry.path().filename().string());
-    }
-    std::set<std::string> expected;
-    for (const v1::ShardInfo& shard : created.shards()) {
-      if (shard.node_id() == "node" + std::to_string(n)) {
-        expected.insert(std::to_string(shard.shard()));
-      }
-    }
-    EXPECT_EQ(restored, expected) << "node" << n;
-  }
-  ASSERT_TRUE(Eventually(
-      [&] {
-        v1::DescribeCollectionRequest describe;
-        describe.set_name("docs");
-        grpc::ClientContext context;
-        v1::CollectionInfo described;
-        return stub->DescribeCollection(&context, describe, &described).ok() &&
-               described.vector_count() == kVectors;
-      },
-      std::chrono::seconds(20)));
-  for (uint64_t q = 0; q < 10; ++q) {
-    const v1::SearchResponse after = ExactSearch(*stub, q, false, &status);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    ASSERT_EQ(after.hits_size(), before[q].hits_size());
-    for (int i = 0; i < after.hits_size(); ++i) {
-      EXPECT_EQ(after.hits(i).id(), before[q].hits(i).id()) << "query " << q << " rank " << i;
-    }
-  }
 }
 
 }  // namespace
