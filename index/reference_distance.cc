@@ -4,12 +4,6 @@
 #include <limits>
 
 namespace adanns::index {
-namespace {
-
-constexpr double kTwinRelativeSquaredDifference = 1e-4;
-
-}  // namespace
-
 double ReferenceDistance(const float* query, const float* row, size_t dim, Metric metric) {
   double dot = 0, query_norm = 0, row_norm = 0, squared = 0;
   for (size_t j = 0; j < dim; ++j) {

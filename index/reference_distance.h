@@ -16,8 +16,11 @@ inline constexpr double kTieEpsilon = 1e-3;
 // inner product.
 double ReferenceDistance(const float* query, const float* row, size_t dim, Metric metric);
 
-// Whether `row` is a stored twin of `query`: equal up to a relative squared difference of 1e-4
-// (1% of its norm), as exact duplicates and copies with rounding noise are.
+// The relative squared difference under which a stored row is a twin of a query (1% of its norm).
+inline constexpr double kTwinRelativeSquaredDifference = 1e-4;
+
+// Whether `row` is a stored twin of `query`: equal up to kTwinRelativeSquaredDifference, as exact
+// duplicates and copies with rounding noise are.
 bool IsTwin(const float* query, const float* row, size_t dim);
 
 }  // namespace adanns::index

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "index/calibration.h"
+#include "index/reference_distance.h"
 #include "server/router.h"
 #include "server/shard_fanout.h"
 #include "server/validation.h"
@@ -34,9 +35,6 @@ constexpr auto kCalibrationCallDeadline = std::chrono::minutes(10);
 constexpr size_t kBatchQueryBytes = 16 << 20;
 // How long the merged calibration waits for the shards' own calibrations.
 constexpr auto kShardsCalibratedWithin = std::chrono::minutes(30);
-// Relative squared difference under which a stored vector is a twin of a sampled query (as
-// index::IsTwin), judged here from the exact score the shards return.
-constexpr double kTwinRelativeSquaredDifference = 1e-4;
 
 // Whether a hit of exact full-dim `score` is a stored twin of the query of squared norm
 // `query_norm`: L2 scores are squared distances; a cosine similarity c means a squared distance of
@@ -46,9 +44,9 @@ constexpr double kTwinRelativeSquaredDifference = 1e-4;
 bool IsTwinByScore(v1::Metric metric, float score, double query_norm) {
   switch (metric) {
     case v1::L2:
-      return score <= kTwinRelativeSquaredDifference * query_norm;
+      return score <= index::kTwinRelativeSquaredDifference * query_norm;
     case v1::COSINE:
-      return 2.0 - 2.0 * score <= kTwinRelativeSquaredDifference;
+      return 2.0 - 2.0 * score <= index::kTwinRelativeSquaredDifference;
     default:
       return false;
   }
