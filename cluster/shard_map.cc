@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace adanns::cluster {
 namespace {
@@ -62,16 +63,67 @@ absl::StatusOr<std::vector<std::string>> PlaceShards(absl::string_view collectio
   return placement;
 }
 
+absl::StatusOr<std::vector<std::vector<std::string>>> PlaceReplicas(
+    absl::string_view collection, uint32_t shard_count, uint32_t replicas,
+    std::vector<std::string> live_nodes) {
+  std::sort(live_nodes.begin(), live_nodes.end());
+  live_nodes.erase(std::unique(live_nodes.begin(), live_nodes.end()), live_nodes.end());
+  if (live_nodes.size() < replicas) {
+    return absl::FailedPreconditionError(absl::StrCat("collection ", collection, ": ", replicas,
+                                                      " replicas need as many live data nodes, ",
+                                                      live_nodes.size(), " are live"));
+  }
+  ASSIGN_OR_RETURN(const std::vector<std::string> primaries,
+                   PlaceShards(collection, shard_count, live_nodes));
+  std::vector<std::vector<std::string>> placement(shard_count);
+  for (uint32_t shard = 0; shard < shard_count; ++shard) {
+    const size_t first = static_cast<size_t>(
+        std::find(live_nodes.begin(), live_nodes.end(), primaries[shard]) - live_nodes.begin());
+    for (uint32_t copy = 0; copy < replicas; ++copy) {
+      placement[shard].push_back(live_nodes[(first + copy) % live_nodes.size()]);
+    }
+  }
+  return placement;
+}
+
 adanns::v1::ShardMapRecord MakeShardMap(const adanns::v1::CreateCollectionRequest& spec,
-                                        const std::vector<std::string>& shard_nodes) {
+                                        const std::vector<std::vector<std::string>>& shard_nodes) {
   adanns::v1::ShardMapRecord record;
   *record.mutable_spec() = spec;
   for (uint32_t shard = 0; shard < shard_nodes.size(); ++shard) {
     adanns::v1::ShardAssignment* assignment = record.add_shards();
     assignment->set_shard(shard);
-    assignment->set_node_id(shard_nodes[shard]);
+    assignment->set_node_id(shard_nodes[shard].front());
+    if (shard_nodes[shard].size() > 1) {
+      for (const std::string& node : shard_nodes[shard]) assignment->add_replicas(node);
+    }
   }
   return record;
+}
+
+std::vector<std::string> ReplicaNodes(const adanns::v1::ShardAssignment& assignment) {
+  if (assignment.replicas().empty()) return {assignment.node_id()};
+  return {assignment.replicas().begin(), assignment.replicas().end()};
+}
+
+uint32_t MinInSync(uint32_t replicas) { return replicas >= 3 ? 2 : 1; }
+
+absl::StatusOr<adanns::v1::ShardStateRecord> EffectiveShardState(
+    absl::string_view key, const adanns::v1::ShardAssignment& assignment,
+    int64_t collection_revision, const std::optional<std::string>& record_bytes) {
+  adanns::v1::ShardStateRecord state;
+  if (record_bytes.has_value()) {
+    if (!state.ParseFromString(*record_bytes) || state.epoch() == 0 || state.primary().empty()) {
+      return absl::InternalError(absl::StrCat("etcd key ", key, ": not a shard state record"));
+    }
+    if (state.collection_revision() == collection_revision) return state;
+    state.Clear();  // left by an earlier collection of the name
+  }
+  state.set_epoch(1);
+  state.set_primary(assignment.node_id());
+  for (const std::string& node : ReplicaNodes(assignment)) state.add_in_sync(node);
+  state.set_collection_revision(collection_revision);
+  return state;
 }
 
 absl::StatusOr<adanns::v1::ShardMapRecord> ParseShardMap(absl::string_view key,

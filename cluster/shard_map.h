@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ namespace adanns::cluster {
 // The keys of one cluster in etcd, all under "/<cluster>/":
 //   nodes/<node_id>        NodeRecord of a live data node (under its lease)
 //   collections/<name>     ShardMapRecord of a collection (written once, compare-and-swap)
+//   shards/<name>/<shard>  ShardStateRecord of a replicated shard (absent: its initial state)
+//   controller             node id of the data node running failover (under its lease)
 class ClusterKeys {
  public:
   // INVALID_ARGUMENT unless `cluster` is 1-64 characters from [A-Za-z0-9_.-].
@@ -27,6 +30,14 @@ class ClusterKeys {
   std::string Collection(absl::string_view name) const {
     return CollectionsPrefix() + std::string(name);
   }
+  std::string ShardsPrefix() const { return root_ + "shards/"; }
+  std::string ShardStates(absl::string_view collection) const {
+    return ShardsPrefix() + std::string(collection) + "/";
+  }
+  std::string ShardState(absl::string_view collection, uint32_t shard) const {
+    return ShardStates(collection) + std::to_string(shard);
+  }
+  std::string Controller() const { return root_ + "controller"; }
   std::string SnapshotsPrefix() const { return root_ + "snapshots/"; }
   std::string Snapshot(absl::string_view name) const {
     return SnapshotsPrefix() + std::string(name);
@@ -55,10 +66,29 @@ uint32_t ShardOfId(uint64_t id, uint32_t shard_count);
 absl::StatusOr<std::vector<std::string>> PlaceShards(absl::string_view collection,
                                                      uint32_t shard_count,
                                                      std::vector<std::string> live_nodes);
+// The same with `replicas` copies per shard on distinct nodes: copy r of shard s on node
+// (start + s + r) mod n, so primaries spread like PlaceShards' nodes and each node holds about
+// as many copies as any other. FAILED_PRECONDITION when fewer than `replicas` nodes are live.
+absl::StatusOr<std::vector<std::vector<std::string>>> PlaceReplicas(
+    absl::string_view collection, uint32_t shard_count, uint32_t replicas,
+    std::vector<std::string> live_nodes);
 
-// The record written for a new collection.
+// The record written for a new collection: shard_nodes[s] are shard s's copies, first primary
+// first.
 adanns::v1::ShardMapRecord MakeShardMap(const adanns::v1::CreateCollectionRequest& spec,
-                                        const std::vector<std::string>& shard_nodes);
+                                        const std::vector<std::vector<std::string>>& shard_nodes);
+
+// The nodes holding copies of a shard (replicas, or node_id alone in an unreplicated record).
+std::vector<std::string> ReplicaNodes(const adanns::v1::ShardAssignment& assignment);
+// Copies a write must reach before it is acknowledged, at least: 2 when replicas >= 3, else 1.
+uint32_t MinInSync(uint32_t replicas);
+
+// A shard's state: its record when one exists for this incarnation of the collection (same
+// create revision), else the initial one (epoch 1, the first replica primary, all in sync).
+// INTERNAL (naming the key) for a record that does not parse.
+absl::StatusOr<adanns::v1::ShardStateRecord> EffectiveShardState(
+    absl::string_view key, const adanns::v1::ShardAssignment& assignment,
+    int64_t collection_revision, const std::optional<std::string>& record_bytes);
 
 // Parses a record read from etcd: INTERNAL (naming the key) when it is not a valid shard map
 // (no shards, or shards out of order).

@@ -119,7 +119,8 @@ absl::Status Collection::Upsert(std::span<const uint64_t> ids, std::span<const f
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Collection::CommitUpsert(UpsertBatch batch) {
+absl::StatusOr<uint64_t> Collection::CommitUpsert(UpsertBatch batch,
+                                                  const storage::WritePosition* origin) {
   std::lock_guard write_lock(write_mutex_);
   RETURN_IF_ERROR(CheckNotDropped());
   RETURN_IF_ERROR(CheckFitsFloat16Storage(batch));
@@ -128,7 +129,7 @@ absl::StatusOr<uint64_t> Collection::CommitUpsert(UpsertBatch batch) {
     std::unique_lock lock(apply_mutex_);
     apply_wake_.wait(lock, [this] { return apply_stop_ || to_apply_.size() < kMaxPendingApplies; });
   }
-  RETURN_IF_ERROR(store_->PutVectorRows(meta_.id, meta_.dim, batch.ids, batch.rows));
+  RETURN_IF_ERROR(store_->PutVectorRows(meta_.id, meta_.dim, batch.ids, batch.rows, origin));
   uint64_t ticket;
   {
     std::lock_guard lock(apply_mutex_);
@@ -198,7 +199,8 @@ void Collection::ApplyToTable(const UpsertBatch& batch) {
   }
 }
 
-absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
+absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids,
+                                            const storage::WritePosition* origin) {
   const std::unique_lock write_lock = LockWritersApplied();
   RETURN_IF_ERROR(CheckNotDropped());
   // The table changes only by writers' applies: none is pending and none can start, so it can be
@@ -209,8 +211,8 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids) {
   }
   std::sort(present.begin(), present.end());
   present.erase(std::unique(present.begin(), present.end()), present.end());
-  if (present.empty()) return 0;
-  RETURN_IF_ERROR(store_->DeleteVectors(meta_.id, present));
+  if (present.empty() && origin == nullptr) return 0;
+  RETURN_IF_ERROR(store_->DeleteVectors(meta_.id, present, origin));
   std::vector<index::RowId> rows;
   for (size_t begin = 0; begin < present.size(); begin += kTableRowsPerHold) {
     const size_t end = std::min(present.size(), begin + kTableRowsPerHold);

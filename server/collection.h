@@ -283,11 +283,14 @@ class Collection {
   // applier thread, which applies writes in commit order; it returns the write's ticket.
   // WaitApplied returns once that write (and every earlier one) is in the table, i.e. searchable:
   // a caller acknowledges only after it. Upsert is both.
-  absl::StatusOr<uint64_t> CommitUpsert(UpsertBatch batch);
+  // `origin`: a follower applying a replicated write (storage/replication_log.h).
+  absl::StatusOr<uint64_t> CommitUpsert(UpsertBatch batch,
+                                        const storage::WritePosition* origin = nullptr);
   void WaitApplied(uint64_t ticket);
   // Deletes the ids that exist (one synced batch, applied in holds of kTableRowsPerHold rows);
   // returns how many did.
-  absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids);
+  absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids,
+                                  const storage::WritePosition* origin = nullptr);
   // The ids of `count` stored vectors drawn uniformly without replacement (seeded); all of them
   // when the collection holds fewer.
   std::vector<uint64_t> SampleIds(size_t count, uint64_t seed) const;

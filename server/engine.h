@@ -32,6 +32,7 @@ class Engine {
   absl::StatusOr<uint64_t> Drop(const std::string& name);
   // The store every collection commits to (snapshots checkpoint it).
   const storage::RocksStore& store() const { return *store_; }
+  storage::RocksStore& store() { return *store_; }
 
  private:
   Engine(std::unique_ptr<storage::RocksStore> store, CollectionOptions collection_options)

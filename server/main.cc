@@ -102,6 +102,17 @@ ABSL_FLAG(std::string, role, "standalone",
           "(serves the public API by routing to the data nodes; stores nothing) or data,router");
 ABSL_FLAG(uint32_t, default_shards, 4,
           "Router: shards of a collection created without `shards` (1..1024)");
+ABSL_FLAG(uint32_t, default_replicas, 1,
+          "Router: copies of every shard of a collection created without `replicas` (1..5; at "
+          "most the live data nodes)");
+ABSL_FLAG(int, replication_ack_timeout_ms, 2000,
+          "Data node: how long a shard's primary waits for an in-sync follower to apply a write "
+          "before removing it from the in-sync set (keep it below --lease_seconds)");
+ABSL_FLAG(uint64_t, wal_retention_seconds, 86400,
+          "Data node: how long a shard keeps WAL files after their data is flushed, so a replica "
+          "that was away catches up from the log instead of a full copy (0: no age limit)");
+ABSL_FLAG(uint64_t, wal_retention_mb, 4096,
+          "Data node: cap on the kept WAL files per shard (MiB; 0: no size limit)");
 ABSL_FLAG(std::string, etcd, "",
           "HOST:PORT[,HOST:PORT...] of the etcd members; required for data and router, an error "
           "for standalone");
@@ -216,12 +227,22 @@ int main(int argc, char** argv) {
     }
     cluster_key = *std::move(key);
   }
-  if (role->data) options.cluster_key = cluster_key;
+  if (role->data) {
+    options.cluster_key = cluster_key;
+    options.store.wal_retention_seconds = absl::GetFlag(FLAGS_wal_retention_seconds);
+    options.store.wal_retention_mb = absl::GetFlag(FLAGS_wal_retention_mb);
+    if (options.store.wal_retention_seconds == 0 && options.store.wal_retention_mb == 0) {
+      // RocksDB reads 0 and 0 as "keep nothing": replicas could never catch up from the log.
+      spdlog::error("bad flags: --wal_retention_seconds and --wal_retention_mb cannot both be 0");
+      return 1;
+    }
+  }
   if (role->router) {
     adanns::server::RouterOptions router;
     router.etcd = role->EtcdClientOptions();
     router.cluster = role->cluster;
     router.default_shards = absl::GetFlag(FLAGS_default_shards);
+    router.default_replicas = absl::GetFlag(FLAGS_default_replicas);
     router.max_message_bytes = options.max_message_bytes;
     router.cluster_key = cluster_key;
     router.shard_credentials = role->shard_credentials;
@@ -324,6 +345,18 @@ int main(int argc, char** argv) {
   if (role->data) {
     absl::Status resolved =
         adanns::cluster::ResolveAdvertise(options.listen, (*server)->port(), &*role);
+    if (resolved.ok()) {
+      adanns::server::ReplicationOptions replication;
+      replication.etcd = role->EtcdClientOptions();
+      replication.cluster = role->cluster;
+      replication.node_id = role->node_id;
+      replication.lease_ttl = role->lease_ttl;
+      replication.ack_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_replication_ack_timeout_ms));
+      replication.credentials = role->shard_credentials;
+      replication.cluster_key = cluster_key;
+      replication.max_message_bytes = options.max_message_bytes;
+      resolved = (*server)->StartReplication(std::move(replication));
+    }
     absl::StatusOr<std::unique_ptr<adanns::cluster::NodeMembership>> joined =
         resolved.ok() ? adanns::cluster::NodeMembership::Start(*role, std::move(restored_maps))
                       : absl::StatusOr<std::unique_ptr<adanns::cluster::NodeMembership>>(resolved);

@@ -200,7 +200,59 @@ Metrics::Metrics()
                                   .Name("adanns_block_cache_hit_ratio")
                                   .Help("Block cache hits over lookups since the server started")
                                   .Register(*registry_)
-                                  .Add({})) {}
+                                  .Add({})),
+      replica_primary_(&prometheus::BuildGauge()
+                            .Name("adanns_replication_primary")
+                            .Help("1 where this node is the shard's primary, 0 a follower")
+                            .Register(*registry_)),
+      replica_epoch_(&prometheus::BuildGauge()
+                          .Name("adanns_replication_epoch")
+                          .Help("Epoch of the shard's state record as this node last saw it")
+                          .Register(*registry_)),
+      replica_in_sync_(&prometheus::BuildGauge()
+                            .Name("adanns_replication_in_sync")
+                            .Help("Members of the shard's in-sync set")
+                            .Register(*registry_)),
+      replica_lag_(&prometheus::BuildGauge()
+                        .Name("adanns_replication_lag_sequences")
+                        .Help("Primary WAL sequences a follower has not acknowledged")
+                        .Register(*registry_)),
+      catch_ups_(&prometheus::BuildCounter()
+                      .Name("adanns_replication_catch_ups_total")
+                      .Help("Follower streams by catch-up path: wal or full_copy (needed)")
+                      .Register(*registry_)),
+      failovers_(&prometheus::BuildCounter()
+                      .Name("adanns_replication_failovers_total")
+                      .Help("Shard primaries replaced by this node's failover controller")
+                      .Register(*registry_)) {}
+
+void Metrics::SetReplicaState(const std::string& collection, uint32_t shard, bool primary,
+                              double epoch, double in_sync) {
+  const std::map<std::string, std::string> labels = {{"collection", collection},
+                                                     {"shard", std::to_string(shard)}};
+  std::lock_guard lock(mutex_);
+  replica_primary_->Add(labels).Set(primary ? 1 : 0);
+  replica_epoch_->Add(labels).Set(epoch);
+  replica_in_sync_->Add(labels).Set(in_sync);
+}
+
+void Metrics::SetReplicationLag(const std::string& collection, uint32_t shard,
+                                const std::string& follower, double sequences) {
+  std::lock_guard lock(mutex_);
+  replica_lag_
+      ->Add({{"collection", collection}, {"shard", std::to_string(shard)}, {"follower", follower}})
+      .Set(sequences);
+}
+
+void Metrics::RecordCatchUp(const std::string& collection, const std::string& path) {
+  std::lock_guard lock(mutex_);
+  catch_ups_->Add({{"collection", collection}, {"path", path}}).Increment();
+}
+
+void Metrics::RecordFailover(const std::string& collection) {
+  std::lock_guard lock(mutex_);
+  failovers_->Add({{"collection", collection}}).Increment();
+}
 
 void Metrics::RecordFetch(const std::string& collection, double rows, double seconds) {
   std::lock_guard lock(mutex_);

@@ -73,6 +73,21 @@ class Metrics {
   // collection's stages above its resident prefix) and adanns_storage_fetch_seconds (one batched
   // read, histogram).
   void RecordFetch(const std::string& collection, double rows, double seconds);
+  // Replication (server/replication.h), per shard copy held here:
+  // adanns_replication_primary{collection, shard} (1 primary, 0 follower),
+  // adanns_replication_epoch{collection, shard}, adanns_replication_in_sync{collection, shard}
+  // (size of the in-sync set as this node last saw it).
+  void SetReplicaState(const std::string& collection, uint32_t shard, bool primary, double epoch,
+                       double in_sync);
+  // adanns_replication_lag_sequences{collection, shard, follower}: on a primary, its WAL
+  // sequences a streaming follower has not acknowledged yet.
+  void SetReplicationLag(const std::string& collection, uint32_t shard, const std::string& follower,
+                         double sequences);
+  // adanns_replication_catch_ups_total{collection, path}: a follower's stream served from the WAL
+  // ("wal") or refused because the follower needs a full copy ("full_copy").
+  void RecordCatchUp(const std::string& collection, const std::string& path);
+  // adanns_replication_failovers_total{collection}: primaries this node's controller replaced.
+  void RecordFailover(const std::string& collection);
   // What the server's 5-second sampler reads.
   struct ResourceUsage {
     double store_bytes = 0;               // adanns_rocksdb_size_bytes
@@ -125,6 +140,12 @@ class Metrics {
   prometheus::Histogram* fetch_seconds_;
   prometheus::Gauge* block_cache_usage_;
   prometheus::Gauge* block_cache_hit_ratio_;
+  prometheus::Family<prometheus::Gauge>* replica_primary_;
+  prometheus::Family<prometheus::Gauge>* replica_epoch_;
+  prometheus::Family<prometheus::Gauge>* replica_in_sync_;
+  prometheus::Family<prometheus::Gauge>* replica_lag_;
+  prometheus::Family<prometheus::Counter>* catch_ups_;
+  prometheus::Family<prometheus::Counter>* failovers_;
   std::mutex mutex_;  // guards the lazily created per-label metrics below
   absl::flat_hash_map<std::string, prometheus::Histogram*> latency_by_method_;
   absl::flat_hash_map<std::string, prometheus::Gauge*> vectors_by_collection_;

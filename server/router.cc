@@ -9,8 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "index/float16.h"
-#include "server/cluster_key.h"
 #include "server/collection_info_merge.h"
+#include "server/shard_channel.h"
 #include "server/shard_fanout.h"
 #include "server/validation.h"
 #include "spdlog/spdlog.h"
@@ -20,6 +20,8 @@ namespace {
 
 // Shards one collection may have: a shard is a RocksDB with its own threads on some node.
 constexpr uint32_t kMaxShards = 1024;
+// Copies of a shard: every write waits for each in-sync copy, so more buys little.
+constexpr uint32_t kMaxReplicas = 5;
 // How long a router waits for its watch to show its own write (the record it just created).
 constexpr absl::Duration kOwnWriteVisible = absl::Seconds(5);
 
@@ -128,6 +130,7 @@ Router::Router(RouterOptions options, cluster::ClusterKeys keys,
   collections_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.CollectionsPrefix());
   calibrations_ =
       std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.CalibrationsPrefix());
+  shard_states_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.ShardsPrefix());
 }
 
 Router::~Router() { CancelAllMergedCalibrations(); }
@@ -137,37 +140,20 @@ Router::Deadline Router::DefaultDeadline() const {
 }
 
 std::map<std::string, std::string> Router::LiveNodes() const {
-  std::map<std::string, std::string> live;
-  for (const auto& [key, kv] : nodes_->Current()) {
-    v1::NodeRecord record;
-    if (record.ParseFromString(kv.value) && !record.address().empty()) {
-      live.emplace(record.node_id(), record.address());
-    }
-  }
-  return live;
+  return LiveNodeAddresses(nodes_->Current());
 }
 
 std::shared_ptr<v1::ShardService::Stub> Router::StubFor(const std::string& address) const {
   std::lock_guard lock(stubs_mutex_);
   std::shared_ptr<v1::ShardService::Stub>& stub = stubs_[address];
   if (stub == nullptr) {
-    grpc::ChannelArguments arguments;
-    arguments.SetMaxReceiveMessageSize(options_.max_message_bytes);
-    arguments.SetMaxSendMessageSize(options_.max_message_bytes);
-    // A restarted data node is dialled again within a second or two.
-    arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
-    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> senders;
-    if (!options_.cluster_key.empty()) senders.push_back(ClusterKeySender(options_.cluster_key));
-    std::shared_ptr<grpc::ChannelCredentials> credentials = options_.shard_credentials;
-    if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
-    stub = v1::ShardService::NewStub(grpc::experimental::CreateCustomChannelWithInterceptors(
-        address, credentials, arguments, std::move(senders)));
+    stub = NewShardStub(address, options_.shard_credentials, options_.cluster_key,
+                        options_.max_message_bytes);
   }
   return stub;
 }
 
-absl::StatusOr<Router::Route> Router::Resolve(const std::string& name) const {
+absl::StatusOr<Router::Route> Router::Resolve(const std::string& name, Pick pick) const {
   const std::string key = keys_.Collection(name);
   std::optional<cluster::EtcdKeyValue> found;
   if (collections_->AwaitSynced(absl::ZeroDuration()).ok()) found = collections_->Find(key);
@@ -183,12 +169,74 @@ absl::StatusOr<Router::Route> Router::Resolve(const std::string& name) const {
   ASSIGN_OR_RETURN(route.record, cluster::ParseShardMap(key, found->value));
   route.created_revision = found->create_revision;
   const std::map<std::string, std::string> live = LiveNodes();
+  auto stub_of = [&](const std::string& node_id) {
+    const auto node = live.find(node_id);
+    return node == live.end() ? nullptr : StubFor(node->second);
+  };
   for (const v1::ShardAssignment& assignment : route.record.shards()) {
-    route.node_ids.push_back(assignment.node_id());
-    const auto node = live.find(assignment.node_id());
-    route.stubs.push_back(node == live.end() ? nullptr : StubFor(node->second));
+    std::vector<std::string> copies = cluster::ReplicaNodes(assignment);
+    std::string chosen = assignment.node_id();
+    route.states.emplace_back();
+    if (copies.size() > 1) {
+      const std::string state_key = keys_.ShardState(name, assignment.shard());
+      std::optional<std::string> bytes;
+      if (const auto state_kv = shard_states_->Find(state_key)) bytes = state_kv->value;
+      ASSIGN_OR_RETURN(
+          const v1::ShardStateRecord state,
+          cluster::EffectiveShardState(state_key, assignment, route.created_revision, bytes));
+      // The primary first, the others in placement order.
+      std::stable_partition(copies.begin(), copies.end(),
+                            [&](const std::string& node) { return node == state.primary(); });
+      chosen = state.primary();
+      route.states.back() = state;
+      if (pick == Pick::kInSyncCopy) {
+        std::vector<std::string> readable;
+        for (const std::string& node : state.in_sync()) {
+          if (live.contains(node)) readable.push_back(node);
+        }
+        if (!readable.empty()) chosen = readable[read_turn_.fetch_add(1) % readable.size()];
+      }
+    }
+    route.node_ids.push_back(chosen);
+    route.stubs.push_back(stub_of(chosen));
+    std::vector<std::shared_ptr<v1::ShardService::Stub>> stubs;
+    for (const std::string& node : copies) stubs.push_back(stub_of(node));
+    route.copy_ids.push_back(std::move(copies));
+    route.copy_stubs.push_back(std::move(stubs));
   }
   return route;
+}
+
+Router::Route Router::Route::OnCopy(size_t c) const {
+  Route copy = *this;
+  for (size_t shard = 0; shard < copy_ids.size(); ++shard) {
+    copy.node_ids[shard] = copy_ids[shard][c];
+    copy.stubs[shard] = copy_stubs[shard][c];
+  }
+  return copy;
+}
+
+std::shared_ptr<v1::ShardService::Stub> Router::Route::OtherInSyncCopy(size_t shard) const {
+  if (states[shard].epoch() == 0) return nullptr;
+  for (size_t c = 0; c < copy_ids[shard].size(); ++c) {
+    const std::string& node = copy_ids[shard][c];
+    if (node == node_ids[shard] || copy_stubs[shard][c] == nullptr) continue;
+    if (std::find(states[shard].in_sync().begin(), states[shard].in_sync().end(), node) !=
+        states[shard].in_sync().end()) {
+      return copy_stubs[shard][c];
+    }
+  }
+  return nullptr;
+}
+
+template <typename Call>
+absl::Status Router::OnEveryCopy(const Route& route, Call&& call) {
+  absl::Status first = absl::OkStatus();
+  for (size_t c = 0; c < route.copies(); ++c) {
+    absl::Status status = call(route.OnCopy(c), c == 0);
+    if (first.ok() && !status.ok()) first = std::move(status);
+  }
+  return first;
 }
 
 // --- Collections ---------------------------------------------------------------------------
@@ -201,6 +249,12 @@ absl::Status Router::CreateCollection(const v1::CreateCollectionRequest& request
     return absl::InvalidArgumentError(
         absl::StrCat("shards must be in 1..", kMaxShards, ", got ", shards));
   }
+  const uint32_t replicas =
+      request.replicas() == 0 ? options_.default_replicas : request.replicas();
+  if (replicas > kMaxReplicas) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("replicas must be in 1..", kMaxReplicas, ", got ", replicas));
+  }
   const std::string key = keys_.Collection(request.name());
   bool created = false;
   if (absl::StatusOr<Route> existing = Resolve(request.name()); !existing.ok()) {
@@ -208,10 +262,11 @@ absl::Status Router::CreateCollection(const v1::CreateCollectionRequest& request
     RETURN_IF_ERROR(nodes_->AwaitSynced(absl::Seconds(2)));
     std::vector<std::string> live;
     for (const auto& [node_id, address] : LiveNodes()) live.push_back(node_id);
-    ASSIGN_OR_RETURN(const std::vector<std::string> placement,
-                     cluster::PlaceShards(request.name(), shards, std::move(live)));
+    ASSIGN_OR_RETURN(const std::vector<std::vector<std::string>> placement,
+                     cluster::PlaceReplicas(request.name(), shards, replicas, std::move(live)));
     v1::CreateCollectionRequest spec = request;
     spec.set_shards(shards);
+    spec.set_replicas(replicas);
     ASSIGN_OR_RETURN(
         created,
         etcd_->CompareAndPut(key, cluster::MakeShardMap(spec, placement).SerializeAsString(), 0));
@@ -222,27 +277,30 @@ absl::Status Router::CreateCollection(const v1::CreateCollectionRequest& request
       }
     }
   }
-  // Create every shard (idempotent on the data nodes): a new collection's, or an existing one's
-  // that a failed earlier attempt left incomplete.
+  // Create every copy of every shard (idempotent on the data nodes): a new collection's, or an
+  // existing one's that a failed earlier attempt left incomplete.
   ASSIGN_OR_RETURN(const Route route, Resolve(request.name()));
-  std::vector<v1::CreateShardRequest> requests(route.shard_count());
-  const auto replies = FanOut<v1::CollectionInfo>(
-      route.shard_count(), deadline,
-      [&](size_t i, grpc::ClientContext* context, v1::CollectionInfo* info,
-          std::function<void(grpc::Status)> done) {
-        requests[i].set_shard(static_cast<uint32_t>(i));
-        *requests[i].mutable_spec() = route.record.spec();
-        if (route.stubs[i] == nullptr) {
-          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-          return;
-        }
-        route.stubs[i]->async()->CreateShard(context, &requests[i], info, std::move(done));
-      });
+  const absl::Status shards_created = OnEveryCopy(route, [&](const Route& copy, bool) {
+    std::vector<v1::CreateShardRequest> requests(copy.shard_count());
+    const auto replies = FanOut<v1::CollectionInfo>(
+        copy.shard_count(), deadline,
+        [&](size_t i, grpc::ClientContext* context, v1::CollectionInfo* info,
+            std::function<void(grpc::Status)> done) {
+          requests[i].set_shard(static_cast<uint32_t>(i));
+          *requests[i].mutable_spec() = copy.record.spec();
+          if (copy.stubs[i] == nullptr) {
+            done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+            return;
+          }
+          copy.stubs[i]->async()->CreateShard(context, &requests[i], info, std::move(done));
+        });
+    return CombineReplies(replies, copy);
+  });
   if (!created) {
     return absl::AlreadyExistsError(
         absl::StrCat("collection '", request.name(), "' already exists"));
   }
-  if (absl::Status status = CombineReplies(replies, route); !status.ok()) {
+  if (const absl::Status& status = shards_created; !status.ok()) {
     return absl::Status(status.code(), absl::StrCat(status.message(),
                                                     " (the collection is recorded; call "
                                                     "CreateCollection again to create the "
@@ -267,6 +325,11 @@ absl::Status Router::DescribeCollection(const std::string& name, v1::CollectionI
     v1::ShardInfo shard;
     shard.set_shard(static_cast<uint32_t>(i));
     shard.set_node_id(route.node_ids[i]);
+    if (route.states[i].epoch() != 0) {
+      for (const std::string& node : route.copy_ids[i]) shard.add_replicas(node);
+      *shard.mutable_in_sync() = route.states[i].in_sync();
+      shard.set_epoch(route.states[i].epoch());
+    }
     if (replies[i].status.ok()) {
       shard.set_state("serving");
       shard.set_vector_count(replies[i].response.vector_count());
@@ -310,23 +373,34 @@ absl::Status Router::DropCollection(const std::string& name, v1::DropCollectionR
     spdlog::warn("drop of collection {}: its merged calibration record stays ({})", name,
                  status.ToString());
   }
-  const auto replies = ToEveryShardByName<v1::DropCollectionResponse>(
-      route, name, deadline,
-      [](v1::ShardService::Stub& stub, grpc::ClientContext* context, const v1::ShardRequest* part,
-         v1::DropCollectionResponse* dropped, std::function<void(grpc::Status)> done) {
-        stub.async()->DropShard(context, part, dropped, std::move(done));
-      });
-  uint64_t vectors = 0;
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (replies[i].status.ok()) {
-      vectors += replies[i].response.dropped_vectors();
-    } else {
+  for (uint32_t shard = 0; shard < route.shard_count() && route.copies() > 1; ++shard) {
+    if (absl::Status status = etcd_->Delete(keys_.ShardState(name, shard)).status(); !status.ok()) {
       spdlog::warn(
-          "drop of collection {}: shard {} on node {} not dropped ({}); its directory "
-          "stays on that node",
-          name, i, route.node_ids[i], replies[i].status.error_message());
+          "drop of collection {}: shard {}'s state record stays ({}); a collection "
+          "created again under the name ignores it",
+          name, shard, status.ToString());
     }
   }
+  uint64_t vectors = 0;
+  (void)OnEveryCopy(route, [&](const Route& copy, bool primaries) {
+    const auto replies = ToEveryShardByName<v1::DropCollectionResponse>(
+        copy, name, deadline,
+        [](v1::ShardService::Stub& stub, grpc::ClientContext* context, const v1::ShardRequest* part,
+           v1::DropCollectionResponse* dropped, std::function<void(grpc::Status)> done) {
+          stub.async()->DropShard(context, part, dropped, std::move(done));
+        });
+    for (size_t i = 0; i < replies.size(); ++i) {
+      if (replies[i].status.ok()) {
+        if (primaries) vectors += replies[i].response.dropped_vectors();
+      } else {
+        spdlog::warn(
+            "drop of collection {}: shard {} on node {} not dropped ({}); its directory "
+            "stays on that node",
+            name, i, copy.node_ids[i], replies[i].status.error_message());
+      }
+    }
+    return absl::OkStatus();
+  });
   response->set_dropped_vectors(vectors);
   return absl::OkStatus();
 }
@@ -335,14 +409,16 @@ absl::Status Router::UpdateCollection(const v1::UpdateCollectionRequest& request
                                       v1::CollectionInfo* response, Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.name(), "name"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.name()));
-  const auto replies = ToEveryShard<v1::ShardUpdateRequest, v1::CollectionInfo>(
-      route, request, deadline,
-      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-         const v1::ShardUpdateRequest* part, v1::CollectionInfo* reply,
-         std::function<void(grpc::Status)> done) {
-        stub.async()->UpdateShard(context, part, reply, std::move(done));
-      });
-  RETURN_IF_ERROR(CombineReplies(replies, route));
+  RETURN_IF_ERROR(OnEveryCopy(route, [&](const Route& copy, bool) {
+    const auto replies = ToEveryShard<v1::ShardUpdateRequest, v1::CollectionInfo>(
+        copy, request, deadline,
+        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+           const v1::ShardUpdateRequest* part, v1::CollectionInfo* reply,
+           std::function<void(grpc::Status)> done) {
+          stub.async()->UpdateShard(context, part, reply, std::move(done));
+        });
+    return CombineReplies(replies, copy);
+  }));
   return DescribeCollection(request.name(), response, deadline);
 }
 
@@ -399,7 +475,7 @@ absl::Status Router::Get(const v1::GetRequest& request, v1::GetResponse* respons
                          Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   RETURN_IF_ERROR(ValidateIdCount(request.ids_size(), "ids"));
-  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection(), Pick::kInSyncCopy));
   const auto replies = SendIdsByShard<v1::ShardGetRequest, v1::GetResponse>(
       route, request, deadline,
       [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
@@ -465,44 +541,52 @@ absl::Status Router::BuildIndex(const v1::BuildIndexRequest& request,
       }
     }
   }
-  auto replies = ToEveryShard<v1::ShardBuildIndexRequest, v1::BuildIndexResponse>(
-      route, request, deadline,
-      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-         const v1::ShardBuildIndexRequest* part, v1::BuildIndexResponse* reply,
-         std::function<void(grpc::Status)> done) {
-        stub.async()->BuildIndex(context, part, reply, std::move(done));
-      });
-  RETURN_IF_ERROR(CombineReplies(replies, route));
-  *response = std::move(replies.front().response);
-  return absl::OkStatus();
+  // Every copy builds its own index from its own data (derived state is never replicated).
+  return OnEveryCopy(route, [&](const Route& copy, bool primaries) {
+    auto replies = ToEveryShard<v1::ShardBuildIndexRequest, v1::BuildIndexResponse>(
+        copy, request, deadline,
+        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+           const v1::ShardBuildIndexRequest* part, v1::BuildIndexResponse* reply,
+           std::function<void(grpc::Status)> done) {
+          stub.async()->BuildIndex(context, part, reply, std::move(done));
+        });
+    RETURN_IF_ERROR(CombineReplies(replies, copy));
+    if (primaries) *response = std::move(replies.front().response);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Router::DropIndex(const v1::DropIndexRequest& request, Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
-  const auto replies = ToEveryShard<v1::ShardDropIndexRequest, v1::DropIndexResponse>(
-      route, request, deadline,
-      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-         const v1::ShardDropIndexRequest* part, v1::DropIndexResponse* reply,
-         std::function<void(grpc::Status)> done) {
-        stub.async()->DropIndex(context, part, reply, std::move(done));
-      });
-  return CombineReplies(replies, route);
+  return OnEveryCopy(route, [&](const Route& copy, bool) {
+    const auto replies = ToEveryShard<v1::ShardDropIndexRequest, v1::DropIndexResponse>(
+        copy, request, deadline,
+        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+           const v1::ShardDropIndexRequest* part, v1::DropIndexResponse* reply,
+           std::function<void(grpc::Status)> done) {
+          stub.async()->DropIndex(context, part, reply, std::move(done));
+        });
+    return CombineReplies(replies, copy);
+  });
 }
 
 absl::Status Router::Calibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response,
                                Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
-  auto replies = ToEveryShard<v1::ShardCalibrateRequest, v1::CalibrationInfo>(
-      route, request, deadline,
-      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-         const v1::ShardCalibrateRequest* part, v1::CalibrationInfo* reply,
-         std::function<void(grpc::Status)> done) {
-        stub.async()->Calibrate(context, part, reply, std::move(done));
-      });
-  RETURN_IF_ERROR(CombineReplies(replies, route));
-  *response = std::move(replies.front().response);
+  RETURN_IF_ERROR(OnEveryCopy(route, [&](const Route& copy, bool primaries) {
+    auto replies = ToEveryShard<v1::ShardCalibrateRequest, v1::CalibrationInfo>(
+        copy, request, deadline,
+        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
+           const v1::ShardCalibrateRequest* part, v1::CalibrationInfo* reply,
+           std::function<void(grpc::Status)> done) {
+          stub.async()->Calibrate(context, part, reply, std::move(done));
+        });
+    RETURN_IF_ERROR(CombineReplies(replies, copy));
+    if (primaries) *response = std::move(replies.front().response);
+    return absl::OkStatus();
+  }));
   StartMergedCalibration(request, route);
   ShowMergedCalibration(route, response);
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 // and the answers merged by exact score (approximate scores are not comparable across shards).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -33,6 +34,9 @@ struct RouterOptions {
   // Shards of a collection created without `shards`.
   // Default: 4.
   uint32_t default_shards = 4;
+  // Copies of every shard of a collection created without `replicas` (server/replication.h).
+  // Default: 1.
+  uint32_t default_replicas = 1;
   // Deadline of a call to a shard when the client's call has none.
   // Default: 30 s.
   absl::Duration shard_deadline = absl::Seconds(30);
@@ -105,8 +109,22 @@ class Router {
     std::vector<std::shared_ptr<v1::ShardService::Stub>> stubs;
     // etcd's create revision of the record: tells a collection from one re-created under its name.
     int64_t created_revision = 0;
+    // Every copy of every shard (replicated collections have several): per shard, the current
+    // primary first, then the other copies in placement order; stubs null for nodes not live.
+    std::vector<std::vector<std::string>> copy_ids;
+    std::vector<std::vector<std::shared_ptr<v1::ShardService::Stub>>> copy_stubs;
+    // Per shard, its state (epoch 0: not replicated).
+    std::vector<v1::ShardStateRecord> states;
     uint32_t shard_count() const { return static_cast<uint32_t>(node_ids.size()); }
+    uint32_t copies() const { return copy_ids.empty() ? 1 : copy_ids.front().size(); }
+    // The route with copy `c` of every shard in node_ids and stubs (0: the primaries).
+    Route OnCopy(size_t c) const;
+    // A live in-sync copy of `shard` other than the one routed to; null when none.
+    std::shared_ptr<v1::ShardService::Stub> OtherInSyncCopy(size_t shard) const;
   };
+  // Which copy of each shard a request goes to: writes and collection-level calls to the primary,
+  // reads to an in-sync copy (round-robin).
+  enum class Pick { kPrimary, kInSyncCopy };
 
   // One shard's part of a search's budget and limits.
   struct ShardShare {
@@ -127,7 +145,11 @@ class Router {
          std::unique_ptr<cluster::EtcdClient> etcd);
 
   // NOT_FOUND (the standalone message) when absent; UNAVAILABLE until etcd has been listed.
-  absl::StatusOr<Route> Resolve(const std::string& name) const;
+  absl::StatusOr<Route> Resolve(const std::string& name, Pick pick = Pick::kPrimary) const;
+  // The same request to every copy of every shard (calls that change a shard's derived state or
+  // settings: each copy holds its own); the first failure wins, the primaries' replies are kept.
+  template <typename Call>
+  absl::Status OnEveryCopy(const Route& route, Call&& call);
   // Node id -> address of the live data nodes.
   std::map<std::string, std::string> LiveNodes() const;
   std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address) const;
@@ -177,6 +199,8 @@ class Router {
   std::unique_ptr<cluster::EtcdPrefixWatch> nodes_;
   std::unique_ptr<cluster::EtcdPrefixWatch> collections_;
   std::unique_ptr<cluster::EtcdPrefixWatch> calibrations_;
+  std::unique_ptr<cluster::EtcdPrefixWatch> shard_states_;
+  mutable std::atomic<uint64_t> read_turn_{0};  // round-robin over in-sync copies
 
   // A cache of channels (one per data node address), filled as nodes are first routed to.
   mutable std::mutex stubs_mutex_;

@@ -205,6 +205,26 @@ absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
                          }
                          call(*route.stubs[i], context, &parts[i], answer, std::move(done));
                        });
+  // A copy that could not answer (its node died, not yet expired from etcd) is asked again on
+  // another in-sync copy of its shard, once.
+  std::vector<size_t> retried;
+  std::vector<std::shared_ptr<v1::ShardService::Stub>> alternatives;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (!ShardUnreachable(replies[i].status)) continue;
+    if (auto alternative = route.OtherInSyncCopy(i)) {
+      retried.push_back(i);
+      alternatives.push_back(std::move(alternative));
+    }
+  }
+  if (!retried.empty()) {
+    auto again = FanOut<Response>(retried.size(), deadline,
+                                  [&](size_t j, grpc::ClientContext* context, Response* answer,
+                                      std::function<void(grpc::Status)> done) {
+                                    call(*alternatives[j], context, &parts[retried[j]], answer,
+                                         std::move(done));
+                                  });
+    for (size_t j = 0; j < retried.size(); ++j) replies[retried[j]] = std::move(again[j]);
+  }
   const absl::Status admitted = Admit(replies, route, request.allow_partial(), answered);
   if (absl::IsOutOfRange(admitted) && request.budget().limit_case() == v1::Budget::kMaxMflops) {
     // The shard's message speaks of its share and its rows; say how the share came about.
@@ -255,7 +275,7 @@ void SetMergedEstimate(const std::optional<Router::MergedTarget>& merged,
 absl::Status Router::Search(const v1::SearchRequest& request, v1::SearchResponse* response,
                             Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
-  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection(), Pick::kInSyncCopy));
   v1::Budget budget = request.budget();
   const std::optional<MergedTarget> merged =
       TranslateTarget(route, request.k(), static_cast<uint32_t>(request.query_size()), &budget);
@@ -288,7 +308,7 @@ absl::Status Router::SearchBatchAt(const v1::SearchBatchRequest& request,
                                    v1::SearchBatchResponse* response, Deadline deadline,
                                    bool as_calibration) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
-  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
+  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection(), Pick::kInSyncCopy));
   v1::Budget budget = request.budget();
   const std::optional<MergedTarget> merged =
       as_calibration ? std::nullopt

@@ -205,8 +205,20 @@ void AdannsServer::Wait() {
   if (grpc_server_) grpc_server_->Wait();
 }
 
+absl::Status AdannsServer::StartReplication(ReplicationOptions options) {
+  if (shard_host_ == nullptr) return absl::FailedPreconditionError("not a data node");
+  ASSIGN_OR_RETURN(replication_, ReplicationManager::Start(std::move(options), shard_host_.get(),
+                                                           metrics_.get()));
+  shard_service_->SetReplication(replication_.get());
+  return absl::OkStatus();
+}
+
 void AdannsServer::Shutdown() {
   if (!grpc_server_) return;
+  if (replication_ != nullptr) {
+    shard_service_->SetReplication(nullptr);
+    replication_->Stop();  // its streams end, so the grpc server's wait below is short
+  }
   {
     std::lock_guard lock(sampler_mutex_);
     stopping_ = true;
@@ -217,6 +229,7 @@ void AdannsServer::Shutdown() {
   grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc_server_->Wait();
   grpc_server_.reset();
+  replication_.reset();
   service_.reset();
   engine_.reset();  // closes RocksDB cleanly
   shard_service_.reset();

@@ -13,6 +13,7 @@
 #include "server/engine.h"
 #include "server/grpc_service.h"
 #include "server/metrics.h"
+#include "server/replication.h"
 #include "server/router.h"
 #include "server/router_service.h"
 #include "server/shard_host.h"
@@ -92,6 +93,9 @@ class AdannsServer {
 
   int port() const { return port_; }
   int metrics_port() const { return metrics_->port(); }
+  // Data node: starts replicating this node's copies of replicated shards (server/replication.h)
+  // once the node id is known, before it registers in the cluster.
+  absl::Status StartReplication(ReplicationOptions options);
   // Blocks until Shutdown.
   void Wait();
   // Stops accepting RPCs, lets in-flight ones finish (up to a grace period), closes the store.
@@ -109,7 +113,8 @@ class AdannsServer {
   std::unique_ptr<AdannsService> service_;
   std::unique_ptr<ShardHost> shard_host_;  // data node only
   std::unique_ptr<ShardServiceImpl> shard_service_;
-  std::unique_ptr<Router> router_;  // router only
+  std::unique_ptr<ReplicationManager> replication_;  // data node, once started
+  std::unique_ptr<Router> router_;                   // router only
   std::unique_ptr<RouterService> router_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;

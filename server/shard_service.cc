@@ -22,6 +22,18 @@ grpc::Status OnShard(ShardHost* host, const std::string& collection, uint32_t sh
   return ToGrpc(handle(**hosted));
 }
 
+// A client write on a shard: admitted by replication (this node must be the primary of a
+// replicated shard), committed locally by `write`, then acknowledged only once the in-sync
+// followers have it.
+template <typename Write>
+absl::Status WriteReplicated(ReplicationManager* replication, HostedShard& shard, Write&& write) {
+  if (replication == nullptr) return write();
+  RETURN_IF_ERROR(replication->AdmitWrite(shard.collection(), shard.shard()));
+  RETURN_IF_ERROR(write());
+  return replication->AwaitReplicated(shard.collection(), shard.shard(),
+                                      shard.engine().store().LatestSequence());
+}
+
 ShardShareCap ShareCapOf(const v1::ShardSearchLimits& limits) {
   return ShardShareCap{limits.max_mflops(), limits.cluster_max_mflops(), limits.clamp()};
 }
@@ -35,6 +47,7 @@ grpc::Status ShardServiceImpl::CreateShard(grpc::ServerContext* context,
   absl::StatusOr<std::shared_ptr<HostedShard>> hosted =
       host_->Create(request->spec(), request->shard());
   if (!hosted.ok()) return ToGrpc(hosted.status());
+  if (ReplicationManager* replication = replication_.load()) replication->Wake();
   return ToGrpc((*hosted)->service().DoDescribeCollection(request->spec().name(), response));
 }
 
@@ -71,7 +84,9 @@ grpc::Status ShardServiceImpl::Upsert(grpc::ServerContext* context,
                                       v1::UpsertResponse* response) {
   if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
-    return shard.service().DoUpsertOne(request->request(), response);
+    return WriteReplicated(replication_.load(), shard, [&] {
+      return shard.service().DoUpsertOne(request->request(), response);
+    });
   });
 }
 
@@ -88,7 +103,8 @@ grpc::Status ShardServiceImpl::Delete(grpc::ServerContext* context,
                                       v1::DeleteResponse* response) {
   if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
-    return shard.service().DoDelete(request->request(), response);
+    return WriteReplicated(replication_.load(), shard,
+                           [&] { return shard.service().DoDelete(request->request(), response); });
   });
 }
 
@@ -174,6 +190,32 @@ grpc::Status ShardServiceImpl::SnapshotShard(grpc::ServerContext* context,
     response->set_bytes(info.bytes);
     return absl::OkStatus();
   });
+}
+
+grpc::Status ShardServiceImpl::Replicate(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::ReplicateBatch, v1::ReplicateRequest>* stream) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
+  ReplicationManager* replication = replication_.load();
+  if (replication == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this node is still joining the cluster");
+  }
+  return replication->ServeFollower(context, stream);
+}
+
+grpc::Status ShardServiceImpl::ReplicaPosition(grpc::ServerContext* context,
+                                               const v1::ShardRequest* request,
+                                               v1::WritePosition* response) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
+  ReplicationManager* replication = replication_.load();
+  if (replication == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this node is still joining the cluster");
+  }
+  absl::StatusOr<v1::WritePosition> position =
+      replication->Position(request->collection(), request->shard());
+  if (!position.ok()) return ToGrpc(position.status());
+  *response = *position;
+  return grpc::Status::OK;
 }
 
 }  // namespace adanns::server

@@ -3,9 +3,11 @@
 // collection (same validation, statuses, plans and cost accounting).
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "adanns/v1/cluster.grpc.pb.h"
+#include "server/replication.h"
 #include "server/shard_host.h"
 
 namespace adanns::server {
@@ -47,11 +49,21 @@ class ShardServiceImpl final : public v1::ShardService::Service {
                              v1::GetResponse* response) override;
   grpc::Status SnapshotShard(grpc::ServerContext* context, const v1::ShardSnapshotRequest* request,
                              v1::ShardSnapshotInfo* response) override;
+  grpc::Status Replicate(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::ReplicateBatch, v1::ReplicateRequest>* stream) override;
+  grpc::Status ReplicaPosition(grpc::ServerContext* context, const v1::ShardRequest* request,
+                               v1::WritePosition* response) override;
+
+  // Replicated shards (set once the node knows its id, before it registers; `manager` outlives
+  // this service's calls). Until then every shard is served unreplicated.
+  void SetReplication(ReplicationManager* manager) { replication_.store(manager); }
 
  private:
   ShardHost* const host_;
   const std::string cluster_key_;
   const std::string snapshot_root_;
+  std::atomic<ReplicationManager*> replication_{nullptr};
 };
 
 }  // namespace adanns::server

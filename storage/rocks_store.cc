@@ -34,17 +34,18 @@ using layout::kIndexBlobsCf;
 using layout::kIndexBlobsCfName;
 using layout::kSettingsCf;
 using layout::kSettingsCfName;
+using layout::kVectorKeySize;
 using layout::kVectorsCf;
 using layout::kVectorsCfName;
 using layout::NamedKeyRange;
+using layout::VectorIdFromKey;
+using layout::VectorKey;
 
 namespace {
 
 // Keys of the default column family.
 constexpr char kFormatVersionKey[] = "format_version";
 constexpr char kNextCollectionIdKey[] = "next_collection_id";
-
-constexpr size_t kVectorKeySize = 12;
 
 std::string EncodeU32LittleEndian(uint32_t value) {
   std::string out;
@@ -56,21 +57,6 @@ uint32_t DecodeU32LittleEndian(std::string_view bytes) {
   uint32_t value = 0;
   for (int i = 0; i < 4; ++i) value |= uint32_t{static_cast<uint8_t>(bytes[i])} << (8 * i);
   return value;
-}
-
-std::string VectorKey(uint32_t collection_id, uint64_t id) {
-  std::string key;
-  key.reserve(kVectorKeySize);
-  AppendU32BigEndian(collection_id, &key);
-  AppendU32BigEndian(static_cast<uint32_t>(id >> 32), &key);
-  AppendU32BigEndian(static_cast<uint32_t>(id), &key);
-  return key;
-}
-
-uint64_t VectorIdFromKey(std::string_view key) {
-  uint64_t id = 0;
-  for (size_t i = 4; i < kVectorKeySize; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
-  return id;
 }
 
 // [begin, end) holds exactly the collection's keys: every key is 12 bytes, so the largest one
@@ -137,6 +123,8 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   // behind. Only background files: the WAL's own sync per write is unchanged.
   db_options.bytes_per_sync = 1 << 20;
   db_options.use_direct_reads = options.use_direct_reads;
+  db_options.WAL_ttl_seconds = options.wal_retention_seconds;
+  db_options.WAL_size_limit_MB = options.wal_retention_mb;
 
   auto store = std::unique_ptr<RocksStore>(new RocksStore());
   // Block cache hit/miss counts come from RocksDB's statistics: the LRU cache of this version
@@ -308,13 +296,14 @@ absl::Status RocksStore::PutVectors(uint32_t collection_id, uint32_t dim,
 
 absl::Status RocksStore::PutVectorRows(uint32_t collection_id, uint32_t dim,
                                        std::span<const uint64_t> ids,
-                                       std::span<const float* const> rows) {
+                                       std::span<const float* const> rows,
+                                       const WritePosition* origin) {
   if (dim == 0) return absl::InvalidArgumentError("dim must be positive");
   if (rows.size() != ids.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("got ", rows.size(), " rows for ", ids.size(), " ids"));
   }
-  if (ids.empty()) return absl::OkStatus();
+  if (ids.empty() && origin == nullptr) return absl::OkStatus();
   const size_t row_bytes = size_t{dim} * sizeof(float);
   // Reserved up front: a 4 MB message would otherwise regrow (and copy) the batch a dozen times.
   constexpr size_t kRecordOverheadBytes = 32;  // tag, column family, varint lengths, key
@@ -325,16 +314,19 @@ absl::Status RocksStore::PutVectorRows(uint32_t collection_id, uint32_t dim,
         FromRocks(batch.Put(handles_[kVectorsCf], VectorKey(collection_id, ids[i]), value),
                   "batching vector put"));
   }
+  RETURN_IF_ERROR(TagReplicated(batch, origin));
   return Commit(batch, "writing vectors");
 }
 
-absl::Status RocksStore::DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids) {
-  if (ids.empty()) return absl::OkStatus();
+absl::Status RocksStore::DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids,
+                                       const WritePosition* origin) {
+  if (ids.empty() && origin == nullptr) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   for (uint64_t id : ids) {
     RETURN_IF_ERROR(FromRocks(batch.Delete(handles_[kVectorsCf], VectorKey(collection_id, id)),
                               "batching vector delete"));
   }
+  RETURN_IF_ERROR(TagReplicated(batch, origin));
   return Commit(batch, "deleting vectors");
 }
 

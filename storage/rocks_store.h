@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "storage/collection_meta.h"
+#include "storage/replication_log.h"
 
 namespace rocksdb {
 class Cache;
@@ -70,6 +71,12 @@ struct StoreOptions {
   // unaffected. Open fails when the file system refuses O_DIRECT.
   // Default: false.
   bool use_direct_reads = false;
+  // WAL files kept after their memtables are flushed, so that a replica that was away can catch
+  // up from the log instead of a full copy (RocksDB's WAL_ttl_seconds / WAL_size_limit_MB: a file
+  // goes once older than the first or when the archive exceeds the second). 0 and 0: none kept.
+  // Default: none (a standalone server); data nodes set --wal_retention_seconds/_mb.
+  uint64_t wal_retention_seconds = 0;
+  uint64_t wal_retention_mb = 0;
 };
 
 class RocksStore {
@@ -93,10 +100,37 @@ class RocksStore {
   absl::Status PutVectors(uint32_t collection_id, uint32_t dim, std::span<const uint64_t> ids,
                           std::span<const float> values);
   // The same with ids[i]'s dim floats at rows[i] (the rows of a parsed message, not copied first).
+  // `origin`: set on a follower applying a replicated write (replication_log.h): the batch then
+  // carries the write's identity and records it as the store's applied position, atomically.
   absl::Status PutVectorRows(uint32_t collection_id, uint32_t dim, std::span<const uint64_t> ids,
-                             std::span<const float* const> rows);
-  // Deletes the ids as one atomic batch (ids that are absent are no-ops).
-  absl::Status DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids);
+                             std::span<const float* const> rows,
+                             const WritePosition* origin = nullptr);
+  // Deletes the ids as one atomic batch (ids that are absent are no-ops; with `origin`, the
+  // batch is committed even when `ids` is empty, to record the position).
+  absl::Status DeleteVectors(uint32_t collection_id, std::span<const uint64_t> ids,
+                             const WritePosition* origin = nullptr);
+
+  // Replication (replication_log.cc). A non-zero epoch tags every vector write from now on as a
+  // replicated write of that epoch (this node is the shard's primary); 0 stops tagging.
+  void SetReplicationEpoch(uint64_t epoch) { replication_epoch_.store(epoch); }
+  uint64_t replication_epoch() const { return replication_epoch_.load(); }
+  // The identity of the last replicated write applied here from another node ((0, 0): none).
+  absl::StatusOr<WritePosition> AppliedPosition() const;
+  // The last sequence number committed.
+  uint64_t LatestSequence() const;
+  // WAL records from the one holding `from_seq` on, at most `max_records` of them or about
+  // `max_bytes`. FAILED_PRECONDITION when the WAL no longer holds `from_seq` (retention passed).
+  absl::StatusOr<std::vector<WalRecord>> ReadWal(uint64_t from_seq, size_t max_records,
+                                                 size_t max_bytes) const;
+  // The identity of the last replicated write in the WAL (committed here as primary or applied
+  // as follower); the applied position when the WAL holds none.
+  absl::StatusOr<WritePosition> LastReplicatedPosition() const;
+  // Where a replica at `position` resumes: the sequence after the WAL record of that write (1 for
+  // (0, 0)). FAILED_PRECONDITION when the WAL does not hold it (retention passed, or the replica
+  // holds writes this store never had): the replica needs a full copy.
+  absl::StatusOr<uint64_t> ResumeSequenceAfter(const WritePosition& position) const;
+  // Column family names by id (to decode WAL records elsewhere).
+  std::vector<std::string> ColumnFamilyNamesById() const;
   // Point lookups of full vectors (the re-rank stage), as ONE RocksDB MultiGet over the distinct
   // keys, sorted. `ids` may come in any order and repeat. For each i, ids[i]'s `dim` floats are
   // written at out[i * dim, (i + 1) * dim) and found[i] is set to 1; an id that is absent (never
@@ -187,6 +221,9 @@ class RocksStore {
   // DB first; RESOURCE_EXHAUSTED while the disk stays full.
   absl::Status Commit(rocksdb::WriteBatch& batch, absl::string_view context);
   bool HasRoomToResume() const;
+  // Adds the replication tag of a vector write (replication_log.cc): the primary's epoch, or
+  // `origin` and the applied-position record on a follower; nothing when neither applies.
+  absl::Status TagReplicated(rocksdb::WriteBatch& batch, const WritePosition* origin);
   // One value of column family `cf` keyed by (collection, name); `what` names it in errors.
   absl::Status PutNamed(size_t cf, uint32_t collection_id, const std::string& name,
                         std::string_view bytes, absl::string_view what);
@@ -200,6 +237,7 @@ class RocksStore {
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::shared_ptr<rocksdb::Statistics> statistics_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::atomic<uint64_t> replication_epoch_{0};
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned by db_; closed in the destructor
   bool sync_writes_ = true;
   std::atomic<bool> resume_before_write_{false};  // a write found the disk full

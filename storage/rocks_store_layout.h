@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/string_view.h"
@@ -24,6 +25,25 @@ inline constexpr const char* kSettingsCfName = "settings";
 
 inline void AppendU32BigEndian(uint32_t value, std::string* out) {
   for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
+}
+
+// Vectors: 4-byte big-endian collection id, then the 8-byte big-endian vector id (so a
+// collection's keys are contiguous and sort by id).
+inline constexpr size_t kVectorKeySize = 12;
+
+inline std::string VectorKey(uint32_t collection_id, uint64_t id) {
+  std::string key;
+  key.reserve(kVectorKeySize);
+  AppendU32BigEndian(collection_id, &key);
+  AppendU32BigEndian(static_cast<uint32_t>(id >> 32), &key);
+  AppendU32BigEndian(static_cast<uint32_t>(id), &key);
+  return key;
+}
+
+inline uint64_t VectorIdFromKey(std::string_view key) {
+  uint64_t id = 0;
+  for (size_t i = 4; i < kVectorKeySize; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
+  return id;
 }
 
 // Index blobs and settings of a collection: 4-byte big-endian collection id, then the name.

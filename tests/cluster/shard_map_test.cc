@@ -82,7 +82,7 @@ TEST(ShardMapRecordTest, RoundTripsAndRejectsBrokenRecords) {
   adanns::v1::CreateCollectionRequest spec;
   spec.set_name("docs");
   spec.set_dim(8);
-  const adanns::v1::ShardMapRecord record = MakeShardMap(spec, {"n1", "n2"});
+  const adanns::v1::ShardMapRecord record = MakeShardMap(spec, {{"n1"}, {"n2"}});
   auto parsed = ParseShardMap("/c/collections/docs", record.SerializeAsString());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->spec().name(), "docs");

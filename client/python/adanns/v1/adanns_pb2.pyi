@@ -152,20 +152,22 @@ class Cost(_message.Message):
     def __init__(self, mflops: _Optional[float] = ..., vectors_scanned: _Optional[int] = ..., capped: bool = ..., vectors_fetched: _Optional[int] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ["dim", "metric", "name", "nesting_dims", "shards", "storage"]
+    __slots__ = ["dim", "metric", "name", "nesting_dims", "replicas", "shards", "storage"]
     DIM_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     NESTING_DIMS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     SHARDS_FIELD_NUMBER: _ClassVar[int]
     STORAGE_FIELD_NUMBER: _ClassVar[int]
     dim: int
     metric: Metric
     name: str
     nesting_dims: _containers.RepeatedScalarFieldContainer[int]
+    replicas: int
     shards: int
     storage: StorageOptions
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., storage: _Optional[_Union[StorageOptions, _Mapping]] = ..., shards: _Optional[int] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., nesting_dims: _Optional[_Iterable[int]] = ..., storage: _Optional[_Union[StorageOptions, _Mapping]] = ..., shards: _Optional[int] = ..., replicas: _Optional[int] = ...) -> None: ...
 
 class CreateSnapshotRequest(_message.Message):
     __slots__ = ["name"]
@@ -467,18 +469,24 @@ class SearchResponse(_message.Message):
     def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., plan: _Optional[_Union[Plan, _Mapping]] = ..., cost: _Optional[_Union[Cost, _Mapping]] = ..., estimate: _Optional[_Union[RecallEstimate, _Mapping]] = ..., target_missed: bool = ..., device: _Optional[str] = ..., shards_answered: _Optional[int] = ..., shards_total: _Optional[int] = ..., shard_plans: _Optional[_Iterable[_Union[ShardPlan, _Mapping]]] = ...) -> None: ...
 
 class ShardInfo(_message.Message):
-    __slots__ = ["error", "node_id", "shard", "state", "vector_count"]
+    __slots__ = ["epoch", "error", "in_sync", "node_id", "replicas", "shard", "state", "vector_count"]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    IN_SYNC_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
     error: str
+    in_sync: _containers.RepeatedScalarFieldContainer[str]
     node_id: str
+    replicas: _containers.RepeatedScalarFieldContainer[str]
     shard: int
     state: str
     vector_count: int
-    def __init__(self, shard: _Optional[int] = ..., node_id: _Optional[str] = ..., state: _Optional[str] = ..., vector_count: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    def __init__(self, shard: _Optional[int] = ..., node_id: _Optional[str] = ..., state: _Optional[str] = ..., vector_count: _Optional[int] = ..., error: _Optional[str] = ..., replicas: _Optional[_Iterable[str]] = ..., in_sync: _Optional[_Iterable[str]] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class ShardPlan(_message.Message):
     __slots__ = ["plan", "shard"]

@@ -1,0 +1,155 @@
+// The follower's side of replication (replication.h): a thread per followed shard opens a
+// Replicate stream to the current primary at this copy's position, applies each replicated write
+// as its own synced batch carrying the write's identity (so the position survives a crash with
+// the data), waits until the write is searchable, then acknowledges it.
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "server/collection.h"
+#include "server/replication.h"
+#include "server/replication_group.h"
+#include "spdlog/spdlog.h"
+
+namespace adanns::server {
+namespace {
+
+constexpr auto kFirstRetry = std::chrono::milliseconds(100);
+constexpr auto kMaxRetry = std::chrono::seconds(2);
+// A follower whose apply meets the fresh-row cap (its indexes behind) waits this long per try.
+constexpr auto kBackpressureRetry = std::chrono::milliseconds(20);
+
+// Applies one decoded write to the follower's collection.
+absl::Status ApplyWrite(Collection& collection, const storage::ReplicatedWrite& write,
+                        const storage::WritePosition& identity) {
+  const uint32_t dim = collection.meta().dim;
+  if (!write.put_ids.empty()) {
+    auto values = std::make_shared<std::vector<float>>(write.put_ids.size() * size_t{dim});
+    UpsertBatch batch;
+    batch.ids = write.put_ids;
+    for (size_t i = 0; i < write.put_ids.size(); ++i) {
+      if (write.put_values[i].size() != size_t{dim} * sizeof(float)) {
+        return absl::DataLossError(absl::StrCat("replicated vector ", write.put_ids[i], " holds ",
+                                                write.put_values[i].size(), " bytes, dim is ",
+                                                dim));
+      }
+      float* row = values->data() + i * dim;
+      std::memcpy(row, write.put_values[i].data(), write.put_values[i].size());
+      batch.rows.push_back(row);
+    }
+    batch.owner = values;
+    for (;;) {
+      absl::StatusOr<uint64_t> ticket = collection.CommitUpsert(batch, &identity);
+      if (ticket.ok()) {
+        collection.WaitApplied(*ticket);
+        break;
+      }
+      if (!absl::IsResourceExhausted(ticket.status())) return ticket.status();
+      std::this_thread::sleep_for(kBackpressureRetry);  // indexes behind: the primary waits too
+    }
+  }
+  if (!write.delete_ids.empty() || write.put_ids.empty()) {
+    RETURN_IF_ERROR(collection.Delete(write.delete_ids, &identity).status());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void ReplicationManager::FollowLoop(std::shared_ptr<Group> group) {
+  auto retry = kFirstRetry;
+  std::string last_error;
+  for (;;) {
+    {
+      std::lock_guard lock(group->mutex);
+      if (group->stop_following || stop_.load() || group->IsPrimary(options_.node_id)) break;
+    }
+    const absl::Status status = FollowOnce(*group);
+    if (status.ok()) {
+      retry = kFirstRetry;
+      continue;
+    }
+    if (std::string(status.message()) != last_error) {  // once per distinct error, not per retry
+      last_error = std::string(status.message());
+      spdlog::warn("following shard {} of '{}': {}", group->shard, group->collection, last_error);
+    }
+    std::unique_lock lock(group->mutex);
+    group->changed.wait_for(lock, retry, [&] { return group->stop_following || stop_.load(); });
+    retry = std::min<std::chrono::milliseconds>(retry * 2, kMaxRetry);
+  }
+  // Reconcile joins the thread and starts another if this node is demoted again.
+  std::lock_guard lock(group->mutex);
+  group->follower_done = true;
+}
+
+absl::Status ReplicationManager::FollowOnce(Group& group) {
+  v1::ShardStateRecord state;
+  std::shared_ptr<HostedShard> hosted;
+  {
+    std::lock_guard lock(group.mutex);
+    state = group.state;
+    hosted = group.hosted;
+  }
+  if (state.primary() == options_.node_id) return absl::OkStatus();
+  const std::string address = AddressOf(state.primary());
+  if (address.empty()) {
+    return absl::UnavailableError(absl::StrCat("primary ", state.primary(), " is not live"));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, hosted->engine().Find(group.collection));
+  storage::RocksStore& store = hosted->engine().store();
+  ASSIGN_OR_RETURN(storage::WritePosition position, store.LastReplicatedPosition());
+
+  grpc::ClientContext context;
+  {
+    std::lock_guard lock(group.mutex);
+    if (group.stop_following || group.state.epoch() != state.epoch()) return absl::OkStatus();
+    group.follow_context = &context;
+  }
+  auto clear_context = [&] {
+    std::lock_guard lock(group.mutex);
+    group.follow_context = nullptr;
+  };
+  auto stream = StubFor(address)->Replicate(&context);
+  v1::ReplicateRequest start;
+  start.mutable_start()->set_collection(group.collection);
+  start.mutable_start()->set_shard(group.shard);
+  start.mutable_start()->set_epoch(state.epoch());
+  start.mutable_start()->set_node_id(options_.node_id);
+  start.mutable_start()->mutable_position()->set_epoch(position.epoch);
+  start.mutable_start()->mutable_position()->set_seq(position.seq);
+  absl::Status applied = absl::OkStatus();
+  if (stream->Write(start)) {
+    std::vector<std::string> column_families;
+    v1::ReplicateBatch batch;
+    while (stream->Read(&batch)) {
+      if (batch.column_families_size() > 0) {
+        column_families.assign(batch.column_families().begin(), batch.column_families().end());
+      }
+      if (!batch.write_batch().empty()) {
+        const storage::WritePosition identity{batch.position().epoch(), batch.position().seq()};
+        if (!(identity == position)) {
+          absl::StatusOr<storage::ReplicatedWrite> write =
+              storage::DecodeReplicatedWrite(batch.write_batch(), column_families);
+          applied = write.ok() ? ApplyWrite(*collection, *write, identity) : write.status();
+          if (!applied.ok()) break;
+          position = identity;
+        }
+      }
+      v1::ReplicateRequest ack;
+      ack.set_applied_through_seq(batch.through_seq());
+      if (!stream->Write(ack)) break;
+    }
+  }
+  context.TryCancel();
+  const grpc::Status finished = stream->Finish();
+  clear_context();
+  if (!applied.ok()) return applied;
+  if (!finished.ok() && finished.error_code() != grpc::StatusCode::CANCELLED) {
+    return absl::Status(static_cast<absl::StatusCode>(finished.error_code()),
+                        absl::StrCat("primary ", state.primary(), ": ", finished.error_message()));
+  }
+  return absl::UnavailableError(absl::StrCat("stream to primary ", state.primary(), " ended"));
+}
+
+}  // namespace adanns::server

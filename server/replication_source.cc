@@ -1,0 +1,175 @@
+// The primary's side of replication: one follower's Replicate stream (replication.h). The
+// follower names its position; the primary streams its WAL from the record after it (replicated
+// writes whole, other records only counted in through_seq), reads the follower's acks on another
+// thread, and adds the follower back to the in-sync set once it acked the live end of the WAL.
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "server/grpc_status.h"
+#include "server/replication.h"
+#include "server/replication_group.h"
+#include "spdlog/spdlog.h"
+
+namespace adanns::server {
+namespace {
+
+// One read of the WAL: a bounded slice, so a far-behind follower is fed in steps.
+constexpr size_t kRecordsPerRead = 256;
+constexpr size_t kBytesPerRead = 8 << 20;
+// How long the sender sleeps when the WAL has nothing new (a write wakes it sooner).
+constexpr auto kIdleWait = std::chrono::milliseconds(100);
+
+grpc::Status Refuse(grpc::StatusCode code, const std::string& message) {
+  return grpc::Status(code, message);
+}
+
+}  // namespace
+
+grpc::Status ReplicationManager::ServeFollower(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::ReplicateBatch, v1::ReplicateRequest>* stream) {
+  v1::ReplicateRequest first;
+  if (!stream->Read(&first) || !first.has_start()) {
+    return Refuse(grpc::StatusCode::INVALID_ARGUMENT, "a Replicate stream starts with `start`");
+  }
+  const v1::ReplicateStart& start = first.start();
+  std::shared_ptr<Group> group = FindGroup(start.collection(), start.shard());
+  if (group == nullptr) {
+    return Refuse(grpc::StatusCode::FAILED_PRECONDITION,
+                  absl::StrCat("node ", options_.node_id, " holds no replicated shard ",
+                               start.shard(), " of '", start.collection(), "'"));
+  }
+  std::shared_ptr<HostedShard> hosted;
+  {
+    std::lock_guard lock(group->mutex);
+    if (!group->IsPrimary(options_.node_id) || group->state.epoch() != start.epoch()) {
+      return Refuse(grpc::StatusCode::FAILED_PRECONDITION,
+                    absl::StrCat("node ", options_.node_id, " is not the primary at epoch ",
+                                 start.epoch(), " (it sees epoch ", group->state.epoch(),
+                                 ", primary ", group->state.primary(), ")"));
+    }
+    hosted = group->hosted;
+  }
+  if (hosted == nullptr) return Refuse(grpc::StatusCode::UNAVAILABLE, "shard not open yet");
+  storage::RocksStore& store = hosted->engine().store();
+  const storage::WritePosition position{start.position().epoch(), start.position().seq()};
+  absl::StatusOr<uint64_t> from = store.ResumeSequenceAfter(position);
+  if (!from.ok()) {
+    spdlog::warn("shard {} of '{}': follower {} needs a full copy: {}", start.shard(),
+                 start.collection(), start.node_id(), std::string(from.status().message()));
+    if (metrics_ != nullptr) metrics_->RecordCatchUp(start.collection(), "full_copy");
+    return ToGrpc(from.status());
+  }
+  spdlog::info("shard {} of '{}': follower {} resumes from WAL sequence {} (epoch {})",
+               start.shard(), start.collection(), start.node_id(), *from, start.epoch());
+  if (metrics_ != nullptr) metrics_->RecordCatchUp(start.collection(), "wal");
+
+  // Acks arrive on their own thread; the sender below never blocks on them.
+  std::atomic<bool> reader_done{false};
+  std::thread reader([&] {
+    v1::ReplicateRequest ack;
+    while (stream->Read(&ack)) {
+      {
+        std::lock_guard lock(group->mutex);
+        uint64_t& acked = group->acked[start.node_id()];
+        acked = std::max(acked, ack.applied_through_seq());
+      }
+      group->changed.notify_all();
+      const uint64_t latest = store.LatestSequence();
+      if (metrics_ != nullptr) {
+        metrics_->SetReplicationLag(
+            start.collection(), start.shard(), start.node_id(),
+            static_cast<double>(latest - std::min(latest, ack.applied_through_seq())));
+      }
+      bool rejoin = false;
+      {
+        std::lock_guard lock(group->mutex);
+        rejoin = !group->InSync(start.node_id());
+      }
+      if (rejoin) {
+        // Caught up with every write committed so far: no write that read the in-sync set
+        // without it can be missing here (AwaitReplicated reads the set under this lock).
+        std::lock_guard membership(group->membership);
+        if (ack.applied_through_seq() >= store.LatestSequence()) {
+          if (absl::Status added = AddToInSync(*group, start.node_id()); !added.ok()) {
+            spdlog::warn("cannot add {} to the in-sync set: {}", start.node_id(),
+                         std::string(added.message()));
+          }
+        }
+      }
+    }
+    reader_done.store(true);
+    group->changed.notify_all();
+  });
+
+  grpc::Status result = grpc::Status::OK;
+  uint64_t next = *from;
+  bool first_message = true;
+  while (!context->IsCancelled() && !reader_done.load() && !stop_.load()) {
+    {
+      std::lock_guard lock(group->mutex);
+      if (!group->IsPrimary(options_.node_id) || group->state.epoch() != start.epoch()) {
+        result = Refuse(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("node ", options_.node_id, " is no longer the primary"));
+        break;
+      }
+    }
+    absl::StatusOr<std::vector<storage::WalRecord>> records =
+        store.ReadWal(next, kRecordsPerRead, kBytesPerRead);
+    if (!records.ok()) {
+      result = ToGrpc(records.status());
+      break;
+    }
+    bool sent = true;
+    uint64_t skipped_through = 0;
+    for (const storage::WalRecord& record : *records) {
+      next = record.last_seq + 1;
+      if (!record.tag.has_value()) {
+        skipped_through = record.last_seq;
+        continue;
+      }
+      v1::ReplicateBatch batch;
+      if (first_message) {
+        for (const std::string& name : store.ColumnFamilyNamesById()) {
+          batch.add_column_families(name);
+        }
+        first_message = false;
+      }
+      batch.set_through_seq(record.last_seq);
+      batch.set_write_batch(record.data);
+      const storage::WritePosition identity = record.Identity();
+      batch.mutable_position()->set_epoch(identity.epoch);
+      batch.mutable_position()->set_seq(identity.seq);
+      skipped_through = 0;
+      if (!(sent = stream->Write(batch))) break;
+    }
+    if (!sent) break;
+    if (skipped_through != 0 || first_message) {
+      v1::ReplicateBatch progress;  // moves the follower past records it does not need
+      if (first_message) {
+        for (const std::string& name : store.ColumnFamilyNamesById()) {
+          progress.add_column_families(name);
+        }
+        first_message = false;
+      }
+      progress.set_through_seq(skipped_through != 0 ? skipped_through : next - 1);
+      if (!stream->Write(progress)) break;
+    }
+    if (records->empty()) {
+      std::unique_lock lock(group->mutex);
+      group->changed.wait_for(lock, kIdleWait, [&] {
+        return group->last_write_seq >= next || reader_done.load() || stop_.load();
+      });
+    }
+  }
+  context->TryCancel();  // ends the reader's Read
+  reader.join();
+  {
+    std::lock_guard lock(group->mutex);
+    group->acked.erase(start.node_id());
+  }
+  return result;
+}
+
+}  // namespace adanns::server
