@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -117,11 +118,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& targe
         "no adanns server answered at ", target, " within ", options.connect_timeout.count(),
         " ms (is it running? the address comes from --server or ADANNS_SERVER)"));
   }
-  return std::make_unique<Client>(v1::Adanns::NewStub(channel), options);
+  return std::make_unique<Client>(v1::Adanns::NewStub(channel), options, channel);
 }
 
-Client::Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options)
-    : stub_(std::move(stub)), options_(options) {}
+Client::Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options,
+               std::shared_ptr<grpc::Channel> channel)
+    : stub_(std::move(stub)), options_(options), channel_(std::move(channel)) {}
 
 void Client::PrepareContext(grpc::ClientContext& context,
                             std::optional<std::chrono::system_clock::time_point> deadline) const {
@@ -137,7 +139,18 @@ absl::Status Client::Run(Idempotent idempotent,
   if (idempotent == Idempotent::kNo) {
     return attempt();
   }
-  return RunWithRetries(options_.retry, deadline, attempt, options_.on_retry);
+  // A failed fail-fast call leaves nothing polling the channel: its reconnection would only be
+  // noticed by gRPC's 5 s backup poller. Watching the channel during the wait drives it; the wait
+  // still lasts its whole length, so a server answering UNAVAILABLE is not retried in a loop.
+  BackoffWait wait_on_channel;
+  if (channel_ != nullptr) {
+    wait_on_channel = [channel = channel_](std::chrono::milliseconds wait) {
+      const auto end = std::chrono::system_clock::now() + wait;
+      channel->WaitForConnected(end);
+      std::this_thread::sleep_until(end);
+    };
+  }
+  return RunWithRetries(options_.retry, deadline, attempt, options_.on_retry, wait_on_channel);
 }
 
 template <typename Request, typename Response>

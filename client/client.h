@@ -70,8 +70,10 @@ class Client {
   // NOT_FOUND for an unreadable TLS file.
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& target,
                                                          const ClientOptions& options = {});
-  // Uses an existing stub (tests, custom channels); no connection check.
-  Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options);
+  // Uses an existing stub (tests, custom channels); no connection check. With `channel` (the
+  // stub's), retry waits watch it, so that its reconnection makes progress meanwhile.
+  Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options,
+         std::shared_ptr<grpc::Channel> channel = nullptr);
 
   absl::StatusOr<v1::CollectionInfo> CreateCollection(const v1::CreateCollectionRequest& request);
   absl::StatusOr<v1::CollectionInfo> DescribeCollection(
@@ -134,6 +136,7 @@ class Client {
 
   std::unique_ptr<v1::Adanns::StubInterface> stub_;
   ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;  // may be null
 };
 
 // grpc::Status -> absl::Status with the same code and message.

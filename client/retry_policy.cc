@@ -29,7 +29,7 @@ std::chrono::milliseconds RetryBackoff::NextWait() {
 absl::Status RunWithRetries(const RetryOptions& options,
                             std::optional<std::chrono::system_clock::time_point> call_deadline,
                             const std::function<absl::Status()>& attempt,
-                            const RetryObserver& observer) {
+                            const RetryObserver& observer, const BackoffWait& wait) {
   const auto retry_end = std::chrono::steady_clock::now() + options.max_retry_time;
   RetryBackoff backoff(options, std::random_device()());
   for (int attempts = 1;; ++attempts) {
@@ -37,11 +37,11 @@ absl::Status RunWithRetries(const RetryOptions& options,
     if (status.ok() || !IsRetryable(status)) {
       return status;
     }
-    const std::chrono::milliseconds wait = backoff.NextWait();
+    const std::chrono::milliseconds next_wait = backoff.NextWait();
     const bool out_of_attempts = attempts >= options.max_attempts;
-    const bool out_of_time =
-        std::chrono::steady_clock::now() + wait > retry_end ||
-        (call_deadline.has_value() && std::chrono::system_clock::now() + wait >= *call_deadline);
+    const bool out_of_time = std::chrono::steady_clock::now() + next_wait > retry_end ||
+                             (call_deadline.has_value() &&
+                              std::chrono::system_clock::now() + next_wait >= *call_deadline);
     if (out_of_attempts || out_of_time) {
       if (attempts == 1) {
         return status;
@@ -52,9 +52,13 @@ absl::Status RunWithRetries(const RetryOptions& options,
                                        " for retries spent)"));
     }
     if (observer) {
-      observer(attempts, status, wait);
+      observer(attempts, status, next_wait);
     }
-    std::this_thread::sleep_for(wait);
+    if (wait) {
+      wait(next_wait);
+    } else {
+      std::this_thread::sleep_for(next_wait);
+    }
   }
 }
 

@@ -56,6 +56,9 @@ class RetryBackoff {
   std::mt19937_64 random_;
 };
 
+// Spends one wait between attempts, returning once it has passed. Empty: sleeps.
+using BackoffWait = std::function<void(std::chrono::milliseconds)>;
+
 // Runs `attempt` until it returns anything but UNAVAILABLE, the attempts run out, or the next
 // wait would end after max_retry_time (counted from the first attempt) or after `call_deadline`.
 // `attempt` must be idempotent and must make a fresh grpc::ClientContext each time. After a
@@ -63,6 +66,7 @@ class RetryBackoff {
 absl::Status RunWithRetries(const RetryOptions& options,
                             std::optional<std::chrono::system_clock::time_point> call_deadline,
                             const std::function<absl::Status()>& attempt,
-                            const RetryObserver& observer = nullptr);
+                            const RetryObserver& observer = nullptr,
+                            const BackoffWait& wait = nullptr);
 
 }  // namespace adanns::client
