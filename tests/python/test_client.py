@@ -310,7 +310,10 @@ class RetryTest(unittest.TestCase):
                 base = min(base * 2, 1.0)
 
     def test_idempotent_calls_ride_through_a_restart(self) -> None:
-        with ServerProcess() as server, adanns.Client(server.address, timeout=60) as client:
+        # 60 s of retries: far more than a restart takes even on a loaded machine.
+        with ServerProcess() as server, adanns.Client(
+                server.address, timeout=120,
+                retry=adanns.RetryPolicy(max_retry_time=60)) as client:
             rows = random_rows(20, 30)
             client.create_collection("r", DIM, "l2")
             client.upsert("r", range(20), rows)

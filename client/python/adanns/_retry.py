@@ -93,8 +93,23 @@ class _Attempts:
         return wait
 
 
+def channel_wait(channel: grpc.Channel) -> Callable[[float], None]:
+    """A wait that watches `channel` meanwhile: a failed fail-fast call leaves nothing polling it,
+    so its reconnection would only be noticed by gRPC's 5 s backup poller. The wait still lasts
+    its whole length, so a server answering UNAVAILABLE is not retried in a loop."""
+    def wait(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        ready = grpc.channel_ready_future(channel)
+        try:
+            ready.result(timeout=seconds)
+        except grpc.FutureTimeoutError:
+            ready.cancel()
+        time.sleep(max(0.0, end - time.monotonic()))
+    return wait
+
+
 def call(policy: RetryPolicy, attempt: Callable[[Optional[float]], T], timeout: Optional[float],
-         idempotent: bool) -> T:
+         idempotent: bool, wait: Callable[[float], None] = time.sleep) -> T:
     """attempt(timeout left) until it succeeds or is not to be retried; gRPC errors are raised as
     AdannsError."""
     attempts = _Attempts(policy, timeout)
@@ -102,19 +117,26 @@ def call(policy: RetryPolicy, attempt: Callable[[Optional[float]], T], timeout: 
         try:
             return attempt(attempts.timeout())
         except grpc.RpcError as error:
-            time.sleep(attempts.wait_or_raise(error, idempotent))
+            wait(attempts.wait_or_raise(error, idempotent))
 
 
 async def call_async(policy: RetryPolicy,
                      attempt: Callable[[Optional[float]], Awaitable[Any]],
-                     timeout: Optional[float], idempotent: bool) -> Any:
-    """call() for coroutines (grpc.aio)."""
+                     timeout: Optional[float], idempotent: bool, channel: Any = None) -> Any:
+    """call() for coroutines (grpc.aio); waits watch `channel` (a grpc.aio.Channel) if given."""
     attempts = _Attempts(policy, timeout)
     while True:
         try:
             return await attempt(attempts.timeout())
         except grpc.RpcError as error:
-            await asyncio.sleep(attempts.wait_or_raise(error, idempotent))
+            seconds = attempts.wait_or_raise(error, idempotent)
+            end = time.monotonic() + seconds
+            if channel is not None:
+                try:
+                    await asyncio.wait_for(channel.channel_ready(), seconds)
+                except asyncio.TimeoutError:
+                    pass
+            await asyncio.sleep(max(0.0, end - time.monotonic()))
 
 
-__all__ = ["RetryPolicy", "call", "call_async"]
+__all__ = ["RetryPolicy", "call", "call_async", "channel_wait"]

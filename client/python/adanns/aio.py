@@ -63,7 +63,8 @@ class Client:
         async def attempt(left: Optional[float]) -> Any:
             return await method(request() if callable(request) else request, timeout=left, **call)
 
-        return await retry.call_async(self._settings.retry, attempt, timeout, idempotent)
+        return await retry.call_async(self._settings.retry, attempt, timeout, idempotent,
+                                      self._channel)
 
     async def create_collection(self, name: str, dim: int, metric: str,
                                 nesting_dims: Optional[Iterable[int]] = None,

@@ -64,7 +64,8 @@ class Client:
         def attempt(left: Optional[float]) -> T:
             return method(request() if callable(request) else request, timeout=left, **call)
 
-        return retry.call(self._settings.retry, attempt, timeout, idempotent)
+        return retry.call(self._settings.retry, attempt, timeout, idempotent,
+                          retry.channel_wait(self._channel))
 
     # Collections.
 
