@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   app.add_option("--tls-server-name", options.tls_server_name,
                  "Name to check the server's certificate against (default: the --server host)");
   app.add_option("--retry-max-seconds", retry_max_seconds,
-                 "Idempotent calls (search, get, delete, upsert of the same ids, describe, list) "
+                 "Idempotent calls (search, get, delete, describe, list, set-budget) "
                  "are retried on UNAVAILABLE (a restart or failover) with backoff from 50 ms to "
                  "1 s for up to this many seconds; 0: no retries. Ingest is not retried")
       ->check(CLI::NonNegativeNumber)
