@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -89,6 +90,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& targe
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
+  // Reconnect about as often as the retries try, so a restarted server is found within a retry's
+  // wait instead of gRPC's default 1 s..120 s reconnect backoff; a channel of its own (local
+  // subchannel pool) so no other channel's backoff state is shared.
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                   static_cast<int>(std::max<int64_t>(options.retry.initial_backoff.count(), 1)));
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                   static_cast<int>(std::max<int64_t>(options.retry.max_backoff.count(), 1)));
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!options.tls_ca_file.empty()) {
     grpc::SslCredentialsOptions ssl;
@@ -109,100 +118,134 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& targe
         "no adanns server answered at ", target, " within ", options.connect_timeout.count(),
         " ms (is it running? the address comes from --server or ADANNS_SERVER)"));
   }
-  return std::make_unique<Client>(v1::Adanns::NewStub(channel), options);
+  return std::make_unique<Client>(v1::Adanns::NewStub(channel), options, channel);
 }
 
-Client::Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options)
-    : stub_(std::move(stub)), options_(options) {}
+Client::Client(std::unique_ptr<v1::Adanns::StubInterface> stub, const ClientOptions& options,
+               std::shared_ptr<grpc::Channel> channel)
+    : stub_(std::move(stub)), options_(options), channel_(std::move(channel)) {}
 
-void Client::PrepareContext(grpc::ClientContext& context, bool with_deadline) const {
-  if (with_deadline && options_.call_timeout.count() > 0) {
-    context.set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
+void Client::PrepareContext(grpc::ClientContext& context,
+                            std::optional<std::chrono::system_clock::time_point> deadline) const {
+  if (deadline.has_value()) {
+    context.set_deadline(*deadline);
   }
   if (!options_.api_key.empty()) context.AddMetadata("authorization", "Bearer " + options_.api_key);
 }
 
+absl::Status Client::Run(Idempotent idempotent,
+                         std::optional<std::chrono::system_clock::time_point> deadline,
+                         const std::function<absl::Status()>& attempt) const {
+  if (idempotent == Idempotent::kNo) {
+    return attempt();
+  }
+  // A failed fail-fast call leaves nothing polling the channel: its reconnection would only be
+  // noticed by gRPC's 5 s backup poller. Watching the channel during the wait drives it; the wait
+  // still lasts its whole length, so a server answering UNAVAILABLE is not retried in a loop.
+  BackoffWait wait_on_channel;
+  if (channel_ != nullptr) {
+    wait_on_channel = [channel = channel_](std::chrono::milliseconds wait) {
+      const auto end = std::chrono::system_clock::now() + wait;
+      channel->WaitForConnected(end);
+      std::this_thread::sleep_until(end);
+    };
+  }
+  return RunWithRetries(options_.retry, deadline, attempt, options_.on_retry, wait_on_channel);
+}
+
 template <typename Request, typename Response>
 absl::StatusOr<Response> Client::CallUnary(UnaryMethod<Request, Response> method,
-                                           const Request& request) {
-  grpc::ClientContext context;
-  PrepareContext(context);
+                                           const Request& request, Idempotent idempotent) {
+  std::optional<std::chrono::system_clock::time_point> deadline;
+  if (options_.call_timeout.count() > 0) {
+    deadline = std::chrono::system_clock::now() + options_.call_timeout;
+  }
   Response response;
-  RETURN_IF_ERROR(FromGrpcStatus((stub_.get()->*method)(&context, request, &response)));
+  RETURN_IF_ERROR(Run(idempotent, deadline, [&]() {
+    grpc::ClientContext context;  // a fresh one per attempt
+    PrepareContext(context, deadline);
+    response.Clear();
+    return FromGrpcStatus((stub_.get()->*method)(&context, request, &response));
+  }));
   return response;
 }
 
 absl::StatusOr<v1::CollectionInfo> Client::CreateCollection(
     const v1::CreateCollectionRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::CreateCollection, request);
+  return CallUnary(&v1::Adanns::StubInterface::CreateCollection, request, Idempotent::kNo);
 }
 
 absl::StatusOr<v1::CollectionInfo> Client::DescribeCollection(
     const v1::DescribeCollectionRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::DescribeCollection, request);
+  return CallUnary(&v1::Adanns::StubInterface::DescribeCollection, request, Idempotent::kYes);
 }
 
 absl::StatusOr<v1::ListCollectionsResponse> Client::ListCollections(
     const v1::ListCollectionsRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::ListCollections, request);
+  return CallUnary(&v1::Adanns::StubInterface::ListCollections, request, Idempotent::kYes);
 }
 
 absl::StatusOr<v1::DropCollectionResponse> Client::DropCollection(
     const v1::DropCollectionRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::DropCollection, request);
+  return CallUnary(&v1::Adanns::StubInterface::DropCollection, request, Idempotent::kNo);
 }
 
 absl::StatusOr<v1::BuildIndexResponse> Client::BuildIndex(const v1::BuildIndexRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::BuildIndex, request);
+  return CallUnary(&v1::Adanns::StubInterface::BuildIndex, request, Idempotent::kNo);
 }
 
 absl::StatusOr<v1::DropIndexResponse> Client::DropIndex(const v1::DropIndexRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::DropIndex, request);
+  return CallUnary(&v1::Adanns::StubInterface::DropIndex, request, Idempotent::kNo);
 }
 
 absl::StatusOr<v1::CollectionInfo> Client::UpdateCollection(
     const v1::UpdateCollectionRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::UpdateCollection, request);
+  return CallUnary(&v1::Adanns::StubInterface::UpdateCollection, request, Idempotent::kYes);
 }
 
 absl::StatusOr<v1::SnapshotInfo> Client::CreateSnapshot(const v1::CreateSnapshotRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::CreateSnapshot, request);
+  return CallUnary(&v1::Adanns::StubInterface::CreateSnapshot, request, Idempotent::kNo);
 }
 
 absl::StatusOr<v1::ListSnapshotsResponse> Client::ListSnapshots() {
-  return CallUnary(&v1::Adanns::StubInterface::ListSnapshots, v1::ListSnapshotsRequest());
+  return CallUnary(&v1::Adanns::StubInterface::ListSnapshots, v1::ListSnapshotsRequest(),
+                   Idempotent::kYes);
 }
 
 absl::StatusOr<v1::CalibrationInfo> Client::Calibrate(const v1::CalibrateRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::Calibrate, request);
+  return CallUnary(&v1::Adanns::StubInterface::Calibrate, request, Idempotent::kNo);
 }
 
 absl::StatusOr<v1::GetResponse> Client::Get(const v1::GetRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::Get, request);
+  return CallUnary(&v1::Adanns::StubInterface::Get, request, Idempotent::kYes);
 }
 
 absl::StatusOr<v1::DeleteResponse> Client::Delete(const v1::DeleteRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::Delete, request);
+  return CallUnary(&v1::Adanns::StubInterface::Delete, request, Idempotent::kYes);
 }
 
 absl::StatusOr<v1::SearchResponse> Client::Search(const v1::SearchRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::Search, request);
+  return CallUnary(&v1::Adanns::StubInterface::Search, request, Idempotent::kYes);
 }
 
 absl::StatusOr<v1::SearchBatchResponse> Client::SearchBatch(const v1::SearchBatchRequest& request) {
-  return CallUnary(&v1::Adanns::StubInterface::SearchBatch, request);
+  return CallUnary(&v1::Adanns::StubInterface::SearchBatch, request, Idempotent::kYes);
 }
 
 absl::StatusOr<v1::UpsertResponse> Client::Upsert(const std::vector<v1::UpsertRequest>& messages) {
-  UpsertStream stream(*stub_, "", [this](grpc::ClientContext& c) { PrepareContext(c, false); });
-  for (const v1::UpsertRequest& message : messages) {
-    if (!stream.SendMessage(message)) {
-      break;
-    }
-  }
-  ASSIGN_OR_RETURN(uint64_t upserted, stream.Finish());
   v1::UpsertResponse response;
-  response.set_upserted(upserted);
+  RETURN_IF_ERROR(Run(Idempotent::kYes, std::nullopt, [&]() -> absl::Status {
+    UpsertStream stream(*stub_, "",
+                        [this](grpc::ClientContext& c) { PrepareContext(c, std::nullopt); });
+    for (const v1::UpsertRequest& message : messages) {
+      if (!stream.SendMessage(message)) {
+        break;
+      }
+    }
+    ASSIGN_OR_RETURN(uint64_t upserted, stream.Finish());
+    response.set_upserted(upserted);
+    return absl::OkStatus();
+  }));
   return response;
 }
 
@@ -225,18 +268,23 @@ absl::StatusOr<uint64_t> Client::UpsertRows(const std::string& collection, uint6
                                             const float* rows, uint64_t count, uint32_t dim,
                                             const UpsertProgress& progress) {
   ASSIGN_OR_RETURN(const size_t per_message, VectorsPerUpsertMessage(collection, dim));
-  UpsertStream stream(*stub_, collection,
-                      [this](grpc::ClientContext& c) { PrepareContext(c, false); });
-  for (uint64_t start = 0; start < count; start += per_message) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(per_message, count - start));
-    if (!stream.Send(first_id + start, rows + start * dim, n, dim)) {
-      break;
+  uint64_t committed = 0;
+  RETURN_IF_ERROR(Run(Idempotent::kYes, std::nullopt, [&]() -> absl::Status {
+    UpsertStream stream(*stub_, collection,
+                        [this](grpc::ClientContext& c) { PrepareContext(c, std::nullopt); });
+    for (uint64_t start = 0; start < count; start += per_message) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(per_message, count - start));
+      if (!stream.Send(first_id + start, rows + start * dim, n, dim)) {
+        break;
+      }
+      if (progress) {
+        progress(start + n, count);
+      }
     }
-    if (progress) {
-      progress(start + n, count);
-    }
-  }
-  return stream.Finish();
+    ASSIGN_OR_RETURN(committed, stream.Finish());
+    return absl::OkStatus();
+  }));
+  return committed;
 }
 
 absl::StatusOr<uint64_t> Client::UpsertFromReader(const std::string& collection,
@@ -246,7 +294,7 @@ absl::StatusOr<uint64_t> Client::UpsertFromReader(const std::string& collection,
   ASSIGN_OR_RETURN(const size_t per_message, VectorsPerUpsertMessage(collection, dim));
   std::vector<float> buffer(per_message * dim);
   UpsertStream stream(*stub_, collection,
-                      [this](grpc::ClientContext& c) { PrepareContext(c, false); });
+                      [this](grpc::ClientContext& c) { PrepareContext(c, std::nullopt); });
   const uint64_t total = reader.rows();
   while (true) {
     const uint64_t first_row = reader.rows_read();

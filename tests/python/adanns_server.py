@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from typing import List, Optional
 
@@ -19,12 +20,18 @@ class ServerProcess:
 
     def __init__(self, extra_flags: Optional[List[str]] = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="adanns_py_")
+        self.extra_flags = list(extra_flags or [])
+        self._launch("127.0.0.1:0")
+
+    def _launch(self, listen: str) -> None:
         binary = os.environ.get("ADANNS_SERVER_BIN", "build/server/adanns-server")
         port_file = os.path.join(self.dir, "port")
+        if os.path.exists(port_file):
+            os.remove(port_file)
         self.process = subprocess.Popen(
-            [binary, "--listen=127.0.0.1:0", f"--data_dir={self.dir}/data", "--metrics_listen=",
+            [binary, f"--listen={listen}", f"--data_dir={self.dir}/data", "--metrics_listen=",
              f"--port_file={port_file}", f"--snapshot_dir={self.dir}/snapshots", "--log_level=warn",
-             "--calibration_queries=50", *(extra_flags or [])])
+             "--calibration_queries=50", *self.extra_flags])
         deadline = time.monotonic() + 30  # bounded: the server opens RocksDB, then binds
         while not os.path.exists(port_file):
             if self.process.poll() is not None:
@@ -37,7 +44,7 @@ class ServerProcess:
             self.port = int(f.read())
         self.address = f"127.0.0.1:{self.port}"
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -45,6 +52,31 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL; the data dir stays until stop()."""
+        self.process.kill()
+        self.process.wait()
+
+    def restart_later(self, down_for: float) -> threading.Thread:
+        """Stops the server now and starts it again on the same port and data dir after
+        `down_for` seconds, on a thread (join it; `failure` is set when the restart failed)."""
+        self._terminate()
+        self.failure: Optional[BaseException] = None
+
+        def restart() -> None:
+            time.sleep(down_for)
+            try:
+                self._launch(f"127.0.0.1:{self.port}")
+            except BaseException as error:  # reported by the test that joins
+                self.failure = error
+
+        thread = threading.Thread(target=restart)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._terminate()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> "ServerProcess":

@@ -3,6 +3,8 @@ budgets and plans, and every error class from a real failing call."""
 
 from __future__ import annotations
 
+import logging
+import random
 import socket
 import unittest
 
@@ -291,6 +293,54 @@ class TransportErrorsTest(unittest.TestCase):
             with adanns.Client(f"{host}:{port}", timeout=0.5) as client:
                 with self.assertRaises(adanns.DeadlineExceeded):
                     client.list_collections()
+
+
+class RetryTest(unittest.TestCase):
+    """Idempotent calls retried on UNAVAILABLE with a bounded backoff; others never."""
+
+    def test_waits_grow_within_their_jitter_bounds_up_to_the_cap(self) -> None:
+        policy = adanns.RetryPolicy()  # 50 ms, x2, at most 1 s
+        for seed in range(20):
+            waits = policy.waits(random.Random(seed))
+            base = 0.05
+            for _ in range(12):
+                wait = next(waits)
+                self.assertGreaterEqual(wait, base / 2)
+                self.assertLessEqual(wait, base)
+                base = min(base * 2, 1.0)
+
+    def test_idempotent_calls_ride_through_a_restart(self) -> None:
+        # 60 s of retries: far more than a restart takes even on a loaded machine.
+        with ServerProcess() as server, adanns.Client(
+                server.address, timeout=120,
+                retry=adanns.RetryPolicy(max_retry_time=60)) as client:
+            rows = random_rows(20, 30)
+            client.create_collection("r", DIM, "l2")
+            client.upsert("r", range(20), rows)
+            calls = [(lambda: int(client.search("r", rows[5], k=1).ids[0]), 5),
+                     (lambda: client.upsert("r", [100], rows[[5]]), 1),  # a stream, re-sent
+                     (lambda: int(client.get("r", [100]).ids[0]), 100)]
+            for call, expected in calls:
+                restart = server.restart_later(0.7)
+                with self.assertLogs("adanns", logging.DEBUG) as logged:
+                    result = call()
+                restart.join()
+                self.assertIsNone(server.failure)
+                self.assertEqual(result, expected)
+                self.assertIn("retrying in", logged.output[0])
+
+    def test_a_server_that_stays_down_ends_the_retries_and_others_never_retry(self) -> None:
+        with ServerProcess() as server, adanns.Client(
+                server.address, timeout=60,
+                retry=adanns.RetryPolicy(max_retry_time=1.0)) as client:
+            client.create_collection("d", DIM, "l2")
+            server.kill()
+            with self.assertRaises(adanns.Unavailable) as raised:
+                client.search("d", np.ones(DIM), k=1)
+            self.assertIn("gave up after", raised.exception.message)
+            with self.assertRaises(adanns.Unavailable) as raised:
+                client.create_collection("e", DIM, "l2")
+            self.assertNotIn("gave up after", raised.exception.message)
 
 
 if __name__ == "__main__":

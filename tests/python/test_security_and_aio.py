@@ -113,6 +113,23 @@ class AsyncClientTest(unittest.TestCase):
 
         asyncio.run(scenario())
 
+    def test_searches_ride_through_a_restart(self) -> None:
+        rows = np.random.default_rng(21).standard_normal((20, 8)).astype(np.float32)
+
+        async def scenario(server: ServerProcess) -> None:
+            async with adanns.aio.Client(server.address, timeout=120,
+                                         retry=adanns.RetryPolicy(max_retry_time=60)) as client:
+                await client.create_collection("r", 8, "l2")
+                await client.upsert("r", range(20), rows)
+                restart = server.restart_later(0.7)
+                found = await client.search("r", rows[4], k=1)
+                restart.join()
+                self.assertIsNone(server.failure)
+                self.assertEqual(int(found.ids[0]), 4)
+
+        with ServerProcess() as server:
+            asyncio.run(scenario(server))
+
 
 if __name__ == "__main__":
     unittest.main()

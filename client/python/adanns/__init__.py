@@ -15,6 +15,7 @@ from adanns._errors import (AdannsError, AlreadyExists, BuildFailed, Cancelled, 
                             PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable)
 from adanns._results import (MISSING_ID, BatchResult, CollectionInfo, IndexInfo, SearchResult,
                              SnapshotInfo, Vectors)
+from adanns._retry import RetryPolicy
 from adanns.client import Client
 
 __version__ = "0.1.0"
@@ -23,6 +24,6 @@ __all__ = [
     "AdannsError", "AlreadyExists", "BatchResult", "BuildFailed", "Cancelled", "Client",
     "CollectionInfo", "DeadlineExceeded", "FailedPrecondition", "IndexInfo", "Internal",
     "InvalidArgument", "MISSING_ID", "NotFound", "OutOfRange", "PermissionDenied",
-    "ResourceExhausted", "SearchResult", "SnapshotInfo", "Unauthenticated", "Unavailable",
-    "Vectors",
+    "ResourceExhausted", "RetryPolicy", "SearchResult", "SnapshotInfo", "Unauthenticated",
+    "Unavailable", "Vectors",
 ]

@@ -12,9 +12,11 @@ import grpc.aio
 from adanns import _requests as requests
 from adanns import _results as results
 from adanns import _waiting as waiting
+from adanns import _retry as retry
 from adanns import _wire as wire
-from adanns._errors import DeadlineExceeded, from_rpc_error
+from adanns._errors import DeadlineExceeded
 from adanns._progress import ProgressArg, reporter
+from adanns._retry import RetryPolicy
 from adanns._settings import MAX_MESSAGE_BYTES, UPSERT_MESSAGE_BYTES, UPSERT_METHOD, Settings
 from adanns.v1 import adanns_pb2 as pb2
 from adanns.v1 import adanns_pb2_grpc as pb2_grpc
@@ -28,8 +30,9 @@ class Client:
     that uses it."""
 
     def __init__(self, address: Optional[str] = None, api_key: Optional[str] = None,
-                 tls_ca: Union[str, bytes, None] = None, timeout: Optional[float] = None) -> None:
-        self._settings = Settings(address, api_key, tls_ca, timeout)
+                 tls_ca: Union[str, bytes, None] = None, timeout: Optional[float] = None,
+                 retry: Optional[RetryPolicy] = None) -> None:
+        self._settings = Settings(address, api_key, tls_ca, timeout, retry)
         self._channel = self._settings.open_channel(grpc.aio)
         self._stub = pb2_grpc.AdannsStub(self._channel)
         self._upsert = self._channel.stream_unary(
@@ -49,12 +52,19 @@ class Client:
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
-    async def _call(self, method: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
+    async def _call(self, method: Callable[..., Any], request: Any, *, idempotent: bool = False,
+                    **kwargs: Any) -> Any:
+        """One call; with `idempotent`, retried on UNAVAILABLE under the client's RetryPolicy.
+        `request`: the request, or a function making it afresh per attempt (a stream's messages).
+        """
         call = {**self._settings.call_kwargs(), **kwargs}
-        try:
-            return await method(request, **call)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        timeout = call.pop("timeout")
+
+        async def attempt(left: Optional[float]) -> Any:
+            return await method(request() if callable(request) else request, timeout=left, **call)
+
+        return await retry.call_async(self._settings.retry, attempt, timeout, idempotent,
+                                      self._channel)
 
     async def create_collection(self, name: str, dim: int, metric: str,
                                 nesting_dims: Optional[Iterable[int]] = None,
@@ -67,10 +77,11 @@ class Client:
 
     async def _describe(self, name: str) -> "pb2.CollectionInfo":
         return await self._call(self._stub.DescribeCollection,
-                                pb2.DescribeCollectionRequest(name=name))
+                                pb2.DescribeCollectionRequest(name=name), idempotent=True)
 
     async def list_collections(self) -> List[results.CollectionInfo]:
-        response = await self._call(self._stub.ListCollections, pb2.ListCollectionsRequest())
+        response = await self._call(self._stub.ListCollections, pb2.ListCollectionsRequest(),
+                                    idempotent=True)
         return [results.collection_info(info) for info in response.collections]
 
     async def drop_collection(self, name: str) -> int:
@@ -86,22 +97,31 @@ class Client:
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
         if budget is not None:
             request.default_budget.CopyFrom(budget)
-        return results.collection_info(await self._call(self._stub.UpdateCollection, request))
+        return results.collection_info(
+            await self._call(self._stub.UpdateCollection, request, idempotent=True))
 
     async def upsert(self, collection: str, ids: requests.IdsLike, vectors: Any, *,
                      progress: ProgressArg = False, message_bytes: int = UPSERT_MESSAGE_BYTES,
                      timeout: Optional[float] = None) -> int:
-        messages = wire.upsert_stream(collection, ids, vectors, progress, message_bytes,
-                                      MAX_MESSAGE_BYTES)
-        return (await self._call(self._upsert, messages, timeout=timeout)).upserted
+        # Checked and converted now (InvalidArgument before any I/O); a retry streams it all
+        # again (upserts by id are idempotent).
+        first = [wire.upsert_stream(collection, ids, vectors, progress, message_bytes,
+                                    MAX_MESSAGE_BYTES)]
+
+        def messages() -> Any:
+            return first.pop() if first else wire.upsert_stream(
+                collection, ids, vectors, progress, message_bytes, MAX_MESSAGE_BYTES)
+
+        return (await self._call(self._upsert, messages, idempotent=True,
+                                 timeout=timeout)).upserted
 
     async def get(self, collection: str, ids: requests.IdsLike) -> results.Vectors:
         request = pb2.GetRequest(collection=collection, ids=requests.as_ids(ids).tolist())
-        return results.vectors_result(await self._call(self._stub.Get, request))
+        return results.vectors_result(await self._call(self._stub.Get, request, idempotent=True))
 
     async def delete(self, collection: str, ids: requests.IdsLike) -> int:
         request = pb2.DeleteRequest(collection=collection, ids=requests.as_ids(ids).tolist())
-        return (await self._call(self._stub.Delete, request)).deleted
+        return (await self._call(self._stub.Delete, request, idempotent=True)).deleted
 
     async def search(self, collection: str, query: Any, k: int = 10, *,
                      target_recall: Optional[float] = None, max_mflops: Optional[float] = None,
@@ -109,7 +129,7 @@ class Client:
                      device: str = "auto") -> results.SearchResult:
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
         request = requests.search_request(collection, query, k, budget, device)
-        return results.search_result(await self._call(self._stub.Search, request))
+        return results.search_result(await self._call(self._stub.Search, request, idempotent=True))
 
     async def search_batch(self, collection: str, queries: Any, k: int = 10, *,
                            target_recall: Optional[float] = None,
@@ -117,7 +137,7 @@ class Client:
                            plan: Optional[requests.PlanLike] = None,
                            device: str = "auto") -> results.BatchResult:
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
-        responses = [await self._call(self._stub.SearchBatch, request)
+        responses = [await self._call(self._stub.SearchBatch, request, idempotent=True)
                      for request in requests.search_batch_requests(
                          collection, queries, k, budget, device, MAX_MESSAGE_BYTES)]
         return results.batch_result(responses, k)
@@ -177,5 +197,6 @@ class Client:
         return results.snapshot_info(await self._call(self._stub.CreateSnapshot, request))
 
     async def list_snapshots(self) -> List[results.SnapshotInfo]:
-        response = await self._call(self._stub.ListSnapshots, pb2.ListSnapshotsRequest())
+        response = await self._call(self._stub.ListSnapshots, pb2.ListSnapshotsRequest(),
+                                    idempotent=True)
         return [results.snapshot_info(info) for info in response.snapshots]

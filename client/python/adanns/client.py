@@ -10,9 +10,11 @@ import grpc
 from adanns import _requests as requests
 from adanns import _results as results
 from adanns import _waiting as waiting
+from adanns import _retry as retry
 from adanns import _wire as wire
-from adanns._errors import DeadlineExceeded, from_rpc_error
+from adanns._errors import DeadlineExceeded
 from adanns._progress import ProgressArg, reporter
+from adanns._retry import RetryPolicy
 from adanns._settings import MAX_MESSAGE_BYTES, UPSERT_MESSAGE_BYTES, UPSERT_METHOD, Settings
 from adanns.v1 import adanns_pb2 as pb2
 from adanns.v1 import adanns_pb2_grpc as pb2_grpc
@@ -28,8 +30,9 @@ class Client:
     """
 
     def __init__(self, address: Optional[str] = None, api_key: Optional[str] = None,
-                 tls_ca: Union[str, bytes, None] = None, timeout: Optional[float] = None) -> None:
-        self._settings = Settings(address, api_key, tls_ca, timeout)
+                 tls_ca: Union[str, bytes, None] = None, timeout: Optional[float] = None,
+                 retry: Optional[RetryPolicy] = None) -> None:
+        self._settings = Settings(address, api_key, tls_ca, timeout, retry)
         self._channel = self._settings.open_channel(grpc)
         self._stub = pb2_grpc.AdannsStub(self._channel)
         # Upsert messages go out as bytes encoded from the arrays (see _wire).
@@ -50,12 +53,19 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _call(self, method: Callable[..., T], request: Any, **kwargs: Any) -> T:
+    def _call(self, method: Callable[..., T], request: Any, *, idempotent: bool = False,
+              **kwargs: Any) -> T:
+        """One call; with `idempotent`, retried on UNAVAILABLE under the client's RetryPolicy.
+        `request`: the request, or a function making it afresh per attempt (a stream's messages).
+        """
         call = {**self._settings.call_kwargs(), **kwargs}
-        try:
-            return method(request, **call)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        timeout = call.pop("timeout")
+
+        def attempt(left: Optional[float]) -> T:
+            return method(request() if callable(request) else request, timeout=left, **call)
+
+        return retry.call(self._settings.retry, attempt, timeout, idempotent,
+                          retry.channel_wait(self._channel))
 
     # Collections.
 
@@ -69,10 +79,12 @@ class Client:
 
     def describe(self, name: str) -> results.CollectionInfo:
         request = pb2.DescribeCollectionRequest(name=name)
-        return results.collection_info(self._call(self._stub.DescribeCollection, request))
+        return results.collection_info(
+            self._call(self._stub.DescribeCollection, request, idempotent=True))
 
     def list_collections(self) -> List[results.CollectionInfo]:
-        response = self._call(self._stub.ListCollections, pb2.ListCollectionsRequest())
+        response = self._call(self._stub.ListCollections, pb2.ListCollectionsRequest(),
+                              idempotent=True)
         return [results.collection_info(info) for info in response.collections]
 
     def drop_collection(self, name: str) -> int:
@@ -88,7 +100,8 @@ class Client:
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
         if budget is not None:
             request.default_budget.CopyFrom(budget)
-        return results.collection_info(self._call(self._stub.UpdateCollection, request))
+        return results.collection_info(
+            self._call(self._stub.UpdateCollection, request, idempotent=True))
 
     # Vectors.
 
@@ -100,18 +113,25 @@ class Client:
         `message_bytes`. Returns the count committed. On an error, the messages before it are
         committed (the error says how many vectors) and none after. `timeout`: for the whole
         stream (default: none, whatever the client's per-call timeout)."""
-        messages = wire.upsert_stream(collection, ids, vectors, progress, message_bytes,
-                                      MAX_MESSAGE_BYTES)
-        return self._call(self._upsert, messages, timeout=timeout).upserted
+        # Checked and converted now (InvalidArgument before any I/O); a retry streams it all
+        # again (upserts by id are idempotent).
+        first = [wire.upsert_stream(collection, ids, vectors, progress, message_bytes,
+                                    MAX_MESSAGE_BYTES)]
+
+        def messages() -> Any:
+            return first.pop() if first else wire.upsert_stream(
+                collection, ids, vectors, progress, message_bytes, MAX_MESSAGE_BYTES)
+
+        return self._call(self._upsert, messages, idempotent=True, timeout=timeout).upserted
 
     def get(self, collection: str, ids: requests.IdsLike) -> results.Vectors:
         request = pb2.GetRequest(collection=collection, ids=requests.as_ids(ids).tolist())
-        return results.vectors_result(self._call(self._stub.Get, request))
+        return results.vectors_result(self._call(self._stub.Get, request, idempotent=True))
 
     def delete(self, collection: str, ids: requests.IdsLike) -> int:
         """Deletes the ids; returns how many existed."""
         request = pb2.DeleteRequest(collection=collection, ids=requests.as_ids(ids).tolist())
-        return self._call(self._stub.Delete, request).deleted
+        return self._call(self._stub.Delete, request, idempotent=True).deleted
 
     # Search.
 
@@ -123,7 +143,7 @@ class Client:
         of target_recall, max_mflops and plan (a dict of Plan fields), plus max_dims."""
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
         request = requests.search_request(collection, query, k, budget, device)
-        return results.search_result(self._call(self._stub.Search, request))
+        return results.search_result(self._call(self._stub.Search, request, idempotent=True))
 
     def search_batch(self, collection: str, queries: Any, k: int = 10, *,
                      target_recall: Optional[float] = None, max_mflops: Optional[float] = None,
@@ -131,7 +151,7 @@ class Client:
                      device: str = "auto") -> results.BatchResult:
         """Top-k for each row of `queries` (n x dims) with one budget: (n, k) ids and scores."""
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
-        responses = [self._call(self._stub.SearchBatch, request)
+        responses = [self._call(self._stub.SearchBatch, request, idempotent=True)
                      for request in requests.search_batch_requests(
                          collection, queries, k, budget, device, MAX_MESSAGE_BYTES)]
         return results.batch_result(responses, k)
@@ -178,7 +198,7 @@ class Client:
     def frontier(self, collection: str, k: int = 10) -> List[dict]:
         """The calibrated plans at k, cheapest first: plan, recall, mflops, latency_us."""
         info = self._call(self._stub.DescribeCollection,
-                          pb2.DescribeCollectionRequest(name=collection))
+                          pb2.DescribeCollectionRequest(name=collection), idempotent=True)
         return results.frontier_rows(info.calibration, k)
 
     def _wait(self, collection: str, check: Callable[[Any], Any], progress: ProgressArg,
@@ -187,7 +207,7 @@ class Client:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             info = self._call(self._stub.DescribeCollection,
-                              pb2.DescribeCollectionRequest(name=collection))
+                              pb2.DescribeCollectionRequest(name=collection), idempotent=True)
             done, fraction = check(info)
             if report:
                 report(int(fraction * 1000), 1000)
@@ -206,6 +226,7 @@ class Client:
         return results.snapshot_info(self._call(self._stub.CreateSnapshot, request))
 
     def list_snapshots(self) -> List[results.SnapshotInfo]:
-        response = self._call(self._stub.ListSnapshots, pb2.ListSnapshotsRequest())
+        response = self._call(self._stub.ListSnapshots, pb2.ListSnapshotsRequest(),
+                              idempotent=True)
         return [results.snapshot_info(info) for info in response.snapshots]
 
