@@ -230,6 +230,12 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids,
   return present.size();
 }
 
+absl::Status Collection::WithWritesPaused(const std::function<absl::Status()>& action) {
+  const std::unique_lock write_lock = LockWritersApplied();
+  RETURN_IF_ERROR(CheckNotDropped());
+  return action();
+}
+
 std::vector<uint64_t> Collection::SampleIds(size_t count, uint64_t seed) const {
   std::shared_lock lock(table_mutex_);
   const index::HeldOutRows rows = index::SampleLiveRows(table_, count, seed);

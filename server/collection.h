@@ -291,6 +291,9 @@ class Collection {
   // returns how many did.
   absl::StatusOr<uint64_t> Delete(std::span<const uint64_t> ids,
                                   const storage::WritePosition* origin = nullptr);
+  // Runs `action` with no write committing meanwhile and every committed one in the table (a
+  // replica's full copy is taken in that moment, with its write position).
+  absl::Status WithWritesPaused(const std::function<absl::Status()>& action);
   // The ids of `count` stored vectors drawn uniformly without replacement (seeded); all of them
   // when the collection holds fewer.
   std::vector<uint64_t> SampleIds(size_t count, uint64_t seed) const;

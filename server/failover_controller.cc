@@ -31,6 +31,14 @@ bool Ahead(const v1::WritePosition& a, const v1::WritePosition& b) {
 void ReplicationManager::ControllerLoop() {
   std::unique_ptr<cluster::LeaseRegistration> held;
   while (!stop_.load()) {
+    if (held != nullptr) {
+      // A controller paused past its lease lost the key to another node: it stops acting.
+      absl::StatusOr<std::optional<cluster::EtcdKeyValue>> key = etcd_->Get(keys_.Controller());
+      if (key.ok() && (!key->has_value() || (*key)->value != options_.node_id)) {
+        held.reset();
+        spdlog::info("node {} no longer runs the failover controller", options_.node_id);
+      }
+    }
     if (held == nullptr) {
       absl::StatusOr<std::unique_ptr<cluster::LeaseRegistration>> won =
           cluster::LeaseRegistration::Start(etcd_.get(), keys_.Controller(), options_.node_id,

@@ -13,6 +13,8 @@ namespace adanns::server {
 // router must tell apart from a shard's verdict on the request (an unknown index, say: also
 // NOT_FOUND) — the first means the shard could not answer, the second is the answer.
 inline constexpr char kShardNotHeldDetail[] = "adanns.v1.ShardNotHeld";
+// ... and of a primary's refusal of a Replicate stream whose follower must be copied whole.
+inline constexpr char kFullCopyNeededDetail[] = "adanns.v1.FullCopyNeeded";
 
 inline grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;

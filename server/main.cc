@@ -214,6 +214,7 @@ int main(int argc, char** argv) {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.data_node = role->data;
+  options.replicated_writes = role->data;
   std::string cluster_key;
   if (const std::string key_file = absl::GetFlag(FLAGS_cluster_key_file); !key_file.empty()) {
     if (!role->data && !role->router) {

@@ -86,6 +86,9 @@ class ReplicationManager {
   grpc::Status ServeFollower(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::ReplicateBatch, v1::ReplicateRequest>* stream);
+  // Serves a follower's full copy (replication_copy.cc).
+  grpc::Status ServeCopy(grpc::ServerContext* context, const v1::ShardCopyRequest* request,
+                         grpc::ServerWriter<v1::ShardCopyChunk>* writer);
   // This node's applied position of a shard it holds (the controller compares followers by it):
   // the last write it applied from a primary, or, on the primary, its own last write.
   absl::StatusOr<v1::WritePosition> Position(const std::string& collection, uint32_t shard);
@@ -112,7 +115,10 @@ class ReplicationManager {
   absl::Status AddToInSync(Group& group, const std::string& node);
   // The follower thread of a group (replication_follower.cc).
   void FollowLoop(std::shared_ptr<Group> group);
-  absl::Status FollowOnce(Group& group);
+  // One stream from the primary; *needs_copy when the primary cannot resume this copy.
+  absl::Status FollowOnce(Group& group, bool* needs_copy);
+  // Replaces this copy with a full copy from the primary (replication_copy.cc).
+  absl::Status CopyFromPrimary(Group& group);
   // The controller (failover_controller.cc).
   void ControllerLoop();
   void FailOverDeadPrimaries();

@@ -4,10 +4,12 @@
 // the data), waits until the write is searchable, then acknowledges it.
 #include <chrono>
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/collection.h"
+#include "server/grpc_status.h"
 #include "server/replication.h"
 #include "server/replication_group.h"
 #include "spdlog/spdlog.h"
@@ -22,7 +24,8 @@ constexpr auto kBackpressureRetry = std::chrono::milliseconds(20);
 
 // Applies one decoded write to the follower's collection.
 absl::Status ApplyWrite(Collection& collection, const storage::ReplicatedWrite& write,
-                        const storage::WritePosition& identity) {
+                        const storage::WritePosition& identity,
+                        const std::function<bool()>& abandoned) {
   const uint32_t dim = collection.meta().dim;
   if (!write.put_ids.empty()) {
     auto values = std::make_shared<std::vector<float>>(write.put_ids.size() * size_t{dim});
@@ -46,6 +49,7 @@ absl::Status ApplyWrite(Collection& collection, const storage::ReplicatedWrite& 
         break;
       }
       if (!absl::IsResourceExhausted(ticket.status())) return ticket.status();
+      if (abandoned()) return absl::AbortedError("the epoch changed while applying");
       std::this_thread::sleep_for(kBackpressureRetry);  // indexes behind: the primary waits too
     }
   }
@@ -65,7 +69,9 @@ void ReplicationManager::FollowLoop(std::shared_ptr<Group> group) {
       std::lock_guard lock(group->mutex);
       if (group->stop_following || stop_.load() || group->IsPrimary(options_.node_id)) break;
     }
-    const absl::Status status = FollowOnce(*group);
+    bool needs_copy = false;
+    absl::Status status = FollowOnce(*group, &needs_copy);
+    if (needs_copy) status = CopyFromPrimary(*group);
     if (status.ok()) {
       retry = kFirstRetry;
       continue;
@@ -75,7 +81,12 @@ void ReplicationManager::FollowLoop(std::shared_ptr<Group> group) {
       spdlog::warn("following shard {} of '{}': {}", group->shard, group->collection, last_error);
     }
     std::unique_lock lock(group->mutex);
-    group->changed.wait_for(lock, retry, [&] { return group->stop_following || stop_.load(); });
+    // A new epoch (a failover) ends the wait at once: the new primary's first write drops a
+    // follower that has not reconnected within the ack deadline.
+    const uint64_t epoch = group->state.epoch();
+    group->changed.wait_for(lock, retry, [&] {
+      return group->stop_following || stop_.load() || group->state.epoch() != epoch;
+    });
     retry = std::min<std::chrono::milliseconds>(retry * 2, kMaxRetry);
   }
   // Reconcile joins the thread and starts another if this node is demoted again.
@@ -83,7 +94,7 @@ void ReplicationManager::FollowLoop(std::shared_ptr<Group> group) {
   group->follower_done = true;
 }
 
-absl::Status ReplicationManager::FollowOnce(Group& group) {
+absl::Status ReplicationManager::FollowOnce(Group& group, bool* needs_copy) {
   v1::ShardStateRecord state;
   std::shared_ptr<HostedShard> hosted;
   {
@@ -126,12 +137,24 @@ absl::Status ReplicationManager::FollowOnce(Group& group) {
       if (batch.column_families_size() > 0) {
         column_families.assign(batch.column_families().begin(), batch.column_families().end());
       }
+      {
+        // Cancelling is asynchronous: a batch already received is not applied (nor acked) once
+        // this node knows of a newer epoch or became the primary itself.
+        std::lock_guard lock(group.mutex);
+        if (group.stop_following || group.state.epoch() != state.epoch()) break;
+      }
       if (!batch.write_batch().empty()) {
         const storage::WritePosition identity{batch.position().epoch(), batch.position().seq()};
         if (!(identity == position)) {
           absl::StatusOr<storage::ReplicatedWrite> write =
               storage::DecodeReplicatedWrite(batch.write_batch(), column_families);
-          applied = write.ok() ? ApplyWrite(*collection, *write, identity) : write.status();
+          applied = write.ok() ? ApplyWrite(*collection, *write, identity,
+                                            [&] {
+                                              std::lock_guard lock(group.mutex);
+                                              return group.stop_following ||
+                                                     group.state.epoch() != state.epoch();
+                                            })
+                               : write.status();
           if (!applied.ok()) break;
           position = identity;
         }
@@ -145,6 +168,7 @@ absl::Status ReplicationManager::FollowOnce(Group& group) {
   const grpc::Status finished = stream->Finish();
   clear_context();
   if (!applied.ok()) return applied;
+  *needs_copy = finished.error_details() == kFullCopyNeededDetail;
   if (!finished.ok() && finished.error_code() != grpc::StatusCode::CANCELLED) {
     return absl::Status(static_cast<absl::StatusCode>(finished.error_code()),
                         absl::StrCat("primary ", state.primary(), ": ", finished.error_message()));

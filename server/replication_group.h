@@ -34,7 +34,8 @@ struct ReplicationManager::Group {
   int64_t state_mod_revision = 0;  // of the etcd record; 0 while absent
   // Followers streaming from this node (primary): the primary's WAL sequence each applied through.
   std::map<std::string, uint64_t> acked;
-  uint64_t last_write_seq = 0;  // wakes the senders
+  std::map<std::string, int> streams;  // open streams per follower (a reconnect overlaps)
+  uint64_t last_write_seq = 0;         // wakes the senders
   // Follower side: the stream in flight (cancelled when the state changes) and the thread.
   grpc::ClientContext* follow_context = nullptr;
   bool stop_following = false;

@@ -88,6 +88,10 @@ ReplicationManager::~ReplicationManager() {
     group->changed.notify_all();
     if (group->follower.joinable()) group->follower.join();
   }
+  // Their callbacks notify wake_, which is destroyed before them (declared after them).
+  maps_.reset();
+  states_.reset();
+  nodes_.reset();
 }
 
 void ReplicationManager::Wake() { wake_.notify_all(); }
@@ -222,6 +226,14 @@ std::shared_ptr<v1::ShardService::Stub> ReplicationManager::StubFor(const std::s
 }
 
 absl::Status ReplicationManager::AdmitWrite(const std::string& collection, uint32_t shard) {
+  // Before the first listing a replicated shard would pass as unreplicated: its write committed
+  // untagged (never streamed) and acknowledged on this copy alone.
+  if (stop_.load() || !maps_->AwaitSynced(absl::ZeroDuration()).ok() ||
+      !states_->AwaitSynced(absl::ZeroDuration()).ok()) {
+    return absl::UnavailableError(absl::StrCat(ShardName(collection, shard), " on node ",
+                                               options_.node_id,
+                                               ": replication state not loaded; retry"));
+  }
   std::shared_ptr<Group> group = FindGroup(collection, shard);
   if (group == nullptr && maps_->Find(keys_.Collection(collection)).has_value()) {
     Reconcile();  // a collection created a moment ago: its groups are due
@@ -251,6 +263,13 @@ absl::Status ReplicationManager::AdmitWrite(const std::string& collection, uint3
   }
   if (group->hosted == nullptr) {
     return absl::UnavailableError(absl::StrCat(ShardName(collection, shard), " not open yet"));
+  }
+  if (group->follower.joinable() && !group->follower_done) {
+    // Just promoted: the follower thread may still commit a write of the old primary after one
+    // of ours, and a follower resuming after that write would skip ours yet ack past it.
+    return absl::UnavailableError(absl::StrCat(ShardName(collection, shard), " on node ",
+                                               options_.node_id,
+                                               ": still becoming primary; retry"));
   }
   group->hosted->engine().store().SetReplicationEpoch(group->state.epoch());
   if (static_cast<uint32_t>(group->state.in_sync_size()) < group->min_in_sync) {
@@ -326,10 +345,19 @@ absl::StatusOr<bool> ReplicationManager::CompareAndSetState(Group& group,
   ASSIGN_OR_RETURN(const bool written,
                    etcd_->CompareAndPut(group.state_key, state.SerializeAsString(), expected));
   if (written) {
+    // The record may have moved on between the transaction and this read (a failover while this
+    // node was paused): our state paired with that newer revision would let our next
+    // transaction overwrite the new primary's record.
     ASSIGN_OR_RETURN(const std::optional<cluster::EtcdKeyValue> now, etcd_->Get(group.state_key));
     std::lock_guard lock(group.mutex);
-    group.state = state;
-    if (now.has_value()) group.state_mod_revision = now->mod_revision;
+    v1::ShardStateRecord fresh;
+    if (now.has_value() && now->value == state.SerializeAsString()) {
+      group.state = state;
+      group.state_mod_revision = now->mod_revision;
+    } else if (now.has_value() && fresh.ParseFromString(now->value)) {
+      group.state = fresh;
+      group.state_mod_revision = now->mod_revision;
+    }
   } else {
     // Read what won: a newer epoch means this node was replaced.
     ASSIGN_OR_RETURN(const std::optional<cluster::EtcdKeyValue> now, etcd_->Get(group.state_key));

@@ -58,13 +58,17 @@ grpc::Status ReplicationManager::ServeFollower(
   if (!from.ok()) {
     spdlog::warn("shard {} of '{}': follower {} needs a full copy: {}", start.shard(),
                  start.collection(), start.node_id(), std::string(from.status().message()));
-    if (metrics_ != nullptr) metrics_->RecordCatchUp(start.collection(), "full_copy");
-    return ToGrpc(from.status());
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(from.status().message()),
+                        kFullCopyNeededDetail);
   }
   spdlog::info("shard {} of '{}': follower {} resumes from WAL sequence {} (epoch {})",
                start.shard(), start.collection(), start.node_id(), *from, start.epoch());
   if (metrics_ != nullptr) metrics_->RecordCatchUp(start.collection(), "wal");
 
+  {
+    std::lock_guard lock(group->mutex);
+    ++group->streams[start.node_id()];
+  }
   // Acks arrive on their own thread; the sender below never blocks on them.
   std::atomic<bool> reader_done{false};
   std::thread reader([&] {
@@ -167,7 +171,7 @@ grpc::Status ReplicationManager::ServeFollower(
   reader.join();
   {
     std::lock_guard lock(group->mutex);
-    group->acked.erase(start.node_id());
+    if (--group->streams[start.node_id()] == 0) group->acked.erase(start.node_id());
   }
   return result;
 }

@@ -103,7 +103,8 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
     host.metrics = server->metrics_.get();
     ASSIGN_OR_RETURN(server->shard_host_, ShardHost::Open(std::move(host)));
     server->shard_service_ = std::make_unique<ShardServiceImpl>(
-        server->shard_host_.get(), options.cluster_key, options.service.snapshot_root);
+        server->shard_host_.get(), options.cluster_key, options.service.snapshot_root,
+        options.replicated_writes);
     spdlog::info(
         "data node: {} shards loaded from {}/shards in {:.2f} s",
         server->shard_host_->List().size(), options.data_dir,

@@ -78,6 +78,10 @@ struct ServerOptions {
   // block cache) and serves the internal ShardService instead of the public service.
   // Default: false (a standalone server).
   bool data_node = false;
+  // Data node in a cluster: writes wait for StartReplication (refused UNAVAILABLE before it and
+  // during shutdown), so that no write of a replicated shard is committed untagged, i.e. never
+  // streamed yet acknowledged. Off for a ShardService tested on its own. Default: false.
+  bool replicated_writes = false;
   // Data node: the secret every ShardService call must carry (server/cluster_key.h; a router
   // sends RouterOptions::cluster_key). Default: empty (none: loopback or mutual TLS only).
   std::string cluster_key;

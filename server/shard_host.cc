@@ -1,6 +1,8 @@
 #include "server/shard_host.h"
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -140,6 +142,49 @@ absl::StatusOr<uint64_t> ShardHost::Drop(const std::string& collection, uint32_t
   std::lock_guard map_lock(map_mutex_);
   shards_.erase(std::make_pair(collection, shard));
   return dropped;
+}
+
+absl::StatusOr<std::shared_ptr<HostedShard>> ShardHost::ReplaceWithCopy(
+    const std::string& collection, uint32_t shard, const std::string& incoming) {
+  // Users of a shard hold it for one request at most: 30 s covers the slowest search.
+  constexpr auto kReleaseLimit = std::chrono::seconds(30);
+  std::lock_guard ddl_lock(ddl_mutex_);
+  ASSIGN_OR_RETURN(std::shared_ptr<HostedShard> old, Find(collection, shard));
+  const std::string path = old->path();
+  {
+    std::lock_guard map_lock(map_mutex_);
+    shards_.erase(std::make_pair(collection, shard));
+  }
+  const auto give_up = std::chrono::steady_clock::now() + kReleaseLimit;
+  while (old.use_count() > 1 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (old.use_count() > 1) {
+    std::lock_guard map_lock(map_mutex_);
+    shards_.emplace(std::make_pair(collection, shard), old);
+    return absl::UnavailableError(absl::StrCat(ShardName(collection, shard),
+                                               " stayed in use; its full copy is left for later"));
+  }
+  old.reset();  // closes its store
+  const std::string retired = path + ".replaced";
+  std::error_code error;
+  std::filesystem::remove_all(retired, error);
+  std::filesystem::rename(path, retired, error);
+  if (!error) std::filesystem::rename(incoming, path, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot move the full copy of ",
+                                            ShardName(collection, shard), " into ", path, ": ",
+                                            error.message()));
+  }
+  std::filesystem::remove_all(retired, error);
+  ASSIGN_OR_RETURN(std::shared_ptr<HostedShard> opened, OpenShard(collection, shard));
+  if (opened == nullptr) {
+    return absl::DataLossError(
+        absl::StrCat("the full copy of ", ShardName(collection, shard), " holds no collection"));
+  }
+  std::lock_guard map_lock(map_mutex_);
+  shards_.emplace(std::make_pair(collection, shard), opened);
+  return opened;
 }
 
 std::vector<std::shared_ptr<HostedShard>> ShardHost::List() const {

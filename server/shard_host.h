@@ -28,6 +28,7 @@ class HostedShard {
   ~HostedShard();
 
   const std::string& collection() const { return collection_; }
+  const std::string& path() const { return path_; }
   uint32_t shard() const { return shard_; }
   AdannsService& service() { return *service_; }
   Engine& engine() { return *engine_; }
@@ -67,6 +68,13 @@ class ShardHost {
   // Drops the shard's collection and, once idle, its directory; returns how many vectors it held.
   absl::StatusOr<uint64_t> Drop(const std::string& collection, uint32_t shard);
   std::vector<std::shared_ptr<HostedShard>> List() const;
+  // Replaces the shard's store with the one in `incoming` (a full copy from its primary, a
+  // directory beside the shard's): the shard leaves the map (its calls get NOT_FOUND meanwhile),
+  // its last user lets go (waited for, bounded), the directories are swapped and the copy is
+  // opened. On failure before the swap the old shard is put back.
+  absl::StatusOr<std::shared_ptr<HostedShard>> ReplaceWithCopy(const std::string& collection,
+                                                               uint32_t shard,
+                                                               const std::string& incoming);
 
  private:
   explicit ShardHost(ShardHostOptions options) : options_(std::move(options)) {}

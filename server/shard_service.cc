@@ -26,8 +26,12 @@ grpc::Status OnShard(ShardHost* host, const std::string& collection, uint32_t sh
 // replicated shard), committed locally by `write`, then acknowledged only once the in-sync
 // followers have it.
 template <typename Write>
-absl::Status WriteReplicated(ReplicationManager* replication, HostedShard& shard, Write&& write) {
-  if (replication == nullptr) return write();
+absl::Status WriteReplicated(ReplicationManager* replication, bool replicated_writes,
+                             HostedShard& shard, Write&& write) {
+  if (replication == nullptr) {
+    if (!replicated_writes) return write();
+    return absl::UnavailableError("this data node is joining or leaving the cluster; retry");
+  }
   RETURN_IF_ERROR(replication->AdmitWrite(shard.collection(), shard.shard()));
   RETURN_IF_ERROR(write());
   return replication->AwaitReplicated(shard.collection(), shard.shard(),
@@ -84,7 +88,7 @@ grpc::Status ShardServiceImpl::Upsert(grpc::ServerContext* context,
                                       v1::UpsertResponse* response) {
   if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
-    return WriteReplicated(replication_.load(), shard, [&] {
+    return WriteReplicated(replication_.load(), replicated_writes_, shard, [&] {
       return shard.service().DoUpsertOne(request->request(), response);
     });
   });
@@ -103,7 +107,7 @@ grpc::Status ShardServiceImpl::Delete(grpc::ServerContext* context,
                                       v1::DeleteResponse* response) {
   if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
   return OnShard(host_, request->request().collection(), request->shard(), [&](HostedShard& shard) {
-    return WriteReplicated(replication_.load(), shard,
+    return WriteReplicated(replication_.load(), replicated_writes_, shard,
                            [&] { return shard.service().DoDelete(request->request(), response); });
   });
 }
@@ -216,6 +220,17 @@ grpc::Status ShardServiceImpl::ReplicaPosition(grpc::ServerContext* context,
   if (!position.ok()) return ToGrpc(position.status());
   *response = *position;
   return grpc::Status::OK;
+}
+
+grpc::Status ShardServiceImpl::CopyShard(grpc::ServerContext* context,
+                                         const v1::ShardCopyRequest* request,
+                                         grpc::ServerWriter<v1::ShardCopyChunk>* writer) {
+  if (grpc::Status denied = CheckClusterKey(*context, cluster_key_); !denied.ok()) return denied;
+  ReplicationManager* replication = replication_.load();
+  if (replication == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this node is still joining the cluster");
+  }
+  return replication->ServeCopy(context, request, writer);
 }
 
 }  // namespace adanns::server

@@ -16,10 +16,13 @@ class ShardServiceImpl final : public v1::ShardService::Service {
  public:
   // `cluster_key`: what every call must carry (server/cluster_key.h); empty = nothing.
   // `snapshot_root`: the node's --snapshot_dir (empty: snapshots disabled).
-  ShardServiceImpl(ShardHost* host, std::string cluster_key, std::string snapshot_root)
+  // `replicated_writes`: ServerOptions::replicated_writes.
+  ShardServiceImpl(ShardHost* host, std::string cluster_key, std::string snapshot_root,
+                   bool replicated_writes = false)
       : host_(host),
         cluster_key_(std::move(cluster_key)),
-        snapshot_root_(std::move(snapshot_root)) {}
+        snapshot_root_(std::move(snapshot_root)),
+        replicated_writes_(replicated_writes) {}
 
   grpc::Status CreateShard(grpc::ServerContext* context, const v1::CreateShardRequest* request,
                            v1::CollectionInfo* response) override;
@@ -54,6 +57,8 @@ class ShardServiceImpl final : public v1::ShardService::Service {
       grpc::ServerReaderWriter<v1::ReplicateBatch, v1::ReplicateRequest>* stream) override;
   grpc::Status ReplicaPosition(grpc::ServerContext* context, const v1::ShardRequest* request,
                                v1::WritePosition* response) override;
+  grpc::Status CopyShard(grpc::ServerContext* context, const v1::ShardCopyRequest* request,
+                         grpc::ServerWriter<v1::ShardCopyChunk>* writer) override;
 
   // Replicated shards (set once the node knows its id, before it registers; `manager` outlives
   // this service's calls). Until then every shard is served unreplicated.
@@ -63,6 +68,7 @@ class ShardServiceImpl final : public v1::ShardService::Service {
   ShardHost* const host_;
   const std::string cluster_key_;
   const std::string snapshot_root_;
+  const bool replicated_writes_;
   std::atomic<ReplicationManager*> replication_{nullptr};
 };
 

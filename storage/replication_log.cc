@@ -194,9 +194,16 @@ absl::StatusOr<std::vector<WalRecord>> RocksStore::ReadWal(uint64_t from_seq, si
   return records;
 }
 
+uint64_t RocksStore::EarliestWalSequence() const {
+  rocksdb::VectorLogPtr files;
+  if (!db_->GetSortedWalFiles(files).ok() || files.empty())
+    return db_->GetLatestSequenceNumber() + 1;
+  return std::max<uint64_t>(1, files.front()->StartSequence());
+}
+
 absl::StatusOr<WritePosition> RocksStore::LastReplicatedPosition() const {
   std::optional<WritePosition> last;
-  uint64_t from = 1;
+  uint64_t from = EarliestWalSequence();
   for (;;) {
     absl::StatusOr<std::vector<WalRecord>> records = ReadWal(from, 1024, 64 << 20);
     if (!records.ok()) break;  // not retained from the start: the applied position stands
@@ -212,7 +219,9 @@ absl::StatusOr<WritePosition> RocksStore::LastReplicatedPosition() const {
 
 absl::StatusOr<uint64_t> RocksStore::ResumeSequenceAfter(const WritePosition& position) const {
   const bool from_start = position == WritePosition{};
-  uint64_t from = 1;
+  // A copy without writes resumes from the first record, which the WAL must still hold; any
+  // other position is looked up from the oldest record kept.
+  uint64_t from = from_start ? 1 : EarliestWalSequence();
   for (;;) {
     absl::StatusOr<std::vector<WalRecord>> records = ReadWal(from, 1024, 64 << 20);
     if (!records.ok()) {

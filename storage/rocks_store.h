@@ -129,6 +129,8 @@ class RocksStore {
   // (0, 0)). FAILED_PRECONDITION when the WAL does not hold it (retention passed, or the replica
   // holds writes this store never had): the replica needs a full copy.
   absl::StatusOr<uint64_t> ResumeSequenceAfter(const WritePosition& position) const;
+  // The first sequence number the kept WAL files hold (latest + 1 when none is kept).
+  uint64_t EarliestWalSequence() const;
   // Column family names by id (to decode WAL records elsewhere).
   std::vector<std::string> ColumnFamilyNamesById() const;
   // Point lookups of full vectors (the re-rank stage), as ONE RocksDB MultiGet over the distinct
