@@ -151,7 +151,7 @@ class ReplicationFaultsTest : public ::testing::Test {
         // A per-attempt deadline below the outage bound: an attempt stuck on a frozen primary
         // is retried (through the other router) once the shard has a new one.
         const grpc::Status status =
-            UpsertStream(*stubs_[router], {message}, std::chrono::seconds(3));
+            UpsertStream(*stubs_[router], {message}, std::chrono::seconds(2));
         if (status.ok()) {
           std::lock_guard lock(log_mutex_);
           logs_[shard].acked.insert(ids.begin(), ids.end());
