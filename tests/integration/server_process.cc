@@ -91,6 +91,14 @@ void ServerProcess::Kill() {
   pid_ = -1;
 }
 
+void ServerProcess::Pause() {
+  if (running()) kill(pid_, SIGSTOP);
+}
+
+void ServerProcess::Resume() {
+  if (running()) kill(pid_, SIGCONT);
+}
+
 v1::UpsertRequest UpsertMessage(const std::string& collection, const Write& write, uint32_t dim) {
   v1::UpsertRequest message;
   message.set_collection(collection);

@@ -33,6 +33,10 @@ class ServerProcess {
   int Stop();
   // SIGKILL and wait.
   void Kill();
+  // SIGSTOP / SIGCONT: the process freezes with its sockets open (a long GC pause, a VM
+  // migration), then goes on where it stopped. Kill() also ends a paused process.
+  void Pause();
+  void Resume();
 
  private:
   void Launch();
