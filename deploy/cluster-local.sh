@@ -9,12 +9,21 @@
 # Ports (environment): ROUTER_PORT (50051), DATA_BASE_PORT (50060: node i listens on base + i),
 # CLUSTER_ETCD_PORT (2379), CLUSTER_ETCD_PEER_PORT (2380) (not ETCD_*: etcd reads those as its
 # own flags). CLUSTER_NAME (local) is the etcd key prefix.
+# DEFAULT_REPLICAS (1): the router's --default_replicas, the copies of every shard (on distinct
+# data nodes) of a collection created without --replicas; 1..5 and at most N. E.g.
+#   DEFAULT_REPLICAS=3 deploy/cluster-local.sh 3    (a shard stays writable with one node down)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 nodes=${1:-3}
 if ! [[ "$nodes" =~ ^[0-9]+$ ]] || [ "$nodes" -lt 1 ] || [ "$nodes" -gt 32 ]; then
   echo "usage: deploy/cluster-local.sh [N]   (1 <= N <= 32 data nodes)" >&2
+  exit 2
+fi
+default_replicas=${DEFAULT_REPLICAS:-1}
+if ! [[ "$default_replicas" =~ ^[0-9]+$ ]] || [ "$default_replicas" -lt 1 ] ||
+  [ "$default_replicas" -gt 5 ] || [ "$default_replicas" -gt "$nodes" ]; then
+  echo "DEFAULT_REPLICAS=$default_replicas: must be in 1..5 and at most the $nodes data nodes" >&2
   exit 2
 fi
 root=${CLUSTER_DATA:-./cluster-data}
@@ -90,11 +99,11 @@ done
 [ "$registered" -ge "$nodes" ] ||
   { echo "only $registered of $nodes data nodes registered in etcd within 30 s (see $root/logs)" >&2; exit 1; }
 "$server" --role=router "${cluster_flags[@]}" --listen="127.0.0.1:$router_port" \
-  --data_dir="$root/router" > "$root/logs/router.log" 2>&1 &
+  --default_replicas="$default_replicas" --data_dir="$root/router" > "$root/logs/router.log" 2>&1 &
 pids+=($!)
 wait_for_port "$router_port" router
 
-echo "cluster '$cluster' up: router 127.0.0.1:$router_port, $nodes data nodes on 127.0.0.1:$((data_base_port + 1))-$((data_base_port + nodes)), etcd $etcd_url"
+echo "cluster '$cluster' up: router 127.0.0.1:$router_port, $nodes data nodes on 127.0.0.1:$((data_base_port + 1))-$((data_base_port + nodes)), etcd $etcd_url, default replicas $default_replicas"
 echo "data and logs under $root; Ctrl-C stops everything"
 # Until a signal, or until any process exits (then everything stops and the script fails).
 while true; do

@@ -1,6 +1,7 @@
 // `adanns collection create | list | describe | drop`.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -90,6 +91,42 @@ std::string BudgetText(const v1::Budget& budget) {
   return text;
 }
 
+// One line per shard; a replicated collection's lines add the shard's epoch, its copies (the
+// primary first) and its in-sync set.
+void PrintShards(const google::protobuf::RepeatedPtrField<v1::ShardInfo>& shards) {
+  const bool replicated = std::any_of(shards.begin(), shards.end(), [](const v1::ShardInfo& shard) {
+    return shard.replicas_size() > 0;
+  });
+  if (!replicated) {
+    std::printf("shards:        %-6s %-24s %-12s %12s\n", "SHARD", "NODE", "STATE", "VECTORS");
+    for (const v1::ShardInfo& shard : shards) {
+      std::printf("               %-6u %-24s %-12s %12llu%s%s\n", shard.shard(),
+                  shard.node_id().c_str(), shard.state().c_str(),
+                  static_cast<unsigned long long>(shard.vector_count()),
+                  shard.error().empty() ? "" : "  ", shard.error().c_str());
+    }
+    return;
+  }
+  // The copies column is as wide as its longest list, so the in-sync column lines up.
+  int replicas_width = static_cast<int>(std::strlen("REPLICAS"));
+  for (const v1::ShardInfo& shard : shards) {
+    replicas_width =
+        std::max(replicas_width, static_cast<int>(absl::StrJoin(shard.replicas(), ",").size()));
+  }
+  std::printf("shards:        %-6s %-24s %-12s %12s %6s  %-*s  %s\n", "SHARD", "PRIMARY", "STATE",
+              "VECTORS", "EPOCH", replicas_width, "REPLICAS", "IN-SYNC");
+  for (const v1::ShardInfo& shard : shards) {
+    const std::string replicas = absl::StrJoin(shard.replicas(), ",");
+    const std::string in_sync = absl::StrJoin(shard.in_sync(), ",");
+    std::printf("               %-6u %-24s %-12s %12llu %6llu  %-*s  %s%s%s\n", shard.shard(),
+                shard.node_id().c_str(), shard.state().c_str(),
+                static_cast<unsigned long long>(shard.vector_count()),
+                static_cast<unsigned long long>(shard.epoch()), replicas_width,
+                replicas.empty() ? "-" : replicas.c_str(), in_sync.empty() ? "-" : in_sync.c_str(),
+                shard.error().empty() ? "" : "  ", shard.error().c_str());
+  }
+}
+
 void PrintCollection(const v1::CollectionInfo& info) {
   std::printf("name:          %s\n", info.name().c_str());
   std::printf("dim:           %u\n", info.dim());
@@ -123,15 +160,7 @@ void PrintCollection(const v1::CollectionInfo& info) {
                                           ? BudgetText(info.default_budget()).c_str()
                                           : "none (automatic plan)");
   std::printf("calibration:   %s\n", info.calibration().state().c_str());
-  if (info.shards_size() > 0) {
-    std::printf("shards:        %-6s %-24s %-12s %12s\n", "SHARD", "NODE", "STATE", "VECTORS");
-    for (const v1::ShardInfo& shard : info.shards()) {
-      std::printf("               %-6u %-24s %-12s %12llu%s%s\n", shard.shard(),
-                  shard.node_id().c_str(), shard.state().c_str(),
-                  static_cast<unsigned long long>(shard.vector_count()),
-                  shard.error().empty() ? "" : "  ", shard.error().c_str());
-    }
-  }
+  if (info.shards_size() > 0) PrintShards(info.shards());
   std::printf("indexes:\n");
   for (const v1::IndexInfo& index : info.indexes()) PrintIndexInfo(index);
 }
@@ -144,6 +173,7 @@ struct CreateArgs {
   uint32_t resident_dims = 0;
   std::string resident_precision = "fp32";
   uint32_t shards = 0;
+  uint32_t replicas = 0;
 };
 
 void AddCreate(CLI::App& parent, CliContext& context) {
@@ -172,6 +202,11 @@ void AddCreate(CLI::App& parent, CliContext& context) {
   create->add_option("--shards", args->shards,
                      "Shards to spread the collection over (a cluster's router only; default: the "
                      "router's --default_shards, 1 on a standalone server)");
+  create->add_option("--replicas", args->replicas,
+                     "Copies of every shard, on distinct data nodes: a primary that takes the "
+                     "writes and replicas - 1 followers (a cluster's router only: 1..5, at most "
+                     "the live data nodes; default: the router's --default_replicas, 1 on a "
+                     "standalone server)");
   create->callback([args, &context] {
     context.run = [args](CliContext& run_context) -> absl::Status {
       v1::CreateCollectionRequest request;
@@ -181,6 +216,7 @@ void AddCreate(CLI::App& parent, CliContext& context) {
       request.set_metric(metric);
       request.mutable_nesting_dims()->Add(args->nesting_dims.begin(), args->nesting_dims.end());
       request.set_shards(args->shards);
+      request.set_replicas(args->replicas);
       request.mutable_storage()->set_resident_dims(args->resident_dims);
       request.mutable_storage()->set_resident_precision(
           args->resident_precision == "fp16"   ? v1::PRECISION_FP16

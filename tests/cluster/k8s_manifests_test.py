@@ -4,7 +4,10 @@ them is one the built server knows (from its --helpfull), the etcd endpoints and
 name the etcd StatefulSet's pods through its headless Service, data nodes advertise the names
 routers can dial, the shapes the design needs are there (3 etcd members with a quorum PDB, data
 pods with a PVC each, required anti-affinity and a PDB, a router Deployment behind a Service,
-gRPC health probes), and the secrets they mount exist under one name.
+gRPC health probes), and the secrets they mount exist under one name. Replication: routers create
+3 copies of every shard, there are at least that many data pods, the ack timeout is below the
+lease, data pods may dial each other, and upgrades and drains take one data pod at a time (a
+shard stays writable while min_in_sync of its copies are in sync).
 
   k8s_manifests_test.py K8S_DIR SERVER_BIN
 """
@@ -41,6 +44,11 @@ def container(workload):
 
 def flags(args):
     return dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
+
+
+def min_in_sync(replicas):
+    """cluster/shard_map.cc MinInSync: the in-sync copies a shard needs to take writes."""
+    return 2 if replicas >= 3 else 1
 
 
 class K8sManifestsTest(unittest.TestCase):
@@ -99,6 +107,29 @@ class K8sManifestsTest(unittest.TestCase):
             for probe in ("readinessProbe", "livenessProbe"):
                 self.assertEqual(probes[probe]["grpc"]["port"], 50051, workload["metadata"]["name"])
 
+    def test_shards_are_replicated_and_stay_writable_through_an_upgrade(self):
+        router = flags(container(find(self.docs, "Deployment", "adanns-router"))["args"])
+        replicas = int(router["default_replicas"])
+        self.assertGreaterEqual(replicas, 3)  # a write survives a lost copy; one pod may be away
+        data = find(self.docs, "StatefulSet", "adanns-data")
+        self.assertGreaterEqual(data["spec"]["replicas"], replicas)  # copies on distinct pods
+        args = flags(container(data)["args"])
+        # A dead follower is dropped from the in-sync set before its lease would expire.
+        ack_ms = int(args["replication_ack_timeout_ms"])
+        self.assertGreater(ack_ms, 0)
+        self.assertLess(ack_ms, int(args["lease_seconds"]) * 1000)
+        self.assertFalse(int(args["wal_retention_seconds"]) == 0 and int(args["wal_retention_mb"]) == 0)
+        # Drains and upgrades: one pod at a time, which leaves every shard min_in_sync copies.
+        pdb = find(self.docs, "PodDisruptionBudget", "adanns-data")
+        self.assertNotIn("minAvailable", pdb["spec"])
+        self.assertEqual(pdb["spec"]["maxUnavailable"], replicas - min_in_sync(replicas))
+        self.assertEqual(pdb["spec"]["maxUnavailable"], 1)
+        self.assertEqual(pdb["spec"]["selector"], data["spec"]["selector"])
+        self.assertEqual(data["spec"].get("updateStrategy", {}).get("type", "RollingUpdate"),
+                         "RollingUpdate")
+        self.assertNotIn("maxUnavailable", data["spec"].get("updateStrategy", {}).get("rollingUpdate", {}))
+        self.assertGreater(data["spec"].get("minReadySeconds", 0), 0)  # time to rejoin in sync
+
     def test_network_policies_close_etcd_and_the_data_port(self):
         etcd = find(self.docs, "NetworkPolicy", "adanns-etcd")
         allowed = etcd["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]
@@ -106,8 +137,11 @@ class K8sManifestsTest(unittest.TestCase):
         data = find(self.docs, "NetworkPolicy", "adanns-data")
         self.assertEqual(data["spec"]["podSelector"]["matchLabels"], {"app": "adanns-data"})
         grpc_rule = data["spec"]["ingress"][0]
-        self.assertEqual(grpc_rule["from"][0]["podSelector"]["matchLabels"],
-                         find(self.docs, "Deployment", "adanns-router")["spec"]["selector"]["matchLabels"])
+        sources = [peer["podSelector"]["matchLabels"] for peer in grpc_rule["from"]]
+        # Routers, and data nodes: a follower streams its primary's WAL over ShardService.
+        self.assertEqual(sources, [
+            find(self.docs, "Deployment", "adanns-router")["spec"]["selector"]["matchLabels"],
+            find(self.docs, "StatefulSet", "adanns-data")["spec"]["selector"]["matchLabels"]])
         self.assertEqual([p["port"] for p in grpc_rule["ports"]], [50051])
 
     def test_mounted_secrets_are_named_consistently(self):

@@ -12,6 +12,7 @@ namespace adanns::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -73,6 +74,24 @@ TEST_F(CliTest, ErrorsNameTheCodeAndExitNonZero) {
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_NE(Cli("ingest --collection c " + dir_.path() + "/missing.npy", &out), 0);
   EXPECT_THAT(out, HasSubstr("missing.npy"));
+}
+
+// `collection create --replicas`: documented in the help, parsed as a count (anything else is
+// refused by the CLI before any call), and 1 is what a standalone server holds anyway. (Copies on
+// a cluster, and describe's replica columns: tests/cluster/cluster_local_test.sh.)
+TEST_F(CliTest, CreateTakesReplicas) {
+  std::string out;
+  ASSERT_EQ(Cli("collection create --help", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("--replicas"));
+  EXPECT_THAT(out, HasSubstr("--default_replicas"));
+  for (const std::string bad : {"two", "-1", "1.5", ""}) {
+    EXPECT_NE(Cli("collection create r --dim 4 --metric l2 --replicas " + bad, &out), 0) << bad;
+    EXPECT_THAT(out, HasSubstr("--replicas")) << bad;
+  }
+  EXPECT_NE(Cli("collection describe r", &out), 0) << "a refused flag created the collection";
+  ASSERT_EQ(Cli("collection create r --dim 4 --metric l2 --replicas 1", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("created collection r"));
+  EXPECT_THAT(out, Not(HasSubstr("REPLICAS")));  // a standalone collection has no shard table
 }
 
 TEST_F(CliTest, PythonExampleRuns) {
