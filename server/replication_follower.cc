@@ -130,10 +130,13 @@ absl::Status ReplicationManager::FollowOnce(Group& group, bool* needs_copy) {
   start.mutable_start()->mutable_position()->set_epoch(position.epoch);
   start.mutable_start()->mutable_position()->set_seq(position.seq);
   absl::Status applied = absl::OkStatus();
+  // Cancelled here (a new epoch, a failed apply) or ended by the primary, whose status (e.g. a
+  // full copy needed) a cancel would hide.
+  bool stopped_here = false;
   if (stream->Write(start)) {
     std::vector<std::string> column_families;
     v1::ReplicateBatch batch;
-    while (stream->Read(&batch)) {
+    while (!stopped_here && stream->Read(&batch)) {
       if (batch.column_families_size() > 0) {
         column_families.assign(batch.column_families().begin(), batch.column_families().end());
       }
@@ -141,8 +144,9 @@ absl::Status ReplicationManager::FollowOnce(Group& group, bool* needs_copy) {
         // Cancelling is asynchronous: a batch already received is not applied (nor acked) once
         // this node knows of a newer epoch or became the primary itself.
         std::lock_guard lock(group.mutex);
-        if (group.stop_following || group.state.epoch() != state.epoch()) break;
+        stopped_here = group.stop_following || group.state.epoch() != state.epoch();
       }
+      if (stopped_here) break;
       if (!batch.write_batch().empty()) {
         const storage::WritePosition identity{batch.position().epoch(), batch.position().seq()};
         if (!(identity == position)) {
@@ -155,16 +159,20 @@ absl::Status ReplicationManager::FollowOnce(Group& group, bool* needs_copy) {
                                                      group.state.epoch() != state.epoch();
                                             })
                                : write.status();
-          if (!applied.ok()) break;
+          if (!applied.ok()) {
+            stopped_here = true;
+            break;
+          }
           position = identity;
         }
       }
       v1::ReplicateRequest ack;
       ack.set_applied_through_seq(batch.through_seq());
-      if (!stream->Write(ack)) break;
+      stopped_here = !stream->Write(ack);
     }
   }
-  context.TryCancel();
+  if (stopped_here) context.TryCancel();
+  stream->WritesDone();
   const grpc::Status finished = stream->Finish();
   clear_context();
   if (!applied.ok()) return applied;
