@@ -47,10 +47,10 @@ absl::StatusOr<RoleOptions> ParseRoleFlags(const RoleFlags& flags) {
           "standalone server keeps no cluster state");
     }
   }
-  if (!options.router && flags.shard_tls.any()) {
+  if (options.standalone() && flags.shard_tls.any()) {
     return absl::InvalidArgumentError(
-        "--shard_tls_ca, --shard_tls_cert and --shard_tls_key are for --role=router (how it "
-        "dials the data nodes)");
+        "--shard_tls_ca, --shard_tls_cert and --shard_tls_key are for --role=router or data (how "
+        "routers, and followers of replicated shards, dial data nodes)");
   }
   if (options.standalone()) return options;
   if (flags.etcd.empty()) {

@@ -26,7 +26,8 @@ struct RoleFlags {
   int lease_seconds = 5;
   // --etcd_ca, --etcd_cert, --etcd_key: TLS to etcd (data and router).
   TlsClientFiles etcd_tls;
-  // --shard_tls_ca, --shard_tls_cert, --shard_tls_key: TLS to the data nodes (router).
+  // --shard_tls_ca, --shard_tls_cert, --shard_tls_key: TLS to the data nodes (routers, and data
+  // nodes whose followers dial primaries).
   TlsClientFiles shard_tls;
 };
 
@@ -50,7 +51,7 @@ struct RoleOptions {
 };
 
 // INVALID_ARGUMENT naming the flag: an unknown role, --etcd missing for data/router, --etcd or
-// --etcd_ca/_cert/_key given for standalone, --shard_tls_* for a role without the router, a bad
+// --etcd_ca/_cert/_key given for standalone, --shard_tls_* for standalone, a bad
 // --etcd list or --cluster name, --lease_seconds outside 2..300, a bad --advertise, a TLS
 // certificate without its key or CA. NOT_FOUND naming an unreadable TLS file (read here, so a
 // typo stops the process at start-up rather than at its first connection).

@@ -128,13 +128,16 @@ ABSL_FLAG(std::string, etcd_cert, "",
           "PEM client certificate shown to etcd (with --etcd_key and --etcd_ca), for an etcd "
           "started with --client-cert-auth");
 ABSL_FLAG(std::string, etcd_key, "", "PEM private key of --etcd_cert");
-ABSL_FLAG(std::string, shard_tls_ca, "",
-          "Router: PEM CA that signs the data nodes' certificates (their --tls_cert): set, the "
-          "router dials data nodes over TLS");
+ABSL_FLAG(
+    std::string, shard_tls_ca, "",
+    "Router and data node: PEM CA that signs the data nodes' certificates (their --tls_cert): set, "
+    "routers (and followers of replicated shards) dial data nodes over TLS");
 ABSL_FLAG(std::string, shard_tls_cert, "",
-          "Router: PEM client certificate shown to data nodes that require mutual TLS (their "
+          "Router and data node: PEM client certificate shown to data nodes that require mutual "
+          "TLS (their "
           "--tls_client_ca); with --shard_tls_key and --shard_tls_ca");
-ABSL_FLAG(std::string, shard_tls_key, "", "Router: PEM private key of --shard_tls_cert");
+ABSL_FLAG(std::string, shard_tls_key, "",
+          "Router and data node: PEM private key of --shard_tls_cert");
 ABSL_FLAG(std::string, node_id, "", "This node's name in the cluster; default: --advertise");
 ABSL_FLAG(std::string, advertise, "",
           "HOST:PORT other nodes dial; default: the --listen host with the port bound (required "

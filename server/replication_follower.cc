@@ -18,7 +18,9 @@ namespace adanns::server {
 namespace {
 
 constexpr auto kFirstRetry = std::chrono::milliseconds(100);
-constexpr auto kMaxRetry = std::chrono::seconds(2);
+// Below the ack deadline: a follower reconnecting after a failover must be back before the new
+// primary's first write gives up on it.
+constexpr auto kMaxRetry = std::chrono::milliseconds(500);
 // A follower whose apply meets the fresh-row cap (its indexes behind) waits this long per try.
 constexpr auto kBackpressureRetry = std::chrono::milliseconds(20);
 
@@ -64,11 +66,16 @@ absl::Status ApplyWrite(Collection& collection, const storage::ReplicatedWrite& 
 void ReplicationManager::FollowLoop(std::shared_ptr<Group> group) {
   auto retry = kFirstRetry;
   std::string last_error;
+  uint64_t previous_epoch = 0;
   for (;;) {
+    uint64_t epoch;
     {
       std::lock_guard lock(group->mutex);
       if (group->stop_following || stop_.load() || group->IsPrimary(options_.node_id)) break;
+      epoch = group->state.epoch();
     }
+    if (epoch != previous_epoch) retry = kFirstRetry;  // a new primary: try it promptly
+    previous_epoch = epoch;
     bool needs_copy = false;
     absl::Status status = FollowOnce(*group, &needs_copy);
     if (needs_copy) status = CopyFromPrimary(*group);
@@ -83,7 +90,6 @@ void ReplicationManager::FollowLoop(std::shared_ptr<Group> group) {
     std::unique_lock lock(group->mutex);
     // A new epoch (a failover) ends the wait at once: the new primary's first write drops a
     // follower that has not reconnected within the ack deadline.
-    const uint64_t epoch = group->state.epoch();
     group->changed.wait_for(lock, retry, [&] {
       return group->stop_following || stop_.load() || group->state.epoch() != epoch;
     });

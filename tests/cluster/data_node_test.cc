@@ -85,7 +85,7 @@ TEST(DataNodeFlagsTest, BadClusterFlagsStopTheServerWithAClearMessage) {
       {"--role=data --etcd=nohost", "HOST:PORT"},
       {"--role=data --etcd=127.0.0.1:2379 --listen=0.0.0.0:0", "needs mutual TLS"},
       {"--etcd_ca=" + dir.path() + "/ca.pem", "--etcd_ca"},
-      {"--role=data --etcd=127.0.0.1:2379 --shard_tls_ca=/ca.pem", "are for --role=router"},
+      {"--shard_tls_ca=/ca.pem", "are for --role=router or data"},
       {"--role=router --etcd=127.0.0.1:2379 --etcd_ca=/ca.pem --etcd_key=/k.pem",
        "--etcd_cert and --etcd_key go together"},
       {"--role=router --etcd=127.0.0.1:2379 --shard_tls_ca=" + dir.path() + "/missing.pem",

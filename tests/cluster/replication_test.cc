@@ -248,7 +248,13 @@ TEST_F(ReplicationTest, KillingAPrimaryMidLoadLosesNoAcknowledgedWrite) {
         return now.epoch() >= 2 && now.node_id() != before.node_id();
       },
       std::chrono::seconds(30)));
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // writes go on under the new primary
+  // Writes go on under the new primary.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        std::lock_guard lock(acked_mutex);
+        return !ack_times.empty() && ack_times.back() > killed_at + std::chrono::seconds(1);
+      },
+      std::chrono::seconds(20)));
   stop.store(true);
   writer.join();
   reader.join();

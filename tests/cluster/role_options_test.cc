@@ -85,10 +85,16 @@ TEST(RoleOptionsTest, TlsFlagsAreCheckedAndTheirFilesReadAtStartUp) {
   flags = Flags("standalone", "");
   flags.etcd_tls.ca = pem;
   ExpectRejected(flags, "--etcd_ca");
-  flags = Flags("data", "a:2379");
+  flags = Flags("standalone", "");
   flags.shard_tls.ca = pem;
   ExpectRejected(flags,
-                 "--shard_tls_ca, --shard_tls_cert and --shard_tls_key are for --role=router");
+                 "--shard_tls_ca, --shard_tls_cert and --shard_tls_key are for --role=router or "
+                 "data");
+  flags = Flags("data", "a:2379");  // a follower dials its primary like a router dials a node
+  flags.shard_tls.ca = pem;
+  auto data_tls = ParseRoleFlags(flags);
+  ASSERT_TRUE(data_tls.ok()) << data_tls.status();
+  EXPECT_NE(data_tls->shard_credentials, nullptr);
   flags = Flags("data", "a:2379");
   flags.etcd_tls = {pem, pem, ""};
   ExpectRejected(flags, "--etcd_cert and --etcd_key go together");
