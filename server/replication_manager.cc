@@ -187,7 +187,8 @@ void ReplicationManager::Reconcile() {
     if (group->follower.joinable()) group->follower.join();
   }
   // Followers: one thread per group this node follows (it exits when the node becomes primary).
-  for (auto& [name, group] : current) {
+  for (auto& entry : current) {
+    const std::shared_ptr<Group> group = entry.second;
     std::thread finished;
     {
       std::lock_guard lock(group->mutex);
