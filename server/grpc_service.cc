@@ -77,6 +77,11 @@ absl::Status AdannsService::DoCreateCollection(const v1::CreateCollectionRequest
         "shards = ", request.shards(),
         ": a standalone server holds a collection in one shard (sharding needs cluster mode)"));
   }
+  if (request.replicas() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "replicas = ", request.replicas(),
+        ": a standalone server keeps one copy of a collection (replication needs cluster mode)"));
+  }
   ASSIGN_OR_RETURN(storage::CollectionMeta meta, MetaFromCreateRequest(request));
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection,
                    engine_->CreateCollection(std::move(meta)));

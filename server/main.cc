@@ -235,6 +235,10 @@ int main(int argc, char** argv) {
     options.cluster_key = cluster_key;
     options.store.wal_retention_seconds = absl::GetFlag(FLAGS_wal_retention_seconds);
     options.store.wal_retention_mb = absl::GetFlag(FLAGS_wal_retention_mb);
+    if (absl::GetFlag(FLAGS_replication_ack_timeout_ms) <= 0) {
+      spdlog::error("bad flags: --replication_ack_timeout_ms must be positive");
+      return 1;
+    }
     if (options.store.wal_retention_seconds == 0 && options.store.wal_retention_mb == 0) {
       // RocksDB reads 0 and 0 as "keep nothing": replicas could never catch up from the log.
       spdlog::error("bad flags: --wal_retention_seconds and --wal_retention_mb cannot both be 0");

@@ -119,6 +119,10 @@ absl::StatusOr<std::unique_ptr<Router>> Router::Start(RouterOptions options) {
   if (options.default_shards == 0 || options.default_shards > kMaxShards) {
     return absl::InvalidArgumentError(absl::StrCat("--default_shards must be in 1..", kMaxShards));
   }
+  if (options.default_replicas == 0 || options.default_replicas > kMaxReplicas) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--default_replicas must be in 1..", kMaxReplicas));
+  }
   return std::unique_ptr<Router>(
       new Router(std::move(options), std::move(keys), std::move(client)));
 }

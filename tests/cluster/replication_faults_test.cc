@@ -69,6 +69,7 @@ class ReplicationFaultsTest : public ::testing::Test {
       std::vector<std::string> flags = cluster;
       flags.push_back("--role=data");
       flags.push_back("--replication_ack_timeout_ms=1500");
+      node_flags_ = flags;
       nodes_.push_back(
           std::make_unique<ServerProcess>(dir_.path() + "/node" + std::to_string(n), flags));
     }
@@ -402,6 +403,7 @@ class ReplicationFaultsTest : public ::testing::Test {
   std::vector<std::unique_ptr<ServerProcess>> routers_;
   std::vector<std::unique_ptr<v1::Adanns::Stub>> stubs_;
 
+  std::vector<std::string> node_flags_;  // a data node's flags (the same for all three)
   std::atomic<bool> stop_{false};
   std::mutex log_mutex_;
   ShardLog logs_[kShards];
@@ -443,6 +445,45 @@ TEST_F(ReplicationFaultsTest, KillingAFollowerLosesNothing) {
     }
     EXPECT_GE(shard.in_sync_size(), 2) << "shard " << shard.shard();
   }
+}
+
+// (4) kill -9 a data node, let the load go on under the new primaries, restart it on the same
+// address (so the same node id) with its data: it catches up on every shard it holds a copy of
+// (from the primary's WAL where its position is there, by a full copy where it holds writes the
+// primary never had: its unacknowledged tail as a primary) and rejoins every in-sync set.
+TEST_F(ReplicationFaultsTest, ARestartedNodeCatchesUpAndRejoins) {
+  StartLoad();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const std::string victim = Describe(0).shards(0).node_id();
+  size_t index = nodes_.size();
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (nodes_[n]->target() == victim) index = n;
+  }
+  ASSERT_LT(index, nodes_.size()) << victim;
+  const int port = nodes_[index]->port();
+  nodes_[index]->Kill();
+  std::this_thread::sleep_for(std::chrono::seconds(8));  // failovers, writes without it
+  std::vector<std::string> flags = node_flags_;
+  flags.push_back("--listen=127.0.0.1:" + std::to_string(port));  // the last --listen wins
+  nodes_[index] =
+      std::make_unique<ServerProcess>(dir_.path() + "/node" + std::to_string(index), flags);
+  const auto restarted_at = Clock::now();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const std::optional<v1::CollectionInfo> now = TryDescribe(0);
+        if (!now.has_value()) return false;
+        for (const v1::ShardInfo& shard : now->shards()) {
+          const auto& in_sync = shard.in_sync();
+          if (std::find(in_sync.begin(), in_sync.end(), victim) == in_sync.end()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(40)))
+      << "the restarted node did not rejoin every shard's in-sync set";
+  std::cout << "[restart killed node] back in every in-sync set after "
+            << Seconds(Clock::now() - restarted_at) << " s\n";
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // load with it back
+  Check("restart killed node", 0);
 }
 
 // (3) SIGSTOP a primary past its lease: a follower takes over with the next epoch. After SIGCONT

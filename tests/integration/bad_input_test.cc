@@ -138,6 +138,23 @@ TEST_P(BadInputTest, CreateCollection) {
   ExpectStatus(create("x", 8, v1::L2, {4, 4}), kInvalid, "nesting_dims");
   ExpectStatus(create("x", 8, v1::L2, {4, 16}), kInvalid, "nesting_dims");
   ExpectStatus(create("c", 8, v1::L2), grpc::StatusCode::ALREADY_EXISTS, "'c'");
+  auto create_copies = [&](uint32_t replicas) {
+    v1::CreateCollectionRequest request;
+    request.set_name("r");
+    request.set_dim(8);
+    request.set_metric(v1::L2);
+    request.set_replicas(replicas);
+    v1::CollectionInfo info;
+    grpc::ClientContext context;
+    return stub_->CreateCollection(&context, request, &info);
+  };
+  if (GetParam() == Topology::kStandalone) {
+    ExpectStatus(create_copies(3), kInvalid, "replication needs cluster mode");
+  } else {  // one data node
+    ExpectStatus(create_copies(9), kInvalid, "replicas must be in 1..5, got 9");
+    ExpectStatus(create_copies(3), grpc::StatusCode::FAILED_PRECONDITION,
+                 "3 replicas need as many live data nodes, 1 are live");
+  }
 
   ASSERT_TRUE(create("x", 100, v1::COSINE).ok());
   v1::ListCollectionsResponse list;
