@@ -85,7 +85,7 @@ void ReplicationManager::FailOverDeadPrimaries() {
         request.set_collection(name);
         request.set_shard(assignment.shard());
         v1::WritePosition position;
-        if (!StubFor(address->second)->ReplicaPosition(&context, request, &position).ok()) {
+        if (!stubs_.For(address->second)->ReplicaPosition(&context, request, &position).ok()) {
           continue;
         }
         if (!best.has_value() || Ahead(position, best_position)) {

@@ -39,6 +39,7 @@
 #include "cluster/etcd_watch.h"
 #include "cluster/shard_map.h"
 #include "server/metrics.h"
+#include "server/shard_channel.h"
 #include "server/shard_host.h"
 
 namespace adanns::server {
@@ -122,7 +123,6 @@ class ReplicationManager {
   // The controller (failover_controller.cc).
   void ControllerLoop();
   void FailOverDeadPrimaries();
-  std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address);
   std::string AddressOf(const std::string& node_id) const;
 
   const ReplicationOptions options_;
@@ -136,9 +136,9 @@ class ReplicationManager {
   std::unique_ptr<cluster::EtcdPrefixWatch> nodes_;
 
   std::mutex reconcile_mutex_;  // one Reconcile at a time
-  mutable std::mutex mutex_;    // guards groups_ and stubs_
+  mutable std::mutex mutex_;    // guards groups_
   std::map<std::pair<std::string, uint32_t>, std::shared_ptr<Group>> groups_;
-  std::map<std::string, std::shared_ptr<v1::ShardService::Stub>> stubs_;
+  ShardStubs stubs_;
 
   std::mutex wake_mutex_;
   std::condition_variable wake_;

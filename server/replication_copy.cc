@@ -139,7 +139,7 @@ absl::Status ReplicationManager::CopyFromPrimary(Group& group) {
   request.set_shard(group.shard);
   request.set_epoch(state.epoch());
   request.set_node_id(options_.node_id);
-  auto reader = StubFor(address)->CopyShard(&context, request);
+  auto reader = stubs_.For(address)->CopyShard(&context, request);
   v1::ShardCopyChunk chunk;
   std::optional<storage::WritePosition> position;
   uint64_t bytes = 0;

@@ -127,7 +127,7 @@ absl::Status ReplicationManager::FollowOnce(Group& group, bool* needs_copy) {
     std::lock_guard lock(group.mutex);
     group.follow_context = nullptr;
   };
-  auto stream = StubFor(address)->Replicate(&context);
+  auto stream = stubs_.For(address)->Replicate(&context);
   v1::ReplicateRequest start;
   start.mutable_start()->set_collection(group.collection);
   start.mutable_start()->set_shard(group.shard);
@@ -135,6 +135,10 @@ absl::Status ReplicationManager::FollowOnce(Group& group, bool* needs_copy) {
   start.mutable_start()->set_node_id(options_.node_id);
   start.mutable_start()->mutable_position()->set_epoch(position.epoch);
   start.mutable_start()->mutable_position()->set_seq(position.seq);
+  const std::function<bool()> abandoned = [&] {
+    std::lock_guard lock(group.mutex);
+    return group.stop_following || group.state.epoch() != state.epoch();
+  };
   absl::Status applied = absl::OkStatus();
   // Cancelled here (a new epoch, a failed apply) or ended by the primary, whose status (e.g. a
   // full copy needed) a cancel would hide.
@@ -146,25 +150,16 @@ absl::Status ReplicationManager::FollowOnce(Group& group, bool* needs_copy) {
       if (batch.column_families_size() > 0) {
         column_families.assign(batch.column_families().begin(), batch.column_families().end());
       }
-      {
-        // Cancelling is asynchronous: a batch already received is not applied (nor acked) once
-        // this node knows of a newer epoch or became the primary itself.
-        std::lock_guard lock(group.mutex);
-        stopped_here = group.stop_following || group.state.epoch() != state.epoch();
-      }
-      if (stopped_here) break;
+      // Cancelling is asynchronous: a batch already received is not applied (nor acked) once
+      // this node knows of a newer epoch or became the primary itself.
+      if ((stopped_here = abandoned())) break;
       if (!batch.write_batch().empty()) {
         const storage::WritePosition identity{batch.position().epoch(), batch.position().seq()};
         if (!(identity == position)) {
           absl::StatusOr<storage::ReplicatedWrite> write =
               storage::DecodeReplicatedWrite(batch.write_batch(), column_families);
-          applied = write.ok() ? ApplyWrite(*collection, *write, identity,
-                                            [&] {
-                                              std::lock_guard lock(group.mutex);
-                                              return group.stop_following ||
-                                                     group.state.epoch() != state.epoch();
-                                            })
-                               : write.status();
+          applied =
+              write.ok() ? ApplyWrite(*collection, *write, identity, abandoned) : write.status();
           if (!applied.ok()) {
             stopped_here = true;
             break;

@@ -46,7 +46,8 @@ ReplicationManager::ReplicationManager(ReplicationOptions options, cluster::Clus
       keys_(std::move(keys)),
       etcd_(std::move(etcd)),
       host_(host),
-      metrics_(metrics) {
+      metrics_(metrics),
+      stubs_(options_.credentials, options_.cluster_key, options_.max_message_bytes) {
   auto wake = [this](const cluster::EtcdPrefixWatch::Snapshot&) { wake_.notify_all(); };
   maps_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.CollectionsPrefix(), wake);
   states_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.ShardsPrefix(), wake);
@@ -216,16 +217,6 @@ std::string ReplicationManager::AddressOf(const std::string& node_id) const {
   return found == live.end() ? std::string() : found->second;
 }
 
-std::shared_ptr<v1::ShardService::Stub> ReplicationManager::StubFor(const std::string& address) {
-  std::lock_guard lock(mutex_);
-  std::shared_ptr<v1::ShardService::Stub>& stub = stubs_[address];
-  if (stub == nullptr) {
-    stub = NewShardStub(address, options_.credentials, options_.cluster_key,
-                        options_.max_message_bytes);
-  }
-  return stub;
-}
-
 absl::Status ReplicationManager::AdmitWrite(const std::string& collection, uint32_t shard) {
   // Before the first listing a replicated shard would pass as unreplicated: its write committed
   // untagged (never streamed) and acknowledged on this copy alone.
@@ -236,12 +227,9 @@ absl::Status ReplicationManager::AdmitWrite(const std::string& collection, uint3
                                                ": replication state not loaded; retry"));
   }
   std::shared_ptr<Group> group = FindGroup(collection, shard);
-  if (group == nullptr && maps_->Find(keys_.Collection(collection)).has_value()) {
-    Reconcile();  // a collection created a moment ago: its groups are due
-    group = FindGroup(collection, shard);
-  }
   if (group == nullptr) {
-    // Unreplicated, unless the map says otherwise and this node has not caught up with it yet.
+    // Unreplicated (the common case: nothing more to do), or replicated in a collection created a
+    // moment ago whose groups the next round would set up: set them up now.
     const std::optional<cluster::EtcdKeyValue> map = maps_->Find(keys_.Collection(collection));
     if (!map.has_value()) return absl::OkStatus();
     absl::StatusOr<v1::ShardMapRecord> record =
@@ -250,9 +238,13 @@ absl::Status ReplicationManager::AdmitWrite(const std::string& collection, uint3
         cluster::ReplicaNodes(record->shards(static_cast<int>(shard))).size() < 2) {
       return absl::OkStatus();
     }
-    return absl::UnavailableError(absl::StrCat(ShardName(collection, shard), " on node ",
-                                               options_.node_id,
-                                               ": replication state not loaded yet; retry"));
+    Reconcile();
+    group = FindGroup(collection, shard);
+    if (group == nullptr) {
+      return absl::UnavailableError(absl::StrCat(ShardName(collection, shard), " on node ",
+                                                 options_.node_id,
+                                                 ": replication state not loaded yet; retry"));
+    }
   }
   absl::StatusOr<std::shared_ptr<HostedShard>> hosted = host_->Find(collection, shard);
   std::lock_guard lock(group->mutex);

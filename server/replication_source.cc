@@ -20,10 +20,6 @@ constexpr size_t kBytesPerRead = 8 << 20;
 // How long the sender sleeps when the WAL has nothing new (a write wakes it sooner).
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 
-grpc::Status Refuse(grpc::StatusCode code, const std::string& message) {
-  return grpc::Status(code, message);
-}
-
 }  // namespace
 
 grpc::Status ReplicationManager::ServeFollower(
@@ -31,27 +27,28 @@ grpc::Status ReplicationManager::ServeFollower(
     grpc::ServerReaderWriter<v1::ReplicateBatch, v1::ReplicateRequest>* stream) {
   v1::ReplicateRequest first;
   if (!stream->Read(&first) || !first.has_start()) {
-    return Refuse(grpc::StatusCode::INVALID_ARGUMENT, "a Replicate stream starts with `start`");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "a Replicate stream starts with `start`");
   }
   const v1::ReplicateStart& start = first.start();
   std::shared_ptr<Group> group = FindGroup(start.collection(), start.shard());
   if (group == nullptr) {
-    return Refuse(grpc::StatusCode::FAILED_PRECONDITION,
-                  absl::StrCat("node ", options_.node_id, " holds no replicated shard ",
-                               start.shard(), " of '", start.collection(), "'"));
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("node ", options_.node_id, " holds no replicated shard ",
+                                     start.shard(), " of '", start.collection(), "'"));
   }
   std::shared_ptr<HostedShard> hosted;
   {
     std::lock_guard lock(group->mutex);
     if (!group->IsPrimary(options_.node_id) || group->state.epoch() != start.epoch()) {
-      return Refuse(grpc::StatusCode::FAILED_PRECONDITION,
-                    absl::StrCat("node ", options_.node_id, " is not the primary at epoch ",
-                                 start.epoch(), " (it sees epoch ", group->state.epoch(),
-                                 ", primary ", group->state.primary(), ")"));
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("node ", options_.node_id, " is not the primary at epoch ",
+                                       start.epoch(), " (it sees epoch ", group->state.epoch(),
+                                       ", primary ", group->state.primary(), ")"));
     }
     hosted = group->hosted;
   }
-  if (hosted == nullptr) return Refuse(grpc::StatusCode::UNAVAILABLE, "shard not open yet");
+  if (hosted == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shard not open yet");
   storage::RocksStore& store = hosted->engine().store();
   const storage::WritePosition position{start.position().epoch(), start.position().seq()};
   absl::StatusOr<uint64_t> from = store.ResumeSequenceAfter(position);
@@ -74,10 +71,12 @@ grpc::Status ReplicationManager::ServeFollower(
   std::thread reader([&] {
     v1::ReplicateRequest ack;
     while (stream->Read(&ack)) {
+      bool rejoin = false;
       {
         std::lock_guard lock(group->mutex);
         uint64_t& acked = group->acked[start.node_id()];
         acked = std::max(acked, ack.applied_through_seq());
+        rejoin = !group->InSync(start.node_id());
       }
       group->changed.notify_all();
       const uint64_t latest = store.LatestSequence();
@@ -85,11 +84,6 @@ grpc::Status ReplicationManager::ServeFollower(
         metrics_->SetReplicationLag(
             start.collection(), start.shard(), start.node_id(),
             static_cast<double>(latest - std::min(latest, ack.applied_through_seq())));
-      }
-      bool rejoin = false;
-      {
-        std::lock_guard lock(group->mutex);
-        rejoin = !group->InSync(start.node_id());
       }
       if (rejoin) {
         // Caught up with every write committed so far: no write that read the in-sync set
@@ -109,13 +103,17 @@ grpc::Status ReplicationManager::ServeFollower(
 
   grpc::Status result = grpc::Status::OK;
   uint64_t next = *from;
-  bool first_message = true;
-  while (!context->IsCancelled() && !reader_done.load() && !stop_.load()) {
+  // The first message names the column families (to decode records) and where streaming starts.
+  v1::ReplicateBatch header;
+  for (const std::string& name : store.ColumnFamilyNamesById()) header.add_column_families(name);
+  header.set_through_seq(next - 1);
+  bool sent = stream->Write(header);
+  while (sent && !context->IsCancelled() && !reader_done.load() && !stop_.load()) {
     {
       std::lock_guard lock(group->mutex);
       if (!group->IsPrimary(options_.node_id) || group->state.epoch() != start.epoch()) {
-        result = Refuse(grpc::StatusCode::FAILED_PRECONDITION,
-                        absl::StrCat("node ", options_.node_id, " is no longer the primary"));
+        result = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                              absl::StrCat("node ", options_.node_id, " is no longer the primary"));
         break;
       }
     }
@@ -125,7 +123,6 @@ grpc::Status ReplicationManager::ServeFollower(
       result = ToGrpc(records.status());
       break;
     }
-    bool sent = true;
     uint64_t skipped_through = 0;
     for (const storage::WalRecord& record : *records) {
       next = record.last_seq + 1;
@@ -134,12 +131,6 @@ grpc::Status ReplicationManager::ServeFollower(
         continue;
       }
       v1::ReplicateBatch batch;
-      if (first_message) {
-        for (const std::string& name : store.ColumnFamilyNamesById()) {
-          batch.add_column_families(name);
-        }
-        first_message = false;
-      }
       batch.set_through_seq(record.last_seq);
       batch.set_write_batch(record.data);
       const storage::WritePosition identity = record.Identity();
@@ -149,15 +140,9 @@ grpc::Status ReplicationManager::ServeFollower(
       if (!(sent = stream->Write(batch))) break;
     }
     if (!sent) break;
-    if (skipped_through != 0 || first_message) {
+    if (skipped_through != 0) {
       v1::ReplicateBatch progress;  // moves the follower past records it does not need
-      if (first_message) {
-        for (const std::string& name : store.ColumnFamilyNamesById()) {
-          progress.add_column_families(name);
-        }
-        first_message = false;
-      }
-      progress.set_through_seq(skipped_through != 0 ? skipped_through : next - 1);
+      progress.set_through_seq(skipped_through);
       if (!stream->Write(progress)) break;
     }
     if (records->empty()) {

@@ -129,7 +129,10 @@ absl::StatusOr<std::unique_ptr<Router>> Router::Start(RouterOptions options) {
 
 Router::Router(RouterOptions options, cluster::ClusterKeys keys,
                std::unique_ptr<cluster::EtcdClient> etcd)
-    : options_(std::move(options)), keys_(std::move(keys)), etcd_(std::move(etcd)) {
+    : options_(std::move(options)),
+      keys_(std::move(keys)),
+      etcd_(std::move(etcd)),
+      stubs_(options_.shard_credentials, options_.cluster_key, options_.max_message_bytes) {
   nodes_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.NodesPrefix());
   collections_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.CollectionsPrefix());
   calibrations_ =
@@ -145,16 +148,6 @@ Router::Deadline Router::DefaultDeadline() const {
 
 std::map<std::string, std::string> Router::LiveNodes() const {
   return LiveNodeAddresses(nodes_->Current());
-}
-
-std::shared_ptr<v1::ShardService::Stub> Router::StubFor(const std::string& address) const {
-  std::lock_guard lock(stubs_mutex_);
-  std::shared_ptr<v1::ShardService::Stub>& stub = stubs_[address];
-  if (stub == nullptr) {
-    stub = NewShardStub(address, options_.shard_credentials, options_.cluster_key,
-                        options_.max_message_bytes);
-  }
-  return stub;
 }
 
 absl::StatusOr<Router::Route> Router::Resolve(const std::string& name, Pick pick) const {
@@ -175,7 +168,7 @@ absl::StatusOr<Router::Route> Router::Resolve(const std::string& name, Pick pick
   const std::map<std::string, std::string> live = LiveNodes();
   auto stub_of = [&](const std::string& node_id) {
     const auto node = live.find(node_id);
-    return node == live.end() ? nullptr : StubFor(node->second);
+    return node == live.end() ? nullptr : stubs_.For(node->second);
   };
   for (const v1::ShardAssignment& assignment : route.record.shards()) {
     std::vector<std::string> copies = cluster::ReplicaNodes(assignment);

@@ -23,6 +23,7 @@
 #include "cluster/etcd_client.h"
 #include "cluster/etcd_watch.h"
 #include "cluster/shard_map.h"
+#include "server/shard_channel.h"
 
 namespace adanns::server {
 
@@ -152,7 +153,6 @@ class Router {
   absl::Status OnEveryCopy(const Route& route, Call&& call);
   // Node id -> address of the live data nodes.
   std::map<std::string, std::string> LiveNodes() const;
-  std::shared_ptr<v1::ShardService::Stub> StubFor(const std::string& address) const;
   // Shard sizes for splitting an MFLOPs cap, refreshed at most every few seconds; all zero (an
   // even split) while some shard's is unknown.
   std::vector<uint64_t> ShardSizes(const std::string& name, const Route& route, Deadline deadline);
@@ -203,8 +203,7 @@ class Router {
   mutable std::atomic<uint64_t> read_turn_{0};  // round-robin over in-sync copies
 
   // A cache of channels (one per data node address), filled as nodes are first routed to.
-  mutable std::mutex stubs_mutex_;
-  mutable std::map<std::string, std::shared_ptr<v1::ShardService::Stub>> stubs_;
+  mutable ShardStubs stubs_;
   struct Sizes {
     std::vector<uint64_t> counts;
     std::chrono::steady_clock::time_point at;

@@ -19,20 +19,22 @@ std::map<std::string, std::string> LiveNodeAddresses(
   return live;
 }
 
-std::shared_ptr<v1::ShardService::Stub> NewShardStub(
-    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials,
-    const std::string& cluster_key, int max_message_bytes) {
+std::shared_ptr<v1::ShardService::Stub> ShardStubs::For(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  std::shared_ptr<v1::ShardService::Stub>& stub = stubs_[address];
+  if (stub != nullptr) return stub;
   grpc::ChannelArguments arguments;
-  arguments.SetMaxReceiveMessageSize(max_message_bytes);
-  arguments.SetMaxSendMessageSize(max_message_bytes);
+  arguments.SetMaxReceiveMessageSize(max_message_bytes_);
+  arguments.SetMaxSendMessageSize(max_message_bytes_);
   // A restarted data node is dialled again within a second or two.
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> senders;
-  if (!cluster_key.empty()) senders.push_back(ClusterKeySender(cluster_key));
-  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
-  return v1::ShardService::NewStub(grpc::experimental::CreateCustomChannelWithInterceptors(
-      address, credentials, arguments, std::move(senders)));
+  if (!cluster_key_.empty()) senders.push_back(ClusterKeySender(cluster_key_));
+  stub = v1::ShardService::NewStub(grpc::experimental::CreateCustomChannelWithInterceptors(
+      address, credentials_ != nullptr ? credentials_ : grpc::InsecureChannelCredentials(),
+      arguments, std::move(senders)));
+  return stub;
 }
 
 }  // namespace adanns::server

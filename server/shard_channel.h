@@ -4,7 +4,9 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "adanns/v1/cluster.grpc.pb.h"
 #include "cluster/etcd_watch.h"
@@ -16,10 +18,24 @@ namespace adanns::server {
 std::map<std::string, std::string> LiveNodeAddresses(
     const cluster::EtcdPrefixWatch::Snapshot& nodes);
 
-// A stub on a new channel to `address`: `credentials` (null: plaintext), `cluster_key` sent on
-// every call (empty: none), reconnecting within a second or two after the node restarts.
-std::shared_ptr<v1::ShardService::Stub> NewShardStub(
-    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials,
-    const std::string& cluster_key, int max_message_bytes);
+// One channel per data node address, made on first use and kept: `credentials` (null:
+// plaintext), `cluster_key` sent on every call (empty: none), reconnecting within a second or two
+// after the node restarts. Thread-safe.
+class ShardStubs {
+ public:
+  ShardStubs(std::shared_ptr<grpc::ChannelCredentials> credentials, std::string cluster_key,
+             int max_message_bytes)
+      : credentials_(std::move(credentials)),
+        cluster_key_(std::move(cluster_key)),
+        max_message_bytes_(max_message_bytes) {}
+  std::shared_ptr<v1::ShardService::Stub> For(const std::string& address);
+
+ private:
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  const std::string cluster_key_;
+  const int max_message_bytes_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<v1::ShardService::Stub>> stubs_;
+};
 
 }  // namespace adanns::server
