@@ -34,6 +34,7 @@
 #include "tests/cluster/docs_collection.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/cluster/eventually.h"
+#include "tests/cluster/shard_copies.h"
 #include "tests/common/temp_dir.h"
 #include "tests/integration/server_process.h"
 
@@ -222,40 +223,7 @@ class ReplicationFaultsTest : public ::testing::Test {
     return info.value_or(v1::CollectionInfo());
   }
 
-  ServerProcess* Node(const std::string& node_id) {
-    for (auto& node : nodes_) {
-      if (node->running() && node->target() == node_id) return node.get();
-    }
-    return nullptr;
-  }
-
-  static std::unique_ptr<v1::ShardService::Stub> ShardStub(const std::string& node_id) {
-    return v1::ShardService::NewStub(
-        grpc::CreateChannel(node_id, grpc::InsecureChannelCredentials()));
-  }
-
-  // What one copy of a shard holds of `ids`, read from its node directly; nullopt on an error.
-  static std::optional<std::map<uint64_t, std::vector<float>>> CopyContents(
-      const std::string& node_id, uint32_t shard, const std::vector<uint64_t>& ids) {
-    std::map<uint64_t, std::vector<float>> found;
-    auto stub = ShardStub(node_id);
-    for (size_t begin = 0; begin < ids.size(); begin += 2000) {
-      v1::ShardGetRequest get;
-      get.set_shard(shard);
-      get.mutable_request()->set_collection("docs");
-      for (size_t i = begin; i < std::min(ids.size(), begin + 2000); ++i) {
-        get.mutable_request()->add_ids(ids[i]);
-      }
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      v1::GetResponse got;
-      if (!stub->Get(&context, get, &got).ok()) return std::nullopt;
-      for (const v1::Vector& vector : got.vectors()) {
-        found[vector.id()] = {vector.values().begin(), vector.values().end()};
-      }
-    }
-    return found;
-  }
+  ServerProcess* Node(const std::string& node_id) { return NodeProcess(nodes_, node_id); }
 
   // Order-independent hash of a copy's contents.
   static uint64_t ContentHash(const std::map<uint64_t, std::vector<float>>& contents) {

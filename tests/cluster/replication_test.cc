@@ -18,6 +18,7 @@
 #include "tests/cluster/docs_collection.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/cluster/eventually.h"
+#include "tests/cluster/shard_copies.h"
 #include "tests/common/temp_dir.h"
 #include "tests/integration/server_process.h"
 
@@ -69,41 +70,15 @@ class ReplicationTest : public ::testing::Test {
     return info;
   }
 
-  // The node process whose id (its advertised 127.0.0.1:PORT) is `node_id`.
-  ServerProcess* Node(const std::string& node_id) {
-    for (auto& node : nodes_) {
-      if (node->running() && node->target() == node_id) return node.get();
-    }
-    return nullptr;
-  }
+  ServerProcess* Node(const std::string& node_id) { return NodeProcess(nodes_, node_id); }
 
-  std::unique_ptr<v1::ShardService::Stub> ShardStub(const std::string& node_id) {
-    return v1::ShardService::NewStub(
-        grpc::CreateChannel(node_id, grpc::InsecureChannelCredentials()));
-  }
-
-  // What one copy of a shard holds of `ids`, read from its node directly.
-  std::map<uint64_t, std::vector<float>> CopyContents(const std::string& node_id, uint32_t shard,
-                                                      const std::vector<uint64_t>& ids) {
-    std::map<uint64_t, std::vector<float>> found;
-    auto stub = ShardStub(node_id);
-    for (size_t begin = 0; begin < ids.size(); begin += 1000) {
-      v1::ShardGetRequest get;
-      get.set_shard(shard);
-      get.mutable_request()->set_collection("docs");
-      for (size_t i = begin; i < std::min(ids.size(), begin + 1000); ++i) {
-        get.mutable_request()->add_ids(ids[i]);
-      }
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      v1::GetResponse got;
-      const grpc::Status status = stub->Get(&context, get, &got);
-      EXPECT_TRUE(status.ok()) << node_id << ": " << status.error_message();
-      for (const v1::Vector& vector : got.vectors()) {
-        found[vector.id()] = {vector.values().begin(), vector.values().end()};
-      }
-    }
-    return found;
+  // What one copy of a shard holds of `ids` (a failed read fails the test).
+  std::map<uint64_t, std::vector<float>> Contents(const std::string& node_id, uint32_t shard,
+                                                  const std::vector<uint64_t>& ids) {
+    std::optional<std::map<uint64_t, std::vector<float>>> contents =
+        CopyContents(node_id, shard, ids);
+    EXPECT_TRUE(contents.has_value()) << "reading the copy of shard " << shard << " on " << node_id;
+    return contents.value_or(std::map<uint64_t, std::vector<float>>());
   }
 
   // Every in-sync copy of every shard holds the same vectors of `ids`; together the shards hold
@@ -116,7 +91,7 @@ class ReplicationTest : public ::testing::Test {
       ASSERT_GE(shard.in_sync_size(), 2) << "shard " << shard.shard();
       std::optional<std::map<uint64_t, std::vector<float>>> first;
       for (const std::string& node : shard.in_sync()) {
-        const auto contents = CopyContents(node, shard.shard(), ids);
+        const auto contents = Contents(node, shard.shard(), ids);
         if (!first.has_value()) {
           first = contents;
         } else {
@@ -301,10 +276,10 @@ TEST_F(ReplicationTest, KillingAPrimaryMidLoadLosesNoAcknowledgedWrite) {
   const uint64_t last = ids.empty() ? kFirstId : ids.back();
   for (uint64_t id = last + 1; id <= last + 10 * kPerMessage; ++id) all_ids.push_back(id);
   std::set<uint64_t> stored = expected;
-  for (const auto& [id, values] : CopyContents(Describe().shards(0).node_id(), 0, all_ids)) {
+  for (const auto& [id, values] : Contents(Describe().shards(0).node_id(), 0, all_ids)) {
     stored.insert(id);
   }
-  for (const auto& [id, values] : CopyContents(Describe().shards(1).node_id(), 1, all_ids)) {
+  for (const auto& [id, values] : Contents(Describe().shards(1).node_id(), 1, all_ids)) {
     stored.insert(id);
   }
   ExpectCopiesAgree(all_ids, stored);
