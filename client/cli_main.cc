@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   adanns::client::AddVectorCommands(app, context);
   adanns::client::AddIndexCommands(app, context);
   adanns::client::AddSnapshotCommands(app, context);
+  adanns::client::AddClusterCommands(app, context);
   CLI11_PARSE(app, argc, argv);
 
   context.client_options.connect_timeout =

@@ -212,6 +212,11 @@ absl::StatusOr<v1::ListSnapshotsResponse> Client::ListSnapshots() {
                    Idempotent::kYes);
 }
 
+absl::StatusOr<v1::MoveShardResponse> Client::MoveShard(const v1::MoveShardRequest& request) {
+  // A move resumes where it stands when called again with the same arguments.
+  return CallUnary(&v1::Adanns::StubInterface::MoveShard, request, Idempotent::kYes);
+}
+
 absl::StatusOr<v1::CalibrationInfo> Client::Calibrate(const v1::CalibrateRequest& request) {
   return CallUnary(&v1::Adanns::StubInterface::Calibrate, request, Idempotent::kNo);
 }

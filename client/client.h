@@ -88,6 +88,8 @@ class Client {
   absl::StatusOr<v1::CollectionInfo> UpdateCollection(const v1::UpdateCollectionRequest& request);
   absl::StatusOr<v1::SnapshotInfo> CreateSnapshot(const v1::CreateSnapshotRequest& request);
   absl::StatusOr<v1::ListSnapshotsResponse> ListSnapshots();
+  // Cluster routers only; waits as long as the client's deadline allows (re-running is safe).
+  absl::StatusOr<v1::MoveShardResponse> MoveShard(const v1::MoveShardRequest& request);
   // Streams `messages` as they are (all of them again on a new stream on UNAVAILABLE); for large
   // inputs prefer UpsertRows / UpsertFromReader.
   absl::StatusOr<v1::UpsertResponse> Upsert(const std::vector<v1::UpsertRequest>& messages);

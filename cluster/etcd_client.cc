@@ -170,15 +170,33 @@ absl::StatusOr<int64_t> EtcdClient::Put(absl::string_view key, absl::string_view
 absl::StatusOr<bool> EtcdClient::CompareAndPut(absl::string_view key, absl::string_view value,
                                                int64_t expected_mod_revision, int64_t lease) {
   etcdserverpb::TxnRequest request;
-  etcdserverpb::Compare* compare = request.add_compare();
+  AddGuardedPut(key, value, expected_mod_revision, lease, &request);
+  return CommitTxn(request);
+}
+
+absl::StatusOr<bool> EtcdClient::CompareAndPutAll(const std::vector<GuardedPut>& puts) {
+  etcdserverpb::TxnRequest request;
+  for (const GuardedPut& put : puts) {
+    AddGuardedPut(put.key, put.value, put.expected_mod_revision, 0, &request);
+  }
+  return CommitTxn(request);
+}
+
+void EtcdClient::AddGuardedPut(absl::string_view key, absl::string_view value,
+                               int64_t expected_mod_revision, int64_t lease,
+                               etcdserverpb::TxnRequest* request) {
+  etcdserverpb::Compare* compare = request->add_compare();
   compare->set_key(std::string(key));
   compare->set_result(etcdserverpb::Compare::EQUAL);
   compare->set_target(etcdserverpb::Compare::MOD);
   compare->set_mod_revision(expected_mod_revision);  // an absent key has mod_revision 0
-  etcdserverpb::PutRequest* put = request.add_success()->mutable_request_put();
+  etcdserverpb::PutRequest* put = request->add_success()->mutable_request_put();
   put->set_key(std::string(key));
   put->set_value(std::string(value));
   put->set_lease(lease);
+}
+
+absl::StatusOr<bool> EtcdClient::CommitTxn(const etcdserverpb::TxnRequest& request) {
   etcdserverpb::TxnResponse response;
   RETURN_IF_ERROR(OnAnyMember("txn", [&](Member& member, grpc::ClientContext* context) {
     return member.kv->Txn(context, request, &response);

@@ -68,6 +68,15 @@ class EtcdClient {
   // in one etcd transaction. False, writing nothing, when the key moved on (another writer won).
   absl::StatusOr<bool> CompareAndPut(absl::string_view key, absl::string_view value,
                                      int64_t expected_mod_revision, int64_t lease = 0);
+  // One key of CompareAndPutAll.
+  struct GuardedPut {
+    std::string key;
+    std::string value;
+    int64_t expected_mod_revision = 0;  // 0: only when absent
+  };
+  // Writes every key, each only when its mod_revision is as expected, in one etcd transaction:
+  // all or nothing. False, writing nothing, when any key moved on.
+  absl::StatusOr<bool> CompareAndPutAll(const std::vector<GuardedPut>& puts);
   // Deletes the key; returns how many keys were deleted (0 or 1).
   absl::StatusOr<int64_t> Delete(absl::string_view key);
 
@@ -91,6 +100,11 @@ class EtcdClient {
   // failure is UNAVAILABLE or DEADLINE_EXCEEDED (the member is down or partitioned).
   template <typename Call>
   absl::Status OnAnyMember(absl::string_view what, Call&& call);
+  static void AddGuardedPut(absl::string_view key, absl::string_view value,
+                            int64_t expected_mod_revision, int64_t lease,
+                            etcdserverpb::TxnRequest* request);
+  // True when every compare held (the puts were applied).
+  absl::StatusOr<bool> CommitTxn(const etcdserverpb::TxnRequest& request);
 
   EtcdOptions options_;
   std::vector<std::unique_ptr<Member>> members_;

@@ -20,11 +20,7 @@ namespace {
 
 constexpr auto kControllerRound = std::chrono::milliseconds(250);
 // Deadline of asking a follower for its position.
-constexpr auto kPositionDeadline = std::chrono::seconds(1);
-
-bool Ahead(const v1::WritePosition& a, const v1::WritePosition& b) {
-  return a.epoch() != b.epoch() ? a.epoch() > b.epoch() : a.seq() > b.seq();
-}
+constexpr auto kPositionDeadline = std::chrono::milliseconds(1000);
 
 }  // namespace
 
@@ -74,30 +70,17 @@ void ReplicationManager::FailOverDeadPrimaries() {
           cluster::EffectiveShardState(state_key, assignment, kv.create_revision, bytes);
       if (!state.ok() || live.contains(state->primary())) continue;
 
-      std::optional<std::string> best;
-      v1::WritePosition best_position;
+      std::vector<std::string> followers;
       for (const std::string& node : state->in_sync()) {
-        auto address = live.find(node);
-        if (node == state->primary() || address == live.end()) continue;
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + kPositionDeadline);
-        v1::ShardRequest request;
-        request.set_collection(name);
-        request.set_shard(assignment.shard());
-        v1::WritePosition position;
-        if (!stubs_.For(address->second)->ReplicaPosition(&context, request, &position).ok()) {
-          continue;
-        }
-        if (!best.has_value() || Ahead(position, best_position)) {
-          best = node;
-          best_position = position;
-        }
+        if (node != state->primary()) followers.push_back(node);
       }
+      const std::optional<CopyPosition> best =
+          FurthestAhead(stubs_, live, name, assignment.shard(), followers, kPositionDeadline);
       if (!best.has_value()) continue;  // no live in-sync copy: writes wait for one to return
 
       v1::ShardStateRecord next;
       next.set_epoch(state->epoch() + 1);
-      next.set_primary(*best);
+      next.set_primary(best->node);
       next.set_collection_revision(kv.create_revision);
       for (const std::string& node : state->in_sync()) {
         if (node != state->primary()) next.add_in_sync(node);
@@ -108,8 +91,8 @@ void ReplicationManager::FailOverDeadPrimaries() {
         spdlog::warn(
             "failover: shard {} of '{}': primary {} is gone, {} (at epoch {} seq {}) "
             "takes over with epoch {}",
-            assignment.shard(), name, state->primary(), *best, best_position.epoch(),
-            best_position.seq(), next.epoch());
+            assignment.shard(), name, state->primary(), best->node, best->position.epoch(),
+            best->position.seq(), next.epoch());
         if (metrics_ != nullptr) metrics_->RecordFailover(name);
       }
     }

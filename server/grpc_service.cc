@@ -550,4 +550,14 @@ grpc::Status AdannsService::ListSnapshots(grpc::ServerContext* context,
   });
 }
 
+grpc::Status AdannsService::MoveShard(grpc::ServerContext* context, const v1::MoveShardRequest*,
+                                      v1::MoveShardResponse*) {
+  const auto start = Clock::now();
+  return Finish("MoveShard", start, *context, Role::kAdmin, [&]() -> absl::Status {
+    return absl::FailedPreconditionError(
+        "MoveShard moves shards between the data nodes of a cluster: call a router "
+        "(adanns-server --role=router); this server holds every collection itself");
+  });
+}
+
 }  // namespace adanns::server

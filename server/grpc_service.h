@@ -86,6 +86,9 @@ class AdannsService final : public v1::Adanns::WithRawCallbackMethod_Search<
                               v1::SnapshotInfo* response) override;
   grpc::Status ListSnapshots(grpc::ServerContext* context, const v1::ListSnapshotsRequest* request,
                              v1::ListSnapshotsResponse* response) override;
+  // FAILED_PRECONDITION: shards move between the data nodes of a cluster.
+  grpc::Status MoveShard(grpc::ServerContext* context, const v1::MoveShardRequest* request,
+                         v1::MoveShardResponse* response) override;
 
   // The request handling without the transport: validation, the engine call, conversion. The
   // RPCs above wrap these; a data node's ShardService calls them on the service of one shard.

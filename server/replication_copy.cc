@@ -58,6 +58,10 @@ grpc::Status ReplicationManager::ServeCopy(grpc::ServerContext* context,
       hosted->engine().Find(request->collection());
   if (!collection.ok()) return ToGrpc(collection.status());
   storage::RocksStore& store = hosted->engine().store();
+  store.SetReplicationEpoch(request->epoch());  // checked above: this node's epoch as primary
+  // The copy resumes after a write of this WAL: with none since the shard became replicated
+  // (a move of an unreplicated shard) or none kept, it could not.
+  if (absl::Status marked = store.CommitReplicationMarker(); !marked.ok()) return ToGrpc(marked);
   const RemovedAtExit checkpoint{SiblingDir(hosted->path(), "copy")};
   storage::WritePosition position;
   const auto started = std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 // Replicate stream to the current primary at this copy's position, applies each replicated write
 // as its own synced batch carrying the write's identity (so the position survives a crash with
 // the data), waits until the write is searchable, then acknowledges it.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -116,6 +117,14 @@ absl::Status ReplicationManager::FollowOnce(Group& group, bool* needs_copy) {
   ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, hosted->engine().Find(group.collection));
   storage::RocksStore& store = hosted->engine().store();
   ASSIGN_OR_RETURN(storage::WritePosition position, store.LastReplicatedPosition());
+  if (position == storage::WritePosition{} &&
+      std::find(state.in_sync().begin(), state.in_sync().end(), options_.node_id) ==
+          state.in_sync().end()) {
+    // A new copy (a move's learner, or one that never applied a write): the primary's WAL from
+    // its first record may lack writes committed before the shard was replicated (untagged).
+    *needs_copy = true;
+    return absl::OkStatus();
+  }
 
   grpc::ClientContext context;
   {

@@ -128,8 +128,6 @@ void ReplicationManager::Reconcile() {
         group->collection = name;
         group->shard = assignment.shard();
         group->state_key = keys_.ShardState(name, assignment.shard());
-        group->replicas = replicas;
-        group->min_in_sync = cluster::MinInSync(static_cast<uint32_t>(replicas.size()));
         group->collection_revision = kv.create_revision;
       }
       const std::optional<cluster::EtcdKeyValue> state_kv = states_->Find(group->state_key);
@@ -144,6 +142,12 @@ void ReplicationManager::Reconcile() {
       absl::StatusOr<std::shared_ptr<HostedShard>> hosted = host_->Find(name, assignment.shard());
       {
         std::lock_guard lock(group->mutex);
+        // A move adds a copy, then removes one: the copies change, min_in_sync follows the
+        // collection's replica count (not the copies of the moment).
+        group->replicas = replicas;
+        group->min_in_sync = cluster::MinInSync(record->spec().replicas() != 0
+                                                    ? record->spec().replicas()
+                                                    : static_cast<uint32_t>(replicas.size()));
         if (hosted.ok()) group->hosted = *hosted;
         const int64_t watched = state_kv.has_value() ? state_kv->mod_revision : 0;
         // The primary's own transactions update the group before the watch shows them.
@@ -234,10 +238,18 @@ absl::Status ReplicationManager::AdmitWrite(const std::string& collection, uint3
     if (!map.has_value()) return absl::OkStatus();
     absl::StatusOr<v1::ShardMapRecord> record =
         cluster::ParseShardMap(keys_.Collection(collection), map->value);
-    if (!record.ok() || shard >= static_cast<uint32_t>(record->shards_size()) ||
-        cluster::ReplicaNodes(record->shards(static_cast<int>(shard))).size() < 2) {
+    if (!record.ok() || shard >= static_cast<uint32_t>(record->shards_size())) {
       return absl::OkStatus();
     }
+    const std::vector<std::string> copies =
+        cluster::ReplicaNodes(record->shards(static_cast<int>(shard)));
+    if (std::find(copies.begin(), copies.end(), options_.node_id) == copies.end()) {
+      // Moved away (MoveShard): a router that has not seen the new map yet retries there.
+      return absl::UnavailableError(
+          absl::StrCat("node ", options_.node_id, " no longer holds ", ShardName(collection, shard),
+                       " (its copies: ", absl::StrJoin(copies, ","), "); retry"));
+    }
+    if (copies.size() < 2) return absl::OkStatus();
     Reconcile();
     group = FindGroup(collection, shard);
     if (group == nullptr) {

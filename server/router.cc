@@ -77,10 +77,7 @@ std::vector<ShardReply<Response>> ToEveryShard(const Router::Route& route, const
   return FanOut<Response>(route.shard_count(), deadline,
                           [&](size_t i, grpc::ClientContext* context, Response* response,
                               std::function<void(grpc::Status)> done) {
-                            if (route.stubs[i] == nullptr) {
-                              done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-                              return;
-                            }
+                            if (!ShardCallable(route, i, done)) return;
                             call(*route.stubs[i], context, &requests[i], response, std::move(done));
                           });
 }
@@ -204,11 +201,18 @@ absl::StatusOr<Router::Route> Router::Resolve(const std::string& name, Pick pick
   return route;
 }
 
+uint32_t Router::Route::copies() const {
+  size_t most = 1;
+  for (const std::vector<std::string>& ids : copy_ids) most = std::max(most, ids.size());
+  return static_cast<uint32_t>(most);
+}
+
 Router::Route Router::Route::OnCopy(size_t c) const {
   Route copy = *this;
   for (size_t shard = 0; shard < copy_ids.size(); ++shard) {
-    copy.node_ids[shard] = copy_ids[shard][c];
-    copy.stubs[shard] = copy_stubs[shard][c];
+    const bool has = c < copy_ids[shard].size();
+    copy.node_ids[shard] = has ? copy_ids[shard][c] : std::string();
+    copy.stubs[shard] = has ? copy_stubs[shard][c] : nullptr;
   }
   return copy;
 }
@@ -285,10 +289,7 @@ absl::Status Router::CreateCollection(const v1::CreateCollectionRequest& request
             std::function<void(grpc::Status)> done) {
           requests[i].set_shard(static_cast<uint32_t>(i));
           *requests[i].mutable_spec() = copy.record.spec();
-          if (copy.stubs[i] == nullptr) {
-            done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-            return;
-          }
+          if (!ShardCallable(copy, i, done)) return;
           copy.stubs[i]->async()->CreateShard(context, &requests[i], info, std::move(done));
         });
     return CombineReplies(replies, copy);
@@ -370,8 +371,10 @@ absl::Status Router::DropCollection(const std::string& name, v1::DropCollectionR
     spdlog::warn("drop of collection {}: its merged calibration record stays ({})", name,
                  status.ToString());
   }
-  for (uint32_t shard = 0; shard < route.shard_count() && route.copies() > 1; ++shard) {
-    if (absl::Status status = etcd_->Delete(keys_.ShardState(name, shard)).status(); !status.ok()) {
+  for (uint32_t shard = 0; shard < route.shard_count(); ++shard) {
+    const std::string state_key = keys_.ShardState(name, shard);
+    if (!shard_states_->Find(state_key).has_value()) continue;  // never replicated nor moved
+    if (absl::Status status = etcd_->Delete(state_key).status(); !status.ok()) {
       spdlog::warn(
           "drop of collection {}: shard {}'s state record stays ({}); a collection "
           "created again under the name ignores it",

@@ -96,6 +96,10 @@ class Router {
   absl::Status CreateSnapshot(const v1::CreateSnapshotRequest& request, v1::SnapshotInfo* response,
                               Deadline deadline);
   absl::Status ListSnapshots(v1::ListSnapshotsResponse* response);
+  // Moves one copy of a shard to another data node (router_moves.cc; adanns.proto has the
+  // contract).
+  absl::Status MoveShard(const v1::MoveShardRequest& request, v1::MoveShardResponse* response,
+                         Deadline deadline);
 
   Deadline DefaultDeadline() const;
 
@@ -117,8 +121,10 @@ class Router {
     // Per shard, its state (epoch 0: not replicated).
     std::vector<v1::ShardStateRecord> states;
     uint32_t shard_count() const { return static_cast<uint32_t>(node_ids.size()); }
-    uint32_t copies() const { return copy_ids.empty() ? 1 : copy_ids.front().size(); }
-    // The route with copy `c` of every shard in node_ids and stubs (0: the primaries).
+    // The most copies a shard has (a shard being moved has one more than the others).
+    uint32_t copies() const;
+    // The route with copy `c` of every shard in node_ids and stubs (0: the primaries); a shard
+    // with fewer copies gets an empty node id and no stub (calls skip it: ShardCall).
     Route OnCopy(size_t c) const;
     // A live in-sync copy of `shard` other than the one routed to; null when none.
     std::shared_ptr<v1::ShardService::Stub> OtherInSyncCopy(size_t shard) const;
@@ -144,6 +150,14 @@ class Router {
  private:
   Router(RouterOptions options, cluster::ClusterKeys keys,
          std::unique_ptr<cluster::EtcdClient> etcd);
+
+  // A shard's map and state records read from etcd (not the watches: a move compares on them).
+  struct ShardRecords;
+  absl::StatusOr<ShardRecords> ReadShardRecords(const std::string& collection,
+                                                uint32_t shard) const;
+  // Writes both records when neither changed since `read`; false when one did.
+  absl::StatusOr<bool> WriteShardRecords(const ShardRecords& read, const v1::ShardMapRecord& map,
+                                         const v1::ShardStateRecord& state);
 
   // NOT_FOUND (the standalone message) when absent; UNAVAILABLE until etcd has been listed.
   absl::StatusOr<Route> Resolve(const std::string& name, Pick pick = Pick::kPrimary) const;

@@ -153,4 +153,11 @@ grpc::Status RouterService::ListSnapshots(grpc::ServerContext* context,
                       [&] { return router_->ListSnapshots(response); });
 }
 
+grpc::Status RouterService::MoveShard(grpc::ServerContext* context,
+                                      const v1::MoveShardRequest* request,
+                                      v1::MoveShardResponse* response) {
+  return gate_.Finish("MoveShard", Clock::now(), *context, Role::kAdmin,
+                      [&] { return router_->MoveShard(*request, response, DeadlineOf(*context)); });
+}
+
 }  // namespace adanns::server

@@ -51,6 +51,8 @@ class RouterService final : public v1::Adanns::WithRawCallbackMethod_Upsert<v1::
                               v1::SnapshotInfo* response) override;
   grpc::Status ListSnapshots(grpc::ServerContext* context, const v1::ListSnapshotsRequest* request,
                              v1::ListSnapshotsResponse* response) override;
+  grpc::Status MoveShard(grpc::ServerContext* context, const v1::MoveShardRequest* request,
+                         v1::MoveShardResponse* response) override;
 
  private:
   // The client's deadline, or the router's default when it set none.

@@ -37,4 +37,28 @@ std::shared_ptr<v1::ShardService::Stub> ShardStubs::For(const std::string& addre
   return stub;
 }
 
+std::optional<CopyPosition> FurthestAhead(ShardStubs& stubs,
+                                          const std::map<std::string, std::string>& live,
+                                          const std::string& collection, uint32_t shard,
+                                          const std::vector<std::string>& candidates,
+                                          std::chrono::milliseconds timeout) {
+  auto ahead = [](const v1::WritePosition& a, const v1::WritePosition& b) {
+    return a.epoch() != b.epoch() ? a.epoch() > b.epoch() : a.seq() > b.seq();
+  };
+  std::optional<CopyPosition> best;
+  for (const std::string& node : candidates) {
+    auto address = live.find(node);
+    if (address == live.end()) continue;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    v1::ShardRequest request;
+    request.set_collection(collection);
+    request.set_shard(shard);
+    v1::WritePosition position;
+    if (!stubs.For(address->second)->ReplicaPosition(&context, request, &position).ok()) continue;
+    if (!best.has_value() || ahead(position, best->position)) best = CopyPosition{node, position};
+  }
+  return best;
+}
+
 }  // namespace adanns::server

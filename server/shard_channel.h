@@ -2,11 +2,15 @@
 // records, and ShardService stubs with the cluster's credentials, key and message limits.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "adanns/v1/cluster.grpc.pb.h"
 #include "cluster/etcd_watch.h"
@@ -37,5 +41,19 @@ class ShardStubs {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<v1::ShardService::Stub>> stubs_;
 };
+
+// Of `candidates` (node ids holding copies of the shard), the live one whose applied position
+// (ShardService.ReplicaPosition) is furthest ahead, asked with `timeout` each; nullopt when none
+// answers. Promoting it keeps every acknowledged write (each in-sync copy has them all) and spares
+// the others a full copy for a write in flight that it applied.
+struct CopyPosition {
+  std::string node;
+  v1::WritePosition position;
+};
+std::optional<CopyPosition> FurthestAhead(ShardStubs& stubs,
+                                          const std::map<std::string, std::string>& live,
+                                          const std::string& collection, uint32_t shard,
+                                          const std::vector<std::string>& candidates,
+                                          std::chrono::milliseconds timeout);
 
 }  // namespace adanns::server

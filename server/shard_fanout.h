@@ -80,6 +80,17 @@ inline absl::Status ShardUnavailable(const std::string& collection, size_t shard
                                              " (node ", node_id, "): ", status.error_message()));
 }
 
+// Whether shard `i` of `route` can be called now; when not, `done` finishes its call: OK for a
+// shard the route has no copy of (Router::Route::OnCopy of a copy only some shards have),
+// UNAVAILABLE when its node is not live.
+template <typename Route>
+bool ShardCallable(const Route& route, size_t i, const std::function<void(grpc::Status)>& done) {
+  if (route.stubs[i] != nullptr) return true;
+  done(route.node_ids[i].empty() ? grpc::Status::OK
+                                 : grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
+  return false;
+}
+
 // A ShardRequest (collection and shard number) to every shard of `route`; `call(stub, context,
 // request, response, done)` starts one call.
 template <typename Response, typename Route, typename Call>
@@ -93,10 +104,7 @@ std::vector<ShardReply<Response>> ToEveryShardByName(const Route& route,
                               std::function<void(grpc::Status)> done) {
                             requests[i].set_collection(collection);
                             requests[i].set_shard(static_cast<uint32_t>(i));
-                            if (route.stubs[i] == nullptr) {
-                              done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-                              return;
-                            }
+                            if (!ShardCallable(route, i, done)) return;
                             call(*route.stubs[i], context, &requests[i], response, std::move(done));
                           });
 }

@@ -23,6 +23,7 @@ constexpr size_t kTagMagicSize = 5;
 constexpr size_t kTagSize = kTagMagicSize + 8 + 1 + 16;
 // Default column family key of a follower's applied position (epoch, seq: 16 bytes).
 constexpr char kAppliedPositionKey[] = "replication_applied";
+constexpr char kReplicationMarkerKey[] = "replication_marker";
 
 void AppendU64(uint64_t value, std::string* out) {
   for (int shift = 0; shift < 64; shift += 8) out->push_back(static_cast<char>(value >> shift));
@@ -142,6 +143,20 @@ absl::Status RocksStore::TagReplicated(rocksdb::WriteBatch& batch, const WritePo
     if (tag.epoch == 0) return absl::OkStatus();
   }
   return FromRocks(batch.PutLogData(EncodeReplicationTag(tag)), "batching the replication tag");
+}
+
+absl::Status RocksStore::CommitReplicationMarker() {
+  const uint64_t epoch = replication_epoch_.load();
+  if (epoch == 0) {
+    return absl::FailedPreconditionError("a replication marker needs a primary's epoch");
+  }
+  rocksdb::WriteBatch batch;
+  // A write of something (a batch of log data alone carries no sequence of its own).
+  RETURN_IF_ERROR(FromRocks(
+      batch.Put(handles_[layout::kDefaultCf], kReplicationMarkerKey, EncodePosition({epoch, 0})),
+      "batching the replication marker"));
+  RETURN_IF_ERROR(TagReplicated(batch, nullptr));
+  return Commit(batch, "writing the replication marker");
 }
 
 absl::StatusOr<WritePosition> RocksStore::AppliedPosition() const {

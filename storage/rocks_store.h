@@ -122,6 +122,11 @@ class RocksStore {
   // `max_bytes`. FAILED_PRECONDITION when the WAL no longer holds `from_seq` (retention passed).
   absl::StatusOr<std::vector<WalRecord>> ReadWal(uint64_t from_seq, size_t max_records,
                                                  size_t max_bytes) const;
+  // Commits a replicated write that changes no vector (the primary, before a checkpoint for a full
+  // copy): the copy's position is then a write this WAL holds, even when the shard had none
+  // (written before it was replicated) or retention dropped them. FAILED_PRECONDITION when this
+  // store is not tagging (no epoch set).
+  absl::Status CommitReplicationMarker();
   // The identity of the last replicated write in the WAL (committed here as primary or applied
   // as follower); the applied position when the WAL holds none.
   absl::StatusOr<WritePosition> LastReplicatedPosition() const;

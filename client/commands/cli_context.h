@@ -41,6 +41,8 @@ void AddVectorCommands(CLI::App& app, CliContext& context);
 void AddIndexCommands(CLI::App& app, CliContext& context);
 // snapshot create | list
 void AddSnapshotCommands(CLI::App& app, CliContext& context);
+// cluster move-shard
+void AddClusterCommands(CLI::App& app, CliContext& context);
 
 // One index of DescribeCollection, on a line (and its parameters / error below it).
 void PrintIndexInfo(const v1::IndexInfo& index);

@@ -28,46 +28,14 @@ namespace {
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kLeaseSeconds = 3;
 constexpr uint32_t kShards = 2;
 
-class ReplicationTest : public ::testing::Test {
+class ReplicationTest : public ThreeDataNodesTest {
  protected:
   void SetUp() override {
-    const std::vector<std::string> cluster = {"--etcd=" + etcd_.endpoint(), "--cluster=t",
-                                              "--lease_seconds=" + std::to_string(kLeaseSeconds)};
-    for (int n = 0; n < 3; ++n) {
-      std::vector<std::string> flags = cluster;
-      flags.push_back("--role=data");
-      flags.push_back("--replication_ack_timeout_ms=1500");
-      nodes_.push_back(
-          std::make_unique<ServerProcess>(dir_.path() + "/node" + std::to_string(n), flags));
-    }
-    std::vector<std::string> flags = cluster;
-    flags.push_back("--role=router");
-    router_ = std::make_unique<ServerProcess>(dir_.path() + "/router", flags);
-    routed_ = router_->NewStub();
-    ASSERT_TRUE(AwaitRegisteredNodes(etcd_, "t", 3));
-    v1::CreateCollectionRequest create;
-    create.set_name("docs");
-    create.set_dim(kDim);
-    create.set_metric(v1::L2);
-    create.set_shards(kShards);
-    create.set_replicas(3);
-    grpc::ClientContext context;
-    v1::CollectionInfo info;
-    const grpc::Status created = routed_->CreateCollection(&context, create, &info);
-    ASSERT_TRUE(created.ok()) << created.error_message();
-  }
-
-  v1::CollectionInfo Describe() {
-    grpc::ClientContext context;
-    v1::DescribeCollectionRequest request;
-    request.set_name("docs");
-    v1::CollectionInfo info;
-    const grpc::Status status = routed_->DescribeCollection(&context, request, &info);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return info;
+    ThreeDataNodesTest::SetUp();
+    if (HasFatalFailure()) return;
+    CreateReplicatedDocs(kShards, 3);
   }
 
   ServerProcess* Node(const std::string& node_id) { return NodeProcess(nodes_, node_id); }
@@ -107,12 +75,6 @@ class ReplicationTest : public ::testing::Test {
     }
     EXPECT_EQ(held, expected);
   }
-
-  TempDir dir_;
-  EtcdProcess etcd_{dir_.path()};
-  std::vector<std::unique_ptr<ServerProcess>> nodes_;
-  std::unique_ptr<ServerProcess> router_;
-  std::unique_ptr<v1::Adanns::Stub> routed_;
 };
 
 TEST_F(ReplicationTest, EveryCopyHoldsEveryAcknowledgedWrite) {

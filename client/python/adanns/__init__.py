@@ -14,7 +14,7 @@ from adanns._errors import (AdannsError, AlreadyExists, BuildFailed, Cancelled, 
                             FailedPrecondition, Internal, InvalidArgument, NotFound, OutOfRange,
                             PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable)
 from adanns._results import (MISSING_ID, BatchResult, CollectionInfo, IndexInfo, SearchResult,
-                             SnapshotInfo, Vectors)
+                             ShardMove, SnapshotInfo, Vectors)
 from adanns._retry import RetryPolicy
 from adanns.client import Client
 
@@ -24,6 +24,6 @@ __all__ = [
     "AdannsError", "AlreadyExists", "BatchResult", "BuildFailed", "Cancelled", "Client",
     "CollectionInfo", "DeadlineExceeded", "FailedPrecondition", "IndexInfo", "Internal",
     "InvalidArgument", "MISSING_ID", "NotFound", "OutOfRange", "PermissionDenied",
-    "ResourceExhausted", "RetryPolicy", "SearchResult", "SnapshotInfo", "Unauthenticated",
+    "ResourceExhausted", "RetryPolicy", "SearchResult", "ShardMove", "SnapshotInfo", "Unauthenticated",
     "Unavailable", "Vectors",
 ]

@@ -185,6 +185,27 @@ def snapshot_info(info: "pb2.SnapshotInfo") -> SnapshotInfo:
 
 
 @dataclass
+class ShardMove:
+    """A shard after MoveShard: its copies, in-sync set, primary and epoch."""
+
+    replicas: List[str]
+    in_sync: List[str]
+    primary: str
+    epoch: int
+    already_done: bool
+    old_copy_dropped: bool
+    catch_up_seconds: float
+
+
+def shard_move(response: "pb2.MoveShardResponse") -> ShardMove:
+    return ShardMove(replicas=list(response.replicas), in_sync=list(response.in_sync),
+                     primary=response.primary, epoch=response.epoch,
+                     already_done=response.already_done,
+                     old_copy_dropped=response.old_copy_dropped,
+                     catch_up_seconds=response.catch_up_seconds)
+
+
+@dataclass
 class Vectors:
     """Stored vectors as sent: `ids` found (request order), `vectors` (n, dim) float32, and the
     requested ids that are not stored."""

@@ -200,3 +200,11 @@ class Client:
         response = await self._call(self._stub.ListSnapshots, pb2.ListSnapshotsRequest(),
                                     idempotent=True)
         return [results.snapshot_info(info) for info in response.snapshots]
+
+    async def move_shard(self, collection: str, shard: int, from_node: str, to_node: str,
+                         timeout: Optional[float] = 3600) -> results.ShardMove:
+        """Client.move_shard, awaited."""
+        request = pb2.MoveShardRequest(collection=collection, shard=shard, from_node=from_node,
+                                       to_node=to_node)
+        return results.shard_move(await self._call(self._stub.MoveShard, request,
+                                                    idempotent=True, timeout=timeout))

@@ -230,3 +230,14 @@ class Client:
                               idempotent=True)
         return [results.snapshot_info(info) for info in response.snapshots]
 
+    # Cluster administration (through a router).
+
+    def move_shard(self, collection: str, shard: int, from_node: str, to_node: str,
+                   timeout: Optional[float] = 3600) -> results.ShardMove:
+        """Moves one copy of a shard to another data node; waits up to `timeout` seconds for the
+        new copy to catch up (DeadlineExceeded leaves the move going on: call again to wait)."""
+        request = pb2.MoveShardRequest(collection=collection, shard=shard, from_node=from_node,
+                                       to_node=to_node)
+        return results.shard_move(self._call(self._stub.MoveShard, request, idempotent=True,
+                                              timeout=timeout))
+

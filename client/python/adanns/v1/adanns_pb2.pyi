@@ -360,6 +360,36 @@ class MemoryComponent(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ..., bytes: _Optional[int] = ..., bytes_per_vector: _Optional[float] = ...) -> None: ...
 
+class MoveShardRequest(_message.Message):
+    __slots__ = ["collection", "from_node", "shard", "to_node"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FROM_NODE_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    TO_NODE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    from_node: str
+    shard: int
+    to_node: str
+    def __init__(self, collection: _Optional[str] = ..., shard: _Optional[int] = ..., from_node: _Optional[str] = ..., to_node: _Optional[str] = ...) -> None: ...
+
+class MoveShardResponse(_message.Message):
+    __slots__ = ["already_done", "catch_up_seconds", "epoch", "in_sync", "old_copy_dropped", "primary", "replicas"]
+    ALREADY_DONE_FIELD_NUMBER: _ClassVar[int]
+    CATCH_UP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    IN_SYNC_FIELD_NUMBER: _ClassVar[int]
+    OLD_COPY_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    already_done: bool
+    catch_up_seconds: float
+    epoch: int
+    in_sync: _containers.RepeatedScalarFieldContainer[str]
+    old_copy_dropped: bool
+    primary: str
+    replicas: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, replicas: _Optional[_Iterable[str]] = ..., in_sync: _Optional[_Iterable[str]] = ..., primary: _Optional[str] = ..., epoch: _Optional[int] = ..., already_done: bool = ..., old_copy_dropped: bool = ..., catch_up_seconds: _Optional[float] = ...) -> None: ...
+
 class OpqParams(_message.Message):
     __slots__ = ["codebooks", "opq_iterations", "seed", "training_sample"]
     CODEBOOKS_FIELD_NUMBER: _ClassVar[int]

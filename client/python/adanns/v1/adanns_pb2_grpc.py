@@ -89,6 +89,11 @@ class AdannsStub(object):
                 request_serializer=adanns_dot_v1_dot_adanns__pb2.ListSnapshotsRequest.SerializeToString,
                 response_deserializer=adanns_dot_v1_dot_adanns__pb2.ListSnapshotsResponse.FromString,
                 )
+        self.MoveShard = channel.unary_unary(
+                '/adanns.v1.Adanns/MoveShard',
+                request_serializer=adanns_dot_v1_dot_adanns__pb2.MoveShardRequest.SerializeToString,
+                response_deserializer=adanns_dot_v1_dot_adanns__pb2.MoveShardResponse.FromString,
+                )
 
 
 class AdannsServicer(object):
@@ -217,6 +222,24 @@ class AdannsServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MoveShard(self, request, context):
+        """Cluster routers only (FAILED_PRECONDITION elsewhere; admin role): moves one copy of a shard
+        from one data node to another. The new copy joins as a learner (not in the in-sync set, so
+        writes never wait for it), takes a full copy of the shard from its primary, tails the
+        primary's WAL until it caught up and the primary adds it to the in-sync set; then, in one
+        etcd transaction, the old copy leaves the shard map and the in-sync set (when it was the
+        primary, the in-sync copy furthest ahead becomes primary with epoch + 1), and the old copy
+        is dropped from its node. Answers once done; DEADLINE_EXCEEDED while the new copy is still
+        catching up (the move goes on: call again with the same arguments to wait for it, or move
+        the shard from to_node back to from_node to cancel it). Idempotent: a move already done
+        answers OK with already_done. NOT_FOUND for an unknown collection, INVALID_ARGUMENT for a
+        shard out of range or from_node == to_node, FAILED_PRECONDITION when from_node holds no
+        copy or to_node is not a live data node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdannsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -294,6 +317,11 @@ def add_AdannsServicer_to_server(servicer, server):
                     servicer.ListSnapshots,
                     request_deserializer=adanns_dot_v1_dot_adanns__pb2.ListSnapshotsRequest.FromString,
                     response_serializer=adanns_dot_v1_dot_adanns__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'MoveShard': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveShard,
+                    request_deserializer=adanns_dot_v1_dot_adanns__pb2.MoveShardRequest.FromString,
+                    response_serializer=adanns_dot_v1_dot_adanns__pb2.MoveShardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -557,5 +585,22 @@ class Adanns(object):
         return grpc.experimental.unary_unary(request, target, '/adanns.v1.Adanns/ListSnapshots',
             adanns_dot_v1_dot_adanns__pb2.ListSnapshotsRequest.SerializeToString,
             adanns_dot_v1_dot_adanns__pb2.ListSnapshotsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def MoveShard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/adanns.v1.Adanns/MoveShard',
+            adanns_dot_v1_dot_adanns__pb2.MoveShardRequest.SerializeToString,
+            adanns_dot_v1_dot_adanns__pb2.MoveShardResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
