@@ -13,7 +13,8 @@ constexpr size_t kMaxClusterNameLength = 64;
 
 bool ClusterNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-'; }
 
-// FNV-1a, 64-bit (offset basis and prime from the FNV specification).
+}  // namespace
+
 uint64_t Fnv1a64(absl::string_view bytes) {
   uint64_t hash = 0xcbf29ce484222325ULL;
   for (unsigned char byte : bytes) {
@@ -22,8 +23,6 @@ uint64_t Fnv1a64(absl::string_view bytes) {
   }
   return hash;
 }
-
-}  // namespace
 
 absl::StatusOr<ClusterKeys> ClusterKeys::Create(absl::string_view cluster) {
   if (cluster.empty() || cluster.size() > kMaxClusterNameLength ||

@@ -56,6 +56,9 @@ class ClusterKeys {
 // count. The constants are fixed forever: changing them would move stored ids to other shards.
 // (Elasticsearch, Milvus and Qdrant route the same way: a hash of the id, fixed shard count.)
 uint64_t IdHash(uint64_t id);
+// FNV-1a, 64-bit (offset basis and prime from the FNV specification): a hash of bytes that every
+// process computes alike.
+uint64_t Fnv1a64(absl::string_view bytes);
 uint32_t ShardOfId(uint64_t id, uint32_t shard_count);
 
 // The nodes of a new collection's shards: the live node ids sorted, shard s on node

@@ -105,6 +105,10 @@ ABSL_FLAG(uint32_t, default_shards, 4,
 ABSL_FLAG(uint32_t, default_replicas, 1,
           "Router: copies of every shard of a collection created without `replicas` (1..5; at "
           "most the live data nodes)");
+ABSL_FLAG(double, hedge_percentile, 95,
+          "Router: a search's shard call still running after this percentile of the shard's "
+          "recent latencies (at least 2 ms) also goes to another in-sync copy; the first answer "
+          "wins. In [0, 100); 0 = no hedging");
 ABSL_FLAG(int, replication_ack_timeout_ms, 2000,
           "Data node: how long a shard's primary waits for an in-sync follower to apply a write "
           "before removing it from the in-sync set (keep it below --lease_seconds)");
@@ -254,6 +258,7 @@ int main(int argc, char** argv) {
     router.max_message_bytes = options.max_message_bytes;
     router.cluster_key = cluster_key;
     router.shard_credentials = role->shard_credentials;
+    router.hedging.percentile = absl::GetFlag(FLAGS_hedge_percentile);
     options.router = std::move(router);
   }
   if (role->data) {

@@ -217,6 +217,20 @@ Metrics::Metrics()
                         .Name("adanns_replication_lag_sequences")
                         .Help("Primary WAL sequences a follower has not acknowledged")
                         .Register(*registry_)),
+      replica_lag_seconds_(
+          &prometheus::BuildGauge()
+               .Name("adanns_replication_lag_seconds")
+               .Help("Age of the oldest write a follower has not acknowledged (0: caught up)")
+               .Register(*registry_)),
+      router_hedges_(&prometheus::BuildCounter()
+                          .Name("adanns_router_hedged_requests_total")
+                          .Help("Router shard calls also sent to another copy after the shard's "
+                                "latency percentile, by which answered")
+                          .Register(*registry_)),
+      router_retries_(&prometheus::BuildCounter()
+                           .Name("adanns_router_retried_requests_total")
+                           .Help("Router shard calls retried on another copy after a failure")
+                           .Register(*registry_)),
       catch_ups_(&prometheus::BuildCounter()
                       .Name("adanns_replication_catch_ups_total")
                       .Help("Follower streams by catch-up path: wal or full_copy (needed)")
@@ -237,11 +251,22 @@ void Metrics::SetReplicaState(const std::string& collection, uint32_t shard, boo
 }
 
 void Metrics::SetReplicationLag(const std::string& collection, uint32_t shard,
-                                const std::string& follower, double sequences) {
+                                const std::string& follower, double sequences, double seconds) {
+  const std::map<std::string, std::string> labels = {
+      {"collection", collection}, {"shard", std::to_string(shard)}, {"follower", follower}};
   std::lock_guard lock(mutex_);
-  replica_lag_
-      ->Add({{"collection", collection}, {"shard", std::to_string(shard)}, {"follower", follower}})
-      .Set(sequences);
+  replica_lag_->Add(labels).Set(sequences);
+  replica_lag_seconds_->Add(labels).Set(seconds);
+}
+
+void Metrics::RecordRouterHedge(const std::string& outcome) {
+  std::lock_guard lock(mutex_);
+  router_hedges_->Add({{"outcome", outcome}}).Increment();
+}
+
+void Metrics::RecordRouterRetry(const std::string& outcome) {
+  std::lock_guard lock(mutex_);
+  router_retries_->Add({{"outcome", outcome}}).Increment();
 }
 
 void Metrics::RecordCatchUp(const std::string& collection, const std::string& path) {

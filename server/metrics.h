@@ -79,15 +79,23 @@ class Metrics {
   // (size of the in-sync set as this node last saw it).
   void SetReplicaState(const std::string& collection, uint32_t shard, bool primary, double epoch,
                        double in_sync);
-  // adanns_replication_lag_sequences{collection, shard, follower}: on a primary, its WAL
-  // sequences a streaming follower has not acknowledged yet.
+  // On a primary, per streaming follower: adanns_replication_lag_sequences{collection, shard,
+  // follower} (its WAL sequences the follower has not acknowledged yet) and
+  // adanns_replication_lag_seconds{...} (the age of the oldest write it has not acknowledged; 0
+  // when caught up).
   void SetReplicationLag(const std::string& collection, uint32_t shard, const std::string& follower,
-                         double sequences);
+                         double sequences, double seconds);
   // adanns_replication_catch_ups_total{collection, path}: a follower's stream served from the WAL
   // ("wal") or refused because the follower needs a full copy ("full_copy").
   void RecordCatchUp(const std::string& collection, const std::string& path);
   // adanns_replication_failovers_total{collection}: primaries this node's controller replaced.
   void RecordFailover(const std::string& collection);
+  // A router's shard reads (server/router_reads.h): adanns_router_hedged_requests_total{outcome}
+  // (a slow copy's call also sent to another copy: "hedge_won", "first_won" or "failed") and
+  // adanns_router_retried_requests_total{outcome} (a copy that could not answer, asked again on
+  // another: "answered" or "failed").
+  void RecordRouterHedge(const std::string& outcome);
+  void RecordRouterRetry(const std::string& outcome);
   // What the server's 5-second sampler reads.
   struct ResourceUsage {
     double store_bytes = 0;               // adanns_rocksdb_size_bytes
@@ -144,6 +152,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* replica_epoch_;
   prometheus::Family<prometheus::Gauge>* replica_in_sync_;
   prometheus::Family<prometheus::Gauge>* replica_lag_;
+  prometheus::Family<prometheus::Gauge>* replica_lag_seconds_;
+  prometheus::Family<prometheus::Counter>* router_hedges_;
+  prometheus::Family<prometheus::Counter>* router_retries_;
   prometheus::Family<prometheus::Counter>* catch_ups_;
   prometheus::Family<prometheus::Counter>* failovers_;
   std::mutex mutex_;  // guards the lazily created per-label metrics below

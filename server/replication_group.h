@@ -2,13 +2,17 @@
 // replication sources (replication_*.cc, failover_controller.cc).
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "adanns/v1/cluster.pb.h"
@@ -36,6 +40,9 @@ struct ReplicationManager::Group {
   std::map<std::string, uint64_t> acked;
   std::map<std::string, int> streams;  // open streams per follower (a reconnect overlaps)
   uint64_t last_write_seq = 0;         // wakes the senders
+  // When the latest writes committed here (primary), oldest first, for adanns_replication_lag_
+  // seconds; bounded, so a follower further behind than all of them lags at least the oldest.
+  std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> recent_writes;
   // Follower side: the stream in flight (cancelled when the state changes) and the thread.
   grpc::ClientContext* follow_context = nullptr;
   bool stop_following = false;
@@ -46,6 +53,22 @@ struct ReplicationManager::Group {
   std::mutex membership;
 
   bool IsPrimary(const std::string& node) const { return state.primary() == node; }
+  // Under `mutex`: a write committed at `seq` now; how long the oldest write after `through` has
+  // waited (0: none).
+  void NoteWrite(uint64_t seq, std::chrono::steady_clock::time_point now) {
+    constexpr size_t kRecentWrites = 4096;
+    if (!recent_writes.empty() && recent_writes.back().first >= seq) return;  // keep them sorted
+    recent_writes.emplace_back(seq, now);
+    if (recent_writes.size() > kRecentWrites) recent_writes.pop_front();
+  }
+  std::chrono::duration<double> OldestUnacked(uint64_t through,
+                                              std::chrono::steady_clock::time_point now) const {
+    const auto oldest =
+        std::upper_bound(recent_writes.begin(), recent_writes.end(), through,
+                         [](uint64_t seq, const auto& write) { return seq < write.first; });
+    if (oldest == recent_writes.end()) return std::chrono::duration<double>(0);
+    return now - oldest->second;
+  }
   bool InSync(const std::string& node) const {
     for (const std::string& member : state.in_sync()) {
       if (member == node) return true;

@@ -296,6 +296,7 @@ absl::Status ReplicationManager::AwaitReplicated(const std::string& collection, 
     std::lock_guard membership(group->membership);
     std::lock_guard lock(group->mutex);
     group->last_write_seq = std::max(group->last_write_seq, seq);
+    group->NoteWrite(seq, std::chrono::steady_clock::now());
     for (const std::string& node : group->state.in_sync()) {
       if (node != options_.node_id) members.insert(node);
     }

@@ -19,6 +19,26 @@ constexpr size_t kRecordsPerRead = 256;
 constexpr size_t kBytesPerRead = 8 << 20;
 // How long the sender sleeps when the WAL has nothing new (a write wakes it sooner).
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
+// How often the sender refreshes its follower's lag gauges between acks: a follower that stopped
+// acknowledging ages in seconds although no ack arrives.
+constexpr auto kLagRefresh = std::chrono::seconds(1);
+
+// Sets the lag gauges of `follower` from its acknowledged sequence and `latest`, the WAL's end.
+void ReportLag(Metrics* metrics, ReplicationManager::Group& group, const std::string& follower,
+               uint64_t latest) {
+  if (metrics == nullptr) return;
+  uint64_t acked = 0;
+  double seconds = 0;
+  {
+    std::lock_guard lock(group.mutex);
+    const auto found = group.acked.find(follower);
+    if (found == group.acked.end()) return;  // no ack yet on any open stream
+    acked = found->second;
+    seconds = group.OldestUnacked(acked, std::chrono::steady_clock::now()).count();
+  }
+  metrics->SetReplicationLag(group.collection, group.shard, follower,
+                             static_cast<double>(latest - std::min(latest, acked)), seconds);
+}
 
 }  // namespace
 
@@ -79,12 +99,7 @@ grpc::Status ReplicationManager::ServeFollower(
         rejoin = !group->InSync(start.node_id());
       }
       group->changed.notify_all();
-      const uint64_t latest = store.LatestSequence();
-      if (metrics_ != nullptr) {
-        metrics_->SetReplicationLag(
-            start.collection(), start.shard(), start.node_id(),
-            static_cast<double>(latest - std::min(latest, ack.applied_through_seq())));
-      }
+      ReportLag(metrics_, *group, start.node_id(), store.LatestSequence());
       if (rejoin) {
         // Caught up with every write committed so far: no write that read the in-sync set
         // without it can be missing here (AwaitReplicated reads the set under this lock).
@@ -108,7 +123,12 @@ grpc::Status ReplicationManager::ServeFollower(
   for (const std::string& name : store.ColumnFamilyNamesById()) header.add_column_families(name);
   header.set_through_seq(next - 1);
   bool sent = stream->Write(header);
+  auto lag_reported = std::chrono::steady_clock::now();
   while (sent && !context->IsCancelled() && !reader_done.load() && !stop_.load()) {
+    if (std::chrono::steady_clock::now() - lag_reported >= kLagRefresh) {
+      ReportLag(metrics_, *group, start.node_id(), store.LatestSequence());
+      lag_reported = std::chrono::steady_clock::now();
+    }
     {
       std::lock_guard lock(group->mutex);
       if (!group->IsPrimary(options_.node_id) || group->state.epoch() != start.epoch()) {

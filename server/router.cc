@@ -82,11 +82,9 @@ std::vector<ShardReply<Response>> ToEveryShard(const Router::Route& route, const
                           });
 }
 
-// The request's ids split by shard (each part keeps the request's order), sent to the shards
-// that got some; `call(stub, context, part, reply, done)` starts one call.
-template <typename ShardRequest, typename Response, typename Request, typename Call>
-std::vector<ShardReply<Response>> SendIdsByShard(const Router::Route& route, const Request& request,
-                                                 Router::Deadline deadline, Call call) {
+// The request's ids split by shard (each part keeps the request's order).
+template <typename ShardRequest, typename Request>
+std::vector<ShardRequest> SplitIdsByShard(const Router::Route& route, const Request& request) {
   std::vector<ShardRequest> parts(route.shard_count());
   for (uint64_t id : request.ids()) {
     const uint32_t shard = cluster::ShardOfId(id, route.shard_count());
@@ -94,6 +92,15 @@ std::vector<ShardReply<Response>> SendIdsByShard(const Router::Route& route, con
     parts[shard].mutable_request()->set_collection(request.collection());
     parts[shard].mutable_request()->add_ids(id);
   }
+  return parts;
+}
+
+// The request's ids split by shard, sent to the shards that got some; `call(stub, context, part,
+// reply, done)` starts one call.
+template <typename ShardRequest, typename Response, typename Request, typename Call>
+std::vector<ShardReply<Response>> SendIdsByShard(const Router::Route& route, const Request& request,
+                                                 Router::Deadline deadline, Call call) {
+  const std::vector<ShardRequest> parts = SplitIdsByShard<ShardRequest>(route, request);
   return FanOut<Response>(route.shard_count(), deadline,
                           [&](size_t i, grpc::ClientContext* context, Response* reply,
                               std::function<void(grpc::Status)> done) {
@@ -120,6 +127,11 @@ absl::StatusOr<std::unique_ptr<Router>> Router::Start(RouterOptions options) {
     return absl::InvalidArgumentError(
         absl::StrCat("--default_replicas must be in 1..", kMaxReplicas));
   }
+  if (!(options.hedging.percentile >= 0 && options.hedging.percentile < 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--hedge_percentile must be in [0, 100) (0 = no hedging), got ",
+                     options.hedging.percentile));
+  }
   return std::unique_ptr<Router>(
       new Router(std::move(options), std::move(keys), std::move(client)));
 }
@@ -129,6 +141,7 @@ Router::Router(RouterOptions options, cluster::ClusterKeys keys,
     : options_(std::move(options)),
       keys_(std::move(keys)),
       etcd_(std::move(etcd)),
+      reads_(options_.hedging, options_.metrics),
       stubs_(options_.shard_credentials, options_.cluster_key, options_.max_message_bytes) {
   nodes_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.NodesPrefix());
   collections_ = std::make_unique<cluster::EtcdPrefixWatch>(etcd_.get(), keys_.CollectionsPrefix());
@@ -147,7 +160,8 @@ std::map<std::string, std::string> Router::LiveNodes() const {
   return LiveNodeAddresses(nodes_->Current());
 }
 
-absl::StatusOr<Router::Route> Router::Resolve(const std::string& name, Pick pick) const {
+absl::StatusOr<Router::Route> Router::Resolve(const std::string& name, Pick pick,
+                                              const std::string& session_key) const {
   const std::string key = keys_.Collection(name);
   std::optional<cluster::EtcdKeyValue> found;
   if (collections_->AwaitSynced(absl::ZeroDuration()).ok()) found = collections_->Find(key);
@@ -188,7 +202,12 @@ absl::StatusOr<Router::Route> Router::Resolve(const std::string& name, Pick pick
         for (const std::string& node : state.in_sync()) {
           if (live.contains(node)) readable.push_back(node);
         }
-        if (!readable.empty()) chosen = readable[read_turn_.fetch_add(1) % readable.size()];
+        if (!readable.empty() && session_key.empty()) {
+          chosen = readable[read_turn_.fetch_add(1) % readable.size()];
+        } else if (!readable.empty()) {  // a session keeps its copy while the set holds
+          std::sort(readable.begin(), readable.end());
+          chosen = readable[SessionCopy(session_key, assignment.shard(), readable.size())];
+        }
       }
     }
     route.node_ids.push_back(chosen);
@@ -228,6 +247,15 @@ std::shared_ptr<v1::ShardService::Stub> Router::Route::OtherInSyncCopy(size_t sh
     }
   }
   return nullptr;
+}
+
+std::vector<ShardReadPlan> Router::Route::ReadPlans() const {
+  std::vector<ShardReadPlan> plans(shard_count());
+  for (size_t shard = 0; shard < plans.size(); ++shard) {
+    plans[shard].first = stubs[shard];
+    plans[shard].backup = OtherInSyncCopy(shard);
+  }
+  return plans;
 }
 
 template <typename Call>
@@ -476,12 +504,17 @@ absl::Status Router::Get(const v1::GetRequest& request, v1::GetResponse* respons
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
   RETURN_IF_ERROR(ValidateIdCount(request.ids_size(), "ids"));
   ASSIGN_OR_RETURN(const Route route, Resolve(request.collection(), Pick::kInSyncCopy));
-  const auto replies = SendIdsByShard<v1::ShardGetRequest, v1::GetResponse>(
-      route, request, deadline,
-      [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-         const v1::ShardGetRequest* part, v1::GetResponse* reply,
-         std::function<void(grpc::Status)> done) {
-        stub.async()->Get(context, part, reply, std::move(done));
+  const std::vector<v1::ShardGetRequest> parts =
+      SplitIdsByShard<v1::ShardGetRequest>(route, request);
+  std::vector<ShardReadPlan> plans = route.ReadPlans();
+  for (size_t i = 0; i < plans.size(); ++i) plans[i].ask = parts[i].request().ids_size() > 0;
+  // A copy that could not answer is asked again on another in-sync copy (no hedging: a Get's
+  // latency grows with its ids, unlike the searches the windows measure).
+  const auto replies = reads_.Read<v1::GetResponse>(
+      request.collection(), std::move(plans), deadline, /*hedge=*/false,
+      [&parts](size_t shard, v1::ShardService::Stub& stub, grpc::ClientContext* context,
+               v1::GetResponse* reply, std::function<void(grpc::Status)> done) {
+        stub.async()->Get(context, &parts[shard], reply, std::move(done));
       });
   RETURN_IF_ERROR(CombineReplies(replies, route));
   // Back in request order.

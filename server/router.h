@@ -23,6 +23,7 @@
 #include "cluster/etcd_client.h"
 #include "cluster/etcd_watch.h"
 #include "cluster/shard_map.h"
+#include "server/router_reads.h"
 #include "server/shard_channel.h"
 
 namespace adanns::server {
@@ -53,6 +54,11 @@ struct RouterOptions {
   // How data nodes are dialled: TLS (cluster/tls_credentials.h) for nodes serving with --tls_cert.
   // Default: null (plaintext).
   std::shared_ptr<grpc::ChannelCredentials> shard_credentials;
+  // When a search's shard call is also sent to another in-sync copy (server/router_reads.h).
+  HedgePolicy hedging;
+  // Where the router's own counters go (hedges, retries); must outlive the router.
+  // Default: null (none).
+  Metrics* metrics = nullptr;
 };
 
 class Router {
@@ -128,9 +134,11 @@ class Router {
     Route OnCopy(size_t c) const;
     // A live in-sync copy of `shard` other than the one routed to; null when none.
     std::shared_ptr<v1::ShardService::Stub> OtherInSyncCopy(size_t shard) const;
+    // A read of every shard: the copy routed to, backed by another in-sync copy.
+    std::vector<ShardReadPlan> ReadPlans() const;
   };
   // Which copy of each shard a request goes to: writes and collection-level calls to the primary,
-  // reads to an in-sync copy (round-robin).
+  // reads to an in-sync copy (round-robin, or pinned by a session key).
   enum class Pick { kPrimary, kInSyncCopy };
 
   // One shard's part of a search's budget and limits.
@@ -160,7 +168,10 @@ class Router {
                                          const v1::ShardStateRecord& state);
 
   // NOT_FOUND (the standalone message) when absent; UNAVAILABLE until etcd has been listed.
-  absl::StatusOr<Route> Resolve(const std::string& name, Pick pick = Pick::kPrimary) const;
+  // With kInSyncCopy, a non-empty `session_key` picks each shard's copy (SessionCopy over its live
+  // in-sync copies, sorted) instead of the next in turn.
+  absl::StatusOr<Route> Resolve(const std::string& name, Pick pick = Pick::kPrimary,
+                                const std::string& session_key = "") const;
   // The same request to every copy of every shard (calls that change a shard's derived state or
   // settings: each copy holds its own); the first failure wins, the primaries' replies are kept.
   template <typename Call>
@@ -215,6 +226,7 @@ class Router {
   std::unique_ptr<cluster::EtcdPrefixWatch> calibrations_;
   std::unique_ptr<cluster::EtcdPrefixWatch> shard_states_;
   mutable std::atomic<uint64_t> read_turn_{0};  // round-robin over in-sync copies
+  ShardReads reads_;                            // latency windows, hedges, retries
 
   // A cache of channels (one per data node address), filled as nodes are first routed to.
   mutable ShardStubs stubs_;

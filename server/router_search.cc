@@ -183,48 +183,28 @@ absl::StatusOr<std::vector<Router::ShardShare>> Router::ShareOut(const std::stri
 namespace {
 
 // The search `request` to every shard of `route`, each with its budget; `call(stub, context,
-// part, answer, done)` starts one call. The replies, and in *answered the shards to merge.
+// part, answer, done)` starts one call. A copy that could not answer (its node died, not yet
+// expired from etcd) is asked again on another in-sync copy of its shard at once, and one slower
+// than its shard's hedge delay is asked there too (`reads`). The replies, and in *answered the
+// shards to merge.
 template <typename ShardRequest, typename Response, typename Request, typename Call>
 absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
-    const Router::Route& route, const Request& request,
+    ShardReads& reads, const Router::Route& route, const Request& request,
     const std::vector<Router::ShardShare>& shares, Router::Deadline deadline, Call call,
     std::vector<size_t>* answered) {
   std::vector<ShardRequest> parts(route.shard_count());
-  auto replies =
-      FanOut<Response>(route.shard_count(), deadline,
-                       [&](size_t i, grpc::ClientContext* context, Response* answer,
-                           std::function<void(grpc::Status)> done) {
-                         parts[i].set_shard(static_cast<uint32_t>(i));
-                         *parts[i].mutable_request() = request;
-                         if (request.has_budget())
-                           *parts[i].mutable_request()->mutable_budget() = shares[i].budget;
-                         *parts[i].mutable_limits() = shares[i].limits;
-                         if (route.stubs[i] == nullptr) {
-                           done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node is not live"));
-                           return;
-                         }
-                         call(*route.stubs[i], context, &parts[i], answer, std::move(done));
-                       });
-  // A copy that could not answer (its node died, not yet expired from etcd) is asked again on
-  // another in-sync copy of its shard, once.
-  std::vector<size_t> retried;
-  std::vector<std::shared_ptr<v1::ShardService::Stub>> alternatives;
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (!ShardUnreachable(replies[i].status)) continue;
-    if (auto alternative = route.OtherInSyncCopy(i)) {
-      retried.push_back(i);
-      alternatives.push_back(std::move(alternative));
-    }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i].set_shard(static_cast<uint32_t>(i));
+    *parts[i].mutable_request() = request;
+    if (request.has_budget()) *parts[i].mutable_request()->mutable_budget() = shares[i].budget;
+    *parts[i].mutable_limits() = shares[i].limits;
   }
-  if (!retried.empty()) {
-    auto again = FanOut<Response>(retried.size(), deadline,
-                                  [&](size_t j, grpc::ClientContext* context, Response* answer,
-                                      std::function<void(grpc::Status)> done) {
-                                    call(*alternatives[j], context, &parts[retried[j]], answer,
-                                         std::move(done));
-                                  });
-    for (size_t j = 0; j < retried.size(); ++j) replies[retried[j]] = std::move(again[j]);
-  }
+  auto replies = reads.Read<Response>(
+      request.collection(), route.ReadPlans(), deadline, /*hedge=*/true,
+      [&](size_t shard, v1::ShardService::Stub& stub, grpc::ClientContext* context,
+          Response* answer, std::function<void(grpc::Status)> done) {
+        call(stub, context, &parts[shard], answer, std::move(done));
+      });
   const absl::Status admitted = Admit(replies, route, request.allow_partial(), answered);
   if (absl::IsOutOfRange(admitted) && request.budget().limit_case() == v1::Budget::kMaxMflops) {
     // The shard's message speaks of its share and its rows; say how the share came about.
@@ -275,7 +255,8 @@ void SetMergedEstimate(const std::optional<Router::MergedTarget>& merged,
 absl::Status Router::Search(const v1::SearchRequest& request, v1::SearchResponse* response,
                             Deadline deadline) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
-  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection(), Pick::kInSyncCopy));
+  ASSIGN_OR_RETURN(const Route route,
+                   Resolve(request.collection(), Pick::kInSyncCopy, request.session_key()));
   v1::Budget budget = request.budget();
   const std::optional<MergedTarget> merged =
       TranslateTarget(route, request.k(), static_cast<uint32_t>(request.query_size()), &budget);
@@ -284,7 +265,7 @@ absl::Status Router::Search(const v1::SearchRequest& request, v1::SearchResponse
   std::vector<size_t> answered;
   ASSIGN_OR_RETURN(const auto replies,
                    (SearchEveryShard<v1::ShardSearchRequest, v1::SearchResponse>(
-                       route, request, shares, deadline,
+                       reads_, route, request, shares, deadline,
                        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
                           const v1::ShardSearchRequest* part, v1::SearchResponse* answer,
                           std::function<void(grpc::Status)> done) {
@@ -308,7 +289,8 @@ absl::Status Router::SearchBatchAt(const v1::SearchBatchRequest& request,
                                    v1::SearchBatchResponse* response, Deadline deadline,
                                    bool as_calibration) {
   RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
-  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection(), Pick::kInSyncCopy));
+  ASSIGN_OR_RETURN(const Route route,
+                   Resolve(request.collection(), Pick::kInSyncCopy, request.session_key()));
   v1::Budget budget = request.budget();
   const std::optional<MergedTarget> merged =
       as_calibration ? std::nullopt
@@ -318,7 +300,7 @@ absl::Status Router::SearchBatchAt(const v1::SearchBatchRequest& request,
   std::vector<size_t> answered;
   ASSIGN_OR_RETURN(const auto replies,
                    (SearchEveryShard<v1::ShardSearchBatchRequest, v1::SearchBatchResponse>(
-                       route, request, shares, deadline,
+                       reads_, route, request, shares, deadline,
                        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
                           const v1::ShardSearchBatchRequest* part, v1::SearchBatchResponse* answer,
                           std::function<void(grpc::Status)> done) {

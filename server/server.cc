@@ -111,7 +111,9 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
         std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
   }
   if (options.router.has_value()) {
-    ASSIGN_OR_RETURN(server->router_, Router::Start(*options.router));
+    RouterOptions router = *options.router;
+    router.metrics = server->metrics_.get();
+    ASSIGN_OR_RETURN(server->router_, Router::Start(std::move(router)));
     server->router_service_ = std::make_unique<RouterService>(
         server->router_.get(), server->metrics_.get(), options.service.api_keys);
   }

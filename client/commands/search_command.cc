@@ -45,6 +45,7 @@ struct SearchArgs {
   std::optional<float> target_recall;
   std::optional<uint32_t> max_dims;
   std::string device = "auto";
+  std::string session_key;
   bool json = false;
 };
 
@@ -206,6 +207,7 @@ absl::Status SearchOne(CliContext& context, const SearchArgs& args, const v1::Bu
   request.mutable_query()->Add(args.query.begin(), args.query.end());
   request.set_k(args.k);
   request.set_device(DeviceOf(args));
+  request.set_session_key(args.session_key);
   if (budget.ByteSizeLong() > 0) *request.mutable_budget() = budget;
   ASSIGN_OR_RETURN(Client * client, context.client());
   ASSIGN_OR_RETURN(v1::SearchResponse response, client->Search(request));
@@ -230,6 +232,7 @@ absl::Status SearchFile(CliContext& context, const SearchArgs& args, const v1::B
   request.set_query_dims(dim);
   request.set_k(args.k);
   request.set_device(DeviceOf(args));
+  request.set_session_key(args.session_key);
   if (budget.ByteSizeLong() > 0) *request.mutable_budget() = budget;
   for (uint64_t done = 0; done < total;) {
     const size_t wanted = static_cast<size_t>(std::min<uint64_t>(per_batch, total - done));
@@ -291,6 +294,9 @@ void AddSearchCommand(CLI::App& app, CliContext& context) {
                    "auto (the GPU when the server has one and the plan is flat), cpu or gpu")
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}))
       ->capture_default_str();
+  search->add_option("--session-key", args->session_key,
+                     "Cluster: the same key reads the same replica of each shard (results do not "
+                     "flicker between replicas); default: replicas in turn");
   search->add_flag("--json", args->json, "One JSON object per query on stdout");
   search->callback([args, query, file, &context] {
     if (query->count() == 0 && file->count() == 0) {

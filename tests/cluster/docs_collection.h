@@ -34,14 +34,20 @@ inline v1::UpsertRequest Message(uint64_t begin, uint64_t end) {
   return message;
 }
 
-inline v1::SearchResponse ExactSearch(v1::Adanns::Stub& stub, uint64_t query_id, bool allow_partial,
-                                      grpc::Status* status) {
+// An exact top-10 search of "docs" for query `query_id` (a row no stored id has).
+inline v1::SearchRequest ExactSearchRequest(uint64_t query_id) {
   v1::SearchRequest request;
   request.set_collection("docs");
   request.set_k(10);
   const std::vector<float> query = Row(query_id + 100000);
   request.mutable_query()->Add(query.begin(), query.end());
   request.mutable_budget()->mutable_plan()->set_index("flat");
+  return request;
+}
+
+inline v1::SearchResponse ExactSearch(v1::Adanns::Stub& stub, uint64_t query_id, bool allow_partial,
+                                      grpc::Status* status) {
+  v1::SearchRequest request = ExactSearchRequest(query_id);
   request.set_allow_partial(allow_partial);
   grpc::ClientContext context;
   v1::SearchResponse response;

@@ -1,7 +1,9 @@
 // Replicated shards (server/replication.h) on a real etcd, three real data node processes and a
 // router: every copy of a shard holds every acknowledged write with identical bytes, followers
 // refuse writes, and killing a shard's primary with SIGKILL in the middle of a write stream loses
-// no acknowledged write (a follower takes over with the next epoch).
+// no acknowledged write (a follower takes over with the next epoch). Reads through the router: a
+// session key pins each shard's copy, a paused follower's searches are hedged to another copy, a
+// killed follower's Gets are retried on another.
 //
 // Timing on two loaded cores: leases of 3 s (a node's lease renewal runs every second, so a busy
 // node does not lose it), a follower ack deadline of 1.5 s (below the lease: a dead follower is
@@ -18,6 +20,7 @@
 #include "tests/cluster/docs_collection.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/cluster/eventually.h"
+#include "tests/cluster/scrape.h"
 #include "tests/cluster/shard_copies.h"
 #include "tests/common/temp_dir.h"
 #include "tests/integration/server_process.h"
@@ -39,6 +42,47 @@ class ReplicationTest : public ThreeDataNodesTest {
   }
 
   ServerProcess* Node(const std::string& node_id) { return NodeProcess(nodes_, node_id); }
+
+  int MetricsPortOf(const std::string& node_id) const {
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (nodes_[n]->target() == node_id) return node_metrics_[n];
+    }
+    ADD_FAILURE() << "no node " << node_id;
+    return 0;
+  }
+
+  // Queries each data node has searched (every shard it holds), by node id.
+  std::map<std::string, double> SearchedQueries() const {
+    std::map<std::string, double> searched;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      searched[nodes_[n]->target()] =
+          SeriesSum(ScrapeMetrics(node_metrics_[n]), "adanns_search_mflops_count");
+    }
+    return searched;
+  }
+
+  // An exact search of query `q` through the router.
+  grpc::Status Search(uint64_t q, const std::string& session_key,
+                      std::chrono::seconds deadline = std::chrono::seconds(30)) {
+    v1::SearchRequest request = ExactSearchRequest(q);
+    request.set_session_key(session_key);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::SearchResponse response;
+    return routed_->Search(&context, request, &response);
+  }
+
+  // The data node that is no shard's primary (3 nodes, 2 shards): a follower of both.
+  std::string FollowerOfEveryShard() {
+    const v1::CollectionInfo info = Describe();
+    for (const auto& node : nodes_) {
+      bool primary = false;
+      for (const v1::ShardInfo& shard : info.shards()) primary |= shard.node_id() == node->target();
+      if (!primary) return node->target();
+    }
+    ADD_FAILURE() << "every node is some shard's primary";
+    return "";
+  }
 
   // What one copy of a shard holds of `ids` (a failed read fails the test).
   std::map<uint64_t, std::vector<float>> Contents(const std::string& node_id, uint32_t shard,
@@ -105,6 +149,17 @@ TEST_F(ReplicationTest, EveryCopyHoldsEveryAcknowledgedWrite) {
     if (id >= 20) expected.insert(id);
   }
   ExpectCopiesAgree(ids, expected);
+
+  // Quiet again: shard 0's primary reports both followers 0 s behind.
+  const int primary_metrics = MetricsPortOf(info.shards(0).node_id());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const std::vector<double> lag = SeriesValues(
+            ScrapeMetrics(primary_metrics), "adanns_replication_lag_seconds", {"shard=\"0\""});
+        return lag.size() == 2 && lag[0] == 0 && lag[1] == 0;
+      },
+      std::chrono::seconds(10)))
+      << ScrapeMetrics(primary_metrics);
 
   // A follower refuses a write sent to it directly (only the primary orders writes).
   const v1::ShardInfo& shard = info.shards(0);
@@ -245,6 +300,80 @@ TEST_F(ReplicationTest, KillingAPrimaryMidLoadLosesNoAcknowledgedWrite) {
     stored.insert(id);
   }
   ExpectCopiesAgree(all_ids, stored);
+}
+
+// Searches with one session key are served by the same copy of each shard; other keys by others.
+TEST_F(ReplicationTest, SessionKeyPinsTheCopyOfEachShard) {
+  ASSERT_TRUE(UpsertStream(*routed_, {Message(0, kVectors)}).ok());
+  constexpr int kPerKey = 5;
+  std::set<std::map<std::string, double>> spreads;
+  for (const std::string key : {"alice", "bob", "carol", "dave", "erin", "frank"}) {
+    const std::map<std::string, double> before = SearchedQueries();
+    for (int q = 0; q < kPerKey; ++q) ASSERT_TRUE(Search(q, key).ok()) << key;
+    std::map<std::string, double> spread;
+    double total = 0;
+    for (const auto& [node, searched] : SearchedQueries()) {
+      spread[node] = searched - before.at(node);
+      total += spread[node];
+      // Every search of the key went to the same copy of each shard.
+      EXPECT_EQ(static_cast<int>(spread[node]) % kPerKey, 0) << key << " on " << node;
+    }
+    EXPECT_EQ(total, kPerKey * kShards) << key;
+    spreads.insert(spread);
+  }
+  EXPECT_GE(spreads.size(), 2u) << "six keys, one choice of copies";
+}
+
+// A follower frozen with SIGSTOP keeps its sockets open and answers nothing: a search routed to it
+// would wait out its deadline; hedged after the shard's p95 latency, it is answered by another
+// copy.
+TEST_F(ReplicationTest, SearchesHedgeAroundAPausedFollower) {
+  ASSERT_TRUE(UpsertStream(*routed_, {Message(0, kVectors)}).ok());
+  for (int q = 0; q < 30; ++q) ASSERT_TRUE(Search(q, "").ok());  // the latency windows fill
+  ServerProcess* paused = Node(FollowerOfEveryShard());
+  ASSERT_NE(paused, nullptr);
+  paused->Pause();
+  int ok = 0;
+  const auto start = Clock::now();
+  for (int q = 0; q < 40; ++q) {
+    const grpc::Status status = Search(q, "", std::chrono::seconds(3));
+    EXPECT_TRUE(status.ok()) << "search " << q << ": " << status.error_message();
+    ok += status.ok() ? 1 : 0;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  paused->Resume();
+  const std::string text = ScrapeMetrics(router_metrics_);
+  const double hedge_won =
+      SeriesSum(text, "adanns_router_hedged_requests_total", {"outcome=\"hedge_won\""});
+  std::cout << ok << "/40 searches ok in " << seconds << " s with a paused follower, " << hedge_won
+            << " hedges won\n";
+  EXPECT_EQ(ok, 40);
+  EXPECT_GE(hedge_won, 1) << text;
+}
+
+// A killed follower refuses connections until its lease runs out: a Get routed to it is retried
+// on another in-sync copy.
+TEST_F(ReplicationTest, GetsRetryAKilledFollowersShards) {
+  ASSERT_TRUE(UpsertStream(*routed_, {Message(0, kVectors)}).ok());
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 0; id < kVectors; ++id) ids.push_back(id);
+  ServerProcess* follower = Node(FollowerOfEveryShard());
+  ASSERT_NE(follower, nullptr);
+  follower->Kill();
+  for (int round = 0; round < 6; ++round) {
+    v1::GetRequest get;
+    get.set_collection("docs");
+    for (uint64_t id : ids) get.add_ids(id);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetResponse got;
+    const grpc::Status status = routed_->Get(&context, get, &got);
+    ASSERT_TRUE(status.ok()) << "round " << round << ": " << status.error_message();
+    EXPECT_EQ(got.vectors_size(), static_cast<int>(kVectors));
+  }
+  EXPECT_GE(SeriesSum(ScrapeMetrics(router_metrics_), "adanns_router_retried_requests_total",
+                      {"outcome=\"answered\""}),
+            1);
 }
 
 }  // namespace

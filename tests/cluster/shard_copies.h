@@ -33,14 +33,23 @@ inline std::vector<std::string> TestClusterFlags(const std::string& etcd_endpoin
   return flags;
 }
 
-// Starts `count` data nodes of the test cluster under `dir`/node<N>.
-inline std::vector<std::unique_ptr<ServerProcess>> StartDataNodes(const std::string& etcd_endpoint,
-                                                                  const std::string& dir, int count,
-                                                                  int lease_seconds) {
+// Serves the process's metrics on a free loopback port; returns the port.
+inline int ListenMetrics(std::vector<std::string>* flags) {
+  const int port = FreeLoopbackPort();
+  flags->push_back("--metrics_listen=127.0.0.1:" + std::to_string(port));
+  return port;
+}
+
+// Starts `count` data nodes of the test cluster under `dir`/node<N>; with `metrics_ports`, each
+// serves its metrics on the port appended there.
+inline std::vector<std::unique_ptr<ServerProcess>> StartDataNodes(
+    const std::string& etcd_endpoint, const std::string& dir, int count, int lease_seconds,
+    std::vector<int>* metrics_ports = nullptr) {
   std::vector<std::unique_ptr<ServerProcess>> nodes;
   for (int n = 0; n < count; ++n) {
-    nodes.push_back(std::make_unique<ServerProcess>(
-        dir + "/node" + std::to_string(n), TestClusterFlags(etcd_endpoint, "data", lease_seconds)));
+    std::vector<std::string> flags = TestClusterFlags(etcd_endpoint, "data", lease_seconds);
+    if (metrics_ports != nullptr) metrics_ports->push_back(ListenMetrics(&flags));
+    nodes.push_back(std::make_unique<ServerProcess>(dir + "/node" + std::to_string(n), flags));
   }
   return nodes;
 }
@@ -92,9 +101,10 @@ class ThreeDataNodesTest : public ::testing::Test {
   static constexpr int kLeaseSeconds = 3;
 
   void SetUp() override {
-    nodes_ = StartDataNodes(etcd_.endpoint(), dir_.path(), 3, kLeaseSeconds);
-    router_ = std::make_unique<ServerProcess>(
-        dir_.path() + "/router", TestClusterFlags(etcd_.endpoint(), "router", kLeaseSeconds));
+    nodes_ = StartDataNodes(etcd_.endpoint(), dir_.path(), 3, kLeaseSeconds, &node_metrics_);
+    std::vector<std::string> flags = TestClusterFlags(etcd_.endpoint(), "router", kLeaseSeconds);
+    router_metrics_ = ListenMetrics(&flags);
+    router_ = std::make_unique<ServerProcess>(dir_.path() + "/router", flags);
     routed_ = router_->NewStub();
     ASSERT_TRUE(AwaitRegisteredNodes(etcd_, "t", 3));
   }
@@ -126,6 +136,8 @@ class ThreeDataNodesTest : public ::testing::Test {
   TempDir dir_;
   EtcdProcess etcd_{dir_.path()};
   std::vector<std::unique_ptr<ServerProcess>> nodes_;
+  std::vector<int> node_metrics_;  // --metrics_listen port of each node
+  int router_metrics_ = 0;
   std::unique_ptr<ServerProcess> router_;
   std::unique_ptr<v1::Adanns::Stub> routed_;
 };

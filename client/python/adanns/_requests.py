@@ -151,8 +151,9 @@ def create_collection_request(name: str, dim: int, metric: str,
 
 
 def search_request(collection: str, query: Any, k: int, budget: Optional["pb2.Budget"],
-                   device: str) -> "pb2.SearchRequest":
-    request = pb2.SearchRequest(collection=collection, k=int(k), device=device_value(device))
+                   device: str, session_key: str = "") -> "pb2.SearchRequest":
+    request = pb2.SearchRequest(collection=collection, k=int(k), device=device_value(device),
+                                session_key=session_key)
     request.query.extend(as_query(query).tolist())
     if budget is not None:
         request.budget.CopyFrom(budget)
@@ -166,15 +167,16 @@ def queries_per_batch(k: int, dims: int, message_bytes: int) -> int:
 
 
 def search_batch_requests(collection: str, queries: Any, k: int, budget: Optional["pb2.Budget"],
-                          device: str,
-                          message_bytes: int) -> Iterator["pb2.SearchBatchRequest"]:
+                          device: str, message_bytes: int,
+                          session_key: str = "") -> Iterator["pb2.SearchBatchRequest"]:
     """One SearchBatchRequest per chunk of `queries` (n x dims) under the server's limits."""
     rows = as_rows(queries, "queries")
     per_call = queries_per_batch(k, rows.shape[1], message_bytes)
     for start in range(0, len(rows), per_call):
         chunk = rows[start:start + per_call]
         request = pb2.SearchBatchRequest(collection=collection, query_dims=rows.shape[1],
-                                         k=int(k), device=device_value(device))
+                                         k=int(k), device=device_value(device),
+                                         session_key=session_key)
         request.queries.extend(chunk.ravel().tolist())  # Python floats convert fastest
         if budget is not None:
             request.budget.CopyFrom(budget)

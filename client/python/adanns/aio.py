@@ -126,20 +126,20 @@ class Client:
     async def search(self, collection: str, query: Any, k: int = 10, *,
                      target_recall: Optional[float] = None, max_mflops: Optional[float] = None,
                      max_dims: Optional[int] = None, plan: Optional[requests.PlanLike] = None,
-                     device: str = "auto") -> results.SearchResult:
+                     device: str = "auto", session_key: str = "") -> results.SearchResult:
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
-        request = requests.search_request(collection, query, k, budget, device)
+        request = requests.search_request(collection, query, k, budget, device, session_key)
         return results.search_result(await self._call(self._stub.Search, request, idempotent=True))
 
     async def search_batch(self, collection: str, queries: Any, k: int = 10, *,
                            target_recall: Optional[float] = None,
                            max_mflops: Optional[float] = None, max_dims: Optional[int] = None,
                            plan: Optional[requests.PlanLike] = None,
-                           device: str = "auto") -> results.BatchResult:
+                           device: str = "auto", session_key: str = "") -> results.BatchResult:
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
         responses = [await self._call(self._stub.SearchBatch, request, idempotent=True)
                      for request in requests.search_batch_requests(
-                         collection, queries, k, budget, device, MAX_MESSAGE_BYTES)]
+                         collection, queries, k, budget, device, MAX_MESSAGE_BYTES, session_key)]
         return results.batch_result(responses, k)
 
     async def build_index(self, collection: str, kind: Optional[str] = None, *,

@@ -138,22 +138,23 @@ class Client:
     def search(self, collection: str, query: Any, k: int = 10, *,
                target_recall: Optional[float] = None, max_mflops: Optional[float] = None,
                max_dims: Optional[int] = None, plan: Optional[requests.PlanLike] = None,
-               device: str = "auto") -> results.SearchResult:
+               device: str = "auto", session_key: str = "") -> results.SearchResult:
         """Top-k for one query (the full vector or a long enough prefix). Budget: at most one
-        of target_recall, max_mflops and plan (a dict of Plan fields), plus max_dims."""
+        of target_recall, max_mflops and plan (a dict of Plan fields), plus max_dims. Against a
+        cluster, calls with the same session_key read the same replica of each shard."""
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
-        request = requests.search_request(collection, query, k, budget, device)
+        request = requests.search_request(collection, query, k, budget, device, session_key)
         return results.search_result(self._call(self._stub.Search, request, idempotent=True))
 
     def search_batch(self, collection: str, queries: Any, k: int = 10, *,
                      target_recall: Optional[float] = None, max_mflops: Optional[float] = None,
                      max_dims: Optional[int] = None, plan: Optional[requests.PlanLike] = None,
-                     device: str = "auto") -> results.BatchResult:
+                     device: str = "auto", session_key: str = "") -> results.BatchResult:
         """Top-k for each row of `queries` (n x dims) with one budget: (n, k) ids and scores."""
         budget = requests.budget_message(target_recall, max_mflops, max_dims, plan)
         responses = [self._call(self._stub.SearchBatch, request, idempotent=True)
                      for request in requests.search_batch_requests(
-                         collection, queries, k, budget, device, MAX_MESSAGE_BYTES)]
+                         collection, queries, k, budget, device, MAX_MESSAGE_BYTES, session_key)]
         return results.batch_result(responses, k)
 
     # Indexes and calibration.

@@ -437,7 +437,7 @@ class RecallEstimate(_message.Message):
     def __init__(self, recall: _Optional[float] = ..., k: _Optional[int] = ..., mflops: _Optional[float] = ..., recall_lower_bound: _Optional[float] = ..., queries: _Optional[int] = ...) -> None: ...
 
 class SearchBatchRequest(_message.Message):
-    __slots__ = ["allow_partial", "budget", "collection", "device", "k", "queries", "query_dims"]
+    __slots__ = ["allow_partial", "budget", "collection", "device", "k", "queries", "query_dims", "session_key"]
     ALLOW_PARTIAL_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
@@ -445,6 +445,7 @@ class SearchBatchRequest(_message.Message):
     K_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     QUERY_DIMS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_KEY_FIELD_NUMBER: _ClassVar[int]
     allow_partial: bool
     budget: Budget
     collection: str
@@ -452,7 +453,8 @@ class SearchBatchRequest(_message.Message):
     k: int
     queries: _containers.RepeatedScalarFieldContainer[float]
     query_dims: int
-    def __init__(self, collection: _Optional[str] = ..., query_dims: _Optional[int] = ..., queries: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., allow_partial: bool = ...) -> None: ...
+    session_key: str
+    def __init__(self, collection: _Optional[str] = ..., query_dims: _Optional[int] = ..., queries: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., allow_partial: bool = ..., session_key: _Optional[str] = ...) -> None: ...
 
 class SearchBatchResponse(_message.Message):
     __slots__ = ["results"]
@@ -461,20 +463,22 @@ class SearchBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ["allow_partial", "budget", "collection", "device", "k", "query"]
+    __slots__ = ["allow_partial", "budget", "collection", "device", "k", "query", "session_key"]
     ALLOW_PARTIAL_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
+    SESSION_KEY_FIELD_NUMBER: _ClassVar[int]
     allow_partial: bool
     budget: Budget
     collection: str
     device: Device
     k: int
     query: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, collection: _Optional[str] = ..., query: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., allow_partial: bool = ...) -> None: ...
+    session_key: str
+    def __init__(self, collection: _Optional[str] = ..., query: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., allow_partial: bool = ..., session_key: _Optional[str] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ["cost", "device", "estimate", "hits", "plan", "shard_plans", "shards_answered", "shards_total", "target_missed"]
