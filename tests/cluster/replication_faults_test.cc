@@ -1,5 +1,6 @@
-// Fault tests of replicated shards (server/replication.h, issue #23), long suite: a real etcd,
-// three data node processes, two routers, 4 shards x 3 replicas. Throughout each scenario one writer per shard upserts ids of that shard (retrying
+// Fault tests of replicated shards (server/replication.h, issue #23), long suite: a real etcd
+// (one member; three in scenario 6), three data node processes, two routers, 4 shards x 3
+// replicas. Throughout each scenario one writer per shard upserts ids of that shard (retrying
 // every failed message, on the other router, as a client does; upserts by id are idempotent) and
 // logs every acknowledged id and when; a reader searches through the routers. After the fault:
 // - 0 lost: every acknowledged id reads back through a router with the bytes sent;
@@ -13,7 +14,7 @@
 // to it directly is refused; (4) restart a killed data node, with WAL retention that still holds
 // its position (it catches up from the WAL) and with retention too small for that (a full copy),
 // the primaries' adanns_replication_catch_ups_total showing the path; (5) kill -9 one of the two
-// routers.
+// routers; (6) kill -9 the leader of a 3-member etcd cluster: no failover, no lease lost.
 //
 // Timing on two loaded cores (the same as replication_test): leases of 3 s (renewed every 1 s),
 // a follower ack deadline of 1.5 s. Each scenario's load runs about kLoadSeconds
@@ -112,7 +113,9 @@ class ReplicationFaultsTest : public ::testing::Test {
   void SetUp() override {
     const ClusterSetup setup = Setup();
     etcd_ = std::make_unique<EtcdCluster>(dir_.path(), setup.etcd_members);
-    const std::vector<std::string> cluster = {"--etcd=" + etcd_->endpoints(), "--cluster=t",
+    // The leader first: every node and router talks to it until it fails (scenario 6 kills it).
+    etcd_endpoints_ = etcd_->endpoints(std::max(0, etcd_->Leader()));
+    const std::vector<std::string> cluster = {"--etcd=" + etcd_endpoints_, "--cluster=t",
                                               "--lease_seconds=" + std::to_string(kLeaseSeconds)};
     for (int n = 0; n < 3; ++n) {
       std::vector<std::string> flags = cluster;
@@ -474,6 +477,7 @@ class ReplicationFaultsTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<EtcdCluster> etcd_;
+  std::string etcd_endpoints_;  // the data nodes' and routers' --etcd
   std::vector<std::unique_ptr<ServerProcess>> nodes_;
   std::vector<std::unique_ptr<ServerProcess>> routers_;
   std::vector<std::unique_ptr<v1::Adanns::Stub>> stubs_;
@@ -726,6 +730,40 @@ TEST_F(ReplicationFaultsTest, KillingARouterLosesNothing) {
   for (uint32_t shard = 0; shard < kShards; ++shard) {
     EXPECT_LT(figures.outage[shard], 2.0) << "shard " << shard << ": switching routers";
   }
+}
+
+// (6) kill -9 the leader of a 3-member etcd cluster mid-load, the member every data node and
+// router was started talking to (it is first in their --etcd list of all three): the others elect
+// a new leader, which keeps the leases; nodes and routers move on to a live member. Writes and
+// searches go on, no data node loses its lease: no shard fails over (same primary, same epoch) and
+// every node stays registered.
+class EtcdClusterFaultsTest : public ReplicationFaultsTest {
+ protected:
+  ClusterSetup Setup() const override { return {.etcd_members = 3, .node_flags = {}}; }
+};
+
+TEST_F(EtcdClusterFaultsTest, KillingTheEtcdLeaderFailsNothingOver) {
+  StartLoad();
+  std::this_thread::sleep_for(Phase(0.25, std::chrono::seconds(4)));
+  const v1::CollectionInfo before = Describe(0);
+  int leader = -1;
+  ASSERT_TRUE(Eventually([&] { return (leader = etcd_->Leader()) >= 0; }, std::chrono::seconds(5)));
+  etcd_->member(leader).Kill();
+  // Leadership may have moved since the start (then the clients' first member lives on).
+  std::cout << "[kill -9 etcd leader] killed member " << leader << ", "
+            << (etcd_->endpoints(leader) == etcd_endpoints_ ? "" : "not ")
+            << "the one the nodes and routers used\n";
+  std::this_thread::sleep_for(Phase(0.75, std::chrono::seconds(12)));
+  std::cout << "[kill -9 etcd leader] new leader: member " << etcd_->Leader() << "\n";
+
+  Check("kill -9 etcd leader", 0);
+  const v1::CollectionInfo after = Describe(0);
+  for (uint32_t shard = 0; shard < kShards; ++shard) {
+    EXPECT_EQ(after.shards(shard).epoch(), before.shards(shard).epoch()) << "shard " << shard;
+    EXPECT_EQ(after.shards(shard).node_id(), before.shards(shard).node_id()) << "shard " << shard;
+  }
+  EXPECT_EQ(NodeCounter("adanns_replication_failovers_total", {}), 0);
+  EXPECT_TRUE(AwaitRegisteredNodes(*etcd_->NewClient(), "t", 3, std::chrono::seconds(1)));
 }
 
 }  // namespace
