@@ -579,15 +579,21 @@ TEST_P(RestartedNodeTest, CatchesUpAndRejoins) {
   nodes_[index]->Kill();
   ReleaseWriters();
   // Down, under load: its shards fail over first (within 2 x lease + 1 s).
-  const auto down = Phase(0.4, std::chrono::seconds(8));
+  const auto back_at = Clock::now() + Phase(0.4, std::chrono::seconds(8));
   if (GetParam().full_copy) {
-    std::this_thread::sleep_for(down / 2);
+    // Once every shard has a live primary: a snapshot asks each shard's primary.
+    EXPECT_TRUE(Eventually(
+        [&] {
+          const std::optional<v1::CollectionInfo> now = TryDescribe(0);
+          return now.has_value() && PrimaryOf(*now, victim).empty();
+        },
+        std::chrono::seconds(15)));
     Snapshot("while-down-1");
+    // The archive's files then are older than the 1-s retention (RocksDB counts whole seconds).
     std::this_thread::sleep_for(std::chrono::seconds(3));
     Snapshot("while-down-2");
-  } else {
-    std::this_thread::sleep_for(down);
   }
+  std::this_thread::sleep_until(back_at);
   const double wal_before = NodeCounter("adanns_replication_catch_ups_total", {"path=\"wal\""});
   const double copies_before =
       NodeCounter("adanns_replication_catch_ups_total", {"path=\"full_copy\""});
