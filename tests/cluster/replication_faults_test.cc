@@ -547,9 +547,10 @@ struct Retention {
   std::vector<std::string> flags;
   bool full_copy;
 };
+void PrintTo(const Retention& retention, std::ostream* out) { *out << retention.name; }
 
-class RestartedNodeTest : public ReplicationFaultsTest,
-                          public ::testing::WithParamInterface<Retention> {
+class ReplicationFaultsRestartTest : public ReplicationFaultsTest,
+                                     public ::testing::WithParamInterface<Retention> {
  protected:
   ClusterSetup Setup() const override {
     return {.etcd_members = 1, .node_flags = GetParam().flags};
@@ -567,7 +568,7 @@ class RestartedNodeTest : public ReplicationFaultsTest,
   }
 };
 
-TEST_P(RestartedNodeTest, CatchesUpAndRejoins) {
+TEST_P(ReplicationFaultsRestartTest, CatchesUpAndRejoins) {
   const std::string scenario = "restart killed node, " + GetParam().name;
   StartLoad();
   std::this_thread::sleep_for(Phase(0.2, std::chrono::seconds(3)));
@@ -636,7 +637,7 @@ TEST_P(RestartedNodeTest, CatchesUpAndRejoins) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Retention, RestartedNodeTest,
+    Retention, ReplicationFaultsRestartTest,
     ::testing::Values(
         Retention{"WalDelta", {"--wal_retention_seconds=86400", "--wal_retention_mb=4096"}, false},
         Retention{"FullCopy", {"--wal_retention_seconds=1", "--wal_retention_mb=0"}, true}),
@@ -743,12 +744,12 @@ TEST_F(ReplicationFaultsTest, KillingARouterLosesNothing) {
 // a new leader, which keeps the leases; nodes and routers move on to a live member. Writes and
 // searches go on, no data node loses its lease: no shard fails over (same primary, same epoch) and
 // every node stays registered.
-class EtcdClusterFaultsTest : public ReplicationFaultsTest {
+class ReplicationFaultsEtcdTest : public ReplicationFaultsTest {
  protected:
   ClusterSetup Setup() const override { return {.etcd_members = 3, .node_flags = {}}; }
 };
 
-TEST_F(EtcdClusterFaultsTest, KillingTheEtcdLeaderFailsNothingOver) {
+TEST_F(ReplicationFaultsEtcdTest, KillingTheEtcdLeaderFailsNothingOver) {
   StartLoad();
   std::this_thread::sleep_for(Phase(0.25, std::chrono::seconds(4)));
   const v1::CollectionInfo before = Describe(0);
