@@ -232,7 +232,7 @@ class AdannsServicer(object):
         is dropped from its node. Answers once done; DEADLINE_EXCEEDED while the new copy is still
         catching up (the move goes on: call again with the same arguments to wait for it, or move
         the shard from to_node back to from_node to cancel it). Idempotent: a move already done
-        answers OK with already_done. NOT_FOUND for an unknown collection, INVALID_ARGUMENT for a
+        (to_node holds a copy, from_node none) answers OK with already_done. NOT_FOUND for an unknown collection, INVALID_ARGUMENT for a
         shard out of range or from_node == to_node, FAILED_PRECONDITION when from_node holds no
         copy or to_node is not a live data node.
         """
