@@ -97,6 +97,12 @@ class ReplicationManager {
   // A shard was created here: its group is set up now rather than at the next periodic round.
   void Wake();
 
+  // Whether every replicated shard copy on this node is its primary or in its in-sync set (the
+  // readiness of a data node: a rolling upgrade waits for this before taking the next node, so
+  // a shard keeps min_in_sync copies). False until the records are listed; `lagging` (optional)
+  // names a copy that is not.
+  bool CopiesInSync(std::string* lagging = nullptr) const;
+
   // One replicated shard as this node sees it.
   struct Group;
 

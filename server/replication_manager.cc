@@ -215,6 +215,24 @@ std::shared_ptr<ReplicationManager::Group> ReplicationManager::FindGroup(
   return found == groups_.end() ? nullptr : found->second;
 }
 
+bool ReplicationManager::CopiesInSync(std::string* lagging) const {
+  if (stop_.load() || !maps_->AwaitSynced(absl::ZeroDuration()).ok() ||
+      !states_->AwaitSynced(absl::ZeroDuration()).ok()) {
+    if (lagging != nullptr) *lagging = "replication state not loaded";
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, group] : groups_) {
+    std::lock_guard group_lock(group->mutex);
+    if (group->IsPrimary(options_.node_id) || group->InSync(options_.node_id)) continue;
+    if (lagging != nullptr) {
+      *lagging = ShardName(group->collection, group->shard) + " is not in its in-sync set";
+    }
+    return false;
+  }
+  return true;
+}
+
 std::string ReplicationManager::AddressOf(const std::string& node_id) const {
   const std::map<std::string, std::string> live = LiveNodeAddresses(nodes_->Current());
   auto found = live.find(node_id);

@@ -23,6 +23,8 @@ namespace {
 
 // How often store size and process memory are sampled into the metrics.
 constexpr std::chrono::seconds kSampleEvery{5};
+// Readiness follows a copy's return to the in-sync set within this (a rolling upgrade waits on it).
+constexpr std::chrono::milliseconds kReadinessEvery{250};
 // glibc keeps freed memory in the arena of the thread that allocated it: RocksDB's memtables
 // (64 MiB write buffers, filled by the writing threads, freed after a flush) and the receive
 // buffers of 4 MB messages leave up to ~120 MiB free in the arenas (a 10-minute soak: the
@@ -213,6 +215,21 @@ absl::Status AdannsServer::StartReplication(ReplicationOptions options) {
   ASSIGN_OR_RETURN(replication_, ReplicationManager::Start(std::move(options), shard_host_.get(),
                                                            metrics_.get()));
   shard_service_->SetReplication(replication_.get());
+  readiness_ = std::thread([this] {
+    grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
+    std::unique_lock lock(sampler_mutex_);
+    bool was_ready = false;
+    std::string reported;
+    do {
+      std::string lagging;
+      const bool ready = replication_->CopiesInSync(&lagging);
+      health->SetServingStatus(kCopiesInSyncService, ready);
+      if (ready && !was_ready) spdlog::info("every shard copy here is in sync: ready");
+      if (!ready && lagging != reported) spdlog::info("not ready: {}", lagging);
+      was_ready = ready;
+      reported = lagging;
+    } while (!sampler_stop_.wait_for(lock, kReadinessEvery, [this] { return stopping_; }));
+  });
   return absl::OkStatus();
 }
 
@@ -228,6 +245,7 @@ void AdannsServer::Shutdown() {
   }
   sampler_stop_.notify_all();
   if (sampler_.joinable()) sampler_.join();
+  if (readiness_.joinable()) readiness_.join();
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc_server_->Wait();

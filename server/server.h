@@ -98,8 +98,12 @@ class AdannsServer {
   int port() const { return port_; }
   int metrics_port() const { return metrics_->port(); }
   // Data node: starts replicating this node's copies of replicated shards (server/replication.h)
-  // once the node id is known, before it registers in the cluster.
+  // once the node id is known, before it registers in the cluster. From then on the gRPC health
+  // service kCopiesInSyncService is SERVING while every copy here is in its shard's in-sync set
+  // (ReplicationManager::CopiesInSync; re-checked every 250 ms): the data node's
+  // readiness, while "" (the whole server) stays its liveness.
   absl::Status StartReplication(ReplicationOptions options);
+  static constexpr char kCopiesInSyncService[] = "adanns.copies_in_sync";
   // Blocks until Shutdown.
   void Wait();
   // Stops accepting RPCs, lets in-flight ones finish (up to a grace period), closes the store.
@@ -124,6 +128,7 @@ class AdannsServer {
   int port_ = 0;
   // Samples store size and process memory into the metrics every few seconds until Shutdown.
   std::thread sampler_;
+  std::thread readiness_;  // data node: kCopiesInSyncService, stopped with the sampler
   std::mutex sampler_mutex_;
   std::condition_variable sampler_stop_;
   bool stopping_ = false;  // guarded by sampler_mutex_

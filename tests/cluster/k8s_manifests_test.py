@@ -106,6 +106,11 @@ class K8sManifestsTest(unittest.TestCase):
             probes = container(workload)
             for probe in ("readinessProbe", "livenessProbe"):
                 self.assertEqual(probes[probe]["grpc"]["port"], 50051, workload["metadata"]["name"])
+        # A data pod is ready once its shard copies are back in sync (the PDB then lets the next
+        # pod go); the server's own status stays its liveness.
+        data = container(find(self.docs, "StatefulSet", "adanns-data"))
+        self.assertEqual(data["readinessProbe"]["grpc"]["service"], "adanns.copies_in_sync")
+        self.assertNotIn("service", data["livenessProbe"]["grpc"])
 
     def test_shards_are_replicated_and_stay_writable_through_an_upgrade(self):
         router = flags(container(find(self.docs, "Deployment", "adanns-router"))["args"])

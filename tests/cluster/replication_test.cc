@@ -22,6 +22,7 @@
 #include "tests/cluster/eventually.h"
 #include "tests/cluster/scrape.h"
 #include "tests/cluster/shard_copies.h"
+#include "tests/common/health_check.h"
 #include "tests/common/temp_dir.h"
 #include "tests/integration/server_process.h"
 
@@ -374,6 +375,49 @@ TEST_F(ReplicationTest, GetsRetryAKilledFollowersShards) {
   EXPECT_GE(SeriesSum(ScrapeMetrics(router_metrics_), "adanns_router_retried_requests_total",
                       {"outcome=\"answered\""}),
             1);
+}
+
+// A data node's readiness (health service "adanns.copies_in_sync", its k8s readiness probe) is
+// NOT_SERVING while one of its copies is out of its shard's in-sync set and SERVING again once the
+// copy rejoined; the server's own status ("", liveness) stays SERVING throughout.
+TEST_F(ReplicationTest, ADataNodeIsNotReadyWhileACopyIsOutOfSync) {
+  const std::string service = "adanns.copies_in_sync";
+  for (const auto& node : nodes_) {
+    EXPECT_TRUE(Eventually([&] { return HealthCheck(node->target(), service) == kHealthServing; },
+                           std::chrono::seconds(10)))
+        << node->target() << " not ready with every copy in sync";
+  }
+  EXPECT_EQ(HealthCheck(router_->target(), service), "") << "a router does not report it";
+
+  // A node that leads no shard misses a write (dropped from the in-sync sets after the ack
+  // deadline); with shard 0's primary paused too, it cannot catch up there until a failover.
+  const v1::CollectionInfo info = Describe();
+  const v1::ShardInfo shard = info.shards(0);
+  std::string follower_id;
+  for (const auto& node : nodes_) {
+    if (node->target() != shard.node_id() && node->target() != info.shards(1).node_id()) {
+      follower_id = node->target();
+    }
+  }
+  ServerProcess* follower = Node(follower_id);
+  ServerProcess* primary = Node(shard.node_id());
+  ASSERT_NE(follower, nullptr);
+  ASSERT_NE(primary, nullptr);
+  follower->Pause();
+  const grpc::Status written = UpsertStream(*routed_, {Message(0, kVectors)});
+  ASSERT_TRUE(written.ok()) << written.error_message();
+  ASSERT_THAT(Describe().shards(0).in_sync(), ::testing::Not(::testing::Contains(follower_id)));
+  primary->Pause();
+  follower->Resume();
+  EXPECT_TRUE(
+      Eventually([&] { return HealthCheck(follower->target(), service) == kHealthNotServing; },
+                 std::chrono::seconds(5)))
+      << "a node with a copy out of sync reports ready";
+  EXPECT_EQ(HealthCheck(follower->target()), kHealthServing) << "liveness must not follow sync";
+  primary->Resume();
+  EXPECT_TRUE(Eventually([&] { return HealthCheck(follower->target(), service) == kHealthServing; },
+                         std::chrono::seconds(30)))
+      << "the copy never rejoined (or readiness did not follow)";
 }
 
 }  // namespace

@@ -226,7 +226,7 @@ TEST_P(BadInputTest, AnUnparsableMessageInsideAStreamFailsTheCallNamingIt) {
   EXPECT_EQ(upserted, 40u);
   EXPECT_EQ(VectorCount("c"), 50u);
   // A first message that does not parse commits nothing.
-  ExpectStatus(UpsertRawMessages(port(), {std::string("\x0a\x05ab")}),
+  ExpectStatus(UpsertRawMessages(port(), {std::string("\x0a\x05" "ab")}),
                grpc::StatusCode::INVALID_ARGUMENT, "message 0 of the stream rejected");
   EXPECT_EQ(VectorCount("c"), 50u);
 }

@@ -13,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
+#include "tests/common/health_check.h"
 #include "tests/common/temp_dir.h"
 
 namespace adanns::testing {
@@ -59,22 +60,7 @@ class InProcessServerTest : public ::testing::Test {
   // The raw HealthCheckResponse bytes of grpc.health.v1.Health/Check for the whole server, sent
   // without credentials ("" when the call fails).
   std::string HealthCheck() {
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
-                                       grpc::InsecureChannelCredentials());
-    grpc::GenericStub generic(channel);
-    grpc::Slice empty("");  // HealthCheckRequest{service: ""} encodes to no bytes
-    grpc::ByteBuffer request(&empty, 1);
-    grpc::ByteBuffer response;
-    grpc::ClientContext context;
-    std::promise<grpc::Status> done;
-    generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                      &response, [&](grpc::Status s) { done.set_value(s); });
-    if (!done.get_future().get().ok()) return "";
-    std::vector<grpc::Slice> slices;
-    if (!response.Dump(&slices).ok()) return "";
-    std::string bytes;
-    for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    return bytes;
+    return adanns::testing::HealthCheck("127.0.0.1:" + std::to_string(server_->port()));
   }
 
   // Sends one upsert message on its own stream; returns the stream's status.
