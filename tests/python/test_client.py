@@ -265,6 +265,9 @@ class IndexesTest(ServerTest):
             self.client.calibrate("b", ks=[10])  # empty collection
         with self.assertRaises(adanns.FailedPrecondition):
             self.client.search("b", np.ones(8), target_recall=0.9)  # never calibrated
+        with self.assertRaises(adanns.FailedPrecondition) as moved:
+            self.client.move_shard("b", 0, "a", "c")  # shards move between a cluster's nodes
+        self.assertIn("router", str(moved.exception))
 
 
 class TransportErrorsTest(unittest.TestCase):
