@@ -229,7 +229,8 @@ class AdannsServicer(object):
         primary's WAL until it caught up and the primary adds it to the in-sync set; then, in one
         etcd transaction, the old copy leaves the shard map and the in-sync set (when it was the
         primary, the in-sync copy furthest ahead becomes primary with epoch + 1), and the old copy
-        is dropped from its node. Answers once done; DEADLINE_EXCEEDED while the new copy is still
+        is dropped from its node. Answers once done, waiting up to the call's deadline (30 s when it
+        sets none; the CLI sets --timeout, 3600 s); DEADLINE_EXCEEDED while the new copy is still
         catching up (the move goes on: call again with the same arguments to wait for it, or move
         the shard from to_node back to from_node to cancel it). Idempotent: a move already done
         (to_node holds a copy, from_node none) answers OK with already_done. NOT_FOUND for an unknown collection, INVALID_ARGUMENT for a
