@@ -1,4 +1,5 @@
-// Router: start-up, shard resolution, collections and vector writes (searches: router_search.cc).
+// Router: start-up, shard resolution, collections and vector writes (searches: router_search.cc,
+// indexes and calibration: router_indexes.cc, moves: router_moves.cc).
 #include "server/router.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "base/status_macros.h"
 #include "index/float16.h"
 #include "server/collection_info_merge.h"
+#include "server/router_shard_calls.h"
 #include "server/shard_channel.h"
 #include "server/shard_fanout.h"
 #include "server/validation.h"
@@ -45,41 +47,6 @@ absl::Status CheckFitsFloat16Prefix(const v1::UpsertRequest& message,
     }
   }
   return absl::OkStatus();
-}
-
-// The first verdict a shard gave on the request (every shard validates alike), else UNAVAILABLE
-// naming the first shard that could not answer; OK when all answered OK.
-template <typename Response>
-absl::Status CombineReplies(const std::vector<ShardReply<Response>>& replies,
-                            const Router::Route& route) {
-  for (size_t i = 0; i < replies.size(); ++i) {
-    const grpc::Status& status = replies[i].status;
-    if (!status.ok() && !ShardUnreachable(status)) return ShardVerdict(route.node_ids[i], status);
-  }
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (!replies[i].status.ok()) {
-      return ShardUnavailable(route.record.spec().name(), i, route.node_ids[i], replies[i].status);
-    }
-  }
-  return absl::OkStatus();
-}
-
-// The same shard request (the public request with the shard number) to every shard of `route`;
-// `call(stub, context, request, response, done)` starts one call.
-template <typename ShardRequest, typename Response, typename Request, typename Call>
-std::vector<ShardReply<Response>> ToEveryShard(const Router::Route& route, const Request& request,
-                                               Router::Deadline deadline, Call call) {
-  std::vector<ShardRequest> requests(route.shard_count());
-  for (uint32_t shard = 0; shard < route.shard_count(); ++shard) {
-    requests[shard].set_shard(shard);
-    *requests[shard].mutable_request() = request;
-  }
-  return FanOut<Response>(route.shard_count(), deadline,
-                          [&](size_t i, grpc::ClientContext* context, Response* response,
-                              std::function<void(grpc::Status)> done) {
-                            if (!ShardCallable(route, i, done)) return;
-                            call(*route.stubs[i], context, &requests[i], response, std::move(done));
-                          });
 }
 
 // The request's ids split by shard (each part keeps the request's order).
@@ -256,16 +223,6 @@ std::vector<ShardReadPlan> Router::Route::ReadPlans() const {
     plans[shard].backup = OtherInSyncCopy(shard);
   }
   return plans;
-}
-
-template <typename Call>
-absl::Status Router::OnEveryCopy(const Route& route, Call&& call) {
-  absl::Status first = absl::OkStatus();
-  for (size_t c = 0; c < route.copies(); ++c) {
-    absl::Status status = call(route.OnCopy(c), c == 0);
-    if (first.ok() && !status.ok()) first = std::move(status);
-  }
-  return first;
 }
 
 // --- Collections ---------------------------------------------------------------------------
@@ -549,80 +506,6 @@ absl::Status Router::Delete(const v1::DeleteRequest& request, v1::DeleteResponse
   for (const auto& reply : replies) deleted += reply.response.deleted();
   response->set_deleted(deleted);
   return CombineReplies(replies, route);
-}
-
-// --- Indexes -------------------------------------------------------------------------------
-
-absl::Status Router::BuildIndex(const v1::BuildIndexRequest& request,
-                                v1::BuildIndexResponse* response, Deadline deadline) {
-  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
-  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
-  if (request.has_ivf() && request.ivf().nlist() > 0) {
-    // Each shard trains its own lists: refuse here, before any shard starts, when one shard
-    // holds fewer vectors than lists (a shard would refuse alone, naming only its own count).
-    // The parameters' own checks come first; a shard that did not answer is left to the
-    // fan-out below, which reports it UNAVAILABLE.
-    RETURN_IF_ERROR(IvfParamsFromProto(request.ivf(), route.record.spec().dim()).status());
-    v1::CollectionInfo info;
-    RETURN_IF_ERROR(DescribeCollection(request.collection(), &info, deadline));
-    for (const v1::ShardInfo& shard : info.shards()) {
-      if (shard.state() == "serving" && shard.vector_count() < request.ivf().nlist()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "ivf.nlist (", request.ivf().nlist(), ") exceeds the vectors of shard ", shard.shard(),
-            " (", shard.vector_count(), " of the collection's ", info.vector_count(),
-            "; each of its ", info.shards_size(), " shards trains its own lists)"));
-      }
-    }
-  }
-  // Every copy builds its own index from its own data (derived state is never replicated).
-  return OnEveryCopy(route, [&](const Route& copy, bool primaries) {
-    auto replies = ToEveryShard<v1::ShardBuildIndexRequest, v1::BuildIndexResponse>(
-        copy, request, deadline,
-        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-           const v1::ShardBuildIndexRequest* part, v1::BuildIndexResponse* reply,
-           std::function<void(grpc::Status)> done) {
-          stub.async()->BuildIndex(context, part, reply, std::move(done));
-        });
-    RETURN_IF_ERROR(CombineReplies(replies, copy));
-    if (primaries) *response = std::move(replies.front().response);
-    return absl::OkStatus();
-  });
-}
-
-absl::Status Router::DropIndex(const v1::DropIndexRequest& request, Deadline deadline) {
-  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
-  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
-  return OnEveryCopy(route, [&](const Route& copy, bool) {
-    const auto replies = ToEveryShard<v1::ShardDropIndexRequest, v1::DropIndexResponse>(
-        copy, request, deadline,
-        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-           const v1::ShardDropIndexRequest* part, v1::DropIndexResponse* reply,
-           std::function<void(grpc::Status)> done) {
-          stub.async()->DropIndex(context, part, reply, std::move(done));
-        });
-    return CombineReplies(replies, copy);
-  });
-}
-
-absl::Status Router::Calibrate(const v1::CalibrateRequest& request, v1::CalibrationInfo* response,
-                               Deadline deadline) {
-  RETURN_IF_ERROR(ValidateCollectionName(request.collection(), "collection"));
-  ASSIGN_OR_RETURN(const Route route, Resolve(request.collection()));
-  RETURN_IF_ERROR(OnEveryCopy(route, [&](const Route& copy, bool primaries) {
-    auto replies = ToEveryShard<v1::ShardCalibrateRequest, v1::CalibrationInfo>(
-        copy, request, deadline,
-        [](v1::ShardService::Stub& stub, grpc::ClientContext* context,
-           const v1::ShardCalibrateRequest* part, v1::CalibrationInfo* reply,
-           std::function<void(grpc::Status)> done) {
-          stub.async()->Calibrate(context, part, reply, std::move(done));
-        });
-    RETURN_IF_ERROR(CombineReplies(replies, copy));
-    if (primaries) *response = std::move(replies.front().response);
-    return absl::OkStatus();
-  }));
-  StartMergedCalibration(request, route);
-  ShowMergedCalibration(route, response);
-  return absl::OkStatus();
 }
 
 }  // namespace adanns::server
