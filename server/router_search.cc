@@ -200,7 +200,9 @@ absl::StatusOr<std::vector<ShardReply<Response>>> SearchEveryShard(
     *parts[i].mutable_limits() = shares[i].limits;
   }
   auto replies = reads.Read<Response>(
-      request.collection(), route.ReadPlans(), deadline, /*hedge=*/true,
+      // A pinned read (session_key) keeps its copies: retried on failure, never hedged elsewhere.
+      request.collection(), route.ReadPlans(), deadline,
+      /*hedge=*/request.session_key().empty(),
       [&](size_t shard, v1::ShardService::Stub& stub, grpc::ClientContext* context,
           Response* answer, std::function<void(grpc::Status)> done) {
         call(stub, context, &parts[shard], answer, std::move(done));
