@@ -46,8 +46,9 @@ inline constexpr char kDefaultBudgetSetting[] = "default_budget";
 inline constexpr char kDriftReferenceBlob[] = "calibration_drift";
 // The int8 resident prefix's learned parameters (derived from the data, like the calibration).
 inline constexpr char kResidentInt8Blob[] = "resident_int8";
-// The fresh rows a tiered collection's search reads from storage at most: the best of them on the
-// resident prefix, max(kFreshShortlistPerK * k, kFreshShortlistMin) (the default funnel's depth).
+// The fresh rows a search scores at its final dims at most, when its plan is a funnel (a scan
+// prefix shorter than the re-rank's) or those dims are read from storage: the best of them on the
+// scan prefix, max(kFreshShortlistPerK * k, kFreshShortlistMin, the plan's re-rank depth).
 inline constexpr size_t kFreshShortlistPerK = 10;
 inline constexpr size_t kFreshShortlistMin = 100;
 // The adaptive calibration sample's limit, as a multiple of the queries every plan runs on.
@@ -89,6 +90,12 @@ struct UpsertBatch {
 // searches leave (acknowledgements slow down, as the fresh-row cap already makes them).
 inline constexpr int kAbsorberNice = 19;
 inline constexpr int kWriterNice = 10;
+// An automatic recalibration (the collection grew or its queries drifted; the searches trigger
+// it) is upkeep and runs below the searches, with the write path: at normal priority one held a
+// core for 190 ms at a time under adanns-serve-load's mixed load. Not at the absorber's 19: on a
+// busy server it would barely progress. Calibrations someone waits for (after a build, or asked
+// for) keep normal priority. Latencies are medians, which preemption barely moves.
+inline constexpr int kAutoCalibrationNice = kWriterNice;
 
 // Committed upserts the applier has not taken into the table yet, at most: a writer that commits
 // further waits, so a fast stream cannot queue unbounded memory ahead of the table.
@@ -140,6 +147,7 @@ struct CalibrationRequest {
   // and any index without points are measured.
   bool keep_index_points = false;
   std::string reason;  // why it runs, for the log
+  bool automatic = false;  // the searches started it (drift or growth): runs below them
 };
 
 // Server-wide limits on what one search may ask for.

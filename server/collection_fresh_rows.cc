@@ -203,12 +203,17 @@ void Collection::MergeFreshLocked(std::span<const float> query, uint32_t k, cons
     }
   }
   result.cost.vectors_scanned += rows.size();
-  // Where the final dims are read from storage (a tiered table), the fresh rows are first
-  // shortlisted on the resident prefix in memory, so a backlog of up to fresh_rows_cap rows costs
-  // a few reads, not one per row.
-  const size_t shortlist = std::max<size_t>(kFreshShortlistPerK * k, kFreshShortlistMin);
-  if (table_.RerankReadsStorage(dims) && rows.size() > shortlist) {
-    const uint32_t prefix_dims = std::min(dims, table_.resident_dims());
+  // The fresh rows go through the plan's own funnel: shortlisted on its scan prefix, then scored
+  // at the final dims. Under a write stream every search scans the whole backlog (up to
+  // fresh_rows_cap rows), so scoring all of it at the re-rank's dims would cost more than the
+  // index search itself. Where the final dims are read from storage (a tiered table) the
+  // shortlist is on the resident prefix, so the backlog costs a few reads, not one per row.
+  const size_t shortlist = std::max<size_t>(
+      {kFreshShortlistPerK * k, kFreshShortlistMin, plan.rerank_candidates.value_or(0)});
+  const uint32_t scan_dims = std::min(plan.search_dims.value_or(dims), dims);
+  const uint32_t prefix_dims =
+      std::min(table_.RerankReadsStorage(dims) ? dims : scan_dims, table_.resident_dims());
+  if (prefix_dims < dims && rows.size() > shortlist) {
     index::StageScorer prefix(meta_.metric, query.first(prefix_dims), prefix_dims);
     result.cost.mflops += static_cast<double>(rows.size()) * prefix.flops_per_row() / 1e6;
     rows = index::ShortlistRows(table_, prefix, rows, shortlist);
