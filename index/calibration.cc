@@ -409,8 +409,9 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
 
   // Per-plan sums over the queries measured so far.
   struct Sums {
-    CalibrationPoint point;  // recall, mflops and latency_us hold sums
+    CalibrationPoint point;  // recall and mflops hold sums
     double recall_squares = 0;
+    std::vector<double> latencies_us;  // one per query: the point keeps their median
     size_t measured = 0;
   };
   // Measures `requested` for k on queries [begin, end) in steps of kQueriesPerStep, adding to the
@@ -442,7 +443,6 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           }
           return it->second.ok() ? *it->second : *resolved;
         };
-        double seconds = 0;
         const size_t last = std::min(end, first + kQueriesPerStep);
         for (double step_mflops = 0; first < last && step_mflops < kStepMflops; ++first) {
           const Query& query = queries[first];
@@ -450,8 +450,9 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           const auto start = std::chrono::steady_clock::now();
           const SearchResult result =
               RunPlan(plan, view.table, metric, query.values, k + query.extra, view.ready);
-          seconds +=
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          sums.latencies_us.push_back(
+              std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                  .count());
           // ann-benchmarks' rule: a hit counts when it is no farther than the k-th true neighbour
           // (plus kTieEpsilon), so an equally near duplicate of a true neighbour is not a miss.
           const size_t depth = std::min<size_t>(k, query.truth.size());
@@ -488,7 +489,6 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           ++sums.measured;
           step_mflops += result.cost.mflops;
         }
-        sums.point.latency_us += seconds * 1e6;
       });
     }
     return resolved_ok;
@@ -501,7 +501,14 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     CalibrationPoint point = sums.point;
     point.recall /= n;
     point.mflops /= n;
-    point.latency_us /= n;
+    // The median, not the mean: a calibration runs beside the searches at the lowest priority, and
+    // a query preempted for a timeslice would weigh hundreds of unpreempted ones in a mean.
+    std::vector<double> latencies = sums.latencies_us;
+    if (!latencies.empty()) {
+      const auto middle = latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2);
+      std::nth_element(latencies.begin(), middle, latencies.end());
+      point.latency_us = *middle;
+    }
     // Sample variance of the per-query recalls (n - 1 in the denominator), then of their mean.
     const double variance =
         sums.measured > 1

@@ -43,7 +43,7 @@ struct CalibrationPoint {
   double recall = 0;         // mean recall@k over the calibration queries
   double recall_stderr = 0;  // standard error of that mean (sample s.d. / sqrt(queries))
   double mflops = 0;         // mean MFLOPs per query (cost model)
-  double latency_us = 0;     // mean wall time per query, one thread
+  double latency_us = 0;     // median wall time per query, one thread
   uint32_t queries = 0;      // queries measured (the adaptive sample gives some plans more)
   CalibrationSource source = CalibrationSource::kSelf;
   int64_t measured_unix_seconds = 0;

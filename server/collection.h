@@ -146,7 +146,7 @@ struct CalibrationRequest {
   // Indexes that have points keep them (from their held-out build calibration): the flat plans
   // and any index without points are measured.
   bool keep_index_points = false;
-  std::string reason;  // why it runs, for the log
+  std::string reason;      // why it runs, for the log
   bool automatic = false;  // the searches started it (drift or growth): runs below them
 };
 

@@ -14,6 +14,7 @@
 #include "adanns/v1/adanns.pb.h"
 #include "base/status_macros.h"
 #include "server/collection.h"
+#include "server/thread_priority.h"
 #include "server/validation.h"
 #include "spdlog/spdlog.h"
 
@@ -147,6 +148,7 @@ CalibrationStatus Collection::calibration_status() const {
 }
 
 void Collection::RunCalibration(CalibrationRequest request) {
+  if (request.automatic) LowerThisThreadPriority(kAutoCalibrationNice);
   const auto start = std::chrono::steady_clock::now();
   // The indexes whose points stay, when asked to keep them.
   std::vector<std::string> kept;
@@ -331,6 +333,7 @@ void Collection::MaybeRecalibrate() {
   CalibrationRequest request;
   request.source = CalibrationQueries::kAuto;
   request.reason = *reason;
+  request.automatic = true;
   absl::StatusOr<CalibrationStatus> started = StartCalibration(std::move(request));
   if (!started.ok()) {
     spdlog::warn("collection {}: automatic calibration ({}) not started: {}", meta_.name, *reason,
