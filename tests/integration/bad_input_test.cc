@@ -2,10 +2,12 @@
 // keeps serving. Runs against a real gRPC server on loopback with real RocksDB, and again through
 // a cluster router (a real etcd, one data node holding the router's default 4 shards): the same
 // corpus must get the same statuses and messages there.
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -28,7 +30,15 @@ class BadInputTest : public InProcessServerTest, public ::testing::WithParamInte
   void SetUp() override {
     InProcessServerTest::SetUp();
     if (GetParam() == Topology::kRouted) StartCluster();
-    ASSERT_EQ(Create("c", kDim, v1::L2), grpc::StatusCode::OK);
+    // The node is in etcd, but the router may not have read it yet (FAILED_PRECONDITION until it
+    // has): bounded retries.
+    grpc::StatusCode created = Create("c", kDim, v1::L2);
+    for (int attempt = 0; attempt < 100 && created == grpc::StatusCode::FAILED_PRECONDITION;
+         ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      created = Create("c", kDim, v1::L2);
+    }
+    ASSERT_EQ(created, grpc::StatusCode::OK);
     ASSERT_TRUE(UpsertMessages({MakeMessage("c", 0, 10)}).ok());
   }
 
@@ -226,7 +236,8 @@ TEST_P(BadInputTest, AnUnparsableMessageInsideAStreamFailsTheCallNamingIt) {
   EXPECT_EQ(upserted, 40u);
   EXPECT_EQ(VectorCount("c"), 50u);
   // A first message that does not parse commits nothing.
-  ExpectStatus(UpsertRawMessages(port(), {std::string("\x0a\x05" "ab")}),
+  ExpectStatus(UpsertRawMessages(port(), {std::string("\x0a\x05"
+                                                      "ab")}),
                grpc::StatusCode::INVALID_ARGUMENT, "message 0 of the stream rejected");
   EXPECT_EQ(VectorCount("c"), 50u);
 }
