@@ -411,7 +411,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   struct Sums {
     CalibrationPoint point;  // recall and mflops hold sums
     double recall_squares = 0;
-    std::vector<double> latencies_us;  // one per query: the point keeps their median
+    std::vector<double> latencies_us;  // per query; the point keeps the median (preemption-proof)
     size_t measured = 0;
   };
   // Measures `requested` for k on queries [begin, end) in steps of kQueriesPerStep, adding to the
@@ -501,8 +501,6 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     CalibrationPoint point = sums.point;
     point.recall /= n;
     point.mflops /= n;
-    // The median, not the mean: a calibration runs beside the searches at the lowest priority, and
-    // a query preempted for a timeslice would weigh hundreds of unpreempted ones in a mean.
     std::vector<double> latencies = sums.latencies_us;
     if (!latencies.empty()) {
       const auto middle = latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2);

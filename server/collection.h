@@ -90,11 +90,8 @@ struct UpsertBatch {
 // searches leave (acknowledgements slow down, as the fresh-row cap already makes them).
 inline constexpr int kAbsorberNice = 19;
 inline constexpr int kWriterNice = 10;
-// An automatic recalibration (the collection grew or its queries drifted; the searches trigger
-// it) is upkeep and runs below the searches, with the write path: at normal priority one held a
-// core for 190 ms at a time under adanns-serve-load's mixed load. Not at the absorber's 19: on a
-// busy server it would barely progress. Calibrations someone waits for (after a build, or asked
-// for) keep normal priority. Latencies are medians, which preemption barely moves.
+// A recalibration the searches trigger (growth, drift) runs below them, with the write path (at
+// nice 0 one held a core 190 ms at a time under mixed load; at 19 it barely progresses when busy).
 inline constexpr int kAutoCalibrationNice = kWriterNice;
 
 // Committed upserts the applier has not taken into the table yet, at most: a writer that commits
