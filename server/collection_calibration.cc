@@ -148,6 +148,7 @@ CalibrationStatus Collection::calibration_status() const {
 }
 
 void Collection::RunCalibration(CalibrationRequest request) {
+  NameThisThread("adanns-calib");
   if (request.automatic) LowerThisThreadPriority(kAutoCalibrationNice);
   const auto start = std::chrono::steady_clock::now();
   // The indexes whose points stay, when asked to keep them.

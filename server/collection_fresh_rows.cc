@@ -35,6 +35,7 @@ void Collection::WakeAbsorber() {
 }
 
 void Collection::AbsorbLoop() {
+  NameThisThread("adanns-absorb");
   // Index maintenance uses what searches leave of the cores. Its costly part holds no lock a
   // search or writer waits for (below); only a preemption inside its short exclusive hold (at
   // most kIndexRowsPerHold links) can delay searches. Running those holds at normal priority on

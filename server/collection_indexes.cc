@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/collection.h"
+#include "server/thread_priority.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -144,6 +145,7 @@ absl::StatusOr<IndexStatus> Collection::StartCheckedBuild(IndexSlot& slot, Build
 }
 
 void Collection::RunBuild(IndexSlot* slot, BuildRequest request, index::HeldOutRows held_out) {
+  NameThisThread("adanns-build");
   const auto start = std::chrono::steady_clock::now();
   auto access = [this](const std::function<void(const index::VectorTable&)>& read) {
     std::shared_lock table_lock(table_mutex_);

@@ -36,11 +36,12 @@ AdannsService::AdannsService(Engine* engine, Metrics* metrics, ServiceOptions op
       options_(options),
       gate_(options_.api_keys, metrics_),
       snapshots_(options_.snapshot_root),
-      search_pool_(std::make_unique<WorkerPool>(std::max<size_t>(options_.search_threads, 1))),
+      search_pool_(std::make_unique<WorkerPool>("adanns-batch",
+                                                std::max<size_t>(options_.search_threads, 1))),
       recall_checker_(std::make_unique<RecallChecker>(options_.recall_check_fraction,
                                                       kRecallCheckQueue, metrics_)),
-      upsert_pool_(
-          std::make_unique<WorkerPool>(std::max<size_t>(options_.upsert_threads, 1), kWriterNice)) {
+      upsert_pool_(std::make_unique<WorkerPool>(
+          "adanns-upsert", std::max<size_t>(options_.upsert_threads, 1), kWriterNice)) {
   for (const auto& collection : engine_->List()) {
     UpdateVectorGauge(*collection);
     for (const IndexStatus& status : collection->Indexes()) {

@@ -13,6 +13,7 @@
 #include "server/grpc_status.h"
 #include "server/replication.h"
 #include "server/replication_group.h"
+#include "server/thread_priority.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -65,6 +66,7 @@ absl::Status ApplyWrite(Collection& collection, const storage::ReplicatedWrite& 
 }  // namespace
 
 void ReplicationManager::FollowLoop(std::shared_ptr<Group> group) {
+  NameThisThread("adanns-follow");
   auto retry = kFirstRetry;
   std::string last_error;
   uint64_t previous_epoch = 0;

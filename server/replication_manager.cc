@@ -9,6 +9,7 @@
 #include "server/replication.h"
 #include "server/replication_group.h"
 #include "server/shard_channel.h"
+#include "server/thread_priority.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -34,8 +35,14 @@ absl::StatusOr<std::unique_ptr<ReplicationManager>> ReplicationManager::Start(
       new ReplicationManager(std::move(options), std::move(keys), std::move(etcd), host, metrics));
   // The first reconcile runs once the records are listed, so that no write reaches a replicated
   // shard before its role is known (AdmitWrite refuses until then).
-  manager->reconciler_ = std::thread([m = manager.get()] { m->ReconcileLoop(); });
-  manager->controller_ = std::thread([m = manager.get()] { m->ControllerLoop(); });
+  manager->reconciler_ = std::thread([m = manager.get()] {
+    NameThisThread("adanns-reconcile");
+    m->ReconcileLoop();
+  });
+  manager->controller_ = std::thread([m = manager.get()] {
+    NameThisThread("adanns-control");
+    m->ControllerLoop();
+  });
   return manager;
 }
 

@@ -12,6 +12,7 @@
 #include "index/reference_distance.h"
 #include "server/router.h"
 #include "server/shard_fanout.h"
+#include "server/thread_priority.h"
 #include "server/validation.h"
 #include "spdlog/spdlog.h"
 
@@ -103,6 +104,7 @@ void Router::StartMergedCalibration(const v1::CalibrateRequest& request, const R
   job->collection_revision = route.created_revision;
   // Started before the job is shared, so that nobody sees it without its thread.
   job->thread = std::thread([this, job, request] {
+    NameThisThread("adanns-rcalib");
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<v1::MergedCalibrationRecord> record = MeasureMerged(request, *job);
     absl::Status status = record.status();

@@ -17,7 +17,7 @@ RouterService::RouterService(Router* router, Metrics* metrics,
     : router_(router),
       metrics_(metrics),
       gate_(std::move(api_keys), metrics),
-      upsert_pool_(std::make_unique<WorkerPool>(kUpsertStreams)) {}
+      upsert_pool_(std::make_unique<WorkerPool>("adanns-rupsert", kUpsertStreams)) {}
 
 Router::Deadline RouterService::DeadlineOf(const grpc::ServerContextBase& context) const {
   const Router::Deadline fallback = router_->DefaultDeadline();

@@ -15,6 +15,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "rocksdb/cache.h"
 #include "server/parse_errors.h"
+#include "server/thread_priority.h"
 #include "spdlog/spdlog.h"
 
 namespace adanns::server {
@@ -89,7 +90,8 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
                                               const std::string& action) {
     metrics->RecordGpuError(action);
   };
-  server->fetch_pool_ = std::make_unique<WorkerPool>(std::max<size_t>(1, options.fetch_threads));
+  server->fetch_pool_ =
+      std::make_unique<WorkerPool>("adanns-fetch", std::max<size_t>(1, options.fetch_threads));
   collection_options.fetch_pool = server->fetch_pool_.get();
   collection_options.on_fetch = [metrics](const std::string& collection, size_t rows,
                                           double seconds) {
@@ -154,6 +156,7 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
   AdannsServer* raw = server.get();
   server->sampler_ = std::thread([raw] {
+    NameThisThread("adanns-sampler");
     std::unique_lock lock(raw->sampler_mutex_);
     double slack_after_trim = 0;  // resident bytes beyond the allocator's handed-out ones
     do {
@@ -216,6 +219,7 @@ absl::Status AdannsServer::StartReplication(ReplicationOptions options) {
                                                            metrics_.get()));
   shard_service_->SetReplication(replication_.get());
   readiness_ = std::thread([this] {
+    NameThisThread("adanns-ready");
     grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
     std::unique_lock lock(sampler_mutex_);
     bool was_ready = false;

@@ -7,10 +7,11 @@
 
 namespace adanns::server {
 
-WorkerPool::WorkerPool(size_t threads, int nice) {
+WorkerPool::WorkerPool(const char* name, size_t threads, int nice) {
   workers_.reserve(std::max<size_t>(threads, 1));
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i)
-    workers_.emplace_back([this, nice] { Work(nice); });
+    workers_.emplace_back(
+        [this, thread_name = std::string(name), nice] { Work(thread_name, nice); });
 }
 
 WorkerPool::~WorkerPool() {
@@ -50,7 +51,8 @@ size_t WorkerPool::max_running() const {
   return max_running_;
 }
 
-void WorkerPool::Work(int nice) {
+void WorkerPool::Work(const std::string& name, int nice) {
+  NameThisThread(name.c_str());
   if (nice > 0) LowerThisThreadPriority(nice);
   std::unique_lock lock(mutex_);
   for (;;) {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -16,8 +17,9 @@ namespace adanns::server {
 
 class WorkerPool {
  public:
-  // `threads` >= 1 workers, started now, each at nice value `nice` (0 = the process's).
-  explicit WorkerPool(size_t threads, int nice = 0);
+  // `threads` >= 1 workers named `name` (see NameThisThread), started now, each at nice value
+  // `nice` (0 = the process's).
+  WorkerPool(const char* name, size_t threads, int nice = 0);
   // Runs every task already posted, then joins the workers.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
@@ -38,7 +40,7 @@ class WorkerPool {
   size_t max_running() const;
 
  private:
-  void Work(int nice);
+  void Work(const std::string& name, int nice);
 
   mutable std::mutex mutex_;
   std::condition_variable ready_;

@@ -168,7 +168,7 @@ class AdannsTieredMethod : public Method {
     RETURN_IF_ERROR(store->store->Flush());  // reads come from SST files, as for old data
     // The server's reader pool (--fetch_threads, default 8).
     ASSIGN_OR_RETURN(const uint32_t fetch_threads, UintParam(build, "fetch_threads", 8, 1, 256));
-    auto readers = std::make_unique<server::WorkerPool>(fetch_threads);
+    auto readers = std::make_unique<server::WorkerPool>("adanns-fetch", fetch_threads);
     auto stored = std::make_unique<server::StoredVectors>(store->store.get(), meta.id, dim,
                                                           server::FetchObserver(), readers.get());
     table->set_stored_rows(stored.get());

@@ -9,7 +9,8 @@
 # Usage: bench/scripts/write_path.sh ingest|mixed|python DATA [REPS=3]   (DATA from
 #        `adanns-bench prepare`)
 # Env: BUILD (default ./build), WORK (scratch folder on the disk under test, default /tmp/adanns-wp),
-#      PORT (default 50071), METRICS_PORT (default 9465).
+#      PORT (default 50071), METRICS_PORT (default 9465), SERVER_FLAGS (extra adanns-server flags,
+#      e.g. "--recall_check_fraction 0").
 set -euo pipefail
 mode=${1:?ingest or mixed}
 data=${2:?prepared data folder}
@@ -27,7 +28,7 @@ start_server() {
   stop_server
   rm -rf "$work/data"
   "$build/server/adanns-server" --data_dir "$work/data" --listen "127.0.0.1:$port" \
-    --metrics_listen "127.0.0.1:$metrics_port" > "$work/server.log" 2>&1 &
+    --metrics_listen "127.0.0.1:$metrics_port" ${SERVER_FLAGS:-} > "$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
     grep -q listening "$work/server.log" && return 0

@@ -12,7 +12,7 @@ namespace adanns::server {
 namespace {
 
 TEST(WorkerPoolTest, ParallelForCoversEveryIndexOnce) {
-  WorkerPool pool(3);
+  WorkerPool pool("test-pool", 3);
   for (const size_t n : {0, 1, 2, 3, 7, 1000}) {
     std::vector<std::atomic<int>> hits(n);
     pool.ParallelFor(n, [&](size_t begin, size_t end) {
@@ -24,7 +24,7 @@ TEST(WorkerPoolTest, ParallelForCoversEveryIndexOnce) {
 }
 
 TEST(WorkerPoolTest, ConcurrentCallersShareThePoolsThreads) {
-  WorkerPool pool(2);
+  WorkerPool pool("test-pool", 2);
   std::atomic<int> running{0};
   std::atomic<int> most{0};
   std::atomic<uint64_t> covered{0};
@@ -53,7 +53,7 @@ TEST(WorkerPoolTest, ConcurrentCallersShareThePoolsThreads) {
 TEST(WorkerPoolTest, DestructionRunsEveryPostedTask) {
   std::atomic<int> ran{0};
   {
-    WorkerPool pool(1);
+    WorkerPool pool("test-pool", 1);
     for (int i = 0; i < 100; ++i) pool.Post([&ran] { ran.fetch_add(1); });
   }
   EXPECT_EQ(ran.load(), 100);
