@@ -98,6 +98,8 @@ class GraphGrowth {
   bool Ready(const HnswGraph& graph) const;
   // Swaps the copy in (exclusive hold), copying again the nodes marked deleted since it began.
   void SwapInto(HnswGraph& graph, std::span<const tableint> marked);
+  // Touches the copy's level-0 memory of nodes [first, first + count), past what it copies.
+  void PrefaultNodes(size_t first, size_t count);
 
  private:
   size_t max_elements_;
@@ -133,6 +135,10 @@ struct HnswIndex::Graph {
   void EnsureRoomForNode();
   // A node still marked deleted, if any.
   std::optional<tableint> TakeDeleted();
+  // Touches the level-0 memory of the next `count` new nodes (in a growth's copy too) with no
+  // hold, so that linking them under the exclusive hold first-touches no fresh page (see
+  // PrefaultPages). Only the graph's inserter may call it; no search reads past the node count.
+  void PrefaultNextNodes(size_t count);
 };
 
 }  // namespace adanns::index

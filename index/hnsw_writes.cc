@@ -24,6 +24,9 @@ namespace {
 constexpr size_t kGrowAhead = 64;
 // Bytes of the graph one upkeep step copies (a few milliseconds under a shared hold).
 constexpr size_t kGrowthStepBytes = size_t{4} << 20;
+// New nodes whose memory an insert's preparation touches ahead (at least the absorber's rows per
+// hold; the first touch of a page that is already backed costs nothing).
+constexpr size_t kPrefaultNodes = 8;
 
 }  // namespace
 
@@ -75,7 +78,23 @@ void GraphGrowth::SwapInto(HnswGraph& graph, std::span<const tableint> marked) {
   graph.max_elements_ = max_elements_;
 }
 
+void GraphGrowth::PrefaultNodes(size_t first, size_t count) {
+  const size_t end = std::min(first + count, max_elements_);
+  if (first >= end) return;
+  PrefaultPages(level0_ + first * node_bytes_, (end - first) * node_bytes_);
+}
+
 }  // namespace hnsw_internal
+
+void HnswIndex::Graph::PrefaultNextNodes(size_t count) {
+  const size_t first = hnsw->cur_element_count;
+  const size_t end = std::min(first + count, hnsw->max_elements_);
+  if (first < end) {
+    PrefaultPages(hnsw->data_level0_memory_ + first * hnsw->size_data_per_element_,
+                  (end - first) * hnsw->size_data_per_element_);
+  }
+  if (growth != nullptr) growth->PrefaultNodes(first, count);
+}
 
 void HnswIndex::Graph::MarkDeleted(tableint node) {
   hnsw->markDeletedInternal(node);
@@ -156,6 +175,9 @@ std::unique_ptr<PreparedUpsert> HnswIndex::PrepareUpsert(uint64_t id,
       graph.label_lookup_.contains(id)) {
     return nullptr;
   }
+  // This node's memory (it will be the next, or one of the few after while a hold's batch links),
+  // touched before the exclusive hold that writes it.
+  graph_->PrefaultNextNodes(kPrefaultNodes);
   auto link = std::make_unique<PreparedLink>();
   link->id = id;
   link->prefix.resize(params_.graph_dims);

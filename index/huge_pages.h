@@ -36,6 +36,17 @@ inline void AdviseHugePages(const void* data, size_t bytes) {
   }
 }
 
+// Writes one byte into every page of [data, data + bytes), which the caller owns and nobody reads
+// yet: the kernel then backs them (zeroing a fresh 4 KiB or 2 MiB page) now, not at the first
+// write of a later exclusive hold. On the 2-core dev VM a first touch costs about 2 ms per 768 KiB
+// of 4 KiB pages and up to 4.5 ms per 2 MiB page, against 0.04 ms for the same copy once touched.
+inline void PrefaultPages(void* data, size_t bytes) {
+  constexpr size_t kPageBytes = 4096;
+  auto* const first = static_cast<volatile uint8_t*>(data);
+  for (size_t offset = 0; offset < bytes; offset += kPageBytes) first[offset] = 0;
+  if (bytes > 0) first[bytes - 1] = 0;
+}
+
 // std::allocator that places allocations of 2 MiB or more on huge-page-aligned, advised memory
 // before anything touches it.
 template <typename T>

@@ -52,6 +52,20 @@ void VectorTable::AddSegment() {
   segments_.emplace_back(HugePageAllocator<uint8_t>().allocate(bytes));
 }
 
+void VectorTable::ReserveAppend(size_t rows) {
+  while (segments_.size() < SegmentsFor(rows)) AddSegment();
+}
+
+void VectorTable::PrefaultAppend(size_t rows) {
+  const size_t last = std::min(row_count() + rows, segments_.size() << segment_shift_);
+  for (size_t row = row_count(); row < last;) {
+    // Rows of one segment are contiguous.
+    const size_t segment_end = std::min(last, ((row >> segment_shift_) + 1) << segment_shift_);
+    PrefaultPages(MutableRowBytes(static_cast<RowId>(row)), (segment_end - row) * row_bytes_);
+    row = segment_end;
+  }
+}
+
 void VectorTable::Encode(const float* values, uint8_t* out) const {
   switch (stored_precision_) {
     case Precision::kFloat32:

@@ -86,6 +86,17 @@ class VectorTable {
   // Frees the id's row. Returns false when the id is absent.
   bool Remove(uint64_t id);
 
+  // The table's only appender readies the memory of the next `rows` rows past row_count(), so
+  // that the exclusive hold appending them does not first-touch fresh pages (on the 2-core dev
+  // VM: 2 ms per 768 KiB of fresh 4 KiB pages, up to 4.5 ms per fresh 2 MiB page, against
+  // 0.04 ms once touched; most of an applier's 256-row hold). When AppendNeedsSegments, call
+  // ReserveAppend under the exclusive hold (it allocates, touching nothing); then PrefaultAppend
+  // with no hold: it writes only rows past row_count(), which no reader looks at. Only the
+  // appender changes row_count() and the segment list, so it may read them without a hold.
+  bool AppendNeedsSegments(size_t rows) const { return SegmentsFor(rows) > segments_.size(); }
+  void ReserveAppend(size_t rows);
+  void PrefaultAppend(size_t rows);
+
   std::optional<RowId> RowOf(uint64_t id) const;
   bool IsLive(RowId row) const { return live_[row] != 0; }
   uint64_t IdOf(RowId row) const { return row_ids_[row]; }
@@ -126,6 +137,10 @@ class VectorTable {
     return segments_[row >> segment_shift_].get() + (row & segment_mask_) * row_bytes_;
   }
   void AddSegment();
+  // Segments that rows [0, row_count() + rows) occupy.
+  size_t SegmentsFor(size_t rows) const {
+    return (row_count() + rows + segment_rows() - 1) >> segment_shift_;
+  }
   // Sets how rows are held (row bytes, segment geometry); the table must hold no segment.
   void SetStoredPrecision(Precision precision);
   void Encode(const float* values, uint8_t* out) const;

@@ -152,6 +152,7 @@ std::unique_lock<std::mutex> Collection::LockWritersApplied() {
 }
 
 void Collection::ApplyLoop() {
+  NameThisThread("adanns-apply");
   LowerThisThreadPriority(kWriterNice);
   for (;;) {
     const PendingApply* next;
@@ -179,6 +180,13 @@ void Collection::ApplyToTable(const UpsertBatch& batch) {
   std::vector<index::RowId> rows;
   for (size_t begin = 0; begin < ids.size(); begin += kTableRowsPerHold) {
     const size_t end = std::min(ids.size(), begin + kTableRowsPerHold);
+    // This thread is the table's only appender: the memory of the rows it may append is readied
+    // before the hold, so that no page of it is first touched while searches wait.
+    if (table_.AppendNeedsSegments(end - begin)) {
+      std::unique_lock table_lock(table_mutex_);
+      table_.ReserveAppend(end - begin);
+    }
+    table_.PrefaultAppend(end - begin);
     rows.clear();
     std::unique_lock table_lock(table_mutex_);
     const bool indexes_served = !ReadyLocked().empty();

@@ -30,6 +30,7 @@
 #include "index/plan.h"
 #include "index/query_drift.h"
 #include "index/vector_table.h"
+#include "server/collection_constants.h"
 #include "server/index_kinds.h"
 #include "server/query_reservoir.h"
 #include "server/stored_vectors.h"
@@ -39,36 +40,8 @@
 
 namespace adanns::server {
 
-// Names of the stored calibration among the collection's index blobs (derived state), and of
-// the default budget among its settings (replicated; storage/rocks_store.h).
-inline constexpr char kCalibrationBlob[] = "calibration";
-inline constexpr char kDefaultBudgetSetting[] = "default_budget";
-inline constexpr char kDriftReferenceBlob[] = "calibration_drift";
-// The int8 resident prefix's learned parameters (derived from the data, like the calibration).
-inline constexpr char kResidentInt8Blob[] = "resident_int8";
-// The fresh rows a search scores at its final dims at most, when its plan is a funnel (a scan
-// prefix shorter than the re-rank's) or those dims are read from storage: the best of them on the
-// scan prefix, max(kFreshShortlistPerK * k, kFreshShortlistMin, the plan's re-rank depth).
-inline constexpr size_t kFreshShortlistPerK = 10;
-inline constexpr size_t kFreshShortlistMin = 100;
-// The adaptive calibration sample's limit, as a multiple of the queries every plan runs on.
-inline constexpr uint32_t kAdaptiveQueriesFactor = 4;
 // The ks calibrated by default: 1, 10 and 100, those below the collection's size.
 std::vector<uint32_t> DefaultCalibrationKs(size_t vectors);
-// Searches between two growth-and-drift checks.
-inline constexpr uint64_t kRecalibrationCheckEvery = 1024;
-
-// A rebuild is advised once the collection grew by more than this fraction since the build.
-inline constexpr double kRebuildAdvisedGrowth = 0.2;
-
-// Writes never hold the table against searches for long: each exclusive hold applies at most this
-// many rows to the table (a copy, the GPU mirror's upload, a delete, a build's replayed write) ...
-inline constexpr size_t kTableRowsPerHold = 256;
-// ... and the absorber finishes at most this many rows' index inserts per hold. The costly part
-// of an insert runs before, under a shared hold (a graph's beam search at ef_construction, an
-// IVF's centroid ranking, a codebook's encode); the hold only links the node (the neighbour
-// heuristic on at most 2M lists), moves the row into its list or stores its code.
-inline constexpr size_t kIndexRowsPerHold = 4;
 
 // Test hook: the most work one exclusive table hold has done so far.
 struct HoldStats {
@@ -83,20 +56,6 @@ struct UpsertBatch {
   std::vector<const float*> rows;
   std::shared_ptr<const void> owner;
 };
-
-// Nice values of the threads that maintain the collection behind its writes: the absorber (index
-// inserts) at the lowest priority, and the applier (with the server's upsert workers) below the
-// searches. Searches then keep their latency under a write stream; the write rate is what the
-// searches leave (acknowledgements slow down, as the fresh-row cap already makes them).
-inline constexpr int kAbsorberNice = 19;
-inline constexpr int kWriterNice = 10;
-// A recalibration the searches trigger (growth, drift) runs below them, with the write path (at
-// nice 0 one held a core 190 ms at a time under mixed load; at 19 it barely progresses when busy).
-inline constexpr int kAutoCalibrationNice = kWriterNice;
-
-// Committed upserts the applier has not taken into the table yet, at most: a writer that commits
-// further waits, so a fast stream cannot queue unbounded memory ahead of the table.
-inline constexpr size_t kMaxPendingApplies = 2;
 
 // What DescribeCollection shows of an index.
 struct IndexStatus {
@@ -322,6 +281,15 @@ class Collection {
                                        SearchDevice device, WorkerPool* pool,
                                        const std::function<bool()>& abandoned = nullptr,
                                        const ShardShareCap* shard_cap = nullptr) const;
+
+  // The ids of the exact k nearest live rows to `query` at its length (1..dim), for the online
+  // recall check: scanned kExactRowsPerHold rows per shared hold, never the whole table in one
+  // (rows written between holds are seen by the holds after; an id moved meanwhile counts once).
+  // A quantised resident prefix is scanned decoded and its best max(10k, 100) re-ranked exactly
+  // from storage. FAILED_PRECONDITION when the query is longer than the resident prefix (a scan
+  // from storage); INVALID_ARGUMENT for a query longer than dim.
+  absl::StatusOr<std::vector<uint64_t>> ExactNearestIds(std::span<const float> query,
+                                                        uint32_t k) const;
 
   // Starts a background calibration (replacing a running one) and returns its status.
   // FAILED_PRECONDITION when the collection is too small for the ks; INVALID_ARGUMENT for bad

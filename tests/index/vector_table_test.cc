@@ -1,6 +1,8 @@
 // VectorTable keeps ids, rows and free rows consistent through upserts, replacements, deletes;
 // a tiered table keeps only the resident prefix and reads full rows from its stored rows; a
 // quantised one holds fp16 or learned int8 values, decodes them for scans and re-ranks exactly.
+// Readying the memory of appends ahead (ReserveAppend, PrefaultAppend) adds segments only when
+// needed and changes no row.
 #include "index/vector_table.h"
 
 #include <vector>
@@ -45,6 +47,36 @@ std::vector<float> Row(uint64_t id, uint32_t dim) {
   std::vector<float> values(dim);
   for (uint32_t j = 0; j < dim; ++j) values[j] = float((id * 7 + j * 3) % 11) - 5.0f + 0.01f * id;
   return values;
+}
+
+TEST(VectorTableTest, ReadyingAppendsAcrossASegmentBoundaryChangesNoRow) {
+  constexpr uint32_t kDim = 16;
+  VectorTable table(kDim);
+  const size_t per_segment = table.segment_rows();
+  EXPECT_TRUE(table.AppendNeedsSegments(1));  // an empty table has no segment
+  table.ReserveAppend(1);
+  EXPECT_FALSE(table.AppendNeedsSegments(per_segment));
+  EXPECT_TRUE(table.AppendNeedsSegments(per_segment + 1));
+  // Fill the first segment but 100 rows, then ready 300 more: 200 of them in a second segment.
+  for (uint64_t id = 0; id + 100 < per_segment; ++id) table.Upsert(id, Row(id, kDim));
+  ASSERT_TRUE(table.AppendNeedsSegments(300));
+  table.ReserveAppend(300);
+  EXPECT_FALSE(table.AppendNeedsSegments(300));
+  table.PrefaultAppend(300);
+  EXPECT_EQ(table.row_count(), per_segment - 100);  // readied rows are not rows
+  for (uint64_t id = per_segment - 100; id < per_segment + 200; ++id) {
+    table.Upsert(id, Row(id, kDim));
+  }
+  ASSERT_EQ(table.size(), per_segment + 200);
+  for (uint64_t id = 0; id < per_segment + 200; id += 997) {
+    const std::vector<float> expected = Row(id, kDim);
+    const RowId row = *table.RowOf(id);
+    EXPECT_EQ(std::vector<float>(table.RowData(row), table.RowData(row) + kDim), expected)
+        << "id " << id;
+  }
+  const RowId last = *table.RowOf(per_segment + 199);
+  EXPECT_EQ(std::vector<float>(table.RowData(last), table.RowData(last) + kDim),
+            Row(per_segment + 199, kDim));
 }
 
 TEST(VectorTableTest, TieredTableKeepsThePrefixAndReadsFullRowsInOneBatch) {

@@ -1,9 +1,13 @@
 // The online recall check: sampled searches are re-run exactly in the background; a weak graph
 // plan's recall is measured below its target (a miss), exact search's at 1; a full queue skips
-// rather than blocks, and nothing is checked at fraction 0.
+// rather than blocks, and nothing is checked at fraction 0. Its exact truth (scanned in short
+// holds, Collection::ExactNearestIds) equals a brute-force ranking, at full and prefix dims, after
+// deletes and row reuse, and on an fp16 resident prefix (re-ranked from storage).
 #include "server/recall_checker.h"
 
+#include <algorithm>
 #include <chrono>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -110,6 +114,88 @@ TEST_F(RecallCheckerTest, AFullQueueSkipsAndFractionZeroChecksNothing) {
   EXPECT_GE(small.checked(), 4u);
   EXPECT_GT(small.skipped(), 0u);
   EXPECT_EQ(small.checked() + small.skipped(), 50u);
+}
+
+// The ids of the k rows of `rows` (kDim floats each, id = position) nearest to the first `dims`
+// of `query`, ranked in double precision; ids absent from `live` are skipped.
+std::vector<uint64_t> BruteForce(const std::vector<float>& rows, const std::vector<bool>& live,
+                                 const float* query, uint32_t dims, size_t k) {
+  std::vector<std::pair<double, uint64_t>> ranked;
+  for (uint64_t id = 0; id < live.size(); ++id) {
+    if (!live[id]) continue;
+    double distance = 0;
+    for (uint32_t j = 0; j < dims; ++j) {
+      const double diff = double(rows[id * kDim + j]) - double(query[j]);
+      distance += diff * diff;
+    }
+    ranked.emplace_back(distance, id);
+  }
+  std::sort(ranked.begin(), ranked.end());
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < std::min(k, ranked.size()); ++i) ids.push_back(ranked[i].second);
+  return ids;
+}
+
+TEST_F(RecallCheckerTest, ExactTruthInShortHoldsIsTheBruteForceRanking) {
+  // 3000 rows: two holds of kExactRowsPerHold (2048) rows.
+  static_assert(kExactRowsPerHold < 3000);
+  std::vector<bool> live(3000, true);
+  // Delete every seventh id, then write 200 new ids into the freed rows and past the end.
+  std::vector<uint64_t> deleted;
+  for (uint64_t id = 0; id < 3000; id += 7) deleted.push_back(id);
+  ASSERT_TRUE(collection_->Delete(deleted).ok());
+  for (uint64_t id : deleted) live[id] = false;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  std::vector<uint64_t> fresh_ids;
+  std::vector<float> fresh_rows;
+  for (uint64_t id = 3000; id < 3200; ++id) {
+    fresh_ids.push_back(id);
+    for (uint32_t j = 0; j < kDim; ++j) fresh_rows.push_back(normal(rng));
+  }
+  ASSERT_TRUE(collection_->Upsert(fresh_ids, fresh_rows).ok());
+  rows_.insert(rows_.end(), fresh_rows.begin(), fresh_rows.end());
+  live.resize(3200, true);
+  for (int q = 0; q < 20; ++q) {
+    std::vector<float> query(kDim);
+    for (float& x : query) x = normal(rng);
+    for (const uint32_t dims : {kDim, 8u}) {
+      for (const uint32_t k : {1u, 10u, 100u}) {
+        auto exact = collection_->ExactNearestIds({query.data(), dims}, k);
+        ASSERT_TRUE(exact.ok()) << exact.status();
+        EXPECT_EQ(*exact, BruteForce(rows_, live, query.data(), dims, k))
+            << "query " << q << ", dims " << dims << ", k " << k;
+      }
+    }
+  }
+  std::vector<float> too_long(kDim + 1, 0.0f);
+  EXPECT_EQ(collection_->ExactNearestIds(too_long, 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(collection_->ExactNearestIds({}, 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RecallCheckerTest, ExactTruthOnAnFp16PrefixIsRerankedFromStorage) {
+  storage::CollectionMeta meta;
+  meta.name = "fp16";
+  meta.dim = kDim;
+  meta.metric = Metric::kL2;
+  meta.resident_precision = storage::ResidentPrecision::kFloat16;
+  auto created = engine_->CreateCollection(meta);
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::vector<uint64_t> ids(3000);
+  std::iota(ids.begin(), ids.end(), 0);
+  ASSERT_TRUE((*created)->Upsert(ids, rows_).ok());
+  const std::vector<bool> live(3000, true);
+  std::mt19937 rng(12);
+  std::normal_distribution<float> normal;
+  for (int q = 0; q < 20; ++q) {
+    std::vector<float> query(kDim);
+    for (float& x : query) x = normal(rng);
+    auto exact = (*created)->ExactNearestIds(query, 10);
+    ASSERT_TRUE(exact.ok()) << exact.status();
+    EXPECT_EQ(*exact, BruteForce(rows_, live, query.data(), kDim, 10)) << "query " << q;
+  }
 }
 
 }  // namespace

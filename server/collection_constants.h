@@ -1,0 +1,58 @@
+// A collection's tuning constants: stored names, the write path's hold sizes and thread
+// priorities, the fresh-row funnel and the calibration's sample and recheck rates.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace adanns::server {
+
+// Names of the stored calibration among the collection's index blobs (derived state), and of
+// the default budget among its settings (replicated; storage/rocks_store.h).
+inline constexpr char kCalibrationBlob[] = "calibration";
+inline constexpr char kDefaultBudgetSetting[] = "default_budget";
+inline constexpr char kDriftReferenceBlob[] = "calibration_drift";
+// The int8 resident prefix's learned parameters (derived from the data, like the calibration).
+inline constexpr char kResidentInt8Blob[] = "resident_int8";
+// The fresh rows a search scores at its final dims at most, when its plan is a funnel (a scan
+// prefix shorter than the re-rank's) or those dims are read from storage: the best of them on the
+// scan prefix, max(kFreshShortlistPerK * k, kFreshShortlistMin, the plan's re-rank depth).
+inline constexpr size_t kFreshShortlistPerK = 10;
+inline constexpr size_t kFreshShortlistMin = 100;
+// The adaptive calibration sample's limit, as a multiple of the queries every plan runs on.
+inline constexpr uint32_t kAdaptiveQueriesFactor = 4;
+// Searches between two growth-and-drift checks.
+inline constexpr uint64_t kRecalibrationCheckEvery = 1024;
+
+// A rebuild is advised once the collection grew by more than this fraction since the build.
+inline constexpr double kRebuildAdvisedGrowth = 0.2;
+
+// Writes never hold the table against searches for long: each exclusive hold applies at most this
+// many rows to the table (a copy, the GPU mirror's upload, a delete, a build's replayed write) ...
+inline constexpr size_t kTableRowsPerHold = 256;
+// ... and the absorber finishes at most this many rows' index inserts per hold. The costly part
+// of an insert runs before, under a shared hold (a graph's beam search at ef_construction, an
+// IVF's centroid ranking, a codebook's encode); the hold only links the node (the neighbour
+// heuristic on at most 2M lists), moves the row into its list or stores its code.
+inline constexpr size_t kIndexRowsPerHold = 4;
+
+// Nice values of the threads that maintain the collection behind its writes: the absorber (index
+// inserts) at the lowest priority, and the applier (with the server's upsert workers) below the
+// searches. Searches then keep their latency under a write stream; the write rate is what the
+// searches leave (acknowledgements slow down, as the fresh-row cap already makes them).
+inline constexpr int kAbsorberNice = 19;
+inline constexpr int kWriterNice = 10;
+// A recalibration the searches trigger (growth, drift) runs below them, with the write path (at
+// nice 0 one held a core 190 ms at a time under mixed load; at 19 it barely progresses when busy).
+inline constexpr int kAutoCalibrationNice = kWriterNice;
+
+// Committed upserts the applier has not taken into the table yet, at most: a writer that commits
+// further waits, so a fast stream cannot queue unbounded memory ahead of the table.
+inline constexpr size_t kMaxPendingApplies = 2;
+
+// The online recall check scans its exact truth this many rows per shared hold (a multiple of the
+// scorer's block; about 0.3 ms at 784 dims): it runs at the lowest priority, and a waiting writer,
+// with every search queued behind it, waits for the check's hold to end, preemptions included.
+inline constexpr size_t kExactRowsPerHold = 2048;
+
+}  // namespace adanns::server
