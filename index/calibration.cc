@@ -1,6 +1,6 @@
-// Calibration sweeps (see calibration.h): given, held-out or sampled queries, exact truth, a plan
-// grid per k, and the Pareto frontier of each plan group (the frontier's helpers and its blob are
-// in calibration_frontier.cc).
+// Calibration sweeps (see calibration.h): given, held-out or sampled queries, exact truth and the
+// Pareto frontier of each plan group, measured in short holds of the collection (the plan grid is
+// in calibration_grid.cc, the frontier's helpers and its blob in calibration_frontier.cc).
 #include "index/calibration.h"
 
 #include <algorithm>
@@ -26,13 +26,17 @@ namespace {
 constexpr size_t kPilotQueries = 32;
 // "Clearly": another plan as cheap or cheaper with this much more pilot recall.
 constexpr double kPruneMargin = 0.05;
-// Calibration queries measured per step (one hold of the collection).
+// Calibration queries measured per step (one hold of the collection). A step also ends once its
+// queries cost kStepMflops or took kStepMicros (a full-dim flat scan of a large table, or graph
+// beams at a high ef: 16 of them held it for 90 ms): no step holds the table for long.
 constexpr size_t kQueriesPerStep = 16;
-// A step also ends once its queries have cost this many MFLOPs (a full-dim flat plan over a large
-// table is one query per step): no step holds the table for long.
 constexpr double kStepMflops = 20;
-// Rows of the exact truth scanned per step (16384 x 768 floats: about 50 MB, a few ms).
+constexpr double kStepMicros = 2000;
+// Rows of the exact truth scanned per step (16384 x 768 floats: about 50 MB, a few ms), over one
+// pass's queries, at most kTruthQueriesPerPass: a step of one scorer block of rows for each stays
+// within that (all 800 queries of a sample in one pass held the table ~100 ms per step).
 constexpr size_t kTruthRowsPerStep = 16384;
+constexpr size_t kTruthQueriesPerPass = kTruthRowsPerStep / kScorerBlockRows;
 // A tiered table's step reads its rows' full vectors from storage first: fewer per step, so the
 // read (one MultiGet) stays short and its buffer small (2048 x 768 floats = 6 MiB).
 constexpr size_t kTieredTruthRowsPerStep = 2048;
@@ -42,39 +46,6 @@ constexpr size_t kMaxTwins = 8;
 // Held-out rows the truth scan looks past (they are not in the indexes measured); a query with
 // more of them among its nearest gets a shorter truth (its recall then reads low, not high).
 constexpr size_t kMaxHeldOutNeighbours = 16;
-// Prefixes swept per IVF stage (its built prefix and the longest nesting prefixes below it).
-constexpr size_t kPrefixesPerStage = 2;
-// Re-rank depths tried, as multiples of k.
-constexpr uint32_t kRerankFactors[] = {2, 5, 10, 20};
-
-double Param(const ServedIndex& index, std::string_view name) {
-  for (const auto& [key, value] : index.described_params()) {
-    if (key == name) return value;
-  }
-  return 0;
-}
-
-// `first`, then steps of x1.5 (rounded up) below `limit`, then `limit`: a breadth knob's sweep.
-std::vector<uint32_t> Geometric(uint32_t first, uint32_t limit) {
-  std::vector<uint32_t> values;
-  for (uint64_t v = std::max(first, 1u); v < limit; v = std::max(v + 1, (3 * v + 1) / 2)) {
-    values.push_back(static_cast<uint32_t>(v));
-  }
-  values.push_back(limit);
-  return values;
-}
-
-// `limit`, then the longest nesting prefixes below it, `count` in all at most: the prefixes a
-// stage whose index holds `limit` dims is swept over.
-std::vector<uint32_t> PrefixesUpTo(const CollectionShape& shape, uint32_t limit, size_t count) {
-  std::vector<uint32_t> prefixes = {limit};
-  for (auto it = shape.nesting_dims.rbegin();
-       it != shape.nesting_dims.rend() && prefixes.size() < count; ++it) {
-    if (*it < limit) prefixes.push_back(*it);
-  }
-  return prefixes;
-}
-
 // `plan` with its candidate depths (re-rank candidates, graph beam) `extra` deeper.
 Plan WidenedBy(Plan plan, uint32_t extra) {
   if (plan.rerank_candidates.has_value() && *plan.rerank_candidates > 0) {
@@ -84,109 +55,7 @@ Plan WidenedBy(Plan plan, uint32_t extra) {
   return plan;
 }
 
-Plan Named(std::string_view index) {
-  Plan plan;
-  plan.index = std::string(index);
-  return plan;
-}
-
 }  // namespace
-
-std::vector<Plan> CalibrationGrid(std::span<const ServedIndex* const> ready,
-                                  const CollectionShape& shape, uint32_t k, bool flat_plans) {
-  std::vector<Plan> grid;
-  // Re-rank prefixes: the full dim, and the longest nesting prefix below it when it is longer
-  // than what the scan read (cheaper, at some recall against full-dim truth).
-  // On a tiered table a re-rank above the resident prefix reads each candidate's full vector from
-  // storage whatever its prefix: a shorter one saves FLOPs but not the read, which dominates, so
-  // only the full dim is calibrated there (and on a quantised table, where every re-rank reads).
-  std::vector<uint32_t> rerank_dims = {shape.dim};
-  const uint32_t resident = shape.resident_dims == 0 ? shape.dim : shape.resident_dims;
-  for (auto it = shape.nesting_dims.rbegin(); it != shape.nesting_dims.rend(); ++it) {
-    if (*it < shape.dim) {
-      if (!shape.quantized && (*it <= resident || resident == shape.dim)) {
-        rerank_dims.push_back(*it);
-      }
-      break;
-    }
-  }
-  auto add_reranked = [&](Plan plan) {
-    for (const uint32_t dims : rerank_dims) {
-      if (dims <= plan.search_dims.value_or(0) && dims != shape.dim) continue;
-      plan.rerank_dims = dims;
-      for (const uint32_t factor : kRerankFactors) {
-        plan.rerank_candidates = factor * k;
-        grid.push_back(plan);
-      }
-    }
-  };
-  if (flat_plans) grid.push_back(Named("flat"));  // exact
-  // Funnels from each nesting prefix a flat scan may read (on a tiered table, those within the
-  // resident prefix, and the resident prefix itself).
-  std::vector<uint32_t> funnel_dims;
-  for (const uint32_t dims : shape.nesting_dims) {
-    if (dims < shape.dim && dims <= resident) funnel_dims.push_back(dims);
-  }
-  if (resident < shape.dim &&
-      std::find(funnel_dims.begin(), funnel_dims.end(), resident) == funnel_dims.end()) {
-    funnel_dims.push_back(resident);
-  }
-  for (const uint32_t dims : funnel_dims) {
-    if (!flat_plans) break;
-    Plan funnel = Named("flat");
-    funnel.search_dims = dims;
-    add_reranked(funnel);
-  }
-  const ServedIndex* ivf = nullptr;
-  for (const ServedIndex* index : ready) {
-    if (index->kind() == "ivf") ivf = index;
-  }
-  for (const ServedIndex* index : ready) {
-    if (index->kind() == "ivf") {
-      const auto nlist = static_cast<uint32_t>(Param(*index, "nlist"));
-      const auto coarse = static_cast<uint32_t>(Param(*index, "coarse_dims"));
-      const auto scan = static_cast<uint32_t>(Param(*index, "search_dims"));
-      for (const uint32_t coarse_dims : PrefixesUpTo(shape, coarse, kPrefixesPerStage)) {
-        for (const uint32_t search_dims : PrefixesUpTo(shape, scan, kPrefixesPerStage)) {
-          for (const uint32_t nprobe : Geometric(1, nlist)) {
-            Plan plan = Named("ivf");
-            plan.coarse_dims = coarse_dims;
-            plan.search_dims = search_dims;
-            plan.nprobe = nprobe;
-            add_reranked(plan);
-          }
-        }
-      }
-    } else if (index->kind() == "hnsw") {
-      const auto graph_dims = static_cast<uint32_t>(Param(*index, "graph_dims"));
-      for (const uint32_t ef : Geometric(std::max(k, 8u), std::max(1024u, 2 * k))) {
-        Plan plan = Named("hnsw");
-        plan.ef = ef;
-        if (graph_dims >= shape.dim) {
-          grid.push_back(plan);  // a full-dim graph has nothing to re-rank
-          continue;
-        }
-        for (const uint32_t dims : rerank_dims) {
-          if (dims < graph_dims) continue;
-          plan.rerank_dims = dims;
-          grid.push_back(plan);
-        }
-      }
-    } else if (index->kind() == kCodebookKind) {
-      Plan plan = Named(kCodebookKind);
-      plan.codebook = std::string(index->name());
-      add_reranked(plan);
-      if (ivf == nullptr) continue;
-      for (const uint32_t nprobe : Geometric(1, static_cast<uint32_t>(Param(*ivf, "nlist")))) {
-        Plan composite = Named(kIvfCodebookPlan);
-        composite.codebook = std::string(index->name());
-        composite.nprobe = nprobe;
-        add_reranked(composite);
-      }
-    }
-  }
-  return grid;
-}
 
 absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric metric,
                                       const CalibrationOptions& options, const Progress& progress,
@@ -318,7 +187,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
   std::vector<RowId> step_rows;
   std::vector<float> step_values;
   std::vector<uint8_t> step_found;
-  auto compute_truth = [&](size_t end) -> absl::Status {
+  auto truth_pass = [&](size_t end) -> absl::Status {
     const size_t first = truth_done;
     if (first >= end) return absl::OkStatus();
     std::vector<std::vector<Near>> nearest(end - first);  // per query, over the steps so far
@@ -405,6 +274,12 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     truth_done = end;
     return absl::OkStatus();
   };
+  auto compute_truth = [&](size_t end) -> absl::Status {
+    while (truth_done < end) {
+      RETURN_IF_ERROR(truth_pass(std::min(end, truth_done + kTruthQueriesPerPass)));
+    }
+    return absl::OkStatus();
+  };
   RETURN_IF_ERROR(compute_truth(base));
 
   // Per-plan sums over the queries measured so far.
@@ -444,7 +319,9 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           return it->second.ok() ? *it->second : *resolved;
         };
         const size_t last = std::min(end, first + kQueriesPerStep);
-        for (double step_mflops = 0; first < last && step_mflops < kStepMflops; ++first) {
+        double step_us = 0;
+        for (double step_mflops = 0;
+             first < last && step_mflops < kStepMflops && step_us < kStepMicros; ++first) {
           const Query& query = queries[first];
           const Plan& plan = plan_for(query.extra);
           const auto start = std::chrono::steady_clock::now();
@@ -453,6 +330,7 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
           sums.latencies_us.push_back(
               std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
                   .count());
+          step_us += sums.latencies_us.back();
           // ann-benchmarks' rule: a hit counts when it is no farther than the k-th true neighbour
           // (plus kTieEpsilon), so an equally near duplicate of a true neighbour is not a miss.
           const size_t depth = std::min<size_t>(k, query.truth.size());
