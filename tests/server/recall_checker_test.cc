@@ -9,6 +9,7 @@
 #include <chrono>
 #include <numeric>
 #include <random>
+#include <span>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -173,6 +174,9 @@ TEST_F(RecallCheckerTest, ExactTruthInShortHoldsIsTheBruteForceRanking) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(collection_->ExactNearestIds({}, 10).status().code(),
             absl::StatusCode::kInvalidArgument);
+  auto none = collection_->ExactNearestIds(std::span<const float>(too_long).first(kDim), 0);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
 }
 
 TEST_F(RecallCheckerTest, ExactTruthOnAnFp16PrefixIsRerankedFromStorage) {
