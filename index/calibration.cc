@@ -274,9 +274,11 @@ absl::StatusOr<Calibration> Calibrate(const CalibrationAccess& access, Metric me
     truth_done = end;
     return absl::OkStatus();
   };
+  // A tiered table reads every row's full vector from storage in each pass: it keeps one pass.
+  const size_t queries_per_pass = tiered ? queries.size() : kTruthQueriesPerPass;
   auto compute_truth = [&](size_t end) -> absl::Status {
     while (truth_done < end) {
-      RETURN_IF_ERROR(truth_pass(std::min(end, truth_done + kTruthQueriesPerPass)));
+      RETURN_IF_ERROR(truth_pass(std::min(end, truth_done + queries_per_pass)));
     }
     return absl::OkStatus();
   };
