@@ -482,7 +482,12 @@ class Collection {
   // Serialises writers' commits; the applier then takes them into the table in the same order, so
   // RocksDB order and table order agree.
   mutable std::mutex write_mutex_;
-  bool dropped_ = false;                // guarded by write_mutex_
+  // Set under write_mutex_ (so no commit follows it); read without it where the check orders
+  // against a drop by another mutex (a calibration start: by calibration_lifecycle_mutex_, which
+  // the drop takes to stop calibrations after setting it). Those reads must not wait for a commit:
+  // one comes from a search thread (MaybeRecalibrate) while write_mutex_'s holder may wait
+  // hundreds of milliseconds for room in the fresh rows.
+  std::atomic<bool> dropped_{false};
   bool int8_params_persisted_ = false;  // the applier thread's (and Load's, before it runs)
 
   struct PendingApply {
@@ -498,7 +503,9 @@ class Collection {
   bool apply_stop_ = false;             // guarded by apply_mutex_
 
   // Searches share, writers apply under exclusive hold (only after the synced commit); a waiting
-  // writer goes before new searches (see WriterPriorityMutex).
+  // writer goes before new searches. Threads that read beside the searches (builds, calibration,
+  // the absorber, the recall check) take background() holds, which a writer waits out before it
+  // holds back searches (see WriterPriorityMutex).
   mutable WriterPriorityMutex table_mutex_;
   // The full vectors a tiered table reads above its resident prefix.
   StoredVectors stored_vectors_;
@@ -549,9 +556,12 @@ class Collection {
   std::atomic<bool> calibration_cancel_{false};
   std::atomic<double> calibration_progress_{0};
   std::atomic<int64_t> calibration_started_ms_{0};  // steady clock, of the running one
-  mutable std::mutex calibration_mutex_;            // guards the next five
-  CalibrationStatus calibration_;                   // state and the frontier in use (merged)
-  index::Calibration stored_calibration_;           // per plan group, as persisted
+  // Serialises folds (a calibration, a build's held-out measurement, a drop), which read, persist
+  // and replace stored_calibration_ with calibration_mutex_ held only for the copy and the swap.
+  std::mutex calibration_fold_mutex_;
+  mutable std::mutex calibration_mutex_;   // guards the next five
+  CalibrationStatus calibration_;          // state and the frontier in use (merged)
+  index::Calibration stored_calibration_;  // per plan group, as persisted
   std::optional<index::DriftReference> drift_reference_;
   std::optional<index::Budget> default_budget_;
   std::string default_budget_encoded_;

@@ -48,10 +48,7 @@ std::vector<uint32_t> DefaultCalibrationKs(size_t vectors) {
 
 absl::StatusOr<CalibrationStatus> Collection::StartCalibration(CalibrationRequest request) {
   std::lock_guard lifecycle_lock(calibration_lifecycle_mutex_);
-  {
-    std::lock_guard write_lock(write_mutex_);
-    RETURN_IF_ERROR(CheckNotDropped());
-  }
+  RETURN_IF_ERROR(CheckNotDropped());  // a drop then waits for this lock to stop what starts
   const size_t vectors = size();
   if (request.ks.empty()) request.ks = DefaultCalibrationKs(vectors);
   if (request.ks.empty()) {
@@ -154,7 +151,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
   // The indexes whose points stay, when asked to keep them.
   std::vector<std::string> kept;
   if (request.keep_index_points) {
-    std::shared_lock table_lock(table_mutex_);
+    std::shared_lock table_lock(table_mutex_.background());
     std::lock_guard calibration_lock(calibration_mutex_);
     for (const index::ServedIndex* served : ReadyLocked()) {
       const std::string name(served->name());
@@ -173,7 +170,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
                        [&](const std::string& name) { return index::PlanUsesIndex(plan, name); });
   };
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
-    std::shared_lock table_lock(table_mutex_);
+    std::shared_lock table_lock(table_mutex_.background());
     std::vector<const index::ServedIndex*> ready = ReadyLocked();
     std::erase_if(ready, [&](const index::ServedIndex* served) {
       return std::find(kept.begin(), kept.end(), served->name()) != kept.end();
@@ -245,18 +242,29 @@ void Collection::CalibrateAfterBuild(bool index_measured, const IndexSlot* finis
 
 absl::Status Collection::FoldCalibration(const index::Calibration& measured,
                                          const std::function<bool(const index::Plan&)>& replaced) {
-  std::lock_guard calibration_lock(calibration_mutex_);
-  if (stored_calibration_.frontiers.empty() && measured.frontiers.empty()) return absl::OkStatus();
-  index::Calibration stored = index::Replaced(stored_calibration_, measured, replaced);
+  // Every search takes calibration_mutex_ to read the frontier: the synced write of the blob
+  // (which queues behind the upserts' WAL syncs under a write stream) and the merge run outside
+  // it, and it is held only to copy the stored points and to swap the result in.
+  std::lock_guard fold_lock(calibration_fold_mutex_);
+  index::Calibration stored;
+  {
+    std::lock_guard calibration_lock(calibration_mutex_);
+    if (stored_calibration_.frontiers.empty() && measured.frontiers.empty()) {
+      return absl::OkStatus();
+    }
+    stored = index::Replaced(stored_calibration_, measured, replaced);
+  }
+  std::shared_ptr<const index::Calibration> frontier;
   if (stored.frontiers.empty()) {
     RETURN_IF_ERROR(store_->DeleteIndexBlob(meta_.id, kCalibrationBlob));
-    calibration_.frontier = nullptr;
   } else {
     RETURN_IF_ERROR(
         store_->PutIndexBlob(meta_.id, kCalibrationBlob, index::SerializeCalibration(stored)));
-    calibration_.frontier = std::make_shared<const index::Calibration>(
+    frontier = std::make_shared<const index::Calibration>(
         index::MergedFrontier(stored, PlannerCostAxis()));
   }
+  std::lock_guard calibration_lock(calibration_mutex_);
+  calibration_.frontier = std::move(frontier);
   stored_calibration_ = std::move(stored);
   if (calibration_.state == "none") calibration_.state = "ready";
   return absl::OkStatus();
@@ -265,7 +273,7 @@ absl::Status Collection::FoldCalibration(const index::Calibration& measured,
 void Collection::RecordDriftReference(std::span<const float> queries) {
   index::DriftReference reference;
   {
-    std::shared_lock table_lock(table_mutex_);
+    std::shared_lock table_lock(table_mutex_.background());
     std::vector<float> sampled;
     if (queries.empty()) {
       // The calibration sampled stored vectors: so does the reference.
@@ -336,7 +344,9 @@ void Collection::MaybeRecalibrate() {
   request.reason = *reason;
   request.automatic = true;
   absl::StatusOr<CalibrationStatus> started = StartCalibration(std::move(request));
-  if (!started.ok()) {
+  if (started.ok()) {
+    spdlog::info("collection {}: automatic calibration started: {}", meta_.name, *reason);
+  } else {
     spdlog::warn("collection {}: automatic calibration ({}) not started: {}", meta_.name, *reason,
                  started.status().ToString());
   }
@@ -400,10 +410,7 @@ void Collection::LoadCalibration() {
 absl::Status Collection::SetDefaultBudget(std::optional<index::Budget> budget,
                                           std::string encoded) {
   std::lock_guard lifecycle_lock(calibration_lifecycle_mutex_);  // one setter at a time
-  {
-    std::lock_guard write_lock(write_mutex_);
-    RETURN_IF_ERROR(CheckNotDropped());
-  }
+  RETURN_IF_ERROR(CheckNotDropped());
   if (budget.has_value()) {
     RETURN_IF_ERROR(store_->PutSetting(meta_.id, kDefaultBudgetSetting, encoded));
   } else {

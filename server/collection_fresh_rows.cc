@@ -37,8 +37,9 @@ void Collection::WakeAbsorber() {
 void Collection::AbsorbLoop() {
   NameThisThread("adanns-absorb");
   // Index maintenance uses what searches leave of the cores. Its costly part holds no lock a
-  // search or writer waits for (below); only a preemption inside its short exclusive hold (at
-  // most kIndexRowsPerHold links) can delay searches. Running those holds at normal priority on
+  // search or writer waits for (below), its reads are background holds (a preemption inside one
+  // delays a writer, not searches); only a preemption inside its short exclusive hold (at most
+  // kIndexRowsPerHold links) can delay searches. Running those holds at normal priority on
   // another thread was measured worse (the write path then took more of the 2 cores).
   LowerThisThreadPriority(kAbsorberNice);
   // A fresh row with, per slot, the index (and its generation) it was prepared for and what its
@@ -78,7 +79,7 @@ void Collection::AbsorbLoop() {
       std::lock_guard maintenance_lock(index_maintenance_mutex_);
       PreparedRow* prepared = nullptr;
       {
-        std::shared_lock table_lock(table_mutex_);
+        std::shared_lock table_lock(table_mutex_.background());
         if (i >= fresh_.size()) break;
         prepared = &batch.emplace_back();
         prepared->fresh = fresh_[i];
@@ -144,7 +145,7 @@ void Collection::AbsorbLoop() {
 }
 
 bool Collection::IndexUpkeepStep() {
-  std::shared_lock table_lock(table_mutex_);
+  std::shared_lock table_lock(table_mutex_.background());
   bool more = false;
   for (const std::unique_ptr<IndexSlot>& slot : slots_) {
     if (slot->served && slot->served->UpkeepStep()) more = true;

@@ -15,7 +15,7 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DADANNS_BUI
   -DADANNS_WITH_CUDA=OFF -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
 cmake --build build-tsan -j "$(nproc)" --target engine_test index_test worker_pool_test \
-  calibration_lifecycle_test recall_checker_test query_reservoir_test
+  calibration_lifecycle_test recall_checker_test query_reservoir_test writer_priority_mutex_test
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
 # One OpenMP thread: libgomp's uninstrumented barriers would otherwise be reported inside FAISS.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
@@ -33,4 +33,5 @@ TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" \
 TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" ./build-tsan/tests/server/calibration_lifecycle_test
 TSAN_OPTIONS="$TSAN_OPTIONS detect_deadlocks=0" ./build-tsan/tests/server/recall_checker_test
 ./build-tsan/tests/server/query_reservoir_test
+./build-tsan/tests/server/writer_priority_mutex_test
 echo "tsan: no data races reported"

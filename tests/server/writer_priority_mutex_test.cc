@@ -1,0 +1,134 @@
+// The table lock: a waiting writer holds back new searches (plain shared holds) but never makes
+// them wait for a background hold; background readers are held back while a writer waits and
+// get their turn once it holds the lock; exclusion holds under a mixed stress. Waits are observed
+// through the lock's own state (tryrdlock, writers_draining), in bounded polling loops.
+#include "base/writer_priority_mutex.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace adanns {
+namespace {
+
+// Polls `condition` for up to 30 s (a loaded CI machine); true once it held.
+template <typename Condition>
+bool Eventually(Condition condition) {
+  for (int i = 0; i < 30000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+TEST(WriterPriorityMutexTest, AWriterWaitingBehindASearchHoldsBackNewSearches) {
+  WriterPriorityMutex mutex;
+  mutex.lock_shared();  // a running search
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    std::unique_lock lock(mutex);
+    written = true;
+  });
+  // Once the writer waits in the rwlock, a new search cannot enter.
+  EXPECT_TRUE(Eventually([&] {
+    if (!mutex.try_lock_shared()) return true;
+    mutex.unlock_shared();
+    return false;
+  }));
+  EXPECT_FALSE(written.load());
+  mutex.unlock_shared();
+  writer.join();
+  EXPECT_TRUE(written.load());
+}
+
+TEST(WriterPriorityMutexTest, AWriterWaitingBehindABackgroundHoldLetsSearchesIn) {
+  WriterPriorityMutex mutex;
+  mutex.background().lock_shared();  // a preempted calibration step, say
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    std::unique_lock lock(mutex);
+    written = true;
+  });
+  ASSERT_TRUE(Eventually([&] { return mutex.writers_draining() == 1; }));
+  // Searches still enter and leave while the writer waits; new background holds do not.
+  for (int search = 0; search < 100; ++search) {
+    ASSERT_TRUE(mutex.try_lock_shared()) << "search " << search;
+    mutex.unlock_shared();
+  }
+  EXPECT_FALSE(mutex.background().try_lock_shared());
+  EXPECT_FALSE(written.load());
+  mutex.background().unlock_shared();
+  writer.join();
+  EXPECT_TRUE(written.load());
+  EXPECT_EQ(mutex.writers_draining(), 0u);
+  ASSERT_TRUE(mutex.background().try_lock_shared());
+  mutex.background().unlock_shared();
+}
+
+TEST(WriterPriorityMutexTest, BackgroundReadersWaitingForAWriterGetTheirTurnAfterIt) {
+  WriterPriorityMutex mutex;
+  mutex.lock();
+  std::atomic<int> background_done{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      std::shared_lock lock(mutex.background());
+      background_done.fetch_add(1);
+    });
+  }
+  EXPECT_EQ(background_done.load(), 0);
+  mutex.unlock();
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(background_done.load(), 3);
+}
+
+TEST(WriterPriorityMutexTest, MixedHoldsNeverOverlapAWriter) {
+  WriterPriorityMutex mutex;
+  std::atomic<int> readers_in{0};
+  std::atomic<int> writers_in{0};
+  std::atomic<bool> overlap{false};
+  int guarded = 0;  // written only under the exclusive hold, read under shared ones
+  std::atomic<int64_t> sum{0};
+  auto read = [&] {
+    readers_in.fetch_add(1);
+    if (writers_in.load() != 0) overlap = true;
+    sum.fetch_add(guarded);
+    readers_in.fetch_sub(1);
+  };
+  std::vector<std::thread> threads;
+  constexpr int kRounds = 2000;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        std::unique_lock lock(mutex);
+        if (writers_in.fetch_add(1) != 0 || readers_in.load() != 0) overlap = true;
+        ++guarded;
+        writers_in.fetch_sub(1);
+      }
+    });
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        std::shared_lock lock(mutex);
+        read();
+      }
+    });
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        std::shared_lock lock(mutex.background());
+        read();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_FALSE(overlap.load());
+  EXPECT_EQ(guarded, 2 * kRounds);
+  EXPECT_EQ(mutex.writers_draining(), 0u);
+}
+
+}  // namespace
+}  // namespace adanns
