@@ -30,13 +30,18 @@ LeaseRegistration::LeaseRegistration(EtcdClient* client, std::string key, std::s
 }
 
 LeaseRegistration::~LeaseRegistration() {
-  int64_t lease;
   {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
+  }
+  // The lease is read once the thread has stopped: a re-registration it was in the middle of has
+  // put the key under a new lease, which is the one to revoke.
+  thread_.join();
+  int64_t lease;
+  {
+    absl::MutexLock lock(&mutex_);
     lease = lease_;
   }
-  thread_.join();
   (void)client_->RevokeLease(lease);  // best effort: otherwise the key goes when the TTL runs out
 }
 

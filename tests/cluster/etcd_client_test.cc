@@ -132,13 +132,15 @@ TEST_F(EtcdClientTest, ARegistrationOutlivesItsTtlReregistersAfterLosingItsLease
   EXPECT_EQ((*registration)->re_registrations(), 0);
 
   // The lease ends behind its back (as after an etcd outage longer than the TTL): the key comes
-  // back under a new lease.
+  // back under a new lease, which the registration then holds (it records the new lease just
+  // after the key's put, so both are awaited).
   const int64_t first_lease = (*registration)->lease();
   ASSERT_TRUE(client_->RevokeLease(first_lease).ok());
   EXPECT_TRUE(Eventually(
       [&] {
         auto node = client_->Get("/t/nodes/n1");
-        return node.ok() && node->has_value() && (*node)->lease != first_lease;
+        return node.ok() && node->has_value() && (*node)->lease != first_lease &&
+               (*registration)->lease() == (*node)->lease;
       },
       std::chrono::seconds(10)));
   EXPECT_EQ((*registration)->re_registrations(), 1);
