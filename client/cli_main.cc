@@ -1,21 +1,18 @@
 // `adanns`: command-line client for the adanns server (collections, ingest, search, get, delete).
 // Flags live here; each group of subcommands is implemented in client/commands/.
-#include <malloc.h>
-
 #include <chrono>
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "base/message_buffers.h"
 #include "client/client.h"
 #include "client/commands/cli_context.h"
 
 int main(int argc, char** argv) {
-  // An ingest serializes one ~4 MB message after another. glibc serves such blocks with mmap and
-  // returns them on free, so every message faulted in fresh zeroed pages (most of the client's
-  // CPU time, measured with perf); keeping them in the heap reuses the same pages.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // An ingest serializes one ~4 MB message after another; the client is short-lived, so it keeps
+  // up to 256 MiB of free heap top.
+  adanns::KeepMessageBuffersInHeap(256 << 20);
   using adanns::client::CliContext;
   CLI::App app("adanns: client for the adanns Matryoshka-embedding search server", "adanns");
   CliContext context;

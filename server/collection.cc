@@ -58,6 +58,11 @@ Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
 }
 
 Collection::~Collection() {
+  {
+    std::unique_lock lock(recalibration_check_mutex_);
+    recalibration_checks_stopped_ = true;
+    recalibration_check_done_.wait(lock, [this] { return !recalibration_check_posted_; });
+  }
   for (const std::unique_ptr<IndexSlot>& slot : slots_) StopBuild(*slot);
   {
     std::lock_guard calibration_lock(calibration_lifecycle_mutex_);

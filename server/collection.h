@@ -211,6 +211,9 @@ struct CollectionOptions {
   // Workers that split a large fetch into parallel reads (StoredVectors); null = one MultiGet.
   // Not owned. Default: null.
   WorkerPool* fetch_pool = nullptr;
+  // Runs the growth and drift check a search triggers (ObserveSearch), off the search's thread;
+  // must outlive the collection. Not owned. Default: null (the check runs on that search's thread).
+  WorkerPool* upkeep_pool = nullptr;
 };
 
 class Collection {
@@ -409,6 +412,9 @@ class Collection {
   // Starts an automatic calibration when growth or drift makes one due (at most one a minute;
   // never while one runs).
   void MaybeRecalibrate();
+  // Has the upkeep pool run MaybeRecalibrate (one check at a time): the check copies the reservoir
+  // and measures its drift, and a calibration's start joins the previous calibration's thread.
+  void ScheduleRecalibrationCheck();
   std::optional<std::string> RecalibrationDue() const;
   // What a target_recall search waits for before the first calibration: the build or the
   // calibration running, its progress and (for a calibration) the time it still needs.
@@ -507,6 +513,11 @@ class Collection {
   // the absorber, the recall check) take background() holds, which a writer waits out before it
   // holds back searches (see WriterPriorityMutex).
   mutable WriterPriorityMutex table_mutex_;
+  // The table as such a thread reads it (a background() hold); every low-priority reader takes it
+  // here, so that none takes a search's hold by mistake.
+  std::shared_lock<WriterPriorityMutex::Background> BackgroundTableHold() const {
+    return std::shared_lock(table_mutex_.background());
+  }
   // The full vectors a tiered table reads above its resident prefix.
   StoredVectors stored_vectors_;
   index::VectorTable table_;
@@ -569,6 +580,10 @@ class Collection {
   QueryReservoir reservoir_;
   std::atomic<uint64_t> searches_{0};
   std::atomic<int64_t> last_auto_calibration_ms_{0};
+  std::mutex recalibration_check_mutex_;
+  std::condition_variable recalibration_check_done_;
+  bool recalibration_check_posted_ = false;    // guarded by recalibration_check_mutex_
+  bool recalibration_checks_stopped_ = false;  // guarded by recalibration_check_mutex_
 
   std::thread absorber_;  // last: started once everything above exists
   std::thread applier_;

@@ -151,7 +151,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
   // The indexes whose points stay, when asked to keep them.
   std::vector<std::string> kept;
   if (request.keep_index_points) {
-    std::shared_lock table_lock(table_mutex_.background());
+    auto table_lock = BackgroundTableHold();
     std::lock_guard calibration_lock(calibration_mutex_);
     for (const index::ServedIndex* served : ReadyLocked()) {
       const std::string name(served->name());
@@ -170,7 +170,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
                        [&](const std::string& name) { return index::PlanUsesIndex(plan, name); });
   };
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
-    std::shared_lock table_lock(table_mutex_.background());
+    auto table_lock = BackgroundTableHold();
     std::vector<const index::ServedIndex*> ready = ReadyLocked();
     std::erase_if(ready, [&](const index::ServedIndex* served) {
       return std::find(kept.begin(), kept.end(), served->name()) != kept.end();
@@ -273,7 +273,7 @@ absl::Status Collection::FoldCalibration(const index::Calibration& measured,
 void Collection::RecordDriftReference(std::span<const float> queries) {
   index::DriftReference reference;
   {
-    std::shared_lock table_lock(table_mutex_.background());
+    auto table_lock = BackgroundTableHold();
     std::vector<float> sampled;
     if (queries.empty()) {
       // The calibration sampled stored vectors: so does the reference.
@@ -324,8 +324,26 @@ void Collection::ObserveSearch(std::span<const float> queries, uint32_t query_di
   }
   const uint64_t before = searches_.fetch_add(num_queries);
   if (before / kRecalibrationCheckEvery != (before + num_queries) / kRecalibrationCheckEvery) {
-    MaybeRecalibrate();
+    ScheduleRecalibrationCheck();
   }
+}
+
+void Collection::ScheduleRecalibrationCheck() {
+  if (options_.upkeep_pool == nullptr) {
+    MaybeRecalibrate();
+    return;
+  }
+  {
+    std::lock_guard lock(recalibration_check_mutex_);
+    if (recalibration_check_posted_ || recalibration_checks_stopped_) return;
+    recalibration_check_posted_ = true;
+  }
+  options_.upkeep_pool->Post([this] {
+    MaybeRecalibrate();
+    std::lock_guard lock(recalibration_check_mutex_);
+    recalibration_check_posted_ = false;
+    recalibration_check_done_.notify_all();  // under the lock: the destructor may be waiting
+  });
 }
 
 void Collection::MaybeRecalibrate() {

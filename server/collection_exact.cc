@@ -26,7 +26,7 @@ absl::StatusOr<std::vector<uint64_t>> Collection::ExactNearestIds(std::span<cons
   if (k == 0) return std::vector<uint64_t>();
   bool rerank_from_storage = false;
   {
-    std::shared_lock lock(table_mutex_.background());
+    auto lock = BackgroundTableHold();
     if (dims > table_.resident_dims()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "an exact scan at ", dims, " dims would read every row from storage (resident_dims = ",
@@ -46,7 +46,7 @@ absl::StatusOr<std::vector<uint64_t>> Collection::ExactNearestIds(std::span<cons
   std::vector<Candidate> best;
   index::StageScorer scorer(meta_.metric, query, dims);
   for (size_t begin = 0;; begin += kExactRowsPerHold) {
-    std::shared_lock lock(table_mutex_.background());
+    auto lock = BackgroundTableHold();
     const size_t rows = table_.row_count();
     if (begin >= rows) break;
     const size_t end = std::min(rows, begin + kExactRowsPerHold);
@@ -63,7 +63,7 @@ absl::StatusOr<std::vector<uint64_t>> Collection::ExactNearestIds(std::span<cons
   std::vector<uint64_t> ids;
   std::vector<index::ScoredRow> candidates;
   absl::flat_hash_set<uint64_t> seen;
-  std::shared_lock lock(table_mutex_.background());
+  auto lock = BackgroundTableHold();
   for (const Candidate& candidate : best) {
     // Gone, or its row reused, since its step. An id deleted and written again meanwhile into a
     // row already scanned is missed: a check samples, it does not need every write.

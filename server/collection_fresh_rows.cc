@@ -79,7 +79,7 @@ void Collection::AbsorbLoop() {
       std::lock_guard maintenance_lock(index_maintenance_mutex_);
       PreparedRow* prepared = nullptr;
       {
-        std::shared_lock table_lock(table_mutex_.background());
+        auto table_lock = BackgroundTableHold();
         if (i >= fresh_.size()) break;
         prepared = &batch.emplace_back();
         prepared->fresh = fresh_[i];
@@ -145,7 +145,7 @@ void Collection::AbsorbLoop() {
 }
 
 bool Collection::IndexUpkeepStep() {
-  std::shared_lock table_lock(table_mutex_.background());
+  auto table_lock = BackgroundTableHold();
   bool more = false;
   for (const std::unique_ptr<IndexSlot>& slot : slots_) {
     if (slot->served && slot->served->UpkeepStep()) more = true;

@@ -148,7 +148,7 @@ void Collection::RunBuild(IndexSlot* slot, BuildRequest request, index::HeldOutR
   NameThisThread("adanns-build");
   const auto start = std::chrono::steady_clock::now();
   auto access = [this](const std::function<void(const index::VectorTable&)>& read) {
-    std::shared_lock table_lock(table_mutex_.background());
+    auto table_lock = BackgroundTableHold();
     read(table_);
   };
   const index::Progress progress = [slot](double f) { slot->progress = f; };
@@ -231,7 +231,7 @@ absl::Status Collection::Publish(IndexSlot& slot, std::unique_ptr<index::ServedI
 absl::Status Collection::CatchUp(IndexSlot& slot, index::ServedIndex& built) {
   for (;;) {
     if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
-    std::shared_lock table_lock(table_mutex_.background());
+    auto table_lock = BackgroundTableHold();
     const size_t end = std::min(slot.written.size(), slot.replayed + kTableRowsPerHold);
     if (slot.replayed == end) return absl::OkStatus();
     for (size_t i = slot.replayed; i < end; ++i) {
@@ -252,7 +252,7 @@ absl::StatusOr<index::Calibration> Collection::CalibrateHeldOut(
   RETURN_IF_ERROR(CatchUp(slot, built));
   const std::string name(built.name());
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
-    std::shared_lock table_lock(table_mutex_.background());
+    auto table_lock = BackgroundTableHold();
     std::vector<const index::ServedIndex*> ready = ReadyLocked();
     std::erase_if(ready, [&](const index::ServedIndex* served) { return served->name() == name; });
     ready.push_back(&built);  // in place of the index it replaces
@@ -279,7 +279,7 @@ absl::StatusOr<index::Calibration> Collection::CalibrateHeldOut(
   // the calibration succeeded (the index must hold every row).
   for (size_t begin = 0; begin < held_out.size(); begin += kHeldOutRowsPerHold) {
     if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
-    std::shared_lock table_lock(table_mutex_.background());
+    auto table_lock = BackgroundTableHold();
     const size_t end = std::min(held_out.size(), begin + kHeldOutRowsPerHold);
     for (size_t i = begin; i < end; ++i) {
       const index::RowId row = held_out.rows()[i];

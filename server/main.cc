@@ -1,5 +1,4 @@
 // adanns-server: flags → ServerOptions, start, wait for SIGTERM/SIGINT, shut down cleanly.
-#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "base/message_buffers.h"
 #include "cluster/node_membership.h"
 #include "cluster/role_options.h"
 #include "index/cuda/gpu.h"
@@ -163,15 +163,9 @@ void OnStopSignal(int signal) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Upserts arrive as messages of ~4 MB, and each passes through buffers of that size (gRPC's
-  // receive slices, the WriteBatch, RocksDB's memtable blocks). glibc serves such blocks with
-  // mmap, or trims them off the heap, once freed, so each message faulted in fresh zeroed pages:
-  // a third of the server's CPU in an ingest (perf: clear_page and its faults) on the 2-core dev
-  // VM, where a fresh page costs 2 ms per 768 KiB. Blocks up to 64 MiB now come from the heap and
-  // up to 32 MiB of free heap top is kept for the next message: ingest +23% (median of 3), same
-  // resident memory (bench/results/write-path-ingest-malloc-interleaved.txt).
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 32 << 20);
+  // Ingest +23% (median of 3) at the same resident memory
+  // (bench/results/write-path-ingest-malloc-interleaved.txt); 32 MiB of free heap top is kept.
+  adanns::KeepMessageBuffersInHeap(32 << 20);
   absl::SetProgramUsageMessage("adanns-server: vector search for Matryoshka embeddings");
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));

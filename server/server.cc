@@ -93,6 +93,8 @@ absl::StatusOr<std::unique_ptr<AdannsServer>> AdannsServer::Start(const ServerOp
   server->fetch_pool_ =
       std::make_unique<WorkerPool>("adanns-fetch", std::max<size_t>(1, options.fetch_threads));
   collection_options.fetch_pool = server->fetch_pool_.get();
+  server->upkeep_pool_ = std::make_unique<WorkerPool>("adanns-upkeep", 1, kAutoCalibrationNice);
+  collection_options.upkeep_pool = server->upkeep_pool_.get();
   collection_options.on_fetch = [metrics](const std::string& collection, size_t rows,
                                           double seconds) {
     metrics->RecordFetch(collection, static_cast<double>(rows), seconds);

@@ -117,6 +117,9 @@ class AdannsServer {
   std::unique_ptr<Metrics> metrics_;
   // Parallel reads of full vectors for tiered collections (StoredVectors); outlives engine_.
   std::unique_ptr<WorkerPool> fetch_pool_;
+  // The growth and drift checks searches trigger (CollectionOptions::upkeep_pool); outlives
+  // engine_.
+  std::unique_ptr<WorkerPool> upkeep_pool_;
   std::unique_ptr<Engine> engine_;  // standalone only
   std::unique_ptr<AdannsService> service_;
   std::unique_ptr<ShardHost> shard_host_;  // data node only

@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "server/engine.h"
+#include "server/worker_pool.h"
 #include "tests/common/temp_dir.h"
 
 namespace adanns::server {
@@ -76,6 +77,7 @@ class CalibrationLifecycleTest : public ::testing::Test {
     CollectionOptions options;
     options.calibration_queries = 60;
     options.calibration_reservoir = 150;
+    options.upkeep_pool = &upkeep_;  // as the server runs it: the drift check off the search
     auto engine = Engine::Open(dir_.path(), {}, options);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
@@ -114,6 +116,7 @@ class CalibrationLifecycleTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  WorkerPool upkeep_{"test-upkeep", 1};  // outlives the engine
   std::unique_ptr<Engine> engine_;
   std::shared_ptr<Collection> collection_;
   CalibrationStatus built_;
