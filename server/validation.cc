@@ -1,7 +1,9 @@
 // Validation and conversion between the proto contract and the engine's plain types.
 #include "server/validation.h"
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -36,6 +38,17 @@ v1::Metric MetricToProto(Metric metric) {
 }
 
 bool IsNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.'; }
+
+// True when no value is NaN or infinite (all exponent bits set). Branch-free, so the compiler
+// vectorises it: the per-value isfinite branch was 5% of an ingest's server CPU (perf).
+bool AllFinite(std::span<const float> values) {
+  constexpr uint32_t kExponent = 0x7f800000u;
+  uint32_t non_finite = 0;
+  for (const float value : values) {
+    non_finite |= static_cast<uint32_t>((std::bit_cast<uint32_t>(value) & kExponent) == kExponent);
+  }
+  return non_finite == 0;
+}
 
 }  // namespace
 
@@ -109,6 +122,7 @@ absl::StatusOr<storage::CollectionMeta> MetaFromCreateRequest(
 }
 
 absl::Status ValidateFinite(std::span<const float> values, absl::string_view what) {
+  if (AllFinite(values)) return absl::OkStatus();
   for (size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) {
       return absl::InvalidArgumentError(
@@ -141,10 +155,8 @@ absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t di
                                                      v.values_size(),
                                                      " values; the collection's dim is ", dim));
     }
-    if (absl::Status s =
-            ValidateFinite(AsSpan(v.values()), absl::StrCat("vectors[", i, "] (id ", v.id(), ")"));
-        !s.ok()) {
-      return s;
+    if (!AllFinite(AsSpan(v.values()))) {  // the name is built only for the error
+      return ValidateFinite(AsSpan(v.values()), absl::StrCat("vectors[", i, "] (id ", v.id(), ")"));
     }
   }
   return absl::OkStatus();
