@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace adanns::server {
 
@@ -18,6 +19,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const std::string& data_dir
                                                      CollectionOptions collection_options) {
   ASSIGN_OR_RETURN(std::unique_ptr<storage::RocksStore> store,
                    storage::RocksStore::Open(data_dir, options));
+  if (options.use_direct_writes && !store->direct_writes()) {
+    spdlog::warn(
+        "{}: the file system refuses O_DIRECT; flushes and compactions write through the "
+        "page cache",
+        data_dir);
+  }
   std::unique_ptr<Engine> engine(new Engine(std::move(store), std::move(collection_options)));
   ASSIGN_OR_RETURN(std::vector<storage::CollectionMeta> metas, engine->store_->ListCollections());
   for (storage::CollectionMeta& meta : metas) {

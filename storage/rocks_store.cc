@@ -13,6 +13,7 @@
 #include "base/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/listener.h"
 #include "rocksdb/options.h"
@@ -108,6 +109,22 @@ absl::Status CopyRow(uint32_t collection_id, uint64_t id, uint32_t dim, const ro
   return absl::OkStatus();
 }
 
+// Whether the file system under `dir` takes O_DIRECT writes (tmpfs, among others, refuses them
+// at open). `dir` is created if missing when `create` (as the store's Open then does).
+bool TakesDirectWrites(rocksdb::FileSystem& fs, const std::string& dir, bool create) {
+  const bool ready =
+      create ? fs.CreateDirIfMissing(dir, {}, nullptr).ok() : fs.FileExists(dir, {}, nullptr).ok();
+  if (!ready) return false;  // the store's Open reports it
+  const std::string probe = dir + "/DIRECT_WRITE_PROBE";
+  rocksdb::FileOptions file_options;
+  file_options.use_direct_writes = true;
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  const bool taken = fs.NewWritableFile(probe, file_options, &file, nullptr).ok();
+  file.reset();
+  fs.DeleteFile(probe, {}, nullptr).PermitUncheckedError();
+  return taken;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
@@ -123,6 +140,13 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   // behind. Only background files: the WAL's own sync per write is unchanged.
   db_options.bytes_per_sync = 1 << 20;
   db_options.use_direct_reads = options.use_direct_reads;
+  const bool direct_writes =
+      options.use_direct_writes &&
+      TakesDirectWrites(*db_options.env->GetFileSystem(), path, options.create_if_missing);
+  db_options.use_direct_io_for_flush_and_compaction = direct_writes;
+  // Compaction inputs are then read with O_DIRECT too: read them 2 MiB at a time (RocksDB's own
+  // advice for direct I/O), not block by block.
+  if (direct_writes) db_options.compaction_readahead_size = size_t{2} << 20;
   db_options.WAL_ttl_seconds = options.wal_retention_seconds;
   db_options.WAL_size_limit_MB = options.wal_retention_mb;
 
@@ -156,6 +180,7 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   }
 
   store->sync_writes_ = options.sync_writes;
+  store->direct_writes_ = direct_writes;
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, path, descriptors, &store->handles_, &db),
                             absl::StrCat("opening ", path)));

@@ -1,13 +1,22 @@
 // The store's read path for memory tiers against a real RocksDB: GetVectors' exact rows in request
 // order, argument checks, the block cache's hit and miss counters, direct reads, prefix scans
-// that leave the cache alone, and tiered collection metadata.
+// that leave the cache alone, flushes with O_DIRECT (and without, where refused), and tiered
+// collection metadata.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "tests/storage/rocks_store_fixture.h"
 
 namespace adanns::storage {
@@ -207,6 +216,69 @@ TEST_F(RocksStoreTest, DirectReadsOpenAndRead) {
   // One miss per row (one row per block), plus Open's own reads of the default column family.
   EXPECT_GE((*store)->block_cache_stats().data_misses, ids.size());
   EXPECT_EQ(ScanAll(**store, 1, kWideDim).size(), ids.size());
+}
+
+// Whether `dir`'s file system takes O_DIRECT (what the store's probe should find).
+bool TakesODirect(const std::string& dir) {
+  const std::string probe = dir + "/o_direct_probe";
+  const int fd = ::open(probe.c_str(), O_CREAT | O_WRONLY | O_DIRECT, 0644);
+  if (fd < 0) return false;
+  ::close(fd);
+  std::filesystem::remove(probe);
+  return true;
+}
+
+// Flushes write SST files with O_DIRECT by default (where the file system takes it): the rows
+// come back exactly from the flushed files, also after a reopen with buffered writes.
+TEST_F(RocksStoreTest, DirectWritesFlushExactRows) {
+  const std::vector<uint64_t> ids = Iota(300);
+  {
+    std::unique_ptr<RocksStore> store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->direct_writes(), TakesODirect(dir_.path()));
+    PutRows(*store, 1, kWideDim, ids);
+    ASSERT_TRUE(store->Flush().ok());
+    ExpectRows(Fetch(*store, 1, kWideDim, ids), kWideDim, ids, std::vector<bool>(ids.size(), true));
+  }
+  StoreOptions buffered;
+  buffered.use_direct_writes = false;
+  std::unique_ptr<RocksStore> store = OpenStore(buffered);
+  ASSERT_NE(store, nullptr);
+  EXPECT_FALSE(store->direct_writes());
+  ExpectRows(Fetch(*store, 1, kWideDim, ids), kWideDim, ids, std::vector<bool>(ids.size(), true));
+  EXPECT_EQ(ScanAll(*store, 1, kWideDim).size(), ids.size());
+}
+
+// A file system that refuses O_DIRECT writes (as tmpfs does at open).
+class NoDirectWritesFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  using FileSystemWrapper::FileSystemWrapper;
+  const char* Name() const override { return "NoDirectWritesFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    if (options.use_direct_writes) return rocksdb::IOStatus::InvalidArgument("no O_DIRECT here");
+    return target()->NewWritableFile(name, options, result, dbg);
+  }
+};
+
+// There the store opens with buffered flushes instead of failing its first flush.
+TEST_F(RocksStoreTest, DirectWritesFallBackWhereRefused) {
+  auto fs = std::make_shared<NoDirectWritesFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  StoreOptions options;
+  options.env = env.get();
+  const std::vector<uint64_t> ids = Iota(100);
+  {
+    std::unique_ptr<RocksStore> store = OpenStore(options);
+    ASSERT_NE(store, nullptr);
+    EXPECT_FALSE(store->direct_writes());
+    PutRows(*store, 1, kWideDim, ids);
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  std::unique_ptr<RocksStore> store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  ExpectRows(Fetch(*store, 1, kWideDim, ids), kWideDim, ids, std::vector<bool>(ids.size(), true));
 }
 
 TEST_F(RocksStoreTest, ScanVectorPrefixesHandsOutPrefixesWithoutFillingTheCache) {
