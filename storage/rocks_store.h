@@ -72,13 +72,14 @@ struct StoreOptions {
   // Default: false.
   bool use_direct_reads = false;
   // Flushes and compactions write (and compactions read) SST files with O_DIRECT. A buffered
-  // write copies every byte into the page cache first: with the copy of the synced WAL that is
-  // most of an ingest's CPU on a 2-core machine, and the cached SST bytes are seldom read again
-  // (the table holds what searches read; the block cache fronts the rest). Measured: ingest
-  // 78k -> 112k vectors/s of 784 dims (bench/results/write-path-ingest-direct-writes.txt). The WAL
-  // is unaffected (a buffered write and an fdatasync per commit), and so is durability: flushed
-  // files are synced before the WAL they replace is dropped, as with buffered writes. Ignored where
-  // the file system refuses O_DIRECT (tmpfs): see direct_writes().
+  // write first copies every byte into the page cache, which takes CPU from the WAL's synced
+  // writes and fills memory with SST bytes that are seldom read again (the table holds what
+  // searches read; the block cache fronts the rest). Measured ingest, median of 3 interleaved:
+  // 1M x 768 64k -> 106k vectors/s, 300k x 784 96k -> 104k
+  // (bench/results/write-path-ingest-direct-writes.txt). The WAL is unaffected (a buffered write
+  // and an fdatasync per commit), and so is durability: a flushed file is synced before the WAL it
+  // replaces is dropped, as with buffered writes. Ignored where the file system refuses O_DIRECT
+  // (tmpfs): see direct_writes().
   // Default: true.
   bool use_direct_writes = true;
   // WAL files kept after their memtables are flushed, so that a replica that was away can catch
