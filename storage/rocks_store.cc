@@ -135,9 +135,10 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   if (options.env != nullptr) db_options.env = options.env;
   db_options.listeners.push_back(std::make_shared<ResumeOnNextWrite>());
 
-  // Background flushes and compactions sync their files every MiB as they write them, instead of
-  // leaving the OS a large dirty backlog that a WAL fsync (every acknowledged write) then waits
-  // behind. Only background files: the WAL's own sync per write is unchanged.
+  // Background flushes and compactions that write through the page cache (no direct writes, below)
+  // sync their files every MiB as they write them, instead of leaving the OS a large dirty backlog
+  // that a WAL fsync (every acknowledged write) then waits behind. Only background files: the
+  // WAL's own sync per write is unchanged.
   db_options.bytes_per_sync = 1 << 20;
   db_options.use_direct_reads = options.use_direct_reads;
   const bool direct_writes =
