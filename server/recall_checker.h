@@ -4,10 +4,12 @@
 // searches with a target_recall whose recall fell below it), so an operator sees whether the
 // calibration still holds on real traffic. Never on a request's critical path: sampling is one
 // random draw, a sampled query is copied into a bounded queue (full: skipped and counted), and
-// one worker thread at the lowest CPU priority (nice 19) runs the exact searches.
+// one worker thread at the lowest CPU priority (nice 19) runs the exact searches, busy at most
+// kRecallCheckDutyCycle of the time.
 // Recall here is id recall@k against exact search at the query's own prefix.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -27,6 +29,8 @@
 namespace adanns::server {
 
 inline constexpr size_t kRecallWindow = 200;
+// The most of one core the exact checks take (see RecallChecker::Loop).
+inline constexpr double kRecallCheckDutyCycle = 0.05;
 
 class RecallChecker {
  public:
