@@ -50,6 +50,17 @@ bool AllFinite(std::span<const float> values) {
   return non_finite == 0;
 }
 
+// The error naming the first non-finite value, for values AllFinite found one in.
+absl::Status NonFiniteError(std::span<const float> values, absl::string_view what) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " has a non-finite value (", values[i], ") at index ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateCollectionName(const std::string& name, absl::string_view field) {
@@ -123,13 +134,7 @@ absl::StatusOr<storage::CollectionMeta> MetaFromCreateRequest(
 
 absl::Status ValidateFinite(std::span<const float> values, absl::string_view what) {
   if (AllFinite(values)) return absl::OkStatus();
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " has a non-finite value (", values[i], ") at index ", i));
-    }
-  }
-  return absl::OkStatus();
+  return NonFiniteError(values, what);
 }
 
 absl::Status ValidateIdCount(size_t count, absl::string_view field) {
@@ -156,7 +161,7 @@ absl::Status ValidateUpsertVectors(const v1::UpsertRequest& request, uint32_t di
                                                      " values; the collection's dim is ", dim));
     }
     if (!AllFinite(AsSpan(v.values()))) {  // the name is built only for the error
-      return ValidateFinite(AsSpan(v.values()), absl::StrCat("vectors[", i, "] (id ", v.id(), ")"));
+      return NonFiniteError(AsSpan(v.values()), absl::StrCat("vectors[", i, "] (id ", v.id(), ")"));
     }
   }
   return absl::OkStatus();
