@@ -329,6 +329,9 @@ class Collection {
 
   // Acknowledged rows the served indexes have not absorbed yet.
   size_t fresh_rows() const { return fresh_count_.load(); }
+  // A writer has waited over a quarter of fresh_rows_wait for room (the absorber then stays out
+  // of the idle scheduling class).
+  bool writer_starved() const { return writer_starved_.load(); }
   // Test hooks: stop or restart the absorber (searches must then find new rows through the exact
   // scan alone); the most work any exclusive hold did.
   void PauseIndexMaintenance(bool paused);
@@ -558,6 +561,9 @@ class Collection {
   std::condition_variable fresh_room_;   // the absorber made room
   bool absorb_stop_ = false;             // guarded by absorb_mutex_
   bool absorb_paused_ = false;           // guarded by absorb_mutex_
+  // A writer has waited more than a quarter of fresh_rows_wait for room: the absorber stays out
+  // of the idle class until it gets it.
+  std::atomic<bool> writer_starved_{false};
   std::atomic<size_t> max_table_rows_per_hold_{0};
   std::atomic<size_t> max_index_rows_per_hold_{0};
 

@@ -3,7 +3,9 @@
 // rows per hold (its costly part with no table hold), and until then every index search merges an
 // exact scan of the fresh rows (MergeFreshLocked). The buffer's cap is the writers' backpressure.
 #include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -17,10 +19,19 @@ namespace adanns::server {
 
 absl::Status Collection::WaitForFreshRoom(size_t rows) {
   std::unique_lock lock(absorb_mutex_);
-  const bool room = fresh_room_.wait_for(lock, options_.fresh_rows_wait, [&] {
+  const auto fits = [&] {
     const size_t backlog = fresh_count_.load();
     return absorb_stop_ || backlog == 0 || backlog + rows <= options_.fresh_rows_cap;
-  });
+  };
+  if (fits()) return absl::OkStatus();
+  // Past its patience the writer has the absorber leave the idle class (see AbsorbLoop).
+  const auto start = std::chrono::steady_clock::now();
+  bool room = fresh_room_.wait_until(lock, start + options_.fresh_rows_wait / 4, fits);
+  if (!room) {
+    writer_starved_ = true;
+    room = fresh_room_.wait_until(lock, start + options_.fresh_rows_wait, fits);
+    writer_starved_ = false;
+  }
   if (room) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
       "collection '", meta_.name, "': ", fresh_count_.load(),
@@ -36,11 +47,14 @@ void Collection::WakeAbsorber() {
 
 void Collection::AbsorbLoop() {
   NameThisThread("adanns-absorb");
-  // Index maintenance uses what searches leave of the cores. Its costly part holds no lock a
-  // search or writer waits for (below), its reads are background holds (a preemption inside one
-  // delays a writer, not searches); only a preemption inside its short exclusive hold (at most
-  // kIndexRowsPerHold links) can delay searches. Running those holds at normal priority on
-  // another thread was measured worse (the write path then took more of the 2 cores).
+  // Index maintenance uses what searches leave of the cores. Its costly part (the prepares and the
+  // indexes' upkeep) holds no lock a search waits for, only background holds (a preemption inside
+  // one delays a writer, not searches): it runs in the idle class, which a waking search preempts
+  // at once (at nice 19 the scheduler may let it finish its slice first). Its short exclusive
+  // holds (at most kIndexRowsPerHold links) run in the normal class at nice 19: an idle-class
+  // thread preempted inside one would wait for an idle core with every search queued behind it
+  // (measured: one 88.8-ms search). Running those holds at nice 0 on another thread was measured
+  // worse (the write path then took more of the 2 cores).
   LowerThisThreadPriority(kAbsorberNice);
   // A fresh row with, per slot, the index (and its generation) it was prepared for and what its
   // PrepareUpsert did.
@@ -67,6 +81,13 @@ void Collection::AbsorbLoop() {
           lock, [this] { return absorb_stop_ || (!absorb_paused_ && fresh_count_.load() > 0); });
       if (absorb_stop_) return;
     }
+    // The idle class until the exclusive hold below, unless a writer has waited a quarter of
+    // fresh_rows_wait for room: the idle class may get no core at all while searches keep both
+    // busy, and backpressure must slow writers down, not refuse them (at nice 19 the absorber gets
+    // a small share of a busy core). IdleClassScope does nothing where the thread could not leave
+    // the idle class (unprivileged, with an RLIMIT_NICE below what nice 19 needs).
+    std::optional<IdleClassScope> idle_class;
+    if (!writer_starved_.load()) idle_class.emplace(kAbsorberNice);
     if (IndexUpkeepStep()) continue;  // no insert until the indexes' upkeep is done
     batch.clear();
     // The costly part of an insert (a graph's beam search at ef_construction, a centroid ranking,
@@ -76,6 +97,7 @@ void Collection::AbsorbLoop() {
     // else changes or replaces a served index (a delete's Remove, a publish, a drop) takes
     // index_maintenance_mutex_ first, so what Prepare read still holds when the row is linked.
     for (size_t i = 0; i < kIndexRowsPerHold; ++i) {
+      if (writer_starved_.load()) idle_class.reset();
       std::lock_guard maintenance_lock(index_maintenance_mutex_);
       PreparedRow* prepared = nullptr;
       {
@@ -110,6 +132,7 @@ void Collection::AbsorbLoop() {
         slot.work = slot.served->PrepareUpsert(prepared->fresh.id, values);
       }
     }
+    idle_class.reset();
     {
       std::unique_lock table_lock(table_mutex_);
       size_t inserted = 0;

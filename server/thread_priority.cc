@@ -1,18 +1,54 @@
 #include "server/thread_priority.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace adanns::server {
+namespace {
+
+// Moves the calling thread between the idle and the normal class (its nice value is kept).
+bool SetThisThreadPolicy(int policy) {
+  const sched_param param{};
+  return sched_setscheduler(0, policy, &param) == 0;  // 0: the calling thread, on Linux
+}
+
+}  // namespace
 
 void LowerThisThreadPriority(int nice) {
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+}
+
+bool IdleClassIsReversible(int nice) {
+  static std::mutex mutex;
+  static std::map<int, bool> reversible;  // by nice value
+  std::lock_guard lock(mutex);
+  if (const auto it = reversible.find(nice); it != reversible.end()) return it->second;
+  // A thread of its own: one that failed to leave the idle class ends there.
+  bool back = false;
+  std::thread probe([nice, &back] {
+    LowerThisThreadPriority(nice);
+    back = SetThisThreadPolicy(SCHED_IDLE) && SetThisThreadPolicy(SCHED_OTHER);
+  });
+  probe.join();
+  reversible.emplace(nice, back);
+  return back;
+}
+
+IdleClassScope::IdleClassScope(int nice)
+    : idle_(IdleClassIsReversible(nice) && SetThisThreadPolicy(SCHED_IDLE)) {}
+
+IdleClassScope::~IdleClassScope() {
+  if (idle_) SetThisThreadPolicy(SCHED_OTHER);
 }
 
 void NameThisThread(const char* name) {

@@ -107,6 +107,17 @@ class FreshRowsTest : public ::testing::Test {
     }
   }
 
+  // Opens with a fresh-row cap of 100 and the absorber paused, then upserts 150 rows (more than
+  // the cap: admitted alone into the empty backlog), so that the next upsert must wait for room.
+  void OpenWithFullBacklog(std::chrono::milliseconds fresh_rows_wait) {
+    CollectionOptions options;
+    options.fresh_rows_cap = 100;
+    options.fresh_rows_wait = fresh_rows_wait;
+    Open(options);
+    collection_->PauseIndexMaintenance(true);
+    ASSERT_TRUE(UpsertRange(*collection_, 20000, 150).ok());
+  }
+
   // The top hit of `query` under `budget`.
   absl::StatusOr<index::SearchResult> Search(const std::vector<float>& query,
                                              const index::Budget& budget) {
@@ -224,12 +235,7 @@ TEST_F(FreshRowsTest, ExclusiveHoldsDoBoundedWork) {
 // When the indexes fall behind, upserts wait and then get RESOURCE_EXHAUSTED with nothing
 // written; once the absorber catches up they are taken again.
 TEST_F(FreshRowsTest, ABacklogAtTheCapRefusesUpsertsWithoutWritingThem) {
-  CollectionOptions options;
-  options.fresh_rows_cap = 100;
-  options.fresh_rows_wait = std::chrono::milliseconds(50);
-  Open(options);
-  collection_->PauseIndexMaintenance(true);
-  ASSERT_TRUE(UpsertRange(*collection_, 20000, 150).ok());  // larger than the cap: admitted alone
+  OpenWithFullBacklog(std::chrono::milliseconds(50));
   const absl::Status refused = UpsertRange(*collection_, 30000, 10);
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
   EXPECT_NE(refused.message().find("150 acknowledged vectors are still waiting"), std::string::npos)
@@ -244,6 +250,25 @@ TEST_F(FreshRowsTest, ABacklogAtTheCapRefusesUpsertsWithoutWritingThem) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_TRUE(UpsertRange(*collection_, 30000, 10).ok());
+}
+
+// A writer that has waited a quarter of fresh_rows_wait for room says so (the absorber then leaves
+// the idle scheduling class, which a busy machine may never run), and is admitted once there is
+// room.
+TEST_F(FreshRowsTest, AWriterWaitingLongForRoomIsMarkedStarvedUntilAdmitted) {
+  OpenWithFullBacklog(std::chrono::milliseconds(8000));
+  EXPECT_FALSE(collection_->writer_starved());
+  absl::Status waited = absl::UnknownError("not run");
+  std::thread writer([&] { waited = UpsertRange(*collection_, 30000, 10); });
+  // A quarter of the wait is 2 s; allow 6 (the writer is refused at 8).
+  for (int wait = 0; wait < 600 && !collection_->writer_starved(); ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(collection_->writer_starved());
+  collection_->PauseIndexMaintenance(false);
+  writer.join();
+  EXPECT_TRUE(waited.ok()) << waited;
+  EXPECT_FALSE(collection_->writer_starved());
 }
 
 // Searches (automatic, IVF, graph and IVF + codebook plans), upserts, deletes, re-upserts, IVF,

@@ -1,0 +1,53 @@
+// Thread priorities: a thread enters the idle class only where it can leave it again, and leaves it
+// at the nice value it had (the absorber's short exclusive holds must run in the normal class).
+#include "server/thread_priority.h"
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace adanns::server {
+namespace {
+
+int ThisThreadNice() { return getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))); }
+
+constexpr int kNice = 19;
+
+TEST(ThreadPriorityTest, IdleClassScopeReturnsToTheNormalClassAtTheSameNice) {
+  std::thread thread([] {
+    LowerThisThreadPriority(kNice);
+    ASSERT_EQ(ThisThreadNice(), kNice);
+    for (int round = 0; round < 3; ++round) {
+      {
+        const IdleClassScope idle(kNice);
+        EXPECT_EQ(idle.idle(), IdleClassIsReversible(kNice));
+        EXPECT_EQ(sched_getscheduler(0), idle.idle() ? SCHED_IDLE : SCHED_OTHER);
+      }
+      EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER) << "round " << round;
+      EXPECT_EQ(ThisThreadNice(), kNice) << "round " << round;
+    }
+  });
+  thread.join();
+}
+
+TEST(ThreadPriorityTest, RootMayLeaveTheIdleClass) {
+  // CAP_SYS_NICE (root has it) allows any switch; unprivileged, RLIMIT_NICE decides.
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  EXPECT_TRUE(IdleClassIsReversible(kNice));
+  EXPECT_TRUE(IdleClassIsReversible(0));
+}
+
+TEST(ThreadPriorityTest, ProbingLeavesTheCallerAlone) {
+  const int nice_before = ThisThreadNice();
+  IdleClassIsReversible(10);
+  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  EXPECT_EQ(ThisThreadNice(), nice_before);
+}
+
+}  // namespace
+}  // namespace adanns::server
