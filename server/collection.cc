@@ -230,7 +230,7 @@ absl::StatusOr<uint64_t> Collection::Delete(std::span<const uint64_t> ids,
   for (size_t begin = 0; begin < present.size(); begin += kTableRowsPerHold) {
     const size_t end = std::min(present.size(), begin + kTableRowsPerHold);
     rows.clear();
-    std::lock_guard maintenance_lock(index_maintenance_mutex_);  // Remove changes the indexes
+    const auto maintenance_lock = LockIndexMaintenance();  // Remove changes the indexes
     std::unique_lock table_lock(table_mutex_);
     for (size_t i = begin; i < end; ++i) {
       rows.push_back(*table_.RowOf(present[i]));

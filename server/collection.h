@@ -534,6 +534,14 @@ class Collection {
   // exclusive table hold) by whatever else changes or destroys a served index: a delete's Remove,
   // a publish, a drop. Never taken by searches or by the applier.
   std::mutex index_maintenance_mutex_;
+  // Takes index_maintenance_mutex_ for one of those changes. If the absorber holds it, the absorber
+  // is moved out of the idle class and yields it after its current row (maintenance_waiters_).
+  std::unique_lock<std::mutex> LockIndexMaintenance();
+  std::atomic<int> maintenance_waiters_{0};
+  std::atomic<int> absorber_tid_{0};  // the absorber thread's kernel id, once it runs
+  // Whether the absorber must stay out of the idle class: a writer starved of room, or a change
+  // waiting for index_maintenance_mutex_.
+  bool AbsorberAwaited() const { return writer_starved_.load() || maintenance_waiters_.load() > 0; }
 
   // Serialises StartBuild, DropIndex, MarkDropped and slot additions (never taken by a build
   // thread).

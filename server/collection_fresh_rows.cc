@@ -40,6 +40,19 @@ absl::Status Collection::WaitForFreshRoom(size_t rows) {
       "are behind the ingest rate: retry in a few seconds, or send smaller messages"));
 }
 
+std::unique_lock<std::mutex> Collection::LockIndexMaintenance() {
+  std::unique_lock lock(index_maintenance_mutex_, std::try_to_lock);
+  if (lock.owns_lock()) return lock;
+  // The absorber holds it for one row's prepare: it yields after that row (it checks the count),
+  // and this caller does not wait for an idle-class thread to find a free core. The absorber
+  // checks the count again after entering the idle class, so it cannot slip back in unseen.
+  maintenance_waiters_.fetch_add(1);
+  MoveThreadOutOfIdleClass(absorber_tid_.load());
+  lock.lock();
+  maintenance_waiters_.fetch_sub(1);
+  return lock;
+}
+
 void Collection::WakeAbsorber() {
   { std::lock_guard lock(absorb_mutex_); }  // the absorber is waiting, or will see the new count
   absorb_wake_.notify_one();
@@ -56,6 +69,7 @@ void Collection::AbsorbLoop() {
   // (measured: one 88.8-ms search). Running those holds at nice 0 on another thread was measured
   // worse (the write path then took more of the 2 cores).
   LowerThisThreadPriority(kAbsorberNice);
+  absorber_tid_ = ThisThreadId();
   // A fresh row with, per slot, the index (and its generation) it was prepared for and what its
   // PrepareUpsert did.
   struct PreparedSlot {
@@ -81,14 +95,17 @@ void Collection::AbsorbLoop() {
           lock, [this] { return absorb_stop_ || (!absorb_paused_ && fresh_count_.load() > 0); });
       if (absorb_stop_) return;
     }
-    // The idle class until the exclusive hold below, unless a writer has waited a quarter of
-    // fresh_rows_wait for room: the idle class may get no core at all while searches keep both
-    // busy, and backpressure must slow writers down, not refuse them (at nice 19 the absorber gets
-    // a small share of a busy core). IdleClassScope does nothing where the thread could not leave
-    // the idle class (unprivileged, with an RLIMIT_NICE below what nice 19 needs).
+    // The idle class until the exclusive hold below, unless someone waits for the absorber
+    // (AbsorberAwaited): a writer that has waited a quarter of fresh_rows_wait for room, or a
+    // delete, publish or drop waiting for index_maintenance_mutex_. The idle class may get no core
+    // at all while searches keep both busy, and backpressure must slow writers down, not refuse
+    // them (at nice 19 the absorber gets a small share of a busy core). IdleClassScope does
+    // nothing where the thread could not leave the idle class (unprivileged, with an RLIMIT_NICE
+    // below what nice 19 needs).
     std::optional<IdleClassScope> idle_class;
-    if (!writer_starved_.load()) idle_class.emplace(kAbsorberNice);
-    if (IndexUpkeepStep()) continue;  // no insert until the indexes' upkeep is done
+    if (!AbsorberAwaited()) idle_class.emplace(kAbsorberNice);
+    if (AbsorberAwaited()) idle_class.reset();  // a waiter that came meanwhile may have missed us
+    if (IndexUpkeepStep()) continue;            // no insert until the indexes' upkeep is done
     batch.clear();
     // The costly part of an insert (a graph's beam search at ef_construction, a centroid ranking,
     // an encode) reads only the index's own state and the row, copied in a short shared hold: it
@@ -97,7 +114,10 @@ void Collection::AbsorbLoop() {
     // else changes or replaces a served index (a delete's Remove, a publish, a drop) takes
     // index_maintenance_mutex_ first, so what Prepare read still holds when the row is linked.
     for (size_t i = 0; i < kIndexRowsPerHold; ++i) {
-      if (writer_starved_.load()) idle_class.reset();
+      if (AbsorberAwaited()) idle_class.reset();
+      // A change waiting for the mutex gets it before the next row (std::mutex is not fair: the
+      // loop would take it back at once); the rows prepared so far are linked below.
+      if (i > 0 && maintenance_waiters_.load() > 0) break;
       std::lock_guard maintenance_lock(index_maintenance_mutex_);
       PreparedRow* prepared = nullptr;
       {

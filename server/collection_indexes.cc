@@ -220,7 +220,7 @@ absl::Status Collection::Publish(IndexSlot& slot, std::unique_ptr<index::ServedI
   // so searches go on meanwhile; the swap takes one short exclusive hold.
   const std::unique_lock write_lock = LockWritersApplied();
   RETURN_IF_ERROR(CatchUp(slot, *built));
-  std::lock_guard maintenance_lock(index_maintenance_mutex_);  // the old index is destroyed
+  const auto maintenance_lock = LockIndexMaintenance();  // the old index is destroyed
   std::unique_lock table_lock(table_mutex_);
   if (slot.cancel) return absl::CancelledError(absl::StrCat(slot.name, " build cancelled"));
   slot.served = std::move(built);
@@ -384,7 +384,7 @@ absl::Status Collection::DropIndex(std::string_view name) {
   StopBuild(*slot);
   RETURN_IF_ERROR(store_->DeleteIndexBlob(meta_.id, slot->name));
   {
-    std::lock_guard maintenance_lock(index_maintenance_mutex_);
+    const auto maintenance_lock = LockIndexMaintenance();
     std::unique_lock table_lock(table_mutex_);
     slot->served.reset();
     ++slot->served_generation;

@@ -17,15 +17,23 @@ namespace adanns::server {
 namespace {
 
 // Moves the calling thread between the idle and the normal class (its nice value is kept).
-bool SetThisThreadPolicy(int policy) {
+bool SetThreadPolicy(pid_t tid, int policy) {
   const sched_param param{};
-  return sched_setscheduler(0, policy, &param) == 0;  // 0: the calling thread, on Linux
+  return sched_setscheduler(tid, policy, &param) == 0;  // Linux: a thread id (0: the caller)
 }
+
+bool SetThisThreadPolicy(int policy) { return SetThreadPolicy(0, policy); }
 
 }  // namespace
 
+int ThisThreadId() { return static_cast<int>(syscall(SYS_gettid)); }
+
 void LowerThisThreadPriority(int nice) {
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+  setpriority(PRIO_PROCESS, static_cast<id_t>(ThisThreadId()), nice);
+}
+
+void MoveThreadOutOfIdleClass(int tid) {
+  if (tid > 0 && sched_getscheduler(tid) == SCHED_IDLE) SetThreadPolicy(tid, SCHED_OTHER);
 }
 
 bool IdleClassIsReversible(int nice) {

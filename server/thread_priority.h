@@ -31,6 +31,14 @@ class IdleClassScope {
   bool idle_ = false;
 };
 
+// The calling thread's kernel id (for MoveThreadOutOfIdleClass).
+int ThisThreadId();
+
+// Moves thread `tid` of this process from the idle class back to the normal class (at its nice
+// value); does nothing if it is not in the idle class. For a thread that holds what the caller
+// waits for: an idle-class holder may get no core while the machine is busy.
+void MoveThreadOutOfIdleClass(int tid);
+
 // Names the calling thread (Linux keeps the first 15 characters). Failure is ignored.
 void NameThisThread(const char* name);
 

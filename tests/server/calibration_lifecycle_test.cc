@@ -43,6 +43,17 @@ bool AllBuildsReady(const Collection& collection) {
   return true;
 }
 
+// Polls of 10 ms before a wait gives up: 5 minutes, for TSAN on a busy machine.
+constexpr int kWaitPolls = 30000;
+
+// Waits (bounded) until every build is ready.
+bool WaitForReadyBuilds(const Collection& collection) {
+  for (int attempt = 0; attempt < kWaitPolls && !AllBuildsReady(collection); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return AllBuildsReady(collection);
+}
+
 // The flat plans were measured (their points may all be beaten by the indexes').
 bool HasFlatPoints(const CalibrationStatus& status) {
   return status.source.find("self") != std::string::npos;
@@ -51,13 +62,13 @@ bool HasFlatPoints(const CalibrationStatus& status) {
 // Polls (bounded) until `done` holds for the calibration status.
 CalibrationStatus WaitFor(const Collection& collection,
                           const std::function<bool(const CalibrationStatus&)>& done) {
-  for (int attempt = 0; attempt < 6000; ++attempt) {
+  for (int attempt = 0; attempt < kWaitPolls; ++attempt) {
     const CalibrationStatus status = collection.calibration_status();
     if (status.state != "calibrating" && done(status)) return status;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const CalibrationStatus last = collection.calibration_status();
-  ADD_FAILURE() << "calibration did not settle in 60 s: state " << last.state << ", source "
+  ADD_FAILURE() << "calibration did not settle in 5 minutes: state " << last.state << ", source "
                 << last.source << ", error " << last.error;
   return collection.calibration_status();
 }
@@ -103,10 +114,7 @@ class CalibrationLifecycleTest : public ::testing::Test {
     builds.push_back(MakeIvfBuild(ivf, Metric::kL2));
     builds.push_back(MakeHnswBuild({.graph_dims = 8, .m = 8, .ef_construction = 40}, Metric::kL2));
     ASSERT_TRUE(collection_->StartBuilds(std::move(builds)).ok());
-    for (int attempt = 0; attempt < 6000 && !AllBuildsReady(*collection_); ++attempt) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ASSERT_TRUE(AllBuildsReady(*collection_));
+    ASSERT_TRUE(WaitForReadyBuilds(*collection_));
     built_ = WaitFor(*collection_, HasFlatPoints);
   }
 
@@ -267,10 +275,7 @@ TEST(TieredCalibrationTest, BuildsCalibrateAgainstFullDimTruthFromStorage) {
   std::vector<BuildRequest> builds;
   builds.push_back(MakeIvfBuild(ivf, Metric::kL2));
   ASSERT_TRUE(collection.StartBuilds(std::move(builds)).ok());
-  for (int attempt = 0; attempt < 6000 && !AllBuildsReady(collection); ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(AllBuildsReady(collection));
+  ASSERT_TRUE(WaitForReadyBuilds(collection));
   const CalibrationStatus status = WaitFor(collection, HasFlatPoints);
   EXPECT_EQ(status.source, "held_out+self");
   size_t points = 0;
@@ -278,7 +283,9 @@ TEST(TieredCalibrationTest, BuildsCalibrateAgainstFullDimTruthFromStorage) {
     for (const index::CalibrationPoint& point : Points(status, k)) {
       ++points;
       EXPECT_LE(point.plan.search_dims.value_or(8), 8u) << point.plan.index;
-      if (point.plan.has_rerank()) EXPECT_EQ(*point.plan.rerank_dims, kDim);
+      if (point.plan.has_rerank()) {
+        EXPECT_EQ(*point.plan.rerank_dims, kDim);
+      }
     }
   }
   EXPECT_GT(points, 0u);

@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -33,6 +35,35 @@ TEST(ThreadPriorityTest, IdleClassScopeReturnsToTheNormalClassAtTheSameNice) {
     }
   });
   thread.join();
+}
+
+// Another thread (one waiting for what an idle-class thread holds) moves it back to the normal
+// class, at its nice value.
+TEST(ThreadPriorityTest, AnotherThreadMovesAThreadOutOfTheIdleClass) {
+  if (!IdleClassIsReversible(kNice)) GTEST_SKIP() << "this process may not leave the idle class";
+  std::atomic<int> tid{0};
+  std::atomic<bool> moved{false};
+  std::thread idle_thread([&] {
+    LowerThisThreadPriority(kNice);
+    const IdleClassScope idle(kNice);
+    EXPECT_TRUE(idle.idle());
+    tid = ThisThreadId();
+    for (int wait = 0; wait < 10000 && !moved.load(); ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  for (int wait = 0; wait < 10000 && tid.load() == 0; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_NE(tid.load(), 0);
+  EXPECT_EQ(sched_getscheduler(tid.load()), SCHED_IDLE);
+  MoveThreadOutOfIdleClass(tid.load());
+  EXPECT_EQ(sched_getscheduler(tid.load()), SCHED_OTHER);
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(tid.load())), kNice);
+  MoveThreadOutOfIdleClass(tid.load());  // not idle: nothing changes
+  EXPECT_EQ(sched_getscheduler(tid.load()), SCHED_OTHER);
+  moved = true;
+  idle_thread.join();
 }
 
 TEST(ThreadPriorityTest, RootMayLeaveTheIdleClass) {
