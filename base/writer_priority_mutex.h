@@ -17,19 +17,26 @@
 // without registering, until the background holds running have ended (holding back new ones), and
 // only then asks for the lock: searches keep entering meanwhile, and a search waits only for
 // other searches' holds and one writer's short hold, never for a background reader's. The price
-// is paid by the writer (it waits for the preempted background hold), never by a search.
+// is paid by the writer (it waits for the preempted background hold), never by a search. A
+// writer that has to wait calls the owner's hook (set_background_wait_hook) with each background
+// holder's kernel thread id: the server moves a holder out of the idle scheduling class there, so
+// the writer waits for the rest of one hold at the holder's nice value, not for an idle core.
 //
 // Not recursive: a thread holding it shared must not take it shared again (a writer arriving in
 // between would deadlock both); the same holds for a background hold.
 #pragma once
 
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
 #include <system_error>
+#include <vector>
 
 namespace adanns {
 
@@ -65,6 +72,9 @@ class WriterPriorityMutex {
     {
       std::unique_lock guard(background_mutex_);
       ++writers_draining_;
+      if (background_wait_hook_ != nullptr) {
+        for (const int thread_id : background_thread_ids_) background_wait_hook_(thread_id);
+      }
       background_drained_.wait(guard, [this] { return background_readers_ == 0; });
     }
     const int error = pthread_rwlock_wrlock(&lock_);
@@ -84,6 +94,12 @@ class WriterPriorityMutex {
 
   Background& background() { return background_; }
 
+  // Called with a background holder's kernel thread id when a writer has to wait for its hold to
+  // end (under this mutex's internal lock: it must be short and must not touch this mutex). Set
+  // before the mutex is shared.
+  using BackgroundWaitHook = void (*)(int thread_id);
+  void set_background_wait_hook(BackgroundWaitHook hook) { background_wait_hook_ = hook; }
+
   // Writers waiting for background holds to end (for tests and diagnostics).
   size_t writers_draining() const {
     std::lock_guard guard(background_mutex_);
@@ -95,7 +111,7 @@ class WriterPriorityMutex {
     {
       std::unique_lock guard(background_mutex_);
       background_admitted_.wait(guard, [this] { return writers_draining_ == 0; });
-      ++background_readers_;
+      EnterBackgroundLocked();
     }
     if (const int error = pthread_rwlock_rdlock(&lock_); error != 0) {
       LeaveBackground();
@@ -105,18 +121,29 @@ class WriterPriorityMutex {
   bool TryLockSharedBackground() {
     std::lock_guard guard(background_mutex_);
     if (writers_draining_ != 0 || pthread_rwlock_tryrdlock(&lock_) != 0) return false;
-    ++background_readers_;
+    EnterBackgroundLocked();
     return true;
   }
   void UnlockSharedBackground() {
     pthread_rwlock_unlock(&lock_);
     LeaveBackground();
   }
+  void EnterBackgroundLocked() {
+    ++background_readers_;
+    background_thread_ids_.push_back(ThisThreadId());
+  }
   void LeaveBackground() {
     bool drained;
     {
       std::lock_guard guard(background_mutex_);
       drained = --background_readers_ == 0;
+      // One entry of this thread's (a background hold is not recursive: there is one).
+      const auto it =
+          std::find(background_thread_ids_.begin(), background_thread_ids_.end(), ThisThreadId());
+      if (it != background_thread_ids_.end()) {
+        *it = background_thread_ids_.back();
+        background_thread_ids_.pop_back();
+      }
     }
     if (drained) background_drained_.notify_all();
   }
@@ -128,17 +155,24 @@ class WriterPriorityMutex {
     background_admitted_.notify_all();
   }
 
+  static int ThisThreadId() {
+    thread_local const int id = static_cast<int>(syscall(SYS_gettid));
+    return id;
+  }
+
   // Errors here are bugs (EDEADLK: this thread holds it already), never load.
   static void Check(int error, const char* what) {
     if (error != 0) throw std::system_error(error, std::generic_category(), what);
   }
 
   pthread_rwlock_t lock_;
-  mutable std::mutex background_mutex_;  // guards the two counts
+  mutable std::mutex background_mutex_;  // guards the two counts and the thread ids
   std::condition_variable background_drained_;
   std::condition_variable background_admitted_;
   size_t background_readers_ = 0;  // holding the lock, or waiting for it, as background readers
   size_t writers_draining_ = 0;    // waiting for background_readers_ to reach 0, or for the lock
+  std::vector<int> background_thread_ids_;  // of the background_readers_
+  BackgroundWaitHook background_wait_hook_ = nullptr;
   Background background_;
 };
 

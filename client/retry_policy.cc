@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -31,13 +33,16 @@ absl::Status RunWithRetries(const RetryOptions& options,
                             const std::function<absl::Status()>& attempt,
                             const RetryObserver& observer, const BackoffWait& wait) {
   const auto retry_end = std::chrono::steady_clock::now() + options.max_retry_time;
-  RetryBackoff backoff(options, std::random_device()());
+  // Seeded at the first retry: std::random_device costs a system call or more, and most calls
+  // never retry (it was 4% of a search client's CPU when seeded on every call).
+  std::optional<RetryBackoff> backoff;
   for (int attempts = 1;; ++attempts) {
     absl::Status status = attempt();
     if (status.ok() || !IsRetryable(status)) {
       return status;
     }
-    const std::chrono::milliseconds next_wait = backoff.NextWait();
+    if (!backoff.has_value()) backoff.emplace(options, std::random_device()());
+    const std::chrono::milliseconds next_wait = backoff->NextWait();
     const bool out_of_attempts = attempts >= options.max_attempts;
     const bool out_of_time = std::chrono::steady_clock::now() + next_wait > retry_end ||
                              (call_deadline.has_value() &&

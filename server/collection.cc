@@ -53,6 +53,9 @@ Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
       table_(meta_.dim, meta_.resident_dims, TablePrecision(meta_.resident_precision)),
       reservoir_(options_.calibration_reservoir, meta_.dim, /*seed=*/0x5eed) {
   table_.set_stored_rows(&stored_vectors_);
+  // A writer waiting for a background hold (see WriterPriorityMutex) lifts its holder out of the
+  // idle class: the absorber's prepares and an automatic calibration's steps run there.
+  table_mutex_.set_background_wait_hook(&MoveThreadOutOfIdleClass);
   absorber_ = std::thread(&Collection::AbsorbLoop, this);
   applier_ = std::thread(&Collection::ApplyLoop, this);
 }

@@ -531,6 +531,7 @@ class Collection {
   std::mutex calibration_lifecycle_mutex_;
   std::thread calibration_thread_;
   std::atomic<bool> calibration_cancel_{false};
+  std::atomic<int> calibration_thread_id_{0};  // kernel id, for MoveThreadOutOfIdleClass
   std::atomic<double> calibration_progress_{0};
   std::atomic<int64_t> calibration_started_ms_{0};  // steady clock, of the running one
   // Serialises folds (a calibration, a build's held-out measurement, a drop), which read, persist
@@ -546,6 +547,7 @@ class Collection {
   QueryReservoir reservoir_;
   std::atomic<uint64_t> searches_{0};
   std::atomic<int64_t> last_auto_calibration_ms_{0};
+  std::atomic<int64_t> last_search_ms_{0};  // steady clock, when ObserveSearch last ran
   std::mutex recalibration_check_mutex_;
   std::condition_variable recalibration_check_done_;
   bool recalibration_check_posted_ = false;    // guarded by recalibration_check_mutex_

@@ -6,6 +6,7 @@
 // planner uses the merged frontier. Also the drift reference (blob "calibration_drift") and the
 // collection's default budget (blob "default_budget", a v1.Budget).
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -147,6 +148,7 @@ CalibrationStatus Collection::calibration_status() const {
 void Collection::RunCalibration(CalibrationRequest request) {
   NameThisThread("adanns-calib");
   if (request.automatic) LowerThisThreadPriority(kAutoCalibrationNice);
+  calibration_thread_id_ = ThisThreadId();
   const auto start = std::chrono::steady_clock::now();
   // The indexes whose points stay, when asked to keep them.
   std::vector<std::string> kept;
@@ -169,7 +171,16 @@ void Collection::RunCalibration(CalibrationRequest request) {
     return std::any_of(kept.begin(), kept.end(),
                        [&](const std::string& name) { return index::PlanUsesIndex(plan, name); });
   };
+  // An automatic calibration is the least urgent work: while searches keep coming its steps run in
+  // the idle class (a search preempts them at once). Each step is a background hold, so a writer
+  // that waits for it moves this thread out of the idle class (the table mutex's hook), as a drop
+  // or a replacing calibration does (StopCalibrationLocked).
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
+    std::optional<IdleClassScope> idle_class;
+    if (request.automatic && NowMs() - last_search_ms_.load() <= kSearchesActiveMs) {
+      idle_class.emplace(kAutoCalibrationNice);
+      if (calibration_cancel_) idle_class.reset();  // a stop that came meanwhile may have missed us
+    }
     auto table_lock = BackgroundTableHold();
     std::vector<const index::ServedIndex*> ready = ReadyLocked();
     std::erase_if(ready, [&](const index::ServedIndex* served) {
@@ -214,11 +225,15 @@ void Collection::RunCalibration(CalibrationRequest request) {
     calibration_.state = "failed";
     calibration_.error = std::string(status.message());
   }
+  calibration_thread_id_ = 0;  // the id may be reused once this thread exits
 }
 
 void Collection::StopCalibrationLocked() {
   calibration_cancel_ = true;
-  if (calibration_thread_.joinable()) calibration_thread_.join();
+  if (calibration_thread_.joinable()) {
+    MoveThreadOutOfIdleClass(calibration_thread_id_.load());  // it notices the cancel sooner
+    calibration_thread_.join();
+  }
 }
 
 void Collection::CalibrateAfterBuild(bool index_measured, const IndexSlot* finished) {
@@ -322,6 +337,7 @@ void Collection::ObserveSearch(std::span<const float> queries, uint32_t query_di
       reservoir_.Offer(queries.subspan(q * query_dims, query_dims));
     }
   }
+  last_search_ms_ = NowMs();
   const uint64_t before = searches_.fetch_add(num_queries);
   if (before / kRecalibrationCheckEvery != (before + num_queries) / kRecalibrationCheckEvery) {
     ScheduleRecalibrationCheck();

@@ -43,8 +43,14 @@ inline constexpr size_t kIndexRowsPerHold = 4;
 inline constexpr int kAbsorberNice = 19;
 inline constexpr int kWriterNice = 10;
 // A recalibration the searches trigger (growth, drift) runs below them, with the write path (at
-// nice 0 one held a core 190 ms at a time under mixed load; at 19 it barely progresses when busy).
+// nice 0 one held a core 190 ms at a time under mixed load; at 19 it barely progresses when busy),
+// and its steps run in the idle class while searches keep coming (kSearchesActiveMs): at nice 10
+// alone it took a quarter of both cores from the searches under the mixed load.
 inline constexpr int kAutoCalibrationNice = kWriterNice;
+// Searches count as coming while the last one finished at most this long ago (closed-loop clients
+// leave gaps of a round trip between theirs; a quiet collection calibrates at
+// kAutoCalibrationNice).
+inline constexpr int64_t kSearchesActiveMs = 100;
 
 // Committed upserts the applier has not taken into the table yet, at most: a writer that commits
 // further waits, so a fast stream cannot queue unbounded memory ahead of the table.

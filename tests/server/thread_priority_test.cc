@@ -9,8 +9,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <shared_mutex>
 #include <thread>
 
+#include "base/writer_priority_mutex.h"
 #include "gtest/gtest.h"
 
 namespace adanns::server {
@@ -64,6 +67,36 @@ TEST(ThreadPriorityTest, AnotherThreadMovesAThreadOutOfTheIdleClass) {
   EXPECT_EQ(sched_getscheduler(tid.load()), SCHED_OTHER);
   moved = true;
   idle_thread.join();
+}
+
+// The table mutex's hook as the server sets it: a writer that has to wait for a background hold
+// taken in the idle class moves its holder out of the idle class, so the hold ends at the holder's
+// nice value instead of waiting for an idle core.
+TEST(ThreadPriorityTest, AWriterWaitingForAnIdleClassBackgroundHoldMovesItsHolderOut) {
+  if (!IdleClassIsReversible(kNice)) GTEST_SKIP() << "this process may not leave the idle class";
+  WriterPriorityMutex mutex;
+  mutex.set_background_wait_hook(&MoveThreadOutOfIdleClass);
+  std::atomic<int> tid{0};
+  std::atomic<int> policy_after_writer{-1};
+  std::thread holder([&] {
+    LowerThisThreadPriority(kNice);
+    const IdleClassScope idle(kNice);
+    std::shared_lock lock(mutex.background());
+    tid = ThisThreadId();
+    for (int wait = 0; wait < 10000 && mutex.writers_draining() == 0; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    policy_after_writer = sched_getscheduler(0);
+  });
+  for (int wait = 0; wait < 10000 && tid.load() == 0; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_NE(tid.load(), 0);
+  EXPECT_EQ(sched_getscheduler(tid.load()), SCHED_IDLE);  // no writer yet
+  std::thread writer([&] { std::unique_lock lock(mutex); });
+  writer.join();  // returns once the holder, out of the idle class, ended its hold
+  holder.join();
+  EXPECT_EQ(policy_after_writer.load(), SCHED_OTHER);
 }
 
 TEST(ThreadPriorityTest, RootMayLeaveTheIdleClass) {

@@ -4,6 +4,10 @@
 // through the lock's own state (tryrdlock, writers_draining), in bounded polling loops.
 #include "base/writer_priority_mutex.h"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -68,6 +72,61 @@ TEST(WriterPriorityMutexTest, AWriterWaitingBehindABackgroundHoldLetsSearchesIn)
   EXPECT_EQ(mutex.writers_draining(), 0u);
   ASSERT_TRUE(mutex.background().try_lock_shared());
   mutex.background().unlock_shared();
+}
+
+// The hook's record of the thread ids it was called with (a plain function pointer: no capture).
+std::mutex hooked_mutex;
+std::vector<int> hooked_ids;
+void RecordHookedId(int thread_id) {
+  std::lock_guard lock(hooked_mutex);
+  hooked_ids.push_back(thread_id);
+}
+int KernelThreadId() { return static_cast<int>(syscall(SYS_gettid)); }
+
+// A writer that must wait names the background holders to the hook (the server moves them out of
+// the idle class there), each once, and only the holders: a thread whose hold ended is not named.
+TEST(WriterPriorityMutexTest, AWriterWaitingForBackgroundHoldsNamesTheirThreadsToTheHook) {
+  hooked_ids.clear();
+  WriterPriorityMutex mutex;
+  mutex.set_background_wait_hook(&RecordHookedId);
+  std::atomic<int> holder_ids[2] = {0, 0};
+  std::atomic<bool> release{false};
+  std::vector<std::thread> holders;
+  for (int h = 0; h < 2; ++h) {
+    holders.emplace_back([&, h] {
+      std::shared_lock lock(mutex.background());
+      holder_ids[h] = KernelThreadId();
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  }
+  std::thread gone([&] { std::shared_lock lock(mutex.background()); });  // holds and leaves
+  gone.join();
+  ASSERT_TRUE(Eventually([&] { return holder_ids[0] != 0 && holder_ids[1] != 0; }));
+  {
+    std::lock_guard lock(hooked_mutex);
+    EXPECT_TRUE(hooked_ids.empty());  // no writer yet
+  }
+  std::thread writer([&] { std::unique_lock lock(mutex); });
+  ASSERT_TRUE(Eventually([&] { return mutex.writers_draining() == 1; }));
+  release = true;
+  writer.join();
+  for (std::thread& holder : holders) holder.join();
+  std::lock_guard lock(hooked_mutex);
+  std::vector<int> expected = {holder_ids[0].load(), holder_ids[1].load()};
+  std::sort(expected.begin(), expected.end());
+  std::sort(hooked_ids.begin(), hooked_ids.end());
+  EXPECT_EQ(hooked_ids, expected);
+}
+
+// With no background hold running, a writer takes the lock without calling the hook.
+TEST(WriterPriorityMutexTest, AWriterWithNoBackgroundHoldToWaitForCallsNoHook) {
+  hooked_ids.clear();
+  WriterPriorityMutex mutex;
+  mutex.set_background_wait_hook(&RecordHookedId);
+  { std::shared_lock lock(mutex.background()); }
+  { std::unique_lock lock(mutex); }
+  std::lock_guard lock(hooked_mutex);
+  EXPECT_TRUE(hooked_ids.empty());
 }
 
 TEST(WriterPriorityMutexTest, BackgroundReadersWaitingForAWriterGetTheirTurnAfterIt) {
