@@ -19,6 +19,10 @@ inline constexpr char kResidentInt8Blob[] = "resident_int8";
 // scan prefix, max(kFreshShortlistPerK * k, kFreshShortlistMin, the plan's re-rank depth).
 inline constexpr size_t kFreshShortlistPerK = 10;
 inline constexpr size_t kFreshShortlistMin = 100;
+// Of those, on a fp32 L2 table, only rows whose scan-prefix distance is at most the index's k-th
+// final distance (times 1 + this slack for rounding): a squared L2 distance only grows with the
+// dims, so the others cannot enter the top k.
+inline constexpr float kFreshPrefixBoundSlack = 1e-5f;
 // The adaptive calibration sample's limit, as a multiple of the queries every plan runs on.
 inline constexpr uint32_t kAdaptiveQueriesFactor = 4;
 // Searches between two growth-and-drift checks.

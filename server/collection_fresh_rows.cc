@@ -248,6 +248,15 @@ void Collection::MergeFreshLocked(std::span<const float> query, uint32_t k, cons
     }
   }
   result.cost.vectors_scanned += rows.size();
+  // The index's hits that stand, as (distance, id), smaller is better: an index hit of an id
+  // written since the index saw it scored its old vector, and the scan has the new one.
+  std::vector<std::pair<float, uint64_t>> merged;
+  merged.reserve(result.hits.size() + k);
+  for (const index::Hit& hit : result.hits) {
+    if (!fresh_ids_.contains(hit.id)) {
+      merged.emplace_back(meta_.metric == Metric::kL2 ? hit.score : -hit.score, hit.id);
+    }
+  }
   // The fresh rows go through the plan's own funnel: shortlisted on its scan prefix, then scored
   // at the final dims. Under a write stream every search scans the whole backlog (up to
   // fresh_rows_cap rows), so scoring all of it at the re-rank's dims would cost more than the
@@ -258,24 +267,28 @@ void Collection::MergeFreshLocked(std::span<const float> query, uint32_t k, cons
   const uint32_t scan_dims = std::min(plan.search_dims.value_or(dims), dims);
   const uint32_t prefix_dims =
       std::min(table_.RerankReadsStorage(dims) ? dims : scan_dims, table_.resident_dims());
-  if (prefix_dims < dims && rows.size() > shortlist) {
+  if (prefix_dims < dims) {
     index::StageScorer prefix(meta_.metric, query.first(prefix_dims), prefix_dims);
     result.cost.mflops += static_cast<double>(rows.size()) * prefix.flops_per_row() / 1e6;
     rows = index::ShortlistRows(table_, prefix, rows, shortlist);
+    // A squared L2 distance only grows with the dims, so a fresh row whose prefix distance is
+    // already past the index's k-th final distance cannot enter the top k: it is not re-ranked.
+    // Exact only where the prefix holds the very values the final dims are scored on (fp32).
+    if (meta_.metric == Metric::kL2 && table_.stored_precision() == index::Precision::kFloat32 &&
+        k > 0 && merged.size() >= k) {
+      std::nth_element(merged.begin(), merged.begin() + (k - 1), merged.end(),
+                       [](const auto& a, const auto& b) {
+                         return index::RanksBefore(a.first, a.second, b.first, b.second);
+                       });
+      // Slack for rounding: the prefix and the final distance are two sums, taken apart.
+      const float limit = merged[k - 1].first * (1 + kFreshPrefixBoundSlack);
+      std::erase_if(rows, [limit](const index::ScoredRow& row) { return row.distance > limit; });
+    }
   }
   const uint64_t fetched_before = index::tls_fetch_ledger.rows;
   const std::vector<index::ScoredRow> best = index::RerankRows(table_, scorer, rows, k);
   result.cost.vectors_fetched += index::tls_fetch_ledger.rows - fetched_before;
   result.cost.mflops += static_cast<double>(rows.size()) * scorer.flops_per_row() / 1e6;
-  // An index hit of an id written since the index saw it scored its old vector: the scan has the
-  // new one.
-  std::vector<std::pair<float, uint64_t>> merged;  // (distance, id): smaller is better
-  merged.reserve(result.hits.size() + best.size());
-  for (const index::Hit& hit : result.hits) {
-    if (!fresh_ids_.contains(hit.id)) {
-      merged.emplace_back(meta_.metric == Metric::kL2 ? hit.score : -hit.score, hit.id);
-    }
-  }
   for (const index::ScoredRow& row : best) merged.emplace_back(row.distance, table_.IdOf(row.row));
   std::sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) {
     return index::RanksBefore(a.first, a.second, b.first, b.second);  // NaN last

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <optional>
 #include <random>
+#include <span>
 #include <thread>
 
 #include "base/status_macros.h"
@@ -160,6 +161,73 @@ TEST_F(FreshRowsTest, ATieredCollectionReadsOnlyAShortlistOfItsFreshRows) {
   EXPECT_GT(result->cost.vectors_fetched, 0u);
   EXPECT_LE(result->cost.vectors_fetched,
             50u + std::max<size_t>(kFreshShortlistPerK * 10, kFreshShortlistMin));
+  collection_->PauseIndexMaintenance(false);
+}
+
+// Under a backlog, a funnel plan (IVF on an 8-dim scan prefix, re-rank at all 12 dims) re-ranks
+// only the fresh rows whose prefix distance is within the index's k-th final distance: a fresh
+// row of the exact top 10 is always returned, and a backlog far from the query costs its prefix
+// scan alone (nothing re-ranked).
+TEST_F(FreshRowsTest, FreshRowsPastTheIndexsKthDistanceOnTheirPrefixAreNotReranked) {
+  Open();
+  collection_->PauseIndexMaintenance(true);
+  const index::Budget budget = PlanOn(kIvfIndexName, 4);
+  std::vector<std::vector<float>> queries;
+  for (uint64_t id = 0; id < 2000; id += 97) queries.push_back(ClusteredValues(id, 1));
+  std::vector<double> mflops_before;
+  for (const std::vector<float>& query : queries) {
+    absl::StatusOr<index::SearchResult> result = Search(query, budget);
+    ASSERT_TRUE(result.ok()) << result.status();
+    mflops_before.push_back(result->cost.mflops);
+  }
+  // 300 rows far from every cluster (+100 on every dim): the index's hits stand, and the backlog
+  // costs its prefix scan alone.
+  constexpr uint64_t kFar = 300;
+  constexpr uint64_t kNear = 300;
+  std::vector<uint64_t> ids;
+  std::vector<float> values;
+  for (uint64_t i = 0; i < kFar + kNear; ++i) {
+    ids.push_back(10000 + i);
+    std::vector<float> v = ClusteredValues(10000 + i, 2);
+    if (i < kFar) {
+      for (float& x : v) x += 100.f;
+    }
+    values.insert(values.end(), v.begin(), v.end());
+  }
+  ASSERT_TRUE(
+      collection_->Upsert(std::span(ids).first(kFar), std::span(values).first(kFar * kDim)).ok());
+  ASSERT_EQ(collection_->fresh_rows(), kFar);
+  for (size_t q = 0; q < queries.size(); ++q) {
+    absl::StatusOr<index::SearchResult> result = Search(queries[q], budget);
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (const index::Hit& hit : result->hits) EXPECT_LT(hit.id, 10000u);
+    EXPECT_NEAR(result->cost.mflops,
+                mflops_before[q] + kFar * index::TableRowFlops(Metric::kL2, 8) / 1e6, 1e-9)
+        << "query " << q;
+  }
+  // 300 more inside the clusters.
+  ASSERT_TRUE(
+      collection_->Upsert(std::span(ids).subspan(kFar), std::span(values).subspan(kFar * kDim))
+          .ok());
+  ASSERT_EQ(collection_->fresh_rows(), kFar + kNear);
+  // Near rows: every fresh row of the exact top 10 is returned, at its exact distance.
+  size_t fresh_in_truth = 0;
+  for (uint64_t i = kFar; i < kFar + kNear; i += 7) {
+    std::vector<float> query(values.begin() + i * kDim, values.begin() + (i + 1) * kDim);
+    for (float& x : query) x += 0.05f;
+    absl::StatusOr<std::vector<uint64_t>> truth = collection_->ExactNearestIds(query, 10);
+    ASSERT_TRUE(truth.ok()) << truth.status();
+    absl::StatusOr<index::SearchResult> result = Search(query, budget);
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (const uint64_t id : *truth) {
+      if (id < 10000) continue;
+      ++fresh_in_truth;
+      EXPECT_TRUE(std::any_of(result->hits.begin(), result->hits.end(),
+                              [id](const index::Hit& hit) { return hit.id == id; }))
+          << "fresh id " << id << " of the exact top 10 is missing (query near row " << i << ")";
+    }
+  }
+  EXPECT_GT(fresh_in_truth, 0u);
   collection_->PauseIndexMaintenance(false);
 }
 
