@@ -18,9 +18,10 @@
 // only then asks for the lock: searches keep entering meanwhile, and a search waits only for
 // other searches' holds and one writer's short hold, never for a background reader's. The price
 // is paid by the writer (it waits for the preempted background hold), never by a search. A
-// writer that has to wait calls the owner's hook (set_background_wait_hook) with each background
-// holder's kernel thread id: the server moves a holder out of the idle scheduling class there, so
-// the writer waits for the rest of one hold at the holder's nice value, not for an idle core.
+// writer that has waited a while (the hook's patience) calls the owner's hook
+// (set_background_wait_hook) with each background holder's kernel thread id: the server moves a
+// holder out of the idle scheduling class there, so the writer waits for the rest of one hold at
+// the holder's nice value, not for an idle core that a busy machine may not have.
 //
 // Not recursive: a thread holding it shared must not take it shared again (a writer arriving in
 // between would deadlock both); the same holds for a background hold.
@@ -32,10 +33,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace adanns {
@@ -72,10 +76,11 @@ class WriterPriorityMutex {
     {
       std::unique_lock guard(background_mutex_);
       ++writers_draining_;
-      if (background_wait_hook_ != nullptr) {
+      const auto drained = [this] { return background_readers_ == 0; };
+      if (background_wait_hook_ && !background_drained_.wait_for(guard, hook_patience_, drained)) {
         for (const int thread_id : background_thread_ids_) background_wait_hook_(thread_id);
       }
-      background_drained_.wait(guard, [this] { return background_readers_ == 0; });
+      background_drained_.wait(guard, drained);
     }
     const int error = pthread_rwlock_wrlock(&lock_);
     // Background readers waiting get in line now (behind this writer): each writer lets them in
@@ -94,11 +99,14 @@ class WriterPriorityMutex {
 
   Background& background() { return background_; }
 
-  // Called with a background holder's kernel thread id when a writer has to wait for its hold to
-  // end (under this mutex's internal lock: it must be short and must not touch this mutex). Set
-  // before the mutex is shared.
-  using BackgroundWaitHook = void (*)(int thread_id);
-  void set_background_wait_hook(BackgroundWaitHook hook) { background_wait_hook_ = hook; }
+  // Called with a background holder's kernel thread id when a writer has waited `patience` for
+  // its hold to end (under this mutex's internal lock: it must be short and must not touch this
+  // mutex). Set before the mutex is shared.
+  using BackgroundWaitHook = std::function<void(int thread_id)>;
+  void set_background_wait_hook(BackgroundWaitHook hook, std::chrono::microseconds patience) {
+    background_wait_hook_ = std::move(hook);
+    hook_patience_ = patience;
+  }
 
   // Writers waiting for background holds to end (for tests and diagnostics).
   size_t writers_draining() const {
@@ -172,7 +180,8 @@ class WriterPriorityMutex {
   size_t background_readers_ = 0;  // holding the lock, or waiting for it, as background readers
   size_t writers_draining_ = 0;    // waiting for background_readers_ to reach 0, or for the lock
   std::vector<int> background_thread_ids_;  // of the background_readers_
-  BackgroundWaitHook background_wait_hook_ = nullptr;
+  BackgroundWaitHook background_wait_hook_;
+  std::chrono::microseconds hook_patience_{0};
   Background background_;
 };
 

@@ -53,9 +53,10 @@ Collection::Collection(storage::CollectionMeta meta, storage::RocksStore* store,
       table_(meta_.dim, meta_.resident_dims, TablePrecision(meta_.resident_precision)),
       reservoir_(options_.calibration_reservoir, meta_.dim, /*seed=*/0x5eed) {
   table_.set_stored_rows(&stored_vectors_);
-  // A writer waiting for a background hold (see WriterPriorityMutex) lifts its holder out of the
-  // idle class: the absorber's prepares and an automatic calibration's steps run there.
-  table_mutex_.set_background_wait_hook(&MoveThreadOutOfIdleClass);
+  // A writer that waited kIdleHolderPatience for a background hold (see WriterPriorityMutex) lifts
+  // its holder out of the idle class: the absorber's prepares and an automatic calibration run
+  // there, and a busy machine may leave them no core.
+  table_mutex_.set_background_wait_hook(&MoveThreadOutOfIdleClass, kIdleHolderPatience);
   absorber_ = std::thread(&Collection::AbsorbLoop, this);
   applier_ = std::thread(&Collection::ApplyLoop, this);
 }

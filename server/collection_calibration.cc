@@ -171,15 +171,22 @@ void Collection::RunCalibration(CalibrationRequest request) {
     return std::any_of(kept.begin(), kept.end(),
                        [&](const std::string& name) { return index::PlanUsesIndex(plan, name); });
   };
-  // An automatic calibration is the least urgent work: while searches keep coming its steps run in
-  // the idle class (a search preempts them at once). Each step is a background hold, so a writer
-  // that waits for it moves this thread out of the idle class (the table mutex's hook), as a drop
-  // or a replacing calibration does (StopCalibrationLocked).
+  // An automatic calibration is the least urgent work: while searches keep coming it runs in the
+  // idle class (a waking search preempts it at once), between its steps as well. A stop lifts it
+  // out (StopCalibrationLocked), as does a writer waiting long for room (WaitForFreshRoom); the
+  // next step goes back in unless the writer still waits.
+  std::optional<IdleClassScope> idle_class;
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
-    std::optional<IdleClassScope> idle_class;
-    if (request.automatic && NowMs() - last_search_ms_.load() <= kSearchesActiveMs) {
-      idle_class.emplace(kAutoCalibrationNice);
+    if (request.automatic && !calibration_cancel_ &&
+        NowMs() - last_search_ms_.load() <= kSearchesActiveMs) {
+      if (idle_class.has_value()) {
+        idle_class->Reenter();
+      } else {
+        idle_class.emplace(kAutoCalibrationNice);
+      }
       if (calibration_cancel_) idle_class.reset();  // a stop that came meanwhile may have missed us
+    } else {
+      idle_class.reset();
     }
     auto table_lock = BackgroundTableHold();
     std::vector<const index::ServedIndex*> ready = ReadyLocked();
@@ -200,6 +207,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
   absl::StatusOr<index::Calibration> measured = index::Calibrate(
       access, meta_.metric, options, [this](double fraction) { calibration_progress_ = fraction; },
       &calibration_cancel_);
+  idle_class.reset();  // the fold takes calibration_mutex_, which every search takes
   absl::Status status = measured.status();
   // Persisted before it is used, so a restart plans with what searches saw. Every point but
   // those of the kept indexes is replaced.

@@ -2,6 +2,7 @@
 // priorities, the fresh-row funnel and the calibration's sample and recheck rates.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -46,15 +47,18 @@ inline constexpr size_t kIndexRowsPerHold = 4;
 // searches leave (acknowledgements slow down, as the fresh-row cap already makes them).
 inline constexpr int kAbsorberNice = 19;
 inline constexpr int kWriterNice = 10;
-// A recalibration the searches trigger (growth, drift) runs below them, with the write path (at
-// nice 0 one held a core 190 ms at a time under mixed load; at 19 it barely progresses when busy),
-// and its steps run in the idle class while searches keep coming (kSearchesActiveMs): at nice 10
-// alone it took a quarter of both cores from the searches under the mixed load.
-inline constexpr int kAutoCalibrationNice = kWriterNice;
+// A recalibration the searches trigger (growth, drift) is the least urgent work there is: it runs
+// at the absorber's nice value, in the idle class while searches keep coming (kSearchesActiveMs).
+// Under the mixed load at nice 10 it took a quarter of both cores from the searches.
+inline constexpr int kAutoCalibrationNice = kAbsorberNice;
 // Searches count as coming while the last one finished at most this long ago (closed-loop clients
-// leave gaps of a round trip between theirs; a quiet collection calibrates at
-// kAutoCalibrationNice).
+// leave gaps of a round trip between theirs; a quiet collection calibrates in the normal class).
 inline constexpr int64_t kSearchesActiveMs = 100;
+// A writer waits this long for an idle-class background hold (the absorber's prepare, an automatic
+// calibration's step of a few ms) before it lifts the holder out of the idle class. Lifted at once,
+// the calibration ran the rest of each step in the normal class, where the scheduler protects a
+// running thread's slice even at nice 19: runnable searches waited behind it 290 ms in 6 s.
+inline constexpr std::chrono::microseconds kIdleHolderPatience{10'000};
 
 // Committed upserts the applier has not taken into the table yet, at most: a writer that commits
 // further waits, so a fast stream cannot queue unbounded memory ahead of the table.

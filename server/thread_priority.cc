@@ -55,6 +55,10 @@ bool IdleClassIsReversible(int nice) {
 IdleClassScope::IdleClassScope(int nice)
     : idle_(IdleClassIsReversible(nice) && SetThisThreadPolicy(SCHED_IDLE)) {}
 
+void IdleClassScope::Reenter() {
+  if (idle_) SetThisThreadPolicy(SCHED_IDLE);
+}
+
 IdleClassScope::~IdleClassScope() {
   if (idle_) SetThisThreadPolicy(SCHED_OTHER);
 }

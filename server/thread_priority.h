@@ -26,6 +26,8 @@ class IdleClassScope {
   IdleClassScope& operator=(const IdleClassScope&) = delete;
 
   bool idle() const { return idle_; }
+  // Back into the idle class, for a thread that another moved out (MoveThreadOutOfIdleClass).
+  void Reenter();
 
  private:
   bool idle_ = false;

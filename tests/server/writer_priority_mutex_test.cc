@@ -83,12 +83,18 @@ void RecordHookedId(int thread_id) {
 }
 int KernelThreadId() { return static_cast<int>(syscall(SYS_gettid)); }
 
-// A writer that must wait names the background holders to the hook (the server moves them out of
-// the idle class there), each once, and only the holders: a thread whose hold ended is not named.
+size_t HookedCount() {
+  std::lock_guard lock(hooked_mutex);
+  return hooked_ids.size();
+}
+
+// A writer that has waited the hook's patience names the background holders to the hook (the
+// server moves them out of the idle class there), each once, and only the holders: a thread whose
+// hold ended is not named.
 TEST(WriterPriorityMutexTest, AWriterWaitingForBackgroundHoldsNamesTheirThreadsToTheHook) {
   hooked_ids.clear();
   WriterPriorityMutex mutex;
-  mutex.set_background_wait_hook(&RecordHookedId);
+  mutex.set_background_wait_hook(&RecordHookedId, std::chrono::milliseconds(5));
   std::atomic<int> holder_ids[2] = {0, 0};
   std::atomic<bool> release{false};
   std::vector<std::thread> holders;
@@ -107,7 +113,7 @@ TEST(WriterPriorityMutexTest, AWriterWaitingForBackgroundHoldsNamesTheirThreadsT
     EXPECT_TRUE(hooked_ids.empty());  // no writer yet
   }
   std::thread writer([&] { std::unique_lock lock(mutex); });
-  ASSERT_TRUE(Eventually([&] { return mutex.writers_draining() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return HookedCount() >= 2; }));
   release = true;
   writer.join();
   for (std::thread& holder : holders) holder.join();
@@ -118,15 +124,24 @@ TEST(WriterPriorityMutexTest, AWriterWaitingForBackgroundHoldsNamesTheirThreadsT
   EXPECT_EQ(hooked_ids, expected);
 }
 
-// With no background hold running, a writer takes the lock without calling the hook.
-TEST(WriterPriorityMutexTest, AWriterWithNoBackgroundHoldToWaitForCallsNoHook) {
+// A writer takes the lock without calling the hook when no background hold runs, or when the one
+// running ends within the patience.
+TEST(WriterPriorityMutexTest, AWriterThatWaitsLessThanThePatienceCallsNoHook) {
   hooked_ids.clear();
   WriterPriorityMutex mutex;
-  mutex.set_background_wait_hook(&RecordHookedId);
+  mutex.set_background_wait_hook(&RecordHookedId, std::chrono::seconds(30));
   { std::shared_lock lock(mutex.background()); }
   { std::unique_lock lock(mutex); }
-  std::lock_guard lock(hooked_mutex);
-  EXPECT_TRUE(hooked_ids.empty());
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    std::shared_lock lock(mutex.background());
+    holding = true;
+    while (mutex.writers_draining() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  ASSERT_TRUE(Eventually([&] { return holding.load(); }));
+  { std::unique_lock lock(mutex); }  // waits for the holder, well within 30 s
+  holder.join();
+  EXPECT_EQ(HookedCount(), 0u);
 }
 
 TEST(WriterPriorityMutexTest, BackgroundReadersWaitingForAWriterGetTheirTurnAfterIt) {
