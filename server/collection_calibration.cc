@@ -173,8 +173,8 @@ void Collection::RunCalibration(CalibrationRequest request) {
   };
   // An automatic calibration is the least urgent work: while searches keep coming it runs in the
   // idle class (a waking search preempts it at once), between its steps as well. A stop lifts it
-  // out (StopCalibrationLocked), as does a writer waiting long for room (WaitForFreshRoom); the
-  // next step goes back in unless the writer still waits.
+  // out (StopCalibrationLocked), as does a writer that waited kIdleHolderPatience for its step (the
+  // table mutex's hook); the next step goes back in.
   std::optional<IdleClassScope> idle_class;
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
     if (request.automatic && !calibration_cancel_ &&
