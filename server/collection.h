@@ -494,6 +494,9 @@ class Collection {
   // Whether the absorber must stay out of the idle class: a writer starved of room, or a change
   // waiting for index_maintenance_mutex_.
   bool AbsorberAwaited() const { return writer_starved_.load() || maintenance_waiters_.load() > 0; }
+  // A search finished within kSearchesActiveMs: background work then runs in the idle class,
+  // which only yields to searches if searches come (else it waits for every other process too).
+  bool SearchesComing() const;
 
   // Serialises StartBuild, DropIndex, MarkDropped and slot additions (never taken by a build
   // thread).

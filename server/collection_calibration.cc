@@ -177,8 +177,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
   // table mutex's hook); the next step goes back in.
   std::optional<IdleClassScope> idle_class;
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
-    if (request.automatic && !calibration_cancel_ &&
-        NowMs() - last_search_ms_.load() <= kSearchesActiveMs) {
+    if (request.automatic && !calibration_cancel_ && SearchesComing()) {
       if (idle_class.has_value()) {
         idle_class->Reenter();
       } else {
@@ -350,6 +349,10 @@ void Collection::ObserveSearch(std::span<const float> queries, uint32_t query_di
   if (before / kRecalibrationCheckEvery != (before + num_queries) / kRecalibrationCheckEvery) {
     ScheduleRecalibrationCheck();
   }
+}
+
+bool Collection::SearchesComing() const {
+  return NowMs() - last_search_ms_.load() <= kSearchesActiveMs;
 }
 
 void Collection::ScheduleRecalibrationCheck() {

@@ -95,15 +95,16 @@ void Collection::AbsorbLoop() {
           lock, [this] { return absorb_stop_ || (!absorb_paused_ && fresh_count_.load() > 0); });
       if (absorb_stop_) return;
     }
-    // The idle class until the exclusive hold below, unless someone waits for the absorber
-    // (AbsorberAwaited): a writer that has waited a quarter of fresh_rows_wait for room, or a
-    // delete, publish or drop waiting for index_maintenance_mutex_. The idle class may get no core
-    // at all while searches keep both busy, and backpressure must slow writers down, not refuse
-    // them (at nice 19 the absorber gets a small share of a busy core). IdleClassScope does
+    // The idle class until the exclusive hold below, while searches come (SearchesComing: with
+    // none, the idle class would only wait for other processes), unless someone waits for the
+    // absorber (AbsorberAwaited): a writer that has waited a quarter of fresh_rows_wait for room,
+    // or a delete, publish or drop waiting for index_maintenance_mutex_. The idle class may get no
+    // core at all while searches keep both busy, and backpressure must slow writers down, not
+    // refuse them (at nice 19 the absorber gets a small share of a busy core). IdleClassScope does
     // nothing where the thread could not leave the idle class (unprivileged, with an RLIMIT_NICE
     // below what nice 19 needs).
     std::optional<IdleClassScope> idle_class;
-    if (!AbsorberAwaited()) idle_class.emplace(kAbsorberNice);
+    if (SearchesComing() && !AbsorberAwaited()) idle_class.emplace(kAbsorberNice);
     if (AbsorberAwaited()) idle_class.reset();  // a waiter that came meanwhile may have missed us
     if (IndexUpkeepStep()) continue;            // no insert until the indexes' upkeep is done
     batch.clear();
