@@ -28,8 +28,6 @@
 #pragma once
 
 #include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -41,6 +39,8 @@
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "base/thread_id.h"
 
 namespace adanns {
 
@@ -161,11 +161,6 @@ class WriterPriorityMutex {
       --writers_draining_;
     }
     background_admitted_.notify_all();
-  }
-
-  static int ThisThreadId() {
-    thread_local const int id = static_cast<int>(syscall(SYS_gettid));
-    return id;
   }
 
   // Errors here are bugs (EDEADLK: this thread holds it already), never load.

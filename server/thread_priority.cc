@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,8 +24,6 @@ bool SetThreadPolicy(pid_t tid, int policy) {
 bool SetThisThreadPolicy(int policy) { return SetThreadPolicy(0, policy); }
 
 }  // namespace
-
-int ThisThreadId() { return static_cast<int>(syscall(SYS_gettid)); }
 
 void LowerThisThreadPriority(int nice) {
   setpriority(PRIO_PROCESS, static_cast<id_t>(ThisThreadId()), nice);

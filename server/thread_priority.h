@@ -2,6 +2,8 @@
 // otherwise inherits the name of whatever thread created it, e.g. a gRPC callback thread).
 #pragma once
 
+#include "base/thread_id.h"  // ThisThreadId, for MoveThreadOutOfIdleClass
+
 namespace adanns::server {
 
 // Raises the calling thread's nice value to `nice` (Linux schedules threads by their own nice
@@ -32,9 +34,6 @@ class IdleClassScope {
  private:
   bool idle_ = false;
 };
-
-// The calling thread's kernel id (for MoveThreadOutOfIdleClass).
-int ThisThreadId();
 
 // Moves thread `tid` of this process from the idle class back to the normal class (at its nice
 // value); does nothing if it is not in the idle class. For a thread that holds what the caller
