@@ -177,16 +177,14 @@ void Collection::RunCalibration(CalibrationRequest request) {
   // table mutex's hook); the next step goes back in.
   std::optional<IdleClassScope> idle_class;
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
-    if (request.automatic && !calibration_cancel_ && SearchesComing()) {
-      if (idle_class.has_value()) {
-        idle_class->Reenter();
-      } else {
-        idle_class.emplace(kAutoCalibrationNice);
-      }
-      if (calibration_cancel_) idle_class.reset();  // a stop that came meanwhile may have missed us
-    } else {
+    if (!request.automatic || !SearchesComing()) {
       idle_class.reset();
+    } else if (idle_class.has_value()) {
+      idle_class->Reenter();
+    } else {
+      idle_class.emplace(kAutoCalibrationNice);
     }
+    if (calibration_cancel_) idle_class.reset();  // a stop may have come since it lifted us
     auto table_lock = BackgroundTableHold();
     std::vector<const index::ServedIndex*> ready = ReadyLocked();
     std::erase_if(ready, [&](const index::ServedIndex* served) {
