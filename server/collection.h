@@ -32,6 +32,7 @@
 #include "index/vector_table.h"
 #include "server/collection_constants.h"
 #include "server/collection_status.h"
+#include "server/duty_cycle.h"
 #include "server/index_kinds.h"
 #include "server/query_reservoir.h"
 #include "server/stored_vectors.h"
@@ -534,6 +535,8 @@ class Collection {
   std::mutex calibration_lifecycle_mutex_;
   std::thread calibration_thread_;
   std::atomic<bool> calibration_cancel_{false};
+  // Paces an automatic calibration's steps while searches come (kAutoCalibrationCoreShare).
+  DutyCycle calibration_pacing_{kAutoCalibrationCoreShare};
   std::atomic<int> calibration_thread_id_{0};  // kernel id, for MoveThreadOutOfIdleClass
   std::atomic<double> calibration_progress_{0};
   std::atomic<int64_t> calibration_started_ms_{0};  // steady clock, of the running one

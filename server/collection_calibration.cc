@@ -103,6 +103,7 @@ absl::StatusOr<CalibrationStatus> Collection::StartCalibration(CalibrationReques
   StopCalibrationLocked();  // a new request replaces the running one
   calibration_started_ms_ = NowMs();
   calibration_cancel_ = false;
+  calibration_pacing_.Reset();
   calibration_progress_ = 0;
   CalibrationStatus status;
   {
@@ -120,6 +121,7 @@ CalibrationStatus Collection::calibration_status() const {
   {
     std::lock_guard calibration_lock(calibration_mutex_);
     status = calibration_;
+    status.paused_seconds = static_cast<double>(calibration_pacing_.paused().count()) / 1000;
     status.progress = status.state == "calibrating" ? calibration_progress_.load()
                       : status.state == "ready"     ? 1.0
                                                     : 0.0;
@@ -172,12 +174,15 @@ void Collection::RunCalibration(CalibrationRequest request) {
                        [&](const std::string& name) { return index::PlanUsesIndex(plan, name); });
   };
   // An automatic calibration is the least urgent work: while searches keep coming it runs in the
-  // idle class (a waking search preempts it at once), between its steps as well. A stop lifts it
-  // out (StopCalibrationLocked), as does a writer that waited kIdleHolderPatience for its step (the
+  // idle class (a waking search preempts it at once), between its steps as well, and its steps
+  // keep to kAutoCalibrationCoreShare of one core. A stop lifts it out and ends a pause
+  // (StopCalibrationLocked), as does a writer that waited kIdleHolderPatience for its step (the
   // table mutex's hook); the next step goes back in.
   std::optional<IdleClassScope> idle_class;
   auto access = [&](const std::function<void(const index::CalibrationView&)>& step) {
-    if (!request.automatic || !SearchesComing()) {
+    const bool yield_to_searches = request.automatic && SearchesComing();
+    if (yield_to_searches) calibration_pacing_.Pause();
+    if (!yield_to_searches) {
       idle_class.reset();
     } else if (idle_class.has_value()) {
       idle_class->Reenter();
@@ -190,7 +195,9 @@ void Collection::RunCalibration(CalibrationRequest request) {
     std::erase_if(ready, [&](const index::ServedIndex* served) {
       return std::find(kept.begin(), kept.end(), served->name()) != kept.end();
     });
+    calibration_pacing_.BeginPiece();
     step({table_, ready, ShapeLocked()});
+    calibration_pacing_.EndPiece();
   };
   index::CalibrationOptions options;
   options.queries = request.queries;
@@ -217,10 +224,10 @@ void Collection::RunCalibration(CalibrationRequest request) {
   std::lock_guard calibration_lock(calibration_mutex_);
   if (status.ok()) {
     spdlog::info(
-        "collection {}: calibrated in {:.1f} s on {} queries ({} indexes kept their "
-        "points){}{}",
-        meta_.name, seconds, measured->queries, kept.size(), request.reason.empty() ? "" : ": ",
-        request.reason);
+        "collection {}: calibrated in {:.1f} s ({:.1f} s of it paused for searches) on {} "
+        "queries ({} indexes kept their points){}{}",
+        meta_.name, seconds, static_cast<double>(calibration_pacing_.paused().count()) / 1000,
+        measured->queries, kept.size(), request.reason.empty() ? "" : ": ", request.reason);
     calibration_.state = "ready";
     calibration_.seconds = seconds;
   } else if (absl::IsCancelled(status)) {
@@ -235,6 +242,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
 
 void Collection::StopCalibrationLocked() {
   calibration_cancel_ = true;
+  calibration_pacing_.Interrupt();
   if (calibration_thread_.joinable()) {
     MoveThreadOutOfIdleClass(calibration_thread_id_.load());  // it notices the cancel sooner
     calibration_thread_.join();

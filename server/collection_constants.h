@@ -51,6 +51,15 @@ inline constexpr int kWriterNice = 10;
 // at the absorber's nice value, in the idle class while searches keep coming (kSearchesActiveMs).
 // Under the mixed load at nice 10 it took a quarter of both cores from the searches.
 inline constexpr int kAutoCalibrationNice = kAbsorberNice;
+// While searches keep coming, an automatic calibration's steps also keep to this share of one
+// core (DutyCycle): its exact truth scans and plan measurements stream the table through the
+// caches and memory bandwidth the searches share, which the idle class does not shield. Under
+// the mixed load, unpaced in the idle class, it raised the searches' p99 under writes by half and
+// cut the write rate by more than half, against a build that never recalibrates
+// (bench/results/write-path-mixed-calibration-paced.txt). A calibration of ~100 s of CPU then
+// takes ~17 minutes under constant load: it is the least urgent work there is, and the frontier
+// in use serves meanwhile.
+inline constexpr double kAutoCalibrationCoreShare = 0.1;
 // Searches count as coming while the last one finished at most this long ago (closed-loop clients
 // leave gaps of a round trip between theirs; a quiet collection calibrates in the normal class).
 inline constexpr int64_t kSearchesActiveMs = 100;

@@ -33,6 +33,9 @@ struct CalibrationStatus {
   double progress = 0;
   std::string error;
   double seconds = 0;
+  // Of the running or the last calibration: time its steps paused for searches (an automatic
+  // one's core share, kAutoCalibrationCoreShare).
+  double paused_seconds = 0;
   std::shared_ptr<const index::Calibration> frontier;  // the one in use; null before the first
   std::string source;      // the frontier's point sources, distinct, joined by "+"
   double age_seconds = 0;  // of its oldest point

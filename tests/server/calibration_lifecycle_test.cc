@@ -4,6 +4,7 @@
 // queries and calibrates on them, drifted queries and growth start a new calibration, and a
 // restart keeps every point's source.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <iostream>
 #include <random>
@@ -224,6 +225,28 @@ TEST_F(CalibrationLifecycleTest, DriftedQueriesStartACalibrationOnTheReservoir) 
   const CalibrationStatus status =
       WaitFor(*collection_, [](const CalibrationStatus& s) { return s.source == "reservoir"; });
   EXPECT_EQ(status.recalibration_reason, "");
+}
+
+// While searches keep coming, the automatic calibration keeps to its share of a core (it pauses
+// between steps) and still finishes; a build's calibration does not pause.
+TEST_F(CalibrationLifecycleTest, AnAutomaticCalibrationPausesWhileSearchesComeAndFinishes) {
+  Observe(Rows(0, kRecalibrationCheckEvery - 1, 7, /*shift=*/4.0f));
+  Observe(Rows(0, 1, 8, 4.0f));  // the check: it starts on the drifted reservoir
+  std::atomic<bool> searching{true};
+  std::thread searches([&] {
+    const std::vector<float> prefix(8, 0.5f);  // a prefix query: not offered to the reservoir
+    while (searching) {
+      collection_->ObserveSearch(prefix, 8, 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  const CalibrationStatus paced =
+      WaitFor(*collection_, [](const CalibrationStatus& s) { return s.source == "reservoir"; });
+  searching = false;
+  searches.join();
+  EXPECT_EQ(paced.state, "ready");
+  EXPECT_GT(paced.paused_seconds, 0);
+  EXPECT_EQ(built_.paused_seconds, 0);  // the build's calibration: not automatic
 }
 
 // A fifth more rows is a reason too; a restart keeps every point's source and the reference.
