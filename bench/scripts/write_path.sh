@@ -10,7 +10,8 @@
 #        `adanns-bench prepare`)
 # Env: BUILD (default ./build), WORK (scratch folder on the disk under test, default /tmp/adanns-wp),
 #      PORT (default 50071), METRICS_PORT (default 9465), SERVER_FLAGS (extra adanns-server flags,
-#      e.g. "--recall_check_fraction 0").
+#      e.g. "--recall_check_fraction 0"), CREATE_FLAGS (extra `adanns collection create` flags of
+#      the ingest mode, e.g. "--resident-dims 64").
 set -euo pipefail
 mode=${1:?ingest or mixed}
 data=${2:?prepared data folder}
@@ -47,7 +48,7 @@ for rep in $(seq "$reps"); do
       # dd prints "... 493 MB/s" or "... 1.1 GB/s".
       dd_mbs=$(awk '{v = $(NF-1); if ($NF == "GB/s") v *= 1000; print v}' <<< "$dd_line")
       start_server
-      $cli collection create wp --dim "$dim" --metric l2 > /dev/null
+      $cli collection create wp --dim "$dim" --metric l2 ${CREATE_FLAGS:-} > /dev/null
       line=$($cli ingest --collection wp "$data/base.npy" 2>&1 | tail -1)
       vps=$(sed -E 's/.*\(([0-9]+) vectors\/s\).*/\1/' <<< "$line")
       awk -v r="$rep" -v dd="$dd_mbs" -v v="$vps" -v d="$dim" 'BEGIN {
