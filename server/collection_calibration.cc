@@ -121,7 +121,7 @@ CalibrationStatus Collection::calibration_status() const {
   {
     std::lock_guard calibration_lock(calibration_mutex_);
     status = calibration_;
-    status.paused_seconds = static_cast<double>(calibration_pacing_.paused().count()) / 1000;
+    status.paused_seconds = std::chrono::duration<double>(calibration_pacing_.paused()).count();
     status.progress = status.state == "calibrating" ? calibration_progress_.load()
                       : status.state == "ready"     ? 1.0
                                                     : 0.0;
@@ -226,7 +226,7 @@ void Collection::RunCalibration(CalibrationRequest request) {
     spdlog::info(
         "collection {}: calibrated in {:.1f} s ({:.1f} s of it paused for searches) on {} "
         "queries ({} indexes kept their points){}{}",
-        meta_.name, seconds, static_cast<double>(calibration_pacing_.paused().count()) / 1000,
+        meta_.name, seconds, std::chrono::duration<double>(calibration_pacing_.paused()).count(),
         measured->queries, kept.size(), request.reason.empty() ? "" : ": ", request.reason);
     calibration_.state = "ready";
     calibration_.seconds = seconds;

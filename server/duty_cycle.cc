@@ -3,23 +3,25 @@
 #include <time.h>
 
 namespace adanns::server {
-namespace {
 
-int64_t ThreadCpuNanos() {
+DutyCycle::DutyCycle(double share, Clock clock) : share_(share), clock_(clock) {}
+
+int64_t DutyCycle::NowNanos() const {
+  if (clock_ == Clock::kWall) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
   timespec now{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
   return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
-}  // namespace
-
-DutyCycle::DutyCycle(double share) : share_(share) {}
-
-void DutyCycle::BeginPiece() { piece_start_ns_ = ThreadCpuNanos(); }
+void DutyCycle::BeginPiece() { piece_start_ns_ = NowNanos(); }
 
 void DutyCycle::EndPiece() {
-  const auto used = static_cast<double>(ThreadCpuNanos() - piece_start_ns_);
-  owed_ = std::chrono::nanoseconds(static_cast<int64_t>(used * (1 - share_) / share_));
+  const auto took = static_cast<double>(NowNanos() - piece_start_ns_);
+  owed_ = std::chrono::nanoseconds(static_cast<int64_t>(took * (1 - share_) / share_));
 }
 
 void DutyCycle::Pause() {
@@ -30,9 +32,9 @@ void DutyCycle::Pause() {
     wake_.wait_for(lock, owed_, [this] { return interrupted_; });
   }
   owed_ = std::chrono::nanoseconds(0);
-  paused_ms_ += std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+  paused_ns_ +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
 }
 
 void DutyCycle::Interrupt() {
@@ -47,7 +49,7 @@ void DutyCycle::Reset() {
   std::lock_guard lock(mutex_);
   interrupted_ = false;
   owed_ = std::chrono::nanoseconds(0);
-  paused_ms_ = 0;
+  paused_ns_ = 0;
 }
 
 }  // namespace adanns::server

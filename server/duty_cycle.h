@@ -14,11 +14,15 @@ namespace adanns::server {
 
 class DutyCycle {
  public:
-  // `share` of one core, in (0, 1].
-  explicit DutyCycle(double share);
+  // What a piece of work is measured in: the thread's CPU time (preempted time is not the
+  // thread's work), or wall time (preempted time counts: longer pauses on a busy machine).
+  enum class Clock { kThreadCpu, kWall };
 
-  // Times one piece of work on the calling thread (its CPU time, not wall time: preempted time
-  // is not the thread's work). The next Pause owes what the piece used × (1 - share) / share.
+  // `share` of one core, in (0, 1].
+  explicit DutyCycle(double share, Clock clock = Clock::kThreadCpu);
+
+  // Times one piece of work on the calling thread. The next Pause owes what the piece took
+  // × (1 - share) / share.
   void BeginPiece();
   void EndPiece();
   // Waits out what the last piece owes (then nothing is owed), or less if Interrupt comes.
@@ -28,17 +32,20 @@ class DutyCycle {
   // Owes nothing, interrupted no more, no time paused; only while no thread paces.
   void Reset();
   // Time spent in Pause since Reset.
-  std::chrono::milliseconds paused() const { return std::chrono::milliseconds(paused_ms_.load()); }
+  std::chrono::nanoseconds paused() const { return std::chrono::nanoseconds(paused_ns_.load()); }
 
  private:
+  int64_t NowNanos() const;
+
   const double share_;
+  const Clock clock_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool interrupted_ = false;  // guarded by mutex_
-  // The pacing thread's own: the CPU clock at BeginPiece, what the next Pause owes.
+  // The pacing thread's own: clock_ at BeginPiece, what the next Pause owes.
   int64_t piece_start_ns_ = 0;
   std::chrono::nanoseconds owed_{0};
-  std::atomic<int64_t> paused_ms_{0};
+  std::atomic<int64_t> paused_ns_{0};
 };
 
 }  // namespace adanns::server

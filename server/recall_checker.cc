@@ -20,6 +20,7 @@ RecallChecker::~RecallChecker() {
     stop_ = true;
   }
   wake_.notify_all();
+  pacing_.Interrupt();
   if (worker_.joinable()) worker_.join();
 }
 
@@ -58,29 +59,29 @@ void RecallChecker::Loop() {
   // the searches waiting until a core is idle (with the absorber in SCHED_IDLE a search waited
   // 88.8 ms in one of three mixed-load runs; bench/results/write-path-mixed-sched-idle.txt).
   LowerThisThreadPriority(19);
-  std::chrono::steady_clock::duration pause{0};
   for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      busy_ = false;
+    }
+    idle_.notify_all();
+    // An exact scan streams the whole table through the caches, and searches running beside
+    // it slow down whatever its priority. Each check is followed by a pause that keeps the
+    // checks within kRecallCheckDutyCycle of one core (measured: idle search p99 down by a
+    // quarter); sampled queries that find the queue full meanwhile are skipped and counted.
+    pacing_.Pause();
     Job job;
     {
       std::unique_lock lock(mutex_);
-      busy_ = false;
-      idle_.notify_all();
-      // An exact scan streams the whole table through the caches, and searches running beside
-      // it slow down whatever its priority. Each check is followed by a pause that keeps the
-      // checks within kRecallCheckDutyCycle of one core (measured: idle search p99 down by a
-      // quarter); sampled queries that find the queue full meanwhile are skipped and counted.
-      if (wake_.wait_for(lock, pause, [this] { return stop_; })) return;
       wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (stop_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
     }
-    const auto start = std::chrono::steady_clock::now();
+    pacing_.BeginPiece();
     Check(job);
-    const auto took = std::chrono::steady_clock::now() - start;
-    pause = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        took * ((1 - kRecallCheckDutyCycle) / kRecallCheckDutyCycle));
+    pacing_.EndPiece();
   }
 }
 

@@ -24,6 +24,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "server/collection.h"
+#include "server/duty_cycle.h"
 #include "server/metrics.h"
 
 namespace adanns::server {
@@ -76,6 +77,8 @@ class RecallChecker {
   uint64_t target_misses_ = 0;
   uint64_t skipped_ = 0;
   std::mt19937_64 rng_;  // guarded by mutex_
+  // Each check's wall time x 19 of pause after it (kRecallCheckDutyCycle): ended by the destructor.
+  DutyCycle pacing_{kRecallCheckDutyCycle, DutyCycle::Clock::kWall};
   // Recent recalls per "collection/index" (the gauge's window); guarded by mutex_.
   absl::flat_hash_map<std::string, std::deque<double>> windows_;
   std::thread worker_;

@@ -1,5 +1,5 @@
-// The pacing of background work: a pause owes the last piece's CPU time × (1 - share) / share,
-// is owed once, and an interrupt ends it (and every later one) at once.
+// The pacing of background work: a pause owes the last piece's time (CPU or wall) × (1 - share) /
+// share, is owed once, and an interrupt ends it (and every later one) at once.
 #include "server/duty_cycle.h"
 
 #include <time.h>
@@ -36,9 +36,8 @@ TEST(DutyCycleTest, APauseOwesWhatThePieceUsedAndOnlyOnce) {
   const std::chrono::nanoseconds used = Burn(std::chrono::milliseconds(20));
   pacing.EndPiece();
   pacing.Pause();
-  const auto owed = std::chrono::duration_cast<std::chrono::milliseconds>(3 * used);
-  EXPECT_GE(pacing.paused(), owed - std::chrono::milliseconds(1));  // ms rounding
-  const std::chrono::milliseconds after_first = pacing.paused();
+  EXPECT_GE(pacing.paused(), 3 * used - std::chrono::microseconds(1));  // rounding of the share
+  const std::chrono::nanoseconds after_first = pacing.paused();
   pacing.Pause();  // paid already
   EXPECT_EQ(pacing.paused(), after_first);
   pacing.Reset();
@@ -52,6 +51,22 @@ TEST(DutyCycleTest, AWholeCoreNeverPauses) {
   pacing.EndPiece();
   pacing.Pause();
   EXPECT_EQ(pacing.paused().count(), 0);
+}
+
+// A piece that sleeps: on the wall clock it owes its length, on the thread's CPU clock next to
+// nothing (the recall check pauses by wall time, the automatic calibration by CPU time).
+TEST(DutyCycleTest, OnlyTheWallClockCountsTimeOffTheCpu) {
+  DutyCycle wall(0.5, DutyCycle::Clock::kWall);  // half: a pause as long as the piece
+  DutyCycle cpu(0.5);
+  wall.BeginPiece();
+  cpu.BeginPiece();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wall.EndPiece();
+  cpu.EndPiece();
+  wall.Pause();
+  cpu.Pause();
+  EXPECT_GE(wall.paused(), std::chrono::milliseconds(20));
+  EXPECT_LT(cpu.paused(), wall.paused());
 }
 
 // A piece owing hours: the interrupt ends the pause (without it this test would hang until
